@@ -1,0 +1,27 @@
+"""chainrule: a deep-learning library built around backpropagation, that shows it happening.
+
+>>> import chainrule as cr
+>>> x = cr.tensor([[1.0, 2.0]], requires_grad=True)
+>>> y = (x @ cr.ones(2, 3)).relu().sum()
+>>> y.backward()
+>>> x.grad
+tensor([[3., 3.]])
+"""
+from .dtypes import (DType, bool_ as bool, float16, float32, float64, half, double, int8, int16,  # noqa: A004
+                     int32, int64, uint8, short, long, get_default_dtype, set_default_dtype,
+                     promote_types)
+from .dtypes import float as float  # noqa: A004,F401,E402
+from .dtypes import int as int  # noqa: A004,F401,E402
+from .backends import Device as device
+from .tensor import Tensor, Size
+from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled,
+                                 inference_mode)
+from .creation import *  # noqa: F401,F403
+from .random import (Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state,
+                     default_generator, rand, randn, randint, randperm, rand_like, randn_like,
+                     randint_like, normal, bernoulli, multinomial)
+from . import ops as _ops  # registers every op and Tensor method
+from .ops.functions import *  # noqa: F401,F403
+from . import autograd
+
+__version__ = "0.1.0"

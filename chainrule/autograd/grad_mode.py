@@ -1,0 +1,99 @@
+"""Whether ops record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+Each works as a context manager and as a decorator, as in PyTorch.
+
+>>> import chainrule as cr
+>>> x = cr.ones(2, requires_grad=True)
+>>> with cr.no_grad():
+...     y = x * 2
+>>> y.requires_grad
+False
+"""
+from __future__ import annotations
+
+import functools
+
+
+class _GradState:
+    __slots__ = ("enabled", "anomaly")
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.anomaly = False
+
+
+GRAD = _GradState()
+
+
+def is_grad_enabled() -> bool:
+    """True while ops record the graph for backward."""
+    return GRAD.enabled
+
+
+class _GradModeContext:
+    """Base of the grad-mode context managers; usable as decorators too."""
+
+    _target: bool
+
+    def __enter__(self):
+        self._prev = GRAD.enabled
+        GRAD.enabled = self._target
+        return self
+
+    def __exit__(self, *exc) -> None:
+        GRAD.enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__(*self._ctor_args()):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def _ctor_args(self):
+        return ()
+
+
+class no_grad(_GradModeContext):
+    """Context manager/decorator: ops inside record nothing."""
+    _target = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager/decorator: ops inside record the graph, even within ``no_grad``."""
+    _target = True
+
+
+class inference_mode(no_grad):
+    """Alias of :class:`no_grad` (chainrule has no separate inference tensors)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._target = not mode
+
+    def _ctor_args(self):
+        return (not self._target,)
+
+
+class set_grad_enabled(_GradModeContext):
+    """Turn recording on or off: as a call, a context manager or a decorator.
+
+    >>> import chainrule as cr
+    >>> with cr.set_grad_enabled(False):
+    ...     cr.is_grad_enabled()
+    False
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._target = bool(mode)
+        self._prev = GRAD.enabled
+        GRAD.enabled = self._target  # also takes effect as a plain call
+
+    def __enter__(self):
+        return self
+
+    def _ctor_args(self):
+        return (self._target,)
+
+    def __call__(self, fn):
+        GRAD.enabled = self._prev  # used as a decorator: undo the effect of construction
+        return super().__call__(fn)

@@ -1,0 +1,165 @@
+"""The recorded graph: one Node per op application, and what it saved for backward.
+
+A Node knows its op, the op's non-tensor parameters, the shape and dtype of each
+input (to undo broadcasting and casts centrally), the nodes its inputs came from
+and the tensors its rules need. Each op has exactly one output, so the gradient
+arriving at a Node *is* the gradient of that output tensor.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+_sequence = itertools.count()
+
+
+class VersionCounter:
+    """Shared by a tensor and its views; bumped by every in-place change."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class SavedTensor:
+    """A tensor kept for backward, with the version it had when saved.
+
+    A leaf is kept by reference (so higher-order gradients reach it); any other
+    tensor is kept as its array plus the node that made it, so that an in-place op
+    that later rebinds the tensor does not change what this node sees.
+    """
+
+    __slots__ = ("data", "grad_fn", "leaf", "counter", "version", "requires_grad")
+
+    def __init__(self, tensor, is_output: bool = False) -> None:
+        self.counter = tensor._vc
+        self.version = tensor._vc.value
+        if tensor.grad_fn is None and not is_output:
+            self.leaf = tensor
+            self.data = None
+            self.grad_fn = None
+        else:
+            self.leaf = None
+            self.data = tensor._data
+            self.grad_fn = None if is_output else tensor.grad_fn
+        self.requires_grad = tensor._requires_grad
+
+    def unpack(self, owner: "Node", with_graph: bool):
+        from ..tensor import Tensor
+        if self.counter.value != self.version:
+            from ..errors import BackwardError
+            meta = self.leaf if self.leaf is not None else self
+            shape = tuple(getattr(meta, "shape", ())) if self.leaf is not None else tuple(self.data.shape)
+            raise BackwardError(
+                f"{owner.op.name} backward: a tensor it saved (shape {shape}) was modified by an "
+                f"in-place operation after it was saved: it is at version {self.counter.value}, "
+                f"expected version {self.version}. Use an out-of-place op (x = x + y instead of "
+                f"x += y) or clone() the tensor before changing it.")
+        if self.leaf is not None:
+            return self.leaf
+        if not with_graph:
+            return Tensor._make(self.data)
+        grad_fn = owner if self.grad_fn is None else self.grad_fn  # None: the op's own output
+        return Tensor._make(self.data, self.requires_grad, grad_fn, self.counter)
+
+
+class Node:
+    """One recorded op application: what backward needs to send gradients on."""
+
+    __slots__ = ("op", "params", "input_meta", "next_nodes", "saved", "saved_ans",
+                 "needs_grad", "pre_hooks", "retained", "freed", "seq", "trace", "__weakref__")
+
+    def __init__(self, op, params, inputs, needs_grad, ans) -> None:
+        self.op = op
+        self.params = params
+        self.needs_grad = needs_grad
+        self.input_meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
+        self.next_nodes = tuple(
+            (t.grad_fn if t.grad_fn is not None else t._accumulator()) if need else None
+            for t, need in zip(inputs, needs_grad))
+        saves = op.saves  # None: every input; () nothing
+        if saves is None:
+            self.saved = tuple(SavedTensor(t) for t in inputs)
+        elif saves:
+            self.saved = tuple(SavedTensor(t) if i in saves else None for i, t in enumerate(inputs))
+        else:
+            self.saved = None
+        self.saved_ans = SavedTensor(ans, is_output=True) if op.saves_ans else None
+        self.pre_hooks = None
+        self.retained = None
+        self.freed = False
+        self.seq = next(_sequence)
+        self.trace = None
+
+    def name(self) -> str:
+        return self.op.backward_name
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object>"
+
+    def release(self) -> None:
+        """Drop the saved tensors once this node's rules have run."""
+        if self.saved is not None or self.saved_ans is not None:
+            self.saved = None
+            self.saved_ans = None
+            self.freed = True
+
+    def register_prehook(self, fn):
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append(fn)
+        return RemovableHandle(self.pre_hooks, fn)
+
+
+class AccumulateGrad:
+    """The end of the graph for a leaf tensor: adds arriving gradients to ``.grad``."""
+
+    __slots__ = ("variable", "seq", "__weakref__")
+    op = None
+    pre_hooks = None
+    retained = None
+    next_nodes = ()
+    freed = False
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+        self.seq = next(_sequence)
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad object>"
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` detaches the hook."""
+
+    __slots__ = ("_hooks_ref", "_fn")
+
+    def __init__(self, hooks: list, fn) -> None:
+        self._hooks_ref = hooks
+        self._fn = fn
+
+    def remove(self) -> None:
+        try:
+            self._hooks_ref.remove(self._fn)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def accumulator_of(tensor) -> AccumulateGrad:
+    """The leaf's AccumulateGrad node, made on first use and held weakly by the leaf."""
+    ref = tensor._accum
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(tensor)
+        tensor._accum = weakref.ref(acc)
+    return acc

@@ -1,0 +1,32 @@
+"""Array backends: the one place that knows NumPy from CuPy.
+
+Ops receive a backend object ``xp``; any array-module function (``xp.exp``,
+``xp.matmul`` …) is reached through it, and the few things that differ between
+array libraries (scatter-add, host transfer) are methods of the backend.
+The backend is derived from the arrays themselves, never from a global switch.
+"""
+from __future__ import annotations
+
+from .base import Backend, Device, device_of_array
+from .numpy_backend import NUMPY
+
+__all__ = ["Backend", "Device", "NUMPY", "backend_of", "backend_for_device", "device_of_array"]
+
+
+def backend_of(array) -> Backend:
+    """The backend that owns ``array`` (NumPy for NumPy arrays and scalars)."""
+    if type(array).__module__.startswith("cupy"):
+        from .cupy_backend import get_cupy_backend
+        return get_cupy_backend()
+    return NUMPY
+
+
+def backend_for_device(device) -> Backend:
+    """The backend for a device spec: ``"cpu"``, ``"cuda"``, ``"cuda:0"`` or a Device."""
+    dev = Device(device)
+    if dev.type == "cpu":
+        return NUMPY
+    if dev.type == "cuda":
+        from .cupy_backend import get_cupy_backend
+        return get_cupy_backend()
+    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda[:N]'")

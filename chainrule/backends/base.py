@@ -1,0 +1,82 @@
+"""The small interface every array backend implements."""
+from __future__ import annotations
+
+
+class Device:
+    """Where a tensor's data lives: ``Device("cpu")`` or ``Device("cuda:0")``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index: int | None = None) -> None:
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {spec!r}")
+        kind, _, idx = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"device: unknown device type {kind!r}; expected 'cpu' or 'cuda'")
+        self.type = kind
+        self.index = int(idx) if idx else index
+        if kind == "cuda" and self.index is None:
+            self.index = 0
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = Device(other)
+            except (TypeError, ValueError):
+                return False
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+class Backend:
+    """An array module plus the operations that differ between array libraries.
+
+    Attribute access falls through to the array module and is cached on the
+    instance, so ``xp.exp`` costs one dictionary lookup after its first use.
+    """
+
+    name = "abstract"
+    device: Device
+
+    def __init__(self, module) -> None:
+        self.module = module
+
+    def __getattr__(self, attr):
+        value = getattr(self.module, attr)
+        setattr(self, attr, value)
+        return value
+
+    # what differs between NumPy and CuPy
+    def scatter_add(self, target, index, values) -> None:
+        """``target[index] += values`` with repeated indices accumulated (in place)."""
+        raise NotImplementedError
+
+    def to_host(self, array):
+        """A NumPy array with the same values."""
+        raise NotImplementedError
+
+    def from_host(self, array):
+        """This backend's array from a NumPy array."""
+        raise NotImplementedError
+
+    def is_array(self, obj) -> bool:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<chainrule backend {self.name}>"
+
+
+def device_of_array(array) -> Device:
+    from . import backend_of
+    return backend_of(array).device

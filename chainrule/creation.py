@@ -1,0 +1,275 @@
+"""Making tensors: from data, filled, ranges, and the ``*_like`` family.
+
+>>> import chainrule as cr
+>>> cr.tensor([1, 2]).dtype, cr.tensor([1.0, 2]).dtype, cr.zeros(2, 3).shape
+(chainrule.int64, chainrule.float32, chainrule.Size([2, 3]))
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from .backends import NUMPY, backend_for_device, backend_of
+from .dtypes import DType, bool_, get_default_dtype, int64, to_dtype
+from .errors import DTypeError, ShapeError, op_error
+from .tensor import Tensor
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "arange",
+           "linspace", "logspace", "eye", "zeros_like", "ones_like", "full_like", "empty_like",
+           "scalar_tensor"]
+
+
+def _backend(device):
+    return NUMPY if device is None else backend_for_device(device)
+
+
+def _infer_dtype(data) -> DType:
+    """PyTorch's inference for nested Python data: any float → default float, etc."""
+    kinds = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            kinds.add(item._data.dtype.kind)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, bool) or isinstance(item, np.bool_):
+            kinds.add("b")
+        elif isinstance(item, numbers.Integral):
+            kinds.add("i")
+        elif isinstance(item, numbers.Real):
+            kinds.add("f")
+        elif isinstance(item, np.ndarray):
+            kinds.add(item.dtype.kind)
+        else:
+            raise op_error(DTypeError, "tensor", f"could not infer a dtype for an element of type "
+                           f"{type(item).__name__}; expected numbers, lists of numbers or arrays")
+    if "c" in kinds:
+        raise op_error(DTypeError, "tensor", "complex numbers are not supported")
+    if "f" in kinds:
+        return get_default_dtype()
+    if kinds & {"i", "u"}:
+        return int64
+    if "b" in kinds:
+        return bool_
+    return get_default_dtype()  # empty
+
+
+def _to_array(data: Any, dtype, device, copy: bool = True):
+    """The backend array for ``data`` in ``dtype`` on ``device``."""
+    bk = _backend(device)
+    if isinstance(data, Tensor):
+        array = data._data
+        if device is None:
+            bk = backend_of(array)
+        elif backend_of(array) is not bk:
+            array = bk.from_host(backend_of(array).to_host(array))
+        target = to_dtype(dtype).np if dtype is not None else array.dtype
+        return array.astype(target, copy=copy) if (copy or array.dtype != target) else array
+    if hasattr(data, "__cuda_array_interface__") or type(data).__module__.startswith("cupy"):
+        array = data
+        src = backend_of(array)
+        if src is not bk:
+            array = bk.from_host(src.to_host(array)) if device is not None else array
+            bk = bk if device is not None else src
+    elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        array = np.asarray(data)
+        if array.dtype.kind == "u" and array.dtype != np.uint8:
+            array = array.astype(np.int64)
+        if array.dtype.kind == "c" or array.dtype.kind not in "biuf":
+            raise op_error(DTypeError, "tensor", f"cannot make a tensor from a NumPy array of "
+                           f"dtype {array.dtype}")
+        if bk is not NUMPY:
+            array = bk.from_host(array)
+    else:
+        inferred = _infer_dtype(data) if dtype is None else to_dtype(dtype)
+        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flat(data)):
+            data = _lists_from_tensors(data)
+        try:
+            array = np.array(data, dtype=inferred.np)
+        except (ValueError, TypeError) as e:
+            raise op_error(ShapeError, "tensor", f"could not make a tensor from {type(data).__name__}"
+                           f" data: {e} (nested lists must be rectangular)") from None
+        if bk is not NUMPY:
+            array = bk.from_host(array)
+        return array
+    if dtype is not None:
+        array = array.astype(to_dtype(dtype).np, copy=copy)
+    elif copy:
+        array = array.copy()
+    return array
+
+
+def _flat(data):
+    for d in data:
+        if isinstance(d, (list, tuple)):
+            yield from _flat(d)
+        else:
+            yield d
+
+
+def _lists_from_tensors(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_lists_from_tensors(d) for d in data]
+    return data
+
+
+def tensor(data: Any, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays, tensors).
+
+    >>> import chainrule as cr
+    >>> cr.tensor([[1.0, 2.0]], requires_grad=True)
+    tensor([[1., 2.]], requires_grad=True)
+    """
+    t = Tensor._make(_to_array(data, dtype, device))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
+    """Like :func:`tensor` but shares memory with ``data`` where it can."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor._make(_to_array(data, dtype, device, copy=False))
+
+
+def from_numpy(array) -> Tensor:
+    """A tensor sharing memory with the NumPy array ``array``."""
+    if not isinstance(array, np.ndarray):
+        raise op_error(DTypeError, "from_numpy", f"expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._make(_to_array(array, None, None, copy=False))
+
+
+def scalar_tensor(value, *, dtype=None, device=None) -> Tensor:
+    return tensor(value, dtype=dtype or get_default_dtype(), device=device)
+
+
+def _shape(size: Sequence, op: str) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        shape = tuple(int(s) for s in size)
+    except TypeError:
+        raise op_error(DTypeError, op, f"size must be ints, got {size!r}") from None
+    if any(s < 0 for s in shape):
+        raise op_error(ShapeError, op, f"sizes must be non-negative, got {shape}")
+    return shape
+
+
+def _filled(fill, size, dtype, device, requires_grad: bool, op: str) -> Tensor:
+    bk = _backend(device)
+    dt = (to_dtype(dtype) if dtype is not None else get_default_dtype()).np
+    t = Tensor._make(bk.full(_shape(size, op), fill, dtype=dt))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given shape."""
+    return _filled(0, size, dtype, device, requires_grad, "zeros")
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given shape."""
+    return _filled(1, size, dtype, device, requires_grad, "ones")
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor (chainrule fills it with zeros: nothing is left undefined)."""
+    return _filled(0, size, dtype, device, requires_grad, "empty")
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``; the dtype follows the value as in PyTorch."""
+    if dtype is None:
+        dtype = bool_ if isinstance(fill_value, bool) else \
+            int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype()
+    return _filled(fill_value, (size,) if not isinstance(size, (tuple, list)) else (tuple(size),),
+                   dtype, device, requires_grad, "full")
+
+
+def _like(t: Tensor, fill, dtype, device, requires_grad, op):
+    if not isinstance(t, Tensor):
+        raise op_error(DTypeError, op, f"expected a Tensor, got {type(t).__name__}")
+    dtype = t.dtype if dtype is None else dtype
+    device = t.device if device is None else device
+    return _filled(fill, (tuple(t.shape),), dtype, device, requires_grad, op)
+
+
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(input, 0, dtype, device, requires_grad, "zeros_like")
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(input, 1, dtype, device, requires_grad, "ones_like")
+
+
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _like(input, 0, dtype, device, requires_grad, "empty_like")
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(input, fill_value, dtype, device, requires_grad, "full_like")
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments.
+
+    >>> import chainrule as cr
+    >>> cr.arange(3), cr.arange(0, 1, 0.25)
+    (tensor([0, 1, 2]), tensor([0.0000, 0.2500, 0.5000, 0.7500]))
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise op_error(ValueError, "arange", "step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = int64 if ints else get_default_dtype()
+    dt = to_dtype(dtype)
+    bk = _backend(device)
+    if dt.is_floating_point:
+        import math
+        n = max(0, math.ceil((float(end) - float(start)) / float(step)))
+        array = (bk.arange(n, dtype=np.float64) * float(step) + float(start)).astype(dt.np)
+    else:
+        array = bk.arange(start, end, step, dtype=dt.np)
+    t = Tensor._make(array)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    dt = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    t = Tensor._make(_backend(device).linspace(float(start), float(end), int(steps)).astype(dt.np))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    dt = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    t = Tensor._make((float(base) ** _backend(device).linspace(float(start), float(end), int(steps)))
+                     .astype(dt.np))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (``n`` × ``m``)."""
+    dt = to_dtype(dtype) if dtype is not None else get_default_dtype()
+    t = Tensor._make(_backend(device).eye(int(n), int(n if m is None else m), dtype=dt.np))
+    if requires_grad:
+        t.requires_grad = True
+    return t

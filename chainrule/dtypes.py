@@ -1,0 +1,157 @@
+"""Data types with PyTorch's names and PyTorch's type-promotion rules.
+
+A :class:`DType` wraps the NumPy dtype that the backend arrays carry. Promotion
+follows PyTorch, not NumPy: a Python float with a float32 tensor stays float32,
+and a Python scalar never widens a tensor of the same category.
+
+>>> import chainrule as cr
+>>> cr.promote_types(cr.int64, cr.float32)
+chainrule.float32
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DType", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+           "uint8", "bool", "promote_types", "get_default_dtype", "set_default_dtype"]
+
+
+class DType:
+    """A tensor element type (``chainrule.float32`` …); compares equal to itself only."""
+
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "_category")
+
+    def __init__(self, name: str, np_dtype: np.dtype, category: int) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = category == 2
+        self.is_signed = self.np.kind in "fi"
+        self.itemsize = self.np.itemsize
+        self._category = category  # 0 bool, 1 integer, 2 floating
+
+    def __repr__(self) -> str:
+        return f"chainrule.{self.name}"
+
+    def __reduce__(self):  # dtypes are singletons
+        return (from_numpy_dtype, (self.np.str,))
+
+    def to_real(self) -> "DType":
+        return self
+
+
+bool_ = DType("bool", np.bool_, 0)
+uint8 = DType("uint8", np.uint8, 1)
+int8 = DType("int8", np.int8, 1)
+int16 = DType("int16", np.int16, 1)
+int32 = DType("int32", np.int32, 1)
+int64 = DType("int64", np.int64, 1)
+float16 = DType("float16", np.float16, 2)
+float32 = DType("float32", np.float32, 2)
+float64 = DType("float64", np.float64, 2)
+globals()["bool"] = bool_  # chainrule.bool, as torch.bool
+
+half, float, double = float16, float32, float64  # noqa: A001 - PyTorch aliases
+short, int, long = int16, int32, int64  # noqa: A001
+
+ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+_BY_NP = {d.np: d for d in ALL_DTYPES}
+_BY_NP_TYPE = {d.np.type: d for d in ALL_DTYPES}
+
+_default_float = float32
+
+
+def from_numpy_dtype(np_dtype) -> DType:
+    """The chainrule dtype for a NumPy dtype; a clear error for unsupported ones."""
+    try:
+        return _BY_NP[np_dtype]
+    except (KeyError, TypeError):
+        pass
+    dt = np.dtype(np_dtype)
+    if dt in _BY_NP:
+        return _BY_NP[dt]
+    if dt.kind == "u":
+        return int64
+    raise TypeError(f"chainrule has no dtype for NumPy dtype {dt}; supported: "
+                    + ", ".join(d.name for d in ALL_DTYPES))
+
+
+def to_dtype(dtype) -> DType:
+    """Accept a DType, a NumPy dtype, a Python type or a dtype name."""
+    if isinstance(dtype, DType):
+        return dtype
+    if dtype is builtins_float:
+        return _default_float
+    if dtype is builtins_int:
+        return int64
+    if dtype is builtins_bool:
+        return bool_
+    if isinstance(dtype, str) and dtype in _NAMES:
+        return _NAMES[dtype]
+    try:
+        return from_numpy_dtype(np.dtype(dtype))
+    except TypeError as e:
+        raise TypeError(f"not a dtype: {dtype!r}") from e
+
+
+import builtins as _b  # noqa: E402
+
+builtins_float, builtins_int, builtins_bool = _b.float, _b.int, _b.bool
+_NAMES = {d.name: d for d in ALL_DTYPES}
+_NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+
+
+def get_default_dtype() -> DType:
+    """The dtype of tensors made from Python floats (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype for tensors made from Python floats (float32 or float64)."""
+    global _default_float
+    d = to_dtype(dtype)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
+    _default_float = d
+
+
+def promote_types(a: DType, b: DType) -> DType:
+    """The smallest dtype both ``a`` and ``b`` convert to without loss (PyTorch's table)."""
+    a, b = to_dtype(a), to_dtype(b)
+    if a is b:
+        return a
+    if a._category != b._category:
+        hi, lo = (a, b) if a._category > b._category else (b, a)
+        if hi is uint8 and lo is bool_:
+            return uint8
+        return hi
+    if a._category == 1 and (a is uint8 or b is uint8):
+        other = b if a is uint8 else a
+        return int16 if other is int8 else other
+    return a if a.itemsize >= b.itemsize else b
+
+
+def scalar_dtype(value) -> DType:
+    """The dtype a Python scalar takes on its own."""
+    if isinstance(value, _b.bool):
+        return bool_
+    if isinstance(value, _b.int):
+        return int64
+    return _default_float
+
+
+def result_type(tensor_dtypes, zero_dim_dtypes, scalars) -> DType:
+    """PyTorch's promotion over dimensioned tensors, 0-dim tensors and Python scalars.
+
+    Groups are tried in that priority order; a lower-priority group changes the result
+    only when its category (bool < integer < floating) is higher.
+    """
+    result = None
+    for group in (tensor_dtypes, zero_dim_dtypes, [scalar_dtype(s) for s in scalars]):
+        if not group:
+            continue
+        g = group[0]
+        for d in group[1:]:
+            g = promote_types(g, d)
+        if result is None or g._category > result._category:
+            result = g
+    return result

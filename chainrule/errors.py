@@ -1,0 +1,70 @@
+"""Error types and the helper that points an error at the user's line.
+
+Every error an op raises names the op, what it got (shapes, dtypes) and what it
+expected, and ends with the caller's file and line, found by walking the stack to
+the first frame outside the chainrule package.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ChainruleError(RuntimeError):
+    """Base class of chainrule's own errors."""
+
+
+class ShapeError(ChainruleError, ValueError):
+    """Operands whose shapes do not fit the op."""
+
+
+class DTypeError(ChainruleError, TypeError):
+    """Operands whose dtypes do not fit the op."""
+
+
+class DeviceError(ChainruleError):
+    """Operands on different devices."""
+
+
+class IndexingError(ChainruleError, IndexError):
+    """An index out of range or of the wrong kind."""
+
+
+class BackwardError(ChainruleError):
+    """A backward pass that cannot run (freed graph, modified saved tensor, no rule…)."""
+
+
+class SerializationError(ChainruleError):
+    """A checkpoint file that cannot be read or written."""
+
+
+def user_location() -> str:
+    """``file:line`` of the innermost stack frame outside chainrule (or '')."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(_PACKAGE_DIR + os.sep):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return ""
+
+
+def op_error(cls, op: str, message: str) -> ChainruleError:
+    """An error of ``cls`` whose text starts with the op and ends with the user's line."""
+    where = user_location()
+    text = f"{op}: {message}"
+    if where:
+        text += f"\n  (called at {where})"
+    return cls(text)
+
+
+def describe(value) -> str:
+    """Short description of an operand for error messages: shape and dtype."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is None:
+        return f"{type(value).__name__} {value!r}"
+    name = getattr(dtype, "name", str(dtype))
+    return f"tensor of shape {tuple(shape)} and dtype {name}"

@@ -1,0 +1,684 @@
+"""Elementwise ops: arithmetic, unary math, comparisons. One rule a line.
+
+Each op is declared with ``defop`` (forward on arrays) and ``defvjp`` (one rule per
+input, on Tensors); the public function below it converts arguments. Gradients
+may come back with the broadcast shape: the engine sums them down.
+"""
+from __future__ import annotations
+
+import math
+
+from ..dtypes import get_default_dtype, scalar_dtype
+from ..errors import DTypeError, op_error
+from ..tensor import Tensor
+from ._operands import binary_operands, constant, is_scalar, tensor_method
+from .registry import defop, defvjp, nondifferentiable
+
+
+def _broadcast_explain(name):
+    def explain(inputs, params):
+        shapes = [tuple(t.shape) for t in inputs]
+        return (f"cannot broadcast shapes {' and '.join(str(s) for s in shapes)}: from the right, "
+                f"each pair of sizes must be equal or one of them 1")
+    return explain
+
+
+def _binary(name, fwd, **kw):
+    return defop(name, fwd, explain=_broadcast_explain(name), **kw)
+
+
+# ---------------------------------------------------------------- arithmetic --
+add = _binary("add", lambda xp, a, b: xp.add(a, b), saves=())
+sub = _binary("sub", lambda xp, a, b: xp.subtract(a, b), saves=())
+mul = _binary("mul", lambda xp, a, b: xp.multiply(a, b))
+div = _binary("div", lambda xp, a, b: xp.true_divide(a, b), saves=(1,), saves_ans=True)
+neg = defop("neg", lambda xp, a: xp.negative(a), saves=())
+
+defvjp(add, lambda g, ans, a, b: g, lambda g, ans, a, b: g)
+defvjp(sub, lambda g, ans, a, b: g, lambda g, ans, a, b: -g)
+defvjp(mul, lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a)
+defvjp(div, lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b)
+defvjp(neg, lambda g, ans, a: -g)
+
+
+@tensor_method("add", "__add__")
+def add_fn(input, other, *, alpha=1) -> Tensor:
+    """``input + alpha * other`` with broadcasting and PyTorch's type promotion."""
+    if alpha != 1:
+        other = mul_fn(other, alpha)
+    a, b = binary_operands(input, other, "add")
+    if a._data.dtype.kind == "b":
+        return logical_or(a, b)
+    return add(a, b)
+
+
+@tensor_method("sub", "subtract", "__sub__")
+def sub_fn(input, other, *, alpha=1) -> Tensor:
+    """``input - alpha * other``."""
+    if alpha != 1:
+        other = mul_fn(other, alpha)
+    a, b = binary_operands(input, other, "sub")
+    if a._data.dtype.kind == "b":
+        raise op_error(DTypeError, "sub", "subtracting bool tensors is not supported; use "
+                       "logical_xor or convert with .int()")
+    return sub(a, b)
+
+
+@tensor_method("mul", "multiply", "__mul__")
+def mul_fn(input, other) -> Tensor:
+    """Elementwise product."""
+    a, b = binary_operands(input, other, "mul")
+    if a._data.dtype.kind == "b":
+        return logical_and(a, b)
+    return mul(a, b)
+
+
+@tensor_method("div", "divide", "true_divide", "__truediv__")
+def div_fn(input, other, *, rounding_mode: str | None = None) -> Tensor:
+    """True division (integers give floats); ``rounding_mode`` 'trunc' or 'floor'."""
+    if rounding_mode is None:
+        a, b = binary_operands(input, other, "div", float_result=True)
+        return div(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        a, b = binary_operands(input, other, "div")
+        if a._data.dtype.kind == "f":
+            return trunc(div(a, b))
+        return div_trunc_int(a, b)
+    raise op_error(ValueError, "div", f"rounding_mode must be None, 'trunc' or 'floor', got "
+                   f"{rounding_mode!r}")
+
+
+div_trunc_int = nondifferentiable(defop(
+    "div_trunc_int", lambda xp, a, b: (xp.sign(a) * xp.sign(b) * (xp.abs(a) // xp.abs(b))).astype(a.dtype)),
+    "integer division has no derivative")
+
+
+def _radd(self, other):
+    return add_fn(other, self)
+
+
+def _rsub(self, other):
+    return sub_fn(other, self)
+
+
+def _rmul(self, other):
+    return mul_fn(other, self)
+
+
+def _rtruediv(self, other):
+    return div_fn(other, self)
+
+
+Tensor.__radd__ = _radd
+Tensor.__rsub__ = _rsub
+Tensor.__rmul__ = _rmul
+Tensor.__rtruediv__ = _rtruediv
+
+
+@tensor_method("neg", "negative", "__neg__")
+def neg_fn(input: Tensor) -> Tensor:
+    """``-input``."""
+    if input._data.dtype.kind == "b":
+        raise op_error(DTypeError, "neg", "negation of a bool tensor; use logical_not")
+    return neg(input)
+
+
+def _pos(self):
+    return self
+
+
+Tensor.__pos__ = _pos
+
+# floor division and remainder: piecewise constant / piecewise identity
+floor_divide_op = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), saves=())
+remainder = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), saves=(0, 1))
+fmod = _binary("fmod", lambda xp, a, b: xp.fmod(a, b), saves=(0, 1))
+defvjp(floor_divide_op, lambda g, ans, a, b: g * 0, lambda g, ans, a, b: g * 0)
+defvjp(remainder, lambda g, ans, a, b: g, lambda g, ans, a, b: -g * floor_divide_fn(a, b))
+defvjp(fmod, lambda g, ans, a, b: g, lambda g, ans, a, b: -g * trunc(a / b))
+
+
+@tensor_method("floor_divide", "__floordiv__")
+def floor_divide_fn(input, other) -> Tensor:
+    """``floor(input / other)`` (Python's ``//``)."""
+    a, b = binary_operands(input, other, "floor_divide")
+    return floor_divide_op(a, b)
+
+
+floor_divide = floor_divide_fn
+
+
+@tensor_method("remainder", "__mod__")
+def remainder_fn(input, other) -> Tensor:
+    """Python's ``%``: the result has the sign of the divisor."""
+    a, b = binary_operands(input, other, "remainder")
+    return remainder(a, b)
+
+
+@tensor_method("fmod")
+def fmod_fn(input, other) -> Tensor:
+    """C's fmod: the result has the sign of the dividend."""
+    a, b = binary_operands(input, other, "fmod")
+    return fmod(a, b)
+
+
+Tensor.__rfloordiv__ = lambda self, other: floor_divide_fn(other, self)
+Tensor.__rmod__ = lambda self, other: remainder_fn(other, self)
+
+# ---------------------------------------------------------------------- pow --
+pow_op = _binary("pow", lambda xp, a, b: xp.power(a, b), saves_ans=True)
+
+
+def _pow_grad_base(g, ans, a, b):
+    return g * b * pow_fn(a, b - 1)
+
+
+def _pow_grad_exp(g, ans, a, b):
+    # d/db a**b = a**b * log(a); defined as 0 where a == 0 (PyTorch's convention)
+    safe = where_fn(a == 0, 1.0, a)
+    return g * ans * log(safe) * (a != 0)
+
+
+defvjp(pow_op, _pow_grad_base, _pow_grad_exp)
+
+
+@tensor_method("pow", "__pow__")
+def pow_fn(input, exponent) -> Tensor:
+    """``input ** exponent`` (either may be a tensor or a number)."""
+    if is_scalar(exponent) and isinstance(input, Tensor):
+        return pow_scalar(input, exponent)
+    a, b = binary_operands(input, exponent, "pow")
+    return pow_op(a, b)
+
+
+pow_scalar_op = defop("pow_scalar", lambda xp, a, exponent: xp.power(a, exponent))
+
+
+def _pow_scalar_grad(g, ans, a, exponent):
+    if exponent == 0:
+        return g * 0
+    if exponent == 1:
+        return g
+    return g * exponent * pow_scalar(a, exponent - 1)
+
+
+defvjp(pow_scalar_op, _pow_scalar_grad)
+
+
+def pow_scalar(a: Tensor, exponent) -> Tensor:
+    kind = a._data.dtype.kind
+    if kind in "iub" and isinstance(exponent, float):
+        a = a.to(get_default_dtype())
+    elif kind in "iu" and isinstance(exponent, int) and exponent < 0:
+        raise op_error(ValueError, "pow", "integers to negative integer powers are not allowed")
+    return pow_scalar_op(a, exponent=exponent)
+
+
+Tensor.__rpow__ = lambda self, other: pow_fn(other, self)
+
+# ---------------------------------------------------------------- unary math --
+# Rules that can reuse the output take ``ans`` (exp, sqrt, tanh, sigmoid …).
+
+
+def _unary(name, fwd, rule, *, saves=None, saves_ans=False, method=True, aliases=()):
+    """Declare a float unary op, its rule, and its function/method."""
+    op = defop(name, fwd, saves=saves, saves_ans=saves_ans)
+    defvjp(op, rule)
+
+    def fn(input: Tensor) -> Tensor:
+        return op(_floating(input, name))
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}``."
+    if method:
+        tensor_method(name, *aliases)(fn)
+    return fn
+
+
+def _floating(t, name):
+    if not isinstance(t, Tensor):
+        from ._operands import as_tensor_arg
+        t = as_tensor_arg(t, name)
+    if t._data.dtype.kind != "f":
+        return t.to(get_default_dtype())
+    return t
+
+
+_NO_INPUT = ()  # the rule needs only ``ans``
+
+exp = _unary("exp", lambda xp, x: xp.exp(x), lambda g, ans, x: g * ans, saves=_NO_INPUT, saves_ans=True)
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda g, ans, x: g * (ans + 1),
+               saves=_NO_INPUT, saves_ans=True)
+exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda g, ans, x: g * ans * math.log(2),
+              saves=_NO_INPUT, saves_ans=True)
+log = _unary("log", lambda xp, x: xp.log(x), lambda g, ans, x: g / x)
+log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda g, ans, x: g / (x * math.log(2)))
+log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda g, ans, x: g / (x * math.log(10)))
+log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda g, ans, x: g / (x + 1))
+sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, ans, x: g / (ans * 2),
+              saves=_NO_INPUT, saves_ans=True)
+rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans,
+               saves=_NO_INPUT, saves_ans=True)
+sin = _unary("sin", lambda xp, x: xp.sin(x), lambda g, ans, x: g * cos(x))
+cos = _unary("cos", lambda xp, x: xp.cos(x), lambda g, ans, x: -g * sin(x))
+tan = _unary("tan", lambda xp, x: xp.tan(x), lambda g, ans, x: g * (ans * ans + 1),
+             saves=_NO_INPUT, saves_ans=True)
+asin = _unary("asin", lambda xp, x: xp.arcsin(x), lambda g, ans, x: g * rsqrt(1 - x * x),
+              aliases=("arcsin",))
+acos = _unary("acos", lambda xp, x: xp.arccos(x), lambda g, ans, x: -g * rsqrt(1 - x * x),
+              aliases=("arccos",))
+atan = _unary("atan", lambda xp, x: xp.arctan(x), lambda g, ans, x: g / (x * x + 1),
+              aliases=("arctan",))
+sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda g, ans, x: g * cosh(x))
+cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda g, ans, x: g * sinh(x))
+tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda g, ans, x: g * (1 - ans * ans),
+              saves=_NO_INPUT, saves_ans=True)
+reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda g, ans, x: -g * ans * ans,
+                    saves=_NO_INPUT, saves_ans=True)
+
+
+def _sigmoid_fwd(xp, x):
+    # exp of a non-positive number only: no overflow for large |x|
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans),
+                 saves=_NO_INPUT, saves_ans=True)
+
+
+def _erf_fwd(xp, x):
+    from ..backends import backend_of
+    return backend_of(x).erf(x)
+
+
+erf = _unary("erf", _erf_fwd, lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-x * x))
+
+
+def _erfinv_fwd(xp, x):
+    from ..backends import backend_of
+    return backend_of(x).erfinv(x)
+
+
+erfinv = _unary("erfinv", _erfinv_fwd,
+                lambda g, ans, x: g * (math.sqrt(math.pi) / 2) * exp(ans * ans),
+                saves=_NO_INPUT, saves_ans=True)
+
+abs_op = defop("abs", lambda xp, x: xp.abs(x))
+defvjp(abs_op, lambda g, ans, x: g * sign(x))
+
+
+@tensor_method("abs", "absolute", "__abs__")
+def abs_fn(input: Tensor) -> Tensor:
+    """Elementwise absolute value."""
+    return abs_op(input)
+
+
+square_op = defop("square", lambda xp, x: xp.square(x))
+defvjp(square_op, lambda g, ans, x: g * 2 * x)
+
+
+@tensor_method("square")
+def square(input: Tensor) -> Tensor:
+    """``input * input``."""
+    if input._data.dtype.kind == "b":
+        input = input.long()
+    return square_op(input)
+
+
+# piecewise constant: derivative zero everywhere it exists (as PyTorch)
+def _zero_grad(g, ans, x):
+    return g * 0
+
+
+def _rounding(name, fwd):
+    op = defop(name, fwd, saves=())
+    defvjp(op, _zero_grad)
+
+    def fn(input: Tensor) -> Tensor:
+        if input._data.dtype.kind != "f":
+            return input.clone() if name != "sign" or input._data.dtype.kind != "b" else input.clone()
+        return op(input)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (zero gradient)."
+    return tensor_method(name)(fn), op
+
+
+sign, sign_op = _rounding("sign", lambda xp, x: xp.sign(x))
+floor, _ = _rounding("floor", lambda xp, x: xp.floor(x))
+ceil, _ = _rounding("ceil", lambda xp, x: xp.ceil(x))
+trunc, _ = _rounding("trunc", lambda xp, x: xp.trunc(x))
+tensor_method("fix")(trunc)
+frac_op = defop("frac", lambda xp, x: x - xp.trunc(x), saves=())
+defvjp(frac_op, lambda g, ans, x: g)
+frac = tensor_method("frac")(lambda input: frac_op(input))
+
+round_op = defop("round", lambda xp, x, decimals: xp.round(x, decimals), saves=())
+defvjp(round_op, lambda g, ans, x, decimals: g * 0)
+
+
+@tensor_method("round")
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Round half to even (as PyTorch), optionally to ``decimals`` places."""
+    if input._data.dtype.kind != "f":
+        return input.clone()
+    return round_op(input, decimals=int(decimals))
+
+
+def _sign_int(input):
+    return sign_op(input)
+
+
+# ------------------------------------------------------ activations (unary) --
+relu_op = defop("relu", lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False),
+                saves=_NO_INPUT, saves_ans=True)
+defvjp(relu_op, lambda g, ans, x: g * (ans > 0))
+
+
+@tensor_method("relu")
+def relu(input: Tensor) -> Tensor:
+    """``max(input, 0)``; gradient 0 at 0, as PyTorch."""
+    return relu_op(input)
+
+
+leaky_relu_op = defop("leaky_relu", lambda xp, x, negative_slope:
+                      xp.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False))
+defvjp(leaky_relu_op, lambda g, ans, x, negative_slope:
+       g * where_fn(x > 0, 1.0, negative_slope).to(g.dtype))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, else ``negative_slope * x``."""
+    return leaky_relu_op(input, negative_slope=float(negative_slope))
+
+
+elu_op = defop("elu", lambda xp, x, alpha:
+               xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))).astype(x.dtype, copy=False),
+               saves_ans=True)
+defvjp(elu_op, lambda g, ans, x, alpha: g * where_fn(x > 0, 1.0, ans + alpha).to(g.dtype))
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+    return elu_op(input, alpha=float(alpha))
+
+
+def _softplus_fwd(xp, x, beta, threshold):
+    bx = x * beta
+    soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
+    return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
+
+
+softplus_op = defop("softplus", _softplus_fwd)
+defvjp(softplus_op, lambda g, ans, x, beta, threshold:
+       g * where_fn(x * beta > threshold, 1.0, sigmoid(x * beta)).to(g.dtype))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (as PyTorch)."""
+    return softplus_op(input, beta=float(beta), threshold=float(threshold))
+
+
+def silu(input: Tensor) -> Tensor:
+    """``x * sigmoid(x)`` (swish)."""
+    return silu_op(input)
+
+
+silu_op = defop("silu", lambda xp, x: x * _sigmoid_fwd(xp, x))
+defvjp(silu_op, lambda g, ans, x: g * (sigmoid(x) * (1 + x * (1 - sigmoid(x)))))
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def _gelu_fwd(xp, x, approximate):
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
+        return (0.5 * x * (1 + xp.tanh(inner))).astype(x.dtype, copy=False)
+    return (0.5 * x * (1 + _erf_fwd(xp, x / math.sqrt(2)))).astype(x.dtype, copy=False)
+
+
+def _gelu_grad(g, ans, x, approximate):
+    if approximate == "tanh":
+        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        t = tanh(inner)
+        d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
+    cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+    pdf = exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return g * (cdf + x * pdf)
+
+
+gelu_op = defop("gelu", _gelu_fwd)
+defvjp(gelu_op, _gelu_grad)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit: exact (``'none'``) or the ``'tanh'`` approximation."""
+    if approximate not in ("none", "tanh"):
+        raise op_error(ValueError, "gelu", f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return gelu_op(input, approximate=approximate)
+
+
+def _attach_activations():
+    for fn in (leaky_relu, elu, softplus, silu, gelu):
+        setattr(Tensor, fn.__name__, fn)
+
+
+_attach_activations()
+
+# ------------------------------------------------------- maximum / minimum --
+maximum_op = _binary("maximum", lambda xp, a, b: xp.maximum(a, b))
+minimum_op = _binary("minimum", lambda xp, a, b: xp.minimum(a, b))
+# ties split the gradient evenly, as PyTorch
+defvjp(maximum_op, lambda g, ans, a, b: g * ((a > b) + (a == b) * 0.5).to(g.dtype),
+       lambda g, ans, a, b: g * ((b > a) + (a == b) * 0.5).to(g.dtype))
+defvjp(minimum_op, lambda g, ans, a, b: g * ((a < b) + (a == b) * 0.5).to(g.dtype),
+       lambda g, ans, a, b: g * ((b < a) + (a == b) * 0.5).to(g.dtype))
+
+
+@tensor_method("maximum")
+def maximum(input, other) -> Tensor:
+    """Elementwise maximum (NaN propagates)."""
+    a, b = binary_operands(input, other, "maximum")
+    return maximum_op(a, b)
+
+
+@tensor_method("minimum")
+def minimum(input, other) -> Tensor:
+    """Elementwise minimum (NaN propagates)."""
+    a, b = binary_operands(input, other, "minimum")
+    return minimum_op(a, b)
+
+
+fmax, fmin = maximum, minimum
+
+# ------------------------------------------------------------------- clamp --
+clamp_op = defop("clamp", lambda xp, x, min, max: xp.clip(x, min, max))
+defvjp(clamp_op, lambda g, ans, x, min, max: g * _inside(x, min, max))
+
+
+def _inside(x, lo, hi):
+    mask = None
+    if lo is not None:
+        mask = x >= lo
+    if hi is not None:
+        m = x <= hi
+        mask = m if mask is None else mask & m
+    return mask.to(x.dtype)
+
+
+clamp_tensor_op = defop("clamp_tensor", lambda xp, x, lo, hi: xp.minimum(xp.maximum(x, lo), hi))
+defvjp(clamp_tensor_op,
+       lambda g, ans, x, lo, hi: g * ((x >= lo) & (x <= hi)).to(g.dtype),
+       lambda g, ans, x, lo, hi: g * ((x < lo) & (lo <= hi)).to(g.dtype),
+       lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)).to(g.dtype))
+
+
+@tensor_method("clamp", "clip")
+def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Limit values to [min, max]; gradient 1 inside (bounds included), 0 outside."""
+    if min is None and max is None:
+        raise op_error(ValueError, "clamp", "at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        big = float("inf")
+        lo = min if min is not None else -big
+        hi = max if max is not None else big
+        x, lo_t = binary_operands(input, lo, "clamp")
+        x, hi_t = binary_operands(x, hi, "clamp")
+        return clamp_tensor_op(x, lo_t, hi_t)
+    if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        input = input.to(get_default_dtype())
+    return clamp_op(input, min=min, max=max)
+
+
+clip = clamp
+
+
+def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
+    return clamp(input, max=max)
+
+
+Tensor.clamp_min = clamp_min
+Tensor.clamp_max = clamp_max
+
+# -------------------------------------------------------------------- where --
+where_op = defop("where", lambda xp, c, a, b: xp.where(c, a, b), saves=(0,),
+                 explain=_broadcast_explain("where"))
+defvjp(where_op, None, lambda g, ans, c, a, b: where_fn(c, g, 0.0),
+       lambda g, ans, c, a, b: where_fn(c, 0.0, g))
+
+
+@tensor_method("where")
+def where_fn(condition, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``; one argument: ``nonzero`` tuple."""
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        from ._operands import as_tensor_arg
+        condition = as_tensor_arg(condition, "where")
+    if condition._data.dtype.kind != "b":
+        condition = condition != 0
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        input = constant(input, condition, scalar_dtype(input).np)
+    a, b = binary_operands(input, other, "where")
+    return where_op(condition, a, b)
+
+
+where = where_fn
+
+# --------------------------------------------------------------------- lerp --
+lerp_op = defop("lerp", lambda xp, a, b, w: a + w * (b - a), explain=_broadcast_explain("lerp"))
+defvjp(lerp_op, lambda g, ans, a, b, w: g * (1 - w), lambda g, ans, a, b, w: g * w,
+       lambda g, ans, a, b, w: g * (b - a))
+
+
+@tensor_method("lerp")
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    """``input + weight * (end - input)``."""
+    a, b = binary_operands(input, end, "lerp")
+    a, w = binary_operands(a, weight, "lerp")
+    return lerp_op(a, b, w)
+
+
+# ------------------------------------------------ comparisons and logic --
+# Their outputs are bool: nothing to differentiate.
+
+def _compare(name, fwd, dunder=None, aliases=()):
+    op = nondifferentiable(defop(name, fwd, explain=_broadcast_explain(name)),
+                           "comparisons are piecewise constant with bool output")
+
+    def fn(input, other) -> Tensor:
+        a, b = binary_operands(input, other, name)
+        return op(a, b)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (bool result)."
+    tensor_method(name, *aliases, *((dunder,) if dunder else ()))(fn)
+    return fn
+
+
+eq = _compare("eq", lambda xp, a, b: xp.equal(a, b), "__eq__")
+ne = _compare("ne", lambda xp, a, b: xp.not_equal(a, b), "__ne__", ("not_equal",))
+lt = _compare("lt", lambda xp, a, b: xp.less(a, b), "__lt__", ("less",))
+le = _compare("le", lambda xp, a, b: xp.less_equal(a, b), "__le__", ("less_equal",))
+gt = _compare("gt", lambda xp, a, b: xp.greater(a, b), "__gt__", ("greater",))
+ge = _compare("ge", lambda xp, a, b: xp.greater_equal(a, b), "__ge__", ("greater_equal",))
+logical_and = _compare("logical_and", lambda xp, a, b: xp.logical_and(a, b))
+logical_or = _compare("logical_or", lambda xp, a, b: xp.logical_or(a, b))
+logical_xor = _compare("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
+
+_bitwise_and = nondifferentiable(defop("bitwise_and", lambda xp, a, b: a & b), "bitwise")
+_bitwise_or = nondifferentiable(defop("bitwise_or", lambda xp, a, b: a | b), "bitwise")
+_bitwise_xor = nondifferentiable(defop("bitwise_xor", lambda xp, a, b: a ^ b), "bitwise")
+_logical_not = nondifferentiable(defop("logical_not", lambda xp, a: xp.logical_not(a)), "bool output")
+_bitwise_not = nondifferentiable(defop("bitwise_not", lambda xp, a: ~a), "bitwise")
+_isnan = nondifferentiable(defop("isnan", lambda xp, a: xp.isnan(a)), "bool output")
+_isinf = nondifferentiable(defop("isinf", lambda xp, a: xp.isinf(a)), "bool output")
+_isfinite = nondifferentiable(defop("isfinite", lambda xp, a: xp.isfinite(a)), "bool output")
+
+
+def _bitwise(op, name):
+    def fn(input, other) -> Tensor:
+        a, b = binary_operands(input, other, name)
+        if a._data.dtype.kind == "f":
+            raise op_error(DTypeError, name, f"expected integer or bool tensors, got {a.dtype.name}")
+        return op(a, b)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+bitwise_and = tensor_method("bitwise_and", "__and__")(_bitwise(_bitwise_and, "bitwise_and"))
+bitwise_or = tensor_method("bitwise_or", "__or__")(_bitwise(_bitwise_or, "bitwise_or"))
+bitwise_xor = tensor_method("bitwise_xor", "__xor__")(_bitwise(_bitwise_xor, "bitwise_xor"))
+Tensor.__rand__ = lambda self, other: bitwise_and(other, self)
+Tensor.__ror__ = lambda self, other: bitwise_or(other, self)
+Tensor.__rxor__ = lambda self, other: bitwise_xor(other, self)
+
+
+@tensor_method("logical_not")
+def logical_not(input: Tensor) -> Tensor:
+    return _logical_not(input)
+
+
+@tensor_method("bitwise_not", "__invert__")
+def bitwise_not(input: Tensor) -> Tensor:
+    if input._data.dtype.kind == "f":
+        raise op_error(DTypeError, "bitwise_not", f"expected an integer or bool tensor, got "
+                       f"{input.dtype.name}")
+    return _bitwise_not(input)
+
+
+isnan = tensor_method("isnan")(lambda input: _isnan(input))
+isinf = tensor_method("isinf")(lambda input: _isinf(input))
+isfinite = tensor_method("isfinite")(lambda input: _isfinite(input))
+
+
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+            equal_nan: bool = False) -> Tensor:
+    """``|input - other| <= atol + rtol * |other|`` elementwise."""
+    from ..backends import backend_of
+    a, b = binary_operands(input, other, "isclose")
+    xp = backend_of(a._data)
+    return Tensor._make(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    """True when every element is ``isclose``."""
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both have the same shape and values."""
+    return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other)._data.all())
+
+
+Tensor.isclose = isclose
+Tensor.allclose = allclose
+Tensor.equal = equal

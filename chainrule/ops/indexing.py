@@ -1,0 +1,397 @@
+"""Indexing: ``x[...]``, gather/scatter, index_select, masked_fill, take_along_dim, nonzero.
+
+Gradients of reads are scatter-adds into zeros, so repeated indices accumulate.
+Index arrays travel as op parameters (they are not differentiable).
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..errors import DTypeError, IndexingError, ShapeError, op_error
+from ..tensor import Tensor
+from ._operands import as_tensor_arg, constant, tensor_method, wrap_dim
+from .registry import defop, defvjp, nondifferentiable
+
+
+# -------------------------------------------------------- index normalising --
+def _normalize_index(index, xp) -> tuple[tuple, bool]:
+    """The index as a tuple of ints/slices/None/Ellipsis/arrays, and whether it is advanced."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    advanced = False
+    for item in index:
+        if isinstance(item, Tensor):
+            arr = item._data
+            if arr.dtype.kind == "f":
+                raise op_error(IndexingError, "getitem", "tensors used as indices must be integer "
+                               f"or bool, got dtype {item.dtype.name}")
+            if arr.ndim == 0 and arr.dtype.kind in "iu":
+                out.append(int(arr))
+                continue
+            out.append(arr)
+            advanced = True
+        elif isinstance(item, (list, tuple)) or (hasattr(item, "dtype") and hasattr(item, "shape")):
+            arr = xp.asarray(item)
+            if arr.dtype.kind == "f":
+                raise op_error(IndexingError, "getitem", "lists used as indices must hold integers or "
+                               "bools, not floats")
+            if arr.size == 0:
+                arr = arr.astype("int64")
+            out.append(arr)
+            advanced = True
+        elif item is None or item is Ellipsis or isinstance(item, slice):
+            out.append(item)
+        elif isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            out.append(int(item))
+        elif isinstance(item, bool):
+            out.append(xp.asarray(item))
+            advanced = True
+        else:
+            raise op_error(IndexingError, "getitem", f"unsupported index of type {type(item).__name__};"
+                           " expected ints, slices, None, ..., or integer/bool tensors")
+    return tuple(out), advanced
+
+
+def _explain_index(inputs, params):
+    return (f"index {params.get('index')!r} is out of range or does not fit a tensor of shape "
+            f"{tuple(inputs[0].shape)}")
+
+
+# ------------------------------------------------------------------ getitem --
+getitem_op = defop("getitem", lambda xp, x, index, in_shape: x[index], saves=(), view=True,
+                   explain=_explain_index)
+defvjp(getitem_op, lambda g, ans, x, index, in_shape: index_put_zeros(g, index, in_shape, False))
+
+getitem_adv_op = defop("getitem_advanced", lambda xp, x, index, in_shape: x[index], saves=(),
+                       explain=_explain_index)
+defvjp(getitem_adv_op, lambda g, ans, x, index, in_shape: index_put_zeros(g, index, in_shape, True))
+
+
+def _put_zeros_fwd(xp, g, index, in_shape, accumulate):
+    out = xp.zeros(in_shape, dtype=g.dtype)
+    if accumulate:
+        from ..backends import backend_of
+        backend_of(g).scatter_add(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+put_zeros_op = defop("index_put_zeros", _put_zeros_fwd, saves=())
+defvjp(put_zeros_op, lambda g, ans, x, index, in_shape, accumulate: _read(g, index, accumulate, in_shape))
+
+
+def _read(x: Tensor, index, advanced: bool, in_shape) -> Tensor:
+    op = getitem_adv_op if advanced else getitem_op
+    return op(x, index=index, in_shape=tuple(x.shape))
+
+
+def index_put_zeros(g: Tensor, index, in_shape, accumulate: bool) -> Tensor:
+    """Zeros of ``in_shape`` with ``g`` added at ``index`` (the rule of every read)."""
+    return put_zeros_op(g, index=index, in_shape=tuple(in_shape), accumulate=accumulate)
+
+
+def getitem(self: Tensor, index) -> Tensor:
+    """``x[index]`` with PyTorch/NumPy semantics; integer and bool tensors select elements."""
+    from ..backends import backend_of
+    xp = backend_of(self._data)
+    idx, advanced = _normalize_index(index, xp)
+    return _read(self, idx, advanced, tuple(self.shape))
+
+
+Tensor.__getitem__ = getitem
+
+
+# ----------------------------------------------------------- gather/scatter --
+def _along(xp, index, dim):
+    """A full index tuple that addresses ``index`` positions along ``dim``."""
+    grids = list(xp.indices(index.shape, sparse=True))
+    grids[dim] = index
+    return tuple(grids)
+
+
+def _gather_fwd(xp, x, index, dim):
+    return x[_along(xp, index, dim)]
+
+
+def _scatter_add_zeros_fwd(xp, g, index, dim, in_shape):
+    from ..backends import backend_of
+    out = xp.zeros(in_shape, dtype=g.dtype)
+    backend_of(g).scatter_add(out, _along(xp, index, dim), g)
+    return out
+
+
+gather_op = defop("gather", lambda xp, x, index, dim, in_shape: _gather_fwd(xp, x, index, dim),
+                  saves=())
+scatter_add_zeros_op = defop("scatter_add_zeros", _scatter_add_zeros_fwd, saves=())
+defvjp(gather_op, lambda g, ans, x, index, dim, in_shape:
+       scatter_add_zeros_op(g, index=index, dim=dim, in_shape=in_shape))
+defvjp(scatter_add_zeros_op, lambda g, ans, x, index, dim, in_shape:
+       gather_op(g, index=index, dim=dim, in_shape=tuple(g.shape)))
+
+
+def _index_array(index, op: str):
+    if not isinstance(index, Tensor):
+        index = as_tensor_arg(index, op)
+    if index._data.dtype.kind not in "iu":
+        raise op_error(DTypeError, op, f"index must be an integer tensor, got dtype {index.dtype.name}")
+    return index
+
+
+def _check_index_shape(input: Tensor, index: Tensor, dim: int, op: str) -> None:
+    if index.ndim != input.ndim:
+        raise op_error(ShapeError, op, f"index must have as many dims as input ({input.ndim}), got "
+                       f"index of shape {tuple(index.shape)} for input of shape {tuple(input.shape)}")
+    for d in range(input.ndim):
+        if d != dim and index.shape[d] > input.shape[d]:
+            raise op_error(ShapeError, op, f"index of shape {tuple(index.shape)} is larger than input "
+                           f"of shape {tuple(input.shape)} in dim {d}")
+    size = input.shape[dim]
+    arr = index._data
+    if arr.size and (int(arr.min()) < -size or int(arr.max()) >= size):
+        raise op_error(IndexingError, op, f"index values must be in [{-size}, {size}) for dim {dim} of "
+                       f"size {size}, got values from {int(arr.min())} to {int(arr.max())}")
+
+
+def _crop(x: Tensor, shape, dim) -> Tensor:
+    """``x`` cut down to ``shape`` in every dim but ``dim``."""
+    if all(a == b or d == dim for d, (a, b) in enumerate(zip(x.shape, shape))):
+        return x
+    return x[tuple(slice(0, s) if d != dim else slice(None) for d, s in enumerate(shape))]
+
+
+@tensor_method("gather")
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
+    index = _index_array(index, "gather")
+    d = wrap_dim(dim, input.ndim, "gather")
+    _check_index_shape(input, index, d, "gather")
+    x = _crop(input, index.shape, d)
+    return gather_op(x, index=index._data % max(input.shape[d], 1), dim=d, in_shape=tuple(x.shape))
+
+
+scatter_op = defop("scatter", lambda xp, x, src, index, dim: _scatter_fwd(xp, x, src, index, dim),
+                   saves=())
+defvjp(scatter_op, lambda g, ans, x, src, index, dim: _zero_at(g, index, dim),
+       lambda g, ans, x, src, index, dim: gather_op(g, index=index, dim=dim, in_shape=tuple(g.shape)))
+
+
+def _scatter_fwd(xp, x, src, index, dim):
+    out = x.copy()
+    out[_along(xp, index, dim)] = src[tuple(slice(0, s) for s in index.shape)]
+    return out
+
+
+def _zero_at(g: Tensor, index, dim) -> Tensor:
+    from ..backends import backend_of
+    xp = backend_of(g._data)
+    mask = xp.ones(g._data.shape, dtype=bool)
+    mask[_along(xp, index, dim)] = False
+    return g * Tensor._make(mask)
+
+
+scatter_add_op = defop("scatter_add", lambda xp, x, src, index, dim: _scatter_add_fwd(xp, x, src, index, dim),
+                       saves=())
+defvjp(scatter_add_op, lambda g, ans, x, src, index, dim: g,
+       lambda g, ans, x, src, index, dim: gather_op(g, index=index, dim=dim, in_shape=tuple(g.shape)))
+
+
+def _scatter_add_fwd(xp, x, src, index, dim):
+    from ..backends import backend_of
+    out = x.copy()
+    backend_of(x).scatter_add(out, _along(xp, index, dim), src[tuple(slice(0, s) for s in index.shape)])
+    return out
+
+
+def _scatter_args(input, dim, index, src, op):
+    index = _index_array(index, op)
+    d = wrap_dim(dim, input.ndim, op)
+    _check_index_shape(input, index, d, op)
+    if not isinstance(src, Tensor):
+        from .shape import broadcast_to
+        src = broadcast_to(constant(src, input, input._data.dtype), tuple(index.shape))
+    if src.ndim != input.ndim or any(s < i for s, i in zip(src.shape, index.shape)):
+        raise op_error(ShapeError, op, f"src of shape {tuple(src.shape)} must be at least as large as "
+                       f"index of shape {tuple(index.shape)} in every dim")
+    if src._data.dtype != input._data.dtype:
+        src = src.to(input.dtype)
+    idx = index._data % max(input.shape[d], 1)
+    return idx, d, src
+
+
+@tensor_method("scatter")
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+    """A copy of ``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``."""
+    if reduce is not None:
+        if reduce == "add":
+            return scatter_add(input, dim, index, src if src is not None else value)
+        raise op_error(ValueError, "scatter", f"reduce={reduce!r} is not supported; use scatter_add")
+    src = value if src is None else src
+    idx, d, src = _scatter_args(input, dim, index, src, "scatter")
+    # the src rule reads g at index, so src must be cropped to index's shape first
+    src = _crop_all(src, idx.shape)
+    return scatter_op(input, src, index=idx, dim=d)
+
+
+def _crop_all(x: Tensor, shape) -> Tensor:
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return x[tuple(slice(0, s) for s in shape)]
+
+
+@tensor_method("scatter_add")
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
+    idx, d, src = _scatter_args(input, dim, index, src, "scatter_add")
+    src = _crop_all(src, idx.shape)
+    return scatter_add_op(input, src, index=idx, dim=d)
+
+
+def scatter_zeros(shape, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """Zeros of ``shape`` with ``src`` added at ``index`` along ``dim`` (rule helper)."""
+    return scatter_add_zeros_op(src, index=index._data, dim=dim, in_shape=tuple(shape))
+
+
+@tensor_method("index_select")
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
+    index = _index_array(index, "index_select")
+    if index.ndim > 1:
+        raise op_error(ShapeError, "index_select", f"index must be 1-D, got shape {tuple(index.shape)}")
+    d = wrap_dim(dim, input.ndim, "index_select")
+    size = input.shape[d] if input.ndim else 1
+    arr = index._data.reshape(-1)
+    if arr.size and (int(arr.min()) < -size or int(arr.max()) >= size):
+        raise op_error(IndexingError, "index_select", f"index out of range for dim {dim} of size {size}")
+    return input[(slice(None),) * d + (Tensor._make(arr),)]
+
+
+@tensor_method("masked_fill")
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """``value`` where ``mask`` is True, else ``input`` (mask broadcasts)."""
+    from .elementwise import where_op
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        raise op_error(DTypeError, "masked_fill", f"mask must be a bool tensor, got "
+                       f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise op_error(ShapeError, "masked_fill", "value must be a number or a 0-dim tensor")
+        v = value.to(input.dtype)
+    else:
+        v = constant(value, input, input._data.dtype)
+    from .shape import broadcast_shapes
+    if tuple(broadcast_shapes(input.shape, mask.shape)) != tuple(input.shape):
+        raise op_error(ShapeError, "masked_fill", f"mask of shape {tuple(mask.shape)} does not "
+                       f"broadcast to input of shape {tuple(input.shape)}")
+    return where_op(mask, v, input)
+
+
+@tensor_method("masked_select")
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements where ``mask`` (broadcast) is True, as a 1-D tensor."""
+    from .shape import broadcast_tensors
+    x, m = broadcast_tensors(input, mask)
+    return x[m]
+
+
+@tensor_method("take_along_dim")
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
+    """Values at ``indices`` along ``dim``; the other dims broadcast (as ``torch.take_along_dim``)."""
+    indices = _index_array(indices, "take_along_dim")
+    if dim is None:
+        from .shape import flatten
+        return gather(flatten(input), 0, flatten(indices))
+    d = wrap_dim(dim, input.ndim, "take_along_dim")
+    if indices.ndim != input.ndim:
+        raise op_error(ShapeError, "take_along_dim", f"indices must have {input.ndim} dims, got "
+                       f"{indices.ndim}")
+    from .shape import broadcast_to
+    shape_x = tuple(max(a, b) if i != d else a for i, (a, b) in enumerate(zip(input.shape, indices.shape)))
+    shape_i = tuple(max(a, b) if i != d else b for i, (a, b) in enumerate(zip(input.shape, indices.shape)))
+    try:
+        x = broadcast_to(input, shape_x)
+        idx = broadcast_to(indices, shape_i)
+    except Exception:
+        raise op_error(ShapeError, "take_along_dim", f"input of shape {tuple(input.shape)} and indices "
+                       f"of shape {tuple(indices.shape)} do not broadcast outside dim {dim}") from None
+    return gather(x, d, Tensor._make(idx._data))
+
+
+@tensor_method("take")
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """Elements of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
+    from .shape import flatten
+    index = _index_array(index, "take")
+    return flatten(input)[index]
+
+
+nonzero_op = nondifferentiable(defop("nonzero", lambda xp, x: xp.stack(xp.nonzero(x), axis=-1).astype("int64")
+                                     if x.ndim else xp.zeros((int(bool(x)), 0), dtype="int64")),
+                               "indices are integers")
+
+
+@tensor_method("nonzero")
+def nonzero(input: Tensor, *, as_tuple: bool = False):
+    """Indices of the nonzero elements: an (N, ndim) tensor, or one 1-D tensor per dim."""
+    out = nonzero_op(input)
+    if as_tuple:
+        if input.ndim == 0:
+            return (Tensor._make(out._data.reshape(-1)),)
+        return tuple(Tensor._make(out._data[:, i].copy()) for i in range(input.ndim))
+    return out
+
+
+def argwhere(input: Tensor) -> Tensor:
+    return nonzero(input)
+
+
+# --------------------------------------------------------------- index_put --
+def _index_put_fwd(xp, x, value, index, accumulate):
+    out = x.copy()
+    if accumulate:
+        from ..backends import backend_of
+        backend_of(x).scatter_add(out, index, xp.broadcast_to(value, out[index].shape))
+    else:
+        out[index] = value
+    return out
+
+
+index_put_op = defop("index_put", _index_put_fwd, saves=())
+defvjp(index_put_op,
+       lambda g, ans, x, value, index, accumulate: g if accumulate else _zero_index(g, index),
+       lambda g, ans, x, value, index, accumulate: _read(g, index, True, tuple(g.shape)))
+
+
+def _zero_index(g: Tensor, index) -> Tensor:
+    from ..backends import backend_of
+    xp = backend_of(g._data)
+    mask = xp.ones(g._data.shape, dtype=bool)
+    mask[index] = False
+    return g * Tensor._make(mask)
+
+
+def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    """A copy of ``input`` with ``values`` written (or added) at ``indices``."""
+    from ..backends import backend_of
+    idx, _ = _normalize_index(indices, backend_of(input._data))
+    if not isinstance(values, Tensor):
+        values = constant(values, input, input._data.dtype)
+    elif values._data.dtype != input._data.dtype:
+        values = values.to(input.dtype)
+    target_shape = input._data[idx].shape
+    from .shape import broadcast_shapes
+    try:
+        broadcast_shapes(values.shape, target_shape)
+    except Exception:
+        raise op_error(ShapeError, "index_put", f"values of shape {tuple(values.shape)} cannot be "
+                       f"broadcast to the indexed shape {tuple(target_shape)}") from None
+    return index_put_op(input, values, index=idx, accumulate=bool(accumulate))
+
+
+Tensor.index_put = index_put
+
+
+def normalize_index(index, xp):
+    """Public to the in-place module: the index in array form."""
+    return _normalize_index(index, xp)

@@ -1,0 +1,354 @@
+"""In-place ops (``add_``, ``mul_``, ``x[i] = v`` …) with PyTorch's rules.
+
+Outside the graph (``no_grad``, or nothing involved requires grad) the array is
+written in place and the tensor's version counter bumped, so a backward that
+saved the old value raises instead of using the new one. Inside the graph the
+result is computed out of place from an alias of the old tensor and the tensor
+takes on the new value and grad_fn (its old node keeps the old array).
+
+A leaf that requires grad may not be changed in place while grad is recorded,
+nor may a view of a tensor in the graph: both raise a clear error, as in PyTorch.
+"""
+from __future__ import annotations
+
+from ..autograd.grad_mode import GRAD
+from ..autograd.graph import VersionCounter
+from ..errors import DTypeError, ShapeError, op_error
+from ..tensor import Tensor
+from . import elementwise as ew
+from ._operands import is_scalar, tensor_method
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _records(self: Tensor, others) -> bool:
+    if not GRAD.enabled:
+        return False
+    if self._requires_grad:
+        return True
+    return any(isinstance(o, Tensor) and o._requires_grad for o in others)
+
+
+def _check_graph_inplace(self: Tensor, name: str) -> None:
+    if self.grad_fn is None and self._requires_grad:
+        raise op_error(RuntimeError, name,
+                       f"a leaf tensor that requires grad (shape {tuple(self.shape)}) is used in an "
+                       "in-place operation; do it under chainrule.no_grad() (as optimizers do) or "
+                       "use the out-of-place op")
+    base = self._base
+    if base is not None and (base._requires_grad or self._requires_grad):
+        raise op_error(RuntimeError, name,
+                       f"in-place change of a view (shape {tuple(self.shape)}) of a tensor that is "
+                       "part of the graph is not supported; clone() the view first, or index-assign "
+                       "on the base tensor (base[idx] = value)")
+
+
+def _check_result(self: Tensor, new: Tensor, name: str) -> None:
+    if tuple(new._data.shape) != tuple(self._data.shape):
+        raise op_error(ShapeError, name, f"output with shape {tuple(self.shape)} doesn't match the "
+                       f"broadcast shape {tuple(new.shape)}")
+    if _CATEGORY[new._data.dtype.kind] > _CATEGORY[self._data.dtype.kind]:
+        raise op_error(DTypeError, name, f"result type {new.dtype.name} can't be cast to the "
+                       f"tensor's dtype {self.dtype.name} in place")
+
+
+def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
+    """Replace ``self``'s value with ``compute(old_self)``, following the rules above."""
+    if _records(self, others):
+        _check_graph_inplace(self, name)
+        alias = Tensor._make(self._data, self._requires_grad, self.grad_fn, VersionCounter())
+        new = compute(alias)
+        _check_result(self, new, name)
+        if new._data.dtype != self._data.dtype:
+            new = new.to(self.dtype)
+        self._data = new._data
+        self.grad_fn = new.grad_fn
+        self._requires_grad = new._requires_grad
+        if self._retains_grad and self.grad_fn is not None:
+            import weakref
+            self.grad_fn.retained = weakref.ref(self)
+    else:
+        from ..autograd.grad_mode import no_grad
+        with no_grad():
+            new = compute(self)
+        _check_result(self, new, name)
+        if new._data is not self._data:
+            self._data[...] = new._data
+    self._vc.value += 1
+    return self
+
+
+def _fast(self: Tensor, other, ufunc_name: str, name: str):
+    """The plain-array path for arithmetic outside the graph (no temporaries)."""
+    if _records(self, (other,)):
+        return None
+    data = self._data
+    if isinstance(other, Tensor):
+        o = other._data
+        if _CATEGORY[o.dtype.kind] > _CATEGORY[data.dtype.kind] or data.dtype.kind == "b":
+            return None
+    elif is_scalar(other) and not isinstance(other, bool):
+        if data.dtype.kind != "f" and isinstance(other, float):
+            return None
+        if data.dtype.kind == "b":
+            return None
+        o = other
+    else:
+        return None
+    from ..backends import backend_of
+    xp = backend_of(data)
+    try:
+        getattr(xp, ufunc_name)(data, o, out=data, casting="unsafe")
+    except ValueError:
+        return None  # a broadcasting problem: let the general path explain it
+    self._vc.value += 1
+    return self
+
+
+# ------------------------------------------------------------ arithmetic --
+@tensor_method("add_")
+def add_(self: Tensor, other, *, alpha=1) -> Tensor:
+    if alpha == 1 and _fast(self, other, "add", "add_") is not None:
+        return self
+    return inplace(self, "add_", lambda s: ew.add_fn(s, other, alpha=alpha), (other,))
+
+
+@tensor_method("sub_", "subtract_")
+def sub_(self: Tensor, other, *, alpha=1) -> Tensor:
+    if alpha == 1 and _fast(self, other, "subtract", "sub_") is not None:
+        return self
+    return inplace(self, "sub_", lambda s: ew.sub_fn(s, other, alpha=alpha), (other,))
+
+
+@tensor_method("mul_", "multiply_")
+def mul_(self: Tensor, other) -> Tensor:
+    if _fast(self, other, "multiply", "mul_") is not None:
+        return self
+    return inplace(self, "mul_", lambda s: ew.mul_fn(s, other), (other,))
+
+
+@tensor_method("div_", "divide_", "true_divide_")
+def div_(self: Tensor, other, *, rounding_mode=None) -> Tensor:
+    if rounding_mode is None and self._data.dtype.kind == "f" and \
+            _fast(self, other, "true_divide", "div_") is not None:
+        return self
+    return inplace(self, "div_", lambda s: ew.div_fn(s, other, rounding_mode=rounding_mode), (other,))
+
+
+@tensor_method("pow_")
+def pow_(self: Tensor, exponent) -> Tensor:
+    return inplace(self, "pow_", lambda s: ew.pow_fn(s, exponent), (exponent,))
+
+
+@tensor_method("neg_", "negative_")
+def neg_(self: Tensor) -> Tensor:
+    return inplace(self, "neg_", lambda s: ew.neg_fn(s))
+
+
+@tensor_method("addcmul_")
+def addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """``self += value * tensor1 * tensor2``."""
+    return inplace(self, "addcmul_", lambda s: s + ew.mul_fn(tensor1, tensor2) * value, (tensor1, tensor2))
+
+
+@tensor_method("addcdiv_")
+def addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """``self += value * tensor1 / tensor2``."""
+    return inplace(self, "addcdiv_", lambda s: s + ew.div_fn(tensor1, tensor2) * value, (tensor1, tensor2))
+
+
+@tensor_method("lerp_")
+def lerp_(self: Tensor, end: Tensor, weight) -> Tensor:
+    return inplace(self, "lerp_", lambda s: ew.lerp(s, end, weight), (end, weight))
+
+
+@tensor_method("clamp_", "clip_")
+def clamp_(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
+    return inplace(self, "clamp_", lambda s: ew.clamp(s, min, max), (min, max))
+
+
+@tensor_method("clamp_min_")
+def clamp_min_(self: Tensor, min) -> Tensor:  # noqa: A002
+    return inplace(self, "clamp_min_", lambda s: ew.clamp(s, min=min), (min,))
+
+
+@tensor_method("clamp_max_")
+def clamp_max_(self: Tensor, max) -> Tensor:  # noqa: A002
+    return inplace(self, "clamp_max_", lambda s: ew.clamp(s, max=max), (max,))
+
+
+@tensor_method("maximum_")
+def _maximum_(self: Tensor, other) -> Tensor:
+    return inplace(self, "maximum_", lambda s: ew.maximum(s, other), (other,))
+
+
+def _unary_inplace(name: str, fn):
+    def method(self: Tensor) -> Tensor:
+        return inplace(self, name + "_", fn)
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``."
+    setattr(Tensor, name + "_", method)
+
+
+for _name in ("exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs",
+              "floor", "ceil", "round", "trunc", "sign", "reciprocal", "square", "log1p", "expm1",
+              "erf", "frac"):
+    _unary_inplace(_name, getattr(Tensor, _name))
+
+# ------------------------------------------------------------- fills/copy --
+
+
+@tensor_method("zero_")
+def zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place."""
+    return fill_(self, 0)
+
+
+@tensor_method("fill_")
+def fill_(self: Tensor, value) -> Tensor:
+    """Fill with ``value`` (a number or a 0-dim tensor) in place."""
+    if not _records(self, (value,)):
+        v = value._data if isinstance(value, Tensor) else value
+        self._data[...] = v
+        self._vc.value += 1
+        return self
+    from .shape import broadcast_to
+
+    def compute(s):
+        v = value if isinstance(value, Tensor) else ew.constant(value, s, s._data.dtype)
+        return broadcast_to(v.to(s.dtype), tuple(s.shape)) * 1 + s * 0
+    return inplace(self, "fill_", compute, (value,))
+
+
+@tensor_method("copy_")
+def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """Copy ``src`` (broadcast, cast, moved) into this tensor in place."""
+    from .shape import broadcast_to
+    if not isinstance(src, Tensor):
+        from ..creation import tensor
+        src = tensor(src)
+    try:
+        from .shape import broadcast_shapes
+        if tuple(broadcast_shapes(src.shape, self.shape)) != tuple(self.shape):
+            raise ValueError
+    except Exception:
+        raise op_error(ShapeError, "copy_", f"src of shape {tuple(src.shape)} cannot be broadcast to "
+                       f"the destination's shape {tuple(self.shape)}") from None
+    if not _records(self, (src,)):
+        moved = src.to(self.device)._data
+        self._data[...] = moved
+        self._vc.value += 1
+        return self
+    return inplace(self, "copy_", lambda s: broadcast_to(src.to(s.device).to(s.dtype), tuple(s.shape))
+                   + s * 0, (src,))
+
+
+@tensor_method("masked_fill_")
+def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
+    return inplace(self, "masked_fill_", lambda s: s.masked_fill(mask, value), (value,))
+
+
+@tensor_method("scatter_")
+def scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+    return inplace(self, "scatter_", lambda s: s.scatter(dim, index, src, value=value, reduce=reduce),
+                   (src,))
+
+
+@tensor_method("scatter_add_")
+def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return inplace(self, "scatter_add_", lambda s: s.scatter_add(dim, index, src), (src,))
+
+
+@tensor_method("index_put_")
+def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
+    from .indexing import index_put
+    return inplace(self, "index_put_", lambda s: index_put(s, indices, values, accumulate), (values,))
+
+
+def _setitem(self: Tensor, index, value) -> None:
+    """``x[index] = value``: in place outside the graph, an index_put inside it."""
+    from ..backends import backend_of
+    from .indexing import index_put, normalize_index
+    if not _records(self, (value,)):
+        idx, _ = normalize_index(index, backend_of(self._data))
+        v = value._data if isinstance(value, Tensor) else value
+        try:
+            self._data[idx] = v
+        except (ValueError, IndexError) as e:
+            raise op_error(ShapeError if isinstance(e, ValueError) else IndexError, "setitem",
+                           f"cannot assign {getattr(value, 'shape', type(value).__name__)} to index "
+                           f"{index!r} of a tensor of shape {tuple(self.shape)}: {e}") from None
+        self._vc.value += 1
+        return
+    inplace(self, "setitem", lambda s: index_put(s, index if isinstance(index, tuple) else (index,),
+                                                 value), (value,))
+
+
+Tensor.__setitem__ = _setitem
+
+
+def _iop(name, fn):
+    def method(self, other):
+        return fn(self, other)
+    method.__name__ = name
+    setattr(Tensor, name, method)
+
+
+_iop("__iadd__", add_)
+_iop("__isub__", sub_)
+_iop("__imul__", mul_)
+_iop("__itruediv__", div_)
+_iop("__ipow__", pow_)
+Tensor.__ifloordiv__ = lambda self, other: inplace(self, "floor_divide_",
+                                                   lambda s: ew.floor_divide_fn(s, other), (other,))
+Tensor.__imod__ = lambda self, other: inplace(self, "remainder_", lambda s: ew.remainder_fn(s, other),
+                                              (other,))
+Tensor.__iand__ = lambda self, other: inplace(self, "bitwise_and_", lambda s: ew.bitwise_and(s, other))
+Tensor.__ior__ = lambda self, other: inplace(self, "bitwise_or_", lambda s: ew.bitwise_or(s, other))
+Tensor.__ixor__ = lambda self, other: inplace(self, "bitwise_xor_", lambda s: ew.bitwise_xor(s, other))
+
+# ------------------------------------------------------ random fills (init) --
+
+
+def _random_fill(self: Tensor, sample, name: str) -> Tensor:
+    if _records(self, ()):
+        _check_graph_inplace(self, name)
+    from ..backends import backend_of
+    array = sample(tuple(self.shape))
+    self._data[...] = backend_of(self._data).from_host(array.astype(self._data.dtype))
+    self._vc.value += 1
+    return self
+
+
+@tensor_method("uniform_")
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with samples from U(a, b)."""
+    from ..random import _rng
+    return _random_fill(self, lambda shape: _rng(generator).uniform(a, b, shape), "uniform_")
+
+
+@tensor_method("normal_")
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with samples from N(mean, std²)."""
+    from ..random import _rng
+    return _random_fill(self, lambda shape: _rng(generator).normal(mean, std, shape), "normal_")
+
+
+@tensor_method("bernoulli_")
+def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
+    from ..random import _rng
+    return _random_fill(self, lambda shape: (_rng(generator).random(shape) < p), "bernoulli_")
+
+
+@tensor_method("random_")
+def random_(self: Tensor, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
+    from ..random import _rng
+    if high is None:
+        low, high = 0, low if low else 2 ** 24
+    return _random_fill(self, lambda shape: _rng(generator).integers(low, high, shape), "random_")
+
+
+@tensor_method("exponential_")
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
+    from ..random import _rng
+    return _random_fill(self, lambda shape: _rng(generator).exponential(1.0 / lambd, shape), "exponential_")

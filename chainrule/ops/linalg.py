@@ -1,0 +1,138 @@
+"""Matrix products: matmul (1-D, 2-D, batched with broadcast batch dims), mm, bmm, dot…"""
+from __future__ import annotations
+
+from ..errors import ShapeError, op_error
+from ..tensor import Tensor
+from ._operands import binary_operands, tensor_method
+from .registry import defop, defvjp
+from .shape import reshape, transpose, unsqueeze, squeeze
+
+
+def _matmul_explain(inputs, params):
+    a, b = (tuple(t.shape) for t in inputs)
+    if len(a) == 0 or len(b) == 0:
+        return f"both arguments must have at least 1 dimension, got shapes {a} and {b}"
+    k_a = a[-1]
+    k_b = b[0] if len(b) == 1 else b[-2]
+    if k_a != k_b:
+        return (f"shapes {a} and {b} cannot be multiplied: the last dim of the first ({k_a}) must "
+                f"equal the {'only' if len(b) == 1 else 'second-to-last'} dim of the second ({k_b})")
+    return (f"the batch dims of {a[:-2]} and {b[:-2]} cannot be broadcast together "
+            "(sizes must be equal or 1)")
+
+
+# The op works on ≥2-D operands; 1-D operands are promoted (and the result
+# squeezed) by the public function, so the rules only see matrices and batches.
+matmul_op = defop("matmul", lambda xp, a, b: xp.matmul(a, b), explain=_matmul_explain)
+defvjp(matmul_op, lambda g, ans, a, b: g @ b.mT, lambda g, ans, a, b: a.mT @ g)
+
+
+@tensor_method("matmul", "__matmul__")
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """Matrix product with NumPy/PyTorch rules for 1-D operands and batch broadcasting.
+
+    >>> import chainrule as cr
+    >>> (cr.ones(2, 3) @ cr.ones(3)).shape
+    chainrule.Size([2])
+    """
+    a, b = binary_operands(input, other, "matmul")
+    if a._data.ndim == 0 or b._data.ndim == 0:
+        raise op_error(ShapeError, "matmul", f"both arguments must have at least 1 dimension, got "
+                       f"shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    if a._data.dtype.kind == "b":
+        raise op_error(ShapeError, "matmul", "bool tensors are not supported; convert first")
+    squeeze_a = a._data.ndim == 1
+    squeeze_b = b._data.ndim == 1
+    if squeeze_a:
+        a = unsqueeze(a, 0)
+    if squeeze_b:
+        b = unsqueeze(b, 1)
+    out = matmul_op(a, b)
+    if squeeze_a and squeeze_b:
+        return reshape(out, out.shape[:-2])
+    if squeeze_a:
+        return squeeze(out, -2)
+    if squeeze_b:
+        return squeeze(out, -1)
+    return out
+
+
+Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+
+
+@tensor_method("mm")
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """2-D matrix product."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise op_error(ShapeError, "mm", f"expects 2-D tensors, got shapes {tuple(input.shape)} and "
+                       f"{tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+@tensor_method("bmm")
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched 3-D matrix product (no broadcasting)."""
+    if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
+        raise op_error(ShapeError, "bmm", f"expects 3-D tensors with the same batch size, got shapes "
+                       f"{tuple(input.shape)} and {tuple(mat2.shape)}")
+    return matmul(input, mat2)
+
+
+@tensor_method("mv")
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if input.ndim != 2 or vec.ndim != 1:
+        raise op_error(ShapeError, "mv", f"expects a matrix and a vector, got shapes "
+                       f"{tuple(input.shape)} and {tuple(vec.shape)}")
+    return matmul(input, vec)
+
+
+@tensor_method("dot")
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise op_error(ShapeError, "dot", f"expects 1-D tensors, got shapes {tuple(input.shape)} and "
+                       f"{tuple(other.shape)}")
+    return matmul(input, other)
+
+
+inner = dot
+
+
+@tensor_method("outer", "ger")
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two 1-D tensors."""
+    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    prod = matmul(mat1, mat2)
+    if alpha != 1:
+        prod = prod * alpha
+    return prod + (input if beta == 1 else input * beta)
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or given lists)."""
+    if isinstance(dims, int):
+        dims_a = list(range(a.ndim - dims, a.ndim))
+        dims_b = list(range(dims))
+    else:
+        dims_a, dims_b = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+    free_a = [i for i in range(a.ndim) if i not in dims_a]
+    free_b = [i for i in range(b.ndim) if i not in dims_b]
+    import math
+    k = math.prod(a.shape[i] for i in dims_a)
+    am = reshape(a.permute(*free_a, *dims_a), (-1, k))
+    bm = reshape(b.permute(*dims_b, *free_b), (k, -1))
+    out_shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b)
+    return reshape(matmul(am, bm), out_shape)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    prod = bmm(batch1, batch2)
+    return (prod * alpha if alpha != 1 else prod) + (input if beta == 1 else input * beta)
+
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "addmm", "tensordot",
+           "baddbmm", "transpose"]

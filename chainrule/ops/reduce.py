@@ -1,0 +1,471 @@
+"""Reductions: sum, mean, prod, var/std, max/min, logsumexp, norm, cumsum, all/any.
+
+``dim`` may be None (all dims), an int or a tuple; ``keepdim`` keeps reduced dims
+as size 1. Rules first restore the reduced dims, then broadcast.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+from ..dtypes import get_default_dtype, int64, to_dtype
+from ..errors import DTypeError, ShapeError, op_error
+from ..tensor import Tensor
+from ._operands import tensor_method, wrap_dim, wrap_dims
+from .registry import defop, defvjp, nondifferentiable
+from .shape import broadcast_to, reshape
+
+
+def _axes(dims):
+    return None if dims is None else dims
+
+
+def _keep_shape(in_shape, dims) -> tuple:
+    """The shape of a keepdim reduction of ``in_shape`` over ``dims``."""
+    if dims is None:
+        return (1,) * len(in_shape)
+    return tuple(1 if i in dims else s for i, s in enumerate(in_shape))
+
+
+def _restore(g: Tensor, in_shape, dims, keepdim) -> Tensor:
+    """``g`` with the reduced dims put back as size 1 (ready to broadcast)."""
+    if keepdim:
+        return g
+    return reshape(g, _keep_shape(in_shape, dims))
+
+
+def _expand_back(g: Tensor, in_shape, dims, keepdim) -> Tensor:
+    return broadcast_to(_restore(g, in_shape, dims, keepdim), in_shape)
+
+
+# --------------------------------------------------------------------- sum --
+sum_op = defop("sum", lambda xp, x, dims, keepdim, in_shape: xp.sum(x, axis=_axes(dims), keepdims=keepdim),
+               saves=())
+defvjp(sum_op, lambda g, ans, x, dims, keepdim, in_shape: _expand_back(g, in_shape, dims, keepdim))
+
+
+def _prepare(input: Tensor, dim, op: str, dtype=None):
+    if not isinstance(input, Tensor):
+        raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
+    if dtype is not None:
+        input = input.to(to_dtype(dtype))
+    dims = wrap_dims(dim, input.ndim, op)
+    if dims is not None and (len(dims) == input.ndim or dims == ()):
+        dims = None  # every dim (PyTorch also reads dim=() as "all")
+    return input, dims
+
+
+@tensor_method("sum")
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (all dims when None). Bool and integer sums are int64."""
+    input, dims = _prepare(input, dim, "sum", dtype)
+    if input._data.dtype.kind in "bui" and dtype is None:
+        input = input.to(int64)
+    return sum_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+@tensor_method("nansum")
+def nansum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Sum treating NaN as zero."""
+    from .elementwise import where_fn
+    return sum(where_fn(input != input, 0.0, input), dim, keepdim)
+
+
+@tensor_method("mean")
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Arithmetic mean over ``dim``; floating inputs only (as PyTorch)."""
+    input, dims = _prepare(input, dim, "mean", dtype)
+    if input._data.dtype.kind != "f":
+        raise op_error(DTypeError, "mean", f"expected a floating-point tensor, got dtype "
+                       f"{input.dtype.name}; convert with .float() or pass dtype=")
+    count = _count(input._data.shape, dims)
+    total = sum_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+    return total / count if count else total * float("nan")
+
+
+def _count(shape, dims) -> int:
+    return math.prod(shape) if dims is None else math.prod(shape[d] for d in dims)
+
+
+@tensor_method("nanmean")
+def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    valid = (input == input)
+    return nansum(input, dim, keepdim) / sum(valid, dim, keepdim).to(input.dtype)
+
+
+# -------------------------------------------------------------------- prod --
+def _prod_grad(g, ans, x, dims, keepdim, in_shape):
+    # product of all the others, without dividing (zeros are handled exactly):
+    # exclusive cumulative products from the left and from the right
+    if dims is None:
+        flat = reshape(x, (-1,))
+        grad = _prod_others(flat, 0)
+        return _expand_back(g, in_shape, None, keepdim) * reshape(grad, in_shape)
+    (d,) = dims
+    return _expand_back(g, in_shape, dims, keepdim) * _prod_others(x, d)
+
+
+def _prod_others(x: Tensor, d: int) -> Tensor:
+    from .shape import flip, narrow, pad_dim
+    n = x.shape[d]
+    if n == 0:
+        return x
+    # left[i] = prod(x[:i]), right[i] = prod(x[i+1:])
+    if n == 1:
+        return x * 0 + 1
+    left = cumprod(pad_dim(narrow(x, d, 0, n - 1), d, 1, 0) + _first_one(x, d), d)
+    xr = flip(x, d)
+    right = flip(cumprod(pad_dim(narrow(xr, d, 0, n - 1), d, 1, 0) + _first_one(x, d), d), d)
+    return left * right
+
+
+def _first_one(x: Tensor, d: int) -> Tensor:
+    """A constant with 1 at index 0 of dim ``d`` and 0 elsewhere (shape broadcastable to x)."""
+    from ..backends import backend_of
+    xp = backend_of(x._data)
+    shape = [1] * x.ndim
+    shape[d] = x.shape[d]
+    arr = xp.zeros(shape, dtype=x._data.dtype)
+    arr[(0,) * x.ndim] = 1
+    return Tensor._make(arr)
+
+
+prod_op = defop("prod", lambda xp, x, dims, keepdim, in_shape: xp.prod(x, axis=_axes(dims), keepdims=keepdim))
+defvjp(prod_op, _prod_grad)
+
+
+@tensor_method("prod")
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product over all elements, or over one ``dim``."""
+    if isinstance(dim, (tuple, list)):
+        raise op_error(ShapeError, "prod", "dim must be a single int (as in PyTorch)")
+    input, dims = _prepare(input, dim, "prod", dtype)
+    if input._data.dtype.kind in "bui" and dtype is None:
+        input = input.to(int64)
+    return prod_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+# ----------------------------------------------------------------- cumsum --
+cumsum_op = defop("cumsum", lambda xp, x, dim: xp.cumsum(x, axis=dim), saves=())
+defvjp(cumsum_op, lambda g, ans, x, dim: _reverse_cumsum(g, dim))
+
+
+def _reverse_cumsum(g: Tensor, dim: int) -> Tensor:
+    from .shape import flip
+    return flip(cumsum_op(flip(g, dim), dim=dim), dim)
+
+
+@tensor_method("cumsum")
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sum along ``dim``."""
+    if dtype is not None:
+        input = input.to(to_dtype(dtype))
+    elif input._data.dtype.kind in "bui":
+        input = input.to(int64)
+    d = wrap_dim(dim, input.ndim, "cumsum")
+    if input.ndim == 0:
+        return input.clone()
+    return cumsum_op(input, dim=d)
+
+
+def _cumprod_grad(g, ans, x, dim):
+    # exact where x has no zeros: reverse-cumsum(g * ans) / x; zeros are masked out
+    from .elementwise import where_fn
+    safe = where_fn(x == 0, 1.0, x)
+    return where_fn(x == 0, _cumprod_grad_slow(g, x, dim), _reverse_cumsum(g * ans, dim) / safe)
+
+
+def _cumprod_grad_slow(g: Tensor, x: Tensor, dim: int) -> Tensor:
+    """The exact gradient for positions whose input is zero (loop over the dim)."""
+    from .shape import narrow, stack
+    n = x.shape[dim]
+    cols = []
+    for k in range(n):
+        # d out[j] / d x[k] = prod_{i<=j, i!=k} x[i] for j >= k
+        total = None
+        prefix = None if k == 0 else prod(narrow(x, dim, 0, k), dim, keepdim=True)
+        running = prefix
+        for j in range(k, n):
+            if j > k:
+                xj = narrow(x, dim, j, 1)
+                running = xj if running is None else running * xj
+            term = narrow(g, dim, j, 1) * (running if running is not None else 1.0)
+            total = term if total is None else total + term
+        cols.append(total)
+    from .shape import cat
+    return cat(cols, dim)
+
+
+cumprod_op = defop("cumprod", lambda xp, x, dim: xp.cumprod(x, axis=dim), saves_ans=True)
+defvjp(cumprod_op, _cumprod_grad)
+
+
+@tensor_method("cumprod")
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running product along ``dim``."""
+    if dtype is not None:
+        input = input.to(to_dtype(dtype))
+    d = wrap_dim(dim, input.ndim, "cumprod")
+    return cumprod_op(input, dim=d)
+
+
+# ----------------------------------------------------------------- var/std --
+def _var_fwd(xp, x, dims, correction, keepdim, in_shape):
+    n = _count(x.shape, dims)
+    m = xp.mean(x, axis=_axes(dims), keepdims=True)
+    out = xp.sum((x - m) ** 2, axis=_axes(dims), keepdims=keepdim)
+    denom = n - correction
+    return (out / denom if denom > 0 else out * float("nan")).astype(x.dtype, copy=False)
+
+
+def _var_grad(g, ans, x, dims, correction, keepdim, in_shape):
+    n = _count(in_shape, dims)
+    centered = x - mean(x, dims, keepdim=True) if dims is not None else x - mean(x)
+    return _restore(g, in_shape, dims, keepdim) * centered * (2.0 / (n - correction)) \
+        if n - correction > 0 else _restore(g, in_shape, dims, keepdim) * centered * float("nan")
+
+
+var_op = defop("var", _var_fwd)
+defvjp(var_op, _var_grad)
+
+
+def _correction(unbiased, correction, op):
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    if not isinstance(unbiased, bool):
+        raise op_error(DTypeError, op, f"unbiased must be a bool, got {unbiased!r}")
+    return 1 if unbiased else 0
+
+
+@tensor_method("var")
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (default 1)."""
+    if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
+        dim, unbiased = None, dim
+    input, dims = _prepare(input, dim, "var")
+    if input._data.dtype.kind != "f":
+        raise op_error(DTypeError, "var", f"expected a floating-point tensor, got {input.dtype.name}")
+    return var_op(input, dims=dims, correction=_correction(unbiased, correction, "var"),
+                  keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+@tensor_method("std")
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation: ``sqrt(var)``."""
+    from .elementwise import sqrt
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+# ------------------------------------------------------------ max/min/amax --
+def _amax_grad(g, ans, x, dims, keepdim, in_shape):
+    # ties share the gradient evenly (PyTorch's amax convention)
+    a = _restore(ans, in_shape, dims, keepdim)
+    mask = (x == a).to(g.dtype)
+    count = sum(mask, dims, keepdim=True) if dims is not None else sum(mask).reshape(
+        _keep_shape(in_shape, None))
+    return _restore(g, in_shape, dims, keepdim) * mask / count
+
+
+amax_op = defop("amax", lambda xp, x, dims, keepdim, in_shape: xp.amax(x, axis=_axes(dims), keepdims=keepdim),
+                saves_ans=True)
+amin_op = defop("amin", lambda xp, x, dims, keepdim, in_shape: xp.amin(x, axis=_axes(dims), keepdims=keepdim),
+                saves_ans=True)
+defvjp(amax_op, _amax_grad)
+defvjp(amin_op, _amax_grad)
+
+
+def _nonempty(input: Tensor, dims, op: str) -> None:
+    shape = input._data.shape
+    if (dims is None and input._data.size == 0) or (dims is not None and builtins.any(shape[d] == 0 for d in dims)):
+        raise op_error(ShapeError, op, f"cannot reduce an empty dimension (input shape {tuple(shape)})"
+                       " because the operation has no identity")
+
+
+@tensor_method("amax")
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (all dims for ``()``); ties share the gradient."""
+    input, dims = _prepare(input, None if dim == () else dim, "amax")
+    _nonempty(input, dims, "amax")
+    return amax_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+@tensor_method("amin")
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (all dims for ``()``); ties share the gradient."""
+    input, dims = _prepare(input, None if dim == () else dim, "amin")
+    _nonempty(input, dims, "amin")
+    return amin_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+argmax_op = nondifferentiable(defop("argmax", lambda xp, x, dim, keepdim: _arg(xp.argmax, x, dim, keepdim)),
+                              "indices are integers")
+argmin_op = nondifferentiable(defop("argmin", lambda xp, x, dim, keepdim: _arg(xp.argmin, x, dim, keepdim)),
+                              "indices are integers")
+
+
+def _arg(fn, x, dim, keepdim):
+    if dim is None:
+        out = fn(x.reshape(-1))
+        return out.reshape((1,) * x.ndim) if keepdim else out.astype("int64")
+    return fn(x, axis=dim, keepdims=keepdim).astype("int64")
+
+
+@tensor_method("argmax")
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (first one on ties), over all elements or along ``dim``."""
+    d = None if dim is None else wrap_dim(dim, input.ndim, "argmax")
+    _nonempty(input, None if d is None else (d,), "argmax")
+    return argmax_op(input, dim=d, keepdim=bool(keepdim))
+
+
+@tensor_method("argmin")
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the minimum (first one on ties)."""
+    d = None if dim is None else wrap_dim(dim, input.ndim, "argmin")
+    _nonempty(input, None if d is None else (d,), "argmin")
+    return argmin_op(input, dim=d, keepdim=bool(keepdim))
+
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+max_values = namedtuple("max", ["values", "indices"])
+min_values = namedtuple("min", ["values", "indices"])
+
+
+def _select_grad(g, ans, x, indices, dim, keepdim, in_shape):
+    """The rule of max/min along a dim: the gradient goes to the chosen index only."""
+    from .indexing import scatter_zeros
+    gk = g if keepdim else g.unsqueeze(dim)
+    return scatter_zeros(in_shape, dim, indices.unsqueeze(dim) if not keepdim else indices, gk)
+
+
+take_max_op = defop("max_dim", lambda xp, x, indices, dim, keepdim, in_shape:
+                    _take(xp, x, indices, dim, keepdim), saves=(1,))
+defvjp(take_max_op, _select_grad, None)
+
+
+def _take(xp, x, indices, dim, keepdim):
+    idx = indices if keepdim else xp.expand_dims(indices, dim)
+    out = xp.take_along_axis(x, idx, axis=dim)
+    return out if keepdim else xp.squeeze(out, axis=dim)
+
+
+def _max_min(input: Tensor, dim, keepdim, other, which: str):
+    from .elementwise import maximum, minimum
+    if isinstance(dim, Tensor) and other is None:
+        return (maximum if which == "max" else minimum)(input, dim)
+    if other is not None:
+        return (maximum if which == "max" else minimum)(input, other)
+    if dim is None:
+        return amax(input) if which == "max" else amin(input)
+    d = wrap_dim(dim, input.ndim, which)
+    _nonempty(input, (d,), which)
+    indices = (argmax if which == "max" else argmin)(input, d, keepdim=bool(keepdim))
+    values = take_max_op(input, indices, dim=d, keepdim=bool(keepdim), in_shape=tuple(input.shape))
+    return (max_values if which == "max" else min_values)(values, indices)
+
+
+@tensor_method("max")
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """``max(x)``: the maximum; ``max(x, dim)``: (values, indices); ``max(x, y)``: elementwise."""
+    return _max_min(input, dim, keepdim, other, "max")
+
+
+@tensor_method("min")
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+    """``min(x)``: the minimum; ``min(x, dim)``: (values, indices); ``min(x, y)``: elementwise."""
+    return _max_min(input, dim, keepdim, other, "min")
+
+
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+    return amin(input, () if dim is None else dim, keepdim), amax(input, () if dim is None else dim, keepdim)
+
+
+# --------------------------------------------------------------- logsumexp --
+def _logsumexp_fwd(xp, x, dims, keepdim, in_shape):
+    m = xp.amax(x, axis=_axes(dims), keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    out = xp.log(xp.sum(xp.exp(x - m), axis=_axes(dims), keepdims=True)) + m
+    return out if keepdim else (out.reshape(()) if dims is None else xp.squeeze(out, axis=dims))
+
+
+def _logsumexp_grad(g, ans, x, dims, keepdim, in_shape):
+    from .elementwise import exp
+    return _restore(g, in_shape, dims, keepdim) * exp(x - _restore(ans, in_shape, dims, keepdim))
+
+
+logsumexp_op = defop("logsumexp", _logsumexp_fwd, saves_ans=True)
+defvjp(logsumexp_op, _logsumexp_grad)
+
+
+@tensor_method("logsumexp")
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
+    if dim is None:
+        dim = tuple(range(input.ndim))
+    input, dims = _prepare(input, dim, "logsumexp")
+    if input._data.dtype.kind != "f":
+        input = input.to(get_default_dtype())
+    return logsumexp_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+# -------------------------------------------------------------------- norm --
+@tensor_method("norm")
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Vector p-norm over ``dim`` (all elements when None): 2 ('fro'), 1, inf, -inf, 0 or any p."""
+    from .elementwise import abs_fn, pow_fn, sqrt
+    if dtype is not None:
+        input = input.to(to_dtype(dtype))
+    if input._data.dtype.kind != "f":
+        raise op_error(DTypeError, "norm", f"expected a floating-point tensor, got {input.dtype.name}")
+    if p in ("fro", 2, 2.0, None):
+        return sqrt(sum(input * input, dim, keepdim)) if input._data.size else sum(input * input, dim, keepdim)
+    if p == "nuc":
+        raise op_error(ValueError, "norm", "the nuclear norm is not supported")
+    if p in (math.inf, "inf"):
+        return amax(abs_fn(input), () if dim is None else dim, keepdim)
+    if p in (-math.inf, "-inf"):
+        return amin(abs_fn(input), () if dim is None else dim, keepdim)
+    if p == 0:
+        return sum((input != 0).to(input.dtype), dim, keepdim)
+    if p == 1:
+        return sum(abs_fn(input), dim, keepdim)
+    return pow_fn(sum(pow_fn(abs_fn(input), float(p)), dim, keepdim), 1.0 / float(p))
+
+
+# ------------------------------------------------------------------ all/any --
+all_op = nondifferentiable(defop("all", lambda xp, x, dims, keepdim: xp.all(x, axis=_axes(dims), keepdims=keepdim)),
+                           "bool output")
+any_op = nondifferentiable(defop("any", lambda xp, x, dims, keepdim: xp.any(x, axis=_axes(dims), keepdims=keepdim)),
+                           "bool output")
+
+
+@tensor_method("all")
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element over ``dim`` is nonzero."""
+    input, dims = _prepare(input, dim, "all")
+    return all_op(input, dims=dims, keepdim=bool(keepdim))
+
+
+@tensor_method("any")
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where some element over ``dim`` is nonzero."""
+    input, dims = _prepare(input, dim, "any")
+    return any_op(input, dims=dims, keepdim=bool(keepdim))
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    return sum(input != 0, dim)
+
+
+Tensor.count_nonzero = count_nonzero

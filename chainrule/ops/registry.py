@@ -1,0 +1,136 @@
+"""The op registry: every op is declared once, with its forward and its VJP rules.
+
+An op's forward works on raw arrays through the backend ``xp``; each VJP rule
+works on Tensors (``g``, the op's output ``ans`` and its inputs), so running the
+rules with recording on yields higher-order gradients. Broadcasting and dtype
+casts are undone by the engine, not by the rules.
+
+    exp = defop("exp", lambda xp, x: xp.exp(x), saves=(), saves_ans=True)
+    defvjp(exp, lambda g, ans, x: g * ans)
+"""
+from __future__ import annotations
+
+from ..autograd.grad_mode import GRAD
+from ..autograd.graph import Node
+from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, ShapeError,
+                      describe, op_error)
+
+REGISTRY: dict[str, "Op"] = {}
+
+# set of op names applied while a test traces coverage (None: not tracing)
+TRACE: set | None = None
+
+
+class Op:
+    """An op: a forward on arrays, one VJP rule per differentiable tensor input."""
+
+    __slots__ = ("name", "forward", "vjps", "saves", "saves_ans", "differentiable",
+                 "view", "explain", "backward_name", "nondiff_reason")
+
+    def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
+                 differentiable: bool = True, view: bool = False, explain=None,
+                 nondiff_reason: str | None = None) -> None:
+        self.name = name
+        self.forward = forward
+        self.vjps: tuple = ()
+        self.saves = saves  # indices of inputs the rules need; None = all
+        self.saves_ans = saves_ans
+        self.differentiable = differentiable
+        self.view = view
+        self.explain = explain
+        self.nondiff_reason = nondiff_reason
+        self.backward_name = "".join(p.capitalize() for p in name.split("_")) + "Backward"
+
+    def __call__(self, *inputs, **params):
+        return apply(self, inputs, params)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def defop(name: str, forward, **options) -> Op:
+    """Declare and register an op; ``options`` as in :class:`Op`."""
+    if name in REGISTRY:
+        raise ValueError(f"op {name!r} is declared twice")
+    op = Op(name, forward, **options)
+    REGISTRY[name] = op
+    return op
+
+
+def defvjp(op: Op, *rules) -> None:
+    """Give ``op`` one VJP rule per tensor input: ``rule(g, ans, *inputs, **params)``.
+
+    A rule of ``None`` marks that input as not differentiable (its gradient is an
+    error to ask for, never a silent zero).
+    """
+    op.vjps = tuple(rules)
+
+
+def nondifferentiable(op: Op, reason: str) -> Op:
+    """Declare an op that has no derivative (comparisons, argmax …)."""
+    op.differentiable = False
+    op.nondiff_reason = reason
+    return op
+
+
+def apply(op: Op, inputs: tuple, params: dict):
+    """Run ``op`` on tensors and, when grad mode is on, record a Node for backward."""
+    from ..tensor import Tensor
+    if TRACE is not None:
+        TRACE.add(op.name)
+    xp = first_backend(inputs)
+    try:
+        out = op.forward(xp, *[t._data for t in inputs], **params)
+    except Exception as e:  # turn array-library errors into ones that name the op
+        raise forward_error(op, inputs, params, e) from None
+    result = Tensor._make(out)
+    if op.view:
+        result._vc = inputs[0]._vc
+        result._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+    if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
+        needs = tuple(t._requires_grad for t in inputs)
+        if True in needs:
+            for i, need in enumerate(needs):
+                if need and (i >= len(op.vjps) or op.vjps[i] is None):
+                    raise op_error(BackwardError, op.name,
+                                   f"input {i} ({describe(inputs[i])}) requires grad, but {op.name} "
+                                   f"has no derivative for that argument; detach() it first")
+            node = Node(op, params, inputs, needs, result)
+            if GRAD.anomaly:
+                import traceback
+                node.trace = "".join(traceback.format_stack()[:-2])
+            result._requires_grad = True
+            result.grad_fn = node
+    return result
+
+
+def first_backend(inputs):
+    """The backend of the inputs' arrays; a clear error when devices are mixed."""
+    from ..backends import backend_of
+    kind = type(inputs[0]._data)
+    for t in inputs[1:]:
+        if type(t._data) is not kind and not (_is_numpy_like(kind) and _is_numpy_like(type(t._data))):
+            raise op_error(DeviceError, "op", "expected all tensors on the same device, got "
+                           + ", ".join(str(x.device) for x in inputs))
+    return backend_of(inputs[0]._data)
+
+
+def _is_numpy_like(kind) -> bool:
+    return kind.__module__ == "numpy"
+
+
+def forward_error(op: Op, inputs, params, error: Exception) -> Exception:
+    """The error to raise when an op's forward fails."""
+    from ..errors import ChainruleError
+    if isinstance(error, ChainruleError):
+        return error
+    if op.explain is not None:
+        message = op.explain(inputs, params)
+        if message:
+            return op_error(ShapeError, op.name, message)
+    got = ", ".join(describe(t) for t in inputs)
+    shown = {k: v for k, v in params.items()}
+    extra = f" with {shown}" if shown else ""
+    cls = DTypeError if isinstance(error, TypeError) else \
+        IndexingError if isinstance(error, IndexError) else ShapeError
+    return op_error(cls, op.name, f"cannot apply to {got}{extra}: {error}")

@@ -1,0 +1,588 @@
+"""Shape ops: reshape, transpose, broadcast, join and split, flip, roll, pad.
+
+Views (reshape, transpose, expand …) share the input's version counter, so an
+in-place change through either is seen by backward's saved-tensor check.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import numbers
+
+from ..errors import DTypeError, ShapeError, op_error
+from ..tensor import Tensor
+from ._operands import as_tensor_arg, tensor_method, wrap_dim
+from .registry import defop, defvjp
+
+# ----------------------------------------------------------------- helpers --
+
+
+def _size_args(args, op: str) -> tuple:
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    try:
+        return tuple(int(a) for a in args)
+    except (TypeError, ValueError):
+        raise op_error(DTypeError, op, f"sizes must be ints, got {args!r}") from None
+
+
+def _infer_shape(shape: tuple, numel: int, op: str, from_shape: tuple) -> tuple:
+    if shape.count(-1) > 1:
+        raise op_error(ShapeError, op, f"only one dimension can be -1, got {shape}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise op_error(ShapeError, op, f"invalid size {s} in {shape}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise op_error(ShapeError, op, f"shape {shape} is invalid for input of shape "
+                           f"{from_shape} ({numel} elements)")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise op_error(ShapeError, op, f"shape {shape} is invalid for input of shape {from_shape} "
+                       f"({numel} elements; the new shape holds {known})")
+    return shape
+
+
+# ----------------------------------------------------------------- reshape --
+# Rules that need the input's shape get it as a parameter (``in_shape``).
+reshape_op = defop("reshape", lambda xp, x, shape, in_shape: x.reshape(shape), saves=(), view=True)
+defvjp(reshape_op, lambda g, ans, x, shape, in_shape: _reshape(g, in_shape, "reshape"))
+
+
+def _reshape(x: Tensor, shape: tuple, op: str) -> Tensor:
+    shape = _infer_shape(shape, x._data.size, op, tuple(x._data.shape))
+    if shape == x._data.shape:
+        return x
+    return reshape_op(x, shape=shape, in_shape=x._data.shape)
+
+
+@tensor_method("reshape")
+def reshape(input: Tensor, *shape) -> Tensor:
+    """The same elements in a new shape (one size may be -1)."""
+    return _reshape(input, _size_args(shape, "reshape"), "reshape")
+
+
+@tensor_method("view")
+def view(self: Tensor, *shape) -> Tensor:
+    """As :func:`reshape`; also ``view(dtype)`` is not supported (no bit casts)."""
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
+        raise op_error(DTypeError, "view", "view(dtype) reinterprets bits and is not supported; "
+                       "use .to(dtype)")
+    return _reshape(self, _size_args(shape, "view"), "view")
+
+
+@tensor_method("view_as")
+def view_as(self: Tensor, other: Tensor) -> Tensor:
+    return _reshape(self, tuple(other.shape), "view_as")
+
+
+@tensor_method("reshape_as")
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    return _reshape(self, tuple(other.shape), "reshape_as")
+
+
+@tensor_method("flatten")
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` into one."""
+    nd = input.ndim
+    if nd == 0:
+        return _reshape(input, (1,), "flatten")
+    s, e = wrap_dim(start_dim, nd, "flatten"), wrap_dim(end_dim, nd, "flatten")
+    if s > e:
+        raise op_error(ShapeError, "flatten", f"start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = input._data.shape
+    return _reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:], "flatten")
+
+
+@tensor_method("unflatten")
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Split dim ``dim`` into ``sizes`` (one may be -1)."""
+    d = wrap_dim(dim, input.ndim, "unflatten")
+    shape = input._data.shape
+    sizes = _infer_shape(tuple(int(s) for s in sizes), shape[d], "unflatten", (shape[d],))
+    return _reshape(input, shape[:d] + sizes + shape[d + 1:], "unflatten")
+
+
+@tensor_method("ravel")
+def ravel(input: Tensor) -> Tensor:
+    return _reshape(input, (-1,), "ravel")
+
+
+@tensor_method("squeeze")
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    """Remove size-1 dims (all, or those in ``dim``; others are left as they are)."""
+    shape = input._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        drop = {wrap_dim(d, input.ndim, "squeeze") for d in dims}
+        new = tuple(s for i, s in enumerate(shape) if not (i in drop and s == 1))
+    return _reshape(input, new, "squeeze")
+
+
+@tensor_method("unsqueeze")
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at ``dim``."""
+    d = wrap_dim(dim, input.ndim + 1, "unsqueeze")
+    shape = input._data.shape
+    return _reshape(input, shape[:d] + (1,) + shape[d:], "unsqueeze")
+
+
+# ----------------------------------------------------------- permutations --
+permute_op = defop("permute", lambda xp, x, dims: xp.transpose(x, dims), saves=(), view=True)
+defvjp(permute_op, lambda g, ans, x, dims: permute_op(g, dims=_inverse(dims)))
+
+
+def _inverse(dims):
+    inv = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inv[d] = i
+    return tuple(inv)
+
+
+@tensor_method("permute")
+def permute(input: Tensor, *dims) -> Tensor:
+    """Reorder the dims: ``x.permute(2, 0, 1)``."""
+    dims = _size_args(dims, "permute")
+    if len(dims) != input.ndim:
+        raise op_error(ShapeError, "permute", f"got {len(dims)} dims {dims} for a tensor with "
+                       f"{input.ndim} dimensions")
+    dims = tuple(wrap_dim(d, input.ndim, "permute") for d in dims)
+    if sorted(dims) != list(range(input.ndim)):
+        raise op_error(ShapeError, "permute", f"dims {dims} must be a permutation of 0..{input.ndim - 1}")
+    if dims == tuple(range(input.ndim)):
+        return input
+    return permute_op(input, dims=dims)
+
+
+@tensor_method("transpose", "swapaxes", "swapdims")
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims."""
+    nd = input.ndim
+    if nd == 0:
+        return input
+    a, b = wrap_dim(dim0, nd, "transpose"), wrap_dim(dim1, nd, "transpose")
+    dims = list(range(nd))
+    dims[a], dims[b] = dims[b], dims[a]
+    return permute(input, *dims)
+
+
+swapaxes = swapdims = transpose
+
+
+@tensor_method("t")
+def t(input: Tensor) -> Tensor:
+    """Transpose of a ≤2-D tensor."""
+    if input.ndim > 2:
+        raise op_error(ShapeError, "t", f"expects a tensor with <= 2 dimensions, got {input.ndim}; "
+                       "use transpose(dim0, dim1) or .mT")
+    return transpose(input, 0, -1) if input.ndim == 2 else input
+
+
+Tensor.T = property(lambda self: permute(self, *reversed(range(self.ndim))) if self.ndim > 1
+                    else self, doc="All dims reversed.")
+Tensor.mT = property(lambda self: _mT(self), doc="The last two dims swapped (batched transpose).")
+
+
+def _mT(x: Tensor) -> Tensor:
+    if x.ndim < 2:
+        raise op_error(ShapeError, "mT", f"expects a tensor with >= 2 dimensions, got {x.ndim}")
+    return transpose(x, -2, -1)
+
+
+@tensor_method("movedim", "moveaxis")
+def movedim(input: Tensor, source, destination) -> Tensor:
+    src = source if isinstance(source, (tuple, list)) else (source,)
+    dst = destination if isinstance(destination, (tuple, list)) else (destination,)
+    nd = input.ndim
+    src = [wrap_dim(s, nd, "movedim") for s in src]
+    dst = [wrap_dim(d, nd, "movedim") for d in dst]
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, *order)
+
+
+moveaxis = movedim
+
+# ------------------------------------------------------------- broadcasting --
+broadcast_to_op = defop("broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape),
+                        saves=(), view=True)
+defvjp(broadcast_to_op, lambda g, ans, x, shape: g)  # the engine sums g down to x's shape
+
+
+def _sum_to_fwd(xp, x, shape):
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and x.shape[i + lead] != 1)
+    out = x.sum(axis=axes, keepdims=True) if axes else x
+    return out.reshape(shape) if lead or axes else x
+
+
+sum_to_op = defop("sum_to_size", lambda xp, x, shape, in_shape: _sum_to_fwd(xp, x, shape), saves=())
+defvjp(sum_to_op, lambda g, ans, x, shape, in_shape: broadcast_to(g, in_shape))
+
+
+def sum_to_size(input: Tensor, *size) -> Tensor:
+    """Sum ``input`` down to a shape it was broadcast from (undoes broadcasting)."""
+    shape = _size_args(size, "sum_to_size")
+    if tuple(input._data.shape) == shape:
+        return input
+    return sum_to_op(input, shape=shape, in_shape=tuple(input._data.shape))
+
+
+Tensor.sum_to_size = sum_to_size
+
+
+def _broadcast_shape(shapes, op: str) -> tuple:
+    nd = max(len(s) for s in shapes)
+    out = []
+    for i in range(nd):
+        size = 1
+        for s in shapes:
+            k = i - (nd - len(s))
+            if k < 0:
+                continue
+            if s[k] != 1:
+                if size != 1 and s[k] != size:
+                    raise op_error(ShapeError, op, "cannot broadcast shapes " +
+                                   ", ".join(str(tuple(s)) for s in shapes) +
+                                   ": from the right, sizes must be equal or 1")
+                size = s[k]
+        out.append(size)
+    return tuple(out)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape that ``shapes`` broadcast to."""
+    from ..tensor import Size
+    return Size(_broadcast_shape([tuple(s) for s in shapes], "broadcast_shapes"))
+
+
+@tensor_method("broadcast_to")
+def broadcast_to(input: Tensor, *shape) -> Tensor:
+    """A view of ``input`` broadcast to ``shape``."""
+    shape = _size_args(shape, "broadcast_to")
+    src = tuple(input._data.shape)
+    if len(shape) < len(src) or any(
+            s != t and s != 1 for s, t in zip(reversed(src), reversed(shape))):
+        raise op_error(ShapeError, "broadcast_to", f"cannot broadcast shape {src} to {shape}: "
+                       "from the right, each input size must equal the target or be 1")
+    if shape == src:
+        return input
+    return broadcast_to_op(input, shape=shape)
+
+
+@tensor_method("expand")
+def expand(self: Tensor, *sizes) -> Tensor:
+    """Broadcast to ``sizes``; -1 keeps a dim's size."""
+    sizes = _size_args(sizes, "expand")
+    src = tuple(self._data.shape)
+    lead = len(sizes) - len(src)
+    if lead < 0:
+        raise op_error(ShapeError, "expand", f"the number of sizes ({len(sizes)}) must be at least "
+                       f"the number of dims ({len(src)})")
+    shape = tuple(src[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if -1 in shape[:lead]:
+        raise op_error(ShapeError, "expand", "-1 is not allowed in a new leading dimension")
+    return broadcast_to(self, shape)
+
+
+@tensor_method("expand_as")
+def expand_as(self: Tensor, other: Tensor) -> Tensor:
+    return broadcast_to(self, tuple(other.shape))
+
+
+def broadcast_tensors(*tensors) -> tuple:
+    """The tensors broadcast to one shape."""
+    shape = _broadcast_shape([tuple(t.shape) for t in tensors], "broadcast_tensors")
+    return tuple(broadcast_to(t, shape) for t in tensors)
+
+
+# ------------------------------------------------------------ join & split --
+# cat takes any number of inputs: its rule table grows to the widest call seen
+cat_op = defop("cat", lambda xp, *xs, dim, sizes: xp.concatenate(xs, axis=dim), saves=())
+
+
+def _cat_rule(i):
+    def rule(g, ans, *xs, dim, sizes):
+        start = builtins.sum(sizes[:i])
+        return narrow(g, dim, start, sizes[i])
+    return rule
+
+
+def _cat_check(tensors, op: str, dim) -> int:
+    if len(tensors) == 0:
+        raise op_error(ShapeError, op, "expected a non-empty list of tensors")
+    ref = tensors[0]
+    d = wrap_dim(dim, ref.ndim, op) if ref.ndim else None
+    if d is None:
+        raise op_error(ShapeError, op, "zero-dimensional tensors cannot be concatenated; use stack")
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if k != d):
+            raise op_error(ShapeError, op, f"tensors must match in every dim except dim {dim}: "
+                           f"tensor 0 has shape {tuple(ref.shape)}, tensor {i} has shape "
+                           f"{tuple(t.shape)}")
+    return d
+
+
+@tensor_method()
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim."""
+    tensors = [as_tensor_arg(t, "cat") for t in tensors]
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    d = _cat_check(tensors, "cat", dim)
+    dtypes = {t._data.dtype for t in tensors}
+    if len(dtypes) > 1:
+        from ..dtypes import from_numpy_dtype, result_type
+        target = result_type([from_numpy_dtype(t._data.dtype) for t in tensors], [], [])
+        tensors = [t.to(target) for t in tensors]
+    if len(tensors) == 1:
+        return tensors[0]
+    sizes = tuple(t._data.shape[d] for t in tensors)
+    op = _cat_op_for(len(tensors))
+    return op(*tensors, dim=d, sizes=sizes)
+
+
+def _cat_op_for(n: int):
+    if len(cat_op.vjps) < n:
+        cat_op.vjps = tuple(_cat_rule(i) for i in range(max(n, 2 * len(cat_op.vjps))))
+    return cat_op
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along a new dim."""
+    tensors = [as_tensor_arg(t, "stack") for t in tensors]
+    if not tensors:
+        raise op_error(ShapeError, "stack", "expected a non-empty list of tensors")
+    for i, t in enumerate(tensors[1:], 1):
+        if tuple(t.shape) != tuple(tensors[0].shape):
+            raise op_error(ShapeError, "stack", f"all tensors must have the same shape: tensor 0 "
+                           f"has {tuple(tensors[0].shape)}, tensor {i} has {tuple(t.shape)}")
+    d = wrap_dim(dim, tensors[0].ndim + 1, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def hstack(tensors) -> Tensor:
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat([t if t.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
+
+
+slice_op = defop("slice", lambda xp, x, dim, start, stop, size:
+                 x[(slice(None),) * dim + (slice(start, stop),)], saves=(), view=True)
+defvjp(slice_op, lambda g, ans, x, dim, start, stop, size: pad_dim(g, dim, start, size - stop))
+
+
+@tensor_method("narrow")
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements of dim ``dim`` from ``start`` (a view)."""
+    d = wrap_dim(dim, input.ndim, "narrow")
+    size = input._data.shape[d]
+    start = int(start) + (size if start < 0 else 0)
+    if not (0 <= start and start + length <= size and length >= 0):
+        raise op_error(ShapeError, "narrow", f"start {start} + length {length} exceeds dim {dim} of "
+                       f"size {size}")
+    if start == 0 and length == size:
+        return input
+    return slice_op(input, dim=d, start=start, stop=start + int(length), size=size)
+
+
+pad_dim_op = defop("pad_dim", lambda xp, x, dim, before, after:
+                   xp.pad(x, [(0, 0)] * dim + [(before, after)] + [(0, 0)] * (x.ndim - dim - 1)),
+                   saves=())
+defvjp(pad_dim_op, lambda g, ans, x, dim, before, after:
+       narrow(g, dim, before, g.shape[dim] - before - after))
+
+
+def pad_dim(x: Tensor, dim: int, before: int, after: int) -> Tensor:
+    """Zero-pad one dim (the rule of slicing)."""
+    if before == 0 and after == 0:
+        return x
+    return pad_dim_op(x, dim=dim, before=before, after=after)
+
+
+@tensor_method("split")
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+    d = wrap_dim(dim, tensor.ndim, "split")
+    size = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise op_error(ShapeError, "split", f"split_size must be positive, got {step}")
+        sizes = [min(step, size - s) for s in range(0, size, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != size:
+            raise op_error(ShapeError, "split", f"sections {sizes} sum to {builtins.sum(sizes)}, "
+                           f"but dim {dim} has size {size}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(tensor, d, start, s))
+        start += s
+    return tuple(out)
+
+
+@tensor_method("chunk")
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """At most ``chunks`` pieces of equal size (the last may be smaller)."""
+    if chunks <= 0:
+        raise op_error(ShapeError, "chunk", f"chunks must be positive, got {chunks}")
+    d = wrap_dim(dim, input.ndim, "chunk")
+    size = input._data.shape[d]
+    return split(input, max(1, -(-size // chunks)), d)
+
+
+@tensor_method("tensor_split")
+def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
+    d = wrap_dim(dim, input.ndim, "tensor_split")
+    size = input._data.shape[d]
+    base, extra = divmod(size, sections)
+    return split(input, [base + (1 if i < extra else 0) for i in range(sections)], d)
+
+
+@tensor_method("unbind")
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim``, each without that dim."""
+    d = wrap_dim(dim, input.ndim, "unbind")
+    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+
+
+@tensor_method("select")
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` of dim ``dim``, without that dim."""
+    d = wrap_dim(dim, input.ndim, "select")
+    size = input._data.shape[d]
+    if not -size <= index < size:
+        from ..errors import IndexingError
+        raise op_error(IndexingError, "select", f"index {index} is out of range for dim {dim} of "
+                       f"size {size}")
+    index = index % size
+    return squeeze(narrow(input, d, index, 1), d)
+
+
+# ------------------------------------------------------------ repeat & flip --
+@tensor_method("repeat")
+def repeat(input: Tensor, *sizes) -> Tensor:
+    """Tile ``input``: ``sizes`` gives the repeats per dim (at least ``ndim`` of them)."""
+    sizes = _size_args(sizes, "repeat")
+    if len(sizes) < input.ndim:
+        raise op_error(ShapeError, "repeat", f"number of repeats ({len(sizes)}) must be at least the "
+                       f"number of dims ({input.ndim})")
+    x = reshape(input, (1,) * (len(sizes) - input.ndim) + tuple(input.shape))
+    # expand an inserted axis before each dim, then merge: gradients sum over the copies
+    inter = []
+    target = []
+    for r, s in zip(sizes, x.shape):
+        inter += [1, s]
+        target += [r, s]
+    y = broadcast_to(reshape(x, tuple(inter)), tuple(target))
+    return reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
+
+
+@tensor_method("tile")
+def tile(input: Tensor, dims) -> Tensor:
+    """As :func:`repeat`, padding ``dims`` with leading 1s when short."""
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, *dims)
+
+
+@tensor_method("repeat_interleave")
+def repeat_interleave(input: Tensor, repeats: int, dim: int | None = None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``dim`` (flattened when None)."""
+    if dim is None:
+        input, dim = flatten(input), 0
+    d = wrap_dim(dim, input.ndim, "repeat_interleave")
+    shape = tuple(input.shape)
+    x = unsqueeze(input, d + 1)
+    x = broadcast_to(x, shape[:d + 1] + (int(repeats),) + shape[d + 1:])
+    return reshape(x, shape[:d] + (shape[d] * int(repeats),) + shape[d + 1:])
+
+
+flip_op = defop("flip", lambda xp, x, dims: xp.flip(x, dims), saves=())
+defvjp(flip_op, lambda g, ans, x, dims: flip_op(g, dims=dims))
+
+
+@tensor_method("flip")
+def flip(input: Tensor, dims) -> Tensor:
+    """Reverse the order along ``dims``."""
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    dims = tuple(wrap_dim(d, input.ndim, "flip") for d in dims)
+    return flip_op(input, dims=dims) if dims else input
+
+
+def fliplr(input: Tensor) -> Tensor:
+    return flip(input, (1,))
+
+
+def flipud(input: Tensor) -> Tensor:
+    return flip(input, (0,))
+
+
+roll_op = defop("roll", lambda xp, x, shifts, dims: xp.roll(x, shifts, dims), saves=())
+defvjp(roll_op, lambda g, ans, x, shifts, dims: roll_op(g, shifts=tuple(-s for s in shifts) if
+                                                        isinstance(shifts, tuple) else -shifts, dims=dims))
+
+
+@tensor_method("roll")
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """Shift elements cyclically along ``dims`` (flattened when None)."""
+    if dims is None:
+        return reshape(roll_op(flatten(input), shifts=int(shifts), dims=0), tuple(input.shape))
+    if isinstance(dims, (tuple, list)):
+        shifts = tuple(int(s) for s in shifts)
+        dims = tuple(wrap_dim(d, input.ndim, "roll") for d in dims)
+        if len(shifts) != len(dims):
+            raise op_error(ShapeError, "roll", f"got {len(shifts)} shifts for {len(dims)} dims")
+    else:
+        shifts, dims = int(shifts), wrap_dim(dims, input.ndim, "roll")
+    return roll_op(input, shifts=shifts, dims=dims)
+
+
+# ---------------------------------------------------------------------- pad --
+pad_op = defop("pad", lambda xp, x, widths, value: xp.pad(x, widths, constant_values=value), saves=())
+defvjp(pad_op, lambda g, ans, x, widths, value: _unpad(g, widths))
+
+
+def _unpad(g: Tensor, widths) -> Tensor:
+    index = tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(widths))
+    return g[index]
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last dims: ``pad=(left, right, top, bottom, …)`` as ``torch.nn.functional.pad``.
+
+    Negative pads crop. Modes: 'constant' (here), others in ``nn.functional``.
+    """
+    if mode != "constant":
+        from ..nn import functional as F
+        return F.pad(input, pad, mode=mode, value=value)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise op_error(ShapeError, "pad", f"pad must have an even length of at most 2*ndim "
+                       f"({2 * input.ndim}), got {len(pad)}")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    x = input
+    if any(b < 0 or a < 0 for b, a in widths):  # crop first
+        index = tuple(slice(-b if b < 0 else 0, s + a if a < 0 else s)
+                      for (b, a), s in zip(widths, input.shape))
+        x = x[index]
+        widths = [(max(b, 0), max(a, 0)) for b, a in widths]
+    if all(b == 0 and a == 0 for b, a in widths):
+        return x
+    return pad_op(x, widths=tuple(widths), value=0 if value is None else value)

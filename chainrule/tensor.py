@@ -1,0 +1,375 @@
+"""The Tensor: an n-dimensional array that remembers how it was computed.
+
+Arithmetic, math, reductions and indexing are attached to this class by the op
+families under ``chainrule/ops`` (each op is declared once there); this file holds
+what a tensor *is*: its array, its gradient bookkeeping and its conversions.
+
+>>> import chainrule as cr
+>>> x = cr.tensor([[1.0, 2.0]], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+tensor([[2., 4.]])
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+from .autograd.graph import RemovableHandle, VersionCounter, accumulator_of
+from .backends import backend_of
+from .dtypes import DType, from_numpy_dtype, get_default_dtype
+from .errors import DTypeError, ShapeError, op_error
+
+
+class Tensor:
+    """An n-dimensional array with autograd. Make one with :func:`chainrule.tensor`."""
+
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_vc", "_accum", "_hooks",
+                 "_retains_grad", "_base", "_grad_owned", "__weakref__")
+
+    __array_priority__ = 1000  # numpy defers ``ndarray * tensor`` to Tensor.__rmul__
+
+    def __init__(self, data: Any = None, *, requires_grad: bool = False) -> None:
+        from .creation import _to_array
+        array = _to_array([] if data is None else data, None, None)
+        if array.dtype.kind not in "fb" or array.dtype.kind == "b":
+            array = array.astype(get_default_dtype().np)
+        Tensor._init(self, array, False, None, None)
+        if requires_grad:
+            self.requires_grad = True
+
+    # -- construction used by ops (no checks: the hot path) ----------------------
+    @staticmethod
+    def _init(t: "Tensor", array, requires_grad: bool, grad_fn, vc) -> None:
+        t._data = array
+        t._requires_grad = requires_grad
+        t._grad = None
+        t.grad_fn = grad_fn
+        t._vc = VersionCounter() if vc is None else vc
+        t._accum = None
+        t._hooks = None
+        t._retains_grad = False
+        t._base = None
+        t._grad_owned = False
+
+    @classmethod
+    def _make(cls, array, requires_grad: bool = False, grad_fn=None, vc=None) -> "Tensor":
+        t = object.__new__(Tensor)
+        t._data = array
+        t._requires_grad = requires_grad
+        t._grad = None
+        t.grad_fn = grad_fn
+        t._vc = VersionCounter() if vc is None else vc
+        t._accum = None
+        t._hooks = None
+        t._retains_grad = False
+        t._base = None
+        t._grad_owned = False
+        return t
+
+    def _accumulator(self):
+        return accumulator_of(self)
+
+    # -- metadata ----------------------------------------------------------------
+    @property
+    def shape(self) -> "Size":
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        """The shape, or the length of one dimension."""
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def dtype(self) -> DType:
+        return from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self):
+        return backend_of(self._data).device
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim: int | None = None):
+        strides = tuple(s // self._data.itemsize for s in self._data.strides)
+        return strides if dim is None else strides[_wrap_dim(dim, self.ndim, "stride")]
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # -- autograd state ----------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        value = bool(value)
+        if self.grad_fn is not None:
+            if not value:
+                raise op_error(RuntimeError, "requires_grad",
+                               "you can only change requires_grad of leaf tensors; use detach() "
+                               "to get a tensor that does not require grad")
+            return
+        if value and self._data.dtype.kind != "f":
+            raise op_error(DTypeError, "requires_grad",
+                           f"only floating-point tensors can require gradients, got dtype "
+                           f"{self.dtype.name}; convert first, e.g. x.float()")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by a recorded op."""
+        return self.grad_fn is None
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The accumulated gradient (leaves, and tensors that called ``retain_grad``)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise op_error(ShapeError, "grad", f"assigned gradient has shape {tuple(value.shape)}"
+                               f", but the tensor has shape {tuple(self.shape)}")
+        self._grad = value
+        self._grad_owned = False
+
+    @property
+    def _version(self) -> int:
+        return self._vc.value
+
+    @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's array, outside the graph (as PyTorch's ``.data``)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    def detach(self) -> "Tensor":
+        """A tensor with the same data, cut from the graph (shares memory and version)."""
+        t = Tensor._make(self._data, False, None, self._vc)
+        t._base = self if self._base is None else self._base
+        return t
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place, making it a leaf."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise op_error(RuntimeError, "retain_grad",
+                               "cannot retain the gradient of a tensor that does not require grad")
+            return
+        if self._retains_grad:
+            return
+        self._retains_grad = True
+        self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[["Tensor"], "Tensor | None"]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient.
+
+        >>> import chainrule as cr
+        >>> x = cr.ones(2, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward()
+        >>> x.grad
+        tensor([30., 30.])
+        """
+        if not self._requires_grad:
+            raise op_error(RuntimeError, "register_hook",
+                           "cannot register a hook on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_prehook(hook)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
+
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see autograd.backward)."""
+        from .autograd.engine import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    # -- conversion --------------------------------------------------------------
+    def numpy(self, *, force: bool = False):
+        """The data as a NumPy array (shares memory on the CPU)."""
+        if self._requires_grad and not force:
+            raise op_error(RuntimeError, "numpy",
+                           "can't call numpy() on a tensor that requires grad; use "
+                           "tensor.detach().numpy()")
+        return backend_of(self._data).to_host(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend_of(self._data).to_host(self._data)
+        return array if dtype is None else array.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise op_error(ShapeError, "item", f"only one-element tensors can be converted to "
+                           f"Python scalars, got shape {tuple(self.shape)}")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        """The data as (nested) Python lists of numbers."""
+        return backend_of(self._data).to_host(self._data).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise op_error(RuntimeError, "bool", f"the truth value of a tensor with "
+                           f"{self._data.size} elements is ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __reversed__(self):
+        return iter(self.unbind(0)[::-1])
+
+    def __deepcopy__(self, memo):
+        t = Tensor._make(self._data.copy(), self._requires_grad if self.grad_fn is None else False)
+        if type(self) is not Tensor:
+            t = type(self)._from_tensor(t) if hasattr(type(self), "_from_tensor") else t
+        if self._grad is not None:
+            t._grad = Tensor._make(self._grad._data.copy())
+        memo[id(self)] = t
+        return t
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("chainrule tensors are not pickled; use chainrule.save (safetensors)")
+
+    def __repr__(self) -> str:
+        return _format_tensor(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0 or self._data.size == 1:
+            return format(self.item(), spec)
+        return repr(self)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple with PyTorch's ``numel()``."""
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"chainrule.Size([{', '.join(str(s) for s in self)}])"
+
+
+def _wrap_dim(dim: int, ndim: int, op: str) -> int:
+    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not isinstance(dim, int) or not lo <= dim <= hi:
+        from .errors import IndexingError
+        raise op_error(IndexingError, op, f"dimension {dim} is out of range for a tensor with "
+                       f"{ndim} dimensions (expected {lo} to {hi})")
+    return dim % ndim if ndim else 0
+
+
+def _format_tensor(t: Tensor) -> str:
+    import numpy as np
+    array = backend_of(t._data).to_host(t._data)
+    dtype = from_numpy_dtype(array.dtype)
+    if array.dtype.kind == "f":
+        finite = array[np.isfinite(array)]
+        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+        big = finite.size and (np.abs(finite).max() >= 1e8 or
+                               (np.abs(finite[finite != 0]).min() < 1e-4 if np.any(finite != 0) else False))
+
+        def fmt(v):
+            if not np.isfinite(v):
+                return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+            if big:
+                return f"{v:.4e}"
+            return f"{v:.0f}." if integral else f"{v:.4f}"
+        body = np.array2string(array, separator=", ", formatter={"float_kind": fmt},
+                               prefix="tensor(", threshold=1000, edgeitems=3)
+    else:
+        body = np.array2string(array, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+    extras = []
+    if t.device.type != "cpu":
+        extras.append(f"device='{t.device}'")
+    default = {"f": get_default_dtype().name, "i": "int64", "b": "bool"}.get(array.dtype.kind)
+    if dtype.name != default or array.size == 0:
+        if not (array.size == 0 and dtype.name == default):
+            extras.append(f"dtype={dtype!r}")
+    if array.size == 0 and tuple(array.shape) != (0,):
+        extras.append(f"size={tuple(array.shape)}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t._requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
