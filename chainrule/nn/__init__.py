@@ -1,0 +1,16 @@
+"""Neural-network layers, losses and utilities with PyTorch's names (``chainrule.nn``)."""
+from .parameter import Parameter, Buffer  # noqa: F401
+from .module import Module  # noqa: F401
+from .containers import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
+from . import functional, init, utils  # noqa: F401
