@@ -22,6 +22,7 @@ from .random import (Generator, manual_seed, seed, initial_seed, get_rng_state, 
                      randint_like, normal, bernoulli, multinomial)
 from . import ops as _ops  # registers every op and Tensor method
 from .ops.functions import *  # noqa: F401,F403
-from . import autograd
+from . import autograd, func, nn, optim, utils, datasets, diagnostics  # noqa: E402
+from .serialization import *  # noqa: F401,F403,E402
 
 __version__ = "0.1.0"

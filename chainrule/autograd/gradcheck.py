@@ -1,0 +1,1 @@
+"""gradcheck / gradgradcheck (to be written)."""

@@ -1,0 +1,1 @@
+"""Bundled and downloadable data sets (to be written)."""

@@ -1,0 +1,1 @@
+"""Gradient-flow diagnostics (to be written)."""

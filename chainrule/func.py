@@ -1,0 +1,1 @@
+"""Functional transforms (to be written): grad, value_and_grad, vjp, jvp, hessian."""

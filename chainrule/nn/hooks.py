@@ -1,0 +1,1 @@
+"""Module full backward hooks (to be written)."""

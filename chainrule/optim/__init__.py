@@ -1,0 +1,2 @@
+"""Optimizers (to be written)."""
+from . import lr_scheduler  # noqa: F401

@@ -1,0 +1,1 @@
+"""save/load on safetensors (to be written)."""

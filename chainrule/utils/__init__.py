@@ -1,0 +1,2 @@
+"""Utilities: ``chainrule.utils.data``."""
+from . import data  # noqa: F401
