@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of chainrule and its peers (not tests; run ``python -m benchmarks``)."""

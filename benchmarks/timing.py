@@ -1,0 +1,64 @@
+"""Timing helpers shared by the benchmarks: warm-up, many repeats, medians, BLAS info."""
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from typing import Callable
+
+
+def median_time(fn: Callable[[], object], *, repeats: int = 30, inner: int = 1,
+                warmup: int = 3, min_time: float = 0.0) -> float:
+    """Median seconds per call of ``fn`` over ``repeats`` samples of ``inner`` calls each.
+
+    ``inner`` is raised until one sample takes at least ``min_time`` seconds, so tiny
+    workloads are not dominated by the timer.
+    """
+    for _ in range(warmup):
+        fn()
+    if min_time:
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            if time.perf_counter() - t0 >= min_time or inner >= 1 << 20:
+                break
+            inner *= 2
+    samples = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples.append((time.perf_counter() - t0) / inner)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return statistics.median(samples)
+
+
+def blas_info() -> str:
+    """Which BLAS library and kernel NumPy uses (threadpoolctl), for the report."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl)"
+    import numpy  # noqa: F401  (loads the BLAS)
+    parts = []
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            parts.append(f"{info.get('internal_api')} {info.get('version')} "
+                         f"kernel={info.get('architecture')} threads={info.get('num_threads')}")
+    return "; ".join(parts) or "none found"
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table a person can read."""
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    line = "  ".join(c.ljust(widths[c]) for c in columns)
+    out = [line, "  ".join("-" * widths[c] for c in columns)]
+    for r in rows:
+        out.append("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+    return "\n".join(out)
