@@ -109,6 +109,7 @@ def _roots(tensors, grads, op: str):
                                f"grad can be implicitly created only for scalar outputs; this "
                                f"output has shape {tuple(t.shape)}: pass gradient= of that shape")
             g = Tensor._make(_ones_like(t._data))
+            g._grad_owned = True  # made here: a leaf may take it over
         elif not isinstance(g, Tensor):
             from ..creation import tensor as make
             g = make(g, dtype=t.dtype)
@@ -192,19 +193,22 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
                 for hook in list(node.pre_hooks):
                     out = hook(g)
                     if out is not None:
-                        g = out
+                        g = _checked_hook_result(out, g, "hook")
             if isinstance(node, AccumulateGrad):
-                if g is not None:
+                if g is not None and (targets is None or node in targets):
+                    g = _run_leaf_hooks(node.variable, g)
                     if capture is not None:
-                        if node in targets:
-                            _capture(capture, targets[node], g, create_graph)
-                    elif targets is None or node in targets:
-                        _accumulate(node.variable, g, create_graph)
+                        _capture(capture, targets[node], g, create_graph)
+                    else:
+                        _store_grad(node.variable, g, create_graph)
                 continue
-            if g is not None and node.retained is not None and capture is None:
-                owner = node.retained()
-                if owner is not None and owner.grad_fn is node:
-                    _store_grad(owner, g, create_graph)
+            if g is not None and capture is None:
+                if node.retained is not None:
+                    owner = node.retained()
+                    if owner is not None and owner.grad_fn is node:
+                        _store_grad(owner, g, create_graph)
+                elif targets is not None and node in targets:  # backward(inputs=[non-leaf])
+                    _store_grad(targets[node], g, create_graph)
             if capture is not None and node in targets:
                 if g is not None:
                     _capture(capture, targets[node], g, create_graph)
@@ -236,13 +240,28 @@ def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bo
     op = node.op
     saved = node.saved
     n_inputs = len(node.input_meta)
-    inputs = [None] * n_inputs if saved is None else \
-        [s.unpack(node, create_graph) if s is not None else None for s in saved]
-    ans = node.saved_ans.unpack(node, create_graph) if node.saved_ans is not None else None
+    try:
+        inputs = [None] * n_inputs if saved is None else \
+            [s.unpack(node, create_graph) if s is not None else None for s in saved]
+        ans = node.saved_ans.unpack(node, create_graph) if node.saved_ans is not None else None
+    except BackwardError as e:
+        if node.trace:
+            from .anomaly import forward_trace_note
+            raise BackwardError(f"{e}{forward_trace_note(node)}") from None
+        raise
     for i, parent in enumerate(node.next_nodes):
         if parent is None or (needed is not None and parent not in needed):
             continue
-        gi = op.vjps[i](g, ans, *inputs, **node.params)
+        if GRAD.anomaly:
+            try:
+                gi = op.vjps[i](g, ans, *inputs, **node.params)
+            except Exception as e:
+                from .anomaly import forward_trace_note
+                raise BackwardError(f"anomaly: {node.name()} failed computing the gradient of "
+                                    f"input {i}: {type(e).__name__}: {e}"
+                                    f"{forward_trace_note(node)}") from e
+        else:
+            gi = op.vjps[i](g, ans, *inputs, **node.params)
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
@@ -250,20 +269,24 @@ def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bo
             gi = _sum_to(gi, shape, op.name, i)
         if gi._data.dtype != dtype:
             gi = gi.to(_dtype(dtype))
-        if GRAD.anomaly:
+        if GRAD.anomaly and GRAD.anomaly_check_nan:
             _check_finite(node, i, gi)
-        # a rule may hand back ``g`` itself or a view of it (add, reshape …): such a
-        # result is shared, so it is never summed into in place nor stolen by a leaf
-        gi._grad_owned = not create_graph and not _may_share(gi._data, g._data)
+        # a rule may hand back ``g`` itself, a view of it (add, reshape …) or a
+        # broadcast view of a small array (sum, mean): only a fresh array that owns
+        # its memory may be summed into in place or taken over by a leaf
+        gi._grad_owned = not create_graph and _exclusive(gi._data, g._data)
         prev = pending.get(parent)
         pending[parent] = gi if prev is None else _add(prev, gi, create_graph)
     if not retain_graph:
         node.release()
 
 
-def _may_share(a, b) -> bool:
+def _exclusive(a, b) -> bool:
+    """True when array ``a`` owns writable, non-overlapping memory not shared with ``b``."""
+    if a is b or not a.flags.owndata or not a.flags.writeable:
+        return False
     from ..backends import backend_of
-    return a is b or bool(backend_of(a).may_share_memory(a, b))
+    return not bool(backend_of(a).may_share_memory(a, b))
 
 
 def _dtype(np_dtype):
@@ -294,21 +317,35 @@ def _add(a, b, create_graph: bool):
     return out
 
 
-def _accumulate(leaf, g, create_graph: bool) -> None:
-    """Add ``g`` into ``leaf.grad`` (running the leaf's hooks first)."""
+def _run_leaf_hooks(leaf, g):
+    """The gradient after the leaf's hooks (each may return a replacement)."""
     if leaf._hooks:
         for hook in list(leaf._hooks):
             out = hook(g)
             if out is not None:
-                g = out
-    _store_grad(leaf, g, create_graph)
+                g = _checked_hook_result(out, g, "hook")
+    return g
+
+
+def _checked_hook_result(out, g, what: str):
+    from ..tensor import Tensor
+    if not isinstance(out, Tensor):
+        raise BackwardError(f"{what}: a gradient hook must return a Tensor or None, got "
+                            f"{type(out).__name__}")
+    if out._data.shape != g._data.shape:
+        raise BackwardError(f"{what}: a gradient hook returned shape {tuple(out.shape)}, but the "
+                            f"gradient has shape {tuple(g.shape)}")
+    return out
 
 
 def _store_grad(t, g, create_graph: bool) -> None:
     from ..tensor import Tensor
     if t._grad is None:
         if create_graph:
-            t._grad = g
+            # the same gradient tensor may reach several leaves (a + b): each gets
+            # its own copy, still in the graph, so that none aliases another
+            from ..ops.conversion import clone
+            t._grad = clone(g)
             t._grad_owned = False
         elif g._grad_owned:  # an exclusive buffer: take it over
             g._grad_owned = False
@@ -329,8 +366,12 @@ def _store_grad(t, g, create_graph: bool) -> None:
 
 def _check_finite(node: Node, i: int, gi) -> None:
     from ..backends import backend_of
+    from .anomaly import forward_trace_note
     xp = backend_of(gi._data)
-    if not bool(xp.all(xp.isfinite(gi._data))):
-        where = f"\nThe forward op was recorded at:\n{node.trace}" if node.trace else ""
-        raise BackwardError(f"anomaly: {node.op.name} backward returned non-finite values in the "
-                            f"gradient of input {i}{where}")
+    data = gi._data
+    if data.dtype.kind == "f" and not bool(xp.all(xp.isfinite(data))):
+        kinds = [k for k, bad in (("nan", xp.any(xp.isnan(data))), ("inf", xp.any(xp.isinf(data))))
+                 if bool(bad)]
+        raise BackwardError(f"anomaly: {node.name()} returned non-finite values ({', '.join(kinds)}) "
+                            f"in the gradient of input {i} (shape {tuple(gi.shape)})"
+                            f"{forward_trace_note(node)}")

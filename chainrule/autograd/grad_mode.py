@@ -15,11 +15,12 @@ import functools
 
 
 class _GradState:
-    __slots__ = ("enabled", "anomaly")
+    __slots__ = ("enabled", "anomaly", "anomaly_check_nan")
 
     def __init__(self) -> None:
         self.enabled = True
-        self.anomaly = False
+        self.anomaly = False  # see autograd/anomaly.py
+        self.anomaly_check_nan = True
 
 
 GRAD = _GradState()

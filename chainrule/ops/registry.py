@@ -97,8 +97,8 @@ def apply(op: Op, inputs: tuple, params: dict):
                                    f"has no derivative for that argument; detach() it first")
             node = Node(op, params, inputs, needs, result)
             if GRAD.anomaly:
-                import traceback
-                node.trace = "".join(traceback.format_stack()[:-2])
+                from ..autograd.anomaly import record_stack
+                node.trace = record_stack()
             result._requires_grad = True
             result.grad_fn = node
     return result
