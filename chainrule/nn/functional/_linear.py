@@ -1,2 +1,72 @@
-"""(to be written)"""
-__all__: list = []
+"""``F.linear`` (one fused op: ``x @ W.T + b``) and ``F.bilinear``.
+
+>>> import chainrule as cr
+>>> import chainrule.nn.functional as F
+>>> F.linear(cr.ones(2, 3), cr.ones(4, 3), cr.zeros(4)).shape
+chainrule.Size([2, 4])
+"""
+from __future__ import annotations
+
+from ...errors import DTypeError, ShapeError, op_error
+from ...ops.registry import defop, defvjp
+from ...tensor import Tensor
+
+__all__ = ["linear", "bilinear"]
+
+
+def _linear_fwd(xp, x, w, *b):
+    out = xp.matmul(x, w.T)
+    if b:
+        out += b[0]  # out is a fresh array: add the bias without another allocation
+    return out
+
+
+def _flat(t: Tensor, n: int) -> Tensor:
+    return t.reshape(-1, n)
+
+
+# One node instead of three (transpose, matmul, add): the hot path of every MLP.
+# The bias rule returns ``g`` itself; the engine sums it down to (out,).
+linear_op = defop("linear", _linear_fwd)
+defvjp(linear_op,
+       lambda g, ans, x, w, *b: g @ w,
+       lambda g, ans, x, w, *b: _flat(g, w.shape[0]).mT @ _flat(x, w.shape[1]),
+       lambda g, ans, x, w, *b: g)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``; ``weight`` is (out_features, in_features)."""
+    if weight.ndim != 2 or input.ndim < 1 or input.shape[-1] != weight.shape[1]:
+        raise op_error(ShapeError, "linear", f"input of shape {tuple(input.shape)} does not fit weight "
+                       f"of shape {tuple(weight.shape)}: expected input's last dim to be "
+                       f"in_features={weight.shape[1] if weight.ndim == 2 else '?'}")
+    if bias is not None and tuple(bias.shape) not in ((weight.shape[0],), ()):
+        raise op_error(ShapeError, "linear", f"bias of shape {tuple(bias.shape)} does not fit weight "
+                       f"of shape {tuple(weight.shape)}: expected ({weight.shape[0]},)")
+    if input.dtype != weight.dtype:
+        raise op_error(DTypeError, "linear",
+                       f"input has dtype {input.dtype.name} but weight has {weight.dtype.name}; "
+                       "convert one (e.g. x.float() or model.double())")
+    if bias is None:
+        return linear_op(input, weight)
+    return linear_op(input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``y_k = x1ᵀ W_k x2 + b_k`` for ``weight`` of shape (out, in1, in2)."""
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] \
+            or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise op_error(ShapeError, "bilinear", f"inputs of shapes {tuple(input1.shape)} and "
+                       f"{tuple(input2.shape)} do not fit weight of shape {tuple(weight.shape)}: "
+                       "expected (..., in1), (..., in2) with equal leading dims and weight "
+                       "(out, in1, in2)")
+    out_f, in1, in2 = weight.shape
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    # (N, in1) @ (in1, out*in2) → (N, out, in2), then contract in2 with x2
+    t = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)).reshape(-1, out_f, in2)
+    y = (t * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, out_f)
