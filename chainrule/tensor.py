@@ -339,37 +339,123 @@ def _wrap_dim(dim: int, ndim: int, op: str) -> int:
     return dim % ndim if ndim else 0
 
 
-def _format_tensor(t: Tensor) -> str:
-    import numpy as np
-    array = backend_of(t._data).to_host(t._data)
-    dtype = from_numpy_dtype(array.dtype)
-    if array.dtype.kind == "f":
-        finite = array[np.isfinite(array)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size and (np.abs(finite).max() >= 1e8 or
-                               (np.abs(finite[finite != 0]).min() < 1e-4 if np.any(finite != 0) else False))
+# -- repr: a port of PyTorch's formatter (torch/_tensor_str.py), so output matches --
+_PRECISION, _THRESHOLD, _EDGEITEMS, _LINEWIDTH = 4, 1000, 3, 80
 
-        def fmt(v):
-            if not np.isfinite(v):
-                return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
-            if big:
-                return f"{v:.4e}"
-            return f"{v:.0f}." if integral else f"{v:.4f}"
-        body = np.array2string(array, separator=", ", formatter={"float_kind": fmt},
-                               prefix="tensor(", threshold=1000, edgeitems=3)
+
+class _Formatter:
+    """Chooses one width and notation for every element, as PyTorch's ``_Formatter``."""
+
+    def __init__(self, array) -> None:
+        import numpy as np
+        self.floating = array.dtype.kind == "f"
+        self.int_mode, self.sci_mode, self.max_width = True, False, 1
+        flat = array.reshape(-1)
+        if not self.floating:
+            for v in flat.tolist():
+                self.max_width = max(self.max_width, len(str(v)))
+            return
+        vals = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
+        if vals.size == 0:
+            return
+        absv = np.abs(vals)
+        lo, hi = absv.min(), absv.max()
+        self.int_mode = bool(np.all(vals == np.ceil(vals)))
+        self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
+        for v in vals.tolist():
+            if self.sci_mode:
+                width = len(f"{v:.{_PRECISION}e}")
+            elif self.int_mode:
+                width = len(f"{v:.0f}") + 1
+            else:
+                width = len(f"{v:.{_PRECISION}f}")
+            self.max_width = max(self.max_width, width)
+
+    def format(self, v) -> str:
+        if self.floating:
+            if self.sci_mode:
+                ret = f"{v:{self.max_width}.{_PRECISION}e}"
+            elif self.int_mode:
+                ret = f"{v:.0f}" + ("" if v != v or v in (float("inf"), float("-inf")) else ".")
+            else:
+                ret = f"{v:.{_PRECISION}f}"
+        else:
+            ret = str(v)
+        return (self.max_width - len(ret)) * " " + ret
+
+
+def _summarized(array):
+    """The elements a summarised print shows (edge items of every dimension)."""
+    import numpy as np
+    if array.ndim == 0:
+        return array
+    if array.ndim == 1:
+        if array.shape[0] > 2 * _EDGEITEMS:
+            return np.concatenate((array[:_EDGEITEMS], array[-_EDGEITEMS:]))
+        return array
+    rows = list(range(array.shape[0]))
+    if array.shape[0] > 2 * _EDGEITEMS:
+        rows = rows[:_EDGEITEMS] + rows[-_EDGEITEMS:]
+    return np.stack([_summarized(array[i]) for i in rows])
+
+
+def _vector_str(array, indent: int, summarize: bool, fmt: _Formatter) -> str:
+    per_line = max(1, (_LINEWIDTH - indent) // (fmt.max_width + 2))
+    if summarize and array.shape[0] > 2 * _EDGEITEMS:
+        data = ([fmt.format(v) for v in array[:_EDGEITEMS].tolist()] + [" ..."]
+                + [fmt.format(v) for v in array[-_EDGEITEMS:].tolist()])
     else:
-        body = np.array2string(array, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
-    extras = []
+        data = [fmt.format(v) for v in array.tolist()]
+    lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+    return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _array_str(array, indent: int, summarize: bool, fmt: _Formatter) -> str:
+    if array.ndim == 0:
+        return fmt.format(array.item())
+    if array.ndim == 1:
+        return _vector_str(array, indent, summarize, fmt)
+    n = array.shape[0]
+    if summarize and n > 2 * _EDGEITEMS:
+        parts = ([_array_str(array[i], indent + 1, summarize, fmt) for i in range(_EDGEITEMS)]
+                 + ["..."] + [_array_str(array[i], indent + 1, summarize, fmt)
+                              for i in range(n - _EDGEITEMS, n)])
+    else:
+        parts = [_array_str(array[i], indent + 1, summarize, fmt) for i in range(n)]
+    return "[" + ("," + "\n" * (array.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
+
+
+def _format_tensor(t: Tensor) -> str:
+    array = backend_of(t._data).to_host(t._data)
+    prefix = "tensor("
+    indent = len(prefix)
+    suffixes = []
     if t.device.type != "cpu":
-        extras.append(f"device='{t.device}'")
-    default = {"f": get_default_dtype().name, "i": "int64", "b": "bool"}.get(array.dtype.kind)
-    if dtype.name != default or array.size == 0:
-        if not (array.size == 0 and dtype.name == default):
-            extras.append(f"dtype={dtype!r}")
-    if array.size == 0 and tuple(array.shape) != (0,):
-        extras.append(f"size={tuple(array.shape)}")
+        suffixes.append(f"device='{t.device}'")
+    name = from_numpy_dtype(array.dtype).name
+    if array.size == 0:
+        if array.ndim != 1:
+            suffixes.append(f"size={tuple(array.shape)}")
+        if name != get_default_dtype().name:
+            suffixes.append(f"dtype=chainrule.{name}")
+        body = "[]"
+    else:
+        if name not in (get_default_dtype().name, "int64", "bool"):
+            suffixes.append(f"dtype=chainrule.{name}")
+        summarize = array.size > _THRESHOLD
+        fmt = _Formatter(_summarized(array) if summarize else array)
+        body = _array_str(array, indent, summarize, fmt)
     if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._requires_grad:
-        extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        suffixes.append("requires_grad=True")
+    out = prefix + body
+    last = len(out) - out.rfind("\n") + 1
+    for suffix in suffixes:
+        if last + len(suffix) + 2 > _LINEWIDTH:
+            out += ",\n" + " " * indent + suffix
+            last = indent + len(suffix)
+        else:
+            out += ", " + suffix
+            last += len(suffix) + 2
+    return out + ")"
