@@ -1,0 +1,99 @@
+"""Array helpers shared by the functional optimizer updates.
+
+Everything here works on raw backend arrays (NumPy or CuPy) and writes into
+preallocated buffers, so a step allocates nothing once the buffers exist.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..backends import backend_of
+
+
+class Scratch:
+    """Reusable temporaries for the update functions.
+
+    One flat buffer per (slot, dtype, array type, device), grown to the largest
+    parameter seen; each request returns a view of it shaped like ``like``. The
+    parameters of a group are updated one after another, so a slot can be shared
+    by all of them: the cost is ``slots x largest parameter`` of memory, paid once,
+    instead of fresh temporaries on every step.
+
+    >>> import numpy as np
+    >>> s = Scratch()
+    >>> a = s.get(np.zeros((2, 3)), 0)
+    >>> a.shape, s.get(np.zeros(4), 0).base is a.base
+    ((2, 3), True)
+    """
+
+    __slots__ = ("_buffers",)
+
+    def __init__(self) -> None:
+        self._buffers: dict = {}
+
+    def get(self, like: Any, slot: int) -> Any:
+        key = (slot, like.dtype.str, type(like), getattr(like, "device", None))
+        buf = self._buffers.get(key)
+        n = like.size
+        if buf is None or buf.size < n:
+            buf = backend_of(like).empty(n, dtype=like.dtype)
+            self._buffers[key] = buf
+        return buf[:n].reshape(like.shape)
+
+
+def effective_grad(grad, param, weight_decay: float, maximize: bool, scratch: Scratch, slot: int):
+    """``(-grad if maximize else grad) + weight_decay * param``, leaving ``grad`` untouched.
+
+    Returns ``grad`` itself when there is nothing to add, else a scratch view.
+    """
+    if weight_decay == 0 and not maximize:
+        return grad
+    out = scratch.get(grad, slot)
+    if weight_decay == 0:
+        backend_of(grad).negative(grad, out=out)
+        return out
+    backend_of(param).multiply(param, weight_decay, out=out)
+    if maximize:
+        out -= grad
+    else:
+        out += grad
+    return out
+
+
+def lerp_(start, end, weight: float, tmp) -> None:
+    """``start += weight * (end - start)`` in place, rounding as PyTorch's ``lerp_`` does.
+
+    (PyTorch switches to ``end - (end - start) * (1 - weight)`` for weight >= 0.5
+    so the result lands exactly on ``end`` at weight 1.)
+    """
+    xp = backend_of(start)
+    xp.subtract(end, start, out=tmp)
+    if abs(weight) < 0.5:
+        tmp *= weight
+        start += tmp
+    else:
+        tmp *= 1 - weight
+        xp.subtract(end, tmp, out=start)
+
+
+def add_scaled_(param, value, alpha: float, tmp) -> None:
+    """``param += alpha * value`` (``value`` may be ``tmp`` itself)."""
+    backend_of(value).multiply(value, alpha, out=tmp)
+    param += tmp
+
+
+def addcdiv_(param, num, den, value: float, tmp) -> None:
+    """``param += value * num / den``; ``tmp`` may be ``den`` itself."""
+    backend_of(num).divide(num, den, out=tmp)
+    tmp *= value
+    param += tmp
+
+
+def mul_add_sq_(acc, grad, decay: float, weight: float, tmp) -> None:
+    """``acc = decay * acc + weight * grad²`` (the running second moment)."""
+    if decay != 1:
+        acc *= decay
+    backend_of(grad).multiply(grad, grad, out=tmp)
+    if weight != 1:
+        tmp *= weight
+    acc += tmp

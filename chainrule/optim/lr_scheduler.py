@@ -1,1 +1,0 @@
-"""Learning-rate schedulers (to be written)."""
