@@ -1,2 +1,449 @@
-"""(to be written)"""
-__all__: list = []
+"""Loss functions (``F.cross_entropy``, ``F.mse_loss`` …) with PyTorch's semantics.
+
+``cross_entropy`` with class indices is one fused op (log-softmax + NLL + label
+smoothing + class weights): one node in the graph and a rule of the form
+``p·Σq − q`` (softmax minus the weighted target distribution), since it sits on
+the hot path of every classifier.
+
+>>> import chainrule as cr
+>>> import chainrule.nn.functional as F
+>>> logits = cr.zeros(2, 4, requires_grad=True)
+>>> loss = F.cross_entropy(logits, cr.tensor([0, 3]))
+>>> round(loss.item(), 4)          # log(4)
+1.3863
+>>> loss.backward(); logits.grad[0]
+tensor([-0.3750,  0.1250,  0.1250,  0.1250])
+"""
+from __future__ import annotations
+
+import math
+
+from ...errors import DTypeError, ShapeError, op_error
+from ...ops import elementwise as ew
+from ...ops.registry import defop, defvjp
+from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
+from ...tensor import Tensor
+
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
+           "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
+           "poisson_nll_loss", "gaussian_nll_loss"]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _check_reduction(reduction: str, op: str, extra: tuple = ()) -> None:
+    if reduction not in _REDUCTIONS + extra:
+        raise op_error(ValueError, op, f"reduction must be one of {_REDUCTIONS + extra}, got "
+                       f"{reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _legacy(size_average, reduce, reduction: str) -> str:
+    # PyTorch's deprecated size_average/reduce arguments, mapped onto ``reduction``
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+# ------------------------------------------------------------ cross entropy --
+def _ce_fwd(xp, z, target, *weight, ignore_index, label_smoothing):
+    # z: (M, C) logits, target: (M,) class indices → per-row loss (M,)
+    m, c = z.shape
+    shifted = z - xp.amax(z, axis=1, keepdims=True)
+    logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    picked = logp[xp.arange(m), safe]
+    w_t = weight[0][safe] if weight else 1
+    loss = -(1 - label_smoothing) * w_t * picked
+    if label_smoothing:
+        smooth = logp @ weight[0] if weight else logp.sum(axis=1)
+        loss = loss - (label_smoothing / c) * smooth
+    return xp.where(valid, loss, 0).astype(z.dtype, copy=False)
+
+
+def _ce_rule(g, ans, z, target, *weight, ignore_index, label_smoothing):
+    # d loss_n / d z_n = p_n * Σ_c q_nc − q_n, with q_n the weighted (smoothed) target
+    m, c = z.shape
+    p = _softmax(z, 1)
+    valid = target != ignore_index
+    safe = ew.where_fn(valid, target, 0)
+    gv = ew.where_fn(valid, g, 0.0)
+    w_t = weight[0][safe] if weight else 1.0
+    hard = gv * (1 - label_smoothing) * w_t  # weight of the one-hot part, per row
+    total = hard
+    if label_smoothing:
+        wsum = weight[0].sum() if weight else c
+        total = total + gv * (label_smoothing / c) * wsum
+    out = p * total.unsqueeze(1)
+    out = out.scatter_add(1, safe.unsqueeze(1), -hard.unsqueeze(1))
+    if label_smoothing:
+        w_row = weight[0] if weight else 1.0
+        out = out - gv.unsqueeze(1) * (label_smoothing / c) * w_row
+    return out
+
+
+cross_entropy_op = defop("cross_entropy", _ce_fwd, saves=(0, 1, 2))
+defvjp(cross_entropy_op, _ce_rule, None, None)
+
+
+def _soft_ce_fwd(xp, z, q):
+    shifted = z - xp.amax(z, axis=1, keepdims=True)
+    logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+    return -(q * logp).sum(axis=1)
+
+
+# probability targets: loss_n = -Σ_c q_nc log p_nc; q may itself require grad
+soft_cross_entropy_op = defop("soft_cross_entropy", _soft_ce_fwd)
+defvjp(soft_cross_entropy_op,
+       lambda g, ans, z, q: g.unsqueeze(1) * (_softmax(z, 1) * q.sum(1, keepdim=True) - q),
+       lambda g, ans, z, q: -g.unsqueeze(1) * _log_softmax(z, 1))
+
+
+def _class_last(input: Tensor, op: str) -> tuple[Tensor, tuple]:
+    """(N, C, d1, …) → (N·d1·…, C) and the batch shape (N, d1, …)."""
+    if input.ndim == 1:
+        return input.unsqueeze(0), ()
+    if input.ndim == 2:
+        return input, (input.shape[0],)
+    batch = (input.shape[0],) + tuple(input.shape[2:])
+    return input.movedim(1, -1).reshape(-1, input.shape[1]), batch
+
+
+def _check_weight(weight, c: int, op: str) -> None:
+    if weight is not None and tuple(weight.shape) != (c,):
+        raise op_error(ShapeError, op, f"weight of shape {tuple(weight.shape)} does not fit {c} "
+                       f"classes; expected shape ({c},)")
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy between logits ``input`` (N, C, d1, …) or (C,) and ``target``.
+
+    ``target`` holds class indices (N, d1, …) — with ``weight``, ``ignore_index``
+    and ``label_smoothing`` — or class probabilities of ``input``'s shape.
+    """
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise op_error(ValueError, "cross_entropy", f"label_smoothing must be in [0, 1], got "
+                       f"{label_smoothing}")
+    if input.ndim == 0:
+        raise op_error(ShapeError, "cross_entropy", "input must have a class dim: (C,), (N, C) or "
+                       "(N, C, d1, ...), got a 0-d tensor")
+    if not input.is_floating_point():
+        raise op_error(DTypeError, "cross_entropy", f"input (logits) must be floating point, got "
+                       f"{input.dtype.name}")
+    c = input.shape[1] if input.ndim > 1 else input.shape[0]
+    _check_weight(weight, c, "cross_entropy")
+    if target.is_floating_point():
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing, c)
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
+    if tuple(target.shape) != expected:
+        raise op_error(ShapeError, "cross_entropy", f"target of shape {tuple(target.shape)} does not "
+                       f"fit input of shape {tuple(input.shape)}: class-index targets must have shape "
+                       f"{expected} (input without its class dim), probability targets the input's "
+                       "shape")
+    z, batch = _class_last(input, "cross_entropy")
+    t = target.reshape(-1)
+    _check_targets(t, c, ignore_index, "cross_entropy")
+    w = () if weight is None else (weight.to(input.dtype),)
+    rows = cross_entropy_op(z, t, *w, ignore_index=int(ignore_index),
+                            label_smoothing=float(label_smoothing))
+    if reduction == "none":
+        return rows.reshape(batch)
+    if reduction == "sum":
+        return rows.sum()
+    return rows.sum() / _weight_total(t, weight, ignore_index, input)
+
+
+def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
+    data = t._data
+    if data.size == 0:
+        return
+    bad = (data != ignore_index) & ((data < 0) | (data >= c))
+    if bad.any():
+        raise op_error(IndexError, op, f"target {int(data[bad][0])} is out of bounds for {c} classes "
+                       f"(expected 0 to {c - 1}, or ignore_index={ignore_index})")
+
+
+def _weight_total(t: Tensor, weight, ignore_index: int, like: Tensor) -> Tensor:
+    """The mean's divisor: the summed class weights of the rows not ignored (a constant)."""
+    valid = t != ignore_index
+    if weight is None:
+        return valid.sum().to(like.dtype)
+    safe = ew.where_fn(valid, t, 0)
+    return (weight.detach().to(like.dtype)[safe] * valid).sum()
+
+
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing, c) -> Tensor:
+    if tuple(target.shape) != tuple(input.shape):
+        raise op_error(ShapeError, "cross_entropy", f"probability target of shape "
+                       f"{tuple(target.shape)} must have the input's shape {tuple(input.shape)}")
+    target = target.to(input.dtype)
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / c
+    z, batch = _class_last(input, "cross_entropy")
+    q, _ = _class_last(target, "cross_entropy")
+    if weight is not None:
+        q = q * weight.to(input.dtype)
+    rows = soft_cross_entropy_op(z, q)
+    if reduction == "none":
+        return rows.reshape(batch)
+    if reduction == "sum":
+        return rows.sum()
+    return rows.mean()
+
+
+# ------------------------------------------------------------------- NLL --
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, …) at ``target`` indices."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "nll_loss")
+    if input.ndim == 0:
+        raise op_error(ShapeError, "nll_loss", "input must have a class dim: (C,), (N, C) or "
+                       "(N, C, d1, ...), got a 0-d tensor")
+    c = input.shape[1] if input.ndim > 1 else input.shape[0]
+    _check_weight(weight, c, "nll_loss")
+    expected = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim > 1 else ()
+    if tuple(target.shape) != expected or target.is_floating_point():
+        raise op_error(ShapeError, "nll_loss", f"target of shape {tuple(target.shape)} and dtype "
+                       f"{target.dtype.name} does not fit input of shape {tuple(input.shape)}: "
+                       f"expected integer class indices of shape {expected}")
+    z, batch = _class_last(input, "nll_loss")
+    t = target.reshape(-1)
+    _check_targets(t, c, ignore_index, "nll_loss")
+    valid = t != ignore_index
+    safe = ew.where_fn(valid, t, 0)
+    picked = z.gather(1, safe.unsqueeze(1)).squeeze(1)
+    scale = valid.to(input.dtype)
+    if weight is not None:
+        scale = scale * weight.to(input.dtype)[safe]
+    rows = -picked * scale
+    if reduction == "none":
+        return rows.reshape(batch)
+    if reduction == "sum":
+        return rows.sum()
+    return rows.sum() / scale.detach().sum()
+
+
+# ---------------------------------------------------------- regression --
+def _pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+    if not isinstance(target, Tensor):
+        raise op_error(DTypeError, op, f"target must be a Tensor, got {type(target).__name__}")
+    try:
+        from ...ops.shape import broadcast_shapes
+        broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except Exception:
+        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} and target of shape "
+                       f"{tuple(target.shape)} cannot be broadcast together") from None
+    if target.dtype != input.dtype and input.is_floating_point():
+        target = target.to(input.dtype)
+    return input, target
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean squared error ``(input - target)²``, reduced."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "mse_loss")
+    input, target = _pair(input, target, "mse_loss")
+    d = input - target
+    loss = d * d
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean") -> Tensor:
+    """Mean absolute error ``|input - target|``, reduced."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "l1_loss")
+    input, target = _pair(input, target, "l1_loss")
+    return _reduce(ew.abs_fn(input - target), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """``0.5 d² / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``; beta=0 is L1."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise op_error(ValueError, "smooth_l1_loss", f"beta must be non-negative, got {beta}")
+    input, target = _pair(input, target, "smooth_l1_loss")
+    d = input - target
+    a = ew.abs_fn(d)
+    if beta == 0:
+        return _reduce(a, reduction)
+    loss = ew.where_fn(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """``0.5 d²`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise op_error(ValueError, "huber_loss", f"delta must be positive, got {delta}")
+    input, target = _pair(input, target, "huber_loss")
+    d = input - target
+    a = ew.abs_fn(d)
+    loss = ew.where_fn(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------- binary --
+def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        raise op_error(ShapeError, op, f"target of shape {tuple(target.shape)} must have the "
+                       f"input's shape {tuple(input.shape)}")
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``-w (y log x + (1 - y) log(1 - x))`` on probabilities; logs clamped at -100 as PyTorch."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "binary_cross_entropy")
+    _check_same_shape(input, target, "binary_cross_entropy")
+    data = input._data
+    if data.size and (bool((data < 0).any()) or bool((data > 1).any())):
+        raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
+                       "in [0, 1]; for logits use binary_cross_entropy_with_logits")
+    target = target.to(input.dtype)
+    log_x = ew.clamp(ew.log(input), min=-100.0)
+    log_1mx = ew.clamp(ew.log(1 - input), min=-100.0)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """BCE on logits, stable for any magnitude:
+    ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)``, times ``weight``."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    target = target.to(input.dtype)
+    # softplus with no threshold is max(z, 0) + log1p(exp(-|z|)): exact and never overflows
+    sp = ew.softplus(-input, 1.0, math.inf)
+    if pos_weight is not None:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * sp
+    else:
+        loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------- KL --
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """``target (log target - input)`` for log-probabilities ``input``.
+
+    ``reduction='batchmean'`` divides the sum by the batch size (the true KL
+    divergence); ``'mean'`` divides by the number of elements, as PyTorch.
+    """
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "kl_div", ("batchmean",))
+    input, target = _pair(input, target, "kl_div")
+    if log_target:
+        loss = ew.exp(target) * (target - input)
+    else:
+        # xlogy: 0 log 0 = 0, and no gradient NaN from log(0) where target == 0
+        positive = target > 0
+        safe = ew.where_fn(positive, target, 1.0)
+        loss = ew.where_fn(positive, target * ew.log(safe), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+# -------------------------------------------------------- margin and misc --
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """``log(1 + exp(-y x))``."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "soft_margin_loss")
+    return _reduce(ew.softplus(-target.to(input.dtype) * input, 1.0, math.inf), reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``max(0, -y (x1 - x2) + margin)``."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "margin_ranking_loss")
+    return _reduce(ew.relu(-target * (input1 - input2) + margin), reduction)
+
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
+    """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1``."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "hinge_embedding_loss")
+    loss = ew.where_fn(target == 1, input, 0.0) + ew.where_fn(target == -1, ew.relu(margin - input), 0.0)
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``1 - cos(x1, x2)`` where ``y = 1``, ``max(0, cos - margin)`` where ``y = -1``."""
+    from ._misc import cosine_similarity
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "cosine_embedding_loss")
+    cos = cosine_similarity(input1, input2, dim=-1, eps=1e-8)
+    loss = ew.where_fn(target == 1, 1 - cos, 0.0) + ew.where_fn(target == -1, ew.relu(cos - margin), 0.0)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """Poisson negative log-likelihood (``exp(x) - y x`` for log-rate inputs)."""
+    reduction = _legacy(size_average, reduce, reduction)
+    _check_reduction(reduction, "poisson_nll_loss")
+    if log_input:
+        loss = ew.exp(input) - target * input
+    else:
+        loss = input - target * ew.log(input + eps)
+    if full:
+        safe = ew.where_fn(target > 1, target, 1.0)
+        stirling = safe * ew.log(safe) - safe + 0.5 * ew.log(2 * math.pi * safe)
+        loss = loss + ew.where_fn(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """``0.5 (log var + (x - y)² / var)`` (+ ``0.5 log 2π`` when ``full``)."""
+    _check_reduction(reduction, "gaussian_nll_loss")
+    if var.ndim == input.ndim - 1 and tuple(var.shape) == tuple(input.shape[:-1]):
+        var = var.unsqueeze(-1)
+    if bool((var._data < 0).any()):
+        raise op_error(ValueError, "gaussian_nll_loss", "var has negative entries")
+    # PyTorch clamps under no_grad: the value is clamped, the gradient flows as if it were not
+    var = var + (ew.clamp(var.detach(), min=eps) - var.detach())
+    d = input - target
+    loss = 0.5 * (ew.log(var) + d * d / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
