@@ -88,6 +88,8 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
+    _supports_batch = True
+
     def _batch(self, indices: Sequence[int]) -> list:
         """The collated batch for ``indices``: one fancy index per tensor."""
         idx = np.asarray(indices, dtype=np.int64)
@@ -201,9 +203,10 @@ class Subset(Dataset):
 
 
 def _has_fast_batch(dataset) -> bool:
+    """Whether ``dataset._batch(indices)`` gives what default_collate would."""
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
-    return isinstance(dataset, TensorDataset)
+    return bool(getattr(dataset, "_supports_batch", False))
 
 
 def random_split(dataset: Dataset, lengths: Sequence[int | float],

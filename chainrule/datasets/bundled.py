@@ -1,0 +1,38 @@
+"""Data sets that ship with the installed packages (no download): scikit-learn's digits."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ..utils.data import TensorDataset
+
+__all__ = ["digits"]
+
+
+def digits(split: str = "train", test_size: float = 0.2, seed: int = 0) -> TensorDataset:
+    """The 1,797 8×8 handwritten digits of scikit-learn, offline.
+
+    Images are float32 of shape (N, 1, 8, 8) scaled to [0, 1]; labels are int64.
+    ``split`` is "train", "test" or "all"; the train/test split is a permutation
+    seeded by ``seed`` with ``round(test_size * 1797)`` test images, so the two
+    parts never overlap and are the same on every machine.
+
+    >>> train, test = digits("train"), digits("test")
+    >>> len(train) + len(test), tuple(train.tensors[0].shape[1:]), train.tensors[1].dtype
+    (1797, (1, 8, 8), chainrule.int64)
+    """
+    from sklearn.datasets import load_digits
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"digits: split should be 'train', 'test' or 'all', got {split!r}")
+    if not 0 < test_size < 1:
+        raise ValueError(f"digits: test_size should be between 0 and 1 (exclusive), got "
+                         f"{test_size!r}")
+    bunch = load_digits()
+    images = (bunch.images / 16.0).astype(np.float32)[:, None]  # pixel values are 0..16
+    labels = bunch.target.astype(np.int64)
+    if split != "all":
+        order = np.random.Generator(np.random.PCG64(seed)).permutation(len(labels))
+        n_test = int(round(test_size * len(labels)))
+        keep = order[:n_test] if split == "test" else order[n_test:]
+        images, labels = images[keep], labels[keep]
+    return TensorDataset(Tensor._make(np.ascontiguousarray(images)), Tensor._make(labels))
