@@ -43,7 +43,9 @@ class SavedTensor:
             self.leaf = None
             self.data = tensor._data
             self.grad_fn = None if is_output else tensor.grad_fn
-        self.requires_grad = tensor._requires_grad
+        # the op's output is saved before apply() marks it: it requires grad (that is
+        # why the node exists), and higher-order gradients must flow through it
+        self.requires_grad = True if is_output else tensor._requires_grad
 
     def unpack(self, owner: "Node", with_graph: bool):
         from ..tensor import Tensor
