@@ -1,1 +1,202 @@
-"""Module full backward hooks (to be written)."""
+"""Module full backward hooks: ``hook(module, grad_input, grad_output)``.
+
+The engine runs one node per op, each with one output, so a module's input
+gradients arrive one tensor at a time. To hand a hook *all* of them at once, the
+module's tensor inputs are packed into one tensor by a ``module_hook_pack`` op
+(the identity for one input, a flat concatenation for several) and the forward
+sees pieces of it; the outputs are packed the same way. A pre-hook on the
+output pack's node sees every ``grad_output`` together, a pre-hook on the input
+pack's node every ``grad_input``; a hook's return value replaces them.
+
+>>> import chainrule as cr
+>>> layer = cr.nn.Linear(3, 2)
+>>> seen = []
+>>> h = layer.register_full_backward_hook(lambda m, gi, go: seen.append((gi[0].shape, go[0].shape)))
+>>> layer(cr.ones(4, 3, requires_grad=True)).sum().backward()
+>>> seen
+[(chainrule.Size([4, 3]), chainrule.Size([4, 2]))]
+
+Differences from PyTorch: an output that got no gradient shows up in
+``grad_output`` as zeros rather than None, and a tensor input that does not
+require grad gets None in ``grad_input`` (as PyTorch).
+"""
+from __future__ import annotations
+
+from ..autograd.grad_mode import GRAD
+from ..errors import ShapeError, op_error
+from ..ops.registry import defop, defvjp
+from ..tensor import Tensor
+
+__all__ = ["wrap_backward_hooks"]
+
+_MAX_PACKED = 64
+
+
+def _pack_fwd(xp, *arrays, sizes, shapes):
+    if len(arrays) == 1:
+        return arrays[0]
+    dtype = xp.result_type(*arrays)
+    return xp.concatenate([a.reshape(-1).astype(dtype, copy=False) for a in arrays])
+
+
+def _piece_rule(i: int):
+    def rule(g, ans, *xs, sizes, shapes):
+        if len(sizes) == 1:
+            return g
+        start = sum(sizes[:i])
+        return g[start:start + sizes[i]].reshape(shapes[i])
+    return rule
+
+
+# the identity (one tensor) is a view of its input, so in-place changes stay visible
+pack_op = defop("module_hook_pack", _pack_fwd, saves=())
+defvjp(pack_op, *[_piece_rule(i) for i in range(_MAX_PACKED)])
+
+
+def _pack(tensors: list[Tensor]) -> Tensor:
+    if len(tensors) > _MAX_PACKED:
+        raise op_error(ShapeError, "register_full_backward_hook", f"a module with more than "
+                       f"{_MAX_PACKED} tensor inputs or outputs cannot have backward hooks "
+                       f"(got {len(tensors)})")
+    sizes = tuple(t.numel() for t in tensors)
+    shapes = tuple(tuple(t.shape) for t in tensors)
+    packed = pack_op(*tensors, sizes=sizes, shapes=shapes)
+    if len(tensors) == 1:
+        packed._vc = tensors[0]._vc
+    return packed
+
+
+def _unpack(packed: Tensor, like: list[Tensor]) -> list[Tensor]:
+    if len(like) == 1:
+        return [packed]
+    out, start = [], 0
+    for t in like:
+        n = t.numel()
+        out.append(packed[start:start + n].reshape(tuple(t.shape)))
+        start += n
+    return out
+
+
+def _split(g: Tensor, like: list[Tensor]) -> list[Tensor]:
+    if len(like) == 1:
+        return [g]
+    out, start = [], 0
+    for t in like:
+        n = t.numel()
+        out.append(Tensor._make(g._data[start:start + n].reshape(tuple(t.shape))))
+        start += n
+    return out
+
+
+def _join(parts: list, like: list[Tensor], g: Tensor, who: str) -> Tensor:
+    """The flat gradient for a pack node from a hook's returned tuple."""
+    for p, t in zip(parts, like):
+        if p is not None and tuple(p.shape) != tuple(t.shape):
+            raise op_error(ShapeError, who, f"the hook returned a gradient of shape {tuple(p.shape)} "
+                           f"for a tensor of shape {tuple(t.shape)}")
+    if len(like) == 1:
+        p = parts[0]
+        return g * 0 if p is None else p.to(g.dtype)
+    from ..backends import backend_of
+    xp = backend_of(g._data)
+    flat = [xp.zeros(t.numel(), dtype=g._data.dtype) if p is None else p._data.reshape(-1).astype(g._data.dtype)
+            for p, t in zip(parts, like)]
+    return Tensor._make(xp.concatenate(flat))
+
+
+class _BackwardHookState:
+    """What one call of a hooked module remembers until its backward runs."""
+
+    def __init__(self, module, n_args: int, input_positions: list[int]) -> None:
+        self.module = module
+        self.n_args = n_args
+        self.input_positions = input_positions
+        self.inputs: list[Tensor] = []
+        self.outputs: list[Tensor] = []
+        self.output_positions: list[int] = []
+        self.n_outputs = 1
+        self.grad_output: tuple | None = None
+
+    # -- output side: grad_output arrives first
+    def on_output_grad(self, g: Tensor):
+        parts = _split(g, self.outputs)
+        grad_output = [None] * self.n_outputs
+        for pos, p in zip(self.output_positions, parts):
+            grad_output[pos] = p
+        grad_output = tuple(grad_output)
+        replaced = False
+        for hook in list(self.module._backward_pre_hooks):
+            out = hook(self.module, grad_output)
+            if out is not None:
+                out = _as_tuple(out)
+                if len(out) != self.n_outputs:
+                    raise op_error(ShapeError, "backward pre-hook", f"returned {len(out)} gradients "
+                                   f"for {self.n_outputs} outputs of {type(self.module).__name__}")
+                grad_output, replaced = out, True
+        self.grad_output = grad_output
+        if not self.input_positions and self.module._backward_hooks:
+            # no input needs a gradient: the hook still fires, with grad_input all None
+            self._call_hooks((None,) * self.n_args)
+        if replaced:
+            return _join([grad_output[p] for p in self.output_positions], self.outputs, g,
+                         "backward pre-hook")
+        return None
+
+    # -- input side: every grad_input together
+    def on_input_grad(self, g: Tensor):
+        parts = _split(g, self.inputs)
+        grad_input = [None] * self.n_args
+        for pos, p in zip(self.input_positions, parts):
+            grad_input[pos] = p
+        new = self._call_hooks(tuple(grad_input))
+        if new is None:
+            return None
+        return _join([new[p] for p in self.input_positions], self.inputs, g, "backward hook")
+
+    def _call_hooks(self, grad_input: tuple):
+        replaced = None
+        for hook in list(self.module._backward_hooks):
+            out = hook(self.module, grad_input, self.grad_output)
+            if out is not None:
+                out = _as_tuple(out)
+                if len(out) != len(grad_input):
+                    raise op_error(ShapeError, "backward hook", f"returned {len(out)} gradients for "
+                                   f"{len(grad_input)} inputs of {type(self.module).__name__}")
+                grad_input = replaced = out
+        return replaced
+
+
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def wrap_backward_hooks(module, args: tuple, kwargs: dict):
+    """Run ``module.forward`` so that its full backward (pre-)hooks fire in backward."""
+    if not GRAD.enabled:
+        return module.forward(*args, **kwargs)
+    positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    state = _BackwardHookState(module, len(args), positions)
+    if positions:
+        state.inputs = [args[i] for i in positions]
+        packed = _pack(state.inputs)
+        packed.grad_fn.register_prehook(state.on_input_grad)
+        args = list(args)
+        for i, piece in zip(positions, _unpack(packed, state.inputs)):
+            args[i] = piece
+        args = tuple(args)
+    result = module.forward(*args, **kwargs)
+    outs = _as_tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    out_positions = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+    if not out_positions:
+        return result
+    state.n_outputs = len(outs)
+    state.output_positions = out_positions
+    state.outputs = [outs[i] for i in out_positions]
+    packed = _pack(state.outputs)
+    packed.grad_fn.register_prehook(state.on_output_grad)
+    new_outs = list(outs)
+    for i, piece in zip(out_positions, _unpack(packed, state.outputs)):
+        new_outs[i] = piece
+    if isinstance(result, Tensor):
+        return new_outs[0]
+    return type(result)(new_outs) if isinstance(result, list) else tuple(new_outs)

@@ -267,14 +267,19 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Clear the gradients of every parameter (to None by default, as PyTorch)."""
+        """Clear the gradients of every parameter (to None by default, as PyTorch;
+        ``set_to_none=False`` zeroes them in place)."""
         for p in self.parameters():
-            if p.grad is None:
+            g = p.grad
+            if g is None:
                 continue
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(p.grad._data * 0)
+                if g.grad_fn is not None:
+                    g = g.detach()
+                    p.grad = g
+                g.zero_()
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         """Call ``fn`` on every sub-module (children first) and on self."""
@@ -284,34 +289,50 @@ class Module:
         return self
 
     def _apply_to_tensors(self, convert: Callable[[Tensor], Tensor]) -> "Module":
+        """Convert every parameter and buffer. Parameters stay the same objects (their
+        data is swapped), so optimizers built before ``.to()`` keep working."""
         from ..autograd.grad_mode import no_grad
         with no_grad():
             for mod in self.modules():
-                for name, p in mod._parameters.items():
+                for p in mod._parameters.values():
                     if p is None:
                         continue
                     new = convert(p)
                     if new is not p:
-                        param = Parameter(new, requires_grad=p.requires_grad)
+                        p._data = new._data
                         if p.grad is not None:
-                            param.grad = convert(p.grad)
-                        mod._parameters[name] = param
+                            p._grad = Tensor._make(convert(p.grad)._data)
+                            p._grad_owned = True
                 for name, b in mod._buffers.items():
                     if b is not None:
                         mod._buffers[name] = convert(b)
         return self
 
     def to(self, *args, **kwargs) -> "Module":
-        """Move/cast parameters and buffers: ``m.to('cuda')``, ``m.to(cr.float64)``.
+        """Move/cast parameters and buffers: ``m.to('cuda')``, ``m.to(cr.float64)``,
+        ``m.to(tensor)``.
 
         Only floating tensors change dtype (integer buffers such as counters keep theirs).
         """
+        from ..dtypes import to_dtype
+        device, dtype = kwargs.get("device"), kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif _is_dtype(a):
+                dtype = a
+            elif a is not None:
+                device = a
+        if dtype is not None:
+            dtype = to_dtype(dtype)
+            if not dtype.is_floating_point:
+                raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype.name}")
+
         def convert(t: Tensor) -> Tensor:
-            if not t.is_floating_point():
-                dev = [a for a in args if not _is_dtype(a)] + \
-                    ([kwargs["device"]] if "device" in kwargs else [])
-                return t.to(*dev) if dev else t
-            return t.to(*args, **kwargs)
+            out = t if device is None else t.to(device)
+            if dtype is not None and out.is_floating_point():
+                out = out.to(dtype)
+            return out
         return self._apply_to_tensors(convert)
 
     def float(self) -> "Module":
@@ -336,7 +357,9 @@ class Module:
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> "OrderedDict":
         """Parameters and persistent buffers by dotted name (detached unless ``keep_vars``)."""
         out = OrderedDict() if destination is None else destination
-        for mod_name, mod in self.named_modules(prefix=prefix.rstrip(".") if prefix else ""):
+        # shared sub-modules appear under every name, as in PyTorch
+        for mod_name, mod in self.named_modules(prefix=prefix.rstrip(".") if prefix else "",
+                                                remove_duplicate=False):
             dot = mod_name + "." if mod_name else ""
             for name, p in mod._parameters.items():
                 if p is not None:

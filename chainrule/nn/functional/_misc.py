@@ -1,2 +1,196 @@
-"""(to be written)"""
-__all__: list = []
+"""``one_hot``, ``pad`` (all modes), ``interpolate``, ``normalize``, ``cosine_similarity``,
+``pairwise_distance``.
+
+Padding and interpolation are index arithmetic: an index tensor per dim, then
+``index_select`` (whose rule scatters the gradient back); no loop over pixels.
+
+>>> import chainrule as cr
+>>> import chainrule.nn.functional as F
+>>> F.pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+tensor([[3., 2., 1., 2., 3., 2.]])
+>>> F.one_hot(cr.tensor([0, 2]), 3)
+tensor([[1, 0, 0],
+        [0, 0, 1]])
+"""
+from __future__ import annotations
+
+import math
+
+from ...creation import arange
+from ...dtypes import float64, int64
+from ...errors import DTypeError, ShapeError, op_error
+from ...ops import elementwise as ew
+from ...ops.shape import pad as _constant_pad
+from ...tensor import Tensor
+
+__all__ = ["one_hot", "pad", "interpolate", "upsample", "normalize", "cosine_similarity",
+           "pairwise_distance"]
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices (any shape) → int64 one-hot vectors in a new last dim."""
+    if tensor.is_floating_point():
+        raise op_error(DTypeError, "one_hot", f"expected an integer tensor of class indices, got "
+                       f"{tensor.dtype.name}")
+    data = tensor._data
+    if num_classes < 0:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
+        raise op_error(ShapeError, "one_hot", f"class values must be in [0, {num_classes}), got "
+                       f"min {int(data.min())} and max {int(data.max())}")
+    classes = arange(num_classes, device=tensor.device)
+    return (tensor.long().unsqueeze(-1) == classes).long()
+
+
+# ---------------------------------------------------------------------- pad --
+def _pad_index(n: int, before: int, after: int, mode: str, device) -> Tensor:
+    """Source positions along one dim for ``mode`` padding."""
+    i = arange(-before, n + after, device=device)
+    if mode == "replicate":
+        return ew.clamp(i, 0, n - 1)
+    if mode == "circular":
+        return ew.remainder_fn(i, n)
+    # reflect: mirror about the edge elements (which are not repeated)
+    period = 2 * (n - 1)
+    j = ew.remainder_fn(i, period) if period > 0 else i * 0
+    return ew.where_fn(j >= n, period - j, j)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dims; ``pad=(left, right, top, bottom, …)`` starts from
+    the last dim. Modes: 'constant' (``value``), 'reflect', 'replicate', 'circular'."""
+    pad = tuple(int(p) for p in pad)
+    if mode == "constant":
+        return _constant_pad(input, pad, "constant", value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise op_error(ValueError, "pad", f"mode must be 'constant', 'reflect', 'replicate' or "
+                       f"'circular', got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise op_error(ShapeError, "pad", f"pad must have an even length of at most 2*ndim "
+                       f"({2 * input.ndim}), got {len(pad)}")
+    if value:
+        raise op_error(ValueError, "pad", f"padding mode {mode!r} does not take a value")
+    out = input
+    for k in range(len(pad) // 2):
+        dim = input.ndim - 1 - k
+        before, after = pad[2 * k], pad[2 * k + 1]
+        if before == 0 and after == 0:
+            continue
+        n = input.shape[dim]
+        if before < 0 or after < 0:
+            raise op_error(ShapeError, "pad", f"negative padding is only supported in 'constant' "
+                           f"mode, got {pad} with mode {mode!r}")
+        limit = n - 1 if mode == "reflect" else n if mode == "circular" else None
+        if n == 0 or (limit is not None and max(before, after) > limit):
+            raise op_error(ShapeError, "pad", f"{mode} padding of ({before}, {after}) on dim {dim} of "
+                           f"size {n}: pads must be at most {limit} (the input of shape "
+                           f"{tuple(input.shape)} is too small)")
+        out = out.index_select(dim, _pad_index(n, before, after, mode, input.device))
+    return out
+
+
+# -------------------------------------------------------------- interpolate --
+def _out_sizes(input: Tensor, size, scale_factor, nd: int) -> tuple[list[int], list]:
+    spatial = list(input.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise op_error(ValueError, "interpolate", "exactly one of size and scale_factor must be given")
+    if size is not None:
+        sizes = [int(size)] * nd if isinstance(size, int) else [int(s) for s in size]
+        if len(sizes) != nd:
+            raise op_error(ShapeError, "interpolate", f"size {size} has {len(sizes)} entries for "
+                           f"{nd} spatial dims of input {tuple(input.shape)}")
+        return sizes, [None] * nd
+    scales = [float(scale_factor)] * nd if isinstance(scale_factor, (int, float)) else \
+        [float(s) for s in scale_factor]
+    if len(scales) != nd:
+        raise op_error(ShapeError, "interpolate", f"scale_factor {scale_factor} has {len(scales)} "
+                       f"entries for {nd} spatial dims of input {tuple(input.shape)}")
+    return [int(math.floor(n * s)) for n, s in zip(spatial, scales)], scales
+
+
+def _source_coords(n_in: int, n_out: int, scale, align_corners: bool, device) -> Tensor:
+    """Where each output position samples the input (float64, PyTorch's conventions)."""
+    dst = arange(n_out, dtype=float64, device=device)
+    if align_corners:
+        step = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        return dst * step
+    ratio = 1.0 / scale if scale is not None else n_in / n_out
+    return ew.clamp((dst + 0.5) * ratio - 0.5, min=0.0)
+
+
+def _linear_along(x: Tensor, dim: int, n_out: int, scale, align_corners: bool) -> Tensor:
+    n_in = x.shape[dim]
+    src = _source_coords(n_in, n_out, scale, align_corners, x.device)
+    i0 = ew.clamp(ew.floor(src), max=n_in - 1).long()
+    i1 = ew.clamp(i0 + 1, max=n_in - 1)
+    w = (src - i0.to(float64)).to(x.dtype)
+    shape = [1] * x.ndim
+    shape[dim] = n_out
+    w = w.reshape(shape)
+    return x.index_select(dim, i0) * (1 - w) + x.index_select(dim, i1) * w
+
+
+def _nearest_along(x: Tensor, dim: int, n_out: int, scale, exact: bool) -> Tensor:
+    n_in = x.shape[dim]
+    ratio = 1.0 / scale if scale is not None else n_in / n_out
+    dst = arange(n_out, dtype=float64, device=x.device)
+    src = ew.floor((dst + 0.5) * ratio) if exact else ew.floor(dst * ratio)
+    return x.index_select(dim, ew.clamp(src, max=n_in - 1).long())
+
+
+_MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial dims of (N, C, d1, …) input: 'nearest', 'nearest-exact', 'linear'
+    (3-D), 'bilinear' (4-D), 'trilinear' (5-D)."""
+    if mode not in _MODES:
+        raise op_error(ValueError, "interpolate", f"mode {mode!r} is not supported; expected one of "
+                       f"{sorted(_MODES)}")
+    if antialias:
+        raise op_error(ValueError, "interpolate", "antialias=True is not supported")
+    nd = input.ndim - 2
+    if nd < 1 or (_MODES[mode] and _MODES[mode] != nd):
+        want = f"{_MODES[mode] + 2}-D" if _MODES[mode] else "3- to 5-D"
+        raise op_error(ShapeError, "interpolate", f"mode {mode!r} expects a {want} input (N, C, ...), "
+                       f"got shape {tuple(input.shape)}")
+    if align_corners is not None and not _MODES[mode]:
+        raise op_error(ValueError, "interpolate", "align_corners only applies to the linear modes")
+    sizes, scales = _out_sizes(input, size, scale_factor, nd)
+    if recompute_scale_factor:
+        scales = [None] * nd
+    out = input
+    for k, (n_out, s) in enumerate(zip(sizes, scales)):
+        dim = 2 + k
+        if _MODES[mode]:
+            out = _linear_along(out, dim, n_out, s, bool(align_corners))
+        else:
+            out = _nearest_along(out, dim, n_out, s, mode == "nearest-exact")
+    return out
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+             align_corners: bool | None = None) -> Tensor:
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+# ------------------------------------------------------------ similarity --
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """``input / max(‖input‖_p, eps)`` along ``dim``."""
+    norm = ew.clamp(input.norm(p, dim, keepdim=True), min=eps)
+    return input / norm
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``x1·x2 / (max(‖x1‖, eps) max(‖x2‖, eps))`` along ``dim`` (inputs broadcast)."""
+    n1 = ew.clamp(x1.norm(2, dim, keepdim=True), min=eps)
+    n2 = ew.clamp(x2.norm(2, dim, keepdim=True), min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """``‖x1 - x2 + eps‖_p`` along the last dim."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
