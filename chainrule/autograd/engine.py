@@ -231,7 +231,6 @@ def _capture(capture: dict, positions, g, create_graph: bool) -> None:
 
 def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bool, needed) -> None:
     """Apply ``node``'s VJP rules to its gradient and pass the results on."""
-    from ..tensor import Tensor
     if node.freed:
         raise BackwardError(
             f"{node.op.name} backward: trying to backward through the graph a second time "
@@ -282,11 +281,14 @@ def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bo
 
 
 def _exclusive(a, b) -> bool:
-    """True when array ``a`` owns writable, non-overlapping memory not shared with ``b``."""
-    if a is b or not a.flags.owndata or not a.flags.writeable:
+    """True when array ``a`` owns its (writable) memory and is not ``b``: a fresh result.
+
+    ``b`` (the incoming gradient) is older than ``a``, so it cannot be a view of it.
+    """
+    if a is b:
         return False
-    from ..backends import backend_of
-    return not bool(backend_of(a).may_share_memory(a, b))
+    flags = a.flags
+    return flags.owndata and flags.writeable
 
 
 def _dtype(np_dtype):

@@ -11,6 +11,15 @@ import itertools
 import weakref
 
 _sequence = itertools.count()
+_TENSOR: list = []
+
+
+def _tensor_class():
+    """chainrule.tensor.Tensor, imported once (tensor.py imports this module)."""
+    if not _TENSOR:
+        from ..tensor import Tensor
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
 
 
 class VersionCounter:
@@ -48,7 +57,6 @@ class SavedTensor:
         self.requires_grad = True if is_output else tensor._requires_grad
 
     def unpack(self, owner: "Node", with_graph: bool):
-        from ..tensor import Tensor
         if self.counter.value != self.version:
             from ..errors import BackwardError
             meta = self.leaf if self.leaf is not None else self
@@ -60,6 +68,7 @@ class SavedTensor:
                 f"x += y) or clone() the tensor before changing it.")
         if self.leaf is not None:
             return self.leaf
+        Tensor = _tensor_class()
         if not with_graph:
             return Tensor._make(self.data)
         grad_fn = owner if self.grad_fn is None else self.grad_fn  # None: the op's own output

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import Node
+from ..backends import NUMPY, backend_of
+from ..tensor import Tensor
 from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, ShapeError,
                       describe, op_error)
 
 REGISTRY: dict[str, "Op"] = {}
+_NDARRAY = NUMPY.ndarray
 
 # set of op names applied while a test traces coverage (None: not tracing)
 TRACE: set | None = None
@@ -75,7 +78,6 @@ def nondifferentiable(op: Op, reason: str) -> Op:
 
 def apply(op: Op, inputs: tuple, params: dict):
     """Run ``op`` on tensors and, when grad mode is on, record a Node for backward."""
-    from ..tensor import Tensor
     if TRACE is not None:
         TRACE.add(op.name)
     xp = first_backend(inputs)
@@ -106,8 +108,9 @@ def apply(op: Op, inputs: tuple, params: dict):
 
 def first_backend(inputs):
     """The backend of the inputs' arrays; a clear error when devices are mixed."""
-    from ..backends import backend_of
     kind = type(inputs[0]._data)
+    if kind is _NDARRAY and len(inputs) == 1:
+        return NUMPY
     for t in inputs[1:]:
         if type(t._data) is not kind and not (_is_numpy_like(kind) and _is_numpy_like(type(t._data))):
             raise op_error(DeviceError, "op", "expected all tensors on the same device, got "
