@@ -1,6 +1,8 @@
 """Data sets that ship with the installed packages (no download): scikit-learn's digits."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -14,7 +16,8 @@ def digits(split: str = "train", test_size: float = 0.2, seed: int = 0) -> Tenso
 
     Images are float32 of shape (N, 1, 8, 8) scaled to [0, 1]; labels are int64.
     ``split`` is "train", "test" or "all"; the train/test split is a permutation
-    seeded by ``seed`` with ``round(test_size * 1797)`` test images, so the two
+    seeded by ``seed`` with ``ceil(test_size * 1797)`` test images (scikit-learn's
+    rounding), so the two
     parts never overlap and are the same on every machine.
 
     >>> train, test = digits("train"), digits("test")
@@ -32,7 +35,7 @@ def digits(split: str = "train", test_size: float = 0.2, seed: int = 0) -> Tenso
     labels = bunch.target.astype(np.int64)
     if split != "all":
         order = np.random.Generator(np.random.PCG64(seed)).permutation(len(labels))
-        n_test = int(round(test_size * len(labels)))
+        n_test = math.ceil(test_size * len(labels))
         keep = order[:n_test] if split == "test" else order[n_test:]
         images, labels = images[keep], labels[keep]
     return TensorDataset(Tensor._make(np.ascontiguousarray(images)), Tensor._make(labels))
