@@ -55,18 +55,29 @@ class _GradModeContext:
         return ()
 
 
-class no_grad(_GradModeContext):
+class _NoParamContext(_GradModeContext):
+    """Also usable as a bare decorator (``@no_grad`` as well as ``@no_grad()``), as PyTorch."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        if not callable(orig_func):
+            raise TypeError(f"{cls.__name__}() takes no arguments, got {orig_func!r}")
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamContext):
     """Context manager/decorator: ops inside record nothing."""
     _target = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoParamContext):
     """Context manager/decorator: ops inside record the graph, even within ``no_grad``."""
     _target = True
 
 
-class inference_mode(no_grad):
-    """Alias of :class:`no_grad` (chainrule has no separate inference tensors)."""
+class inference_mode(_GradModeContext):
+    """Like :class:`no_grad` (chainrule has no separate inference tensors)."""
 
     def __init__(self, mode: bool = True) -> None:
         self._target = not mode
