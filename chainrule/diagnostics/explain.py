@@ -66,6 +66,9 @@ def explain(output: Tensor, names: dict | Any = None, gradient: Tensor | None = 
         call = f"{node.op.name}({', '.join(_arg_names(node, label, values))})"
         tail = "    (output)" if node is root else ""
         lines.append(f"  {lhs} = {call} = {_fmt(values[node])}{tail}")
+    if any(v is None for v in values.values()):
+        lines.append("  (? and const: values the graph did not keep; build it under "
+                     "cr.diagnostics.record() to see them)")
     seed = gradient._data if gradient is not None else \
         backend_of(output._data).ones_like(output._data)
     lines += ["", "backward (from the output: gradient arriving x local derivative = "
@@ -125,6 +128,12 @@ def _fmt(array) -> str:
 # -------------------------------------------------------------------- values --
 def _forward_values(order, output) -> dict:
     """Each node's value: its op's forward run again on its inputs' values."""
+    kept = {}  # values some consumer saved for its backward: the fallback when a
+    for node in order:  # constant upstream was not kept
+        for i, p in enumerate(getattr(node, "next_nodes", ())):
+            if p is not None and node.saved is not None and node.saved[i] is not None:
+                s = node.saved[i]
+                kept[p] = s.leaf._data if s.leaf is not None else s.data
     values = {}
     for node in order:
         if isinstance(node, AccumulateGrad):
@@ -134,10 +143,10 @@ def _forward_values(order, output) -> dict:
                for i, p in enumerate(node.next_nodes)]
         if all(v is not None for v in ins):
             values[node] = node.op.forward(backend_of(ins[0]), *ins, **node.params)
-        elif node.saved_ans is not None:  # a constant was not kept, but the result was
+        elif node.saved_ans is not None:
             values[node] = node.saved_ans.data
         else:
-            values[node] = None
+            values[node] = kept.get(node)
     values[order[-1]] = output._data
     return values
 

@@ -95,6 +95,23 @@ def find(report, th: Thresholds, alive: dict, no_gradient: list) -> list[Finding
     out += _saturation(report, window, th)
     out += _non_finite(report)
     out += _no_gradient(no_gradient)
+    return _merge(out)
+
+
+def _merge(findings: list[Finding]) -> list[Finding]:
+    """One finding per kind and layer set: exploding by depth and by size become one."""
+    merged: dict[str, Finding] = {}
+    out = []
+    for f in findings:
+        if f.kind != "exploding" or f.kind not in merged:
+            out.append(f)
+            merged.setdefault(f.kind, f)
+            continue
+        first = merged[f.kind]
+        first.layers = list(dict.fromkeys(first.layers + f.layers))
+        first.evidence = {**first.evidence, **{k: v for k, v in f.evidence.items()
+                                               if k not in first.evidence}}
+        first.suggestion += " Also: " + f.suggestion
     return out
 
 
@@ -193,7 +210,7 @@ def _relative(report, window, th: Thresholds) -> list[Finding]:
     if rel:
         worst = max(rel, key=rel.get)
         out.append(Finding("exploding", list(rel), {"grad_to_weight": rel,
-                                                    "threshold": th.explode_relative},
+                                                    "grad_to_weight_threshold": th.explode_relative},
                            f"the gradient norm at layer {show(worst)} is {_sci(rel[worst])} "
                            f"times its weight norm: exploding gradients; one step would wipe "
                            f"out the weights. Scale the initial weights down (Xavier/He init), "
@@ -202,7 +219,7 @@ def _relative(report, window, th: Thresholds) -> list[Finding]:
     if upd:
         worst = max(upd, key=upd.get)
         out.append(Finding("exploding", list(upd), {"update_to_weight": upd,
-                                                    "threshold": th.explode_update},
+                                                    "update_to_weight_threshold": th.explode_update},
                            f"each optimizer step changes the weights of layer {show(worst)} by "
                            f"{_sci(upd[worst])} times their size (healthy is about 1e-3): "
                            f"exploding updates. Lower the learning rate or clip gradients."))
@@ -263,16 +280,19 @@ def _saturation(report, window, th: Thresholds) -> list[Finding]:
 def _non_finite(report) -> list[Finding]:
     where: dict[str, list] = {}
     first = None
+    # in time order: forward flags from input to output, then backward flags back again
+    phases = ((("weight", "activation"), report.order),
+              (("output_grad", "grad"), report.order[::-1]))
     for step in report.steps:
-        for name in report.order:
-            flags = step["layers"].get(name, {}).get("non_finite")
-            if flags:
-                where.setdefault(name, [])
-                for f in flags:
-                    if (step["step"], f) not in where[name]:
-                        where[name].append((step["step"], f))
+        for kinds, names in phases:
+            for name in names:
+                flags = [f for f in step["layers"].get(name, {}).get("non_finite", ())
+                         if f in kinds]
+                if not flags:
+                    continue
+                where.setdefault(name, []).extend((step["step"], f) for f in flags)
                 if first is None:
-                    first = (step["step"], name, list(flags))
+                    first = (step["step"], name, flags)
     if first is None:
         return []
     step, name, flags = first

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..backends import backend_of
 from ..tensor import Tensor
 from .findings import Thresholds, find
@@ -147,11 +149,11 @@ class Monitor:
         layer["output_size"] = int(a.size)
         if a.size == 0:
             return
-        finite = _all_finite(a)
-        if not finite:
+        if not _all_finite(a):
             _flag(layer, "activation")
-        layer["act_mean"] = float(xp.mean(a))
-        layer["act_std"] = float(xp.std(a))
+        with np.errstate(all="ignore"):  # inf/nan inputs are reported, not warned about
+            layer["act_mean"] = float(xp.mean(a))
+            layer["act_std"] = float(xp.std(a))
         kind = kind_of(module)
         if kind == "relu":
             # a unit is one feature position; dead = zero for every example in the batch
