@@ -141,11 +141,11 @@ class _Progress:
     def __init__(self, enabled: bool | None, stream=None) -> None:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled = self.tty if enabled is None else enabled
+        self.enabled = enabled  # None: bars on a terminal, else one line per epoch
         self.bar = None
 
     def start(self, epoch: int, epochs: int, total: int | None, initial: int) -> None:
-        if self.enabled and self.tty:
+        if self.enabled is not False and self.tty:
             from tqdm.auto import tqdm
             self.bar = tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{epochs}",
                             unit="step", leave=True, file=self.stream, dynamic_ncols=True)

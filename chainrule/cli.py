@@ -1,0 +1,117 @@
+"""The ``chainrule`` command: train, demo, report, explain.
+
+``chainrule train`` with no arguments trains a small CNN on the bundled digits,
+prints test accuracy and the gradient-flow findings, and writes ``runs/<name>/``
+(checkpoints, metrics.csv, diagnostics.json, report.html and its PNGs).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports bad arguments in one line and exits with status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model and write a run folder with a report")
+    p.add_argument("--data", default="digits",
+                   choices=["digits", "mnist", "fashion-mnist", "moons", "spirals"])
+    p.add_argument("--data-dir", default=None, help="folder with the IDX files (mnist, fashion-mnist)")
+    p.add_argument("--model", default="cnn", choices=["mlp", "cnn", "resnet"])
+    p.add_argument("--depth", type=_positive_int, default=None,
+                   help="hidden layers (mlp: 3, resnet: 50)")
+    p.add_argument("--width", type=_positive_int, default=None, help="hidden units (mlp: 128, resnet: 64)")
+    p.add_argument("--activation", default="relu",
+                   choices=["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu"])
+    p.add_argument("--no-residual", action="store_true", help="resnet without its skip connections")
+    p.add_argument("--init", default="default", choices=["default", "he", "xavier", "normal"])
+    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam", "adamw", "rmsprop"])
+    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (adam: 3e-3, sgd: 0.1)")
+    p.add_argument("--schedule", default="cosine", choices=["none", "step", "cosine", "onecycle"])
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default depends on data)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--name", default=None, help="run name (default: <data>-<model>-<time>)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--resume", default=None, help="a run folder or checkpoint file to continue")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="chainrule", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", parser_class=_ArgumentParser)
+    _train_parser(sub)
+    demo = sub.add_parser("demo", help="built-in demonstrations")
+    demo.add_argument("which", choices=["vanishing"])
+    demo.add_argument("--depth", type=_positive_int, default=50)
+    demo.add_argument("--epochs", type=_positive_int, default=8)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--runs-dir", default="runs")
+    demo.add_argument("--quiet", action="store_true")
+    report = sub.add_parser("report", help="(re)build the HTML report of a run folder")
+    report.add_argument("run_dir")
+    sub.add_parser("explain", help="print the chain-rule trace of a small example")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "train":
+            from .train.run import train_command
+            return train_command(args)
+        if args.command == "demo":
+            from .train.run import demo_vanishing_command
+            return demo_vanishing_command(args)
+        if args.command == "report":
+            from .train.run import report_command
+            return report_command(args)
+        if args.command == "explain":
+            from .train.run import explain_command
+            return explain_command(args)
+    except UserError as e:
+        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

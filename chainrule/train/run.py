@@ -1,0 +1,260 @@
+"""What the ``chainrule`` subcommands do: build data, model and optimizer from the
+arguments, train with the gradient-flow monitor on, and write the run folder."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from types import SimpleNamespace
+
+from ..cli import UserError
+
+DEFAULT_EPOCHS = {"digits": 15, "mnist": 3, "fashion-mnist": 3, "moons": 60, "spirals": 150}
+
+
+# ------------------------------------------------------------------- data --
+def load_data(name: str, data_dir: str | None, seed: int):
+    """(train set, test set, facts about the inputs) for a data-set name."""
+    from .. import datasets
+    if name == "digits":
+        train, test = datasets.digits("train", seed=seed), datasets.digits("test", seed=seed)
+    elif name in ("mnist", "fashion-mnist"):
+        if not data_dir:
+            raise UserError(f"--data {name} needs --data-dir FOLDER holding the IDX files "
+                            "(train-images-idx3-ubyte[.gz] …)")
+        cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+        try:
+            train, test = cls(data_dir, train=True), cls(data_dir, train=False)
+        except (FileNotFoundError, OSError, ValueError) as e:
+            raise UserError(f"cannot read {name} from {data_dir}: {e}") from None
+    elif name == "moons":
+        full = datasets.moons(1000, noise=0.15, seed=seed)
+        train, test = _split(full, 0.2, seed)
+    elif name == "spirals":
+        full = datasets.spirals(900, classes=3, noise=0.15, seed=seed)
+        train, test = _split(full, 0.2, seed)
+    else:
+        raise UserError(f"unknown data set {name!r}")
+    x, y = train[0]
+    shape = tuple(x.shape)
+    classes = int(max(int(_labels(train).max()), int(_labels(test).max())) + 1)
+    facts = SimpleNamespace(shape=shape, classes=classes,
+                            in_features=int(_prod(shape)),
+                            in_channels=shape[0] if len(shape) == 3 else 1,
+                            image_size=shape[-1] if len(shape) == 3 else 0)
+    return train, test, facts
+
+
+def _labels(ds):
+    import numpy as np
+    tensors = getattr(ds, "tensors", None)
+    if tensors is not None:
+        return tensors[1].numpy()
+    return np.array([int(ds[i][1]) for i in range(len(ds))])
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _split(dataset, test_fraction: float, seed: int):
+    from ..random import Generator
+    from ..utils.data import random_split
+    n_test = int(round(len(dataset) * test_fraction))
+    return random_split(dataset, [len(dataset) - n_test, n_test],
+                        generator=Generator().manual_seed(seed))
+
+
+# --------------------------------------------------------- model & optim --
+def build_optimizer(name: str, params, lr: float | None):
+    from .. import optim
+    if name == "sgd":
+        return optim.SGD(params, lr=lr or 0.1)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr or 0.05, momentum=0.9, nesterov=True)
+    if name == "adam":
+        return optim.Adam(params, lr=lr or 3e-3)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr or 3e-3, weight_decay=1e-2)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr or 1e-3)
+    raise UserError(f"unknown optimizer {name!r}")
+
+
+def build_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int):
+    from ..optim import lr_scheduler
+    if name == "none":
+        return None
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.3)
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "onecycle":
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=optimizer.param_groups[0]["lr"],
+                                       total_steps=epochs * steps_per_epoch)
+    raise UserError(f"unknown schedule {name!r}")
+
+
+# ------------------------------------------------------------------ train --
+def _resolve_resume(path: str | None) -> str | None:
+    if path is None:
+        return None
+    if os.path.isdir(path):
+        candidate = os.path.join(path, "checkpoints", "last.safetensors")
+        if not os.path.exists(candidate):
+            raise UserError(f"--resume {path}: no checkpoints/last.safetensors in that folder")
+        return candidate
+    if not os.path.exists(path):
+        raise UserError(f"--resume {path}: no such file or folder")
+    return path
+
+
+def run_training(args, out=sys.stdout) -> dict:
+    """Train as ``args`` say; returns a dict with the run folder, history, accuracy, report."""
+    import chainrule as cr
+    from .. import diagnostics, models
+    from ..utils.data import DataLoader
+    from .callbacks import CSVLogger, ModelCheckpoint
+    from .loop import evaluate, fit
+
+    cr.manual_seed(args.seed)
+    resume = _resolve_resume(getattr(args, "resume", None))
+    train, test, facts = load_data(args.data, getattr(args, "data_dir", None), args.seed)
+    is_image = len(facts.shape) == 3
+    model_name = args.model if (is_image or args.model != "cnn") else "mlp"
+    depth = args.depth or (50 if model_name == "resnet" else 3)
+    width = args.width or (64 if model_name == "resnet" else 128)
+    try:
+        model = models.build(model_name, in_features=facts.in_features,
+                             in_channels=facts.in_channels, image_size=facts.image_size,
+                             classes=facts.classes, depth=depth, width=width,
+                             activation=args.activation, init=args.init,
+                             residual=not args.no_residual)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if args.device != "cpu":
+        try:
+            model.to(args.device)
+        except Exception as e:  # noqa: BLE001 - any failure to reach the device is the user's to fix
+            raise UserError(f"cannot use device {args.device!r}: {e}") from None
+    epochs = args.epochs or DEFAULT_EPOCHS[args.data]
+    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True,
+                        generator=cr.Generator().manual_seed(args.seed))
+    test_loader = DataLoader(test, batch_size=256)
+    optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr)
+    scheduler = build_scheduler(args.schedule, optimizer, epochs, len(loader))
+
+    name = args.name or f"{args.data}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = os.path.dirname(os.path.dirname(resume)) if resume and not args.name else \
+        os.path.join(args.runs_dir, name)
+    os.makedirs(run_dir, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config.update(model=model_name, depth=depth, width=width, epochs=epochs)
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, default=str)
+
+    monitor = diagnostics.watch(model, optimizer)
+    quiet = getattr(args, "quiet", False)
+    print(f"training {model_name} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
+          f"{args.data} ({len(train)} train / {len(test)} test), {epochs} epochs → {run_dir}",
+          file=out)
+    history = fit(model, cr.nn.CrossEntropyLoss(), optimizer, loader, val_data=test_loader,
+                  epochs=epochs, scheduler=scheduler,
+                  callbacks=[ModelCheckpoint(os.path.join(run_dir, "checkpoints"),
+                                             monitor="val_accuracy", mode="max"),
+                             CSVLogger(os.path.join(run_dir, "metrics.csv"))],
+                  progress=False if quiet else None, resume_from=resume,
+                  log_stream=None if quiet else out)
+    monitor.remove()
+    report = monitor.report()
+    test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader)
+    save_diagnostics(run_dir, report, history)
+    return {"run_dir": run_dir, "history": history, "test": test_metrics, "report": report,
+            "model": model}
+
+
+def save_diagnostics(run_dir: str, report, history) -> str:
+    """Write the monitor's numbers and the history as JSON (what ``chainrule report`` reads)."""
+    path = os.path.join(run_dir, "diagnostics.json")
+    data = report.to_dict()
+    data.update(param_count=report.param_count, leaves=report.leaves, kinds=report.kinds,
+                history=[dict(e) for e in history.epochs])
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, default=_json_default)
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(value):
+    import numpy as np
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def train_command(args) -> int:
+    result = run_training(args)
+    acc = result["test"].get("accuracy")
+    print(f"test accuracy: {acc:.2%}" if acc is not None else
+          f"test loss: {result['test']['loss']:.4f}")
+    print(result["report"].summary())
+    if not args.no_report:
+        from .report import build_report
+        path = build_report(result["run_dir"])
+        print(f"report: {path}")
+    return 0
+
+
+def demo_vanishing_command(args) -> int:
+    """Train a deep sigmoid MLP and a ReLU + residual + He-init MLP of the same depth."""
+    from .report import build_comparison
+    runs = {}
+    common = dict(data="digits", data_dir=None, optimizer="adam", lr=1e-3, schedule="none",
+                  batch_size=32, epochs=args.epochs, seed=args.seed, device="cpu",
+                  runs_dir=args.runs_dir, resume=None, no_report=True, quiet=args.quiet,
+                  depth=args.depth, width=64)
+    variants = {
+        "sigmoid": dict(model="mlp", activation="sigmoid", init="default", no_residual=True),
+        "relu-residual-he": dict(model="resnet", activation="relu", init="he", no_residual=False),
+    }
+    for label, extra in variants.items():
+        ns = SimpleNamespace(**common, **extra, name=f"vanishing-{label}")
+        print(f"== {label}: depth {args.depth}")
+        result = run_training(ns)
+        runs[label] = result
+        acc = result["test"].get("accuracy", float("nan"))
+        print(f"   test accuracy {acc:.2%}")
+        print("   " + result["report"].summary().replace("\n", "\n   "))
+    path = build_comparison({k: v["run_dir"] for k, v in runs.items()},
+                            os.path.join(args.runs_dir, "vanishing-report.html"))
+    print(f"comparison report: {path}")
+    return 0
+
+
+def report_command(args) -> int:
+    from .report import build_report
+    if not os.path.exists(os.path.join(args.run_dir, "diagnostics.json")):
+        raise UserError(f"{args.run_dir} is not a run folder (no diagnostics.json)")
+    print(build_report(args.run_dir))
+    return 0
+
+
+def explain_command(args) -> int:
+    """The chain-rule trace of micrograd's example expression."""
+    import chainrule as cr
+    from ..diagnostics import explain
+    a = cr.tensor(-4.0, dtype=cr.float64, requires_grad=True)
+    b = cr.tensor(2.0, dtype=cr.float64, requires_grad=True)
+    c = a + b
+    d = a * b + b ** 3
+    e = (c - d).relu() + d.tanh()
+    print("e = relu((a + b) - (a*b + b**3)) + tanh(a*b + b**3),  a = -4, b = 2\n")
+    explain(e, {"a": a, "b": b, "c": c, "d": d, "e": e})
+    return 0
