@@ -1,2 +1,51 @@
-"""(to be written)"""
-__all__: list = []
+"""Dropout layers: Dropout, Dropout1d, Dropout2d (active in training mode only).
+
+>>> import chainrule as cr
+>>> drop = cr.nn.Dropout(p=0.25)
+>>> drop
+Dropout(p=0.25, inplace=False)
+>>> bool((drop.eval()(cr.ones(4)) == 1).all())
+True
+"""
+from __future__ import annotations
+
+from ..errors import op_error
+from ..tensor import Tensor
+from .functional import _dropout as F
+from .module import Module
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
+
+
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise op_error(ValueError, type(self).__name__,
+                           f"dropout probability has to be between 0 and 1, got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training, self.inplace)
+
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels of (N, C, L) input in training."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels of (N, C, H, W) input in training."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training, self.inplace)

@@ -1,2 +1,196 @@
-"""(to be written)"""
-__all__: list = []
+"""Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm (PyTorch's state and defaults).
+
+>>> import chainrule as cr
+>>> bn = cr.nn.BatchNorm2d(3)
+>>> sorted(bn.state_dict())
+['bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight']
+>>> y = bn(cr.randn(4, 3, 5, 5))
+>>> int(bn.num_batches_tracked)
+1
+"""
+from __future__ import annotations
+
+from ..creation import empty, ones, tensor, zeros
+from ..dtypes import int64
+from ..errors import ShapeError, op_error
+from ..tensor import Tensor
+from . import init
+from .functional import _normalization as F
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+
+
+class _BatchNorm(Module):
+    """Shared state: affine parameters, running statistics and the batch counter."""
+
+    _dims: tuple = (2,)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(empty(num_features, dtype=dtype, device=device))
+            self.bias = Parameter(empty(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        name = type(self).__name__
+        if not isinstance(input, Tensor) or input.ndim not in self._dims:
+            got = f"input of shape {tuple(input.shape)}" if isinstance(input, Tensor) else \
+                type(input).__name__
+            want = " or ".join(f"{d}-D" for d in self._dims)
+            raise op_error(ShapeError, name, f"expected {want} input, got {got}")
+        if input.shape[1] != self.num_features:
+            raise op_error(ShapeError, name, f"{self!r} was given an input of shape "
+                           f"{tuple(input.shape)} with {input.shape[1]} channels, but it expects "
+                           f"{self.num_features} channels")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch_stats = self.training or not self.track_running_stats
+        # running stats are updated only while training with tracking on
+        update = self.training and self.track_running_stats
+        return F.batch_norm(input, self.running_mean if update or not use_batch_stats else None,
+                            self.running_var if update or not use_batch_stats else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input, per channel."""
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) input, per channel."""
+
+    _dims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalization over the last dims given by ``normalized_shape``, with elementwise affine.
+
+    >>> import chainrule as cr
+    >>> cr.nn.LayerNorm(4)(cr.randn(2, 3, 4)).shape
+    chainrule.Size([2, 3, 4])
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(empty(*self.normalized_shape, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(empty(*self.normalized_shape, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        k = len(self.normalized_shape)
+        if not isinstance(input, Tensor) or input.ndim < k or \
+                tuple(input.shape[-k:]) != self.normalized_shape:
+            got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
+            raise op_error(ShapeError, "LayerNorm", f"{self!r} expects input whose last dims are "
+                           f"{self.normalized_shape}, got input of shape {got}")
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalization over groups of channels (and the spatial dims), per sample.
+
+    >>> import chainrule as cr
+    >>> cr.nn.GroupNorm(2, 4)(cr.randn(3, 4, 5)).shape
+    chainrule.Size([3, 4, 5])
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise op_error(ValueError, "GroupNorm", f"num_channels ({num_channels}) must be "
+                           f"divisible by num_groups ({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(empty(num_channels, dtype=dtype, device=device))
+            self.bias = Parameter(empty(num_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim < 2 or input.shape[1] != self.num_channels:
+            got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
+            raise op_error(ShapeError, "GroupNorm", f"{self!r} expects (N, {self.num_channels}, "
+                           f"...) input, got input of shape {got}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
