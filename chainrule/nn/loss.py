@@ -20,9 +20,6 @@ class _Loss(Module):
         super().__init__()
         self.reduction = F._legacy(size_average, reduce, reduction)
 
-    def extra_repr(self) -> str:
-        return "" if self.reduction == "mean" else f"reduction='{self.reduction}'"
-
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight: Tensor | None = None, size_average=None, reduce=None,
