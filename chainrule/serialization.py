@@ -344,7 +344,7 @@ def _check_entry(name: str, entry, body_len: int, where: str) -> tuple[np.dtype,
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if not isinstance(dtype, str) or dtype not in _DTYPES:
         extra = " (a safetensors dtype chainrule has no tensor type for)" \
-            if dtype in _KNOWN_OTHER else ""
+            if isinstance(dtype, str) and dtype in _KNOWN_OTHER else ""
         raise _fail(f"{bad} has dtype {dtype!r}{extra}; expected one of {', '.join(_DTYPES)}")
     if not isinstance(shape, list) or len(shape) > _MAX_NDIM or \
             not all(_is_int(s) and 0 <= s < 2 ** 62 for s in shape):
