@@ -16,9 +16,10 @@ pack's node every ``grad_input``; a hook's return value replaces them.
 >>> seen
 [(chainrule.Size([4, 3]), chainrule.Size([4, 2]))]
 
-Differences from PyTorch: an output that got no gradient shows up in
-``grad_output`` as zeros rather than None, and a tensor input that does not
-require grad gets None in ``grad_input`` (as PyTorch).
+As in PyTorch, ``grad_input`` has one entry per positional argument: None for
+non-tensors, and, when no input requires grad, None for all; otherwise tensor
+inputs that do not require grad get zeros. Difference from PyTorch: an output
+that got no gradient shows up in ``grad_output`` as zeros rather than None.
 """
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ class _BackwardHookState:
         self.output_positions: list[int] = []
         self.n_outputs = 1
         self.grad_output: tuple | None = None
+        self.other_tensors: list = []
 
     # -- output side: grad_output arrives first
     def on_output_grad(self, g: Tensor):
@@ -148,6 +150,8 @@ class _BackwardHookState:
         grad_input = [None] * self.n_args
         for pos, p in zip(self.input_positions, parts):
             grad_input[pos] = p
+        for pos, zeros in self.other_tensors:
+            grad_input[pos] = zeros()  # as PyTorch: zeros for tensor inputs without grad
         new = self._call_hooks(tuple(grad_input))
         if new is None:
             return None
@@ -170,6 +174,12 @@ def _as_tuple(x) -> tuple:
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+def _zeros_maker(t: Tensor):
+    from ..backends import backend_of
+    shape, dtype, xp = t._data.shape, t._data.dtype, backend_of(t._data)
+    return lambda: Tensor._make(xp.zeros(shape, dtype=dtype))
+
+
 def wrap_backward_hooks(module, args: tuple, kwargs: dict):
     """Run ``module.forward`` so that its full backward (pre-)hooks fire in backward."""
     if not GRAD.enabled:
@@ -177,6 +187,8 @@ def wrap_backward_hooks(module, args: tuple, kwargs: dict):
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     state = _BackwardHookState(module, len(args), positions)
     if positions:
+        state.other_tensors = [(i, _zeros_maker(a)) for i, a in enumerate(args)
+                               if isinstance(a, Tensor) and not a.requires_grad]
         state.inputs = [args[i] for i in positions]
         packed = _pack(state.inputs)
         packed.grad_fn.register_prehook(state.on_input_grad)
