@@ -386,6 +386,10 @@ def _arrays(header: dict, data: bytearray, start: int, where: str) -> dict[str, 
         except (ValueError, TypeError, MemoryError) as e:
             raise _fail(f"load: {where}: tensor {name!r} of shape {list(shape)} cannot be "
                         f"made ({e})") from None
+        if np_dtype.kind == "b" and array.size and array.view(np.uint8).max() > 1:
+            # NumPy would keep the stray byte and compare unequal to True
+            raise _fail(f"load: {where}: tensor {name!r} is BOOL but holds bytes other than 0 "
+                        "and 1; the file is corrupt")
         if begin % np_dtype.itemsize:
             array = array.copy()  # unaligned (from another writer): copy to an aligned buffer
         if np_dtype.byteorder not in ("=", "|") and not np_dtype.isnative:

@@ -152,6 +152,7 @@ def test_map_location():
     out = _roundtrip(obj, map_location=lambda t, loc: seen.append(loc) or t * 2)
     assert seen == ["cpu"] and out["x"].tolist() == [2.0, 2.0]
     assert_same(_roundtrip(obj, map_location={"cuda:0": "cpu"}), obj)
+    assert_same(_roundtrip(obj, map_location=cr.device("cpu")), obj)
     assert_same(_roundtrip(obj, weights_only=False), obj)
 
 
@@ -317,6 +318,8 @@ HOSTILE = {
     "offsets wrong length": (_file({"x": dict(ONE["x"], data_offsets=[0])}, b"\0" * 4),
                              "data_offsets"),
     "size mismatch": (_file({"x": dict(ONE["x"], shape=[2])}, b"\0" * 4), "needs 8 bytes"),
+    "bool byte not 0 or 1": (_file({"m": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}},
+                                   b"\x01\x02"), "other than 0 and 1"),
     "overlap": (_file({"x": ONE["x"], "y": ONE["x"]}, b"\0" * 4), "overlap"),
     "gap": (_file({"x": dict(ONE["x"], data_offsets=[4, 8])}, b"\0" * 8), "gap"),
     "trailing data": (_file(ONE, b"\0" * 8), "trailing"),

@@ -293,6 +293,12 @@ def test_random_split_counts_fractions_and_errors():
     a = crd.random_split(range(20), [10, 10], generator=cr.Generator().manual_seed(7))
     b = crd.random_split(range(20), [10, 10], generator=cr.Generator().manual_seed(7))
     assert list(a[0]) == list(b[0])
+    # lengths that sum to 1 are fractions, as in PyTorch, even when they are ints
+    with pytest.warns(UserWarning, match="index 0 is 0"):
+        ours = [len(p) for p in crd.random_split(range(5), [0, 1])]
+    with pytest.warns(UserWarning):
+        theirs = [len(p) for p in tud.random_split(range(5), [0, 1])]
+    assert ours == theirs == [0, 5]
     with pytest.raises(ValueError, match=r"sum of input lengths \(9\).*\(10\)"):
         crd.random_split(range(10), [4, 5])
 

@@ -225,8 +225,8 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
     from ...random import default_generator, randperm
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1 and \
-            any(isinstance(x, float) for x in lengths):
+    # PyTorch's rule: lengths summing to 1 are fractions (even [0, 1] on a longer dataset)
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         counts = []
         for i, frac in enumerate(lengths):
             if frac < 0 or frac > 1:
