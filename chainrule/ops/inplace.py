@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import VersionCounter
-from ..errors import DTypeError, ShapeError, op_error
+from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from . import elementwise as ew
 from ._operands import is_scalar, tensor_method
@@ -35,12 +35,30 @@ def _check_graph_inplace(self: Tensor, name: str) -> None:
                        f"a leaf tensor that requires grad (shape {tuple(self.shape)}) is used in an "
                        "in-place operation; do it under chainrule.no_grad() (as optimizers do) or "
                        "use the out-of-place op")
-    base = self._base
-    if base is not None and (base._requires_grad or self._requires_grad):
+    # Recorded in-place ops rebind the tensor to a new array (the old one stays with the
+    # nodes that saved it), so the change could not reach the tensor a view shares
+    # memory with: refuse rather than let the two silently disagree.
+    if self._base is not None:
         raise op_error(RuntimeError, name,
-                       f"in-place change of a view (shape {tuple(self.shape)}) of a tensor that is "
-                       "part of the graph is not supported; clone() the view first, or index-assign "
+                       f"in-place change, recorded for autograd, of a view or detach()ed alias "
+                       f"(shape {tuple(self.shape)}) is not supported: the change would not reach "
+                       "the tensor it shares memory with; clone() the view first, or index-assign "
                        "on the base tensor (base[idx] = value)")
+
+
+def _write(self: Tensor, index, value, name: str) -> None:
+    """``self._data[index] = value`` with a clear error for read-only (expanded) memory."""
+    try:
+        self._data[index] = value
+    except ValueError as e:
+        if not self._data.flags.writeable:
+            raise op_error(RuntimeError, name,
+                           f"cannot write in place into a tensor of shape {tuple(self.shape)} whose "
+                           "memory is read-only: it is an expand()/broadcast_to() view in which "
+                           "several elements share one memory location; clone() it first") from None
+        raise op_error(ShapeError, name, f"cannot write a value of shape "
+                       f"{tuple(getattr(value, 'shape', ()))} into a tensor of shape "
+                       f"{tuple(self.shape)}: {e}") from None
 
 
 def _check_result(self: Tensor, new: Tensor, name: str) -> None:
@@ -73,7 +91,7 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
             new = compute(self)
         _check_result(self, new, name)
         if new._data is not self._data:
-            self._data[...] = new._data
+            _write(self, ..., new._data, name)
     self._vc.value += 1
     return self
 
@@ -97,6 +115,8 @@ def _fast(self: Tensor, other, ufunc_name: str, name: str):
         return None
     from ..backends import backend_of
     xp = backend_of(data)
+    if not data.flags.writeable:
+        return None  # the general path explains
     try:
         getattr(xp, ufunc_name)(data, o, out=data, casting="unsafe")
     except ValueError:
@@ -209,7 +229,7 @@ def fill_(self: Tensor, value) -> Tensor:
     """Fill with ``value`` (a number or a 0-dim tensor) in place."""
     if not _records(self, (value,)):
         v = value._data if isinstance(value, Tensor) else value
-        self._data[...] = v
+        _write(self, ..., v, "fill_")
         self._vc.value += 1
         return self
     from .shape import broadcast_to
@@ -236,7 +256,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
                        f"the destination's shape {tuple(self.shape)}") from None
     if not _records(self, (src,)):
         moved = src.to(self.device)._data
-        self._data[...] = moved
+        _write(self, ..., moved, "copy_")
         self._vc.value += 1
         return self
     return inplace(self, "copy_", lambda s: broadcast_to(src.to(s.device).to(s.dtype), tuple(s.shape))
@@ -272,12 +292,16 @@ def _setitem(self: Tensor, index, value) -> None:
     if not _records(self, (value,)):
         idx, _ = normalize_index(index, backend_of(self._data))
         v = value._data if isinstance(value, Tensor) else value
+        if not self._data.flags.writeable:
+            _write(self, idx, v, "setitem")  # raises the read-only error
         try:
             self._data[idx] = v
         except (ValueError, IndexError) as e:
-            raise op_error(ShapeError if isinstance(e, ValueError) else IndexError, "setitem",
-                           f"cannot assign {getattr(value, 'shape', type(value).__name__)} to index "
-                           f"{index!r} of a tensor of shape {tuple(self.shape)}: {e}") from None
+            what = (f"a value of shape {tuple(value.shape)}" if hasattr(value, "shape")
+                    else f"a {type(value).__name__}")
+            raise op_error(ShapeError if isinstance(e, ValueError) else IndexingError, "setitem",
+                           f"cannot assign {what} to index {index!r} of a tensor of shape "
+                           f"{tuple(self.shape)}: {e}") from None
         self._vc.value += 1
         return
     inplace(self, "setitem", lambda s: index_put(s, index if isinstance(index, tuple) else (index,),
@@ -315,7 +339,7 @@ def _random_fill(self: Tensor, sample, name: str) -> Tensor:
         _check_graph_inplace(self, name)
     from ..backends import backend_of
     array = sample(tuple(self.shape))
-    self._data[...] = backend_of(self._data).from_host(array.astype(self._data.dtype))
+    _write(self, ..., backend_of(self._data).from_host(array.astype(self._data.dtype)), name)
     self._vc.value += 1
     return self
 
