@@ -9,16 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .train.errors import UserError
+
 
 class _ArgumentParser(argparse.ArgumentParser):
     """argparse that reports bad arguments in one line and exits with status 2."""
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-class UserError(Exception):
-    """A problem with what the user asked for: printed as one line, exit status 2."""
 
 
 def _train_parser(sub) -> None:

@@ -8,7 +8,7 @@ import sys
 import time
 from types import SimpleNamespace
 
-from ..cli import UserError
+from .errors import UserError
 
 DEFAULT_EPOCHS = {"digits": 15, "mnist": 3, "fashion-mnist": 3, "moons": 60, "spirals": 150}
 
