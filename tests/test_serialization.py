@@ -518,3 +518,54 @@ def test_fuzz_through_real_files(tmp_path):
             cr.load(path)
         except SerializationError:
             pass
+
+
+# ------------------------------------------------------------------ real checkpoints
+
+def _mlp():
+    return cr.nn.Sequential(cr.nn.Linear(2, 16), cr.nn.Tanh(), cr.nn.Linear(16, 2))
+
+
+def _step(model, opt, x, y):
+    opt.zero_grad()
+    cr.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+
+
+def test_training_checkpoint_resumes_exactly(tmp_path):
+    from chainrule.datasets import moons
+    from chainrule.utils.data import DataLoader
+    cr.manual_seed(0)
+    model = _mlp()
+    opt = cr.optim.Adam(model.parameters(), lr=0.01)
+    batches = list(DataLoader(moons(64, seed=0), batch_size=16))
+    for x, y in batches[:2]:
+        _step(model, opt, x, y)
+    path = tmp_path / "ckpt.pt"
+    cr.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 1}, path)
+    ckpt = cr.load(path)
+    assert all(isinstance(k, int) for k in ckpt["optimizer"]["state"]), "param ids stay ints"
+    resumed = _mlp()
+    resumed.load_state_dict(ckpt["model"])
+    opt2 = cr.optim.Adam(resumed.parameters(), lr=0.5)
+    opt2.load_state_dict(ckpt["optimizer"])
+    assert opt2.param_groups[0]["lr"] == 0.01
+    for x, y in batches[2:]:
+        _step(model, opt, x, y)
+        _step(resumed, opt2, x, y)
+    for (name, a), b in zip(model.named_parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=name)
+
+
+def test_state_dict_file_loads_into_torch():
+    import torch
+    import safetensors.torch
+    model = _mlp()
+    buf = io.BytesIO()
+    cr.save(model.state_dict(), buf)
+    ref = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
+    ref.load_state_dict(safetensors.torch.load(buf.getvalue()))
+    x = np.random.default_rng(0).standard_normal((5, 2)).astype(np.float32)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model(cr.tensor(x)).detach().numpy(), want, rtol=1e-5, atol=1e-6)
