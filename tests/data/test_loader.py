@@ -333,3 +333,30 @@ def test_grad_flows_through_fast_path_like_stack():
     (xb, _), = list(crd.DataLoader(ds, batch_size=4, sampler=[3, 1, 0, 2]))
     (xb * cr.tensor([[1.0, 2.0]])).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.tile([1.0, 2.0], (4, 1)))
+
+
+@pytest.mark.parametrize("n, replicas", [(10, 3), (9, 3), (2, 4), (7, 1)])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_distributed_sampler_matches_torch_unshuffled(n, replicas, drop_last):
+    from torch.utils.data.distributed import DistributedSampler as TorchDS
+    for rank in range(replicas):
+        ours = crd.DistributedSampler(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        theirs = TorchDS(range(n), replicas, rank, shuffle=False, drop_last=drop_last)
+        assert len(ours) == len(theirs), (rank, len(ours), len(theirs))
+        assert list(ours) == list(theirs), (rank, list(ours), list(theirs))
+
+
+def test_distributed_sampler_shuffle_partitions_and_epochs():
+    shares = [crd.DistributedSampler(range(12), 3, r, seed=4) for r in range(3)]
+    first = [list(s) for s in shares]
+    assert sorted(i for s in first for i in s) == list(range(12)), "ranks must partition the data"
+    for s in shares:
+        s.set_epoch(1)
+    second = [list(s) for s in shares]
+    assert sorted(i for s in second for i in s) == list(range(12)) and second != first
+    with pytest.raises(ValueError, match=r"rank should be in the interval \[0, 1\]"):
+        crd.DistributedSampler(range(4), num_replicas=2, rank=2)
+    with pytest.raises(RuntimeError, match="num_replicas and rank"):
+        crd.DistributedSampler(range(4))
+    import chainrule.utils.data.distributed as dmod
+    assert dmod.DistributedSampler is crd.DistributedSampler
