@@ -149,6 +149,10 @@ class Optimizer:
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {type(params).__name__}; wrap a single "
                             "tensor in a list: [tensor]")
+        if isinstance(params, (set, frozenset)):  # PyTorch only catches this inside a group
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+                            "the ordering of tensors in sets will change between runs. Please use "
+                            "a list instead.")
         self.state = defaultdict(dict)
         self.param_groups = []
         param_groups = list(params)
