@@ -12,7 +12,7 @@ against the file before anything is allocated, and any fault in the file is a
 :class:`~chainrule.errors.SerializationError` naming what was expected and found.
 A plain safetensors file written by another tool loads as ``{name: tensor}``.
 
-Writes are atomic: the bytes go to a temporary file in the target's directory,
+Writes to a path are atomic: the bytes go to a temporary file in the target's directory,
 which is flushed, fsynced and then renamed over the target, so a crash or a
 failing write leaves any previous file untouched.
 
@@ -390,8 +390,8 @@ def _arrays(header: dict, data: bytearray, start: int, where: str) -> dict[str, 
             # NumPy would keep the stray byte and compare unequal to True
             raise _fail(f"load: {where}: tensor {name!r} is BOOL but holds bytes other than 0 "
                         "and 1; the file is corrupt")
-        if begin % np_dtype.itemsize:
-            array = array.copy()  # unaligned (from another writer): copy to an aligned buffer
+        if not array.flags.aligned:
+            array = array.copy()  # unaligned (another writer's layout): copy to an aligned buffer
         if np_dtype.byteorder not in ("=", "|") and not np_dtype.isnative:
             array = array.astype(np_dtype.newbyteorder("="))
         out[name] = array

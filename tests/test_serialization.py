@@ -193,6 +193,12 @@ def test_unaligned_tensors_from_other_writers_load():
               "b": {"dtype": "I64", "shape": [2], "data_offsets": [1, 17]}}
     out = cr.load(io.BytesIO(_file(header, b"\x07" + np.array([5, -6], "<i8").tobytes())))
     assert out["a"].tolist() == [7] and out["b"].tolist() == [5, -6]
+    # an unpadded header puts the whole data section at an odd address
+    blob = _file({"d": {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]}},
+                 np.array([1.5, -2.0], "<f8").tobytes())
+    assert (len(blob) - 16) % 8 != 0
+    d = cr.load(io.BytesIO(blob))["d"]
+    assert d._data.flags.aligned and d.tolist() == [1.5, -2.0]
 
 
 # ------------------------------------------------------------------------ save errors

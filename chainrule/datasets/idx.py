@@ -15,6 +15,7 @@ array([[0, 1, 2],
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 import zlib
@@ -87,11 +88,15 @@ def read_idx(file: Union[str, "os.PathLike[str]", BinaryIO]) -> np.ndarray:
     except OSError as e:
         raise IDXError(f"read_idx: cannot open {where}: {e}") from e
     try:
-        head = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
-        if not head and hasattr(stream, "seek"):
+        if hasattr(stream, "peek"):
+            head = stream.peek(2)[:2]
+        elif getattr(stream, "seekable", lambda: False)():
             pos = stream.tell()
             head = stream.read(2)
             stream.seek(pos)
+        else:  # a one-way stream: buffer it so the first bytes can be looked at
+            stream = io.BytesIO(stream.read())
+            head = stream.getvalue()[:2]
         if head == _GZIP_MAGIC:
             try:
                 with gzip.GzipFile(fileobj=stream) as gz:

@@ -32,6 +32,21 @@ def test_idx_round_trip(tmp_path, dtype, gz):
         np.testing.assert_array_equal(read_idx(f), a)
 
 
+def test_idx_from_one_way_streams(tmp_path):
+    class OneWay:
+        def __init__(self, data):
+            self._data = data
+
+        def read(self, n=-1):
+            out, self._data = (self._data, b"") if n < 0 else (self._data[:n], self._data[n:])
+            return out
+
+    a = np.arange(5, dtype=np.int32)
+    write_idx(tmp_path / "a.gz", a)
+    for blob in ((tmp_path / "a.gz").read_bytes(), gzip.decompress((tmp_path / "a.gz").read_bytes())):
+        np.testing.assert_array_equal(read_idx(OneWay(blob)), a)
+
+
 def test_idx_reads_handwritten_big_endian_file(tmp_path):
     # written by hand, not by write_idx: checks the byte order of header and data
     raw = bytes([0, 0, 0x0B, 2]) + struct.pack(">II", 1, 2) + struct.pack(">hh", 258, -2)
