@@ -48,14 +48,17 @@ def kind_of(module) -> str | None:
 
 
 def _sq_norm(array) -> float:
-    # float64 so that huge (exploding) values do not overflow the sum of squares
+    """Sum of squares by one BLAS dot product; inf/nan exactly when the array has them."""
     xp = backend_of(array)
-    a = array.astype("float64") if array.dtype.kind == "f" else array
-    return float(xp.sum(a * a))
-
-
-def _all_finite(array) -> bool:
-    return bool(backend_of(array).all(backend_of(array).isfinite(array)))
+    flat = array.reshape(-1)
+    with np.errstate(all="ignore"):  # inf/nan are reported as findings, not warned about
+        s = float(xp.vdot(flat, flat))
+        if math.isinf(s):  # an inf in the data, or float32 overflow of finite values: rescale
+            m = float(xp.max(xp.abs(flat)))
+            if math.isfinite(m) and m > 0:
+                scaled = flat / m
+                s = float(xp.vdot(scaled, scaled)) * m * m
+    return s
 
 
 class Monitor:
@@ -131,11 +134,9 @@ class Monitor:
                 self._order.append(name)
             own = self.param_names.get(name)
             if own:
-                sq = 0.0
-                for _, p in own:
-                    sq += _sq_norm(p._data)
-                    if not _all_finite(p._data):
-                        _flag(layer, "weight")
+                sq = sum(_sq_norm(p._data) for _, p in own)
+                if not math.isfinite(sq):
+                    _flag(layer, "weight")
                 layer["weight_norm"] = math.sqrt(sq)
             if not isinstance(output, Tensor) or output._data.dtype.kind != "f":
                 return
@@ -149,11 +150,14 @@ class Monitor:
         layer["output_size"] = int(a.size)
         if a.size == 0:
             return
-        if not _all_finite(a):
+        sq = _sq_norm(a)
+        if not math.isfinite(sq):
             _flag(layer, "activation")
         with np.errstate(all="ignore"):  # inf/nan inputs are reported, not warned about
-            layer["act_mean"] = float(xp.mean(a))
-            layer["act_std"] = float(xp.std(a))
+            mean = float(xp.sum(a)) / a.size
+            layer["act_mean"] = mean
+            layer["act_std"] = math.sqrt(max(sq / a.size - mean * mean, 0.0)) \
+                if math.isfinite(sq) else math.nan
         kind = kind_of(module)
         if kind == "relu":
             # a unit is one feature position; dead = zero for every example in the batch
@@ -175,7 +179,7 @@ class Monitor:
             sq = _sq_norm(g._data)
             layer["output_grad_norm"] = math.sqrt(layer.get("output_grad_norm", 0.0) ** 2 + sq)
             layer["output_grad_size"] = int(g._data.size)
-            if not _all_finite(g._data):
+            if not math.isfinite(sq):
                 _flag(layer, "output_grad")
         return hook
 
@@ -191,7 +195,7 @@ class Monitor:
                 return
             sq = _sq_norm(g._data)
             layer["grad_norm"] = math.sqrt(layer.get("grad_norm", 0.0) ** 2 + sq)
-            if not _all_finite(g._data):
+            if not math.isfinite(sq):
                 _flag(layer, "grad")
         return hook
 
@@ -209,7 +213,9 @@ class Monitor:
             for name, own in self.param_names.items():
                 diff = old = 0.0
                 for (_, p), b in zip(own, before[name]):
-                    diff += _sq_norm(p._data - b)
+                    with np.errstate(all="ignore"):
+                        delta = p._data - b
+                    diff += _sq_norm(delta)
                     old += _sq_norm(b)
                 layer = self._layer(name)
                 layer["update_ratio"] = math.sqrt(diff) / math.sqrt(old) if old > 0 else \

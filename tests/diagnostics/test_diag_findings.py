@@ -107,6 +107,7 @@ def test_saturation_sigmoid():
     assert finding(report, "saturation").layers == ["1"]
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # numpy, on the inf input
 def test_non_finite_input():
     model = he_init(mlp([4, 16, 1]))
     x, y = data(n=16)
@@ -119,6 +120,7 @@ def test_non_finite_input():
     assert "input data" in f.suggestion
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_non_finite_nan_in_weights_after_step():
     model = he_init(mlp([4, 16, 1]))
     x, y = data(n=16)

@@ -32,13 +32,13 @@ def test_gradient_and_weight_norms_match_direct_computation():
     for name in ("0", "2"):
         lin = model.get_submodule(name)
         expect = math.sqrt(norm(lin.weight.grad) ** 2 + norm(lin.bias.grad) ** 2)
-        assert layers[name]["grad_norm"] == pytest.approx(expect, rel=1e-6)
+        assert layers[name]["grad_norm"] == pytest.approx(expect, rel=1e-5)
         expect_w = math.sqrt(norm(lin.weight) ** 2 + norm(lin.bias) ** 2)
-        assert layers[name]["weight_norm"] == pytest.approx(expect_w, rel=1e-6)
-    assert layers["0"]["output_grad_norm"] == pytest.approx(norm(outputs["h"].grad), rel=1e-6)
+        assert layers[name]["weight_norm"] == pytest.approx(expect_w, rel=1e-5)
+    assert layers["0"]["output_grad_norm"] == pytest.approx(norm(outputs["h"].grad), rel=1e-5)
     h = outputs["h"].detach().numpy()
     assert layers["0"]["act_mean"] == pytest.approx(float(h.mean()), rel=1e-5)
-    assert layers["0"]["act_std"] == pytest.approx(float(h.std()), rel=1e-5)
+    assert layers["0"]["act_std"] == pytest.approx(float(h.std()), rel=1e-4)
     assert "grad_norm" not in layers["1"]  # ReLU owns no parameters
     assert "non_finite" not in layers["0"]
 
@@ -162,4 +162,4 @@ def test_custom_module_and_shared_parameter():
     model(cr.randn(5, 4)).sum().backward()
     layer = monitor.report().steps[0]["layers"]["enc"]
     expect = math.sqrt(norm(model.enc.weight.grad) ** 2 + norm(model.enc.bias.grad) ** 2)
-    assert layer["grad_norm"] == pytest.approx(expect, rel=1e-6)  # both uses, summed once
+    assert layer["grad_norm"] == pytest.approx(expect, rel=1e-5)  # both uses, summed once
