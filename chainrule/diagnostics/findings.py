@@ -27,7 +27,7 @@ saturation
     ``saturated_fraction`` (0.5).
 non_finite
     Any inf/nan in a layer's weights, output, parameter gradient or output gradient,
-    at any recorded step.
+    at any recorded step; the first sighting in time names the likely cause.
 no_gradient
     A parameter that requires grad but received no gradient in any backward pass
     seen by the monitor (and whose ``.grad`` is None), once some backward has run.
@@ -278,23 +278,15 @@ def _saturation(report, window, th: Thresholds) -> list[Finding]:
 
 # ------------------------------------------------------------- missing values --
 def _non_finite(report) -> list[Finding]:
-    where: dict[str, list] = {}
-    first = None
-    # in time order: forward flags from input to output, then backward flags back again
-    phases = ((("weight", "activation"), report.order),
-              (("output_grad", "grad"), report.order[::-1]))
-    for step in report.steps:
-        for kinds, names in phases:
-            for name in names:
-                flags = [f for f in step["layers"].get(name, {}).get("non_finite", ())
-                         if f in kinds]
-                if not flags:
-                    continue
-                where.setdefault(name, []).extend((step["step"], f) for f in flags)
-                if first is None:
-                    first = (step["step"], name, flags)
-    if first is None:
+    events = report.non_finite  # sightings in the order they happened
+    if not events:
         return []
+    where: dict[str, list] = {}
+    for e in events:
+        where.setdefault(e["layer"], []).append((e["step"], e["where"]))
+    head = events[0]
+    first = (head["step"], head["layer"],
+             [e["where"] for e in events if (e["step"], e["layer"]) == (head["step"], head["layer"])])
     step, name, flags = first
     if "weight" in flags:
         cause = "its weights are non-finite: an update blew up (lower the learning rate, clip " \

@@ -64,12 +64,15 @@ def _sq_norm(array) -> float:
 class Monitor:
     """Records gradient-flow numbers for one model; made by :func:`watch`."""
 
-    def __init__(self, model, optimizer=None, every: int = 1, window: int = 5) -> None:
+    def __init__(self, model, optimizer=None, every: int = 1, window: int = 5,
+                 keep: int | None = 10_000) -> None:
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"watch: every must be a positive int, got {every!r}")
         self.model = model
         self.every = every
         self.window = window
+        self.keep = keep                     # recorded steps kept (oldest dropped); None: all
+        self.non_finite: list[dict] = []     # inf/nan sightings in time order (first 1000)
         self.steps: list[dict] = []
         self._step = -1
         self._record: dict | None = None
@@ -112,6 +115,8 @@ class Monitor:
         if self._step % self.every == 0:
             self._record = {"step": self._step, "layers": {}}
             self.steps.append(self._record)
+            if self.keep is not None and len(self.steps) > self.keep:
+                del self.steps[:len(self.steps) - self.keep]
         else:
             self._record = None
 
@@ -136,7 +141,7 @@ class Monitor:
             if own:
                 sq = sum(_sq_norm(p._data) for _, p in own)
                 if not math.isfinite(sq):
-                    _flag(layer, "weight")
+                    self._flag(name, layer, "weight")
                 layer["weight_norm"] = math.sqrt(sq)
             if not isinstance(output, Tensor) or output._data.dtype.kind != "f":
                 return
@@ -152,7 +157,7 @@ class Monitor:
             return
         sq = _sq_norm(a)
         if not math.isfinite(sq):
-            _flag(layer, "activation")
+            self._flag(name, layer, "activation")
         with np.errstate(all="ignore"):  # inf/nan inputs are reported, not warned about
             mean = float(xp.sum(a)) / a.size
             layer["act_mean"] = mean
@@ -180,7 +185,7 @@ class Monitor:
             layer["output_grad_norm"] = math.sqrt(layer.get("output_grad_norm", 0.0) ** 2 + sq)
             layer["output_grad_size"] = int(g._data.size)
             if not math.isfinite(sq):
-                _flag(layer, "output_grad")
+                self._flag(name, layer, "output_grad")
         return hook
 
     # -- backward: the gradient each parameter receives in this pass -------------
@@ -196,7 +201,7 @@ class Monitor:
             sq = _sq_norm(g._data)
             layer["grad_norm"] = math.sqrt(layer.get("grad_norm", 0.0) ** 2 + sq)
             if not math.isfinite(sq):
-                _flag(layer, "grad")
+                self._flag(name, layer, "grad")
         return hook
 
     # -- optimizer.step: how far the update moved each layer's weights -----------
@@ -225,6 +230,13 @@ class Monitor:
         optimizer.step = step
         self._restore_optimizer = (lambda: setattr(optimizer, "step", original)) if had_own \
             else (lambda: vars(optimizer).pop("step", None))
+
+    def _flag(self, name: str, layer: dict, where: str) -> None:
+        flags = layer.setdefault("non_finite", [])
+        if where not in flags:
+            flags.append(where)
+            if len(self.non_finite) < 1000:
+                self.non_finite.append({"step": self._step, "layer": name, "where": where})
 
     # -- public -------------------------------------------------------------------
     def remove(self) -> None:
@@ -256,7 +268,8 @@ class Monitor:
         report = Report(steps=self.steps, layers=list(self.modules), types=dict(self.types),
                         order=order, param_count=dict(self.param_count),
                         leaves=[n for n in order if not self.modules[n]._modules],
-                        kinds={n: kind_of(m) for n, m in self.modules.items()})
+                        kinds={n: kind_of(m) for n, m in self.modules.items()},
+                        non_finite=list(self.non_finite))
         report.findings = find(report, th, alive=self._alive, no_gradient=no_grad)
         return report
 
@@ -267,17 +280,13 @@ class Monitor:
         self.remove()
 
 
-def _flag(layer: dict, where: str) -> None:
-    flags = layer.setdefault("non_finite", [])
-    if where not in flags:
-        flags.append(where)
-
-
-def watch(model, optimizer=None, every: int = 1, window: int = 5) -> Monitor:
+def watch(model, optimizer=None, every: int = 1, window: int = 5,
+          keep: int | None = 10_000) -> Monitor:
     """Attach a gradient-flow monitor to ``model`` (and ``optimizer.step``, when given).
 
     ``every``: measure one step in ``every``; ``window``: how many recorded steps the
-    findings look back over. Use ``monitor.report()`` for numbers and findings,
+    findings look back over; ``keep``: how many recorded steps to hold (the oldest are
+    dropped, so memory stays bounded; None keeps all). Use ``monitor.report()`` for numbers and findings,
     ``monitor.remove()`` (or a ``with`` block) to detach.
     """
-    return Monitor(model, optimizer, every=every, window=window)
+    return Monitor(model, optimizer, every=every, window=window, keep=keep)

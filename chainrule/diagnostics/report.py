@@ -37,6 +37,7 @@ class Report:
     param_count: dict[str, int]    # layers that own parameters -> number of weights
     leaves: list[str]              # layers without sub-modules, in forward order
     kinds: dict[str, str | None]   # layer -> 'relu' / 'sigmoid' / 'tanh' / None
+    non_finite: list[dict] = field(default_factory=list)  # {step, layer, where}, in time order
     findings: list[Finding] = field(default_factory=list)
 
     def series(self, metric: str, layer: str | None = None):
@@ -57,7 +58,7 @@ class Report:
     def to_dict(self) -> dict:
         """Everything as plain dicts and lists."""
         return {"layers": list(self.layers), "types": dict(self.types), "order": list(self.order),
-                "steps": self.steps,
+                "steps": self.steps, "non_finite": self.non_finite,
                 "findings": [{"kind": f.kind, "layers": f.layers, "evidence": f.evidence,
                               "suggestion": f.suggestion} for f in self.findings]}
 

@@ -163,3 +163,18 @@ def test_custom_module_and_shared_parameter():
     layer = monitor.report().steps[0]["layers"]["enc"]
     expect = math.sqrt(norm(model.enc.weight.grad) ** 2 + norm(model.enc.bias.grad) ** 2)
     assert layer["grad_norm"] == pytest.approx(expect, rel=1e-5)  # both uses, summed once
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_keep_bounds_memory_but_not_the_first_non_finite():
+    model = mlp([4, 8, 1])
+    monitor = cr.diagnostics.watch(model, keep=2)
+    bad = cr.tensor([[float("nan"), 0.0, 0.0, 0.0]])
+    model(bad).sum().backward()                     # step 0: nan
+    for _ in range(3):
+        model(cr.randn(2, 4)).sum().backward()      # steps 1-3: clean
+    report = monitor.report()
+    assert [s["step"] for s in report.steps] == [2, 3]
+    (f,) = [f for f in report.findings if f.kind == "non_finite"]
+    assert f.evidence["first_step"] == 0 and f.evidence["first_layer"] == "0"
+    assert report.non_finite[0] == {"step": 0, "layer": "0", "where": "activation"}
