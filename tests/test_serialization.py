@@ -44,7 +44,8 @@ def assert_same(a, b, path="obj"):
     assert type(a) is type(b), f"{path}: type {type(a).__name__}, expected {type(b).__name__}"
     if isinstance(b, cr.Tensor):
         assert a.dtype == b.dtype, f"{path}: dtype {a.dtype}, expected {b.dtype}"
-        assert tuple(a.shape) == tuple(b.shape), f"{path}: shape {tuple(a.shape)} vs {tuple(b.shape)}"
+        assert tuple(a.shape) == tuple(b.shape), \
+            f"{path}: shape {tuple(a.shape)} vs {tuple(b.shape)}"
         assert a.requires_grad == b.requires_grad, f"{path}: requires_grad differs"
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy(), err_msg=path)
     elif isinstance(b, np.ndarray):
@@ -92,7 +93,8 @@ def test_round_trip_checkpoint_structure():
             "flags": [True, False, None], "empty": {}, "empty_list": [], "empty_tuple": (),
             "mixed_keys": {1: "int", 2.5: "float", True: "bool", None: "none", "s": "str"},
             "np": rng.standard_normal((2, 2)), "np_scalar": np.float32(2.5),
-            "nested": [[[{"deep": (cr.ones(1),)}]]], "rng": cr.Generator().manual_seed(3).get_state()}
+            "nested": [[[{"deep": (cr.ones(1),)}]]],
+            "rng": cr.Generator().manual_seed(3).get_state()}
     out = _roundtrip(ckpt)
     expected = dict(ckpt, np_scalar=2.5)
     assert_same(out, expected)
@@ -340,7 +342,8 @@ HOSTILE = {
                                                    "chainrule.structure": "{"}}, b""),
                            "structure in the metadata is not valid JSON"),
     "dangling tensor": (_meta_file({"$tensor": "nope"}), "not in the file"),
-    "tensor name not a string": (_meta_file({"$tensor": ["x"]}, {"x": np.ones(1)}), "not in the file"),
+    "tensor name not a string": (_meta_file({"$tensor": ["x"]}, {"x": np.ones(1)}),
+                                 "not in the file"),
     "unknown tag": (_meta_file({"$pickle": "os.system"}), "unknown structure tag"),
     "two tags": (_meta_file({"$tuple": [], "$dict": []}), "unknown structure entry"),
     "empty object": (_meta_file({}), "unexpected value"),

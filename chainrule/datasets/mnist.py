@@ -19,7 +19,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..utils.data import Dataset
-from .download import DownloadError, check_integrity, download_url
+from .download import DownloadError, download_url
 from .idx import IDXError, read_idx
 
 __all__ = ["MNIST", "FashionMNIST"]

@@ -43,7 +43,8 @@ def test_idx_from_one_way_streams(tmp_path):
 
     a = np.arange(5, dtype=np.int32)
     write_idx(tmp_path / "a.gz", a)
-    for blob in ((tmp_path / "a.gz").read_bytes(), gzip.decompress((tmp_path / "a.gz").read_bytes())):
+    packed = (tmp_path / "a.gz").read_bytes()
+    for blob in (packed, gzip.decompress(packed)):
         np.testing.assert_array_equal(read_idx(OneWay(blob)), a)
 
 

@@ -115,7 +115,8 @@ def test_shuffle_follows_the_global_seed():
 
 def test_epochs_differ_with_one_generator():
     ours, _ = _pair(30)
-    loader = crd.DataLoader(ours, batch_size=30, shuffle=True, generator=cr.Generator().manual_seed(0))
+    g = cr.Generator().manual_seed(0)
+    loader = crd.DataLoader(ours, batch_size=30, shuffle=True, generator=g)
     e1, e2 = (next(iter(loader))[0][:, 0].tolist() for _ in range(2))
     assert e1 != e2
 

@@ -47,7 +47,8 @@ class DataLoader:
                  collate_fn: Callable[[list], Any] | None = None, pin_memory: bool = False,
                  drop_last: bool = False, timeout: float = 0,
                  worker_init_fn: Callable[[int], None] | None = None,
-                 multiprocessing_context=None, generator=None, *, prefetch_factor: int | None = None,
+                 multiprocessing_context=None, generator=None, *,
+                 prefetch_factor: int | None = None,
                  persistent_workers: bool = False, pin_memory_device: str = "",
                  in_order: bool = True) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import math
 import warnings
-from typing import Any, Callable, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -165,7 +165,8 @@ class ChainDataset(IterableDataset):
     def __iter__(self):
         for d in self.datasets:
             if not isinstance(d, IterableDataset):
-                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
             yield from d
 
     def __len__(self) -> int:
