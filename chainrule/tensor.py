@@ -240,7 +240,8 @@ class Tensor:
                  create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see autograd.backward)."""
         from .autograd.engine import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        # one output, one gradient (which may be given as a nested list of numbers)
+        backward(self, None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
 
     # -- conversion --------------------------------------------------------------
     def numpy(self, *, force: bool = False):
