@@ -289,17 +289,47 @@ sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans),
                  saves=_NO_INPUT, saves_ans=True)
 
 
+def _special(xp, name: str):
+    """``erf``/``erfinv`` from the backend when it has them (e.g. CuPy's special
+    functions), else None: NumPy has no erf, so the callers fall back."""
+    return getattr(xp, name, None)
+
+
 def _erf_fwd(xp, x):
-    from ..backends import backend_of
-    return backend_of(x).erf(x)
+    fn = _special(xp, "erf")
+    if fn is not None:
+        return fn(x)
+    return xp.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype) if x.ndim else \
+        xp.asarray(math.erf(float(x)), dtype=x.dtype)
 
 
 erf = _unary("erf", _erf_fwd, lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-x * x))
 
 
 def _erfinv_fwd(xp, x):
-    from ..backends import backend_of
-    return backend_of(x).erfinv(x)
+    fn = _special(xp, "erfinv")
+    if fn is not None:
+        return fn(x)
+    # Giles' single-precision start, then Newton steps on erf(y) = x (quadratic: 3 suffice)
+    inside = xp.abs(x) < 1
+    x_in = xp.where(inside, x, 0)  # ±1 map to ±inf below, out of range to nan
+    w = -xp.log((1.0 - x_in) * (1.0 + x_in))
+    small = w < 5.0
+    ws = w - 2.5
+    wl = xp.sqrt(xp.maximum(w, 5.0)) - 3.0
+    ps = 2.81022636e-08
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+              -0.00417768164, 0.246640727, 1.50140941):
+        ps = c + ps * ws
+    pl = -0.000200214257
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+              0.00943887047, 1.00167406, 2.83297682):
+        pl = c + pl * wl
+    y = xp.where(small, ps, pl) * x_in
+    for _ in range(3):
+        y = y - (_erf_fwd(xp, y) - x_in) / (2.0 / math.sqrt(math.pi) * xp.exp(-y * y))
+    y = xp.where(inside, y, xp.where(x == 1, xp.inf, xp.where(x == -1, -xp.inf, xp.nan)))
+    return xp.asarray(y, dtype=x.dtype)
 
 
 erfinv = _unary("erfinv", _erfinv_fwd,
@@ -338,8 +368,9 @@ def _rounding(name, fwd):
     defvjp(op, _zero_grad)
 
     def fn(input: Tensor) -> Tensor:
-        if input._data.dtype.kind != "f":
-            return input.clone() if name != "sign" or input._data.dtype.kind != "b" else input.clone()
+        kind = input._data.dtype.kind
+        if kind != "f" and (name != "sign" or kind == "b"):
+            return input.clone()  # integers are already whole; the sign of a bool is itself
         return op(input)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{name}`` (zero gradient)."

@@ -51,8 +51,8 @@ def _prepare(input: Tensor, dim, op: str, dtype=None):
     if dtype is not None:
         input = input.to(to_dtype(dtype))
     dims = wrap_dims(dim, input.ndim, op)
-    if dims is not None and (len(dims) == input.ndim or dims == ()):
-        dims = None  # every dim (PyTorch also reads dim=() as "all")
+    if dims is not None and (len(dims) == input.ndim or dims == () or input.ndim == 0):
+        dims = None  # every dim (PyTorch also reads dim=() as "all"; a 0-d tensor has dim 0)
     return input, dims
 
 
@@ -315,7 +315,7 @@ argmin_op = nondifferentiable(defop("argmin", lambda xp, x, dim, keepdim: _arg(x
 
 
 def _arg(fn, x, dim, keepdim):
-    if dim is None:
+    if dim is None or x.ndim == 0:
         out = fn(x.reshape(-1))
         return out.reshape((1,) * x.ndim) if keepdim else out.astype("int64")
     return fn(x, axis=dim, keepdims=keepdim).astype("int64")
@@ -369,6 +369,10 @@ def _max_min(input: Tensor, dim, keepdim, other, which: str):
     if dim is None:
         return amax(input) if which == "max" else amin(input)
     d = wrap_dim(dim, input.ndim, which)
+    if input.ndim == 0:  # PyTorch: the value itself, at index 0
+        from .conversion import clone
+        indices = (argmax if which == "max" else argmin)(input)
+        return (max_values if which == "max" else min_values)(clone(input), indices)
     _nonempty(input, (d,), which)
     indices = (argmax if which == "max" else argmin)(input, d, keepdim=bool(keepdim))
     values = take_max_op(input, indices, dim=d, keepdim=bool(keepdim), in_shape=tuple(input.shape))
@@ -393,6 +397,8 @@ def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
 
 # --------------------------------------------------------------- logsumexp --
 def _logsumexp_fwd(xp, x, dims, keepdim, in_shape):
+    if x.size == 0:  # an empty sum is 0: log gives -inf (as PyTorch); amax has no identity
+        return xp.log(xp.sum(xp.exp(x), axis=_axes(dims), keepdims=keepdim))
     m = xp.amax(x, axis=_axes(dims), keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
     out = xp.log(xp.sum(xp.exp(x - m), axis=_axes(dims), keepdims=True)) + m
@@ -429,7 +435,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     if input._data.dtype.kind != "f":
         raise op_error(DTypeError, "norm", f"expected a floating-point tensor, got {input.dtype.name}")
     if p in ("fro", 2, 2.0, None):
-        return sqrt(sum(input * input, dim, keepdim)) if input._data.size else sum(input * input, dim, keepdim)
+        p = 2.0
     if p == "nuc":
         raise op_error(ValueError, "norm", "the nuclear norm is not supported")
     if p in (math.inf, "inf"):
@@ -440,7 +446,32 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         return sum((input != 0).to(input.dtype), dim, keepdim)
     if p == 1:
         return sum(abs_fn(input), dim, keepdim)
-    return pow_fn(sum(pow_fn(abs_fn(input), float(p)), dim, keepdim), 1.0 / float(p))
+    input, dims = _prepare(input, dim, "norm")
+    return norm_op(input, p=float(p), dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
+
+
+def _norm_fwd(xp, x, p, dims, keepdim, in_shape):
+    a = xp.abs(x)
+    if p == 2.0:
+        return xp.sqrt(xp.sum(a * a, axis=_axes(dims), keepdims=keepdim))
+    return xp.sum(a ** p, axis=_axes(dims), keepdims=keepdim) ** (1.0 / p)
+
+
+def _norm_grad(g, ans, x, p, dims, keepdim, in_shape):
+    # d|x|_p/dx = sign(x) |x|^(p-1) / |x|_p^(p-1); 0 where the norm is 0 (PyTorch's subgradient)
+    from .elementwise import abs_fn, pow_fn, sign, where_fn
+    n = _restore(ans, in_shape, dims, keepdim)
+    zero = n == 0
+    safe = where_fn(zero, 1.0, n)
+    if p == 2.0:
+        scale = x / safe
+    else:
+        scale = sign(x) * pow_fn(abs_fn(x), p - 1) / pow_fn(safe, p - 1)
+    return _restore(g, in_shape, dims, keepdim) * where_fn(zero, 0.0, scale)
+
+
+norm_op = defop("norm", _norm_fwd, saves_ans=True)
+defvjp(norm_op, _norm_grad)
 
 
 # ------------------------------------------------------------------ all/any --
