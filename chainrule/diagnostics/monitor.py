@@ -79,6 +79,7 @@ class Monitor:
         self._active = True
         self._handles: list = []
         self._order: list[str] = []          # layers in the order their forward finished
+        self._seen: set[str] = set()
         self._alive: dict[str, list] = {}    # relu layer -> [(step, per-unit "ever non-zero")]
         self._got_grad: set[int] = set()     # ids of parameters that received a gradient
         self._backward_seen = False
@@ -135,7 +136,8 @@ class Monitor:
             layer = self._layer(name)
             if layer is None:
                 return
-            if name not in self._order:
+            if name not in self._seen:
+                self._seen.add(name)
                 self._order.append(name)
             own = self.param_names.get(name)
             if own:
@@ -143,6 +145,8 @@ class Monitor:
                 if not math.isfinite(sq):
                     self._flag(name, layer, "weight")
                 layer["weight_norm"] = math.sqrt(sq)
+            if isinstance(output, (tuple, list)) and output:  # e.g. RNNs: (output, state)
+                output = output[0]
             if not isinstance(output, Tensor) or output._data.dtype.kind != "f":
                 return
             self._activation_stats(name, module, layer, output._data)

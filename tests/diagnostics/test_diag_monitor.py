@@ -178,3 +178,12 @@ def test_keep_bounds_memory_but_not_the_first_non_finite():
     (f,) = [f for f in report.findings if f.kind == "non_finite"]
     assert f.evidence["first_step"] == 0 and f.evidence["first_layer"] == "0"
     assert report.non_finite[0] == {"step": 0, "layer": "0", "where": "activation"}
+
+
+def test_tuple_outputs_use_their_first_tensor():
+    model = nn.Sequential(nn.RNN(3, 5, batch_first=True))
+    monitor = cr.diagnostics.watch(model)
+    model(cr.randn(2, 4, 3))[0].sum().backward()
+    layer = monitor.report().steps[-1]["layers"]["0"]
+    assert layer["output_size"] == 2 * 4 * 5 and layer["output_grad_norm"] > 0
+    assert layer["grad_norm"] > 0
