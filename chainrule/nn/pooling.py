@@ -31,9 +31,6 @@ class _MaxPoolNd(Module):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
-
 
 class MaxPool2d(_MaxPoolNd):
     """Maximum over windows of (N, C, H, W) input; ``return_indices`` also gives flat positions."""
@@ -65,9 +62,6 @@ class _AvgPoolNd(Module):
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
-
 
 class AvgPool2d(_AvgPoolNd):
     """Mean over windows of (N, C, H, W) input (``count_include_pad``, ``divisor_override``)."""
@@ -97,9 +91,6 @@ class _AdaptiveNd(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
 
 
 class AdaptiveAvgPool2d(_AdaptiveNd):
