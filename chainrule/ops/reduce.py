@@ -398,7 +398,7 @@ def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
 # --------------------------------------------------------------- logsumexp --
 def _logsumexp_fwd(xp, x, dims, keepdim, in_shape):
     if x.size == 0:  # an empty sum is 0: log gives -inf (as PyTorch); amax has no identity
-        return xp.log(xp.sum(xp.exp(x), axis=_axes(dims), keepdims=keepdim))
+        return xp.full_like(xp.sum(x, axis=_axes(dims), keepdims=keepdim), -math.inf)
     m = xp.amax(x, axis=_axes(dims), keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
     out = xp.log(xp.sum(xp.exp(x - m), axis=_axes(dims), keepdims=True)) + m
