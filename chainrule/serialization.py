@@ -3,9 +3,10 @@
 A file is a standard safetensors file: an 8-byte little-endian header length, a
 JSON header naming each tensor's dtype, shape and byte range, then the raw bytes.
 The Python structure around the tensors (nested dicts, lists, tuples, numbers,
-strings, None, dicts with int keys as in an optimizer's ``state``) is stored as
-JSON in the header's ``__metadata__``, with tensors referred to by name. Any
-safetensors tool can read the tensors; nothing is ever unpickled or executed.
+strings, None, dtypes, devices; dicts with int keys as in an optimizer's ``state``)
+is stored as JSON in the header's ``__metadata__``, with tensors referred to by
+name. Any safetensors tool can read the tensors; nothing is ever unpickled or
+executed.
 
 Loading trusts nothing: every size, offset, dtype, shape and reference is checked
 against the file before anything is allocated, and any fault in the file is a
@@ -36,6 +37,8 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 
+from .backends import Device
+from .dtypes import ALL_DTYPES, DType
 from .errors import SerializationError
 from .tensor import Tensor
 
@@ -49,6 +52,8 @@ _META_STRUCTURE = "chainrule.structure"
 _MAX_HEADER = 100_000_000  # the safetensors reference implementation's limit
 _MAX_DEPTH = 200  # nesting of the Python structure (a hostile file must not recurse forever)
 _MAX_NDIM = 32
+_MAX_INT_BITS = 13000  # about 3,900 digits: under Python's 4,300-digit parsing limit
+_DTYPE_BY_NAME = {d.name: d for d in ALL_DTYPES}
 
 # safetensors dtype names <-> little-endian NumPy dtypes that chainrule tensors can hold
 _DTYPES = {"BOOL": np.dtype("?"), "U8": np.dtype("u1"), "I8": np.dtype("i1"),
@@ -112,6 +117,9 @@ class _Encoder:
         if obj is None or isinstance(obj, (bool, str)):
             return obj
         if isinstance(obj, int):
+            if obj.bit_length() > _MAX_INT_BITS:  # Python will not parse longer int literals
+                raise _fail(f"save: the int at '{path}' has {obj.bit_length()} bits; at most "
+                            f"{_MAX_INT_BITS} can be stored")
             return int(obj)
         if isinstance(obj, float):
             return float(obj) if math.isfinite(obj) else {"$float": repr(float(obj))}
@@ -130,6 +138,10 @@ class _Encoder:
             return out
         if isinstance(obj, np.ndarray):
             return {"$ndarray": self._array(obj, path)}
+        if isinstance(obj, DType):
+            return {"$dtype": obj.name}
+        if isinstance(obj, Device):
+            return {"$device": str(obj)}
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -146,7 +158,7 @@ class _Encoder:
             return encoded if isinstance(obj, list) else {"$tuple": encoded}
         raise _fail(f"save: cannot store a value of type {type(obj).__name__} at "
                     f"'{path or '<root>'}'; expected tensors, NumPy arrays, dicts, lists, tuples, "
-                    "int, float, bool, str or None")
+                    "int, float, bool, str, None, dtypes or devices")
 
 
 def _header_and_chunks(obj: Any) -> tuple[bytes, list[np.ndarray]]:
@@ -450,6 +462,15 @@ class _Decoder:
             if value not in ("nan", "inf", "-inf"):
                 raise self.fail(f"$float should be 'nan', 'inf' or '-inf', got {value!r:.40}")
             return float(value)
+        if tag == "$dtype":
+            if not isinstance(value, str) or value not in _DTYPE_BY_NAME:
+                raise self.fail(f"$dtype should name a chainrule dtype, got {value!r:.40}")
+            return _DTYPE_BY_NAME[value]
+        if tag == "$device":
+            try:
+                return Device(value)
+            except (TypeError, ValueError) as e:
+                raise self.fail(f"$device: {e}") from None
         if tag == "$ndarray":
             return self.array(value)[0]
         raise self.fail(f"unknown structure tag {tag!r:.40}")

@@ -94,7 +94,8 @@ def test_round_trip_checkpoint_structure():
             "mixed_keys": {1: "int", 2.5: "float", True: "bool", None: "none", "s": "str"},
             "np": rng.standard_normal((2, 2)), "np_scalar": np.float32(2.5),
             "nested": [[[{"deep": (cr.ones(1),)}]]],
-            "rng": cr.Generator().manual_seed(3).get_state()}
+            "rng": cr.Generator().manual_seed(3).get_state(),
+            "dtypes": [cr.float16, cr.int64, cr.bool], "device": cr.device("cpu")}
     out = _roundtrip(ckpt)
     expected = dict(ckpt, np_scalar=2.5)
     assert_same(out, expected)
@@ -211,6 +212,7 @@ def test_unaligned_tensors_from_other_writers_load():
     ({(1, 2): 3}, r"dict key \(1, 2\)"),
     ({"c": np.ones(2, np.complex64)}, "dtype complex64"),
     (lambda: 0, "type function at '<root>'"),
+    ({"n": 10 ** 5000}, "bits; at most"),
 ])
 def test_save_rejects_what_it_cannot_store(obj, match):
     with pytest.raises(SerializationError, match=match):
@@ -355,6 +357,10 @@ HOSTILE = {
     "unhashable key": (_meta_file({"$dict": [[[1], 2]]}), "dict key"),
     "duplicate dict key": (_meta_file({"$dict": [[1, 2], [1, 3]]}), "duplicate dict key"),
     "bad float": (_meta_file({"$float": "1e400"}), "'nan', 'inf' or '-inf'"),
+    "unknown dtype name": (_meta_file({"$dtype": "complex128"}), "name a chainrule dtype"),
+    "dtype not a string": (_meta_file({"$dtype": ["float32"]}), "name a chainrule dtype"),
+    "bad device string": (_meta_file({"$device": "tpu"}), "unknown device type"),
+    "device not a string either": (_meta_file({"$device": 3}), r"\$device"),
     "tuple not a list": (_meta_file({"$tuple": 3}), "should hold a list"),
     "bad tensor flag": (_meta_file({"$tensor": "x", "requires_grad": "yes"}, {"x": np.ones(1)}),
                         "booleans"),
@@ -418,7 +424,9 @@ def _seed_files():
 _JSON_JUNK = [None, True, False, 0, -1, 1.5, -(2 ** 70), 2 ** 64, 2 ** 63 - 1, "", "F32", "x", [],
               [0], [-1, 2], [2 ** 64, 2 ** 64 + 4], [0, 0, 0], {}, {"$tensor": "w"},
               {"$dict": [[0, 1]]}, {"$tuple": [{}]}, {"$float": "inf"}, [[[[]]]], "__metadata__",
-              {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, 1e308, -0.0]
+              {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, 1e308, -0.0,
+              {"$dtype": "float32"}, {"$dtype": 1}, {"$device": "cuda:0"}, {"$device": "x:y"},
+              {"$tensor": "w", "device": "cuda:1"}, {"$ndarray": "b"}, {"$odict": []}]
 
 
 def _mutate_json(node, rng: random.Random):
