@@ -163,6 +163,8 @@ def _vjp(node, i: int, g, values):
     ans = Tensor._make(values[node]) if values.get(node) is not None else None
     with no_grad():
         gi = node.op.vjps[i](Tensor._make(g), ans, *ins, **node.params)
+        if gi is None:  # the rule sends this input nothing (as the engine skips it)
+            return None
         shape, dtype = node.input_meta[i]
         if gi._data.shape != shape:
             gi = _sum_to(gi, shape, node.op.name, i)
@@ -182,7 +184,10 @@ def _jacobian(node, i: int, values, out_shape):
     for k in range(size):
         e = xp.zeros(size, dtype=node.input_meta[i][1])
         e[k] = 1
-        rows.append(_vjp(node, i, e.reshape(out_shape), values).reshape(-1))
+        row = _vjp(node, i, e.reshape(out_shape), values)
+        if row is None:
+            return None
+        rows.append(row.reshape(-1))
     return xp.stack(rows)
 
 
@@ -207,6 +212,9 @@ def _backward(order, root, seed, values, label, lines) -> dict:
             except Exception as e:  # a rule that needs a value the graph did not keep
                 lines.append(f"      -> {label[parent]}: cannot evaluate ({type(e).__name__}: "
                              f"a value was not kept; build the graph under record())")
+                continue
+            if gi is None:
+                lines.append(f"      -> {label[parent]}: the rule passes no gradient")
                 continue
             if jac is None:
                 local = f"a {g.size}x{int(np.prod(node.input_meta[i][0]) or 1)} Jacobian " \

@@ -119,3 +119,15 @@ def test_explain_default_names():
     assert re.search(r"out += exp\(t1\) = 8103.08    \(output\)", text)
     # d/dx e^(x^2) = 2x e^(x^2), arriving as two products of the shared input
     assert grad_value(text, "x0") == pytest.approx(6 * np.exp(9.0), rel=1e-5)
+
+
+def test_non_scalar_output_with_seed_and_large_jacobian():
+    x = cr.tensor([1.0, -2.0], requires_grad=True)
+    text = cr.diagnostics.explain(x * 2, names={"x": x}, gradient=cr.tensor([1.0, 3.0]),
+                                  quiet=True)
+    assert re.search(r"x\.grad = \[2\., 6\.\]", text)
+    big = cr.arange(10.0).requires_grad_()
+    text = cr.diagnostics.explain((big * big).sum(), names={"v": big}, quiet=True)
+    assert "a 10x10 Jacobian (applied by the op's VJP rule)" in text
+    # two arrivals (x * x uses v twice), each g * v, summed to 2v
+    assert text.rstrip().endswith("= [ 0.,  2.,  4.,  6.,  8., 10., 12., 14., 16., 18.]")

@@ -187,3 +187,13 @@ def test_tuple_outputs_use_their_first_tensor():
     layer = monitor.report().steps[-1]["layers"]["0"]
     assert layer["output_size"] == 2 * 4 * 5 and layer["output_grad_norm"] > 0
     assert layer["grad_norm"] > 0
+
+
+def test_coexists_with_full_backward_hooks():
+    model = mlp([3, 4, 1])
+    seen = []
+    model[0].register_full_backward_hook(lambda m, gin, gout: seen.append(tuple(gout[0].shape)))
+    monitor = cr.diagnostics.watch(model)
+    model(cr.randn(5, 3)).sum().backward()
+    assert seen == [(5, 4)]
+    assert monitor.report().steps[0]["layers"]["0"]["output_grad_norm"] > 0
