@@ -19,7 +19,7 @@ from typing import Any, Callable
 from .autograd.graph import RemovableHandle, VersionCounter, accumulator_of
 from .backends import backend_of
 from .dtypes import DType, from_numpy_dtype, get_default_dtype
-from .errors import DTypeError, ShapeError, op_error
+from .errors import ChainruleError, DTypeError, ShapeError, op_error
 
 
 class Tensor:
@@ -136,7 +136,7 @@ class Tensor:
         value = bool(value)
         if self.grad_fn is not None:
             if not value:
-                raise op_error(RuntimeError, "requires_grad",
+                raise op_error(ChainruleError, "requires_grad",
                                "you can only change requires_grad of leaf tensors; use detach() "
                                "to get a tensor that does not require grad")
             return
@@ -203,7 +203,7 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self.grad_fn is None:
             if not self._requires_grad:
-                raise op_error(RuntimeError, "retain_grad",
+                raise op_error(ChainruleError, "retain_grad",
                                "cannot retain the gradient of a tensor that does not require grad")
             return
         if self._retains_grad:
@@ -227,7 +227,7 @@ class Tensor:
         tensor([30., 30.])
         """
         if not self._requires_grad:
-            raise op_error(RuntimeError, "register_hook",
+            raise op_error(ChainruleError, "register_hook",
                            "cannot register a hook on a tensor that does not require grad")
         if self.grad_fn is not None:
             return self.grad_fn.register_prehook(hook)
@@ -247,7 +247,7 @@ class Tensor:
     def numpy(self, *, force: bool = False):
         """The data as a NumPy array (shares memory on the CPU)."""
         if self._requires_grad and not force:
-            raise op_error(RuntimeError, "numpy",
+            raise op_error(ChainruleError, "numpy",
                            "can't call numpy() on a tensor that requires grad; use "
                            "tensor.detach().numpy()")
         return backend_of(self._data).to_host(self._data)
@@ -280,7 +280,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise op_error(RuntimeError, "bool", f"the truth value of a tensor with "
+            raise op_error(ChainruleError, "bool", f"the truth value of a tensor with "
                            f"{self._data.size} elements is ambiguous; use .any() or .all()")
         return bool(self.item())
 

@@ -29,7 +29,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:
-            raise op_error(RuntimeError, "backward", "inputs= was given but is empty")
+            raise op_error(BackwardError, "backward", "inputs= was given but is empty")
         targets = {_target_node(t, "backward"): t for t in inputs}
     run_backward(tensors, grad_tensors, retain_graph, create_graph, targets, capture=None)
 
@@ -61,7 +61,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 from ..tensor import Tensor
                 g = Tensor._make(_zeros_like(t._data))
             elif not allow_unused:
-                raise op_error(RuntimeError, "grad",
+                raise op_error(BackwardError, "grad",
                                f"input {i} (shape {tuple(t.shape)}) was not used to compute the "
                                f"outputs; pass allow_unused=True to get None for it")
         result.append(g)
@@ -82,7 +82,7 @@ def _as_tuple(x) -> tuple:
 
 def _target_node(t, op: str):
     if not t._requires_grad:
-        raise op_error(RuntimeError, op, f"one of the inputs (shape {tuple(t.shape)}) does not "
+        raise op_error(BackwardError, op, f"one of the inputs (shape {tuple(t.shape)}) does not "
                        "require grad")
     return t.grad_fn if t.grad_fn is not None else t._accumulator()
 
@@ -95,17 +95,17 @@ def _roots(tensors, grads, op: str):
     else:
         grads = _as_tuple(grads) if not isinstance(grads, Tensor) else (grads,)
     if len(grads) != len(tensors):
-        raise op_error(RuntimeError, op, f"got {len(tensors)} outputs but {len(grads)} gradients")
+        raise op_error(BackwardError, op, f"got {len(tensors)} outputs but {len(grads)} gradients")
     out_grads = []
     for t, g in zip(tensors, grads):
         if not t._requires_grad:
-            raise op_error(RuntimeError, op,
+            raise op_error(BackwardError, op,
                            f"the tensor (shape {tuple(t.shape)}) does not require grad and has no "
                            "grad_fn: nothing it was computed from requires grad, or it was made "
                            "under no_grad()")
         if g is None:
             if t._data.size != 1:
-                raise op_error(RuntimeError, op,
+                raise op_error(BackwardError, op,
                                f"grad can be implicitly created only for scalar outputs; this "
                                f"output has shape {tuple(t.shape)}: pass gradient= of that shape")
             g = Tensor._make(_ones_like(t._data))

@@ -10,11 +10,28 @@ from __future__ import annotations
 from .base import Backend, Device, device_of_array
 from .numpy_backend import NUMPY
 
-__all__ = ["Backend", "Device", "NUMPY", "backend_of", "backend_for_device", "device_of_array"]
+__all__ = ["Backend", "Device", "NUMPY", "backend_of", "backend_for_device", "device_of_array",
+           "register_backend", "unregister_backend"]
+
+
+_REGISTERED: dict = {}  # array type → Backend, for backends beyond NumPy and CuPy
+
+
+def register_backend(array_type: type, backend: Backend) -> None:
+    """Make arrays of ``array_type`` use ``backend`` (a third array library, or a test double)."""
+    _REGISTERED[array_type] = backend
+
+
+def unregister_backend(array_type: type) -> None:
+    _REGISTERED.pop(array_type, None)
 
 
 def backend_of(array) -> Backend:
     """The backend that owns ``array`` (NumPy for NumPy arrays and scalars)."""
+    if _REGISTERED:
+        found = _REGISTERED.get(type(array))
+        if found is not None:
+            return found
     if type(array).__module__.startswith("cupy"):
         from .cupy_backend import get_cupy_backend
         return get_cupy_backend()

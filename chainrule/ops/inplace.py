@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import VersionCounter
-from ..errors import DTypeError, IndexingError, ShapeError, op_error
+from ..errors import ChainruleError, DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from . import elementwise as ew
 from ._operands import is_scalar, tensor_method
@@ -31,7 +31,7 @@ def _records(self: Tensor, others) -> bool:
 
 def _check_graph_inplace(self: Tensor, name: str) -> None:
     if self.grad_fn is None and self._requires_grad:
-        raise op_error(RuntimeError, name,
+        raise op_error(ChainruleError, name,
                        f"a leaf tensor that requires grad (shape {tuple(self.shape)}) is used in an "
                        "in-place operation; do it under chainrule.no_grad() (as optimizers do) or "
                        "use the out-of-place op")
@@ -39,7 +39,7 @@ def _check_graph_inplace(self: Tensor, name: str) -> None:
     # nodes that saved it), so the change could not reach the tensor a view shares
     # memory with: refuse rather than let the two silently disagree.
     if self._base is not None:
-        raise op_error(RuntimeError, name,
+        raise op_error(ChainruleError, name,
                        f"in-place change, recorded for autograd, of a view or detach()ed alias "
                        f"(shape {tuple(self.shape)}) is not supported: the change would not reach "
                        "the tensor it shares memory with; clone() the view first, or index-assign "
@@ -52,7 +52,7 @@ def _write(self: Tensor, index, value, name: str) -> None:
         self._data[index] = value
     except ValueError as e:
         if not self._data.flags.writeable:
-            raise op_error(RuntimeError, name,
+            raise op_error(ChainruleError, name,
                            f"cannot write in place into a tensor of shape {tuple(self.shape)} whose "
                            "memory is read-only: it is an expand()/broadcast_to() view in which "
                            "several elements share one memory location; clone() it first") from None

@@ -80,7 +80,7 @@ def apply(op: Op, inputs: tuple, params: dict):
     """Run ``op`` on tensors and, when grad mode is on, record a Node for backward."""
     if TRACE is not None:
         TRACE.add(op.name)
-    xp = first_backend(inputs)
+    xp = first_backend(inputs, op.name)
     try:
         out = op.forward(xp, *[t._data for t in inputs], **params)
     except Exception as e:  # turn array-library errors into ones that name the op
@@ -106,15 +106,16 @@ def apply(op: Op, inputs: tuple, params: dict):
     return result
 
 
-def first_backend(inputs):
+def first_backend(inputs, op_name: str = "op"):
     """The backend of the inputs' arrays; a clear error when devices are mixed."""
     kind = type(inputs[0]._data)
     if kind is _NDARRAY and len(inputs) == 1:
         return NUMPY
     for t in inputs[1:]:
         if type(t._data) is not kind and not (_is_numpy_like(kind) and _is_numpy_like(type(t._data))):
-            raise op_error(DeviceError, "op", "expected all tensors on the same device, got "
-                           + ", ".join(str(x.device) for x in inputs))
+            raise op_error(DeviceError, op_name, "expected all tensors on the same device, got "
+                           + ", ".join(f"{describe(x)} on {x.device}" for x in inputs)
+                           + "; move them first, e.g. x.to(y.device)")
     return backend_of(inputs[0]._data)
 
 
