@@ -202,8 +202,10 @@ def save(obj: Any, f: PathOrFile, **kwargs: Any) -> None:
     """Write ``obj`` (a state dict or checkpoint structure) to a path or binary file.
 
     ``obj`` may nest dicts (str, int, float, bool or None keys), lists and tuples of
-    tensors, NumPy arrays, ints, floats, bools, strings and None. Extra keyword
-    arguments of ``torch.save`` (``pickle_module`` …) are accepted and ignored.
+    tensors, NumPy arrays, ints, floats, bools, strings, None, dtypes and devices.
+    A path is written atomically (through a symlink to its target) and keeps an
+    existing file's permissions. Extra keyword arguments of ``torch.save``
+    (``pickle_module`` …) are accepted and ignored.
 
     >>> import chainrule as cr, os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
@@ -216,8 +218,12 @@ def save(obj: Any, f: PathOrFile, **kwargs: Any) -> None:
     if hasattr(f, "write"):
         _write_all(f, head, chunks)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(os.fspath(f))  # replace a symlink's target, not the link
+    directory = os.path.dirname(path)
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = _FILE_MODE
     try:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                    dir=directory)
@@ -228,7 +234,7 @@ def save(obj: Any, f: PathOrFile, **kwargs: Any) -> None:
             _write_all(out, head, chunks)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, mode)  # mkstemp made it private (0600)
         os.replace(tmp, path)
     except BaseException as e:
         try:

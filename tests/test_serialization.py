@@ -243,6 +243,22 @@ def test_failed_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
     assert cr.load(path)["v"].tolist() == [1.0]
 
 
+def test_save_through_symlink_keeps_link_and_permissions(tmp_path):
+    target = tmp_path / "real.pt"
+    cr.save({"v": 1}, target)
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.pt"
+    link.symlink_to(target)
+    cr.save({"v": 2}, link)
+    assert link.is_symlink() and cr.load(target) == {"v": 2}
+    assert os.stat(target).st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.pt"
+    cr.save({}, fresh)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(fresh).st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_failed_rename_and_unsaveable_object_leave_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.pt"
     cr.save({"v": 1}, path)
