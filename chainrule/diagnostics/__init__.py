@@ -2,6 +2,7 @@
 
 - :func:`watch` — per-layer gradient-flow monitor with findings in plain words
   (vanishing, exploding, dead units, saturation, non-finite, no gradient);
+  ``monitor.report().summary()`` in words, ``.plot(path)`` as a picture;
 - :func:`explain` — the chain rule on a small graph, node by node;
 - :func:`graph` — the recorded graph as Graphviz DOT / SVG;
 - :func:`record` — keep the constants ops do not save, so ``explain`` can show them.

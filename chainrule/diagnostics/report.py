@@ -76,5 +76,11 @@ class Report:
             lines.append(f"   {f.suggestion}")
         return "\n".join(lines)
 
+    def plot(self, path=None):
+        """Gradient by depth, over time, and unit health as a matplotlib Figure
+        (see :func:`chainrule.diagnostics.plot.plot`); saved when ``path`` is given."""
+        from .plot import plot
+        return plot(self, path)
+
     def __str__(self) -> str:
         return self.summary()

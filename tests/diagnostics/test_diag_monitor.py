@@ -197,3 +197,16 @@ def test_coexists_with_full_backward_hooks():
     model(cr.randn(5, 3)).sum().backward()
     assert seen == [(5, 4)]
     assert monitor.report().steps[0]["layers"]["0"]["output_grad_norm"] > 0
+
+
+def test_report_plot_writes_png(tmp_path):
+    model = mlp([4, 8, 8, 1], act=nn.Tanh)
+    x, y = data()
+    monitor = cr.diagnostics.watch(model)
+    for _ in range(3):
+        nn.MSELoss()(model(x), y).backward()
+    fig = monitor.report().plot(tmp_path / "health.png")
+    assert (tmp_path / "health.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    depth = fig.axes[0]
+    assert len(depth.lines[0].get_xdata()) == 3  # three Linear layers, input to output
+    assert len(fig.axes[2].lines) == 2            # saturation of the two Tanh layers
