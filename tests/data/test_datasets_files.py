@@ -159,7 +159,8 @@ def server(tmp_path):
     www.mkdir()
     handler = functools.partial(_QuietHandler, directory=str(www))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     yield www, f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
