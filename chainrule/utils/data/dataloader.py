@@ -5,6 +5,10 @@ the calling process: ``num_workers`` is accepted for compatibility, but any valu
 loads in the main process (no worker processes are started, so
 ``worker_init_fn`` is never called and ``get_worker_info()`` is always None).
 
+Shuffling draws from a :class:`chainrule.Generator` (``generator=``) or, without one,
+from a seed taken from the global generator, so ``chainrule.manual_seed`` makes it
+repeatable; the permutations are not the ones PyTorch's generator would draw.
+
 When the dataset is a :class:`TensorDataset` (or a Subset of one) and the default
 collate function is used, each batch is one fancy index per tensor instead of
 ``batch_size`` item lookups and a stack — the result is the same.
