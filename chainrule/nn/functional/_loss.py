@@ -58,45 +58,102 @@ def _legacy(size_average, reduce, reduction: str) -> str:
 
 
 # ------------------------------------------------------------ cross entropy --
-def _ce_fwd(xp, z, target, *weight, ignore_index, label_smoothing):
-    # z: (M, C) logits, target: (M,) class indices → per-row loss (M,)
-    m, c = z.shape
-    shifted = z - xp.amax(z, axis=1, keepdims=True)
-    logp = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+# The fused op works on (M, C) logits and (M,) class indices and returns the per-row
+# loss  l_n = -Σ_c q_nc log p_nc,  q_n = (1-ls) w[t_n] onehot(t_n) + (ls/C) w.
+# Its rule is another op, ``cross_entropy_grad``, which computes
+#     dl/dz_n = g_n (a_n p_n - q_n),   a_n = Σ_c q_nc,
+# in a few in-place passes (p from the forward's saved log-sum-exp); that op has its
+# own rules, so higher-order gradients still work.
+#
+# The forward leaves its per-row log-sum-exp (M floats) in ``lse_cache``, a list
+# held by the node's params, so the rule rebuilds softmax with one subtract and one
+# exp. The logits themselves are a saved input (version-checked as usual).
+
+
+def _ce_rows(xp, target, weight, ignore_index):
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
-    picked = logp[xp.arange(m), safe]
-    w_t = weight[0][safe] if weight else 1
-    loss = -(1 - label_smoothing) * w_t * picked
+    w_t = weight[0][safe] if weight else None
+    return valid, safe, w_t
+
+
+def _ce_fwd(xp, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+    m, c = z.shape
+    valid, safe, w_t = _ce_rows(xp, target, weight, ignore_index)
+    top = xp.amax(z, axis=1, keepdims=True) if c else xp.zeros((m, 1), z.dtype)
+    e = z - top
+    picked = e[xp.arange(m), safe] if c else xp.zeros(m, z.dtype)  # shifted logit of the target
+    xp.exp(e, out=e)
+    lse_shift = xp.log(e.sum(axis=1))
+    lse = top[:, 0] + lse_shift
+    lse_cache[:] = [lse]
+    logp_t = picked - lse_shift
+    loss = -(1 - label_smoothing) * (logp_t if w_t is None else w_t * logp_t)
     if label_smoothing:
-        smooth = logp @ weight[0] if weight else logp.sum(axis=1)
+        # Σ_c w_c log p_c = z·w - lse Σw  (or Σz - C lse without weights)
+        smooth = (z @ weight[0] - lse * weight[0].sum()) if weight else (z.sum(axis=1) - c * lse)
         loss = loss - (label_smoothing / c) * smooth
     return xp.where(valid, loss, 0).astype(z.dtype, copy=False)
 
 
-def _ce_rule(g, ans, z, target, *weight, ignore_index, label_smoothing):
-    # d loss_n / d z_n = p_n * Σ_c q_nc − q_n, with q_n the weighted (smoothed) target
+def _ce_grad_fwd(xp, g, z, target, *weight, ignore_index, label_smoothing, lse_cache):
     m, c = z.shape
-    p = _softmax(z, 1)
-    valid = target != ignore_index
-    safe = ew.where_fn(valid, target, 0)
-    gv = ew.where_fn(valid, g, 0.0)
-    w_t = weight[0][safe] if weight else 1.0
-    hard = gv * (1 - label_smoothing) * w_t  # weight of the one-hot part, per row
+    valid, safe, w_t = _ce_rows(xp, target, weight, ignore_index)
+    lse = lse_cache[0] if lse_cache and lse_cache[0].shape == (m,) else None
+    if lse is None:  # recompute (e.g. the node was built by another path)
+        top = xp.amax(z, axis=1, keepdims=True)
+        lse = top[:, 0] + xp.log(xp.exp(z - top).sum(axis=1))
+    p = z - lse[:, None]
+    xp.exp(p, out=p)
+    gv = xp.where(valid, g, 0).astype(z.dtype, copy=False)
+    hard = gv * (1 - label_smoothing) * (1 if w_t is None else w_t)
     total = hard
     if label_smoothing:
-        wsum = weight[0].sum() if weight else c
-        total = total + gv * (label_smoothing / c) * wsum
-    out = p * total.unsqueeze(1)
-    out = out.scatter_add(1, safe.unsqueeze(1), -hard.unsqueeze(1))
+        total = hard + gv * label_smoothing * (weight[0].sum() / c if weight else 1.0)
+    p *= total[:, None]
+    p[xp.arange(m), safe] -= hard
     if label_smoothing:
-        w_row = weight[0] if weight else 1.0
-        out = out - gv.unsqueeze(1) * (label_smoothing / c) * w_row
-    return out
+        p -= (gv * (label_smoothing / c))[:, None] * (weight[0] if weight else 1.0)
+    return p
+
+
+def _ce_q(z: Tensor, target: Tensor, weight, ignore_index: int, label_smoothing: float):
+    """(valid mask, safe targets, a_n = Σ_c q_nc, and q·V for a cotangent V) as Tensors."""
+    m, c = z.shape
+    valid = target != ignore_index
+    safe = ew.where_fn(valid, target, 0)
+    w_t = weight[0][safe] if weight else 1.0
+    a = (1 - label_smoothing) * w_t + label_smoothing * (weight[0].sum() / c if weight else 1.0)
+
+    def q_dot(v: Tensor) -> Tensor:
+        out = (1 - label_smoothing) * w_t * v.gather(1, safe.unsqueeze(1)).squeeze(1)
+        if label_smoothing:
+            out = out + (label_smoothing / c) * ((v * weight[0]).sum(1) if weight else v.sum(1))
+        return out
+    return valid, a, q_dot
+
+
+def _ce_grad_rule_g(v, ans, g, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+    # ∂G_n/∂g_n = valid_n (a_n p_n - q_n)
+    valid, a, q_dot = _ce_q(z, target, weight, ignore_index, label_smoothing)
+    p = _softmax(z, 1)
+    return ew.where_fn(valid, (v * p).sum(1) * a - q_dot(v), 0.0)
+
+
+def _ce_grad_rule_z(v, ans, g, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+    # G_n = g_n (a_n p_n - q_n) depends on z through p only: the softmax VJP, scaled
+    valid, a, _ = _ce_q(z, target, weight, ignore_index, label_smoothing)
+    p = _softmax(z, 1)
+    scale = ew.where_fn(valid, g, 0.0) * a
+    return p * (v - (v * p).sum(1, keepdim=True)) * scale.unsqueeze(1)
 
 
 cross_entropy_op = defop("cross_entropy", _ce_fwd, saves=(0, 1, 2))
-defvjp(cross_entropy_op, _ce_rule, None, None)
+cross_entropy_grad_op = defop("cross_entropy_grad", _ce_grad_fwd, saves=(0, 1, 2, 3))
+defvjp(cross_entropy_op,
+       lambda g, ans, z, target, *w, **kw: cross_entropy_grad_op(g, z, target, *w, **kw),
+       None, None)
+defvjp(cross_entropy_grad_op, _ce_grad_rule_g, _ce_grad_rule_z, None, None)
 
 
 def _soft_ce_fwd(xp, z, q):
@@ -162,7 +219,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     _check_targets(t, c, ignore_index, "cross_entropy")
     w = () if weight is None else (weight.to(input.dtype),)
     rows = cross_entropy_op(z, t, *w, ignore_index=int(ignore_index),
-                            label_smoothing=float(label_smoothing))
+                            label_smoothing=float(label_smoothing), lse_cache=[])
     if reduction == "none":
         return rows.reshape(batch)
     if reduction == "sum":
