@@ -58,7 +58,8 @@ class Report:
     def to_dict(self) -> dict:
         """Everything as plain dicts and lists."""
         return {"layers": list(self.layers), "types": dict(self.types), "order": list(self.order),
-                "steps": self.steps, "non_finite": self.non_finite,
+                "param_count": dict(self.param_count), "leaves": list(self.leaves),
+                "kinds": dict(self.kinds), "steps": self.steps, "non_finite": self.non_finite,
                 "findings": [{"kind": f.kind, "layers": f.layers, "evidence": f.evidence,
                               "suggestion": f.suggestion} for f in self.findings]}
 

@@ -1,4 +1,6 @@
 """Each finding kind appears on a network built to show it, and on no healthy one."""
+import json
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ def finding(report, kind):
     (f,) = [f for f in report.findings if f.kind == kind][:1] or [None]
     assert f is not None, f"no {kind} finding in:\n{report.summary()}"
     assert f.suggestion and f.layers
+    json.dumps(report.to_dict())  # evidence is plain data
     return f
 
 
