@@ -22,7 +22,7 @@ from ..errors import DTypeError, ShapeError, op_error
 from ..ops.elementwise import relu, sigmoid, tanh
 from ..ops.shape import cat, narrow, split, stack, unbind
 from ..tensor import Tensor
-from .functional._attention import _dropout
+from .functional._dropout import dropout
 from .module import Module
 from .parameter import Parameter
 
@@ -242,7 +242,7 @@ class RNNBase(Module):
                     c_n.append(state[1])
             layer_input = outs[0] if len(outs) == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = _dropout(layer_input, self.dropout, True)
+                layer_input = dropout(layer_input, self.dropout, True)
         return layer_input, stack(h_n, 0), (stack(c_n, 0) if c_n else None)
 
     def _prepare(self, input: Tensor):

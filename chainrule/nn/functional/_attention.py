@@ -15,20 +15,10 @@ from ...errors import DTypeError, ShapeError, op_error
 from ...ops.elementwise import where
 from ...ops.shape import cat, chunk
 from ...ops.softmax import softmax
-from ...random import rand
 from ...tensor import Tensor
+from ._dropout import dropout
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
-
-
-def _dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
-    """Inverted dropout (zero with probability ``p``, scale the rest by 1/(1-p))."""
-    if not training or p == 0:
-        return x
-    if p == 1:
-        return x * 0
-    keep = rand(*x.shape, dtype=x.dtype, device=x.device) >= p
-    return where(keep, x * (1.0 / (1.0 - p)), 0.0)
 
 
 def _linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
@@ -115,7 +105,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     else:
         weights = softmax(scores, -1)
     if dropout_p > 0.0:
-        weights = _dropout(weights, dropout_p)
+        weights = dropout(weights, dropout_p)
     return weights @ value
 
 
@@ -254,7 +244,7 @@ def multi_head_attention_forward(
             scores = scores + mask
         weights = softmax(scores, -1)
         if dropout_p > 0.0:
-            weights = _dropout(weights, dropout_p)
+            weights = dropout(weights, dropout_p)
         out = weights @ v
     else:
         weights = None
