@@ -100,3 +100,14 @@ def test_bad_batches_get_a_clear_error():
 def test_callback_base_has_every_hook():
     for hook in ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end"):
         assert callable(getattr(Callback(), hook))
+
+
+def test_tensorboard_logger_writes_events(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from chainrule.train import TensorBoardLogger
+    model = _model()
+    fit(model, cr.nn.CrossEntropyLoss(), cr.optim.SGD(model.parameters(), lr=0.1),
+        DataLoader(_data(), batch_size=64), epochs=2,
+        callbacks=[TensorBoardLogger(str(tmp_path / "tb"))], progress=False)
+    events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
