@@ -410,3 +410,30 @@ add(
     S("index_put_accumulate", both(lambda m, x, v, i: x.index_put((i,), v, accumulate=True)),
       [C((4, 3), (3, 3), IV([3, 1, 3])), C((4,), (), IV([0, 0, 2]))]),
 )
+
+# ------------------------------------------------------------ edge cases --
+NEG_INF = float("-inf")
+add(
+    S("softmax_masked", both(lambda m, x, d: (m.softmax(x, d), m.log_softmax(x, d))),
+      [C(V([[0.0, NEG_INF, 1.0], [NEG_INF, 2.0, 2.0]]), 1, fd=False)], smooth=False),
+    S("round_neg_decimals", both(lambda m, a: m.round(a, decimals=-1)),
+      [C(V([14.0, 15.0, 25.0, -35.0, 123.4]), fd=False)]),
+    S("clamp_min_gt_max", both(lambda m, a: m.clamp(a, 1.0, -1.0)), [C((2, 3), fd=False)], smooth=False),
+    S("reduce_dtype", both(lambda m, x: (m.sum(x, dtype=m.float64), m.mean(x, 0, dtype=m.float64),
+                                        m.sum(x, 1, True, dtype=m.float64))),
+      [C(F((2, 3), "float32"))]),
+    S("reduce_dim_list", both(lambda m, x: (m.sum(x, [0, 1]), m.mean(x, [-1]), m.sum(x, []))),
+      [C((2, 3))]),
+    S("var_std_all_keepdim", both(lambda m, x: (m.var(x, None, keepdim=True), m.std(x, None, keepdim=True),
+                                               m.var(x, correction=0))), [C((2, 3))]),
+    S("argmax_keepdim_all", both(lambda m, x: (m.argmax(x, keepdim=True), m.argmin(x, None, True))),
+      [C((2, 3))], grad=False),
+    S("getitem_negative_index", both(lambda m, x, i: (x[i], x[:, i])), [C((4, 4), IV([-1, 0, -4, -1]))]),
+    S("getitem_bool_list", both(lambda m, x: x[[True, False, True]]), [C((3, 2))]),
+    S("index_select_0d", both(lambda m, x, i: m.index_select(x, 0, i)), [C((3, 2), IV(1))]),
+    S("matmul_int", both(lambda m, a, b: a @ b), [C(I((2, 3), 4), I((3, 2), 4))], grad=False),
+    S("cumsum_bool", both(lambda m, x: (m.cumsum(x, 0), m.sum(x, 0))), [C(B((4, 2)))], grad=False),
+    S("where_int_scalar", both(lambda m, c, a: (m.where(c, a, 2.5), m.where(c, a, 2))),
+      [C(B((3,)), I((3,), 5))], grad=False),
+    S("pow_int_negative", both(lambda m, a: (a ** 2, 2 ** a, a ** 0.5)), [C(I((3,), 4, 1))], grad=False),
+)
