@@ -53,6 +53,9 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward(); define it in the subclass")
 
     def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return self.forward(*args, **kwargs)  # the common case: no hooks at all
         for hook in list(self._forward_pre_hooks):
             fn, with_kwargs = hook
             if with_kwargs:

@@ -61,11 +61,13 @@ def test_linear_and_bilinear_gradcheck():
     assert cr.autograd.gradcheck(F.bilinear, (x, x2, wb, b))
 
 
-def test_linear_second_order():
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (4,)])
+def test_linear_second_order(shape):
     rng = np.random.default_rng(3)
-    x = cr.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    x = cr.tensor(rng.normal(size=shape), requires_grad=True)
     w = cr.tensor(rng.normal(size=(2, 4)), requires_grad=True)
-    assert cr.autograd.gradgradcheck(lambda x, w: F.linear(x, w).tanh(), (x, w))
+    b = cr.tensor(rng.normal(size=(2,)), requires_grad=True)
+    assert cr.autograd.gradgradcheck(lambda x, w, b: F.linear(x, w, b).tanh(), (x, w, b))
 
 
 def test_linear_is_one_node():

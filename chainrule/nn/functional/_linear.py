@@ -21,17 +21,29 @@ def _linear_fwd(xp, x, w, *b):
     return out
 
 
-def _flat(t: Tensor, n: int) -> Tensor:
-    return t.reshape(-1, n)
+def _weight_grad_fwd(xp, g, x):
+    return xp.matmul(g.reshape(-1, g.shape[-1]).T, x.reshape(-1, x.shape[-1]))
+
+
+def _bias_grad_fwd(xp, g, g_shape):
+    return g.reshape(-1, g.shape[-1]).sum(axis=0)
 
 
 # One node instead of three (transpose, matmul, add): the hot path of every MLP.
-# The bias rule returns ``g`` itself; the engine sums it down to (out,).
+# Its weight and bias rules are single ops too (gᵀx over all leading dims, and the
+# sum of g over them), each with its own rules so higher orders still work.
+linear_weight_grad = defop("linear_weight_grad", _weight_grad_fwd)
+defvjp(linear_weight_grad,
+       lambda v, ans, g, x: x @ v.mT,          # (..., in) @ (in, out)
+       lambda v, ans, g, x: g @ v)             # (..., out) @ (out, in)
+linear_bias_grad = defop("linear_bias_grad", _bias_grad_fwd, saves=())
+defvjp(linear_bias_grad, lambda v, ans, g, g_shape: v.expand(*g_shape))
+
 linear_op = defop("linear", _linear_fwd)
 defvjp(linear_op,
        lambda g, ans, x, w, *b: g @ w,
-       lambda g, ans, x, w, *b: _flat(g, w.shape[0]).mT @ _flat(x, w.shape[1]),
-       lambda g, ans, x, w, *b: g)
+       lambda g, ans, x, w, *b: linear_weight_grad(g, x),
+       lambda g, ans, x, w, *b: linear_bias_grad(g, g_shape=tuple(g.shape)))
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
