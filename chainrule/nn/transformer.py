@@ -85,9 +85,11 @@ class TransformerEncoder(Module):
     """``num_layers`` independent copies of ``encoder_layer`` (``layers.0``, ``layers.1`` …),
     then an optional final ``norm``.
 
-    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``. PyTorch's
-    nested-tensor fast path (``enable_nested_tensor``) is accepted and ignored: results
-    are the same, padded positions included.
+    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``.
+    ``enable_nested_tensor`` is accepted and ignored. Known difference: PyTorch's
+    inference fast path (eval mode, no grad, nested tensors) returns zeros at padded
+    positions; chainrule always computes them, as PyTorch's regular path does (the
+    non-padded positions agree either way).
     """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int,

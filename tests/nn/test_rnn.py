@@ -124,6 +124,7 @@ def test_without_bias(kind):
     _compare(ours, theirs, (x,), (tx,), [x], [tx])
 
 
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @pytest.mark.parametrize("dtype", list(DTYPES))
 def test_lstm_proj_size(dtype):
     ours, theirs, dt = _build("LSTM", dtype, proj_size=3, num_layers=2, bidirectional=True)

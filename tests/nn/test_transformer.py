@@ -126,3 +126,21 @@ def test_encoder_layers_are_independent_copies():
 def test_encoder_layer_bad_activation():
     with pytest.raises(ValueError, match="activation.*'relu' or 'gelu'.*'tanh'"):
         cr.nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_encoder_agrees_with_torch_fast_path_off_the_padding():
+    """torch's no-grad inference path zeroes padded positions; the others must agree."""
+    ours = cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2)
+    theirs = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+                                         2)
+    _load_into_torch(ours, theirs)
+    ours.eval()
+    theirs.eval()
+    x = cr.randn(2, 5, 8)
+    padding = cr.tensor([[False] * 3 + [True] * 2, [False] * 5])
+    with torch.no_grad():
+        tout = theirs(to_torch(x), src_key_padding_mask=_mask(padding))
+    out = ours(x, src_key_padding_mask=padding)
+    keep = ~padding.numpy()
+    np.testing.assert_allclose(out.detach().numpy()[keep], tout.numpy()[keep], rtol=1e-4, atol=1e-5)
