@@ -242,7 +242,7 @@ class ParameterList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ParameterList([self[i] for i in range(len(self))[idx]])
-        return getattr(self, str(_index(idx, len(self), "ParameterList")))
+        return self._parameters[str(_index(idx, len(self), "ParameterList"))]
 
     def __setitem__(self, idx: int, value) -> None:
         setattr(self, str(_index(idx, len(self), "ParameterList")), _as_parameter(value))
@@ -285,15 +285,20 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def __getitem__(self, key: str):
-        return getattr(self, key)
+        # read the table, not attributes: keys such as "keys" or "items" must work too
+        return self._parameters[key]
 
     def __setitem__(self, key: str, value) -> None:
+        value = _as_parameter(value)
+        if not isinstance(value, Parameter):
+            raise TypeError(f"ParameterDict: cannot store {type(value).__name__} under '{key}' "
+                            "(a Tensor or Parameter expected)")
         self._keys[key] = None
-        setattr(self, key, _as_parameter(value))
+        self._parameters[key] = value
 
     def __delitem__(self, key: str) -> None:
         del self._keys[key]
-        delattr(self, key)
+        del self._parameters[key]
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -66,13 +66,22 @@ class Module:
                 out = fn(self, args)
                 if out is not None:
                     args = out if isinstance(out, tuple) else (out,)
-        if self._backward_hooks or self._backward_pre_hooks:
-            from .hooks import wrap_backward_hooks
-            result = wrap_backward_hooks(self, args, kwargs)
-        else:
-            result = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks):
-            fn, with_kwargs = hook
+        try:
+            if self._backward_hooks or self._backward_pre_hooks:
+                from .hooks import wrap_backward_hooks
+                result = wrap_backward_hooks(self, args, kwargs)
+            else:
+                result = self.forward(*args, **kwargs)
+        except Exception:
+            # hooks registered with always_call=True run even when forward raises
+            for fn, with_kwargs, always in list(self._forward_hooks):
+                if always:
+                    try:
+                        fn(self, args, kwargs, None) if with_kwargs else fn(self, args, None)
+                    except Exception:
+                        pass
+            raise
+        for fn, with_kwargs, _ in list(self._forward_hooks):
             out = fn(self, args, kwargs, result) if with_kwargs else fn(self, args, result)
             if out is not None:
                 result = out
@@ -166,7 +175,7 @@ class Module:
         """Add a child module under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        _check_name(self, name, "module", allow_dots=False)
+        _check_name(self, name, "module")
         self._modules[name] = module
 
     register_module = add_module
@@ -435,10 +444,13 @@ class Module:
         """``hook(module, args)`` before forward; may return new args."""
         return _add_hook(self._forward_pre_hooks, (hook, with_kwargs), prepend)
 
-    def register_forward_hook(self, hook, *, prepend: bool = False,
-                              with_kwargs: bool = False) -> RemovableHandle:
-        """``hook(module, args, output)`` after forward; may return a new output."""
-        return _add_hook(self._forward_hooks, (hook, with_kwargs), prepend)
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` after forward; may return a new output.
+
+        With ``always_call`` the hook also runs (with output None) when forward raises.
+        """
+        return _add_hook(self._forward_hooks, (hook, with_kwargs, always_call), prepend)
 
     def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` when gradients w.r.t. the module's
@@ -488,19 +500,20 @@ def _is_dtype(a) -> bool:
     return isinstance(a, DType)
 
 
-def _check_name(module: Module, name: str, kind: str, allow_dots: bool = False) -> None:
+def _check_name(module: Module, name: str, kind: str) -> None:
+    """PyTorch's rules for a new parameter/buffer/module name."""
     if not isinstance(name, str):
         raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
     if not name:
         raise KeyError(f'{kind} name can\'t be empty string ""')
-    if "." in name and not allow_dots:
-        raise KeyError(f'{kind} name can\'t contain ".", got "{name}"')
     if "." in name:
         raise KeyError(f'{kind} name can\'t contain ".", got "{name}"')
-    if hasattr(type(module), name) or (name in module.__dict__ and name not in
-                                       ("_parameters", "_buffers", "_modules")):
-        if kind == "module" and name in module._modules:
-            return
+    own = {"parameter": module._parameters, "buffer": module._buffers,
+           "module": module._modules}[kind]
+    if name in own:
+        return  # re-registering under the same kind replaces the entry
+    if hasattr(type(module), name) or name in module.__dict__ or any(
+            name in store for store in (module._parameters, module._buffers, module._modules)):
         raise KeyError(f"attribute '{name}' already exists")
 
 

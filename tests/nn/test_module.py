@@ -236,6 +236,18 @@ def test_forward_hooks_and_pre_hooks():
     assert list(seen[0]) == ["input"]
 
 
+def test_always_call_forward_hook_runs_when_forward_raises():
+    lin = cr.nn.Linear(2, 2)
+    calls = []
+    lin.register_forward_hook(lambda m, a, out: calls.append("always"), always_call=True)
+    lin.register_forward_hook(lambda m, a, out: calls.append("normal"))
+    with pytest.raises(cr.errors.ShapeError):
+        lin(cr.ones(3, 5))
+    assert calls == ["always"]
+    lin(cr.ones(1, 2))
+    assert calls == ["always", "always", "normal"]
+
+
 def test_get_submodule_and_parameter():
     net = _net(cr.nn)
     assert net.get_submodule("head.0") is net.head[0]
