@@ -9,9 +9,11 @@ vanishing
     the last layer; the ratios are averaged geometrically over the window. A layer
     whose ratio is below ``vanish_ratio`` (1e-3) is flagged. This is done for the
     parameter gradients and for the gradients of the layers' outputs (the latter
-    catches deep linear stacks, where parameter gradients stay level). Exact zeros
-    are left out: a gradient that is *blocked* (dead units, unused layers) is
-    reported by its own rule.
+    catches deep linear stacks, where parameter gradients stay level). An exact
+    zero counts as ratio 0 (underflow is where vanishing ends), except in layers
+    before a ReLU layer whose units are all dead: that gradient is *blocked*, and
+    the dead-units finding reports it. Unused parameters (no gradient at all) are
+    left to the no_gradient rule.
 exploding
     The same depth ratios above ``explode_ratio`` (1e3); or a layer whose gradient
     norm is more than ``explode_relative`` (1e2) times its weight norm (one SGD
@@ -88,10 +90,11 @@ def _sci(x: float) -> str:
 def find(report, th: Thresholds, alive: dict, no_gradient: list) -> list[Finding]:
     """All findings for ``report`` (a :class:`Report`), in a fixed order of kinds."""
     window = report.steps[-th.window:] if th.window > 0 else report.steps
+    dead = _dead(report, alive, th)
     out: list[Finding] = []
-    out += _depth(report, window, th)
+    out += _depth(report, window, th, _blocked(report, dead))
     out += _relative(report, window, th)
-    out += _dead(report, alive, th)
+    out += dead
     out += _saturation(report, window, th)
     out += _non_finite(report)
     out += _no_gradient(no_gradient)
@@ -120,45 +123,62 @@ def _usable(x) -> bool:
     return x is not None and math.isfinite(x) and x > 0
 
 
-def depth_ratios(report, window, source: str) -> tuple[dict[str, float], str | None]:
+def _blocked(report, dead: list[Finding]) -> set[str]:
+    """Layers before a ReLU layer whose units are all dead: their zero gradient is blocked,
+    not vanishing (the dead-units finding explains it)."""
+    walls = [f.layers[0] for f in dead if f.evidence["dead_fraction"] >= 1.0]
+    if not walls:
+        return set()
+    last = max(report.order.index(w) for w in walls)
+    return set(report.order[:last])
+
+
+def depth_ratios(report, window, source: str, blocked=frozenset()) -> tuple[dict, str | None]:
     """Each layer's gradient RMS over the last layer's, geometric mean over ``window``.
 
     ``source``: "param" (parameter gradients) or "output" (gradients of layer outputs).
-    Returns (ratios by layer in forward order, the reference layer).
+    An exact zero counts as ratio 0 (underflow is the end point of vanishing) unless the
+    layer is in ``blocked``. Returns (ratios by layer in forward order, the reference layer).
     """
+    def keep(g, name):
+        if g is None or not math.isfinite(g) or g < 0 or (g == 0 and name in blocked):
+            return False
+        return True
+
     if source == "param":
         names = [n for n in report.order if n in report.param_count]
 
         def rms(layer: dict, name: str):
             g = layer.get("grad_norm")
-            return g / math.sqrt(report.param_count[name]) if _usable(g) else None
+            return g / math.sqrt(report.param_count[name]) if keep(g, name) else None
     else:
         names = [n for n in report.order if n in report.leaves]
 
         def rms(layer: dict, name: str):
             g, size = layer.get("output_grad_norm"), layer.get("output_grad_size")
-            return g / math.sqrt(size) if _usable(g) and size else None
+            return g / math.sqrt(size) if keep(g, name) and size else None
     logs: dict[str, list[float]] = {}
     ref_name = None
     for step in window:
         values = {n: rms(step["layers"][n], n) for n in names if n in step["layers"]}
         values = {n: v for n, v in values.items() if v is not None}
-        if len(values) < 2:
+        nonzero = [n for n in names if values.get(n)]
+        if len(values) < 2 or not nonzero:
             continue
-        ref = [n for n in names if n in values][-1]
+        ref = nonzero[-1]
         ref_name = ref if ref_name is None else ref_name
         if ref != ref_name:
             continue
         for n, v in values.items():
-            logs.setdefault(n, []).append(math.log10(v / values[ref]))
+            logs.setdefault(n, []).append(math.log10(v / values[ref]) if v > 0 else -math.inf)
     ratios = {n: 10 ** (sum(ls) / len(ls)) for n, ls in logs.items()}
     return {n: ratios[n] for n in names if n in ratios}, ref_name
 
 
-def _depth(report, window, th: Thresholds) -> list[Finding]:
+def _depth(report, window, th: Thresholds, blocked: set) -> list[Finding]:
     found = {}
     for source in ("param", "output"):
-        ratios, ref = depth_ratios(report, window, source)
+        ratios, ref = depth_ratios(report, window, source, blocked)
         if ref is None:
             continue
         what = "parameter gradients" if source == "param" else "gradients of the layer outputs"
@@ -172,9 +192,10 @@ def _depth(report, window, th: Thresholds) -> list[Finding]:
             evidence = {"source": source, "reference_layer": ref, "ratio_to_reference": ratios,
                         "threshold": th.vanish_ratio if kind == "vanishing" else th.explode_ratio,
                         "steps": [s["step"] for s in window]}
-            head = (f"the {what} at layer {show(worst)} are {_sci(ratios[worst])} times those "
-                    f"at layer {show(ref)} (RMS, geometric mean over the last {len(window)} "
-                    f"steps): {kind}")
+            size = "exactly zero (underflowed) while" if ratios[worst] == 0 else \
+                f"{_sci(ratios[worst])} times"
+            head = (f"the {what} at layer {show(worst)} are {size} those at layer {show(ref)} "
+                    f"(RMS, geometric mean over the last {len(window)} steps): {kind}")
             if kind == "vanishing":
                 advice = ("early layers barely learn. Sigmoid/tanh stacks shrink the gradient "
                           "at every layer; ReLU-family activations, He/Xavier init, "

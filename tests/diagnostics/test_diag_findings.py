@@ -181,3 +181,15 @@ def test_thresholds_are_honoured():
 def test_every_finding_kind_is_tested():
     assert set(KINDS) == {"vanishing", "exploding", "dead_units", "saturation", "non_finite",
                           "no_gradient"}
+
+
+def test_vanishing_to_exact_zero_still_counts():
+    # 60 sigmoid layers: the first layers' float32 gradients underflow to exactly 0
+    model = mlp([4] + [16] * 60 + [1], act=nn.Sigmoid)
+    x, y = data(n=16)
+    report = train(model, x, y, steps=2)
+    assert report.steps[-1]["layers"]["0"]["grad_norm"] == 0.0
+    f = finding(report, "vanishing")
+    assert f.layers[:3] == ["0", "2", "4"]
+    assert f.evidence["ratio_to_reference"]["0"] == 0.0
+    assert "exactly zero (underflowed)" in f.suggestion
