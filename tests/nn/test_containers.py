@@ -96,6 +96,10 @@ def test_parameter_list_and_dict():
     tpd["b"] = torch.nn.Parameter(torch.zeros(1))
     assert [n for n, _ in pd.named_parameters()] == [n for n, _ in tpd.named_parameters()]
     assert list(pd.keys()) == ["w", "b"] and "w" in pd and len(pd) == 2
+    odd = cr.nn.ParameterDict({"keys": cr.ones(1), "items": cr.zeros(2)})
+    assert tuple(odd["keys"].shape) == (1,) and list(odd.keys()) == ["keys", "items"]
+    del odd["keys"]
+    assert [n for n, _ in odd.named_parameters()] == ["items"]
     m = cr.nn.Module()
     m.pl = pl
     assert list(m.state_dict()) == ["pl.0", "pl.1", "pl.2"]
