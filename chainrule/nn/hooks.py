@@ -100,7 +100,8 @@ def _join(parts: list, like: list[Tensor], g: Tensor, who: str) -> Tensor:
         return g * 0 if p is None else p.to(g.dtype)
     from ..backends import backend_of
     xp = backend_of(g._data)
-    flat = [xp.zeros(t.numel(), dtype=g._data.dtype) if p is None else p._data.reshape(-1).astype(g._data.dtype)
+    dtype = g._data.dtype
+    flat = [xp.zeros(t.numel(), dtype=dtype) if p is None else p._data.reshape(-1).astype(dtype)
             for p, t in zip(parts, like)]
     return Tensor._make(xp.concatenate(flat))
 

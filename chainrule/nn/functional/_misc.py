@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from ...creation import arange
-from ...dtypes import float64, int64
+from ...dtypes import float64
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
 from ...ops.shape import pad as _constant_pad
