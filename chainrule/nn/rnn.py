@@ -164,6 +164,9 @@ class RNNBase(Module):
             for p in self.parameters():
                 p.uniform_(-bound, bound)
 
+    def flatten_parameters(self) -> None:
+        """Nothing to do (PyTorch packs weights for cuDNN here); kept so PyTorch code runs."""
+
     @property
     def all_weights(self) -> list:
         """The parameters grouped per layer and direction, in PyTorch's order."""
