@@ -363,11 +363,13 @@ def _key(k):
 
 
 def _cast(param: Tensor, value, name):
-    """A copy of ``value`` with its tensors on ``param``'s device and (unless it is the
-    step count) in ``param``'s dtype."""
+    """A copy of ``value`` with its tensors in ``param``'s dtype and on its device (the
+    step count excepted, as in PyTorch)."""
     if isinstance(value, Tensor):
+        if name == "step":  # stays a CPU count, read on the host every step
+            return Tensor._make(value._data.copy())
         out = value.detach().to(param.device)
-        if name != "step" and param.is_floating_point():
+        if param.is_floating_point():
             out = out.to(param.dtype)
         return Tensor._make(out._data.copy() if out._data is value._data else out._data)
     if isinstance(value, dict):
