@@ -268,7 +268,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({i}): Parameter containing: [{type(p).__name__} of size "
+        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size "
                          f"{'x'.join(str(s) for s in p.shape)}]" for i, p in enumerate(self))
 
     def forward(self, *args, **kwargs):
@@ -332,7 +332,7 @@ class ParameterDict(Module):
             self[k] = v
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({k}): Parameter containing: [{type(p).__name__} of size "
+        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size "
                          f"{'x'.join(str(s) for s in p.shape)}]" for k, p in self.items())
 
     def forward(self, *args, **kwargs):
