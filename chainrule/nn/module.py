@@ -486,6 +486,12 @@ class Module:
         raise TypeError("chainrule modules are not pickled; save module.state_dict() with "
                         "chainrule.save")
 
+    def __copy__(self):
+        # Python's default shallow copy (it would otherwise go through __getstate__)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __deepcopy__(self, memo):
         import copy
         new = object.__new__(type(self))
