@@ -53,18 +53,13 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
     return tuple(out), advanced
 
 
-def _explain_index(inputs, params):
-    return (f"index {params.get('index')!r} is out of range or does not fit a tensor of shape "
-            f"{tuple(inputs[0].shape)}")
-
-
 # ------------------------------------------------------------------ getitem --
-getitem_op = defop("getitem", lambda xp, x, index, in_shape: x[index], saves=(), view=True,
-                   explain=_explain_index)
+# no ``explain``: the registry turns the array library's IndexError (which says which
+# axis and size) into an IndexingError naming the op, the shape and the index
+getitem_op = defop("getitem", lambda xp, x, index, in_shape: x[index], saves=(), view=True)
 defvjp(getitem_op, lambda g, ans, x, index, in_shape: index_put_zeros(g, index, in_shape, False))
 
-getitem_adv_op = defop("getitem_advanced", lambda xp, x, index, in_shape: x[index], saves=(),
-                       explain=_explain_index)
+getitem_adv_op = defop("getitem_advanced", lambda xp, x, index, in_shape: x[index], saves=())
 defvjp(getitem_adv_op, lambda g, ans, x, index, in_shape: index_put_zeros(g, index, in_shape, True))
 
 
