@@ -246,6 +246,30 @@ def test_modifying_saved_output_errors():
         y.sum().backward()
 
 
+@pytest.mark.parametrize("op", ["exp_", "sigmoid_", "tanh_", "sqrt_"])
+def test_changing_output_saved_by_recorded_inplace_op_errors(op):
+    # exp_ on a graph tensor saves its new value; changing that value later must be caught
+    x = cr.ones(3, requires_grad=True)
+    h = x * 2
+    getattr(h, op)()
+    with cr.no_grad():
+        h.add_(1)
+    with pytest.raises(BackwardError, match="in-place"):
+        h.sum().backward()
+
+
+def test_recorded_inplace_bumps_old_version_and_later_changes_are_seen():
+    x = cr.ones(3, requires_grad=True)
+    h = x * 2
+    view = h.detach()  # shares the old array and counter
+    h.add_(1)
+    assert view._version == 1
+    before = h._version
+    with cr.no_grad():
+        h.sub_(1)
+    assert h._version == before + 1
+
+
 def test_modifying_unsaved_tensor_is_fine():
     x, xt = cr.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
     y, yt = x * 2, xt * 2

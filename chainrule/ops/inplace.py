@@ -85,13 +85,19 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
         if self._retains_grad and self.grad_fn is not None:
             import weakref
             self.grad_fn.retained = weakref.ref(self)
-    else:
-        from ..autograd.grad_mode import no_grad
-        with no_grad():
-            new = compute(self)
-        _check_result(self, new, name)
-        if new._data is not self._data:
-            _write(self, ..., new._data, name)
+        # Nodes that saved the old value raise at backward, as in PyTorch; and the tensor
+        # takes the new array's counter, so that a node that saved the new array (exp_
+        # saves its output) sees any later in-place change to it. (``_version`` therefore
+        # counts changes of the current array, not of the tensor's whole history.)
+        self._vc.value += 1
+        self._vc = new._vc
+        return self
+    from ..autograd.grad_mode import no_grad
+    with no_grad():
+        new = compute(self)
+    _check_result(self, new, name)
+    if new._data is not self._data:
+        _write(self, ..., new._data, name)
     self._vc.value += 1
     return self
 
