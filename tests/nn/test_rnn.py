@@ -294,3 +294,33 @@ def test_bad_constructor_arguments():
         cr.nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="hidden_size"):
         cr.nn.GRU(3, 0)
+
+
+# ------------------------------------------------------------- real client --
+def test_pytorch_style_training_script_runs_and_learns():
+    """A tutorial-shaped model (written as for torch) learns to sum a sequence: far better
+    than predicting the mean (the loss ends below a tenth of the targets' variance)."""
+    torch_like = cr  # the script below is PyTorch code with ``import chainrule as torch``
+
+    class Summer(torch_like.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch_like.nn.GRU(1, 16, batch_first=True)
+            self.head = torch_like.nn.Linear(16, 1)
+
+        def forward(self, x):
+            self.rnn.flatten_parameters()
+            out, h = self.rnn(x)
+            return self.head(out[:, -1])
+
+    model = Summer()
+    opt = torch_like.optim.Adam(model.parameters(), lr=0.03)
+    loss_fn = torch_like.nn.MSELoss()
+    x = torch_like.rand(64, 6, 1) * 2 - 1
+    y = x.sum(1)
+    for _ in range(50):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * y.var().item(), (loss.item(), y.var().item())
