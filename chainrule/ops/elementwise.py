@@ -172,7 +172,8 @@ pow_op = _binary("pow", lambda xp, a, b: xp.power(a, b), saves_ans=True)
 
 
 def _pow_grad_base(g, ans, a, b):
-    return g * b * pow_fn(a, b - 1)
+    # 0 where the exponent is 0, even at a == 0 (PyTorch's convention; not 0 * inf)
+    return where_fn(b == 0, 0.0, g * b * pow_fn(a, b - 1))
 
 
 def _pow_grad_exp(g, ans, a, b):
@@ -502,11 +503,17 @@ _attach_activations()
 # ------------------------------------------------------- maximum / minimum --
 maximum_op = _binary("maximum", lambda xp, a, b: xp.maximum(a, b))
 minimum_op = _binary("minimum", lambda xp, a, b: xp.minimum(a, b))
+
+
+def _share(a, b):
+    """The part of the gradient ``maximum(a, b)`` sends to ``a``, as PyTorch: all where
+    a > b, half on ties, none where a < b, and all where the pair is unordered (NaN)."""
+    return where_fn(a == b, 0.5, where_fn(a < b, 0.0, 1.0)).to(a.dtype)
+
+
 # ties split the gradient evenly, as PyTorch
-defvjp(maximum_op, lambda g, ans, a, b: g * ((a > b) + (a == b) * 0.5).to(g.dtype),
-       lambda g, ans, a, b: g * ((b > a) + (a == b) * 0.5).to(g.dtype))
-defvjp(minimum_op, lambda g, ans, a, b: g * ((a < b) + (a == b) * 0.5).to(g.dtype),
-       lambda g, ans, a, b: g * ((b < a) + (a == b) * 0.5).to(g.dtype))
+defvjp(maximum_op, lambda g, ans, a, b: g * _share(a, b), lambda g, ans, a, b: g * _share(b, a))
+defvjp(minimum_op, lambda g, ans, a, b: g * _share(b, a), lambda g, ans, a, b: g * _share(a, b))
 
 
 @tensor_method("maximum")

@@ -437,3 +437,15 @@ add(
       [C(B((3,)), I((3,), 5))], grad=False),
     S("pow_int_negative", both(lambda m, a: (a ** 2, 2 ** a, a ** 0.5)), [C(I((3,), 4, 1))], grad=False),
 )
+
+# special points: zeros and infinities in values and gradients follow PyTorch
+add(
+    S("special_points", both(lambda m, x: (m.sqrt(x), m.log(x), x ** 0.5, x ** 2, x ** 0, m.rsqrt(x),
+                                           m.reciprocal(x), m.abs(x), m.sign(x))),
+      [C(V([0.0, 1.0, 4.0]), fd=False)], smooth=False),
+    S("pow_tensor_zero_base", both(lambda m, a, b: m.pow(a, b)),
+      [C(V([0.0, 0.0, 0.0, 2.0]), V([2.0, 0.0, 0.5, 0.0]), fd=False)], smooth=False),
+    S("nan_propagation", both(lambda m, a, b: (m.maximum(a, b), m.minimum(a, b), m.clamp(a, -1.0, 1.0),
+                                               m.relu(a), a.sum(), a.amax())),
+      [C(V([float("nan"), 1.0, -2.0]), V([0.0, float("nan"), 3.0]), fd=False)], smooth=False),
+)
