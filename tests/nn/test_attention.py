@@ -297,3 +297,20 @@ def test_mha_errors():
         m(x, x, x, key_padding_mask=cr.ones(2, 4, dtype=cr.bool))
     with pytest.raises(ValueError, match="is_causal"):
         m(x, x, x, is_causal=True)
+
+
+def test_mha_bool_per_head_mask_and_2d_sdpa():
+    ours, theirs, dt = _mha_pair("float64", False)
+    x = _seq(False, 5, 3, 8, dt)
+    mask = cr.rand(3 * 2, 5, 5) > 0.7  # (N*num_heads, L, S), True = not attended
+    mask[..., 0] = False
+    _compare_mha(ours, theirs, [x, x, x], attn_mask=mask)
+    # SDPA on plain (L, E) matrices, no batch dims at all
+    q, k, v = (cr.randn(4, 5, dtype=dt, requires_grad=True) for _ in range(3))
+    tq, tk, tv = map(_t, (q, k, v))
+    ours_out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    theirs_out = TF.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
+    assert_close(ours_out, theirs_out)
+    _backward_both(ours_out, theirs_out)
+    for a, b in zip((q, k, v), (tq, tk, tv)):
+        assert_close(a.grad, b.grad)
