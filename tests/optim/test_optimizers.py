@@ -209,3 +209,31 @@ def test_float32_parameters_stay_float32(name):
         tw.grad = torch.ones(4)
         topt.step()
     np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_through_chainrule_save_and_load(tmp_path):
+    """The real client: optimizer + scheduler state written with cr.save (safetensors) and read back."""
+    seq = grad_sequence(6, 12)
+    ours, theirs, opt, topt = _pair("Adam", dict(lr=0.01, amsgrad=True), seed=6)
+    sched = cr.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+    for grads in seq[:6]:
+        set_grads(ours, theirs, grads)
+        opt.step()
+        sched.step(1.0)
+    cr.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp_path / "ckpt.safetensors")
+    ckpt = cr.load(tmp_path / "ckpt.safetensors")
+    copies = [cr.tensor(p.detach().numpy().copy(), dtype=cr.float64, requires_grad=True) for p in ours]
+    opt2 = cr.optim.Adam(copies)
+    sched2 = cr.optim.lr_scheduler.ReduceLROnPlateau(opt2)
+    opt2.load_state_dict(ckpt["optimizer"])
+    sched2.load_state_dict(ckpt["scheduler"])
+    assert isinstance(opt2.param_groups[0]["betas"], tuple)
+    for grads in seq[6:]:
+        set_grads(ours, theirs, grads)
+        set_grads(copies, [t.detach().clone() for t in theirs], grads)
+        for o, s in ((opt, sched), (opt2, sched2)):
+            o.step()
+            s.step(1.0)
+        for p, q in zip(ours, copies):
+            np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+    assert sched2.get_last_lr() == sched.get_last_lr() and sched.get_last_lr()[0] < 0.01 * 0.5 ** 6
