@@ -65,6 +65,25 @@ def test_inplace_gradient_on_non_leaf_matches_torch(name):
                      msg=f"{name} w.grad")
 
 
+@pytest.mark.parametrize("fill", [lambda h, w: h.fill_(2.0), lambda h, w: h.zero_(),
+                                  lambda h, w: h.copy_(w), lambda h, w: h.fill_(w.sum())])
+def test_fill_and_copy_over_inf_and_nan_in_graph(fill):
+    grads = []
+    for lib in (cr, torch):
+        x = lib.tensor([0.0, -1.0, 4.0], requires_grad=True)
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        h = x.log()  # -inf, nan, finite
+        fill(h, w)
+        assert h.isfinite().all().item(), h  # the old values leave no trace
+        (h * 2).sum().backward()
+        grads.append((x.grad.numpy(), None if w.grad is None else w.grad.numpy()))
+    for ours, theirs in zip(*grads):
+        if theirs is None:
+            assert ours is None
+        else:
+            np.testing.assert_array_equal(ours, theirs)  # log's 0/0 at x=0 is nan in both
+
+
 def test_inplace_on_leaf_under_no_grad_keeps_leaf():
     p = cr.tensor([1.0, 2.0], requires_grad=True)
     with cr.no_grad():

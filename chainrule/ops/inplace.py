@@ -238,18 +238,24 @@ def fill_(self: Tensor, value) -> Tensor:
         _write(self, ..., v, "fill_")
         self._vc.value += 1
         return self
-    from .shape import broadcast_to
 
     def compute(s):
         v = value if isinstance(value, Tensor) else ew.constant(value, s, s._data.dtype)
-        return broadcast_to(v.to(s.dtype), tuple(s.shape)) * 1 + s * 0
+        return _replaced(s, v.to(s.dtype))
     return inplace(self, "fill_", compute, (value,))
+
+
+def _replaced(s: Tensor, value: Tensor) -> Tensor:
+    """A new tensor of ``s``'s shape holding ``value`` (broadcast), in the graph of both:
+    the gradient reaches ``value`` and is zero for ``s`` (as PyTorch's fill_/copy_).
+    ``where`` rather than ``value + s * 0``, which turns an inf or nan in ``s`` into nan."""
+    never = ew.constant(False, s, "bool")
+    return ew.where_fn(never, s, value)
 
 
 @tensor_method("copy_")
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     """Copy ``src`` (broadcast, cast, moved) into this tensor in place."""
-    from .shape import broadcast_to
     if not isinstance(src, Tensor):
         from ..creation import tensor
         src = tensor(src)
@@ -265,8 +271,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
         _write(self, ..., moved, "copy_")
         self._vc.value += 1
         return self
-    return inplace(self, "copy_", lambda s: broadcast_to(src.to(s.device).to(s.dtype), tuple(s.shape))
-                   + s * 0, (src,))
+    return inplace(self, "copy_", lambda s: _replaced(s, src.to(s.device).to(s.dtype)), (src,))
 
 
 @tensor_method("masked_fill_")
