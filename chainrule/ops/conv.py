@@ -9,9 +9,10 @@ one of them and higher-order gradients come for free:
     conv_transpose2d(g, w)     adjoint in x:  ⟨conv_transpose2d(g, w), x⟩ = ⟨g, conv2d(x, w)⟩
     conv2d_weight(x, g)        adjoint in w:  ⟨conv2d_weight(x, g), w⟩ = ⟨g, conv2d(x, w)⟩
 
-Pooling: max pooling finds flat indices (no derivative), then ``pool_gather``
-reads them and ``pool_scatter`` (a bincount, not ``add.at``) sends gradients
-back; average pooling is ``window_sum`` and its adjoint ``window_sum_t``.
+Pooling: max pooling takes a maximum over kernel offsets; its rule finds each
+window's argmax offset and ``max_pool2d_place`` puts the gradient there (adjoint
+``max_pool2d_select``). Adaptive max pooling gathers by flat index and scatters
+back with a bincount. Average pooling is ``window_sum`` and its adjoint ``window_sum_t``.
 Padding is always given per side: ``((top, bottom), (left, right))``.
 """
 from __future__ import annotations
@@ -30,7 +31,10 @@ def _pad(xp, x, padding, value=0.0):
     (pt, pb), (pl, pr) = padding
     if pt == pb == pl == pr == 0:
         return x
-    return xp.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=value)
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype)  # cheaper than xp.pad
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
 
 
 def _windows(xp, x, kernel, stride, dilation, out_hw, groups=1):
@@ -67,6 +71,40 @@ def _col2im(xp, cols, in_shape, kernel, stride, padding, dilation):
     return out
 
 
+# ------------------------------------------- stride-1 col2im: flat shifts --
+# With stride 1, the padded-input cells that kernel offset (i, j) touches for all
+# outputs form one contiguous run of the input flattened per channel, starting at
+# i·dh·Wp + j·dw and L = (Ho-1)·Wp + Wo long, if the columns are laid out on the
+# row-padded grid (Wp - Wo zero columns per row). col2im then adds kh·kw long
+# contiguous runs instead of Ho·kh·kw short strided pieces.
+def _flat_grad(xp, g, groups, wp):
+    """``g`` (N, O, Ho, Wo) on the row-padded grid: (N, G, O/G, L), junk columns zero."""
+    n, o, ho, wo = g.shape
+    gp = xp.zeros((n, o, ho, wp), dtype=g.dtype)
+    gp[..., :wo] = g
+    return gp.reshape(n, groups, o // groups, ho * wp)[..., :(ho - 1) * wp + wo]
+
+
+def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
+    n, o, ho, wo = g.shape
+    _, cg, kh, kw = w.shape
+    (pt, pb), (pl, pr) = padding
+    hp, wp = in_hw[0] + pt + pb, in_hw[1] + pl + pr
+    wg = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
+    cols = xp.matmul(wg, _flat_grad(xp, g, groups, wp))  # (N, G, K, L), junk columns zero
+    length = cols.shape[-1]
+    cols = cols.reshape(n, groups * cg, kh, kw, length)
+    out = xp.zeros((n, groups * cg, hp * wp), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dilation[0] * wp + j * dilation[1]
+            out[:, :, start:start + length] += cols[:, :, i, j]
+    out = out.reshape(n, groups * cg, hp, wp)
+    if pt or pb or pl or pr:
+        out = xp.ascontiguousarray(out[:, :, pt:pt + in_hw[0], pl:pl + in_hw[1]])
+    return out
+
+
 # -------------------------------------------------------------- convolution --
 def _conv2d_fwd(xp, x, w, stride, padding, dilation, groups):
     n = x.shape[0]
@@ -79,6 +117,8 @@ def _conv2d_fwd(xp, x, w, stride, padding, dilation, groups):
 
 
 def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
+    if stride == (1, 1):
+        return _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw)
     n, o, h_o, w_o = g.shape
     _, cg, kh, kw = w.shape
     wg = w.reshape(groups, o // groups, cg * kh * kw)
@@ -89,11 +129,13 @@ def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
 
 def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
     n, o, h_o, w_o = g.shape
-    cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
-    gg = g.reshape(n, groups, o // groups, h_o * w_o)
-    # one GEMM per group over the batch and pixels together: (O/G, N·P) @ (N·P, K)
-    out = xp.einsum("ngop,ngkp->gok", gg, cols, optimize=True)
-    return out.reshape(o, x.shape[1] // groups, *kernel)
+    v = _windows(xp, _pad(xp, x, padding), kernel, stride, dilation, (h_o, w_o), groups)
+    _, _, cg, kh, kw, _, _ = v.shape
+    # one GEMM per group over batch and pixels together: (O/G, N·P) @ (N·P, K)
+    cols = v.transpose(1, 2, 3, 4, 0, 5, 6).reshape(groups, cg * kh * kw, n * h_o * w_o)
+    gg = g.reshape(n, groups, o // groups, h_o * w_o).transpose(1, 2, 0, 3)
+    gg = gg.reshape(groups, o // groups, n * h_o * w_o)
+    return xp.matmul(gg, cols.transpose(0, 2, 1)).reshape(o, cg, kh, kw)
 
 
 def _explain_conv(inputs, params):
@@ -120,34 +162,102 @@ defvjp(conv2d_weight_op,
 
 
 # ------------------------------------------------------------ max pooling --
-def _max_pool_indices_fwd(xp, x, kernel, stride, padding, dilation, out_hw):
-    """Flat (h·W + w) index of each window's maximum; the first one wins ties, NaN wins all."""
-    n, c, h, w = x.shape
+# Max pooling works offset by offset: each kernel offset (i, j) reads one strided
+# slice of the padded input per output cell, so the max, the argmax and the
+# gradient's placement are kh·kw vectorised passes (no window copies, no scatter).
+# ``arg`` is the window-local offset i·kw + j of each maximum (first one on ties).
+def _offsets(kernel, stride, dilation, out_hw):
+    """``(k, index)`` per kernel offset: the padded-input slice that offset reads."""
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    (pt, _), (pl, _) = padding
-    xpad = _pad(xp, x, padding, value=-xp.inf)
-    best = None
-    arg = xp.zeros((n, c, ho, wo), dtype=xp.int64)
     for i in range(kh):
         for j in range(kw):
-            s = xpad[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
-            if best is None:
-                best = s.copy()
-                continue
-            better = (s > best) | (xp.isnan(s) & ~xp.isnan(best))
-            xp.copyto(best, s, where=better)
-            xp.copyto(arg, i * kw + j, where=better)
-    ki, kj = xp.divmod(arg, kw)
-    rows = xp.arange(ho).reshape(ho, 1) * sh - pt + ki * dh
-    cols = xp.arange(wo) * sw - pl + kj * dw
-    return rows * w + cols
+            yield i * kw + j, (Ellipsis, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                               slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
 
 
-max_pool_indices_op = nondifferentiable(
-    defop("max_pool2d_indices", _max_pool_indices_fwd),
+def _max_pool_fwd(xp, x, kernel, stride, padding, dilation, out_hw):
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    best = None
+    for _, index in _offsets(kernel, stride, dilation, out_hw):
+        best = xpad[index].copy() if best is None else xp.maximum(best, xpad[index], out=best)
+    return best  # NaN propagates through maximum: a window holding NaN gives NaN (as PyTorch)
+
+
+def _max_pool_argmax_fwd(xp, x, ans, kernel, stride, padding, dilation, out_hw, flat):
+    """Offset of each window's maximum (first on ties, first NaN for NaN), or its flat h·W + w."""
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    count = kernel[0] * kernel[1]
+    dtype = xp.int8 if count <= 127 else xp.int32
+    arg = xp.full(ans.shape, count - 1, dtype=dtype)
+    nan = bool(xp.isnan(ans).any())
+    # visit offsets last to first, so the earliest match is written last
+    for k, index in reversed(list(_offsets(kernel, stride, dilation, out_hw))[:-1]):
+        s = xpad[index]
+        hit = s == ans
+        if nan:
+            hit |= xp.isnan(s)
+        arg -= (arg - dtype(k)) * hit.astype(dtype)
+    if not flat:
+        return arg
+    ki, kj = xp.divmod(arg.astype(xp.int64), kernel[1])
+    (pt, _), (pl, _) = padding
+    h, w = x.shape[2:]
+    rows = xp.arange(out_hw[0]).reshape(-1, 1) * stride[0] - pt + ki * dilation[0]
+    cols = xp.arange(out_hw[1]) * stride[1] - pl + kj * dilation[1]
+    return xp.clip(rows, 0, h - 1) * w + xp.clip(cols, 0, w - 1)
+
+
+def _disjoint(kernel, stride, dilation) -> bool:
+    return all((k - 1) * d < s for k, s, d in zip(kernel, stride, dilation))
+
+
+def _pool_place_fwd(xp, g, arg, kernel, stride, padding, dilation, out_hw, in_hw):
+    """Input-shaped zeros with each ``g`` added at its window's maximum."""
+    n, c = g.shape[:2]
+    (pt, pb), (pl, pr) = padding
+    h, w = in_hw
+    out = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    disjoint = _disjoint(kernel, stride, dilation)
+    for k, index in _offsets(kernel, stride, dilation, out_hw):
+        if disjoint:  # each input cell is read by one offset at most: write, don't add
+            xp.multiply(g, arg == k, out=out[index])
+        else:
+            out[index] += g * (arg == k)
+    if pt or pb or pl or pr:
+        out = xp.ascontiguousarray(out[:, :, pt:pt + h, pl:pl + w])
+    return out
+
+
+def _pool_select_fwd(xp, c, arg, kernel, stride, padding, dilation, out_hw, in_hw):
+    """Adjoint of ``pool_place``: the value of ``c`` at each window's maximum."""
+    cpad = _pad(xp, c, padding)
+    out = None
+    for k, index in _offsets(kernel, stride, dilation, out_hw):
+        part = cpad[index] * (arg == k)
+        out = part if out is None else out.__iadd__(part)
+    return out
+
+
+max_pool2d_op = defop("max_pool2d", _max_pool_fwd, saves=(0,), saves_ans=True)
+max_pool_argmax_op = nondifferentiable(
+    defop("max_pool2d_argmax", _max_pool_argmax_fwd),
     "the position of a maximum is piecewise constant")
+pool_place_op = defop("max_pool2d_place", _pool_place_fwd, saves=())
+pool_select_op = defop("max_pool2d_select", _pool_select_fwd, saves=())
 
 
+def _max_pool_grad(g, ans, x, **geometry):
+    arg = max_pool_argmax_op(x, ans, flat=False, **geometry)._data
+    return pool_place_op(g, arg=arg, in_hw=tuple(x.shape[2:]), **geometry)
+
+
+defvjp(max_pool2d_op, _max_pool_grad)
+defvjp(pool_place_op, lambda c, ans, g, **p: pool_select_op(c, **p))
+defvjp(pool_select_op, lambda g, ans, c, **p: pool_place_op(g, **p))
+
+
+# ------------------------------------------------- adaptive max pooling --
+# Windows of different sizes: maxima by flat index, gathered and scattered.
 def _adaptive_max_indices_fwd(xp, x, out_hw):
     """Flat indices of the maxima of PyTorch's adaptive windows [⌊i·H/Ho⌋, ⌈(i+1)·H/Ho⌉).
 
@@ -215,11 +325,6 @@ def _window_sum_fwd(xp, x, kernel, stride, padding, in_hw, out_hw):
     """Sum of every (zero-padded) window: kh·kw strided adds, vectorised over the rest."""
     (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
     xpad = _pad(xp, x, padding)
-    if kh == sh and kw == sw and xpad.shape[2] >= kh * ho and xpad.shape[3] >= kw * wo:
-        # non-overlapping windows: one reshaped reduction
-        n, c = xpad.shape[:2]
-        blocks = xpad[:, :, :kh * ho, :kw * wo].reshape(n, c, ho, kh, wo, kw)
-        return blocks.sum(axis=(3, 5))
     out = None
     for i in range(kh):
         for j in range(kw):
@@ -245,8 +350,9 @@ defvjp(window_sum_t_op, lambda c, ans, g, **p: window_sum_op(c, **p))
 
 def conv_ops() -> tuple:
     """The ops this family registers (for the op sweep's coverage)."""
-    return (conv2d_op, conv_transpose2d_op, conv2d_weight_op, max_pool_indices_op,
-            adaptive_max_indices_op, pool_gather_op, pool_scatter_op, window_sum_op, window_sum_t_op)
+    return (conv2d_op, conv_transpose2d_op, conv2d_weight_op, max_pool2d_op, max_pool_argmax_op,
+            pool_place_op, pool_select_op, adaptive_max_indices_op, pool_gather_op, pool_scatter_op,
+            window_sum_op, window_sum_t_op)
 
 
 __all__ = ["Tensor", "out_size"]

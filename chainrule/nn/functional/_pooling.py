@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.conv import (adaptive_max_indices_op, max_pool_indices_op, pool_gather_op,
-                         window_sum_op)
+from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
+                         pool_gather_op, window_sum_op)
 from ...tensor import Tensor
 from ._conv import pair
 
@@ -92,10 +92,12 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     x, undo = _as_4d(input, nd, op)
     kernel, stride, pads, dil, out_hw = _geometry(x, nd, kernel_size, stride, padding, dilation,
                                                   ceil_mode, op)
-    indices = max_pool_indices_op(x.detach(), kernel=kernel, stride=stride, padding=pads,
-                                  dilation=dil, out_hw=out_hw)
-    out = undo(pool_gather_op(x, indices=indices._data, in_shape=tuple(x.shape)))
-    return (out, undo(indices)) if return_indices else out
+    geometry = dict(kernel=kernel, stride=stride, padding=pads, dilation=dil, out_hw=out_hw)
+    out = max_pool2d_op(x, **geometry)
+    if not return_indices:
+        return undo(out)
+    indices = max_pool_argmax_op(x.detach(), out.detach(), flat=True, **geometry)
+    return undo(out), undo(indices)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
