@@ -341,6 +341,14 @@ def _checked_hook_result(out, g, what: str):
 
 
 def _store_grad(t, g, create_graph: bool) -> None:
+    """Put ``g`` into ``t.grad``, so that no two tensors' ``.grad`` ever share memory.
+
+    A gradient buffer made by this backward and reaching only ``t`` is taken over;
+    any other (the root gradient the user passed, one that ``add`` handed to both
+    operands, a hook's result) is copied. A ``.grad`` the engine made is accumulated
+    in place; one the user assigned is replaced, never written to (PyTorch adds into
+    it in place). With ``create_graph`` the gradient keeps its graph.
+    """
     from ..tensor import Tensor
     if t._grad is None:
         if create_graph:
