@@ -322,3 +322,17 @@ def test_scheduled_lr_drives_the_optimizer():
         opt.step()
         sched.step()
     assert w.item() == pytest.approx(1.0 - (1.0 + 0.5 + 0.25))
+
+
+def test_lambda_state_without_the_lambdas_still_loads():
+    """A checkpoint may drop ``lr_lambdas`` (functions are code); the rest still restores."""
+    opt, _ = _optimizers()
+    sched = S.LambdaLR(opt, _decay)
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    sd = {k: v for k, v in sched.state_dict().items() if k != "lr_lambdas"}
+    opt2, _ = _optimizers()
+    sched2 = S.LambdaLR(opt2, _decay)
+    sched2.load_state_dict(sd)
+    assert sched2.last_epoch == 4 and sched2.get_last_lr() == sched.get_last_lr()

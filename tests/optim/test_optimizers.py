@@ -237,3 +237,28 @@ def test_checkpoint_through_chainrule_save_and_load(tmp_path):
         for p, q in zip(ours, copies):
             np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
     assert sched2.get_last_lr() == sched.get_last_lr() and sched.get_last_lr()[0] < 0.01 * 0.5 ** 6
+
+
+@pytest.mark.parametrize("name", ["SGD", "AdamW"])
+def test_trains_an_nn_linear_like_torch(name):
+    """The real client: a module's parameters(), a loss module, backward, zero_grad, step."""
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    model, tmodel = cr.nn.Linear(3, 2), torch.nn.Linear(3, 2).double()
+    with torch.no_grad():
+        tmodel.weight.copy_(torch.tensor(rng.standard_normal((2, 3))))
+        tmodel.bias.copy_(torch.tensor(rng.standard_normal(2)))
+    model.weight.data = cr.tensor(tmodel.weight.detach().numpy().copy(), dtype=cr.float64)
+    model.bias.data = cr.tensor(tmodel.bias.detach().numpy().copy(), dtype=cr.float64)
+    opt = getattr(cr.optim, name)(model.parameters(), **FULL_STATE[name])
+    topt = getattr(torch.optim, name)(tmodel.parameters(), **FULL_STATE[name])
+    cx, cy, tx, ty = (cr.tensor(x, dtype=cr.float64), cr.tensor(y, dtype=cr.float64),
+                      torch.tensor(x), torch.tensor(y))
+    for _ in range(20):
+        opt.zero_grad()
+        topt.zero_grad()
+        cr.nn.MSELoss()(model(cx), cy).backward()
+        torch.nn.MSELoss()(tmodel(tx), ty).backward()
+        opt.step()
+        topt.step()
+    assert_params_close([model.weight, model.bias], [tmodel.weight, tmodel.bias], name)

@@ -41,7 +41,7 @@ class _LambdaState:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state_dict = dict(state_dict)
-        lr_lambdas = state_dict.pop("lr_lambdas")
+        lr_lambdas = state_dict.pop("lr_lambdas", None) or []  # a checkpoint may leave them out
         self.__dict__.update(state_dict)
         for fn, saved in zip(self.lr_lambdas, lr_lambdas):
             if saved is not None:
