@@ -161,6 +161,8 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
     index = _index_array(index, "gather")
     d = wrap_dim(dim, input.ndim, "gather")
+    if input.ndim == 0 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
+        return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
     _check_index_shape(input, index, d, "gather")
     x = _crop(input, index.shape, d)
     return gather_op(x, index=index._data % max(input.shape[d], 1), dim=d, in_shape=tuple(x.shape))

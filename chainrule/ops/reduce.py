@@ -207,6 +207,8 @@ def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.to(to_dtype(dtype))
     d = wrap_dim(dim, input.ndim, "cumprod")
+    if input.ndim == 0:
+        return input.clone()
     return cumprod_op(input, dim=d)
 
 
@@ -287,6 +289,8 @@ defvjp(amin_op, _amax_grad)
 
 def _nonempty(input: Tensor, dims, op: str) -> None:
     shape = input._data.shape
+    if input._data.ndim == 0:
+        return  # a 0-d tensor holds one element whatever dim says
     if (dims is None and input._data.size == 0) or (dims is not None and builtins.any(shape[d] == 0 for d in dims)):
         raise op_error(ShapeError, op, f"cannot reduce an empty dimension (input shape {tuple(shape)})"
                        " because the operation has no identity")

@@ -521,6 +521,11 @@ def flip(input: Tensor, dims) -> Tensor:
     """Reverse the order along ``dims``."""
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
     dims = tuple(wrap_dim(d, input.ndim, "flip") for d in dims)
+    if len(set(dims)) != len(dims):
+        raise op_error(ShapeError, "flip", f"dims {dims} name a dimension more than once")
+    if input.ndim == 0:  # nothing to reverse; still a new tensor, as PyTorch
+        from .conversion import clone
+        return clone(input)
     return flip_op(input, dims=dims) if dims else input
 
 

@@ -449,3 +449,14 @@ add(
                                                m.relu(a), a.sum(), a.amax())),
       [C(V([float("nan"), 1.0, -2.0]), V([0.0, float("nan"), 3.0]), fd=False)], smooth=False),
 )
+
+# 0-d inputs with dim 0 (PyTorch accepts dim 0 / -1 for a 0-d tensor)
+add(
+    S("zero_dim_ops", both(lambda m, x: (m.cumprod(x, 0), m.cumsum(x, 0), m.flip(x, (0,)),
+                                         m.softmax(x, 0), m.logsumexp(x, 0), m.amax(x, 0),
+                                         m.argmax(x, 0, True), m.mean(x, 0, True), m.prod(x, 0, True),
+                                         *m.max(x, 0, True), m.gather(x, 0, m.tensor(0)),
+                                         m.take_along_dim(x, m.tensor(0)), x[None], x[...], x[True],
+                                         x.squeeze(0), x.unsqueeze(-1), m.sum(x, -1))),
+      [C(())]),
+)
