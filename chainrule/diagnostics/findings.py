@@ -230,8 +230,8 @@ def _relative(report, window, th: Thresholds) -> list[Finding]:
     out = []
     if rel:
         worst = max(rel, key=rel.get)
-        out.append(Finding("exploding", list(rel), {"grad_to_weight": rel,
-                                                    "grad_to_weight_threshold": th.explode_relative},
+        evidence = {"grad_to_weight": rel, "grad_to_weight_threshold": th.explode_relative}
+        out.append(Finding("exploding", list(rel), evidence,
                            f"the gradient norm at layer {show(worst)} is {_sci(rel[worst])} "
                            f"times its weight norm: exploding gradients; one step would wipe "
                            f"out the weights. Scale the initial weights down (Xavier/He init), "
@@ -239,8 +239,8 @@ def _relative(report, window, th: Thresholds) -> list[Finding]:
                            f"rate."))
     if upd:
         worst = max(upd, key=upd.get)
-        out.append(Finding("exploding", list(upd), {"update_to_weight": upd,
-                                                    "update_to_weight_threshold": th.explode_update},
+        evidence = {"update_to_weight": upd, "update_to_weight_threshold": th.explode_update}
+        out.append(Finding("exploding", list(upd), evidence,
                            f"each optimizer step changes the weights of layer {show(worst)} by "
                            f"{_sci(upd[worst])} times their size (healthy is about 1e-3): "
                            f"exploding updates. Lower the learning rate or clip gradients."))
@@ -305,10 +305,8 @@ def _non_finite(report) -> list[Finding]:
     where: dict[str, list] = {}
     for e in events:
         where.setdefault(e["layer"], []).append((e["step"], e["where"]))
-    head = events[0]
-    first = (head["step"], head["layer"],
-             [e["where"] for e in events if (e["step"], e["layer"]) == (head["step"], head["layer"])])
-    step, name, flags = first
+    step, name = events[0]["step"], events[0]["layer"]
+    flags = [e["where"] for e in events if (e["step"], e["layer"]) == (step, name)]
     if "weight" in flags:
         cause = "its weights are non-finite: an update blew up (lower the learning rate, clip " \
                 "gradients)"

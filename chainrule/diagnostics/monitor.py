@@ -290,7 +290,7 @@ def watch(model, optimizer=None, every: int = 1, window: int = 5,
 
     ``every``: measure one step in ``every``; ``window``: how many recorded steps the
     findings look back over; ``keep``: how many recorded steps to hold (the oldest are
-    dropped, so memory stays bounded; None keeps all). Use ``monitor.report()`` for numbers and findings,
-    ``monitor.remove()`` (or a ``with`` block) to detach.
+    dropped, so memory stays bounded; None keeps all). Use ``monitor.report()`` for
+    numbers and findings, ``monitor.remove()`` (or a ``with`` block) to detach.
     """
     return Monitor(model, optimizer, every=every, window=window, keep=keep)
