@@ -40,13 +40,25 @@ class SerializationError(ChainruleError):
     """A checkpoint file that cannot be read or written."""
 
 
+def _stdlib_dir() -> str:
+    import sysconfig
+    return os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+
+
+_SKIPPED = (_PACKAGE_DIR + os.sep, _stdlib_dir())
+
+
 def user_location() -> str:
-    """``file:line`` of the innermost stack frame outside chainrule (or '')."""
+    """``file:line`` of the innermost stack frame outside chainrule (or '').
+
+    Frames of the standard library (``functools``, ``contextlib`` wrappers between
+    the user and chainrule) are passed over too.
+    """
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR + os.sep):
-            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        name = frame.f_code.co_filename
+        if not name.startswith("<frozen") and not os.path.abspath(name).startswith(_SKIPPED):
+            return f"{name}:{frame.f_lineno}"
         frame = frame.f_back
     return ""
 

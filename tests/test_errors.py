@@ -168,6 +168,14 @@ def test_op_error_helper_points_at_caller():
     assert user_location().endswith(f"{HERE}:{inspect.currentframe().f_lineno}")
 
 
+def test_location_skips_standard_library_wrappers():
+    import functools
+    add = functools.singledispatch(cr.add)  # a pure-Python stdlib frame calls chainrule
+    exc, line = _raise(lambda: add(cr.ones(2), cr.ones(3)))
+    _check(exc, line, ShapeError, "add", "(2,)", "(3,)")
+    assert "functools.py" not in str(exc)
+
+
 def test_error_classes_keep_builtin_bases():
     assert issubclass(ShapeError, ValueError) and issubclass(DTypeError, TypeError)
     assert issubclass(BackwardError, RuntimeError) and issubclass(DeviceError, RuntimeError)
