@@ -1,7 +1,8 @@
 """Array helpers shared by the functional optimizer updates.
 
-Everything here works on raw backend arrays (NumPy or CuPy) and writes into
-preallocated buffers, so a step allocates nothing once the buffers exist.
+Everything here works on raw backend arrays (NumPy or CuPy), given their backend
+``xp``, and writes into preallocated buffers, so a step allocates nothing once the
+buffers exist.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class Scratch:
         return buf[:n].reshape(like.shape)
 
 
-def effective_grad(grad, param, weight_decay: float, maximize: bool, scratch: Scratch, slot: int):
+def effective_grad(xp, grad, param, weight_decay: float, maximize: bool, scratch: Scratch, slot: int):
     """``(-grad if maximize else grad) + weight_decay * param``, leaving ``grad`` untouched.
 
     Returns ``grad`` itself when there is nothing to add, else a scratch view.
@@ -50,9 +51,9 @@ def effective_grad(grad, param, weight_decay: float, maximize: bool, scratch: Sc
         return grad
     out = scratch.get(grad, slot)
     if weight_decay == 0:
-        backend_of(grad).negative(grad, out=out)
+        xp.negative(grad, out=out)
         return out
-    backend_of(param).multiply(param, weight_decay, out=out)
+    xp.multiply(param, weight_decay, out=out)
     if maximize:
         out -= grad
     else:
@@ -60,13 +61,12 @@ def effective_grad(grad, param, weight_decay: float, maximize: bool, scratch: Sc
     return out
 
 
-def lerp_(start, end, weight: float, tmp) -> None:
+def lerp_(xp, start, end, weight: float, tmp) -> None:
     """``start += weight * (end - start)`` in place, rounding as PyTorch's ``lerp_`` does.
 
     (PyTorch switches to ``end - (end - start) * (1 - weight)`` for weight >= 0.5
     so the result lands exactly on ``end`` at weight 1.)
     """
-    xp = backend_of(start)
     xp.subtract(end, start, out=tmp)
     if abs(weight) < 0.5:
         tmp *= weight
@@ -76,24 +76,24 @@ def lerp_(start, end, weight: float, tmp) -> None:
         xp.subtract(end, tmp, out=start)
 
 
-def add_scaled_(param, value, alpha: float, tmp) -> None:
+def add_scaled_(xp, param, value, alpha: float, tmp) -> None:
     """``param += alpha * value`` (``value`` may be ``tmp`` itself)."""
-    backend_of(value).multiply(value, alpha, out=tmp)
+    xp.multiply(value, alpha, out=tmp)
     param += tmp
 
 
-def addcdiv_(param, num, den, value: float, tmp) -> None:
+def addcdiv_(xp, param, num, den, value: float, tmp) -> None:
     """``param += value * num / den``; ``tmp`` may be ``den`` itself."""
-    backend_of(num).divide(num, den, out=tmp)
+    xp.divide(num, den, out=tmp)
     tmp *= value
     param += tmp
 
 
-def mul_add_sq_(acc, grad, decay: float, weight: float, tmp) -> None:
+def mul_add_sq_(xp, acc, grad, decay: float, weight: float, tmp) -> None:
     """``acc = decay * acc + weight * grad²`` (the running second moment)."""
     if decay != 1:
         acc *= decay
-    backend_of(grad).multiply(grad, grad, out=tmp)
+    xp.multiply(grad, grad, out=tmp)
     if weight != 1:
         tmp *= weight
     acc += tmp

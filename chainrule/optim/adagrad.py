@@ -31,14 +31,15 @@ def adagrad_update(params: list, grads: list, state_sums: list, state_steps: lis
         step_t = state_steps[i]
         step_t += 1
         step = float(step_t)
+        xp = backend_of(p)
         tmp = scratch.get(p, 0)
-        g = effective_grad(grad, p, weight_decay, maximize, scratch, 1)
+        g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
         clr = lr / (1 + (step - 1) * lr_decay)
         state_sum = state_sums[i]
-        mul_add_sq_(state_sum, g, 1, 1, tmp)
-        backend_of(p).sqrt(state_sum, out=tmp)
+        mul_add_sq_(xp, state_sum, g, 1, 1, tmp)
+        xp.sqrt(state_sum, out=tmp)
         tmp += eps
-        addcdiv_(p, g, tmp, -clr, tmp)
+        addcdiv_(xp, p, g, tmp, -clr, tmp)
 
 
 class Adagrad(Optimizer):

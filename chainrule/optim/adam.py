@@ -34,18 +34,18 @@ def adam_update(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, ma
         step_t = state_steps[i]
         step_t += 1
         step = float(step_t)
+        xp = backend_of(p)
         tmp = scratch.get(p, 0)
         if weight_decay != 0 and decoupled_weight_decay:
             p *= 1 - lr * weight_decay
-            g = effective_grad(grad, p, 0, maximize, scratch, 1)
+            g = effective_grad(xp, grad, p, 0, maximize, scratch, 1)
         else:
-            g = effective_grad(grad, p, weight_decay, maximize, scratch, 1)
+            g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
-        lerp_(exp_avg, g, 1 - beta1, tmp)
-        mul_add_sq_(exp_avg_sq, g, beta2, 1 - beta2, tmp)
+        lerp_(xp, exp_avg, g, 1 - beta1, tmp)
+        mul_add_sq_(xp, exp_avg_sq, g, beta2, 1 - beta2, tmp)
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-        xp = backend_of(p)
         if amsgrad:
             xp.maximum(max_exp_avg_sqs[i], exp_avg_sq, out=max_exp_avg_sqs[i])
             xp.sqrt(max_exp_avg_sqs[i], out=tmp)
@@ -53,7 +53,7 @@ def adam_update(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, ma
             xp.sqrt(exp_avg_sq, out=tmp)
         tmp /= bias_correction2_sqrt
         tmp += eps
-        addcdiv_(p, exp_avg, tmp, -step_size, tmp)
+        addcdiv_(xp, p, exp_avg, tmp, -step_size, tmp)
 
 
 class Adam(Optimizer):

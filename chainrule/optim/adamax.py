@@ -31,17 +31,17 @@ def adamax_update(params: list, grads: list, exp_avgs: list, exp_infs: list, sta
         step_t = state_steps[i]
         step_t += 1
         step = float(step_t)
-        tmp = scratch.get(p, 0)
         xp = backend_of(p)
-        g = effective_grad(grad, p, weight_decay, maximize, scratch, 1)
+        tmp = scratch.get(p, 0)
+        g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
         exp_avg, exp_inf = exp_avgs[i], exp_infs[i]
-        lerp_(exp_avg, g, 1 - beta1, tmp)
+        lerp_(xp, exp_avg, g, 1 - beta1, tmp)
         exp_inf *= beta2
         xp.abs(g, out=tmp)
         tmp += eps
         xp.maximum(exp_inf, tmp, out=exp_inf)
         clr = lr / (1 - beta1 ** step)
-        addcdiv_(p, exp_avg, exp_inf, -clr, tmp)
+        addcdiv_(xp, p, exp_avg, exp_inf, -clr, tmp)
 
 
 class Adamax(Optimizer):

@@ -32,14 +32,14 @@ def rmsprop_update(params: list, grads: list, square_avgs: list, grad_avgs: list
     scratch = Scratch() if scratch is None else scratch
     for i, (p, grad) in enumerate(zip(params, grads)):
         state_steps[i] += 1
-        tmp = scratch.get(p, 0)
         xp = backend_of(p)
-        g = effective_grad(grad, p, weight_decay, maximize, scratch, 1)
+        tmp = scratch.get(p, 0)
+        g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
         square_avg = square_avgs[i]
-        mul_add_sq_(square_avg, g, alpha, 1 - alpha, tmp)
+        mul_add_sq_(xp, square_avg, g, alpha, 1 - alpha, tmp)
         if centered:
             grad_avg = grad_avgs[i]
-            lerp_(grad_avg, g, 1 - alpha, tmp)
+            lerp_(xp, grad_avg, g, 1 - alpha, tmp)
             xp.multiply(grad_avg, grad_avg, out=tmp)
             xp.subtract(square_avg, tmp, out=tmp)
             xp.sqrt(tmp, out=tmp)
@@ -49,10 +49,10 @@ def rmsprop_update(params: list, grads: list, square_avgs: list, grad_avgs: list
         if momentum > 0:
             buf = momentum_buffers[i]
             buf *= momentum
-            addcdiv_(buf, g, tmp, 1.0, tmp)
-            add_scaled_(p, buf, -lr, tmp)
+            addcdiv_(xp, buf, g, tmp, 1.0, tmp)
+            add_scaled_(xp, p, buf, -lr, tmp)
         else:
-            addcdiv_(p, g, tmp, -lr, tmp)
+            addcdiv_(xp, p, g, tmp, -lr, tmp)
 
 
 class RMSprop(Optimizer):

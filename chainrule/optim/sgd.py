@@ -29,8 +29,9 @@ def sgd_update(params: list, grads: list, momentum_buffers: list, *, lr: float, 
     """
     scratch = Scratch() if scratch is None else scratch
     for i, (p, grad) in enumerate(zip(params, grads)):
+        xp = backend_of(p)
         tmp = scratch.get(p, 0)
-        g = effective_grad(grad, p, weight_decay, maximize, scratch, 1)
+        g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
         if momentum != 0:
             buf = momentum_buffers[i]
             if buf is None:
@@ -41,14 +42,14 @@ def sgd_update(params: list, grads: list, momentum_buffers: list, *, lr: float, 
                 if dampening == 0:
                     buf += g
                 else:
-                    add_scaled_(buf, g, 1 - dampening, tmp)
+                    add_scaled_(xp, buf, g, 1 - dampening, tmp)
             if nesterov:
-                backend_of(buf).multiply(buf, momentum, out=tmp)
+                xp.multiply(buf, momentum, out=tmp)
                 tmp += g
                 g = tmp
             else:
                 g = buf
-        add_scaled_(p, g, -lr, tmp)
+        add_scaled_(xp, p, g, -lr, tmp)
 
 
 class SGD(Optimizer):
