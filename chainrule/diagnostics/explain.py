@@ -58,15 +58,17 @@ def explain(output: Tensor, names: dict | Any = None, gradient: Tensor | None = 
     lines = [f"explain: the chain rule for {label[root]} = {_fmt(values[root])}, step by step",
              "", "forward (each value once its inputs exist):"]
     width = max(len(label[n]) for n in order)
+    missing = False
     for node in order:
         lhs = label[node].ljust(width)
         if isinstance(node, AccumulateGrad):
             lines.append(f"  {lhs} = {_fmt(values[node])}    (leaf)")
             continue
-        call = f"{node.op.name}({', '.join(_arg_names(node, label, values))})"
+        args = _arg_names(node, label, values)
+        missing = missing or "const" in args
         tail = "    (output)" if node is root else ""
-        lines.append(f"  {lhs} = {call} = {_fmt(values[node])}{tail}")
-    if any(v is None for v in values.values()):
+        lines.append(f"  {lhs} = {node.op.name}({', '.join(args)}) = {_fmt(values[node])}{tail}")
+    if missing or any(v is None for v in values.values()):
         lines.append("  (? and const: values the graph did not keep; build it under "
                      "cr.diagnostics.record() to see them)")
     seed = gradient._data if gradient is not None else \

@@ -131,3 +131,19 @@ def test_non_scalar_output_with_seed_and_large_jacobian():
     assert "a 10x10 Jacobian (applied by the op's VJP rule)" in text
     # two arrivals (x * x uses v twice), each g * v, summed to 2v
     assert text.rstrip().endswith("= [ 0.,  2.,  4.,  6.,  8., 10., 12., 14., 16., 18.]")
+
+
+@pytest.mark.parametrize("expr", [
+    lambda a, b: (a * b).exp() / (b - a).sigmoid(),
+    lambda a, b: (a.tanh() + b.log()) * a.sqrt(),
+    lambda a, b: cr.maximum(a, b) ** 3 - a / b,
+    lambda a, b: ((a - b) ** 2).relu() + (a * 0.5).sin(),
+])
+def test_scalar_expressions_agree_with_the_engine(expr):
+    a = cr.tensor(0.7, requires_grad=True, dtype=cr.float64)
+    b = cr.tensor(1.3, requires_grad=True, dtype=cr.float64)
+    out = expr(a, b)
+    text = cr.diagnostics.explain(out, names={"a": a, "b": b}, quiet=True)
+    out.backward()
+    assert grad_value(text, "a") == pytest.approx(a.grad.item(), rel=1e-5)
+    assert grad_value(text, "b") == pytest.approx(b.grad.item(), rel=1e-5)
