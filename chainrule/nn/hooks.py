@@ -2,9 +2,9 @@
 
 The engine runs one node per op, each with one output, so a module's input
 gradients arrive one tensor at a time. To hand a hook *all* of them at once, the
-module's tensor inputs are packed into one tensor by a ``module_hook_pack`` op
-(the identity for one input, a flat concatenation for several) and the forward
-sees pieces of it; the outputs are packed the same way. A pre-hook on the
+module's tensor inputs are packed into one tensor (an identity view for one
+input, a flat concatenation for several) and the forward sees pieces of it; the
+outputs are packed the same way. A pre-hook on the
 output pack's node sees every ``grad_output`` together, a pre-hook on the input
 pack's node every ``grad_input``; a hook's return value replaces them.
 
@@ -18,53 +18,35 @@ pack's node every ``grad_input``; a hook's return value replaces them.
 
 As in PyTorch, ``grad_input`` has one entry per positional argument: None for
 non-tensors, and, when no input requires grad, None for all; otherwise tensor
-inputs that do not require grad get zeros. Difference from PyTorch: an output
-that got no gradient shows up in ``grad_output`` as zeros rather than None.
+inputs that do not require grad get zeros; an in-place layer
+(``ReLU(inplace=True)``) with backward hooks is an error, since its input is a
+view. Difference from PyTorch: an output that got no gradient shows up in
+``grad_output`` as zeros rather than None.
 """
 from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD
 from ..errors import ShapeError, op_error
-from ..ops.registry import defop, defvjp
 from ..tensor import Tensor
 
 __all__ = ["wrap_backward_hooks"]
 
-_MAX_PACKED = 64
-
-
-def _pack_fwd(xp, *arrays, sizes, shapes):
-    if len(arrays) == 1:
-        return arrays[0]
-    dtype = xp.result_type(*arrays)
-    return xp.concatenate([a.reshape(-1).astype(dtype, copy=False) for a in arrays])
-
-
-def _piece_rule(i: int):
-    def rule(g, ans, *xs, sizes, shapes):
-        if len(sizes) == 1:
-            return g
-        start = sum(sizes[:i])
-        return g[start:start + sizes[i]].reshape(shapes[i])
-    return rule
-
-
-# the identity (one tensor) is a view of its input, so in-place changes stay visible
-pack_op = defop("module_hook_pack", _pack_fwd, saves=())
-defvjp(pack_op, *[_piece_rule(i) for i in range(_MAX_PACKED)])
 
 
 def _pack(tensors: list[Tensor]) -> Tensor:
-    if len(tensors) > _MAX_PACKED:
-        raise op_error(ShapeError, "register_full_backward_hook", f"a module with more than "
-                       f"{_MAX_PACKED} tensor inputs or outputs cannot have backward hooks "
-                       f"(got {len(tensors)})")
-    sizes = tuple(t.numel() for t in tensors)
-    shapes = tuple(tuple(t.shape) for t in tensors)
-    packed = pack_op(*tensors, sizes=sizes, shapes=shapes)
+    """One tensor that carries all of ``tensors``: an identity view for one, else the
+    flat concatenation. Built from the registry's reshape and cat ops, so its node's
+    incoming gradient is every piece's gradient at once."""
+    from ..dtypes import from_numpy_dtype, result_type
+    from ..ops.shape import _cat_op_for, reshape_op
     if len(tensors) == 1:
-        packed._vc = tensors[0]._vc
-    return packed
+        t = tensors[0]
+        shape = tuple(t._data.shape)
+        return reshape_op(t, shape=shape, in_shape=shape)  # a view: shares the version
+    target = result_type([from_numpy_dtype(t._data.dtype) for t in tensors], [], [])
+    flat = [t.to(target).reshape(-1) for t in tensors]
+    sizes = tuple(t._data.shape[0] for t in flat)
+    return _cat_op_for(len(flat))(*flat, dim=0, sizes=sizes)
 
 
 def _unpack(packed: Tensor, like: list[Tensor]) -> list[Tensor]:

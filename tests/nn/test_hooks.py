@@ -152,3 +152,14 @@ def test_wrong_length_replacement_is_a_clear_error():
     lin.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0]))
     with pytest.raises(cr.errors.ShapeError, match="returned 2 gradients for 1 inputs of Linear"):
         lin(cr.ones(2, 3, requires_grad=True)).sum().backward()
+
+
+def test_inplace_layer_with_backward_hook_is_an_error_as_in_torch():
+    m = cr.nn.ReLU(inplace=True)
+    m.register_full_backward_hook(lambda mod, gi, go: None)
+    with pytest.raises(RuntimeError, match="relu_.*in-place"):
+        m(cr.tensor([-1.0, 2.0], requires_grad=True) * 1)
+    tm = torch.nn.ReLU(inplace=True)
+    tm.register_full_backward_hook(lambda mod, gi, go: None)
+    with pytest.raises(RuntimeError):
+        tm(torch.tensor([-1.0, 2.0], requires_grad=True) * 1)
