@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from .errors import UserError
 
-DEFAULT_EPOCHS = {"digits": 15, "mnist": 3, "fashion-mnist": 3, "moons": 60, "spirals": 150}
+DEFAULT_EPOCHS = {"digits": 30, "mnist": 3, "fashion-mnist": 3, "moons": 60, "spirals": 150}
 
 
 # ------------------------------------------------------------------- data --
@@ -79,7 +79,7 @@ def build_optimizer(name: str, params, lr: float | None):
     if name == "adam":
         return optim.Adam(params, lr=lr or 3e-3)
     if name == "adamw":
-        return optim.AdamW(params, lr=lr or 3e-3, weight_decay=1e-2)
+        return optim.AdamW(params, lr=lr or 2e-3, weight_decay=1e-2)
     if name == "rmsprop":
         return optim.RMSprop(params, lr=lr or 1e-3)
     raise UserError(f"unknown optimizer {name!r}")
