@@ -70,6 +70,13 @@ def _legacy(size_average, reduce, reduction: str) -> str:
 # exp. The logits themselves are a saved input (version-checked as usual).
 
 
+class _LseCache(list):
+    """Holds the forward's per-row log-sum-exp for the rule; prints short in errors/graphs."""
+
+    def __repr__(self) -> str:
+        return "<log-sum-exp cache>"
+
+
 def _ce_rows(xp, target, weight, ignore_index):
     valid = target != ignore_index
     safe = xp.where(valid, target, 0)
@@ -219,7 +226,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     _check_targets(t, c, ignore_index, "cross_entropy")
     w = () if weight is None else (weight.to(input.dtype),)
     rows = cross_entropy_op(z, t, *w, ignore_index=int(ignore_index),
-                            label_smoothing=float(label_smoothing), lse_cache=[])
+                            label_smoothing=float(label_smoothing), lse_cache=_LseCache())
     if reduction == "none":
         return rows.reshape(batch)
     if reduction == "sum":
