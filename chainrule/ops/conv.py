@@ -17,6 +17,9 @@ Padding is always given per side: ``((top, bottom), (left, right))``.
 """
 from __future__ import annotations
 
+import weakref
+
+from ..autograd.grad_mode import GRAD
 from ..tensor import Tensor
 from .registry import defop, defvjp, nondifferentiable
 
@@ -105,6 +108,38 @@ def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
     return out
 
 
+# ------------------------------------------------------ the columns cache --
+# The weight gradient needs the same columns as the forward. While a graph is
+# being recorded the forward keeps them, keyed by the input array (dropped when
+# that array dies), and the weight-gradient op takes them back once; a saved
+# input changed in place is caught by the engine's version check before that.
+_COLS: dict = {}
+COLS_CACHE_LIMIT = 64 << 20  # bytes per entry; bigger columns are recomputed instead
+
+
+def _stash_cols(x, key, cols) -> None:
+    if not GRAD.enabled or cols.nbytes > COLS_CACHE_LIMIT:
+        return
+    ident = id(x)
+
+    def drop(ref, ident=ident, table=_COLS):  # table bound now: safe at interpreter exit
+        entry = table.get(ident)
+        if entry is not None and entry[0] is ref:
+            del table[ident]
+    try:
+        _COLS[ident] = (weakref.ref(x, drop), key, cols)
+    except TypeError:  # an array type without weak references: no caching
+        pass
+
+
+def _take_cols(x, key):
+    entry = _COLS.get(id(x))
+    if entry is None or entry[0]() is not x or entry[1] != key:
+        return None
+    del _COLS[id(x)]
+    return entry[2]
+
+
 # -------------------------------------------------------------- convolution --
 def _conv2d_fwd(xp, x, w, stride, padding, dilation, groups):
     n = x.shape[0]
@@ -112,6 +147,7 @@ def _conv2d_fwd(xp, x, w, stride, padding, dilation, groups):
     h_o = out_size(x.shape[2], kh, stride[0], sum(padding[0]), dilation[0])
     w_o = out_size(x.shape[3], kw, stride[1], sum(padding[1]), dilation[1])
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, groups, (h_o, w_o))
+    _stash_cols(x, (stride, padding, dilation, groups, (kh, kw), (h_o, w_o)), cols)
     out = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, G, O/G, Ho·Wo)
     return out.reshape(n, o, h_o, w_o)
 
@@ -129,13 +165,14 @@ def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
 
 def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
     n, o, h_o, w_o = g.shape
-    v = _windows(xp, _pad(xp, x, padding), kernel, stride, dilation, (h_o, w_o), groups)
-    _, _, cg, kh, kw, _, _ = v.shape
-    # one GEMM per group over batch and pixels together: (O/G, N·P) @ (N·P, K)
-    cols = v.transpose(1, 2, 3, 4, 0, 5, 6).reshape(groups, cg * kh * kw, n * h_o * w_o)
-    gg = g.reshape(n, groups, o // groups, h_o * w_o).transpose(1, 2, 0, 3)
-    gg = gg.reshape(groups, o // groups, n * h_o * w_o)
-    return xp.matmul(gg, cols.transpose(0, 2, 1)).reshape(o, cg, kh, kw)
+    key = (stride, padding, dilation, groups, tuple(kernel), (h_o, w_o))
+    cols = _take_cols(x, key)  # (N, G, K, P): kept by the forward, or made again (same values)
+    if cols is None:
+        cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
+    gg = g.reshape(n, groups, o // groups, h_o * w_o)
+    # per-sample GEMMs summed over the batch: one formulation, so every backward is bitwise equal
+    out = xp.matmul(gg, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+    return out.reshape(o, x.shape[1] // groups, *kernel)
 
 
 def _explain_conv(inputs, params):

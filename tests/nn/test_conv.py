@@ -257,3 +257,42 @@ def test_cnn_trains_like_torch():
         with torch.no_grad():
             for p in t_net.parameters():
                 p.sub_(p.grad * 0.1)
+
+
+# ------------------------------------------------------------ columns cache --
+def test_forward_columns_are_reused_once_and_freed():
+    from chainrule.ops import conv as conv_ops
+    rng = np.random.default_rng(12)
+    x = cr.tensor(rng.normal(size=(2, 3, 6, 5)))
+    w = cr.tensor(rng.normal(size=(4, 3, 3, 3)), requires_grad=True)
+    with cr.no_grad():
+        F.conv2d(x, w, padding=1)
+    assert not conv_ops._COLS  # nothing kept when no graph is recorded
+    y = F.conv2d(x, w, padding=1, stride=(1, 2))
+    assert len(conv_ops._COLS) == 1
+    y.backward(cr.ones_like(y))
+    assert not conv_ops._COLS  # taken by the weight gradient
+    cached = w.grad.numpy().copy()
+    w.grad = None
+    # the same gradient when the columns are recomputed (cache bypassed)
+    y = F.conv2d(x, w, padding=1, stride=(1, 2))
+    conv_ops._COLS.clear()
+    y.backward(cr.ones_like(y))
+    np.testing.assert_allclose(w.grad.numpy(), cached, rtol=1e-12)
+    # an input that dies takes its entry with it
+    z = F.conv2d(cr.tensor(rng.normal(size=(1, 3, 4, 4))), w)
+    del z
+    import gc
+    gc.collect()
+    assert not conv_ops._COLS
+
+
+def test_input_changed_in_place_after_forward_is_an_error():
+    a = cr.randn(1, 2, 5, 5, requires_grad=True)
+    x = a * 1.0
+    w = cr.randn(3, 2, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w)
+    with cr.no_grad():
+        x.add_(1.0)
+    with pytest.raises(cr.errors.BackwardError, match="in-place"):
+        y.sum().backward()
