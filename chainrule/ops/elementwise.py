@@ -55,12 +55,14 @@ def add_fn(input, other, *, alpha=1) -> Tensor:
 @tensor_method("sub", "subtract", "__sub__")
 def sub_fn(input, other, *, alpha=1) -> Tensor:
     """``input - alpha * other``."""
+    # PyTorch refuses any bool operand here (tensor or scalar), not only bool results
+    if any(isinstance(v, bool) or (isinstance(v, Tensor) and v._data.dtype.kind == "b")
+           for v in (input, other)):
+        raise op_error(DTypeError, "sub", "subtraction with a bool operand is not supported; "
+                       "use logical_xor, ~mask, or convert with .int() first")
     if alpha != 1:
         other = mul_fn(other, alpha)
     a, b = binary_operands(input, other, "sub")
-    if a._data.dtype.kind == "b":
-        raise op_error(DTypeError, "sub", "subtracting bool tensors is not supported; use "
-                       "logical_xor or convert with .int()")
     return sub(a, b)
 
 
@@ -85,6 +87,7 @@ def div_fn(input, other, *, rounding_mode: str | None = None) -> Tensor:
         a, b = binary_operands(input, other, "div")
         if a._data.dtype.kind == "f":
             return trunc(div(a, b))
+        _no_bool(a, "div", b)
         return div_trunc_int(a, b)
     raise op_error(ValueError, "div", f"rounding_mode must be None, 'trunc' or 'floor', got "
                    f"{rounding_mode!r}")
@@ -144,6 +147,7 @@ defvjp(fmod, lambda g, ans, a, b: g, lambda g, ans, a, b: -g * trunc(a / b))
 def floor_divide_fn(input, other) -> Tensor:
     """``floor(input / other)`` (Python's ``//``)."""
     a, b = binary_operands(input, other, "floor_divide")
+    _no_bool(a, "floor_divide", b)
     return floor_divide_op(a, b)
 
 
@@ -154,6 +158,7 @@ floor_divide = floor_divide_fn
 def remainder_fn(input, other) -> Tensor:
     """Python's ``%``: the result has the sign of the divisor."""
     a, b = binary_operands(input, other, "remainder")
+    _no_bool(a, "remainder", b)
     return remainder(a, b)
 
 
@@ -161,7 +166,19 @@ def remainder_fn(input, other) -> Tensor:
 def fmod_fn(input, other) -> Tensor:
     """C's fmod: the result has the sign of the dividend."""
     a, b = binary_operands(input, other, "fmod")
+    _no_bool(a, "fmod", b)
     return fmod(a, b)
+
+
+def _no_bool(a: Tensor, op: str, b: Tensor | None = None) -> None:
+    """PyTorch has no bool kernel for these: refuse rather than compute NumPy's answer;
+    and integer division by zero is an error (NumPy would quietly give 0)."""
+    if a._data.dtype.kind == "b":
+        raise op_error(DTypeError, op, "not supported for two bool operands; convert with .int() "
+                       "or .float() first")
+    if b is not None and b._data.dtype.kind in "iu" and bool((b._data == 0).any()):
+        raise op_error(ZeroDivisionError, op, f"integer division by zero (divisor of shape "
+                       f"{tuple(b.shape)} and dtype {b.dtype.name} has zeros)")
 
 
 Tensor.__rfloordiv__ = lambda self, other: floor_divide_fn(other, self)
@@ -191,6 +208,7 @@ def pow_fn(input, exponent) -> Tensor:
     if is_scalar(exponent) and isinstance(input, Tensor):
         return pow_scalar(input, exponent)
     a, b = binary_operands(input, exponent, "pow")
+    _no_bool(a, "pow")
     return pow_op(a, b)
 
 
@@ -212,6 +230,8 @@ def pow_scalar(a: Tensor, exponent) -> Tensor:
     kind = a._data.dtype.kind
     if kind in "iub" and isinstance(exponent, float):
         a = a.to(get_default_dtype())
+    elif kind == "b":  # bool ** int is int64 in PyTorch
+        a = a.long()
     elif kind in "iu" and isinstance(exponent, int) and exponent < 0:
         raise op_error(ValueError, "pow", "integers to negative integer powers are not allowed")
     return pow_scalar_op(a, exponent=exponent)

@@ -71,6 +71,8 @@ OPERAND = st.one_of(
 PROMOTING = {
     "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "truediv": lambda a, b: a / b,
     "maximum": None, "eq": lambda a, b: a == b, "lt": lambda a, b: a < b,
+    "sub": lambda a, b: a - b, "floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b,
+    "pow": lambda a, b: a ** b, "where": None,
 }
 
 
@@ -82,7 +84,7 @@ def _operand(kind, dtype, shape, rng):
     return cr.tensor(arr.copy()), torch.tensor(arr.copy())
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=200, **SETTINGS)
 @given(x=OPERAND, y=OPERAND, op=st.sampled_from(sorted(PROMOTING)), seed=st.integers(0, 2**16))
 def test_type_promotion_matches_torch(x, y, op, seed):
     if x[0] == "scalar" and y[0] == "scalar":
@@ -92,10 +94,11 @@ def test_type_promotion_matches_torch(x, y, op, seed):
     b, tb = _operand(*y, rng)
     ta = a if ta is None else ta
     tb = b if tb is None else tb
-    if op == "maximum":
-        if x[0] == "scalar" or y[0] == "scalar":
+    if op in ("maximum", "where"):
+        if op == "maximum" and (x[0] == "scalar" or y[0] == "scalar"):
             return  # torch.maximum takes tensors only
-        f = lambda m: lambda p, q: m.maximum(p, q)  # noqa: E731
+        f = (lambda m: lambda p, q: m.maximum(p, q)) if op == "maximum" else \
+            (lambda m: lambda p, q: m.where(m.tensor([True, False, True]), p, q))  # noqa: E731
         ours, theirs = f(cr), f(torch)
     else:
         ours = theirs = PROMOTING[op]
