@@ -21,6 +21,8 @@ from .parameter import Parameter
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
 
 class _ConvNd(Module):
     """Shared state of the convolution layers."""
@@ -36,9 +38,10 @@ class _ConvNd(Module):
         if groups <= 0 or in_channels % groups or out_channels % groups:
             raise op_error(ValueError, name, f"in_channels ({in_channels}) and out_channels "
                            f"({out_channels}) must both be divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise op_error(ValueError, name, f"padding_mode {padding_mode!r} is not supported; "
-                           "only 'zeros' (pad the input with F.pad first for other modes)")
+        if padding_mode not in _PADDING_MODES or (self._transposed and padding_mode != "zeros"):
+            allowed = "'zeros'" if self._transposed else ", ".join(repr(m) for m in _PADDING_MODES)
+            raise op_error(ValueError, name, f"padding_mode must be one of {allowed}, got "
+                           f"{padding_mode!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = F.pair(kernel_size, nd, "kernel_size", name)
@@ -84,6 +87,16 @@ class _ConvNd(Module):
                            f"{self!r} was given an input of shape {tuple(input.shape)} with "
                            f"{channels} channels, but it expects {self.in_channels} channels")
 
+    def _conv_args(self, input: Tensor):
+        """Input and padding for the functional call; other padding modes pad here first."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        from .functional import _misc
+        pads = F.conv_padding(self.padding, self.kernel_size, self.stride, self.dilation,
+                              type(self).__name__)
+        flat = tuple(p for pair in reversed(pads) for p in pair)  # F.pad: last dim first
+        return _misc.pad(input, flat, mode=self.padding_mode), 0
+
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * self._nd:
@@ -96,6 +109,8 @@ class _ConvNd(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
@@ -103,7 +118,7 @@ class Conv2d(_ConvNd):
     """2-D convolution over (N, C_in, H, W) or (C_in, H, W) input.
 
     Weight (out_channels, in_channels/groups, kH, kW); ``padding`` an int, a pair,
-    ``'same'`` or ``'valid'``; only ``padding_mode='zeros'``.
+    ``'same'`` or ``'valid'``; ``padding_mode`` 'zeros', 'reflect', 'replicate' or 'circular'.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -114,8 +129,8 @@ class Conv2d(_ConvNd):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        x, padding = self._conv_args(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -136,8 +151,8 @@ class Conv1d(_ConvNd):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        x, padding = self._conv_args(input)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):

@@ -296,3 +296,17 @@ def test_input_changed_in_place_after_forward_is_an_error():
         x.add_(1.0)
     with pytest.raises(cr.errors.BackwardError, match="in-place"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("cls,tcls,shape,kw", [
+    (cr.nn.Conv2d, torch.nn.Conv2d, (2, 2, 6, 5), dict(padding=(1, 2), stride=(2, 1))),
+    (cr.nn.Conv2d, torch.nn.Conv2d, (1, 2, 5, 5), dict(padding="same", dilation=2)),
+    (cr.nn.Conv1d, torch.nn.Conv1d, (2, 2, 7), dict(padding=2))])
+def test_padding_modes_match_torch(mode, cls, tcls, shape, kw):
+    torch.manual_seed(13)
+    theirs = tcls(2, 3, 3, padding_mode=mode, **kw).double()
+    ours = cls(2, 3, 3, padding_mode=mode, dtype=cr.float64, **kw)
+    _copy_weights(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    _check_module(ours, theirs, shape, "float64")

@@ -2,7 +2,7 @@
 
 Covers the registry ops of ``chainrule/ops/conv.py`` (conv2d, conv_transpose2d,
 conv2d_weight, max_pool2d, max_pool2d_argmax, max_pool2d_place, max_pool2d_select,
-adaptive_max_pool2d_indices, pool_gather, pool_scatter, window_sum, window_sum_t) and the fused ``normalize``,
+adaptive_max_pool2d_indices, pool_gather, pool_scatter, window_sum, window_sum_t) and the fused ``standardize``,
 ``embedding`` and ``embedding_backward`` ops of ``chainrule/nn/functional``.
 Backward ops (conv2d_weight, max_pool2d_place/select, pool_scatter, window_sum_t,
 embedding_backward) are
@@ -94,17 +94,17 @@ add(
     S("nn_batch_norm_train",
       both(lambda m, x, w, b: _f(m).batch_norm(x, None, None, w, b, training=True)),
       [C((4, 3), (3,), (3,)), C((3, 2, 4), (2,), (2,)), C((2, 3, 3, 2), (3,), (3,))],
-      ops=("normalize",)),
+      ops=("standardize",)),
     S("nn_batch_norm_eval",
       both(lambda m, x, rm, rv, w, b: _f(m).batch_norm(x, rm, rv, w, b, training=False)),
       [C((4, 3, 2), F((3,), grad=False), F((3,), grad=False, domain=(0.5, 2.0)), (3,), (3,))]),
     S("nn_layer_norm", both(lambda m, x, w=None, b=None, *, shape: _f(m).layer_norm(x, shape, w, b)),
       [C((3, 4), (4,), (4,), kw=dict(shape=(4,))),
        C((2, 3, 4), (3, 4), (3, 4), kw=dict(shape=(3, 4))), C((2, 5), kw=dict(shape=(5,)))],
-      ops=("normalize",)),
+      ops=("standardize",)),
     S("nn_group_norm", both(lambda m, x, g, w=None, b=None: _f(m).group_norm(x, g, w, b)),
       [C((2, 4, 3), 2, (4,), (4,)), C((2, 6, 2, 2), 3, (6,), (6,)), C((3, 4), 1)],
-      ops=("normalize",)),
+      ops=("standardize",)),
 )
 
 # ------------------------------------------------------ embedding, dropout --

@@ -1,6 +1,6 @@
 """Functional normalization: ``batch_norm``, ``layer_norm``, ``group_norm``.
 
-All three standardise over some axes with one fused op, ``normalize``
+All three standardise over some axes with one fused op, ``standardize``
 (``(x - mean) / sqrt(var + eps)``, biased variance), followed by an ordinary
 affine ``x̂ · weight + bias``. Its rule is the closed form
 
@@ -49,7 +49,8 @@ def _normalize_grad(g, ans, x, axes, eps, stats):
     return rstd * (g - g.mean(axes, keepdim=True) - ans * (g * ans).mean(axes, keepdim=True))
 
 
-normalize_op = defop("normalize", _normalize_fwd, saves_ans=True)
+# registered as "standardize" (F.normalize is the unrelated p-norm scaling)
+normalize_op = defop("standardize", _normalize_fwd, saves_ans=True)
 defvjp(normalize_op, _normalize_grad)
 
 
