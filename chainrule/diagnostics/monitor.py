@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..backends import backend_of
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from .findings import Thresholds, find
 from .report import Report
@@ -111,6 +112,10 @@ class Monitor:
     # -- steps ------------------------------------------------------------------
     def _start_step(self, module, args) -> None:
         if not self._active:
+            return
+        if not is_grad_enabled():
+            # evaluation passes (no_grad) have no backward: they are not training steps
+            self._record = None
             return
         self._step += 1
         if self._step % self.every == 0:

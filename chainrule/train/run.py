@@ -113,8 +113,9 @@ def _resolve_resume(path: str | None) -> str | None:
     return path
 
 
-def run_training(args, out=sys.stdout) -> dict:
+def run_training(args, out=None) -> dict:
     """Train as ``args`` say; returns a dict with the run folder, history, accuracy, report."""
+    out = out or sys.stdout
     import chainrule as cr
     from .. import diagnostics, models
     from ..utils.data import DataLoader
