@@ -49,7 +49,12 @@ class Generator:
     def set_state(self, state: Tensor) -> "Generator":
         import json
         data = state._data if isinstance(state, Tensor) else np.asarray(state)
-        self._rng.bit_generator.state = json.loads(bytes(np.asarray(data, dtype=np.uint8)).decode())
+        try:
+            self._rng.bit_generator.state = json.loads(bytes(np.asarray(data, dtype=np.uint8)).decode())
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as e:
+            raise ValueError(f"Generator.set_state: expected a state from Generator.get_state() (a "
+                             f"uint8 tensor of JSON text), got {type(state).__name__} of "
+                             f"{np.size(data)} elements that does not decode: {e}") from None
         return self
 
     @property

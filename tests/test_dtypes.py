@@ -66,8 +66,6 @@ def test_dunder_operators_promote_like_torch():
     assert (cr.tensor([True]) + True).dtype == cr.bool
 
 
-@pytest.mark.xfail(strict=True, reason="ops/_operands.constant() lets NumPy raise OverflowError "
-                   "for out-of-range Python ints; torch wraps (reported to the op-family owner)")
 def test_negative_int_scalar_with_uint8_wraps_like_torch():
     u = cr.ones(2, dtype=cr.uint8)
     assert (u * -1).tolist() == (torch.ones(2, dtype=torch.uint8) * -1).tolist()

@@ -32,7 +32,12 @@ def constant(value, like: Tensor, np_dtype) -> Tensor:
     """A constant (no grad) 0-d tensor of ``value`` on ``like``'s device."""
     from ..backends import backend_of
     xp = backend_of(like._data)
-    return Tensor._make(xp.asarray(value, dtype=np_dtype))
+    try:
+        return Tensor._make(xp.asarray(value, dtype=np_dtype))
+    except OverflowError:
+        # a Python int outside an integer dtype's range wraps around, as in PyTorch
+        bits = xp.dtype(np_dtype).itemsize * 8
+        return Tensor._make(xp.asarray(int(value) % (1 << bits), dtype="uint64").astype(np_dtype))
 
 
 def as_tensor_arg(x, op: str, like: Tensor | None = None) -> Tensor:

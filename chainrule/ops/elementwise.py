@@ -311,8 +311,8 @@ sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans),
 
 
 def _special(xp, name: str):
-    """``erf``/``erfinv`` from the backend when it has them (e.g. CuPy's special
-    functions), else None: NumPy has no erf, so the callers fall back."""
+    """``erf``/``erfinv`` from the backend when it has them (SciPy's or CuPy's special
+    functions), else None: NumPy itself has no erf, so the callers fall back."""
     return getattr(xp, name, None)
 
 
@@ -426,7 +426,12 @@ def _sign_int(input):
 # ------------------------------------------------------ activations (unary) --
 relu_op = defop("relu", lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False),
                 saves=_NO_INPUT, saves_ans=True)
-defvjp(relu_op, lambda g, ans, x: g * (ans > 0))
+# the rule is one op on arrays (a multiply by a float mask costs three): its own rule
+# passes gradients through the same mask, and nothing flows into the mask itself
+relu_grad_op = defop("relu_grad", lambda xp, g, ans: xp.where(ans > 0, g, 0).astype(g.dtype, copy=False),
+                     saves=(1,))
+defvjp(relu_grad_op, lambda gg, _, g, ans: relu_grad_op(gg, ans), lambda gg, _, g, ans: None)
+defvjp(relu_op, lambda g, ans, x: relu_grad_op(g, ans))
 
 
 @tensor_method("relu")

@@ -43,6 +43,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         raise op_error(ShapeError, "matmul", "bool tensors are not supported; convert first")
     squeeze_a = a._data.ndim == 1
     squeeze_b = b._data.ndim == 1
+    if (squeeze_a or squeeze_b) and a._data.shape[-1] != b._data.shape[0 if squeeze_b else -2]:
+        # checked before 1-D operands are promoted, so the message shows the user's shapes
+        raise op_error(ShapeError, "matmul", _matmul_explain((a, b), {}))
     if squeeze_a:
         a = unsqueeze(a, 0)
     if squeeze_b:

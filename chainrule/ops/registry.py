@@ -80,7 +80,11 @@ def apply(op: Op, inputs: tuple, params: dict):
     """Run ``op`` on tensors and, when grad mode is on, record a Node for backward."""
     if TRACE is not None:
         TRACE.add(op.name)
-    xp = first_backend(inputs, op.name)
+    try:
+        xp = first_backend(inputs, op.name)
+    except AttributeError:
+        bad = [type(t).__name__ for t in inputs if not isinstance(t, Tensor)]
+        raise op_error(DTypeError, op.name, f"expected tensors as inputs, got {', '.join(bad)}") from None
     try:
         out = op.forward(xp, *[t._data for t in inputs], **params)
     except Exception as e:  # turn array-library errors into ones that name the op
