@@ -56,16 +56,7 @@ class Tensor:
     @classmethod
     def _make(cls, array, requires_grad: bool = False, grad_fn=None, vc=None) -> "Tensor":
         t = object.__new__(Tensor)
-        t._data = array
-        t._requires_grad = requires_grad
-        t._grad = None
-        t.grad_fn = grad_fn
-        t._vc = VersionCounter() if vc is None else vc
-        t._accum = None
-        t._hooks = None
-        t._retains_grad = False
-        t._base = None
-        t._grad_owned = False
+        Tensor._init(t, array, requires_grad, grad_fn, vc)
         return t
 
     def _accumulator(self):

@@ -57,6 +57,17 @@ class Backend:
         setattr(self, attr, value)
         return value
 
+    def load_special_functions(self, package: str) -> None:
+        """Take ``erf``/``erfinv`` from ``package``.special when it is installed (the array
+        modules themselves lack them; ops fall back to slower pure forms otherwise)."""
+        import importlib
+        try:
+            special = importlib.import_module(package + ".special")
+        except ImportError:
+            return
+        self.erf = special.erf
+        self.erfinv = special.erfinv
+
     # what differs between NumPy and CuPy
     def scatter_add(self, target, index, values) -> None:
         """``target[index] += values`` with repeated indices accumulated (in place)."""

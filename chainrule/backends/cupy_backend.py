@@ -14,13 +14,7 @@ class CupyBackend(Backend):
         self.device = Device("cuda:0")
         self.ndarray = cupy.ndarray
         self._cupyx = __import__("cupyx")
-        try:
-            from cupyx.scipy import special
-        except ImportError:
-            pass
-        else:
-            self.erf = special.erf
-            self.erfinv = special.erfinv
+        self.load_special_functions("cupyx.scipy")
 
     def scatter_add(self, target, index, values) -> None:
         self._cupyx.scatter_add(target, index, values)

@@ -13,13 +13,7 @@ class NumpyBackend(Backend):
         super().__init__(np)
         self.device = Device("cpu")
         self.ndarray = np.ndarray
-        try:  # SciPy comes with scikit-learn; without it ops fall back to slower pure forms
-            from scipy import special
-        except ImportError:
-            pass
-        else:
-            self.erf = special.erf
-            self.erfinv = special.erfinv
+        self.load_special_functions("scipy")
 
     def scatter_add(self, target, index, values) -> None:
         np.add.at(target, index, values)
