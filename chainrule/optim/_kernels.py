@@ -42,6 +42,12 @@ class Scratch:
         return buf[:n].reshape(like.shape)
 
 
+def advance_step(step_t) -> float:
+    """Increment a 0-dim step-count array in place and return the new count as a float."""
+    step_t += 1
+    return float(step_t)
+
+
 def effective_grad(xp, grad, param, weight_decay: float, maximize: bool, scratch: Scratch, slot: int):
     """``(-grad if maximize else grad) + weight_decay * param``, leaving ``grad`` untouched.
 

@@ -5,9 +5,9 @@ from typing import Any, Callable
 
 from ..backends import backend_of
 from ..tensor import Tensor
-from ._kernels import Scratch, addcdiv_, effective_grad, mul_add_sq_
-from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, new_step_tensor,
-                        zeros_state)
+from ._kernels import Scratch, advance_step, addcdiv_, effective_grad, mul_add_sq_
+from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_lr,
+                        check_non_negative, new_step_tensor, zeros_state)
 
 __all__ = ["Adagrad", "adagrad_update"]
 
@@ -28,9 +28,7 @@ def adagrad_update(params: list, grads: list, state_sums: list, state_steps: lis
     """
     scratch = Scratch() if scratch is None else scratch
     for i, (p, grad) in enumerate(zip(params, grads)):
-        step_t = state_steps[i]
-        step_t += 1
-        step = float(step_t)
+        step = advance_step(state_steps[i])
         xp = backend_of(p)
         tmp = scratch.get(p, 0)
         g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
@@ -61,18 +59,11 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_lr(lr)
+        check_non_negative(lr_decay, "lr_decay value")
+        check_non_negative(weight_decay, "weight_decay value")
+        check_non_negative(initial_accumulator_value, "initial_accumulator_value value")
+        check_non_negative(eps, "epsilon value")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,

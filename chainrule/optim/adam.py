@@ -5,9 +5,9 @@ from typing import Any, Callable
 
 from ..backends import backend_of
 from ..tensor import Tensor
-from ._kernels import Scratch, addcdiv_, effective_grad, lerp_, mul_add_sq_
-from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_betas,
-                        new_step_tensor, zeros_state)
+from ._kernels import Scratch, advance_step, addcdiv_, effective_grad, lerp_, mul_add_sq_
+from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_betas, check_lr,
+                        check_non_negative, new_step_tensor, zeros_state)
 
 __all__ = ["Adam", "adam_update"]
 
@@ -31,9 +31,7 @@ def adam_update(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, ma
     """
     scratch = Scratch() if scratch is None else scratch
     for i, (p, grad) in enumerate(zip(params, grads)):
-        step_t = state_steps[i]
-        step_t += 1
-        step = float(step_t)
+        step = advance_step(state_steps[i])
         xp = backend_of(p)
         tmp = scratch.get(p, 0)
         if weight_decay != 0 and decoupled_weight_decay:
@@ -80,15 +78,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_lr(lr)
+        check_non_negative(eps, "epsilon value")
         betas = check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_non_negative(weight_decay, "weight_decay value")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,

@@ -55,6 +55,19 @@ def _no_differentiable(differentiable: bool) -> None:
                                   "graph) is not supported by chainrule; leave it False")
 
 
+def check_non_negative(value, what: str) -> None:
+    """Raise PyTorch's ``ValueError("Invalid <what>: <value>")`` unless ``value >= 0``."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
+def check_lr(lr) -> None:
+    """Validate a learning rate: non-negative, and one element when it is a tensor."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    check_non_negative(lr, "learning rate")
+
+
 def scalar_dtype():
     """The dtype of ``state["step"]``: float64 under a float64 default, else float32 (as PyTorch)."""
     from ..dtypes import float32, float64, get_default_dtype

@@ -6,8 +6,8 @@ from typing import Any, Callable
 from ..backends import backend_of
 from ..tensor import Tensor
 from ._kernels import Scratch, add_scaled_, addcdiv_, effective_grad, lerp_, mul_add_sq_
-from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, new_step_tensor,
-                        zeros_state)
+from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_lr,
+                        check_non_negative, new_step_tensor, zeros_state)
 
 __all__ = ["RMSprop", "rmsprop_update"]
 
@@ -74,18 +74,11 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False, capturable: bool = False, foreach: bool | None = None,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        check_lr(lr)
+        check_non_negative(eps, "epsilon value")
+        check_non_negative(momentum, "momentum value")
+        check_non_negative(weight_decay, "weight_decay value")
+        check_non_negative(alpha, "alpha value")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,

@@ -6,7 +6,8 @@ from typing import Any, Callable
 from ..backends import backend_of
 from ..tensor import Tensor
 from ._kernels import Scratch, add_scaled_, effective_grad
-from .optimizer import Optimizer, ParamsT, _no_differentiable, _scalar
+from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_lr,
+                        check_non_negative)
 
 __all__ = ["SGD", "sgd_update"]
 
@@ -72,14 +73,9 @@ class SGD(Optimizer):
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None, differentiable: bool = False,
                  fused: bool | None = None) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_lr(lr)
+        check_non_negative(momentum, "momentum value")
+        check_non_negative(weight_decay, "weight_decay value")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         _no_differentiable(differentiable)
