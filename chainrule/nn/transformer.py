@@ -40,6 +40,14 @@ def _activation(activation, layer: str):
     return activation
 
 
+def _clones(layer: Module, num_layers: int, owner: str) -> ModuleList:
+    """``num_layers`` independent deep copies of ``layer`` (a positive int is checked)."""
+    if not isinstance(num_layers, int) or num_layers <= 0:
+        raise op_error(ValueError, owner, f"num_layers must be a positive integer, got "
+                       f"{num_layers!r}")
+    return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention then a two-layer feed-forward block, each with a residual connection
     and LayerNorm — after the residual (``norm_first=False``, the original Transformer)
@@ -103,10 +111,7 @@ class TransformerEncoder(Module):
                  norm: Module | None = None, enable_nested_tensor: bool = True,
                  mask_check: bool = True) -> None:
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers <= 0:
-            raise op_error(ValueError, "TransformerEncoder", f"num_layers must be a positive "
-                           f"integer, got {num_layers!r}")
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.layers = _clones(encoder_layer, num_layers, "TransformerEncoder")
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
@@ -195,10 +200,7 @@ class TransformerDecoder(Module):
     def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int,
                  norm: Module | None = None) -> None:
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers <= 0:
-            raise op_error(ValueError, "TransformerDecoder", f"num_layers must be a positive "
-                           f"integer, got {num_layers!r}")
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.layers = _clones(decoder_layer, num_layers, "TransformerDecoder")
         self.num_layers = num_layers
         self.norm = norm
 
