@@ -76,13 +76,33 @@ def _check_common(input: Tensor, weight: Tensor, bias, op: str, nd: int):
         raise op_error(DTypeError, op, f"expected floating-point tensors, got {input.dtype.name}")
 
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: str) -> Tensor:
+def _batched_2d(input: Tensor, weight: Tensor, bias, nd: int, op: str):
+    """Check the arguments, then return ``(x, w, unbatched)``: the input with a batch dim,
+    and for 1-D both input and weight with a height of 1, so every case runs as 2-D."""
     _check_common(input, weight, bias, op, nd)
     unbatched = input.ndim == nd + 1
     x = input.unsqueeze(0) if unbatched else input
     w = weight
-    if nd == 1:  # run as 2-D over a height of 1
+    if nd == 1:
         x, w = x.unsqueeze(2), w.unsqueeze(2)
+    return x, w, unbatched
+
+
+def _add_bias_and_restore(out: Tensor, bias, out_ch: int, unbatched: bool, nd: int,
+                          op: str) -> Tensor:
+    """Add ``bias`` per channel to the 2-D result, then undo :func:`_batched_2d`'s reshapes."""
+    if bias is not None:
+        if bias.shape != (out_ch,):
+            raise op_error(ShapeError, op, f"expected bias of shape ({out_ch},), got "
+                           f"{tuple(bias.shape)}")
+        out = out + bias.reshape(1, out_ch, 1, 1)
+    if nd == 1:
+        out = out.squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: str) -> Tensor:
+    x, w, unbatched = _batched_2d(input, weight, bias, nd, op)
     kernel = tuple(w.shape[2:])
     stride = pair(stride, nd, "stride", op)
     dilation = pair(dilation, nd, "dilation", op)
@@ -107,14 +127,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: s
                            f"{pads[-nd:]}) is smaller than the dilated kernel of size "
                            f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))[-nd:]}")
     out = conv2d_op(x, w, stride=stride, padding=pads, dilation=dilation, groups=groups)
-    if bias is not None:
-        if bias.shape != (out_ch,):
-            raise op_error(ShapeError, op, f"expected bias of shape ({out_ch},), got "
-                           f"{tuple(bias.shape)}")
-        out = out + bias.reshape(1, out_ch, 1, 1)
-    if nd == 1:
-        out = out.squeeze(2)
-    return out.squeeze(0) if unbatched else out
+    return _add_bias_and_restore(out, bias, out_ch, unbatched, nd, op)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -140,12 +153,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
                     nd: int, op: str) -> Tensor:
-    _check_common(input, weight, bias, op, nd)
-    unbatched = input.ndim == nd + 1
-    x = input.unsqueeze(0) if unbatched else input
-    w = weight
-    if nd == 1:
-        x, w = x.unsqueeze(2), w.unsqueeze(2)
+    x, w, unbatched = _batched_2d(input, weight, bias, nd, op)
     stride = pair(stride, nd, "stride", op)
     dilation = pair(dilation, nd, "dilation", op)
     pads = pair(padding, nd, "padding", op)
@@ -175,14 +183,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     out = conv_transpose2d_op(x, w, stride=stride, padding=per_side, dilation=dilation,
                               groups=groups, in_hw=out_hw)
     out_ch = w.shape[1] * groups
-    if bias is not None:
-        if bias.shape != (out_ch,):
-            raise op_error(ShapeError, op, f"expected bias of shape ({out_ch},), got "
-                           f"{tuple(bias.shape)}")
-        out = out + bias.reshape(1, out_ch, 1, 1)
-    if nd == 1:
-        out = out.squeeze(2)
-    return out.squeeze(0) if unbatched else out
+    return _add_bias_and_restore(out, bias, out_ch, unbatched, nd, op)
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
