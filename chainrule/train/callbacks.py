@@ -40,18 +40,31 @@ class ModelCheckpoint(Callback):
         from ..serialization import save
         save(state.checkpoint(), path)
 
+    def _value(self, metrics: dict):
+        value = metrics.get(self.monitor)
+        if value is None and self.monitor.startswith("val_"):
+            value = metrics.get(self.monitor[4:])  # no validation data: the training metric
+        return value
+
+    def _better(self, value) -> bool:
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_train_begin(self, state: TrainState) -> None:
+        # a resumed run keeps its best so far: a worse epoch must not replace best.safetensors
+        for metrics in state.history.epochs:
+            value = self._value(metrics)
+            if value is not None and math.isfinite(value) and self._better(value):
+                self.best = value
+
     def on_batch_end(self, state: TrainState) -> None:
         if self.every_n_steps and state.step % self.every_n_steps == 0:
             self._save(state, self.last_path)
 
     def on_epoch_end(self, state: TrainState) -> None:
         self._save(state, self.last_path)
-        value = state.history.last.get(self.monitor)
-        if value is None and self.monitor.startswith("val_"):
-            value = state.history.last.get(self.monitor[4:])  # no validation data: train metric
+        value = self._value(state.history.last)
         if self.save_best and value is not None and math.isfinite(value):
-            better = value < self.best if self.mode == "min" else value > self.best
-            if better:
+            if self._better(value):
                 self.best = value
                 self._save(state, self.best_path)
 

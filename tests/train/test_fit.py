@@ -111,3 +111,21 @@ def test_tensorboard_logger_writes_events(tmp_path):
         callbacks=[TensorBoardLogger(str(tmp_path / "tb"))], progress=False)
     events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
+
+
+def test_resumed_checkpoint_keeps_its_best(tmp_path):
+    model = _model()
+    opt = cr.optim.SGD(model.parameters(), lr=0.3)
+    loader = DataLoader(_data(), batch_size=32)
+    ckpt = ModelCheckpoint(str(tmp_path), monitor="loss", mode="min")
+    fit(model, cr.nn.CrossEntropyLoss(), opt, loader, epochs=3, callbacks=[ckpt], progress=False)
+    best_before = cr.load(ckpt.best_path)["epoch"]
+    # resume with a learning rate that ruins the model: the best file must stay the old one
+    opt.param_groups[0]["lr"] = 50.0
+    resumed = ModelCheckpoint(str(tmp_path), monitor="loss", mode="min")
+    state = cr.load(ckpt.last_path)
+    state["optimizer"]["param_groups"][0]["lr"] = 50.0
+    fit(model, cr.nn.CrossEntropyLoss(), opt, loader, epochs=4, callbacks=[resumed],
+        progress=False, resume_from=state)
+    assert resumed.best <= ckpt.best
+    assert cr.load(ckpt.best_path)["epoch"] == best_before
