@@ -40,13 +40,17 @@ class TrainState:
     stop_training: bool = False
     rng_epoch_start: dict = field(default_factory=dict)  # random states at the epoch's start
     resume_rng: Any = None         # default generator state at the step a resumed run restarts
+    loader_generator: Any = None   # the training DataLoader's own generator, if it has one
 
     def checkpoint(self) -> dict:
         """Everything needed to continue this run exactly (a dict for ``chainrule.save``)."""
+        rng = {"default": default_generator.get_state(), **self.rng_epoch_start}
+        if self.loader_generator is not None:
+            rng["loader"] = self.loader_generator.get_state()  # the next epoch's shuffle
         out = {"model": self.model.state_dict(),
                "optimizer": self.optimizer.state_dict(),
                "epoch": self.epoch, "step": self.step, "step_in_epoch": self.step_in_epoch,
-               "rng": {"default": default_generator.get_state(), **self.rng_epoch_start},
+               "rng": rng,
                "history": [dict(e) for e in self.history.epochs],
                "metrics": dict(self.metrics)}
         if self.scheduler is not None:
@@ -193,6 +197,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, loss_fn=loss_fn,
                        epochs=epochs)
     loader_gen = getattr(train_data, "generator", None)
+    state.loader_generator = loader_gen
     skip = 0
     if resume_from is not None:
         skip = _restore(state, resume_from)
@@ -302,10 +307,13 @@ def _restore(state: TrainState, source) -> int:
     state.history = History(ckpt.get("history", []))
     rng = dict(ckpt["rng"])
     resume_default = rng.pop("default")
+    loader_state = rng.pop("loader", None)
     state.rng_epoch_start = rng if state.step_in_epoch else {}
     state.resume_rng = resume_default
-    if not state.step_in_epoch:
+    if not state.step_in_epoch:  # at an epoch boundary: continue every generator where it was
         default_generator.set_state(resume_default)
+        if loader_state is not None and state.loader_generator is not None:
+            state.loader_generator.set_state(loader_state)
     metrics = dict(ckpt.get("metrics", {}))
     sums = metrics.get("_sums")
     if sums is None and state.step_in_epoch:

@@ -9,12 +9,18 @@ from chainrule.utils.data import DataLoader, TensorDataset
 
 
 class StopAt(Callback):
+    """Stop after optimizer step ``step`` (> 0) or after epoch ``-step`` ends (< 0)."""
+
     def __init__(self, step):
         self.step = step
 
     def on_batch_end(self, state):
         if state.step == self.step:
             raise SystemExit(0)  # an abrupt end, as a killed process
+
+    def on_epoch_end(self, state):
+        if state.epoch == -self.step:
+            raise SystemExit(0)  # after the epoch-end checkpoint, as a Ctrl-C between epochs
 
 
 def main(mode: str, workdir: str, stop_step: int) -> None:

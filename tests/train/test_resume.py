@@ -30,7 +30,8 @@ def _flatten(tree, prefix=""):
         yield prefix, tree
 
 
-@pytest.mark.parametrize("stop_step", [8, 6])  # mid-epoch (epoch 2, batch 2) and an epoch end
+# mid-epoch (epoch 2, batch 2), the last batch of an epoch, and after an epoch-end checkpoint
+@pytest.mark.parametrize("stop_step", [8, 6, -1])
 def test_resume_is_bit_identical_across_processes(tmp_path, stop_step):
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     straight.mkdir()
