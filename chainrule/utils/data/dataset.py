@@ -204,10 +204,24 @@ class Subset(Dataset):
 
 
 def _has_fast_batch(dataset) -> bool:
-    """Whether ``dataset._batch(indices)`` gives what default_collate would."""
-    while isinstance(dataset, Subset):
+    """Whether ``dataset._batch(indices)`` gives what default_collate would.
+
+    A subclass that overrides ``__getitem__`` (augmentation, say) is read item by item:
+    its ``_batch``, inherited, would skip the override.
+    """
+    while True:
+        if not _own_getitem(dataset):
+            return False
+        if not isinstance(dataset, Subset):
+            return bool(getattr(dataset, "_supports_batch", False))
         dataset = dataset.dataset
-    return bool(getattr(dataset, "_supports_batch", False))
+
+
+def _own_getitem(dataset) -> bool:
+    """True when ``__getitem__`` comes from the class that defines ``_batch``."""
+    cls = type(dataset)
+    owner = next((c for c in cls.__mro__ if "_batch" in c.__dict__), None)
+    return owner is not None and cls.__getitem__ is owner.__getitem__
 
 
 def random_split(dataset: Dataset, lengths: Sequence[int | float],
