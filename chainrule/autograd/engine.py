@@ -116,6 +116,8 @@ def _roots(tensors, grads, op: str):
         if g._data.shape != t._data.shape:
             raise op_error(ShapeError, op, f"gradient has shape {tuple(g.shape)}, but the output "
                            f"has shape {tuple(t.shape)}")
+        if g._data.dtype != t._data.dtype:
+            g = g.to(t.dtype)  # gradients take their tensor's dtype, as in PyTorch
         out_grads.append(g)
     return tensors, out_grads
 
@@ -190,6 +192,7 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
             node = ready.pop()
             g = pending.pop(node, None)
             if g is not None and node.pre_hooks:
+                g._grad_owned = False  # a hook may keep g: never sum into it or hand it to a leaf
                 for hook in list(node.pre_hooks):
                     out = hook(g)
                     if out is not None:
@@ -322,6 +325,7 @@ def _add(a, b, create_graph: bool):
 def _run_leaf_hooks(leaf, g):
     """The gradient after the leaf's hooks (each may return a replacement)."""
     if leaf._hooks:
+        g._grad_owned = False  # a hook may keep g: the leaf must store a copy of its own
         for hook in list(leaf._hooks):
             out = hook(g)
             if out is not None:

@@ -87,12 +87,60 @@ def index_put_zeros(g: Tensor, index, in_shape, accumulate: bool) -> Tensor:
     return put_zeros_op(g, index=index, in_shape=tuple(in_shape), accumulate=accumulate)
 
 
+def split_ints(idx: tuple):
+    """For an advanced index that also holds plain ints: (basic part, advanced rest).
+
+    NumPy treats such ints as array indices (and may move the selected dims to the
+    front); PyTorch selects with them first. Applying the basic part, then the rest,
+    gives PyTorch's result. None when there is nothing to split.
+    """
+    if not any(type(i) is int for i in idx):
+        return None
+    basic, rest = [], []
+    for item in idx:
+        if type(item) is int:
+            basic.append(item)
+        elif item is None or isinstance(item, slice):
+            basic.append(item)
+            rest.append(slice(None))
+        elif item is Ellipsis:
+            basic.append(item)
+            rest.append(item)
+        else:  # an index array: a bool mask covers as many dims as it has
+            basic.extend([slice(None)] * (item.ndim if item.dtype.kind == "b" else 1))
+            rest.append(item)
+    return tuple(basic), tuple(rest)
+
+
+def read_index(x: Tensor, idx: tuple, advanced: bool) -> Tensor:
+    """``x[idx]`` for a normalised index, with PyTorch's meaning of ints beside arrays."""
+    if advanced:
+        parts = split_ints(idx)
+        if parts is not None:
+            basic, rest = parts
+            return _read(_read(x, basic, False, None), rest, True, None)
+    elif all(type(i) is int for i in idx):
+        idx = idx + (Ellipsis,)  # a 0-d view, not a copied scalar (writes reach x)
+    return _read(x, idx, advanced, None)
+
+
+def assign_index(array, idx: tuple, value) -> None:
+    """``array[idx] = value`` in place, with the same meaning of ints as :func:`read_index`."""
+    parts = split_ints(idx) if any(not isinstance(i, (int, slice)) and i is not None
+                                   and i is not Ellipsis for i in idx) else None
+    if parts is None:
+        array[idx] = value
+    else:
+        basic, rest = parts
+        array[basic][rest] = value  # array[basic] is a view: the write reaches array
+
+
 def getitem(self: Tensor, index) -> Tensor:
-    """``x[index]`` with PyTorch/NumPy semantics; integer and bool tensors select elements."""
+    """``x[index]`` with PyTorch's semantics; integer and bool tensors select elements."""
     from ..backends import backend_of
     xp = backend_of(self._data)
     idx, advanced = _normalize_index(index, xp)
-    return _read(self, idx, advanced, tuple(self.shape))
+    return read_index(self, idx, advanced)
 
 
 Tensor.__getitem__ = getitem
@@ -346,25 +394,30 @@ def argwhere(input: Tensor) -> Tensor:
 # --------------------------------------------------------------- index_put --
 def _index_put_fwd(xp, x, value, index, accumulate):
     out = x.copy()
+    parts = split_ints(index)
+    if parts is not None:  # select with the ints first (PyTorch's meaning), then write
+        target, index = out[parts[0]], parts[1]
+    else:
+        target = out
     if accumulate:
         from ..backends import backend_of
-        backend_of(x).scatter_add(out, index, xp.broadcast_to(value, out[index].shape))
+        backend_of(x).scatter_add(target, index, xp.broadcast_to(value, target[index].shape))
     else:
-        out[index] = value
+        target[index] = value
     return out
 
 
 index_put_op = defop("index_put", _index_put_fwd, saves=())
 defvjp(index_put_op,
        lambda g, ans, x, value, index, accumulate: g if accumulate else _zero_index(g, index),
-       lambda g, ans, x, value, index, accumulate: _read(g, index, True, tuple(g.shape)))
+       lambda g, ans, x, value, index, accumulate: read_index(g, index, True))
 
 
 def _zero_index(g: Tensor, index) -> Tensor:
     from ..backends import backend_of
     xp = backend_of(g._data)
     mask = xp.ones(g._data.shape, dtype=bool)
-    mask[index] = False
+    assign_index(mask, index, False)
     return g * Tensor._make(mask)
 
 
@@ -376,7 +429,7 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
         values = constant(values, input, input._data.dtype)
     elif values._data.dtype != input._data.dtype:
         values = values.to(input.dtype)
-    target_shape = input._data[idx].shape
+    target_shape = tuple(read_index(Tensor._make(input._data), idx, True).shape)
     from .shape import broadcast_shapes
     try:
         broadcast_shapes(values.shape, target_shape)

@@ -74,23 +74,33 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
     """Replace ``self``'s value with ``compute(old_self)``, following the rules above."""
     if _records(self, others):
         _check_graph_inplace(self, name)
-        alias = Tensor._make(self._data, self._requires_grad, self.grad_fn, VersionCounter())
+        old = self._data
+        writable = bool(getattr(getattr(old, "flags", None), "writeable", False))
+        # the op computing the new value keeps the old one for its rule: when the tensor's
+        # memory is about to be overwritten, that must be a private copy
+        alias = Tensor._make(old.copy() if writable else old, self._requires_grad, self.grad_fn,
+                             VersionCounter())
         new = compute(alias)
         _check_result(self, new, name)
         if new._data.dtype != self._data.dtype:
             new = new.to(self.dtype)
-        self._data = new._data
         self.grad_fn = new.grad_fn
         self._requires_grad = new._requires_grad
         if self._retains_grad and self.grad_fn is not None:
             import weakref
             self.grad_fn.retained = weakref.ref(self)
-        # Nodes that saved the old value raise at backward, as in PyTorch; and the tensor
-        # takes the new array's counter, so that a node that saved the new array (exp_
-        # saves its output) sees any later in-place change to it. (``_version`` therefore
-        # counts changes of the current array, not of the tensor's whole history.)
+        # nodes that saved the old value raise at backward, as in PyTorch
         self._vc.value += 1
-        self._vc = new._vc
+        if writable:
+            old[...] = new._data  # views and NumPy arrays sharing this memory see the change
+            saved = getattr(new.grad_fn, "saved_ans", None)
+            if saved is not None and saved.data is new._data:
+                # exp_ and friends saved their output: that output is now this array, so a
+                # later in-place change of it must be caught too
+                saved.data, saved.counter, saved.version = old, self._vc, self._vc.value
+        else:  # read-only or scalar memory: the tensor takes the new array
+            self._data = new._data
+            self._vc = new._vc
         return self
     from ..autograd.grad_mode import no_grad
     with no_grad():
@@ -125,8 +135,8 @@ def _fast(self: Tensor, other, ufunc_name: str, name: str):
         return None  # the general path explains
     try:
         getattr(xp, ufunc_name)(data, o, out=data, casting="unsafe")
-    except ValueError:
-        return None  # a broadcasting problem: let the general path explain it
+    except (ValueError, OverflowError):
+        return None  # broadcasting, or an int out of the dtype's range: the general path handles it
     self._vc.value += 1
     return self
 
@@ -299,14 +309,14 @@ def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tenso
 def _setitem(self: Tensor, index, value) -> None:
     """``x[index] = value``: in place outside the graph, an index_put inside it."""
     from ..backends import backend_of
-    from .indexing import index_put, normalize_index
+    from .indexing import assign_index, index_put, normalize_index
     if not _records(self, (value,)):
         idx, _ = normalize_index(index, backend_of(self._data))
         v = value._data if isinstance(value, Tensor) else value
         if not self._data.flags.writeable:
             _write(self, idx, v, "setitem")  # raises the read-only error
         try:
-            self._data[idx] = v
+            assign_index(self._data, idx, v)
         except (ValueError, IndexError) as e:
             what = (f"a value of shape {tuple(value.shape)}" if hasattr(value, "shape")
                     else f"a {type(value).__name__}")

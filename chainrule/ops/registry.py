@@ -89,6 +89,8 @@ def apply(op: Op, inputs: tuple, params: dict):
         out = op.forward(xp, *[t._data for t in inputs], **params)
     except Exception as e:  # turn array-library errors into ones that name the op
         raise forward_error(op, inputs, params, e) from None
+    if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
+        out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
     result = Tensor._make(out)
     if op.view:
         result._vc = inputs[0]._vc

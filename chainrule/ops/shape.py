@@ -361,7 +361,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         target = result_type([from_numpy_dtype(t._data.dtype) for t in tensors], [], [])
         tensors = [t.to(target) for t in tensors]
     if len(tensors) == 1:
-        return tensors[0]
+        return tensors[0].clone()  # cat always returns new memory, as in PyTorch
     sizes = tuple(t._data.shape[d] for t in tensors)
     op = _cat_op_for(len(tensors))
     return op(*tensors, dim=d, sizes=sizes)
@@ -537,7 +537,8 @@ def repeat_interleave(input: Tensor, repeats: int, dim: int | None = None) -> Te
     return reshape(x, shape[:d] + (shape[d] * int(repeats),) + shape[d + 1:])
 
 
-flip_op = defop("flip", lambda xp, x, dims: xp.flip(x, dims), saves=())
+# xp.flip is a view; PyTorch's flip copies, so a later in-place change of either is independent
+flip_op = defop("flip", lambda xp, x, dims: xp.flip(x, dims).copy(), saves=())
 defvjp(flip_op, lambda g, ans, x, dims: flip_op(g, dims=dims))
 
 

@@ -1,0 +1,104 @@
+"""Cases a review found where chainrule silently differed from PyTorch (each compared with torch)."""
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+
+def _same(ours, theirs):
+    a = ours.detach().numpy() if isinstance(ours, cr.Tensor) else np.asarray(ours)
+    b = theirs.detach().numpy()
+    assert a.shape == b.shape and np.array_equal(a, b), (a, b)
+
+
+@pytest.mark.parametrize("index", [
+    (0, slice(None), [0, 2, 1]),
+    (1, Ellipsis, [1, 0, 1]),
+    (None, 0, slice(None), [1, 0, 1]),
+    ([0, 1], 0, [1, 2]),
+])
+def test_ints_beside_index_lists_select_first(index):
+    x, tx = cr.arange(12.).reshape(2, 2, 3), torch.arange(12.).reshape(2, 2, 3)
+    _same(x[index], tx[index])
+    w, tw = x.clone().requires_grad_(), tx.clone().requires_grad_()
+    weights = np.arange(1.0, 1 + w[index].numel()).reshape(tuple(w[index].shape)).astype(np.float32)
+    (w[index] * cr.tensor(weights)).sum().backward()
+    (tw[index] * torch.from_numpy(weights)).sum().backward()
+    _same(w.grad, tw.grad)
+
+
+def test_setitem_with_int_and_list_writes_like_torch():
+    z, tz = cr.zeros(2, 2, 3), torch.zeros(2, 2, 3)
+    z[0, :, [0, 2]] = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    tz[0, :, [0, 2]] = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    _same(z, tz)
+    v = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    tv = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    h, th = cr.zeros(2, 2, 3) * 1, torch.zeros(2, 2, 3) * 1
+    h[0, :, [0, 2]] = v * 1
+    th[0, :, [0, 2]] = tv * 1
+    (h * cr.arange(12.).reshape(2, 2, 3)).sum().backward()
+    (th * torch.arange(12.).reshape(2, 2, 3)).sum().backward()
+    _same(v.grad, tv.grad)
+
+
+def test_views_see_a_recorded_inplace_change_and_gradients_stay_right():
+    x, tx = cr.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    h, th = x * 2, tx * 2
+    v, tv = h[0], th[0]
+    h.mul_(10)
+    th.mul_(10)
+    _same(v, tv)
+    w, tw = cr.tensor([1.0, 2.0], requires_grad=True), torch.tensor([1.0, 2.0], requires_grad=True)
+    h, th = cr.tensor([1.0, 2.0]) * 1, torch.tensor([1.0, 2.0]) * 1
+    view, tview = h[0:1], th[0:1]
+    h.mul_(w)
+    th.mul_(tw)
+    with cr.no_grad():
+        view.fill_(100.0)
+    with torch.no_grad():
+        tview.fill_(100.0)
+    h.sum().backward()
+    th.sum().backward()
+    _same(w.grad, tw.grad)
+
+
+def test_a_gradient_kept_by_a_hook_is_not_changed_by_later_accumulation():
+    x = cr.ones(2, requires_grad=True)
+    kept = []
+    x.register_hook(lambda g: kept.append(g))
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    assert kept[0].tolist() == [3.0, 3.0] and x.grad.tolist() == [6.0, 6.0]
+
+
+def test_inplace_on_zero_dim_results_and_out_of_range_ints():
+    v = cr.tensor([1.0, 2.0])
+    v[0] *= 2
+    assert v.tolist() == [2.0, 2.0]
+    with cr.no_grad():
+        s = v.sum()
+        s += 1
+    assert s.item() == 5.0
+    u, tu = cr.tensor([0, 5], dtype=cr.uint8), torch.tensor([0, 5], dtype=torch.uint8)
+    u.add_(-1)
+    tu.add_(-1)
+    assert u.tolist() == tu.tolist()
+
+
+def test_root_gradient_takes_the_output_dtype():
+    x = cr.ones(2, requires_grad=True)
+    (x * 2).backward(cr.tensor([1.0, 1.0], dtype=cr.float64))
+    assert x.grad.dtype == cr.float32
+
+
+def test_flip_and_single_cat_return_new_memory():
+    x = cr.tensor([1.0, 2.0, 3.0])
+    w = cr.ones(3, requires_grad=True)
+    loss = (w * x).sum()
+    x.flip(0).zero_()
+    cr.cat([x]).zero_()
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    loss.backward()
+    assert w.grad.tolist() == [1.0, 2.0, 3.0]
