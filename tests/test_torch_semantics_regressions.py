@@ -102,3 +102,18 @@ def test_flip_and_single_cat_return_new_memory():
     assert x.tolist() == [1.0, 2.0, 3.0]
     loss.backward()
     assert w.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_operands_no_rule_reads_are_not_saved():
+    # x*2 with only x requiring grad needs 2, not x: a later in-place write to x is fine
+    x, tx = cr.ones(2, 2, requires_grad=True), torch.ones(2, 2, requires_grad=True)
+    h, th = x * 1, tx * 1
+    h[1:] = h[:-1] * 2
+    th[1:] = th[:-1] * 2
+    h.sum().backward()
+    th.sum().backward()
+    _same(x.grad, tx.grad)
+    w = cr.ones(3, requires_grad=True)
+    data = cr.tensor([1.0, 2.0, 3.0])
+    y = data * w
+    assert y.grad_fn.saved[1] is None and y.grad_fn.saved[0] is not None

@@ -90,6 +90,12 @@ class Node:
             (t.grad_fn if t.grad_fn is not None else t._accumulator()) if need else None
             for t, need in zip(inputs, needs_grad))
         saves = op.saves  # None: every input; () nothing
+        if op.reads is not None:
+            keep = set()
+            for i, need in enumerate(needs_grad):
+                if need:
+                    keep.update(op.reads[i])
+            saves = tuple(j for j in (range(len(inputs)) if saves is None else saves) if j in keep)
         if saves is None:
             self.saved = tuple(SavedTensor(t) for t in inputs)
         elif saves:

@@ -30,7 +30,7 @@ def _binary(name, fwd, **kw):
 # ---------------------------------------------------------------- arithmetic --
 add = _binary("add", lambda xp, a, b: xp.add(a, b), saves=())
 sub = _binary("sub", lambda xp, a, b: xp.subtract(a, b), saves=())
-mul = _binary("mul", lambda xp, a, b: xp.multiply(a, b))
+mul = _binary("mul", lambda xp, a, b: xp.multiply(a, b), reads=((1,), (0,)))
 div = _binary("div", lambda xp, a, b: xp.true_divide(a, b), saves=(1,), saves_ans=True)
 neg = defop("neg", lambda xp, a: xp.negative(a), saves=())
 

@@ -23,7 +23,8 @@ def _matmul_explain(inputs, params):
 
 # The op works on ≥2-D operands; 1-D operands are promoted (and the result
 # squeezed) by the public function, so the rules only see matrices and batches.
-matmul_op = defop("matmul", lambda xp, a, b: xp.matmul(a, b), explain=_matmul_explain)
+matmul_op = defop("matmul", lambda xp, a, b: xp.matmul(a, b), explain=_matmul_explain,
+                  reads=((1,), (0,)))
 defvjp(matmul_op, lambda g, ans, a, b: g @ b.mT, lambda g, ans, a, b: a.mT @ g)
 
 

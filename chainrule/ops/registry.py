@@ -28,15 +28,18 @@ class Op:
     """An op: a forward on arrays, one VJP rule per differentiable tensor input."""
 
     __slots__ = ("name", "forward", "vjps", "saves", "saves_ans", "differentiable",
-                 "view", "explain", "backward_name", "nondiff_reason")
+                 "view", "explain", "backward_name", "nondiff_reason", "reads")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
                  differentiable: bool = True, view: bool = False, explain=None,
-                 nondiff_reason: str | None = None) -> None:
+                 nondiff_reason: str | None = None, reads=None) -> None:
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
         self.saves = saves  # indices of inputs the rules need; None = all
+        # reads[i]: the inputs input i's rule reads. With it, a node saves only what the
+        # rules of inputs that need grad will read (x*w with x data saves w only)
+        self.reads = reads
         self.saves_ans = saves_ans
         self.differentiable = differentiable
         self.view = view

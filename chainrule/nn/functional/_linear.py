@@ -39,7 +39,7 @@ defvjp(linear_weight_grad,
 linear_bias_grad = defop("linear_bias_grad", _bias_grad_fwd, saves=())
 defvjp(linear_bias_grad, lambda v, ans, g, g_shape: v.expand(*g_shape))
 
-linear_op = defop("linear", _linear_fwd)
+linear_op = defop("linear", _linear_fwd, reads=((1,), (0,), ()))
 defvjp(linear_op,
        lambda g, ans, x, w, *b: g @ w,
        lambda g, ans, x, w, *b: linear_weight_grad(g, x),
