@@ -34,14 +34,17 @@ def _train_parser(sub) -> None:
     p.add_argument("--init", default="default", choices=["default", "he", "xavier", "normal"])
     p.add_argument("--optimizer", default="adamw", choices=["sgd", "momentum", "adam", "adamw", "rmsprop"])
     p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (adamw: 2e-3, adam: 3e-3, sgd: 0.1)")
-    p.add_argument("--schedule", default="cosine", choices=["none", "step", "cosine", "onecycle"])
+    p.add_argument("--schedule", default=None, choices=["none", "step", "cosine", "onecycle"],
+                   help="learning-rate schedule (default: cosine)")
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default depends on data)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--name", default=None, help="run name (default: <data>-<model>-<time>)")
     p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--resume", default=None, help="a run folder or checkpoint file to continue")
+    p.add_argument("--resume", default=None,
+                   help="a run folder (or checkpoint file) to continue with its own settings; "
+                        "only --epochs may change (with --schedule none)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -103,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             from .train.run import explain_command
             return explain_command(args)
     except UserError as e:
+        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder that cannot be made or written, a full disk …
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

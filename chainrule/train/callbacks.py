@@ -81,11 +81,21 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch: int | None = None
 
+    def on_train_begin(self, state: TrainState) -> None:
+        # a resumed run continues counting where it stopped
+        for metrics in state.history.epochs:
+            value = metrics.get(self.monitor)
+            if value is not None:
+                self._update(value, state)
+
     def on_epoch_end(self, state: TrainState) -> None:
         value = state.history.last.get(self.monitor)
         if value is None:
             raise KeyError(f"EarlyStopping: metric {self.monitor!r} not found; available: "
                            f"{sorted(state.history.last)}")
+        self._update(value, state)
+
+    def _update(self, value: float, state: TrainState) -> None:
         improved = (value < self.best - self.min_delta) if self.mode == "min" else \
             (value > self.best + self.min_delta)
         if improved:

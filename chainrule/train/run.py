@@ -100,16 +100,74 @@ def build_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int):
 
 
 # ------------------------------------------------------------------ train --
-def _resolve_resume(path: str | None) -> str | None:
+# what a resumed run takes from its config.json (the model and data must match the checkpoint)
+RUN_SETTINGS = ("data", "data_dir", "model", "depth", "width", "activation", "no_residual", "init",
+                "optimizer", "lr", "schedule", "batch_size", "seed")
+
+
+def _resolve_resume(path: str | None) -> tuple[str | None, str | None]:
+    """(checkpoint file, its run folder or None) for ``--resume``."""
     if path is None:
-        return None
+        return None, None
     if os.path.isdir(path):
         candidate = os.path.join(path, "checkpoints", "last.safetensors")
         if not os.path.exists(candidate):
             raise UserError(f"--resume {path}: no checkpoints/last.safetensors in that folder")
-        return candidate
+        return candidate, path
     if not os.path.exists(path):
         raise UserError(f"--resume {path}: no such file or folder")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(folder) == "checkpoints":
+        return path, os.path.dirname(folder)
+    return path, None  # a checkpoint outside a run folder: the new run gets its own folder
+
+
+def _load_checkpoint(path: str) -> dict:
+    from ..errors import ChainruleError
+    from ..serialization import load
+    try:
+        ckpt = load(path)
+    except (ChainruleError, OSError) as e:
+        raise UserError(f"--resume {path}: cannot read the checkpoint: {e}") from None
+    missing = [k for k in ("model", "optimizer", "epoch", "step", "step_in_epoch", "rng")
+               if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise UserError(f"--resume {path}: not a training checkpoint (missing {', '.join(missing)});"
+                        " it should come from a run's checkpoints/ folder")
+    return ckpt
+
+
+def _apply_run_config(args, run_dir: str, epochs_given: int | None):
+    """On resume, the run's own settings win; only --epochs (and --schedule none) may change."""
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return args, None
+    schedule_given = getattr(args, "schedule", None)
+    for key in RUN_SETTINGS:
+        if key in config:
+            setattr(args, key, config[key])
+    if schedule_given == "none":
+        args.schedule = "none"
+    old_epochs = config.get("epochs")
+    if epochs_given is not None and old_epochs is not None and epochs_given != old_epochs \
+            and args.schedule != "none":
+        raise UserError(f"this run's learning-rate schedule ({args.schedule!r}) was planned for "
+                        f"{old_epochs} epochs; resume with --epochs {old_epochs}, or add "
+                        f"--schedule none to continue at the current learning rate")
+    args.epochs = epochs_given or old_epochs
+    return args, config
+
+
+def _new_run_dir(runs_dir: str, name: str) -> str:
+    """A folder that does not exist yet: ``name``, else ``name-2``, ``name-3`` …"""
+    path = os.path.join(runs_dir, name)
+    n = 2
+    while os.path.exists(path):
+        path = os.path.join(runs_dir, f"{name}-{n}")
+        n += 1
     return path
 
 
@@ -122,8 +180,15 @@ def run_training(args, out=None) -> dict:
     from .callbacks import CSVLogger, ModelCheckpoint
     from .loop import evaluate, fit
 
+    resume, resume_dir = _resolve_resume(getattr(args, "resume", None))
+    checkpoint = None
+    if resume:
+        checkpoint = _load_checkpoint(resume)
+        if resume_dir:
+            args, _ = _apply_run_config(args, resume_dir, args.epochs)
+    if getattr(args, "schedule", None) is None:
+        args.schedule = "cosine"
     cr.manual_seed(args.seed)
-    resume = _resolve_resume(getattr(args, "resume", None))
     train, test, facts = load_data(args.data, getattr(args, "data_dir", None), args.seed)
     is_image = len(facts.shape) == 3
     model_name = args.model if (is_image or args.model != "cnn") else "mlp"
@@ -148,15 +213,31 @@ def run_training(args, out=None) -> dict:
     test_loader = DataLoader(test, batch_size=256)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = build_scheduler(args.schedule, optimizer, epochs, len(loader))
+    if checkpoint is not None:
+        try:  # check the checkpoint fits before anything is written
+            model.load_state_dict(checkpoint["model"])
+        except Exception as e:  # noqa: BLE001 - a mismatch of any kind is the user's to fix
+            raise UserError(f"--resume {resume}: the checkpoint does not fit this model: "
+                            f"{str(e).splitlines()[-1].strip()}") from None
+        if scheduler is None:
+            checkpoint.pop("scheduler", None)
 
-    name = args.name or f"{args.data}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_dir = os.path.dirname(os.path.dirname(resume)) if resume and not args.name else \
-        os.path.join(args.runs_dir, name)
-    os.makedirs(run_dir, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "func"}
-    config.update(model=model_name, depth=depth, width=width, epochs=epochs)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2, default=str)
+    if resume_dir and not args.name:
+        run_dir = resume_dir
+    elif args.name:
+        run_dir = os.path.join(args.runs_dir, args.name)  # the user's choice, reused as asked
+    else:  # a fresh folder: runs started in the same second must not share one
+        run_dir = _new_run_dir(args.runs_dir, f"{args.data}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        config = {k: v for k, v in vars(args).items() if k != "func"}
+        config.update(model=model_name, depth=depth, width=width, epochs=epochs)
+        tmp = os.path.join(run_dir, "config.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(config, f, indent=2, default=str)
+        os.replace(tmp, os.path.join(run_dir, "config.json"))
+    except OSError as e:
+        raise UserError(f"cannot write the run folder {run_dir}: {e}") from None
 
     monitor = diagnostics.watch(model, optimizer)
     quiet = getattr(args, "quiet", False)
@@ -168,7 +249,7 @@ def run_training(args, out=None) -> dict:
                   callbacks=[ModelCheckpoint(os.path.join(run_dir, "checkpoints"),
                                              monitor="val_accuracy", mode="max"),
                              CSVLogger(os.path.join(run_dir, "metrics.csv"))],
-                  progress=False if quiet else None, resume_from=resume,
+                  progress=False if quiet else None, resume_from=checkpoint,
                   log_stream=None if quiet else out)
     monitor.remove()
     report = monitor.report()
@@ -243,7 +324,11 @@ def report_command(args) -> int:
     from .report import build_report
     if not os.path.exists(os.path.join(args.run_dir, "diagnostics.json")):
         raise UserError(f"{args.run_dir} is not a run folder (no diagnostics.json)")
-    print(build_report(args.run_dir))
+    try:
+        print(build_report(args.run_dir))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"{args.run_dir}/diagnostics.json is damaged ({type(e).__name__}: {e}); "
+                        "run the training again to rebuild it") from None
     return 0
 
 

@@ -51,10 +51,39 @@ def test_train_writes_the_run_folder_and_report(tmp_path, capsys):
     os.remove(run / "report.html")
     assert main(["report", str(run)]) == 0
     assert (run / "report.html").exists()
-    # resume continues from the checkpoint to more epochs
-    assert main(["train", "--model", "mlp", "--epochs", "3", "--runs-dir", str(tmp_path),
+    # resume continues from the checkpoint to more epochs, with the run's own settings
+    # (no --model here: the run's mlp comes from its config.json); a planned schedule
+    # cannot stretch, so more epochs need --schedule none
+    assert main(["train", "--epochs", "3", "--runs-dir", str(tmp_path), "--resume", str(run),
+                 "--quiet", "--no-report"]) == 2
+    assert "planned for 2 epochs" in capsys.readouterr().err
+    assert main(["train", "--epochs", "3", "--schedule", "none", "--runs-dir", str(tmp_path),
                  "--resume", str(run), "--quiet", "--no-report"]) == 0
     assert len(json.loads((run / "diagnostics.json").read_text())["history"]) == 3
+    assert json.loads((run / "config.json").read_text())["model"] == "mlp"
+
+
+def test_resume_errors_are_one_line_and_leave_the_run_alone(tmp_path, capsys):
+    assert main(["train", "--model", "mlp", "--epochs", "1", "--runs-dir", str(tmp_path),
+                 "--name", "r", "--quiet", "--no-report"]) == 0
+    config = (tmp_path / "r" / "config.json").read_text()
+    bogus = tmp_path / "bogus.safetensors"
+    bogus.write_bytes(b"not a checkpoint")
+    assert main(["train", "--resume", str(bogus), "--runs-dir", str(tmp_path), "--quiet"]) == 2
+    assert "cannot read the checkpoint" in capsys.readouterr().err
+    # a checkpoint of another architecture, used outside its run folder
+    ckpt = tmp_path / "r" / "checkpoints" / "last.safetensors"
+    assert main(["train", "--model", "cnn", "--resume", str(tmp_path / "copy.safetensors"),
+                 "--runs-dir", str(tmp_path), "--quiet"]) == 2
+    capsys.readouterr()
+    import shutil
+    shutil.copy(ckpt, tmp_path / "copy.safetensors")
+    assert main(["train", "--model", "cnn", "--resume", str(tmp_path / "copy.safetensors"),
+                 "--runs-dir", str(tmp_path), "--name", "other", "--quiet"]) == 2
+    assert "does not fit this model" in capsys.readouterr().err
+    assert (tmp_path / "r" / "config.json").read_text() == config
+    (tmp_path / "afile").write_text("")
+    assert main(["train", "--runs-dir", str(tmp_path / "afile"), "--epochs", "1", "--quiet"]) == 2
 
 
 def test_explain_prints_the_chain_rule(capsys):
