@@ -82,8 +82,8 @@ class ResidualBlock(nn.Module):
 
 def residual_mlp(in_features: int = 64, classes: int = 10, depth: int = 50, width: int = 64,
                  activation: str = "relu", init: str = "he") -> nn.Sequential:
-    """A stem, ``depth`` Linear layers in residual blocks of two, and a head (``depth`` counts
-    every hidden Linear layer, so depth=50 has 25 blocks plus the stem)."""
+    """A stem, residual blocks of two Linear layers, and a head: ``depth`` Linear layers in all
+    when ``depth`` is even (depth=50: the stem, 24 blocks and the head)."""
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
     stem = nn.Linear(in_features, width)

@@ -20,6 +20,9 @@ class ModelCheckpoint(Callback):
                  every_n_steps: int | None = None, save_best: bool = True) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"ModelCheckpoint: mode must be 'min' or 'max', got {mode!r}")
+        if every_n_steps is not None and every_n_steps < 1:
+            raise ValueError(f"ModelCheckpoint: every_n_steps must be a positive int or None, "
+                             f"got {every_n_steps!r}")
         self.directory = directory
         self.monitor = monitor
         self.mode = mode

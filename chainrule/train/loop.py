@@ -136,7 +136,7 @@ def _lr(optimizer) -> float:
 
 def _is_per_step(scheduler) -> bool:
     name = type(scheduler).__name__
-    return name in ("OneCycleLR", "CyclicLR")
+    return name == "OneCycleLR"
 
 
 class _Progress:

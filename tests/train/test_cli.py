@@ -20,6 +20,7 @@ def _cli(*args, cwd=None):
 @pytest.mark.parametrize("args, needle", [
     (["train", "--epochs", "0"], "expected a positive integer"),
     (["train", "--lr", "abc"], "expected a positive number"),
+    (["train", "--lr", "inf"], "expected a positive finite number"),
     (["train", "--model", "transformer"], "invalid choice"),
     (["train", "--data", "mnist"], "needs --data-dir"),
     (["train", "--resume", "/no/such/run"], "no such file or folder"),
