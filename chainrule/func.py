@@ -50,6 +50,18 @@ def _prepare(x, op: str) -> tuple[Tensor, bool]:
     return x.detach().requires_grad_(True), False
 
 
+def _prepare_args(args: tuple, argnums, op: str) -> tuple[list, tuple, bool]:
+    """The arguments with those in ``argnums`` ready to differentiate, those positions, and
+    whether any of them is nested in an outer graph."""
+    nums = _argnums_tuple(argnums, len(args), op)
+    args = list(args)
+    nested = False
+    for n in nums:
+        args[n], was = _prepare(args[n], op)
+        nested = nested or was
+    return args, nums, nested
+
+
 def _scalar_output(out, op: str) -> Tensor:
     if not isinstance(out, Tensor):
         raise op_error(DTypeError, op, f"the function must return a Tensor, got {type(out).__name__}")
@@ -101,12 +113,7 @@ def value_and_grad(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
     (tensor(10.), (tensor([5.]), tensor([2.])))
     """
     def wrapper(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args), "grad")
-        args = list(args)
-        nested = False
-        for n in nums:
-            args[n], was = _prepare(args[n], "grad")
-            nested = nested or was
+        args, nums, nested = _prepare_args(args, argnums, "grad")
         with enable_grad():
             out, aux = _split_aux(func(*args, **kwargs), has_aux, "grad")
         out = _scalar_output(out, "grad")
@@ -266,12 +273,7 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
     def wrapper(*args):
         from .creation import zeros
         from .ops.shape import stack
-        nums = _argnums_tuple(argnums, len(args), "jacrev")
-        args = list(args)
-        nested = False
-        for n in nums:
-            args[n], was = _prepare(args[n], "jacrev")
-            nested = nested or was
+        args, nums, nested = _prepare_args(args, argnums, "jacrev")
         with enable_grad():
             out = func(*args)
             if not isinstance(out, Tensor):
