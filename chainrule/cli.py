@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `chainrule train | head`: the reader has gone
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     except OSError as e:  # a folder that cannot be made or written, a full disk …
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -117,3 +117,39 @@ def test_operands_no_rule_reads_are_not_saved():
     data = cr.tensor([1.0, 2.0, 3.0])
     y = data * w
     assert y.grad_fn.saved[1] is None and y.grad_fn.saved[0] is not None
+
+
+def test_grad_mode_is_per_thread():
+    import threading
+    inside, recorded = threading.Event(), []
+    release = threading.Event()
+
+    def worker():
+        with cr.no_grad():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    recorded.append((cr.ones(1, requires_grad=True) * 2).requires_grad)
+    release.set()
+    t.join()
+    assert recorded == [True]
+
+
+def test_addmm_beta_zero_ignores_input_and_tensordot_wraps_dims():
+    nan = cr.full((2, 2), float("nan"))
+    a, b = cr.ones(2, 3), cr.ones(3, 2)
+    _same(cr.addmm(nan, a, b, beta=0), torch.addmm(torch.full((2, 2), float("nan")),
+                                                  torch.ones(2, 3), torch.ones(3, 2), beta=0))
+    x, y = cr.arange(6.).reshape(2, 3), cr.arange(12.).reshape(3, 4)
+    _same(cr.tensordot(x, y, dims=([-1], [0])),
+          torch.tensordot(torch.arange(6.).reshape(2, 3), torch.arange(12.).reshape(3, 4),
+                          dims=([-1], [0])))
+
+
+def test_softmax_over_an_empty_dim_is_empty():
+    x = cr.zeros(3, 0)
+    assert tuple(cr.softmax(x, dim=1).shape) == (3, 0)
+    assert tuple(cr.log_softmax(x, dim=1).shape) == (3, 0)

@@ -12,10 +12,11 @@ False
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class _GradState:
-    __slots__ = ("enabled", "anomaly", "anomaly_check_nan")
+class _GradState(threading.local):
+    """Per thread, as PyTorch's: ``no_grad`` in one thread leaves the others recording."""
 
     def __init__(self) -> None:
         self.enabled = True

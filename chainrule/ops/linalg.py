@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
-from ._operands import binary_operands, tensor_method
+from ._operands import binary_operands, tensor_method, wrap_dim
 from .registry import defop, defvjp
 from .shape import reshape, transpose, unsqueeze, squeeze
 
@@ -113,6 +113,8 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
     prod = matmul(mat1, mat2)
     if alpha != 1:
         prod = prod * alpha
+    if beta == 0:  # input is ignored, NaN and inf included (PyTorch's rule)
+        return prod
     return prod + (input if beta == 1 else input * beta)
 
 
@@ -123,6 +125,8 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
         dims_b = list(range(dims))
     else:
         dims_a, dims_b = [list(d) if isinstance(d, (list, tuple)) else [d] for d in dims]
+        dims_a = [wrap_dim(d, a.ndim, "tensordot") for d in dims_a]
+        dims_b = [wrap_dim(d, b.ndim, "tensordot") for d in dims_b]
     free_a = [i for i in range(a.ndim) if i not in dims_a]
     free_b = [i for i in range(b.ndim) if i not in dims_b]
     import math

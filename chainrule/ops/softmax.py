@@ -46,6 +46,8 @@ def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     input, d = _prep(input, dim, dtype, "softmax")
     if input.ndim == 0:
         return input * 0 + 1
+    if input.shape[d] == 0:
+        return input * 1  # nothing to normalise: an empty result, as in PyTorch
     return softmax_op(input, dim=d)
 
 
@@ -55,4 +57,6 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     input, d = _prep(input, dim, dtype, "log_softmax")
     if input.ndim == 0:
         return input * 0
+    if input.shape[d] == 0:
+        return input * 1
     return log_softmax_op(input, dim=d)
