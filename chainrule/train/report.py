@@ -13,11 +13,14 @@ import os
 import numpy as np
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
+def _figure(figsize, ncols: int = 1):
+    """A Figure on the Agg canvas and its axes: no pyplot, so a user's own matplotlib
+    backend (a notebook's, say) is left alone (as chainrule.diagnostics.plot does)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(1, ncols)
 
 
 def _load(run_dir: str) -> dict:
@@ -26,14 +29,13 @@ def _load(run_dir: str) -> dict:
 
 
 def _series(data: dict, metric: str) -> dict[str, np.ndarray]:
-    """metric → {layer: values over recorded steps (nan where absent)}."""
-    steps = data["steps"]
-    out = {}
-    for name in data["layers"]:
-        values = np.array([s["layers"].get(name, {}).get(metric, np.nan) for s in steps], float)
-        if np.isfinite(values).any():
-            out[name] = values
-    return out
+    """metric → {layer: values over recorded steps (nan where absent)}, for layers with any
+    finite value; read through the monitor's own Report."""
+    from ..diagnostics.report import Report
+    report = Report(steps=data["steps"], layers=data["layers"], types=data.get("types", {}),
+                    order=data.get("order", []), param_count=data.get("param_count", {}),
+                    leaves=data.get("leaves", []), kinds=data.get("kinds", {}))
+    return {n: v for n, v in report.series(metric).items() if np.isfinite(v).any()}
 
 
 def _depth_order(data: dict, series: dict) -> list[str]:
@@ -49,8 +51,7 @@ def _label(name: str, types: dict | None = None) -> str:
 
 
 def plot_curves(history: list[dict], path: str) -> str:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = _figure((10, 3.6), ncols=2)
     epochs = [e["epoch"] for e in history]
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if any(key in e for e in history):
@@ -67,20 +68,19 @@ def plot_curves(history: list[dict], path: str) -> str:
             ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def plot_gradient_flow(data: dict, path: str, title: str = "gradient flow") -> str:
     """Per-layer gradient norm across depth, one line per moment of training."""
-    plt = _plt()
     series = _series(data, "grad_norm")
     layers = _depth_order(data, series)
-    fig, ax = plt.subplots(figsize=(10, 3.8))
+    fig, ax = _figure((10, 3.8))
     if layers:
         n = len(next(iter(series.values())))
         picks = sorted({0, n // 4, n // 2, (3 * n) // 4, n - 1}) if n else []
-        cmap = plt.get_cmap("viridis")
+        from matplotlib import colormaps
+        cmap = colormaps["viridis"]
         for k, step in enumerate(picks):
             values = [series[l][step] for l in layers]
             ax.plot(range(len(layers)), values, marker="o", ms=3,
@@ -98,16 +98,14 @@ def plot_gradient_flow(data: dict, path: str, title: str = "gradient flow") -> s
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def plot_heatmap(data: dict, path: str) -> str:
     """log10 gradient norm, layer × step."""
-    plt = _plt()
     series = _series(data, "grad_norm")
     layers = _depth_order(data, series)
-    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.18 * len(layers) + 1.2)))
+    fig, ax = _figure((10, max(2.5, 0.18 * len(layers) + 1.2)))
     if layers:
         grid = np.vstack([series[l] for l in layers])
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -122,14 +120,12 @@ def plot_heatmap(data: dict, path: str) -> str:
     ax.set_title("gradient norm per layer and step")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def plot_units(data: dict, path: str) -> str:
     """Dead ReLU and saturated sigmoid/tanh fractions per layer over training."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(10, 3.4))
+    fig, ax = _figure((10, 3.4))
     drawn = False
     for metric, style in (("dead_fraction", "-"), ("saturated_fraction", "--")):
         series = _series(data, metric)
@@ -149,7 +145,6 @@ def plot_units(data: dict, path: str) -> str:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
