@@ -137,14 +137,14 @@ def _load_checkpoint(path: str) -> dict:
     return ckpt
 
 
-def _apply_run_config(args, run_dir: str, epochs_given: int | None):
+def _apply_run_config(args, run_dir: str, epochs_given: int | None) -> None:
     """On resume, the run's own settings win; only --epochs (and --schedule none) may change."""
     path = os.path.join(run_dir, "config.json")
     try:
         with open(path) as f:
             config = json.load(f)
     except (OSError, ValueError):
-        return args, None
+        return
     schedule_given = getattr(args, "schedule", None)
     for key in RUN_SETTINGS:
         if key in config:
@@ -158,7 +158,7 @@ def _apply_run_config(args, run_dir: str, epochs_given: int | None):
                         f"{old_epochs} epochs; resume with --epochs {old_epochs}, or add "
                         f"--schedule none to continue at the current learning rate")
     args.epochs = epochs_given or old_epochs
-    return args, config
+
 
 
 def _new_run_dir(runs_dir: str, name: str) -> str:
@@ -185,7 +185,7 @@ def run_training(args, out=None) -> dict:
     if resume:
         checkpoint = _load_checkpoint(resume)
         if resume_dir:
-            args, _ = _apply_run_config(args, resume_dir, args.epochs)
+            _apply_run_config(args, resume_dir, args.epochs)
     if getattr(args, "schedule", None) is None:
         args.schedule = "cosine"
     cr.manual_seed(args.seed)
