@@ -42,6 +42,7 @@ class Tensor:
     # -- construction used by ops (no checks: the hot path) ----------------------
     @staticmethod
     def _init(t: "Tensor", array, requires_grad: bool, grad_fn, vc) -> None:
+        # wrap_array below sets these same slots (the hot path): keep both in step
         t._data = array
         t._requires_grad = requires_grad
         t._grad = None
@@ -230,9 +231,9 @@ class Tensor:
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see autograd.backward)."""
-        from .autograd.engine import backward
         # one output, one gradient (which may be given as a nested list of numbers)
-        backward(self, None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+        _engine_backward(self, None if gradient is None else (gradient,), retain_graph,
+                         create_graph, inputs)
 
     # -- conversion --------------------------------------------------------------
     def numpy(self, *, force: bool = False):
@@ -307,6 +308,33 @@ class Tensor:
         if self._data.ndim == 0 or self._data.size == 1:
             return format(self.item(), spec)
         return repr(self)
+
+
+_new_object = object.__new__
+
+
+def _engine_backward(*args) -> None:
+    """autograd.engine.backward, imported on first use (the engine imports this module)."""
+    global _engine_backward
+    from .autograd.engine import backward
+    _engine_backward = backward
+    backward(*args)
+
+
+def wrap_array(array, vc=None) -> Tensor:
+    """A plain Tensor over ``array`` (no grad): the fastest way ops and the engine make one."""
+    t = _new_object(Tensor)
+    t._data = array
+    t._requires_grad = False
+    t._grad = None
+    t.grad_fn = None
+    t._vc = VersionCounter() if vc is None else vc
+    t._accum = None
+    t._hooks = None
+    t._retains_grad = False
+    t._base = None
+    t._grad_owned = False
+    return t
 
 
 class Size(tuple):

@@ -9,8 +9,12 @@ gradient is dropped as soon as it has been passed on, and (unless
 from __future__ import annotations
 
 from .grad_mode import GRAD
-from .graph import AccumulateGrad, Node
+from .graph import AccumulateGrad, Node, _tensor_class
+from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
+
+_NDARRAY = NUMPY.ndarray
+_wrap = None  # tensor.wrap_array, bound on first use (tensor.py imports this package)
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
@@ -22,6 +26,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     >>> x.grad
     tensor([2., 4.])
     """
+    if grad_tensors is None and inputs is None and not create_graph and not GRAD.anomaly \
+            and getattr(tensors, "_requires_grad", False) and tensors._data.size == 1:
+        # the usual ``loss.backward()``: no argument checks to make, one root
+        data = tensors._data
+        xp = NUMPY if type(data) is _NDARRAY else backend_of(data)
+        _backward_plain([(tensors, xp.ones(data.shape, data.dtype), True)], bool(retain_graph))
+        return
     tensors, grad_tensors = _roots(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
@@ -31,7 +42,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         if not inputs:
             raise op_error(BackwardError, "backward", "inputs= was given but is empty")
         targets = {_target_node(t, "backward"): t for t in inputs}
-    run_backward(tensors, grad_tensors, retain_graph, create_graph, targets, capture=None)
+    if targets is None and not create_graph and not GRAD.anomaly:
+        _backward_plain([(t, g._data, g._grad_owned) for t, g in zip(tensors, grad_tensors)],
+                        retain_graph)
+    else:
+        run_backward(tensors, grad_tensors, retain_graph, create_graph, targets, capture=None)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -58,7 +73,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         g = captured.get(i)
         if g is None:
             if materialize_grads:
-                from ..tensor import Tensor
+                Tensor = _tensor_class()
                 g = Tensor._make(_zeros_like(t._data))
             elif not allow_unused:
                 raise op_error(BackwardError, "grad",
@@ -69,12 +84,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _zeros_like(array):
-    from ..backends import backend_of
     return backend_of(array).zeros_like(array)
 
 
 def _as_tuple(x) -> tuple:
-    from ..tensor import Tensor
+    Tensor = _tensor_class()
     if isinstance(x, Tensor):
         return (x,)
     return tuple(x)
@@ -88,7 +102,7 @@ def _target_node(t, op: str):
 
 
 def _roots(tensors, grads, op: str):
-    from ..tensor import Tensor
+    Tensor = _tensor_class()
     tensors = _as_tuple(tensors)
     if grads is None:
         grads = (None,) * len(tensors)
@@ -123,7 +137,6 @@ def _roots(tensors, grads, op: str):
 
 
 def _ones_like(array):
-    from ..backends import backend_of
     return backend_of(array).ones_like(array)
 
 
@@ -175,7 +188,10 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
     with ``capture`` the gradients arriving at targets are stored there by input
     position instead of being accumulated into ``.grad``.
     """
-    from ..tensor import Tensor
+    global _wrap
+    if _wrap is None:
+        from ..tensor import wrap_array
+        _wrap = wrap_array
     root_nodes = []
     pending: dict = {}
     for t, g in zip(tensors, grads):
@@ -227,30 +243,156 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
         GRAD.enabled = prev_mode
 
 
+def _backward_plain(roots, retain_graph: bool) -> None:
+    """``run_backward`` for the common case: every leaf, first order, no anomaly mode.
+
+    ``roots`` are ``(tensor, gradient array, whether that array is ours)``. The same
+    walk, with gradients kept as raw arrays (Tensors are made only for hooks and
+    ``.grad``); ``owned`` holds the nodes whose pending array is a fresh buffer of
+    this backward, which may be summed into in place or taken over.
+    """
+    global _wrap
+    if _wrap is None:
+        from ..tensor import wrap_array
+        _wrap = wrap_array
+    root_nodes = []
+    pending: dict = {}
+    owned: set = set()
+    for t, ga, is_ours in roots:
+        node = t.grad_fn if t.grad_fn is not None else t._accumulator()
+        root_nodes.append(node)
+        if node in pending:
+            pending[node] = _array_sum(pending[node], ga)
+            owned.add(node)
+        else:
+            pending[node] = ga
+            if is_ours:
+                owned.add(node)
+    deps = _discover(root_nodes)
+    ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
+    prev_mode = GRAD.enabled
+    GRAD.enabled = False
+    try:
+        while ready:
+            node = ready.pop()
+            ga = pending.pop(node, None)
+            if ga is not None:
+                if node.pre_hooks:
+                    ga = _run_hooks_on_array(node.pre_hooks, ga)
+                    owned.discard(node)
+                op = node.op
+                if op is None:  # AccumulateGrad: the end of the graph for a leaf
+                    g = _wrap(ga)
+                    g._grad_owned = node in owned
+                    _store_grad(node.variable, _run_leaf_hooks(node.variable, g), False)
+                    continue
+                if node.retained is not None:
+                    keeper = node.retained()
+                    if keeper is not None and keeper.grad_fn is node:
+                        _store_grad(keeper, _wrap(ga), False)
+                _check_not_freed(node)
+                if op.raw_vjps is not None:
+                    grads_out = _raw_grads(node, ga, None)
+                else:
+                    g = _wrap(ga)
+                    g._grad_owned = node in owned
+                    grads_out = [(parent, gi._data) for parent, gi in
+                                 _tensor_grads(node, g, False, None)]
+                for parent, gi in grads_out:
+                    prev = pending.get(parent)
+                    if prev is None:
+                        pending[parent] = gi
+                        flags = gi.flags
+                        # only a fresh array that owns its memory may later be summed into
+                        # or taken over (a rule may return ga itself or a view of it)
+                        if gi is not ga and flags.owndata and flags.writeable:
+                            owned.add(parent)
+                    elif parent in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
+                        prev += gi  # prev is an array (never a NumPy scalar): updated in place
+                    else:
+                        pending[parent] = _array_sum(prev, gi)
+                        owned.add(parent)
+                if not retain_graph:
+                    node.release()
+            for parent in node.next_nodes:
+                if parent is None:
+                    continue
+                deps[parent] -= 1
+                if deps[parent] == 0:
+                    ready.append(parent)
+    finally:
+        GRAD.enabled = prev_mode
+
+
+def _array_sum(a, b):
+    """``a + b`` as a fresh array (NumPy gives a scalar for two 0-d arrays)."""
+    out = a + b
+    if type(out) is not _NDARRAY and not isinstance(out, (type(a), type(b))):
+        out = backend_of(a).asarray(out)
+    return out
+
+
+def _run_hooks_on_array(hooks, ga):
+    """A node's gradient after its pre-hooks (each may return a replacement Tensor)."""
+    g = _wrap(ga)
+    for hook in list(hooks):
+        out = hook(g)
+        if out is not None:
+            g = _checked_hook_result(out, g, "hook")
+    return g._data
+
+
 def _capture(capture: dict, positions, g, create_graph: bool) -> None:
     for pos in positions if isinstance(positions, list) else (positions,):
         capture[pos] = g if create_graph else g.detach()
 
 
 def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bool, needed) -> None:
-    """Apply ``node``'s VJP rules to its gradient and pass the results on."""
+    """Apply ``node``'s VJP rules to its gradient and pass the results on (as Tensors)."""
+    _check_not_freed(node)
+    if node.op.raw_vjps is not None and not create_graph and not GRAD.anomaly:
+        ga = g._data
+        for parent, gi in _raw_grads(node, ga, needed):
+            t = _wrap(gi)
+            t._grad_owned = _exclusive(gi, ga)
+            prev = pending.get(parent)
+            pending[parent] = t if prev is None else _add(prev, t, False)
+    else:
+        for parent, gi in _tensor_grads(node, g, create_graph, needed):
+            prev = pending.get(parent)
+            pending[parent] = gi if prev is None else _add(prev, gi, create_graph)
+    if not retain_graph:
+        node.release()
+
+
+def _check_not_freed(node: Node) -> None:
     if node.freed:
         raise BackwardError(
             f"{node.op.name} backward: trying to backward through the graph a second time "
             "(its saved tensors were freed after the first backward). Pass retain_graph=True "
             "to the first backward() or autograd.grad() if you need to backward twice.")
-    op = node.op
+
+
+def _saved_inputs(node: Node, unpack):
+    """``(inputs, ans)`` as the node saved them, through ``unpack`` (version-checked)."""
     saved = node.saved
-    n_inputs = len(node.input_meta)
     try:
-        inputs = [None] * n_inputs if saved is None else \
-            [s.unpack(node, create_graph) if s is not None else None for s in saved]
-        ans = node.saved_ans.unpack(node, create_graph) if node.saved_ans is not None else None
+        inputs = [None] * len(node.input_meta) if saved is None else \
+            [unpack(s) if s is not None else None for s in saved]
+        ans = unpack(node.saved_ans) if node.saved_ans is not None else None
     except BackwardError as e:
         if node.trace:
             from .anomaly import forward_trace_note
             raise BackwardError(f"{e}{forward_trace_note(node)}") from None
         raise
+    return inputs, ans
+
+
+def _tensor_grads(node: Node, g, create_graph: bool, needed) -> list:
+    """``[(parent, gradient Tensor)]`` from the node's Tensor rules (any order of derivative)."""
+    op = node.op
+    inputs, ans = _saved_inputs(node, lambda s: s.unpack(node, create_graph))
+    out = []
     for i, parent in enumerate(node.next_nodes):
         if parent is None or (needed is not None and parent not in needed):
             continue
@@ -277,10 +419,60 @@ def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bo
         # broadcast view of a small array (sum, mean): only a fresh array that owns
         # its memory may be summed into in place or taken over by a leaf
         gi._grad_owned = not create_graph and _exclusive(gi._data, g._data)
-        prev = pending.get(parent)
-        pending[parent] = gi if prev is None else _add(prev, gi, create_graph)
-    if not retain_graph:
-        node.release()
+        out.append((parent, gi))
+    return out
+
+
+def _raw_grads(node: Node, ga, needed) -> list:
+    """``[(parent, gradient array)]`` from the node's array-level rules (first order only)."""
+    op = node.op
+    saved = node.saved
+    if saved is None:
+        inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
+    else:
+        try:
+            inputs = [s.array(node) if s is not None else None for s in saved]
+        except BackwardError:
+            _saved_inputs(node, lambda s: s.unpack(node, False))  # raises, with the forward trace
+            raise
+    ans = node.saved_ans.array(node) if node.saved_ans is not None else None
+    xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
+    rules = op.raw_vjps
+    params = node.params
+    out = []
+    for i, parent in enumerate(node.next_nodes):
+        if parent is None or (needed is not None and parent not in needed):
+            continue
+        gi = rules[i](xp, ga, ans, *inputs, **params)
+        if gi is None:
+            continue
+        shape, dtype = node.input_meta[i]
+        if gi.shape != shape:
+            gi = _sum_to_array(gi, shape, op.name, i)
+        if gi.dtype != dtype:
+            gi = gi.astype(dtype)
+        if type(gi) is not _NDARRAY and not isinstance(gi, xp.ndarray):
+            gi = xp.asarray(gi)  # NumPy gives scalars for 0-d arithmetic and full reductions
+        out.append((parent, gi))
+    return out
+
+
+_NO_INPUTS = {1: [None], 2: [None, None], 3: [None, None, None]}
+
+
+def _sum_to_array(g, shape, op_name: str, i: int):
+    """Sum a broadcast gradient array down to ``shape`` (the input's)."""
+    lead = g.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, g.shape[lead:])):
+        raise BackwardError(f"{op_name} backward: the rule for input {i} returned a gradient of "
+                            f"shape {tuple(g.shape)}, which does not reduce to the input's shape "
+                            f"{tuple(shape)}")
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(k for k, s in enumerate(shape) if s == 1 and g.shape[k] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
 
 
 def _exclusive(a, b) -> bool:
@@ -316,8 +508,8 @@ def _add(a, b, create_graph: bool):
     if a._grad_owned and a._data.shape == b._data.shape and a._data.dtype == b._data.dtype:
         a._data += b._data
         return a
-    from ..tensor import Tensor
-    out = Tensor._make(a._data + b._data)
+    Tensor = _tensor_class()
+    out = Tensor._make(_array_sum(a._data, b._data))
     out._grad_owned = True
     return out
 
@@ -334,7 +526,7 @@ def _run_leaf_hooks(leaf, g):
 
 
 def _checked_hook_result(out, g, what: str):
-    from ..tensor import Tensor
+    Tensor = _tensor_class()
     if not isinstance(out, Tensor):
         raise BackwardError(f"{what}: a gradient hook must return a Tensor or None, got "
                             f"{type(out).__name__}")
@@ -353,7 +545,6 @@ def _store_grad(t, g, create_graph: bool) -> None:
     in place; one the user assigned is replaced, never written to (PyTorch adds into
     it in place). With ``create_graph`` the gradient keeps its graph.
     """
-    from ..tensor import Tensor
     if t._grad is None:
         if create_graph:
             # the same gradient tensor may reach several leaves (a + b): each gets
@@ -366,7 +557,7 @@ def _store_grad(t, g, create_graph: bool) -> None:
             t._grad = g if g.grad_fn is None else g.detach()
             t._grad_owned = True
         else:  # shared with another tensor: keep a copy of our own
-            t._grad = Tensor._make(g._data.copy())
+            t._grad = _wrap(g._data.copy())
             t._grad_owned = True
     elif create_graph or t._grad.grad_fn is not None:
         t._grad = t._grad + g
@@ -374,12 +565,11 @@ def _store_grad(t, g, create_graph: bool) -> None:
     elif t._grad_owned:
         t._grad._data += g._data
     else:
-        t._grad = Tensor._make(t._grad._data + g._data)
+        t._grad = _wrap(_array_sum(t._grad._data, g._data))
         t._grad_owned = True
 
 
 def _check_finite(node: Node, i: int, gi) -> None:
-    from ..backends import backend_of
     from .anomaly import forward_trace_note
     xp = backend_of(gi._data)
     data = gi._data

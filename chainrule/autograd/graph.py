@@ -58,14 +58,7 @@ class SavedTensor:
 
     def unpack(self, owner: "Node", with_graph: bool):
         if self.counter.value != self.version:
-            from ..errors import BackwardError
-            meta = self.leaf if self.leaf is not None else self
-            shape = tuple(getattr(meta, "shape", ())) if self.leaf is not None else tuple(self.data.shape)
-            raise BackwardError(
-                f"{owner.op.name} backward: a tensor it saved (shape {shape}) was modified by an "
-                f"in-place operation after it was saved: it is at version {self.counter.value}, "
-                f"expected version {self.version}. Use an out-of-place op (x = x + y instead of "
-                f"x += y) or clone() the tensor before changing it.")
+            raise self._modified_error(owner)
         if self.leaf is not None:
             return self.leaf
         Tensor = _tensor_class()
@@ -73,6 +66,38 @@ class SavedTensor:
             return Tensor._make(self.data)
         grad_fn = owner if self.grad_fn is None else self.grad_fn  # None: the op's own output
         return Tensor._make(self.data, self.requires_grad, grad_fn, self.counter)
+
+    def array(self, owner: "Node"):
+        """The saved array itself, for the raw (array-level) rules."""
+        if self.counter.value != self.version:
+            raise self._modified_error(owner)
+        return self.leaf._data if self.leaf is not None else self.data
+
+    def _modified_error(self, owner: "Node") -> Exception:
+        from ..errors import BackwardError
+        shape = tuple(self.leaf.shape) if self.leaf is not None else tuple(self.data.shape)
+        return BackwardError(
+            f"{owner.op.name} backward: a tensor it saved (shape {shape}) was modified by an "
+            f"in-place operation after it was saved: it is at version {self.counter.value}, "
+            f"expected version {self.version}. Use an out-of-place op (x = x + y instead of "
+            f"x += y) or clone() the tensor before changing it.")
+
+
+_READS_CACHE: dict = {}
+
+
+def _reads_for(op, needs_grad: tuple, n_inputs: int) -> tuple:
+    """The inputs to save when only the rules of inputs in ``needs_grad`` will run."""
+    key = (op.name, needs_grad)
+    found = _READS_CACHE.get(key)
+    if found is None:
+        keep = set()
+        for i, need in enumerate(needs_grad):
+            if need:
+                keep.update(op.reads[i])
+        base = range(n_inputs) if op.saves is None else op.saves
+        found = _READS_CACHE[key] = tuple(j for j in base if j in keep)
+    return found
 
 
 class Node:
@@ -85,21 +110,24 @@ class Node:
         self.op = op
         self.params = params
         self.needs_grad = needs_grad
-        self.input_meta = tuple((t._data.shape, t._data.dtype) for t in inputs)
-        self.next_nodes = tuple(
-            (t.grad_fn if t.grad_fn is not None else t._accumulator()) if need else None
-            for t, need in zip(inputs, needs_grad))
+        meta = []
+        nexts = []
+        for t, need in zip(inputs, needs_grad):
+            data = t._data
+            meta.append((data.shape, data.dtype))
+            if need:
+                nexts.append(t.grad_fn if t.grad_fn is not None else t._accumulator())
+            else:
+                nexts.append(None)
+        self.input_meta = tuple(meta)
+        self.next_nodes = tuple(nexts)
         saves = op.saves  # None: every input; () nothing
         if op.reads is not None:
-            keep = set()
-            for i, need in enumerate(needs_grad):
-                if need:
-                    keep.update(op.reads[i])
-            saves = tuple(j for j in (range(len(inputs)) if saves is None else saves) if j in keep)
+            saves = _reads_for(op, needs_grad, len(inputs))
         if saves is None:
-            self.saved = tuple(SavedTensor(t) for t in inputs)
+            self.saved = tuple([SavedTensor(t) for t in inputs])
         elif saves:
-            self.saved = tuple(SavedTensor(t) if i in saves else None for i, t in enumerate(inputs))
+            self.saved = tuple([SavedTensor(t) if i in saves else None for i, t in enumerate(inputs)])
         else:
             self.saved = None
         self.saved_ans = SavedTensor(ans, is_output=True) if op.saves_ans else None

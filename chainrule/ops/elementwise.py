@@ -12,7 +12,7 @@ from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, constant, is_scalar, tensor_method
-from .registry import defop, defvjp, nondifferentiable
+from .registry import defop, defvjp, defvjp_raw, nondifferentiable
 
 
 def _broadcast_explain(name):
@@ -39,6 +39,11 @@ defvjp(sub, lambda g, ans, a, b: g, lambda g, ans, a, b: -g)
 defvjp(mul, lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a)
 defvjp(div, lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b)
 defvjp(neg, lambda g, ans, a: -g)
+defvjp_raw(add, lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: g)
+defvjp_raw(sub, lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: -g)
+defvjp_raw(mul, lambda xp, g, ans, a, b: g * b, lambda xp, g, ans, a, b: g * a)
+defvjp_raw(div, lambda xp, g, ans, a, b: g / b, lambda xp, g, ans, a, b: -g * ans / b)
+defvjp_raw(neg, lambda xp, g, ans, a: -g)
 
 
 @tensor_method("add", "__add__")

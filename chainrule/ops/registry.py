@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import Node
 from ..backends import NUMPY, backend_of
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap_array
 from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, ShapeError,
                       describe, op_error)
 
@@ -27,7 +27,7 @@ TRACE: set | None = None
 class Op:
     """An op: a forward on arrays, one VJP rule per differentiable tensor input."""
 
-    __slots__ = ("name", "forward", "vjps", "saves", "saves_ans", "differentiable",
+    __slots__ = ("name", "forward", "vjps", "rules_complete", "raw_vjps", "saves", "saves_ans", "differentiable",
                  "view", "explain", "backward_name", "nondiff_reason", "reads")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
@@ -36,6 +36,8 @@ class Op:
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
+        self.rules_complete = False  # every input has a rule (apply skips its check)
+        self.raw_vjps: tuple | None = None  # array-level twins of vjps (see defvjp_raw)
         self.saves = saves  # indices of inputs the rules need; None = all
         # reads[i]: the inputs input i's rule reads. With it, a node saves only what the
         # rules of inputs that need grad will read (x*w with x data saves w only)
@@ -70,6 +72,21 @@ def defvjp(op: Op, *rules) -> None:
     error to ask for, never a silent zero).
     """
     op.vjps = tuple(rules)
+    op.rules_complete = None not in op.vjps
+
+
+def defvjp_raw(op: Op, *rules) -> None:
+    """Give ``op`` array-level twins of its rules: ``rule(xp, g, ans, *inputs, **params)``.
+
+    The engine uses them for a first-order backward (no ``create_graph``): they see
+    and return raw arrays, so no Tensor or Node is made per rule. The Tensor rules
+    of :func:`defvjp` stay the definition used for higher-order gradients; the op
+    sweep checks both against PyTorch. A twin may return ``g`` itself or a view of
+    it; the engine never writes into such a result.
+    """
+    if len(rules) != len(op.vjps):
+        raise ValueError(f"{op.name}: {len(rules)} raw rules for {len(op.vjps)} inputs")
+    op.raw_vjps = tuple(rules)
 
 
 def nondifferentiable(op: Op, reason: str) -> Op:
@@ -81,31 +98,39 @@ def nondifferentiable(op: Op, reason: str) -> Op:
 
 def apply(op: Op, inputs: tuple, params: dict):
     """Run ``op`` on tensors and, when grad mode is on, record a Node for backward."""
+    # the hot path of every op: kept flat on purpose (no helper calls for NumPy inputs)
     if TRACE is not None:
         TRACE.add(op.name)
     try:
-        xp = first_backend(inputs, op.name)
+        arrays = [t._data for t in inputs]
     except AttributeError:
         bad = [type(t).__name__ for t in inputs if not isinstance(t, Tensor)]
         raise op_error(DTypeError, op.name, f"expected tensors as inputs, got {', '.join(bad)}") from None
+    for a in arrays:
+        if type(a) is not _NDARRAY:
+            xp = first_backend(inputs, op.name)
+            break
+    else:
+        xp = NUMPY
     try:
-        out = op.forward(xp, *[t._data for t in inputs], **params)
+        out = op.forward(xp, *arrays, **params)
     except Exception as e:  # turn array-library errors into ones that name the op
         raise forward_error(op, inputs, params, e) from None
     if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
         out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
-    result = Tensor._make(out)
     if op.view:
-        result._vc = inputs[0]._vc
-        result._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+        first = inputs[0]
+        result = wrap_array(out, first._vc)
+        result._base = first if first._base is None else first._base
+    else:
+        result = wrap_array(out)
     if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
-        needs = tuple(t._requires_grad for t in inputs)
+        n = len(inputs)
+        needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
+            (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
         if True in needs:
-            for i, need in enumerate(needs):
-                if need and (i >= len(op.vjps) or op.vjps[i] is None):
-                    raise op_error(BackwardError, op.name,
-                                   f"input {i} ({describe(inputs[i])}) requires grad, but {op.name} "
-                                   f"has no derivative for that argument; detach() it first")
+            if not op.rules_complete or n > len(op.vjps):
+                _check_rules(op, inputs, needs)
             node = Node(op, params, inputs, needs, result)
             if GRAD.anomaly:
                 from ..autograd.anomaly import record_stack
@@ -113,6 +138,15 @@ def apply(op: Op, inputs: tuple, params: dict):
             result._requires_grad = True
             result.grad_fn = node
     return result
+
+
+def _check_rules(op: Op, inputs, needs) -> None:
+    vjps = op.vjps
+    for i, need in enumerate(needs):
+        if need and (i >= len(vjps) or vjps[i] is None):
+            raise op_error(BackwardError, op.name,
+                           f"input {i} ({describe(inputs[i])}) requires grad, but {op.name} "
+                           f"has no derivative for that argument; detach() it first")
 
 
 def first_backend(inputs, op_name: str = "op"):

@@ -342,3 +342,16 @@ def test_diamond_graph_runs_each_node_once():
     tt = sum(ht * i for i in range(1, 6))
     tt.sum().backward()
     assert_close(x.grad, xt.grad)
+
+
+def test_zero_dim_gradients_accumulate_through_the_plain_walk():
+    # NumPy turns 0-d arithmetic into scalars; a lost in-place sum once gave 0 here
+    a = cr.tensor(-4.0, requires_grad=True, dtype=cr.float64)
+    ((a + a) + (-a)).backward()
+    assert a.grad.item() == 1.0
+    b = cr.tensor(2.0, requires_grad=True, dtype=cr.float64)
+    c = a * b
+    (c + c * 3 + (-c) + c / 2).backward()
+    assert a.grad.item() == pytest.approx(1.0 + 3.5 * 2.0)
+    assert b.grad.item() == pytest.approx(3.5 * -4.0)
+    assert type(a.grad._data) is np.ndarray and type(b.grad._data) is np.ndarray

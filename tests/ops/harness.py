@@ -234,6 +234,10 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
                              [cr.tensor(g.copy()) for g in gos], allow_unused=True)
     tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
                                  [torch.tensor(g.copy()) for g in gos], allow_unused=True)
+    # the same gradients through backward() (the engine's plain walk, on arrays) on a fresh graph
+    xs2 = to_cr(inputs, spec.grad)
+    outs2 = [o for o in as_list(spec.fn(*xs2, **case.kwargs)) if o.requires_grad]
+    cr.autograd.backward(outs2, [cr.tensor(g.copy()) for g in gos])
     for i, g, tg in zip(diff, grads, tgrads):
         ref = np.zeros(inputs[i][1].shape, inputs[i][1].dtype) if tg is None else host(tg)
         assert g is not None or not np.any(ref), f"input {i}: no gradient, torch gives {ref}"
@@ -242,6 +246,10 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
         assert tuple(g.shape) == ref.shape, f"input {i}: grad shape {tuple(g.shape)} != {ref.shape}"
         assert dtype_name(g) == str(ref.dtype), f"input {i}: grad dtype {dtype_name(g)} != {ref.dtype}"
         np.testing.assert_allclose(host(g), ref, **tol, err_msg=f"gradient of input {i}")
+        g2 = xs2[i].grad
+        assert g2 is not None, f"input {i}: backward() left no .grad"
+        assert dtype_name(g2) == str(ref.dtype), f"input {i}: backward() grad dtype {dtype_name(g2)}"
+        np.testing.assert_allclose(host(g2), ref, **tol, err_msg=f"backward() gradient of input {i}")
 
 
 def _float64(inputs):
