@@ -8,11 +8,13 @@ from typing import Callable
 
 
 def median_time(fn: Callable[[], object], *, repeats: int = 30, inner: int = 1,
-                warmup: int = 3, min_time: float = 0.0) -> float:
+                warmup: int = 3, min_time: float = 0.0, max_time: float | None = None) -> float:
     """Median seconds per call of ``fn`` over ``repeats`` samples of ``inner`` calls each.
 
     ``inner`` is raised until one sample takes at least ``min_time`` seconds, so tiny
-    workloads are not dominated by the timer.
+    workloads are not dominated by the timer. With ``max_time``, sampling stops once the
+    samples have taken that many seconds (but never before 5 samples), so slow workloads
+    keep the whole run short.
     """
     for _ in range(warmup):
         fn()
@@ -28,11 +30,15 @@ def median_time(fn: Callable[[], object], *, repeats: int = 30, inner: int = 1,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        start = time.perf_counter()
         for _ in range(repeats):
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
-            samples.append((time.perf_counter() - t0) / inner)
+            t1 = time.perf_counter()
+            samples.append((t1 - t0) / inner)
+            if max_time is not None and len(samples) >= 5 and t1 - start >= max_time:
+                break
     finally:
         if gc_was_enabled:
             gc.enable()
