@@ -1,8 +1,11 @@
 """``python -m benchmarks``: each workload for chainrule and PyTorch in this process,
-median of many steps after warm-up, printed as a table and saved as JSON.
+median of many steps after warm-up; then the peers (JAX, autograd, tinygrad) that can
+run here; then the deep MLP's peak memory, each library in a fresh subprocess. Printed
+as tables and saved as JSON.
 
 Run with the OpenBLAS overrides unset in this command only:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks [--quick]
+        [--only SUBSTRING] [--peers none|all]
 """
 from __future__ import annotations
 
@@ -10,12 +13,48 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from . import peers as P
 from . import workloads as W
 from .timing import blas_info, format_table, median_time
+
+
+@dataclass
+class Case:
+    name: str
+    make: Callable[[str], Callable[[], object]]   # lib -> step
+    flops: float                                   # 0: no matrix products to speak of
+    target: float | None                           # chainrule/torch time ratio goal
+    peers: tuple | None = None                     # the peers' workload: (name, kwargs)
+
+
+def cases() -> list[Case]:
+    out = []
+    for shape in ((1,), (10, 10)):
+        out.append(Case(f"(a*b+a).sum().backward() {'x'.join(map(str, shape))}",
+                        lambda lib, s=shape: W.overhead_step(lib, s), 0.0, 0.5,
+                        ("overhead", {"shape": shape})))
+    for batch, target in ((16, 1.0), (128, 0.9), (512, 0.9)):
+        out.append(Case(f"MLP 784-512-512-10 step, batch {batch}",
+                        lambda lib, b=batch: W.mlp_step(lib, batch=b),
+                        W.mlp_flops((784, 512, 512, 10), batch), target, ("mlp", {"batch": batch})))
+    out.append(Case("small CNN step, batch 64", W.cnn_step, W.cnn_flops(64), 1.5, ("cnn", {})))
+    out.append(Case("LSTM 256->256 step, seq 32, batch 32", W.lstm_step, W.lstm_flops(), 1.5))
+    out.append(Case("transformer encoder layer step, seq 64, batch 16, d 256",
+                    W.transformer_step, W.transformer_flops(), 1.5))
+    out.append(Case("deep MLP 20x1024 step, batch 256",
+                    lambda lib: W.mlp_step(lib, W.DEEP_MLP, 256), W.mlp_flops(W.DEEP_MLP, 256), None,
+                    ("mlp", {"sizes": W.DEEP_MLP, "batch": 256})))
+    return out
+
+
+MEMORY_NAME = "deep MLP 20x1024 step, batch 256 (peak memory)"
 
 
 def gemm_rate(n: int = 512, repeats: int = 20) -> float:
@@ -26,45 +65,114 @@ def gemm_rate(n: int = 512, repeats: int = 20) -> float:
     return 2 * n ** 3 / t
 
 
-def main() -> None:
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Fraction of all cores busy over ``seconds`` while this process waits (Linux
+    ``/proc/stat``; 0.0 elsewhere): other work that will slow the timings down."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]                       # total, idle + iowait
+    try:
+        t0, i0 = sample()
+        time.sleep(seconds)
+        t1, i1 = sample()
+    except OSError:
+        return 0.0
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
+
+
+def _time(step, flops: float, repeats: int, max_time: float) -> float:
+    return median_time(step, repeats=repeats, min_time=0.05 if flops == 0 else 0.0, max_time=max_time)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--only", metavar="SUBSTRING", default="",
+                        help="run only the workloads whose name contains SUBSTRING (any case)")
+    parser.add_argument("--peers", choices=("none", "all"), default="all",
+                        help="also time JAX, autograd and tinygrad where they can run (default all)")
     parser.add_argument("--out", default="benchmarks/results/latest.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    chosen = [c for c in cases() if args.only.lower() in c.name.lower()]
+    memory = args.only.lower() in MEMORY_NAME.lower()
+    if not chosen and not memory:
+        names = "\n  ".join([c.name for c in cases()] + [MEMORY_NAME])
+        sys.exit(f"--only {args.only!r} matches no workload; the workloads are:\n  {names}")
+    started, busy = time.perf_counter(), cpu_busy()
     import torch
-    repeats = 7 if args.quick else 25
+    repeats, max_time = (7, 1.0) if args.quick else (25, 4.0)
     rate = gemm_rate()
-    cases = [
-        ("(a*b+a).sum().backward() 1", lambda lib: W.overhead_step(lib, (1,)), 0.0, 0.5),
-        ("(a*b+a).sum().backward() 10x10", lambda lib: W.overhead_step(lib, (10, 10)), 0.0, 0.5),
-    ]
-    for batch, target in ((16, 1.0), (128, 0.9), (512, 0.9)):
-        cases.append((f"MLP 784-512-512-10 step, batch {batch}",
-                      lambda lib, b=batch: W.mlp_step(lib, batch=b),
-                      W.mlp_flops((784, 512, 512, 10), batch), target))
-    cases.append(("small CNN step, batch 64", W.cnn_step, W.cnn_flops(64), 1.5))
+
+    # 1. chainrule and PyTorch, before any peer is imported (their threads stay out).
     rows = []
-    for name, make, flops, target in cases:
+    for case in chosen:
         times = {}
         for lib in ("chainrule", "torch"):
             torch.set_num_threads(os.cpu_count() or 1)
-            step = make(lib)
-            times[lib] = median_time(step, repeats=repeats, min_time=0.05 if flops == 0 else 0.0)
+            times[lib] = _time(case.make(lib), case.flops, repeats, max_time)
         ratio = times["chainrule"] / times["torch"]
-        rows.append({"workload": name, "chainrule_ms": f"{times['chainrule'] * 1e3:.3f}",
+        rows.append({"workload": case.name, "chainrule_ms": f"{times['chainrule'] * 1e3:.3f}",
                      "torch_ms": f"{times['torch'] * 1e3:.3f}", "ratio": f"{ratio:.2f}",
-                     "target": f"<= {target}", "met": "yes" if ratio <= target else "no",
-                     "flop_bound_ms": f"{flops / rate * 1e3:.3f}" if flops else "-"})
-    columns = ["workload", "chainrule_ms", "torch_ms", "ratio", "target", "met", "flop_bound_ms"]
+                     "target": f"<= {case.target}" if case.target else "-",
+                     "met": ("yes" if ratio <= case.target else "no") if case.target else "-",
+                     "flop_bound_ms": f"{case.flops / rate * 1e3:.3f}" if case.flops else "-"})
+
+    # 2. The peers, after all of that.
+    status = P.available() if args.peers == "all" and chosen else {}
+    usable = [p for p, why in status.items() if why is None]
+    for row, case in zip(rows, chosen):
+        for peer in status:
+            row[f"{peer}_ms"] = "-"
+            if peer in usable and case.peers:
+                try:
+                    step = P.step(peer, case.peers[0], **case.peers[1])
+                except NotImplementedError:
+                    continue
+                row[f"{peer}_ms"] = f"{_time(step, case.flops, repeats, max_time) * 1e3:.3f}"
+
+    # 3. Peak memory, each library in a fresh subprocess.
+    mem_rows = []
+    if memory:
+        from . import memory as MEM
+        mem_rows = MEM.rows()
+
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"numpy {np.__version__}, torch {torch.__version__}; BLAS: {blas_info()}")
-    print(f"best float32 GEMM here: {rate / 1e9:.1f} GFLOP/s")
-    print(format_table(rows, columns))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    print(f"best float32 GEMM here: {rate / 1e9:.1f} GFLOP/s; CPU busy before the run: {busy:.0%}"
+          + (" (other processes are running: expect slow, noisy times)" if busy > 0.1 else ""))
+    for peer, why in status.items():
+        print(f"{peer}: {_version(peer) if why is None else why}")
+    if rows:
+        columns = ["workload", "chainrule_ms", "torch_ms", "ratio", "target", "met",
+                   "flop_bound_ms"] + [f"{p}_ms" for p in status]
+        print(format_table(rows, columns))
+        if status:
+            print("peer '-': cannot run here, or no reasonable API for that workload (README)")
+            if any(why and why.startswith("not installed") for why in status.values()):
+                print(f"{P.INSTALL} installs the peers")
+    if mem_rows:
+        from .memory import COLUMNS
+        print("\npeak memory of one step above model and data (MB = MiB; subprocess per library):")
+        print(format_table(mem_rows, COLUMNS))
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "blas": blas_info(),
-                   "gemm_gflops": rate / 1e9, "rows": rows}, f, indent=2)
-    print(f"saved {args.out}")
+                   "gemm_gflops": rate / 1e9, "peers": status, "rows": rows,
+                   "cpu_busy_before": busy, "memory_rows": mem_rows}, f, indent=2)
+    print(f"saved {args.out} ({time.perf_counter() - started:.0f} s)")
+
+
+def _version(peer: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        v = version(peer)
+    except PackageNotFoundError:
+        v = "?"
+    if peer == "jax":
+        import jax
+        return f"{v} on {jax.default_backend()}, jit"
+    return f"{v}, TinyJit on {os.environ.get('DEV')}" if peer == "tinygrad" else f"{v}, eager"
 
 
 if __name__ == "__main__":
