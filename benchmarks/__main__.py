@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -121,21 +122,28 @@ def main(argv: list[str] | None = None) -> None:
     # 2. The peers, after all of that.
     status = P.available() if args.peers == "all" and chosen else {}
     usable = [p for p, why in status.items() if why is None]
+    errors = []
     for row, case in zip(rows, chosen):
         for peer in status:
             row[f"{peer}_ms"] = "-"
             if peer in usable and case.peers:
                 try:
                     step = P.step(peer, case.peers[0], **case.peers[1])
+                    row[f"{peer}_ms"] = f"{_time(step, case.flops, repeats, max_time) * 1e3:.3f}"
                 except NotImplementedError:
-                    continue
-                row[f"{peer}_ms"] = f"{_time(step, case.flops, repeats, max_time) * 1e3:.3f}"
+                    pass
+                except Exception as e:  # noqa: BLE001 - a peer's failure must not end the run
+                    row[f"{peer}_ms"] = "error"
+                    errors.append(f"{peer} on {case.name}: {type(e).__name__}: {e}"[:200])
 
     # 3. Peak memory, each library in a fresh subprocess.
     mem_rows = []
     if memory:
         from . import memory as MEM
-        mem_rows = MEM.rows()
+        try:
+            mem_rows = MEM.rows()
+        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+            errors.append(f"peak memory: {e}"[:400])
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"numpy {np.__version__}, torch {torch.__version__}; BLAS: {blas_info()}")
@@ -151,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
             print("peer '-': cannot run here, or no reasonable API for that workload (README)")
             if any(why and why.startswith("not installed") for why in status.values()):
                 print(f"{P.INSTALL} installs the peers")
+    for line in errors:
+        print(f"error: {line}")
     if mem_rows:
         from .memory import COLUMNS
         print("\npeak memory of one step above model and data (MB = MiB; subprocess per library):")
@@ -159,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(args.out, "w") as f:
         json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "blas": blas_info(),
                    "gemm_gflops": rate / 1e9, "peers": status, "rows": rows,
-                   "cpu_busy_before": busy, "memory_rows": mem_rows}, f, indent=2)
+                   "cpu_busy_before": busy, "memory_rows": mem_rows, "errors": errors}, f, indent=2)
     print(f"saved {args.out} ({time.perf_counter() - started:.0f} s)")
 
 
