@@ -225,6 +225,7 @@ class Tensor:
             return self.grad_fn.register_prehook(hook)
         if self._hooks is None:
             self._hooks = []
+            self._accumulator().keep_alive()  # its hooks run even if only a graph holds it
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 

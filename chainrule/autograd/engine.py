@@ -214,7 +214,8 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
                     if out is not None:
                         g = _checked_hook_result(out, g, "hook")
             if isinstance(node, AccumulateGrad):
-                if g is not None and (targets is None or node in targets):
+                if g is not None and (targets is None or node in targets) \
+                        and node.variable is not None:  # None: the leaf is gone, no one can read it
                     g = _run_leaf_hooks(node.variable, g)
                     if capture is not None:
                         _capture(capture, targets[node], g, create_graph)
@@ -282,15 +283,23 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                     owned.discard(node)
                 op = node.op
                 if op is None:  # AccumulateGrad: the end of the graph for a leaf
-                    g = _wrap(ga)
-                    g._grad_owned = node in owned
-                    _store_grad(node.variable, _run_leaf_hooks(node.variable, g), False)
+                    leaf = node.variable
+                    if leaf is None:
+                        continue  # the leaf is gone: no one can read its gradient
+                    if leaf._grad is None and not leaf._hooks and node in owned:
+                        leaf._grad = _wrap(ga)  # the usual case: take over our own buffer
+                        leaf._grad_owned = True
+                    else:
+                        g = _wrap(ga)
+                        g._grad_owned = node in owned
+                        _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
                     continue
                 if node.retained is not None:
                     keeper = node.retained()
                     if keeper is not None and keeper.grad_fn is node:
                         _store_grad(keeper, _wrap(ga), False)
-                _check_not_freed(node)
+                if node.freed:
+                    _check_not_freed(node)
                 if op.raw_vjps is not None:
                     grads_out = _raw_grads(node, ga, None)
                 else:
@@ -312,7 +321,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                     else:
                         pending[parent] = _array_sum(prev, gi)
                         owned.add(parent)
-                if not retain_graph:
+                if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                     node.release()
             for parent in node.next_nodes:
                 if parent is None:

@@ -116,7 +116,7 @@ class Node:
             data = t._data
             meta.append((data.shape, data.dtype))
             if need:
-                nexts.append(t.grad_fn if t.grad_fn is not None else t._accumulator())
+                nexts.append(t.grad_fn or t._accum or accumulator_of(t))
             else:
                 nexts.append(None)
         self.input_meta = tuple(meta)
@@ -160,7 +160,7 @@ class Node:
 class AccumulateGrad:
     """The end of the graph for a leaf tensor: adds arriving gradients to ``.grad``."""
 
-    __slots__ = ("variable", "seq", "__weakref__")
+    __slots__ = ("_variable", "_keep", "seq", "__weakref__")
     op = None
     pre_hooks = None
     retained = None
@@ -168,8 +168,21 @@ class AccumulateGrad:
     freed = False
 
     def __init__(self, variable) -> None:
-        self.variable = variable
+        # the leaf holds its accumulator for good and the accumulator holds the leaf weakly
+        # (no cycle, and none to rebuild each step); a leaf with hooks is kept alive by
+        # its graph, as in PyTorch (see keep_alive)
+        self._variable = weakref.ref(variable)
+        self._keep = None
         self.seq = next(_sequence)
+
+    @property
+    def variable(self):
+        """The leaf tensor, or None when nothing but the graph referred to it."""
+        return self._variable()
+
+    def keep_alive(self) -> None:
+        """Hold the leaf strongly: its hooks must run even if the caller dropped it."""
+        self._keep = self._variable()
 
     def name(self) -> str:
         return "AccumulateGrad"
@@ -201,10 +214,8 @@ class RemovableHandle:
 
 
 def accumulator_of(tensor) -> AccumulateGrad:
-    """The leaf's AccumulateGrad node, made on first use and held weakly by the leaf."""
-    ref = tensor._accum
-    acc = ref() if ref is not None else None
+    """The leaf's AccumulateGrad node, made on first use and kept by the leaf."""
+    acc = tensor._accum
     if acc is None:
-        acc = AccumulateGrad(tensor)
-        tensor._accum = weakref.ref(acc)
+        acc = tensor._accum = AccumulateGrad(tensor)
     return acc

@@ -48,7 +48,8 @@ def output_shapes(output, order) -> dict:
     shapes = {}
     for node in order:
         if isinstance(node, AccumulateGrad):
-            shapes[node] = tuple(node.variable.shape)
+            if node.variable is not None:  # else its consumers recorded the shape
+                shapes[node] = tuple(node.variable.shape)
             continue
         for i, parent in enumerate(node.next_nodes):
             if parent is not None and parent not in shapes:

@@ -139,7 +139,8 @@ def _forward_values(order, output) -> dict:
     values = {}
     for node in order:
         if isinstance(node, AccumulateGrad):
-            values[node] = node.variable._data
+            leaf = node.variable
+            values[node] = leaf._data if leaf is not None else kept.get(node)
             continue
         ins = [values.get(p) if p is not None else constant_input(node, i)
                for i, p in enumerate(node.next_nodes)]

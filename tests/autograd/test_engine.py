@@ -355,3 +355,30 @@ def test_zero_dim_gradients_accumulate_through_the_plain_walk():
     assert a.grad.item() == pytest.approx(1.0 + 3.5 * 2.0)
     assert b.grad.item() == pytest.approx(3.5 * -4.0)
     assert type(a.grad._data) is np.ndarray and type(b.grad._data) is np.ndarray
+
+
+def test_hook_on_a_leaf_the_caller_dropped_still_runs():
+    seen = []
+    x = cr.ones(3, requires_grad=True)
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y = (x * 2).sum()
+    del x
+    y.backward()
+    assert len(seen) == 1 and np.array_equal(seen[0], [2.0, 2.0, 2.0])
+
+
+def test_a_leaf_keeps_one_accumulator_and_is_freed_without_the_garbage_collector():
+    import gc
+    import weakref
+    x = cr.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    acc = x.grad_fn or x._accumulator()
+    (x * 3).sum().backward()
+    assert x._accumulator() is acc and x.grad.tolist() == [5.0, 5.0, 5.0]
+    ref = weakref.ref(x)
+    gc.disable()
+    try:
+        del x, acc
+        assert ref() is None  # no reference cycle between a leaf and its accumulator
+    finally:
+        gc.enable()
