@@ -25,8 +25,15 @@ from .errors import ChainruleError, DTypeError, ShapeError, op_error
 class Tensor:
     """An n-dimensional array with autograd. Make one with :func:`chainrule.tensor`."""
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_vc", "_accum", "_hooks",
-                 "_retains_grad", "_base", "_grad_owned", "__weakref__")
+    # what every tensor sets is a slot; what few set has a class default and, once set,
+    # lives in the instance __dict__ (made on first write): making a tensor stays cheap
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "_vc", "__dict__", "__weakref__")
+    _grad = None
+    _accum = None  # a leaf's AccumulateGrad, made on first use
+    _hooks = None
+    _retains_grad = False
+    _base = None  # the tensor a view's memory belongs to
+    _grad_owned = False  # this gradient's buffer is the engine's own (may be summed into)
 
     __array_priority__ = 1000  # numpy defers ``ndarray * tensor`` to Tensor.__rmul__
 
@@ -42,17 +49,10 @@ class Tensor:
     # -- construction used by ops (no checks: the hot path) ----------------------
     @staticmethod
     def _init(t: "Tensor", array, requires_grad: bool, grad_fn, vc) -> None:
-        # wrap_array below sets these same slots (the hot path): keep both in step
         t._data = array
         t._requires_grad = requires_grad
-        t._grad = None
         t.grad_fn = grad_fn
         t._vc = VersionCounter() if vc is None else vc
-        t._accum = None
-        t._hooks = None
-        t._retains_grad = False
-        t._base = None
-        t._grad_owned = False
 
     @classmethod
     def _make(cls, array, requires_grad: bool = False, grad_fn=None, vc=None) -> "Tensor":
@@ -327,14 +327,8 @@ def wrap_array(array, vc=None) -> Tensor:
     t = _new_object(Tensor)
     t._data = array
     t._requires_grad = False
-    t._grad = None
     t.grad_fn = None
     t._vc = VersionCounter() if vc is None else vc
-    t._accum = None
-    t._hooks = None
-    t._retains_grad = False
-    t._base = None
-    t._grad_owned = False
     return t
 
 

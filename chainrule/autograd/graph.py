@@ -7,10 +7,8 @@ arriving at a Node *is* the gradient of that output tensor.
 """
 from __future__ import annotations
 
-import itertools
 import weakref
 
-_sequence = itertools.count()
 _TENSOR: list = []
 
 
@@ -103,13 +101,16 @@ def _reads_for(op, needs_grad: tuple, n_inputs: int) -> tuple:
 class Node:
     """One recorded op application: what backward needs to send gradients on."""
 
-    __slots__ = ("op", "params", "input_meta", "next_nodes", "saved", "saved_ans",
-                 "needs_grad", "pre_hooks", "retained", "freed", "seq", "trace", "__weakref__")
+    # set for every node: slots; set for few: class defaults, then the instance __dict__
+    __slots__ = ("op", "params", "input_meta", "next_nodes", "saved", "saved_ans", "freed",
+                 "__dict__", "__weakref__")
+    pre_hooks = None  # hooks on the gradient of this node's output (register_hook)
+    retained = None  # weakref to the tensor whose retain_grad() wants this gradient
+    trace = None  # the forward's stack, in anomaly mode
 
     def __init__(self, op, params, inputs, needs_grad, ans) -> None:
         self.op = op
         self.params = params
-        self.needs_grad = needs_grad
         meta = []
         nexts = []
         for t, need in zip(inputs, needs_grad):
@@ -131,11 +132,7 @@ class Node:
         else:
             self.saved = None
         self.saved_ans = SavedTensor(ans, is_output=True) if op.saves_ans else None
-        self.pre_hooks = None
-        self.retained = None
         self.freed = False
-        self.seq = next(_sequence)
-        self.trace = None
 
     def name(self) -> str:
         return self.op.backward_name
@@ -160,7 +157,7 @@ class Node:
 class AccumulateGrad:
     """The end of the graph for a leaf tensor: adds arriving gradients to ``.grad``."""
 
-    __slots__ = ("_variable", "_keep", "seq", "__weakref__")
+    __slots__ = ("_variable", "_keep", "__weakref__")
     op = None
     pre_hooks = None
     retained = None
@@ -173,7 +170,6 @@ class AccumulateGrad:
         # its graph, as in PyTorch (see keep_alive)
         self._variable = weakref.ref(variable)
         self._keep = None
-        self.seq = next(_sequence)
 
     @property
     def variable(self):
