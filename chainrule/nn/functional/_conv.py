@@ -88,13 +88,17 @@ def _batched_2d(input: Tensor, weight: Tensor, bias, nd: int, op: str):
     return x, w, unbatched
 
 
+def _check_bias(bias: Tensor, out_ch: int, op: str) -> None:
+    if bias.shape != (out_ch,):
+        raise op_error(ShapeError, op, f"expected bias of shape ({out_ch},), got "
+                       f"{tuple(bias.shape)}")
+
+
 def _add_bias_and_restore(out: Tensor, bias, out_ch: int, unbatched: bool, nd: int,
                           op: str) -> Tensor:
     """Add ``bias`` per channel to the 2-D result, then undo :func:`_batched_2d`'s reshapes."""
     if bias is not None:
-        if bias.shape != (out_ch,):
-            raise op_error(ShapeError, op, f"expected bias of shape ({out_ch},), got "
-                           f"{tuple(bias.shape)}")
+        _check_bias(bias, out_ch, op)
         out = out + bias.reshape(1, out_ch, 1, 1)
     if nd == 1:
         out = out.squeeze(2)
@@ -126,8 +130,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: s
             raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} (padded by "
                            f"{pads[-nd:]}) is smaller than the dilated kernel of size "
                            f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))[-nd:]}")
-    out = conv2d_op(x, w, stride=stride, padding=pads, dilation=dilation, groups=groups)
-    return _add_bias_and_restore(out, bias, out_ch, unbatched, nd, op)
+    params = dict(stride=stride, padding=pads, dilation=dilation, groups=groups)
+    if bias is None:
+        return _add_bias_and_restore(conv2d_op(x, w, **params), None, out_ch, unbatched, nd, op)
+    _check_bias(bias, out_ch, op)
+    # the op adds the bias in the pass that lays its output out
+    return _add_bias_and_restore(conv2d_op(x, w, bias, **params), None, out_ch, unbatched, nd, op)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
