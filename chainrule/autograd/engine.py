@@ -30,8 +30,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             and getattr(tensors, "_requires_grad", False) and tensors._data.size == 1:
         # the usual ``loss.backward()``: no argument checks to make, one root
         data = tensors._data
-        xp = NUMPY if type(data) is _NDARRAY else backend_of(data)
-        _backward_plain([(tensors, xp.ones(data.shape, data.dtype), True)], bool(retain_graph))
+        if type(data) is _NDARRAY and data.ndim == 0:
+            ones = NUMPY.array(1, dtype=data.dtype)  # three times cheaper than np.ones(())
+        else:
+            ones = backend_of(data).ones(data.shape, data.dtype)
+        _backward_plain([(tensors, ones, True)], bool(retain_graph))
         return
     tensors, grad_tensors = _roots(tensors, grad_tensors, "backward")
     if retain_graph is None:
@@ -300,8 +303,30 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         _store_grad(keeper, _wrap(ga), False)
                 if node.freed:
                     _check_not_freed(node)
-                if op.raw_vjps is not None:
-                    grads_out = _raw_grads(node, ga, None)
+                rules = op.raw_vjps
+                if rules is not None:
+                    # _raw_grads, inlined: this loop is the whole cost of a small backward
+                    saved = node.saved
+                    if saved is None:
+                        inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
+                    else:
+                        inputs = _saved_arrays(node, saved)
+                    ans = node.saved_ans.array(node) if node.saved_ans is not None else None
+                    xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
+                    params = node.params
+                    grads_out = []
+                    i = -1
+                    for parent in node.next_nodes:
+                        i += 1
+                        if parent is None:
+                            continue
+                        gi = rules[i](xp, ga, ans, *inputs, **params)
+                        if gi is None:
+                            continue
+                        shape, dtype = node.input_meta[i]
+                        if gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
+                            gi = _conform(xp, gi, shape, dtype, op.name, i)
+                        grads_out.append((parent, gi))
                 else:
                     g = _wrap(ga)
                     g._grad_owned = node in owned
@@ -439,11 +464,7 @@ def _raw_grads(node: Node, ga, needed) -> list:
     if saved is None:
         inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
     else:
-        try:
-            inputs = [s.array(node) if s is not None else None for s in saved]
-        except BackwardError:
-            _saved_inputs(node, lambda s: s.unpack(node, False))  # raises, with the forward trace
-            raise
+        inputs = _saved_arrays(node, saved)
     ans = node.saved_ans.array(node) if node.saved_ans is not None else None
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.raw_vjps
@@ -456,14 +477,30 @@ def _raw_grads(node: Node, ga, needed) -> list:
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
-        if gi.shape != shape:
-            gi = _sum_to_array(gi, shape, op.name, i)
-        if gi.dtype != dtype:
-            gi = gi.astype(dtype)
-        if type(gi) is not _NDARRAY and not isinstance(gi, xp.ndarray):
-            gi = xp.asarray(gi)  # NumPy gives scalars for 0-d arithmetic and full reductions
+        if gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
+            gi = _conform(xp, gi, shape, dtype, op.name, i)
         out.append((parent, gi))
     return out
+
+
+def _saved_arrays(node: Node, saved) -> list:
+    """The arrays ``node`` saved (version-checked; the error names the forward in anomaly mode)."""
+    try:
+        return [s.array(node) if s is not None else None for s in saved]
+    except BackwardError:
+        _saved_inputs(node, lambda s: s.unpack(node, False))  # raises, with the forward trace
+        raise
+
+
+def _conform(xp, gi, shape, dtype, op_name: str, i: int):
+    """A raw rule's result as an array of the input's shape and dtype."""
+    if gi.shape != shape:
+        gi = _sum_to_array(gi, shape, op_name, i)
+    if gi.dtype != dtype:
+        gi = gi.astype(dtype)
+    if type(gi) is not _NDARRAY and not isinstance(gi, xp.ndarray):
+        gi = xp.asarray(gi)  # NumPy gives scalars for 0-d arithmetic and full reductions
+    return gi
 
 
 _NO_INPUTS = {1: [None], 2: [None, None], 3: [None, None, None]}
