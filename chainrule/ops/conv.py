@@ -351,6 +351,9 @@ def _max_pool_grad(g, ans, x, **geometry):
 
 
 defvjp(max_pool2d_op, _max_pool_grad)
+defvjp_raw(max_pool2d_op, lambda xp, g, ans, x, **geometry: _pool_place_fwd(
+    xp, g, _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry), in_hw=tuple(x.shape[2:]),
+    **geometry))
 defvjp(pool_place_op, lambda c, ans, g, **p: pool_select_op(c, **p))
 defvjp(pool_select_op, lambda g, ans, c, **p: pool_place_op(g, **p))
 

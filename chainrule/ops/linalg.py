@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, tensor_method, wrap_dim
-from .registry import defop, defvjp
+from .registry import defop, defvjp, defvjp_raw
 from .shape import reshape, transpose, unsqueeze, squeeze
 
 
@@ -26,6 +26,8 @@ def _matmul_explain(inputs, params):
 matmul_op = defop("matmul", lambda xp, a, b: xp.matmul(a, b), explain=_matmul_explain,
                   reads=((1,), (0,)))
 defvjp(matmul_op, lambda g, ans, a, b: g @ b.mT, lambda g, ans, a, b: a.mT @ g)
+defvjp_raw(matmul_op, lambda xp, g, ans, a, b: xp.matmul(g, b.swapaxes(-1, -2)),
+           lambda xp, g, ans, a, b: xp.matmul(a.swapaxes(-1, -2), g))
 
 
 @tensor_method("matmul", "__matmul__")

@@ -8,7 +8,7 @@ chainrule.Size([2, 4])
 from __future__ import annotations
 
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.registry import defop, defvjp
+from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
 
 __all__ = ["linear", "bilinear"]
@@ -44,6 +44,11 @@ defvjp(linear_op,
        lambda g, ans, x, w, *b: g @ w,
        lambda g, ans, x, w, *b: linear_weight_grad(g, x),
        lambda g, ans, x, w, *b: linear_bias_grad(g, g_shape=tuple(g.shape)))
+# first-order backward on arrays: two GEMMs and a column sum, no Tensors made
+defvjp_raw(linear_op,
+           lambda xp, g, ans, x, w, *b: xp.matmul(g, w),
+           lambda xp, g, ans, x, w, *b: _weight_grad_fwd(xp, g, x),
+           lambda xp, g, ans, x, w, *b: _bias_grad_fwd(xp, g, None))
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

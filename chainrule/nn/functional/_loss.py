@@ -20,7 +20,7 @@ import math
 
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
-from ...ops.registry import defop, defvjp
+from ...ops.registry import defop, defvjp, defvjp_raw
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
 
@@ -161,6 +161,8 @@ defvjp(cross_entropy_op,
        lambda g, ans, z, target, *w, **kw: cross_entropy_grad_op(g, z, target, *w, **kw),
        None, None)
 defvjp(cross_entropy_grad_op, _ce_grad_rule_g, _ce_grad_rule_z, None, None)
+defvjp_raw(cross_entropy_op, lambda xp, g, ans, z, target, *w, **kw: _ce_grad_fwd(xp, g, z, target, *w, **kw),
+           None, None)
 
 
 def _soft_ce_fwd(xp, z, q):
