@@ -751,3 +751,75 @@ def equal(input: Tensor, other: Tensor) -> bool:
 Tensor.isclose = isclose
 Tensor.allclose = allclose
 Tensor.equal = equal
+
+
+# -------------------------------------------- array twins of the rules above --
+# The same derivatives on raw arrays, for a first-order backward (see defvjp_raw);
+# the Tensor rules above stay the definition, used for higher orders.
+def _twin(name: str, *rules) -> None:
+    from .registry import REGISTRY
+    defvjp_raw(REGISTRY[name], *rules)
+
+
+def _pow_scalar_raw(xp, g, ans, a, exponent):
+    if exponent == 0:
+        return g * 0
+    if exponent == 1:
+        return g
+    return g * exponent * xp.power(a, exponent - 1)
+
+
+def _gelu_raw(xp, g, ans, x, approximate):
+    if approximate == "tanh":
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+        d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
+    cdf = 0.5 * (1 + _erf_fwd(xp, x / math.sqrt(2)))
+    pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return g * (cdf + x * pdf)
+
+
+def _share_raw(xp, a, b):
+    return xp.where(a == b, 0.5, xp.where(a < b, 0.0, 1.0)).astype(a.dtype)
+
+
+def _inside_raw(x, lo, hi):
+    mask = None
+    if lo is not None:
+        mask = x >= lo
+    if hi is not None:
+        mask = (x <= hi) if mask is None else mask & (x <= hi)
+    return mask
+
+
+_twin("exp", lambda xp, g, ans, x: g * ans)
+_twin("expm1", lambda xp, g, ans, x: g * (ans + 1))
+_twin("log", lambda xp, g, ans, x: g / x)
+_twin("log1p", lambda xp, g, ans, x: g / (x + 1))
+_twin("sqrt", lambda xp, g, ans, x: g / (ans * 2))
+_twin("rsqrt", lambda xp, g, ans, x: g * -0.5 * ans * ans * ans)
+_twin("sin", lambda xp, g, ans, x: g * xp.cos(x))
+_twin("cos", lambda xp, g, ans, x: -g * xp.sin(x))
+_twin("tanh", lambda xp, g, ans, x: g * (1 - ans * ans))
+_twin("reciprocal", lambda xp, g, ans, x: -g * ans * ans)
+_twin("sigmoid", lambda xp, g, ans, x: g * ans * (1 - ans))
+_twin("abs", lambda xp, g, ans, x: g * xp.sign(x))
+_twin("square", lambda xp, g, ans, x: g * 2 * x)
+_twin("pow_scalar", _pow_scalar_raw)
+_twin("relu", lambda xp, g, ans, x: xp.multiply(g, ans > 0, dtype=g.dtype))
+_twin("leaky_relu", lambda xp, g, ans, x, negative_slope:
+      g * xp.where(x > 0, 1.0, negative_slope).astype(g.dtype))
+_twin("elu", lambda xp, g, ans, x, alpha: g * xp.where(x > 0, 1.0, ans + alpha).astype(g.dtype))
+_twin("silu", lambda xp, g, ans, x: g * (lambda s: s * (1 + x * (1 - s)))(_sigmoid_fwd(xp, x)))
+_twin("softplus", lambda xp, g, ans, x, beta, threshold:
+      g * xp.where(x * beta > threshold, 1.0, _sigmoid_fwd(xp, x * beta)).astype(g.dtype))
+_twin("gelu", _gelu_raw)
+_twin("maximum", lambda xp, g, ans, a, b: g * _share_raw(xp, a, b),
+      lambda xp, g, ans, a, b: g * _share_raw(xp, b, a))
+_twin("minimum", lambda xp, g, ans, a, b: g * _share_raw(xp, b, a),
+      lambda xp, g, ans, a, b: g * _share_raw(xp, a, b))
+_twin("clamp", lambda xp, g, ans, x, min, max: xp.multiply(g, _inside_raw(x, min, max), dtype=g.dtype))
+_twin("where", None, lambda xp, g, ans, c, a, b: xp.where(c, g, 0).astype(g.dtype, copy=False),
+      lambda xp, g, ans, c, a, b: xp.where(c, 0, g).astype(g.dtype, copy=False))
+_twin("lerp", lambda xp, g, ans, a, b, w: g * (1 - w), lambda xp, g, ans, a, b, w: g * w,
+      lambda xp, g, ans, a, b, w: g * (b - a))

@@ -10,7 +10,7 @@ import numbers
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, constant, tensor_method, wrap_dim
-from .registry import defop, defvjp, nondifferentiable
+from .registry import defop, defvjp, defvjp_raw, nondifferentiable
 
 
 # -------------------------------------------------------- index normalising --
@@ -445,3 +445,16 @@ Tensor.index_put = index_put
 def normalize_index(index, xp):
     """Public to the in-place module: the index in array form."""
     return _normalize_index(index, xp)
+
+
+# ------------------------------------------- array twins of the rules above --
+# The same rules on raw arrays, for a first-order backward (see defvjp_raw).
+defvjp_raw(getitem_op, lambda xp, g, ans, x, index, in_shape:
+           _put_zeros_fwd(xp, g, index, in_shape, False))
+defvjp_raw(getitem_adv_op, lambda xp, g, ans, x, index, in_shape:
+           _put_zeros_fwd(xp, g, index, in_shape, True))
+defvjp_raw(put_zeros_op, lambda xp, g, ans, x, index, in_shape, accumulate: g[index])
+defvjp_raw(gather_op, lambda xp, g, ans, x, index, dim, in_shape:
+           _scatter_add_zeros_fwd(xp, g, index, dim, in_shape))
+defvjp_raw(scatter_add_zeros_op, lambda xp, g, ans, x, index, dim, in_shape:
+           _gather_fwd(xp, g, index, dim))

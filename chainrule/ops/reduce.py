@@ -518,3 +518,41 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
 
 
 Tensor.count_nonzero = count_nonzero
+
+
+# ------------------------------------------- array twins of the rules above --
+# The same rules on raw arrays, for a first-order backward (see defvjp_raw).
+def _restore_raw(g, in_shape, dims, keepdim):
+    return g if keepdim else g.reshape(_keep_shape(in_shape, dims))
+
+
+def _var_raw(xp, g, ans, x, dims, correction, keepdim, in_shape):
+    n = _count(in_shape, dims)
+    centered = x - x.mean(axis=dims, keepdims=True)
+    scale = 2.0 / (n - correction) if n - correction > 0 else float("nan")
+    return _restore_raw(g, in_shape, dims, keepdim) * centered * scale
+
+
+def _amax_raw(xp, g, ans, x, dims, keepdim, in_shape):
+    mask = x == _restore_raw(ans, in_shape, dims, keepdim)
+    count = mask.sum(axis=dims, keepdims=True, dtype=g.dtype)
+    return _restore_raw(g, in_shape, dims, keepdim) * mask / count
+
+
+def _logsumexp_raw(xp, g, ans, x, dims, keepdim, in_shape):
+    return _restore_raw(g, in_shape, dims, keepdim) * xp.exp(x - _restore_raw(ans, in_shape, dims, keepdim))
+
+
+def _max_dim_raw(xp, g, ans, x, indices, dim, keepdim, in_shape):
+    from ..backends import backend_of
+    out = xp.zeros(in_shape, dtype=g.dtype)
+    idx = indices if keepdim else xp.expand_dims(indices, dim)
+    xp.put_along_axis(out, idx, g if keepdim else xp.expand_dims(g, dim), axis=dim)
+    return out
+
+
+defvjp_raw(var_op, _var_raw)
+defvjp_raw(amax_op, _amax_raw)
+defvjp_raw(amin_op, _amax_raw)
+defvjp_raw(logsumexp_op, _logsumexp_raw)
+defvjp_raw(take_max_op, _max_dim_raw, None)

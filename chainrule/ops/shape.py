@@ -12,7 +12,7 @@ import numbers
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, tensor_method, wrap_dim
-from .registry import defop, defvjp
+from .registry import defop, defvjp, defvjp_raw
 
 # ----------------------------------------------------------------- helpers --
 
@@ -367,9 +367,18 @@ def cat(tensors, dim: int = 0) -> Tensor:
     return op(*tensors, dim=d, sizes=sizes)
 
 
+def _cat_raw_rule(i):
+    def rule(xp, g, ans, *xs, dim, sizes):
+        start = builtins.sum(sizes[:i])
+        return g[(slice(None),) * dim + (slice(start, start + sizes[i]),)]
+    return rule
+
+
 def _cat_op_for(n: int):
     if len(cat_op.vjps) < n:
-        cat_op.vjps = tuple(_cat_rule(i) for i in range(max(n, 2 * len(cat_op.vjps))))
+        width = max(n, 2 * len(cat_op.vjps))
+        cat_op.vjps = tuple(_cat_rule(i) for i in range(width))
+        cat_op.raw_vjps = tuple(_cat_raw_rule(i) for i in range(width))
     return cat_op
 
 
@@ -617,3 +626,22 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     if all(b == 0 and a == 0 for b, a in widths):
         return x
     return pad_op(x, widths=tuple(widths), value=0 if value is None else value)
+
+
+# ------------------------------------------- array twins of the rules above --
+# The same rules on raw arrays, for a first-order backward (see defvjp_raw).
+def _narrow_raw(g, dim, start, stop):
+    return g[(slice(None),) * dim + (slice(start, stop),)]
+
+
+defvjp_raw(reshape_op, lambda xp, g, ans, x, shape, in_shape: g.reshape(in_shape))
+defvjp_raw(permute_op, lambda xp, g, ans, x, dims: xp.transpose(g, _inverse(dims)))
+defvjp_raw(broadcast_to_op, lambda xp, g, ans, x, shape: g)
+defvjp_raw(sum_to_op, lambda xp, g, ans, x, shape, in_shape: xp.broadcast_to(g, in_shape))
+defvjp_raw(slice_op, lambda xp, g, ans, x, dim, start, stop, size:
+           _pad_dim_fwd(xp, g, dim, start, size - stop))
+defvjp_raw(pad_dim_op, lambda xp, g, ans, x, dim, before, after:
+           _narrow_raw(g, dim, before, g.shape[dim] - after))
+defvjp_raw(flip_op, lambda xp, g, ans, x, dims: xp.flip(g, dims))
+defvjp_raw(pad_op, lambda xp, g, ans, x, widths, value:
+           g[tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(widths))])

@@ -12,14 +12,19 @@ def x64(*values):
     return cr.tensor(list(values), dtype=cr.float64, requires_grad=True)
 
 
-@pytest.fixture
-def broken_rule():
-    """Replace sin's rule with a wrong one (cos(x) * 1.01) for the duration of a test."""
+@pytest.fixture(params=["tensor rule", "array twin"])
+def broken_rule(request):
+    """Make sin's first-order gradient wrong (cos(x) * 1.01) for the duration of a test:
+    through its Tensor rule (no twin), or through its array twin alone."""
     op = registry.REGISTRY["sin"]
-    saved = op.vjps
-    op.vjps = (lambda g, ans, x: g * x.cos() * 1.01,)
+    saved = op.vjps, op.raw_vjps
+    if request.param == "tensor rule":
+        op.vjps = (lambda g, ans, x: g * x.cos() * 1.01,)
+        op.raw_vjps = None
+    else:
+        op.raw_vjps = (lambda xp, g, ans, x: g * xp.cos(x) * 1.01,)
     yield
-    op.vjps = saved
+    op.vjps, op.raw_vjps = saved
 
 
 @pytest.mark.parametrize("fast", [False, True])
