@@ -58,8 +58,8 @@ class Backend:
         return value
 
     def load_special_functions(self, package: str) -> None:
-        """Take ``erf``/``erfinv`` from ``package``.special when it is installed (the array
-        modules themselves lack them; ops fall back to slower pure forms otherwise)."""
+        """Take ``erf``/``erfinv``/``expit`` from ``package``.special when it is installed (the
+        array modules themselves lack them; ops fall back to slower pure forms otherwise)."""
         import importlib
         try:
             special = importlib.import_module(package + ".special")
@@ -67,6 +67,7 @@ class Backend:
             return
         self.erf = special.erf
         self.erfinv = special.erfinv
+        self.expit = special.expit  # the logistic sigmoid: one stable ufunc
 
     # what differs between NumPy and CuPy
     def scatter_add(self, target, index, values) -> None:

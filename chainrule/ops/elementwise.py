@@ -306,6 +306,9 @@ reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda g, ans, x: -g * an
 
 
 def _sigmoid_fwd(xp, x):
+    fn = _special(xp, "expit")
+    if fn is not None:
+        return fn(x).astype(x.dtype, copy=False)  # (SciPy computes float16 in float64)
     # exp of a non-positive number only: no overflow for large |x|
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
