@@ -17,13 +17,13 @@ from ...ops.shape import cat, chunk
 from ...ops.softmax import softmax
 from ...tensor import Tensor
 from ._dropout import dropout
+from ._linear import linear
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 
 def _linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    out = x @ w.t()
-    return out if b is None else out + b
+    return linear(x, w, b)  # the fused op: one node, one GEMM over all positions
 
 
 def _causal_mask(length: int, source: int, like: Tensor) -> Tensor:

@@ -14,8 +14,16 @@ from ...tensor import Tensor
 __all__ = ["linear", "bilinear"]
 
 
+def _matmul_rows(xp, x, m):
+    """``x @ m`` for ``x`` (..., k) as one 2-D GEMM over all leading dims (``matmul`` of an
+    N-D array would run one small GEMM per leading index)."""
+    if x.ndim <= 2:
+        return xp.matmul(x, m)
+    return xp.matmul(x.reshape(-1, x.shape[-1]), m).reshape(*x.shape[:-1], m.shape[-1])
+
+
 def _linear_fwd(xp, x, w, *b):
-    out = xp.matmul(x, w.T)
+    out = _matmul_rows(xp, x, w.T)
     if b:
         out += b[0]  # out is a fresh array: add the bias without another allocation
     return out
@@ -46,7 +54,7 @@ defvjp(linear_op,
        lambda g, ans, x, w, *b: linear_bias_grad(g, g_shape=tuple(g.shape)))
 # first-order backward on arrays: two GEMMs and a column sum, no Tensors made
 defvjp_raw(linear_op,
-           lambda xp, g, ans, x, w, *b: xp.matmul(g, w),
+           lambda xp, g, ans, x, w, *b: _matmul_rows(xp, g, w),
            lambda xp, g, ans, x, w, *b: _weight_grad_fwd(xp, g, x),
            lambda xp, g, ans, x, w, *b: _bias_grad_fwd(xp, g, None))
 
