@@ -14,6 +14,34 @@ from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
 _NDARRAY = NUMPY.ndarray
+
+
+class IndexedGrad:
+    """What an array twin of a read (slice, getitem) may return instead of a padded array:
+    ``zeros(shape)`` with ``values`` at ``index`` (summed where ``accumulate`` and an index
+    repeats). The engine adds it into the input's gradient buffer in place, so T slices
+    of one tensor cost T slice-sized writes, not T full-sized zero arrays and sums."""
+
+    __slots__ = ("index", "values", "shape", "accumulate")
+
+    def __init__(self, index, values, shape, accumulate: bool = False) -> None:
+        self.index = index
+        self.values = values
+        self.shape = tuple(shape)
+        self.accumulate = accumulate
+
+    def dense(self, xp):
+        """The gradient as a fresh array of its own."""
+        out = xp.zeros(self.shape, dtype=self.values.dtype)
+        self.add_into(xp, out)
+        return out
+
+    def add_into(self, xp, target) -> None:
+        values = self.values if self.values.dtype == target.dtype else self.values.astype(target.dtype)
+        if self.accumulate:
+            backend_of(target).scatter_add(target, self.index, values)
+        else:
+            target[self.index] += values
 _wrap = None  # tensor.wrap_array, bound on first use (tensor.py imports this package)
 
 
@@ -324,7 +352,10 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         if gi is None:
                             continue
                         shape, dtype = node.input_meta[i]
-                        if gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
+                        if type(gi) is IndexedGrad:
+                            if gi.values.dtype != dtype:
+                                gi.values = gi.values.astype(dtype)
+                        elif gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
                             gi = _conform(xp, gi, shape, dtype, op.name, i)
                         grads_out.append((parent, gi))
                 else:
@@ -334,6 +365,18 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                                  _tensor_grads(node, g, False, None)]
                 for parent, gi in grads_out:
                     prev = pending.get(parent)
+                    if type(gi) is IndexedGrad:  # a read's gradient: written into place
+                        xp = backend_of(gi.values)
+                        if prev is None:
+                            pending[parent] = gi.dense(xp)
+                        elif parent in owned:
+                            gi.add_into(xp, prev)
+                        else:
+                            prev = prev.copy()
+                            gi.add_into(xp, prev)
+                            pending[parent] = prev
+                        owned.add(parent)
+                        continue
                     if prev is None:
                         pending[parent] = gi
                         flags = gi.flags
@@ -346,6 +389,8 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                     else:
                         pending[parent] = _array_sum(prev, gi)
                         owned.add(parent)
+                # drop this node's arrays now: hooks of the next node may check they are gone
+                inputs = ans = saved = grads_out = gi = prev = None
                 if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                     node.release()
             for parent in node.next_nodes:
@@ -476,6 +521,8 @@ def _raw_grads(node: Node, ga, needed) -> list:
         gi = rules[i](xp, ga, ans, *inputs, **params)
         if gi is None:
             continue
+        if type(gi) is IndexedGrad:
+            gi = gi.dense(xp)
         shape, dtype = node.input_meta[i]
         if gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
             gi = _conform(xp, gi, shape, dtype, op.name, i)

@@ -449,10 +449,11 @@ def normalize_index(index, xp):
 
 # ------------------------------------------- array twins of the rules above --
 # The same rules on raw arrays, for a first-order backward (see defvjp_raw).
-defvjp_raw(getitem_op, lambda xp, g, ans, x, index, in_shape:
-           _put_zeros_fwd(xp, g, index, in_shape, False))
+from ..autograd.engine import IndexedGrad  # noqa: E402  (a read's gradient, added in place)
+
+defvjp_raw(getitem_op, lambda xp, g, ans, x, index, in_shape: IndexedGrad(index, g, in_shape))
 defvjp_raw(getitem_adv_op, lambda xp, g, ans, x, index, in_shape:
-           _put_zeros_fwd(xp, g, index, in_shape, True))
+           IndexedGrad(index, g, in_shape, accumulate=True))
 defvjp_raw(put_zeros_op, lambda xp, g, ans, x, index, in_shape, accumulate: g[index])
 defvjp_raw(gather_op, lambda xp, g, ans, x, index, dim, in_shape:
            _scatter_add_zeros_fwd(xp, g, index, dim, in_shape))

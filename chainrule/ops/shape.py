@@ -630,6 +630,9 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 # ------------------------------------------- array twins of the rules above --
 # The same rules on raw arrays, for a first-order backward (see defvjp_raw).
+from ..autograd.engine import IndexedGrad  # noqa: E402  (a read's gradient, added in place)
+
+
 def _narrow_raw(g, dim, start, stop):
     return g[(slice(None),) * dim + (slice(start, stop),)]
 
@@ -638,8 +641,9 @@ defvjp_raw(reshape_op, lambda xp, g, ans, x, shape, in_shape: g.reshape(in_shape
 defvjp_raw(permute_op, lambda xp, g, ans, x, dims: xp.transpose(g, _inverse(dims)))
 defvjp_raw(broadcast_to_op, lambda xp, g, ans, x, shape: g)
 defvjp_raw(sum_to_op, lambda xp, g, ans, x, shape, in_shape: xp.broadcast_to(g, in_shape))
-defvjp_raw(slice_op, lambda xp, g, ans, x, dim, start, stop, size:
-           _pad_dim_fwd(xp, g, dim, start, size - stop))
+defvjp_raw(slice_op, lambda xp, g, ans, x, dim, start, stop, size: IndexedGrad(
+    (slice(None),) * dim + (slice(start, stop),), g,
+    g.shape[:dim] + (size,) + g.shape[dim + 1:]))
 defvjp_raw(pad_dim_op, lambda xp, g, ans, x, dim, before, after:
            _narrow_raw(g, dim, before, g.shape[dim] - after))
 defvjp_raw(flip_op, lambda xp, g, ans, x, dims: xp.flip(g, dims))

@@ -382,3 +382,27 @@ def test_a_leaf_keeps_one_accumulator_and_is_freed_without_the_garbage_collector
         assert ref() is None  # no reference cycle between a leaf and its accumulator
     finally:
         gc.enable()
+
+
+def test_gradients_of_many_reads_of_one_tensor_add_up_in_place():
+    # slices, getitems (basic and repeated advanced indices) and a dense use of one
+    # tensor: the read gradients are written into one buffer (IndexedGrad); same as torch
+    data = np.random.default_rng(0).standard_normal((6, 3, 4))
+
+    def f(x):
+        total = (x * 2).sum() * 0.5  # a dense contribution, before and after the reads
+        for t in range(6):
+            total = total + (x[t] * (t + 1)).sum()
+        total = total + x.narrow(1, 1, 2).pow(2).sum() + x[:, 0, ::2].sum()
+        total = total + x[[0, 0, 5], 1].sum() + x[..., -1].exp().sum()
+        return total + x.sum()
+
+    x = cr.tensor(data, requires_grad=True)
+    f(x).backward()
+    t = torch.tensor(data, requires_grad=True)
+    f(t).backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    # the same through autograd.grad (the general walk densifies the reads)
+    x2 = cr.tensor(data, requires_grad=True)
+    (g,) = cr.autograd.grad(f(x2), [x2])
+    np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-12)
