@@ -20,7 +20,7 @@ from __future__ import annotations
 from ...autograd.grad_mode import GRAD, no_grad
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.registry import defop, defvjp
+from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
@@ -52,6 +52,8 @@ def _normalize_grad(g, ans, x, axes, eps, stats):
 # registered as "standardize" (F.normalize is the unrelated p-norm scaling)
 normalize_op = defop("standardize", _normalize_fwd, saves_ans=True)
 defvjp(normalize_op, _normalize_grad)
+defvjp_raw(normalize_op, lambda xp, g, ans, x, axes, eps, stats: stats[1] * (
+    g - g.mean(axis=axes, keepdims=True) - ans * (g * ans).mean(axis=axes, keepdims=True)))
 
 
 def _normalize(x: Tensor, axes: tuple, eps: float, stats=None) -> Tensor:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ...autograd.grad_mode import no_grad
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
-from ...ops.registry import defop, defvjp
+from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
 
 __all__ = ["embedding"]
@@ -62,6 +62,12 @@ defvjp(gather_rows_op, lambda g, ans, w, indices, num_weights, padding_idx, mask
 defvjp(row_sums_op, lambda c, ans, g, indices, num_weights, padding_idx:
        gather_rows_op(c, indices=indices, num_weights=num_weights, padding_idx=padding_idx,
                       masked=True))
+
+
+defvjp_raw(gather_rows_op, lambda xp, g, ans, w, indices, num_weights, padding_idx, masked:
+           _row_sums_fwd(xp, g, indices, num_weights, padding_idx))
+defvjp_raw(row_sums_op, lambda xp, c, ans, g, indices, num_weights, padding_idx:
+           _gather_rows_fwd(xp, c, indices, num_weights, padding_idx, True))
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
