@@ -22,7 +22,9 @@ from ..errors import DTypeError, ShapeError, op_error
 from ..ops.elementwise import relu, sigmoid, tanh
 from ..ops.shape import cat, narrow, split, stack, unbind
 from ..tensor import Tensor
+from ._lstm import lstm_layer
 from .functional._dropout import dropout
+from .functional._linear import linear
 from .module import Module
 from .parameter import Parameter
 
@@ -80,12 +82,8 @@ def _input_bias(mode: str, b_ih, b_hh):
 
 
 def _project(x: Tensor, w: Tensor, b) -> Tensor:
-    """``x @ w.T + b`` for every time step at once, as one 2-D matmul."""
-    t, n, k = x.shape
-    out = x.reshape(t * n, k) @ w.t()
-    if b is not None:
-        out = out + b
-    return out.reshape(t, n, w.shape[0])
+    """``x @ w.T + b`` for every time step at once: one fused linear, one 2-D GEMM."""
+    return linear(x, w, b)
 
 
 def _time_steps(x: Tensor) -> list:
@@ -229,7 +227,16 @@ class RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, suffix)
                 k = layer * len(directions) + d
                 state = hx[k] if cx is None else (hx[k], cx[k])
-                gi = _time_steps(_project(layer_input, w_ih, _input_bias(self.mode, b_ih, b_hh)))
+                proj = _project(layer_input, w_ih, _input_bias(self.mode, b_ih, b_hh))
+                if self.mode == "LSTM" and w_hr is None and proj.shape[0]:
+                    # the fused layer: the time loop and its backward run on arrays
+                    packed = lstm_layer(proj, *state, w_hh, reverse=bool(suffix))
+                    t_len = proj.shape[0]
+                    outs.append(narrow(packed, 0, 0, t_len))
+                    h_n.append(packed[0 if suffix else t_len - 1])
+                    c_n.append(packed[t_len])
+                    continue
+                gi = _time_steps(proj)
                 w_hh_t = w_hh.t()
                 w_hr_t = w_hr.t() if w_hr is not None else None
                 b_rec = b_hh if self.mode == "GRU" else None

@@ -124,3 +124,33 @@ add(
     S("nn_dropout_eval", both(lambda m, x: _f(m).dropout(x, 0.5, training=False)), [C((2, 3))]),
     S("nn_dropout_p0", both(lambda m, x: _f(m).dropout(x, 0.0)), [C((2, 3))]),
 )
+
+
+# ------------------------------------------------------------ LSTM layer --
+def _lstm_layer_torch(gi, h0, c0, w, reverse=False):
+    """The layer's packed (T+1, B, H) output with plain torch ops (the oracle)."""
+    import torch
+    n = h0.shape[-1]
+    h, c = h0, c0
+    hs = [None] * gi.shape[0]
+    for t in (range(gi.shape[0] - 1, -1, -1) if reverse else range(gi.shape[0])):
+        gates = gi[t] + h @ w.t()
+        i, f, g, o = gates.split(n, -1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        hs[t] = h
+    return torch.stack(hs + [c], 0)
+
+
+def _lstm_layer_cr(gi, h0, c0, w, reverse=False):
+    from chainrule.nn._lstm import lstm_layer
+    return lstm_layer(gi, h0, c0, w, reverse=reverse)
+
+
+add(
+    S("nn_lstm_layer", (_lstm_layer_cr, _lstm_layer_torch),
+      [C((3, 2, 8), (2, 2), (2, 2), (8, 2)),
+       C((4, 1, 12), (1, 3), (1, 3), (12, 3), kw=dict(reverse=True), id="reverse"),
+       C((1, 2, 4), (2, 1), (2, 1), (4, 1), id="one-step")],
+      ops=("lstm_layer",)),
+)
