@@ -126,9 +126,14 @@ class Node:
         if op.reads is not None:
             saves = _reads_for(op, needs_grad, len(inputs))
         if saves is None:
-            self.saved = tuple([SavedTensor(t) for t in inputs])
+            self.saved = tuple(map(SavedTensor, inputs))
         elif saves:
-            self.saved = tuple([SavedTensor(t) if i in saves else None for i, t in enumerate(inputs)])
+            n = len(inputs)
+            kept = [None] * n
+            for i in saves:
+                if i < n:  # (a variadic op may list more than a call has)
+                    kept[i] = SavedTensor(inputs[i])
+            self.saved = tuple(kept)
         else:
             self.saved = None
         self.saved_ans = SavedTensor(ans, is_output=True) if op.saves_ans else None

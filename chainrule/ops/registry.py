@@ -101,17 +101,18 @@ def apply(op: Op, inputs: tuple, params: dict):
     # the hot path of every op: kept flat on purpose (no helper calls for NumPy inputs)
     if TRACE is not None:
         TRACE.add(op.name)
-    try:
-        arrays = [t._data for t in inputs]
-    except AttributeError:
+    n = len(inputs)
+    try:  # (Python 3.11 runs a list comprehension as a function call: spelled out for 1 and 2)
+        arrays = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
+            else tuple([t._data for t in inputs])
+    except (AttributeError, IndexError):
         bad = [type(t).__name__ for t in inputs if not isinstance(t, Tensor)]
         raise op_error(DTypeError, op.name, f"expected tensors as inputs, got {', '.join(bad)}") from None
-    for a in arrays:
-        if type(a) is not _NDARRAY:
-            xp = first_backend(inputs, op.name)
-            break
-    else:
+    if type(arrays[0]) is _NDARRAY and (n == 1 or type(arrays[1]) is _NDARRAY and (
+            n == 2 or all(type(a) is _NDARRAY for a in arrays))):
         xp = NUMPY
+    else:
+        xp = first_backend(inputs, op.name)
     try:
         out = op.forward(xp, *arrays, **params)
     except Exception as e:  # turn array-library errors into ones that name the op
@@ -125,7 +126,6 @@ def apply(op: Op, inputs: tuple, params: dict):
     else:
         result = wrap_array(out)
     if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
-        n = len(inputs)
         needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
             (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
         if True in needs:
