@@ -324,6 +324,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         g = _wrap(ga)
                         g._grad_owned = node in owned
                         _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
+                    ga = g = None  # a summed-in gradient is garbage now, not at the next node
                     continue
                 if node.retained is not None:
                     keeper = node.retained()
@@ -390,7 +391,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         pending[parent] = _array_sum(prev, gi)
                         owned.add(parent)
                 # drop this node's arrays now: hooks of the next node may check they are gone
-                inputs = ans = saved = grads_out = gi = prev = None
+                inputs = ans = saved = grads_out = gi = prev = g = None
                 if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                     node.release()
             for parent in node.next_nodes:

@@ -103,3 +103,31 @@ def test_peak_memory_of_backward_is_bounded_by_activations():
     assert forward_mem >= (n - 1) * one * 0.95
     assert peak - forward_mem < 4 * one, (forward_mem / one, peak / one)
     assert after < forward_mem - (n - 3) * one  # activations released; x.grad remains
+
+
+def test_backward_into_existing_grads_holds_one_weight_gradient_at_a_time():
+    # with .grad kept (zero_grad(set_to_none=False)) each weight's fresh gradient is summed
+    # into .grad and must be garbage before the next layer's is made
+    cr.manual_seed(0)
+    width, depth, batch = 256, 6, 32
+    layers = []
+    for _ in range(depth):
+        layers += [cr.nn.Linear(width, width, bias=False), cr.nn.ReLU()]
+    model = cr.nn.Sequential(*layers)
+    x = cr.randn(batch, width)
+    model(x).sum().backward()
+    model.zero_grad(set_to_none=False)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out = model(x).sum()
+        start, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        out.backward()
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    weight_bytes = width * width * 4
+    activation_bytes = batch * width * 4
+    # one weight gradient plus a few activation-sized buffers, never two weight gradients
+    assert peak < weight_bytes + 6 * activation_bytes, peak
