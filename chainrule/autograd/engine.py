@@ -332,33 +332,8 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         _store_grad(keeper, _wrap(ga), False)
                 if node.freed:
                     _check_not_freed(node)
-                rules = op.raw_vjps
-                if rules is not None:
-                    # _raw_grads, inlined: this loop is the whole cost of a small backward
-                    saved = node.saved
-                    if saved is None:
-                        inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
-                    else:
-                        inputs = _saved_arrays(node, saved)
-                    ans = node.saved_ans.array(node) if node.saved_ans is not None else None
-                    xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
-                    params = node.params
-                    grads_out = []
-                    i = -1
-                    for parent in node.next_nodes:
-                        i += 1
-                        if parent is None:
-                            continue
-                        gi = rules[i](xp, ga, ans, *inputs, **params)
-                        if gi is None:
-                            continue
-                        shape, dtype = node.input_meta[i]
-                        if type(gi) is IndexedGrad:
-                            if gi.values.dtype != dtype:
-                                gi.values = gi.values.astype(dtype)
-                        elif gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
-                            gi = _conform(xp, gi, shape, dtype, op.name, i)
-                        grads_out.append((parent, gi))
+                if op.raw_vjps is not None:
+                    grads_out = _raw_grads(node, ga, None, dense_reads=False)
                 else:
                     g = _wrap(ga)
                     g._grad_owned = node in owned
@@ -503,8 +478,9 @@ def _tensor_grads(node: Node, g, create_graph: bool, needed) -> list:
     return out
 
 
-def _raw_grads(node: Node, ga, needed) -> list:
-    """``[(parent, gradient array)]`` from the node's array-level rules (first order only)."""
+def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
+    """``[(parent, gradient array)]`` from the node's array-level rules (first order only);
+    with ``dense_reads=False`` a read's gradient may stay an :class:`IndexedGrad`."""
     op = node.op
     saved = node.saved
     if saved is None:
@@ -522,10 +498,14 @@ def _raw_grads(node: Node, ga, needed) -> list:
         gi = rules[i](xp, ga, ans, *inputs, **params)
         if gi is None:
             continue
-        if type(gi) is IndexedGrad:
-            gi = gi.dense(xp)
         shape, dtype = node.input_meta[i]
-        if gi.shape != shape or gi.dtype != dtype or type(gi) is not _NDARRAY:
+        if type(gi) is IndexedGrad:
+            if dense_reads:
+                gi = gi.dense(xp)
+            elif gi.values.dtype != dtype:
+                gi.values = gi.values.astype(dtype)
+        if type(gi) is not IndexedGrad and (gi.shape != shape or gi.dtype != dtype
+                                            or type(gi) is not _NDARRAY):
             gi = _conform(xp, gi, shape, dtype, op.name, i)
         out.append((parent, gi))
     return out
