@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends import NUMPY, backend_of
-
-try:  # BLAS axpy updates in one pass (read p and v, write p) what NumPy does in two
-    from scipy.linalg import blas as _blas
-    _AXPY = {"float32": _blas.saxpy, "float64": _blas.daxpy}
-except ImportError:  # pragma: no cover - scipy comes with scikit-learn
-    _AXPY = {}
-_AXPY_MIN = 4096  # below this the wrapper's call costs more than the pass it saves
+from ..backends import backend_of
 
 
 class Scratch:
@@ -91,13 +84,8 @@ def lerp_(xp, start, end, weight: float, tmp) -> None:
 
 def add_scaled_(xp, param, value, alpha: float, tmp) -> None:
     """``param += alpha * value`` (``value`` may be ``tmp`` itself)."""
-    if param.size >= _AXPY_MIN and type(param) is NUMPY.ndarray and type(value) is NUMPY.ndarray \
-            and param.dtype == value.dtype and param.flags.c_contiguous and value.flags.c_contiguous:
-        axpy = _AXPY.get(param.dtype.name)
-        if axpy is not None:
-            flat = param.reshape(-1)
-            if axpy(value.reshape(-1), flat, a=alpha) is flat:  # updated in place
-                return
+    # (not BLAS axpy through SciPy: its OpenBLAS is a second thread pool, whose spinning
+    # workers slowed every following NumPy GEMM ~3x on a 2-core machine)
     xp.multiply(value, alpha, out=tmp)
     param += tmp
 
