@@ -1,9 +1,8 @@
 """Convolution and pooling ops on NCHW arrays (1-D callers add a size-1 H dim).
 
-Convolution is im2col plus one GEMM per group over the whole batch: a strided
-*view* of the padded input (``as_strided``, no index maps) is copied once into
-columns (C·kh·kw, N·positions) and multiplied by the weight; with stride 1 the
-positions lie on the padded grid, so columns and col2im move long contiguous runs. The three ops below are closed under differentiation, so every rule is
+Convolution is im2col plus one batched GEMM: a strided *view* of the padded input
+(``as_strided``, no index maps) is copied once into columns and multiplied by the
+weight. The three ops below are closed under differentiation, so every rule is
 one of them and higher-order gradients come for free:
 
     conv2d(x, w)               y = x ⋆ w
@@ -41,103 +40,71 @@ def _pad(xp, x, padding, value=0.0):
     return out
 
 
-# The columns hold the batch next to the output positions, so that each group's
-# convolution is one GEMM over the whole batch (not one small GEMM per sample).
-# With stride 1 the positions of one sample lie on the padded input's own grid:
-# row pitch Wp instead of Wo, L = (Ho-1)·Wp + Wo of them, the Wp - Wo columns at
-# the end of each row being junk (kept at zero). Then a kernel offset's columns
-# are one contiguous run of each padded input plane, so building the columns and
-# adding them back (col2im) move long runs instead of Ho short rows.
-def _grid(x_shape, padding, stride, out_hw):
-    """``(pitch, length)``: the row pitch of the output positions in the columns, and
-    how many columns each sample has."""
-    ho, wo = out_hw
-    if stride == (1, 1) and ho > 1:
-        wp = x_shape[3] + sum(padding[1])
-        return wp, (ho - 1) * wp + wo
-    return wo, ho * wo
-
-
-def _junk(xp, a, pitch, length, wo):
-    """The junk columns of ``a`` (..., L) laid out with row pitch ``pitch``: a writable view."""
-    rows = (length - wo) // pitch
-    lead = a.shape[:-1]
-    it = a.itemsize
-    flat = a.reshape(-1, length)
-    return xp.lib.stride_tricks.as_strided(flat[:, wo:], (flat.shape[0], rows, pitch - wo),
-                                           (length * it, pitch * it, it)), lead
-
-
-def _columns(xp, x, kernel, stride, padding, dilation, groups, out_hw):
-    """Columns (G, C/G·kh·kw, N·L): the one copy convolution makes of its input."""
-    xpad = xp.ascontiguousarray(_pad(xp, x, padding))
-    n, c = x.shape[:2]
+def _windows(xp, x, kernel, stride, dilation, out_hw, groups=1):
+    """A (N, G, C/G, kh, kw, Ho, Wo) strided view of the (padded) input: no copy."""
+    n, c, _, _ = x.shape
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    s_n, s_c, s_h, s_w = xpad.strides
+    s_n, s_c, s_h, s_w = x.strides
     cg = c // groups
-    pitch, length = _grid(x.shape, padding, stride, out_hw)
-    if pitch == wo:
-        shape = (groups, cg, kh, kw, n, ho, wo)
-        strides = (cg * s_c, s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w)
-    else:  # stride 1: each offset's columns are one run of the padded plane
-        shape = (groups, cg, kh, kw, n, length)
-        strides = (cg * s_c, s_c, dh * s_h, dw * s_w, s_n, s_w)
-    view = xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
-    cols = xp.empty(shape, dtype=x.dtype)
-    cols[...] = view
-    if pitch != wo:
-        _junk(xp, cols, pitch, length, wo)[0][...] = 0
-    return cols.reshape(groups, cg * kh * kw, n * length)
+    return xp.lib.stride_tricks.as_strided(
+        x, (n, groups, cg, kh, kw, ho, wo),
+        (s_n, cg * s_c, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w), writeable=False)
 
 
-def _spread(xp, g, groups, pitch, length):
-    """``g`` (N, O, Ho, Wo) as (G, O/G, N·L), the layout of the columns' GEMMs (a copy)."""
-    n, o, ho, wo = g.shape
-    if pitch == wo:
-        out = xp.empty((groups, o // groups, n, ho * wo), dtype=g.dtype)
-        out[...] = g.reshape(n, groups, o // groups, ho * wo).transpose(1, 2, 0, 3)
-        return out.reshape(groups, o // groups, n * length)
-    out = xp.empty((o, n, length), dtype=g.dtype)
-    _junk(xp, out, pitch, length, wo)[0][...] = 0
-    _positions(xp, out, n, o, ho, wo, pitch, length)[...] = g
-    return out.reshape(groups, o // groups, n * length)
+def _im2col(xp, x, kernel, stride, padding, dilation, groups, out_hw):
+    """Columns (N, G, C/G·kh·kw, Ho·Wo): the one copy convolution makes of its input."""
+    v = _windows(xp, _pad(xp, x, padding), kernel, stride, dilation, out_hw, groups)
+    n, g, cg, kh, kw, ho, wo = v.shape
+    return v.reshape(n, g, cg * kh * kw, ho * wo)
 
 
-def _positions(xp, a, n, o, ho, wo, pitch, length):
-    """The (N, O, Ho, Wo) view of the real output positions of ``a`` (O, N·L)."""
-    it = a.itemsize
-    return xp.lib.stride_tricks.as_strided(a, (n, o, ho, wo),
-                                           (length * it, n * length * it, pitch * it, it))
-
-
-def _col2im(xp, cols, in_shape, kernel, stride, padding, dilation, out_hw):
-    """The adjoint of the columns: add each kernel offset's block back (kh·kw vectorised adds).
-
-    ``cols`` is (C, kh·kw·N·L) for C input channels; the result is (N, C, H, W).
-    """
+def _col2im(xp, cols, in_shape, kernel, stride, padding, dilation):
+    """The adjoint of im2col: add each kernel offset's columns back (kh·kw vectorised adds)."""
     n, c, h, w = in_shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     (pt, pb), (pl, pr) = padding
-    hp, wp = h + pt + pb, w + pl + pr
-    ho, wo = out_hw
-    pitch, length = _grid(in_shape, padding, stride, (ho, wo))
-    out = xp.zeros((n, c, hp, wp), dtype=cols.dtype)
-    if pitch == wo:
-        cols = cols.reshape(c, kh, kw, n, ho, wo)
-        by_channel = out.transpose(1, 0, 2, 3)
-        for i in range(kh):
-            for j in range(kw):
-                by_channel[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                           j * dw:j * dw + sw * (wo - 1) + 1:sw] += cols[:, i, j]
-    else:  # stride 1: one contiguous run per offset and plane (junk columns are zero)
-        cols = cols.reshape(c, kh, kw, n, length)
-        by_channel = out.reshape(n, c, hp * wp).transpose(1, 0, 2)
-        for i in range(kh):
-            for j in range(kw):
-                start = i * dh * wp + j * dw
-                by_channel[:, :, start:start + length] += cols[:, i, j]
+    ho, wo = cols.shape[-2:]
+    out = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] \
+                += cols[:, :, i, j]
     if pt or pb or pl or pr:
         out = xp.ascontiguousarray(out[:, :, pt:pt + h, pl:pl + w])
+    return out
+
+
+# ------------------------------------------- stride-1 col2im: flat shifts --
+# With stride 1, the padded-input cells that kernel offset (i, j) touches for all
+# outputs form one contiguous run of the input flattened per channel, starting at
+# i·dh·Wp + j·dw and L = (Ho-1)·Wp + Wo long, if the columns are laid out on the
+# row-padded grid (Wp - Wo zero columns per row). col2im then adds kh·kw long
+# contiguous runs instead of Ho·kh·kw short strided pieces.
+def _flat_grad(xp, g, groups, wp):
+    """``g`` (N, O, Ho, Wo) on the row-padded grid: (N, G, O/G, L), junk columns zero."""
+    n, o, ho, wo = g.shape
+    gp = xp.zeros((n, o, ho, wp), dtype=g.dtype)
+    gp[..., :wo] = g
+    return gp.reshape(n, groups, o // groups, ho * wp)[..., :(ho - 1) * wp + wo]
+
+
+def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
+    n, o, ho, wo = g.shape
+    _, cg, kh, kw = w.shape
+    (pt, pb), (pl, pr) = padding
+    hp, wp = in_hw[0] + pt + pb, in_hw[1] + pl + pr
+    wg = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
+    cols = xp.matmul(wg, _flat_grad(xp, g, groups, wp))  # (N, G, K, L), junk columns zero
+    length = cols.shape[-1]
+    cols = cols.reshape(n, groups * cg, kh, kw, length)
+    out = xp.zeros((n, groups * cg, hp * wp), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dilation[0] * wp + j * dilation[1]
+            out[:, :, start:start + length] += cols[:, :, i, j]
+    out = out.reshape(n, groups * cg, hp, wp)
+    if pt or pb or pl or pr:
+        out = xp.ascontiguousarray(out[:, :, pt:pt + in_hw[0], pl:pl + in_hw[1]])
     return out
 
 
@@ -179,37 +146,35 @@ def _conv2d_fwd(xp, x, w, *bias, stride, padding, dilation, groups):
     o, cg, kh, kw = w.shape
     h_o = out_size(x.shape[2], kh, stride[0], sum(padding[0]), dilation[0])
     w_o = out_size(x.shape[3], kw, stride[1], sum(padding[1]), dilation[1])
-    cols = _columns(xp, x, (kh, kw), stride, padding, dilation, groups, (h_o, w_o))
+    cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, groups, (h_o, w_o))
     _stash_cols(x, (stride, padding, dilation, groups, (kh, kw), (h_o, w_o)), cols)
-    prod = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (G, O/G, N·L)
-    pitch, length = _grid(x.shape, padding, stride, (h_o, w_o))
-    found = _positions(xp, prod, n, o, h_o, w_o, pitch, length)
-    out = xp.empty((n, o, h_o, w_o), dtype=prod.dtype)  # NCHW, the bias added in the same pass
+    out = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, G, O/G, Ho·Wo)
+    out = out.reshape(n, o, h_o, w_o)
     if bias:
-        xp.add(found, bias[0].reshape(1, o, 1, 1), out=out)
-    else:
-        out[...] = found
+        out += bias[0].reshape(1, o, 1, 1)  # out is a fresh array: no other allocation
     return out
 
 
 def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
+    if stride == (1, 1):
+        return _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw)
     n, o, h_o, w_o = g.shape
     _, cg, kh, kw = w.shape
-    in_shape = (n, groups * cg) + tuple(in_hw)
-    pitch, length = _grid(in_shape, padding, stride, (h_o, w_o))
     wg = w.reshape(groups, o // groups, cg * kh * kw)
-    cols = xp.matmul(wg.transpose(0, 2, 1), _spread(xp, g, groups, pitch, length))  # (G, K, N·L)
-    return _col2im(xp, cols, in_shape, (kh, kw), stride, padding, dilation, (h_o, w_o))
+    cols = xp.matmul(wg.transpose(0, 2, 1), g.reshape(n, groups, o // groups, h_o * w_o))
+    cols = cols.reshape(n, groups * cg, kh, kw, h_o, w_o)
+    return _col2im(xp, cols, (n, groups * cg) + tuple(in_hw), (kh, kw), stride, padding, dilation)
 
 
 def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
     n, o, h_o, w_o = g.shape
     key = (stride, padding, dilation, groups, tuple(kernel), (h_o, w_o))
-    cols = _take_cols(x, key)  # (G, K, N·L): kept by the forward, or made again (same values)
+    cols = _take_cols(x, key)  # (N, G, K, P): kept by the forward, or made again (same values)
     if cols is None:
-        cols = _columns(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
-    pitch, length = _grid(x.shape, padding, stride, (h_o, w_o))
-    out = xp.matmul(_spread(xp, g, groups, pitch, length), cols.transpose(0, 2, 1))  # (G, O/G, K)
+        cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
+    gg = g.reshape(n, groups, o // groups, h_o * w_o)
+    # per-sample GEMMs summed over the batch: one formulation, so every backward is bitwise equal
+    out = xp.matmul(gg, cols.transpose(0, 1, 3, 2)).sum(axis=0)
     return out.reshape(o, x.shape[1] // groups, *kernel)
 
 
@@ -220,7 +185,7 @@ def _explain_conv(inputs, params):
             f"dilation={params['dilation']}, groups={params['groups']})")
 
 
-# conv2d takes an optional bias (added in the pass that lays the output out as NCHW)
+# conv2d takes an optional bias (added in place into its fresh output)
 conv2d_op = defop("conv2d", _conv2d_fwd, explain=_explain_conv, saves=(0, 1))
 conv_transpose2d_op = defop("conv_transpose2d", _conv_transpose2d_fwd, explain=_explain_conv)
 conv2d_weight_op = defop("conv2d_weight", _conv2d_weight_fwd, explain=_explain_conv)
@@ -230,6 +195,8 @@ defvjp(conv2d_op,
        lambda g, ans, x, w, *b, **p: conv_transpose2d_op(g, w, in_hw=tuple(x.shape[2:]), **p),
        lambda g, ans, x, w, *b, **p: conv2d_weight_op(x, g, kernel=tuple(w.shape[2:]), **p),
        lambda g, ans, x, w, *b, **p: g.sum((0, 2, 3)))
+
+
 def _crop_to(y, g):
     """``y`` cut to ``g``'s spatial size: with output_padding ≥ stride (allowed when below the
     dilation) the conv of a transposed conv's output has more positions than its input."""
@@ -439,10 +406,8 @@ def _window_sum_t_fwd(xp, g, kernel, stride, padding, in_hw, out_hw):
     """Adjoint of ``window_sum``: every output's value added back over its window."""
     n, c, ho, wo = g.shape
     kh, kw = kernel
-    pitch, length = _grid((n, c) + tuple(in_hw), padding, stride, (ho, wo))
-    spread = _spread(xp, g, 1, pitch, length)[0].reshape(c, 1, 1, n * length)
-    cols = xp.broadcast_to(spread, (c, kh, kw, n * length))
-    return _col2im(xp, cols, (n, c) + tuple(in_hw), kernel, stride, padding, (1, 1), (ho, wo))
+    cols = xp.broadcast_to(g.reshape(n, c, 1, 1, ho, wo), (n, c, kh, kw, ho, wo))
+    return _col2im(xp, cols, (n, c) + tuple(in_hw), kernel, stride, padding, (1, 1))
 
 
 window_sum_op = defop("window_sum", _window_sum_fwd, saves=())
