@@ -1,6 +1,6 @@
 """The fused ops' array-level rules in the situations the op sweep does not reach:
-a retained graph walked twice, gradients for the initial state, layouts of conv
-columns (stride 1 on the padded grid vs strided)."""
+a retained graph walked twice, gradients for the initial state, convolutions
+through both input-gradient paths (stride 1 on the padded grid, strided col2im)."""
 import numpy as np
 import pytest
 import torch
@@ -80,8 +80,8 @@ def test_conv_layouts_match_torch(kw):
 
 
 def test_conv_weight_gradient_ignores_junk_columns_of_an_infinite_input():
-    # stride 1 lays the columns out on the padded grid; the junk columns between rows
-    # must not turn an inf in the input into NaN where PyTorch has a finite gradient
+    # an inf in the input must give the weight gradient PyTorch gives (no NaN from
+    # columns that a layout adds between rows)
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 1, 3] = np.inf  # right edge: read by the junk column of the row below
     w = np.ones((1, 1, 3, 3))
