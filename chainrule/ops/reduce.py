@@ -73,6 +73,9 @@ def _prepare(input: Tensor, dim, op: str, dtype=None):
 @tensor_method("sum")
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dims when None). Bool and integer sums are int64."""
+    if dim is None and dtype is None and type(input) is Tensor and input._data.dtype.kind == "f":
+        # the loss.sum() of every training step: nothing to convert or check
+        return sum_op(input, dims=None, keepdim=bool(keepdim), in_shape=input._data.shape)
     input, dims = _prepare(input, dim, "sum", dtype)
     if input._data.dtype.kind in "bui" and dtype is None:
         input = input.to(int64)
