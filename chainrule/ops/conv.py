@@ -79,33 +79,29 @@ def _col2im(xp, cols, in_shape, kernel, stride, padding, dilation):
 # outputs form one contiguous run of the input flattened per channel, starting at
 # i·dh·Wp + j·dw and L = (Ho-1)·Wp + Wo long, if the columns are laid out on the
 # row-padded grid (Wp - Wo zero columns per row). col2im then adds kh·kw long
-# contiguous runs instead of Ho·kh·kw short strided pieces.
-def _flat_grad(xp, g, groups, wp):
-    """``g`` (N, O, Ho, Wo) on the row-padded grid: (N, G, O/G, L), junk columns zero."""
-    n, o, ho, wo = g.shape
-    gp = xp.zeros((n, o, ho, wp), dtype=g.dtype)
-    gp[..., :wo] = g
-    return gp.reshape(n, groups, o // groups, ho * wp)[..., :(ho - 1) * wp + wo]
-
-
+# contiguous runs instead of Ho·kh·kw short strided pieces. Channels go first
+# (C, N, ·): one GEMM per group covers the whole batch and every add is contiguous.
 def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
     n, o, ho, wo = g.shape
     _, cg, kh, kw = w.shape
     (pt, pb), (pl, pr) = padding
     hp, wp = in_hw[0] + pt + pb, in_hw[1] + pl + pr
-    wg = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
-    cols = xp.matmul(wg, _flat_grad(xp, g, groups, wp))  # (N, G, K, L), junk columns zero
-    length = cols.shape[-1]
-    cols = cols.reshape(n, groups * cg, kh, kw, length)
-    out = xp.zeros((n, groups * cg, hp * wp), dtype=g.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            start = i * dilation[0] * wp + j * dilation[1]
-            out[:, :, start:start + length] += cols[:, :, i, j]
-    out = out.reshape(n, groups * cg, hp, wp)
-    if pt or pb or pl or pr:
-        out = xp.ascontiguousarray(out[:, :, pt:pt + in_hw[0], pl:pl + in_hw[1]])
-    return out
+    length = (ho - 1) * wp + wo
+    og = o // groups
+    gp = xp.zeros((o, n, ho, wp), dtype=g.dtype)  # g on the row-padded grid, junk columns zero
+    gp[..., :wo] = g.transpose(1, 0, 2, 3)
+    gp = gp.reshape(groups, og, n, ho * wp)
+    out = xp.zeros((groups, cg, n, hp * wp), dtype=g.dtype)
+    for k in range(groups):
+        wk = w[k * og:(k + 1) * og].reshape(og, cg * kh * kw)
+        # (cg·kh·kw, N·Ho·Wp): the last Wp - Wo columns of each sample are junk, never read
+        cols = xp.matmul(wk.T, gp[k].reshape(og, n * ho * wp)).reshape(cg, kh, kw, n, ho * wp)
+        for i in range(kh):
+            for j in range(kw):
+                start = i * dilation[0] * wp + j * dilation[1]
+                out[k, :, :, start:start + length] += cols[:, i, j, :, :length]
+    out = out.reshape(groups * cg, n, hp, wp)[:, :, pt:pt + in_hw[0], pl:pl + in_hw[1]]
+    return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
 
 
 # ------------------------------------------------------ the columns cache --
