@@ -86,6 +86,20 @@ def _time(step, flops: float, repeats: int, max_time: float) -> float:
     return median_time(step, repeats=repeats, min_time=0.05 if flops == 0 else 0.0, max_time=max_time)
 
 
+def _paired(case: Case, repeats: int, max_time: float, rounds: int):
+    """``({lib: median seconds}, median ratio, (lowest, highest) ratio)`` over ``rounds``
+    rounds, each timing chainrule then PyTorch (the ratio is taken within a round)."""
+    steps = {lib: case.make(lib) for lib in ("chainrule", "torch")}
+    samples: dict = {lib: [] for lib in steps}
+    ratios = []
+    for _ in range(rounds):
+        for lib, step in steps.items():
+            samples[lib].append(_time(step, case.flops, repeats, max_time))
+        ratios.append(samples["chainrule"][-1] / samples["torch"][-1])
+    medians = {lib: float(np.median(v)) for lib, v in samples.items()}
+    return medians, float(np.median(ratios)), (min(ratios), max(ratios))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -102,19 +116,19 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"--only {args.only!r} matches no workload; the workloads are:\n  {names}")
     started, busy = time.perf_counter(), cpu_busy()
     import torch
-    repeats, max_time = (7, 1.0) if args.quick else (25, 4.0)
+    # rounds alternate the two libraries, so a machine that speeds up or slows down
+    # mid-run moves both; each round is a median of ``repeats`` samples
+    repeats, max_time, rounds = (5, 0.5, 3) if args.quick else (9, 1.0, 7)
     rate = gemm_rate()
 
     # 1. chainrule and PyTorch, before any peer is imported (their threads stay out).
     rows = []
+    torch.set_num_threads(os.cpu_count() or 1)
     for case in chosen:
-        times = {}
-        for lib in ("chainrule", "torch"):
-            torch.set_num_threads(os.cpu_count() or 1)
-            times[lib] = _time(case.make(lib), case.flops, repeats, max_time)
-        ratio = times["chainrule"] / times["torch"]
+        times, ratio, spread = _paired(case, repeats, max_time, rounds)
         rows.append({"workload": case.name, "chainrule_ms": f"{times['chainrule'] * 1e3:.3f}",
                      "torch_ms": f"{times['torch'] * 1e3:.3f}", "ratio": f"{ratio:.2f}",
+                     "ratio_range": f"{spread[0]:.2f}-{spread[1]:.2f}",
                      "target": f"<= {case.target}" if case.target else "-",
                      "met": ("yes" if ratio <= case.target else "no") if case.target else "-",
                      "flop_bound_ms": f"{case.flops / rate * 1e3:.3f}" if case.flops else "-"})
@@ -152,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     for peer, why in status.items():
         print(f"{peer}: {_version(peer) if why is None else why}")
     if rows:
-        columns = ["workload", "chainrule_ms", "torch_ms", "ratio", "target", "met",
+        columns = ["workload", "chainrule_ms", "torch_ms", "ratio", "ratio_range", "target", "met",
                    "flop_bound_ms"] + [f"{p}_ms" for p in status]
         print(format_table(rows, columns))
         if status:
