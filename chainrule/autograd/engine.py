@@ -514,7 +514,10 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
 def _saved_arrays(node: Node, saved) -> list:
     """The arrays ``node`` saved (version-checked; the error names the forward in anomaly mode)."""
     try:
-        return [s.array(node) if s is not None else None for s in saved]
+        out = []
+        for s in saved:  # (a loop: a list comprehension is one more call in Python 3.11)
+            out.append(None if s is None else s.array(node))
+        return out
     except BackwardError:
         _saved_inputs(node, lambda s: s.unpack(node, False))  # raises, with the forward trace
         raise

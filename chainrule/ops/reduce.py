@@ -49,7 +49,9 @@ defvjp(sum_op, lambda g, ans, x, dims, keepdim, in_shape: _expand_back(g, in_sha
 def _expand_back_raw(xp, g, in_shape, dims, keepdim):
     """Array twin of ``_expand_back``: the reduced dims restored, then broadcast."""
     if dims is None:
-        return xp.full(in_shape, g, dtype=g.dtype)  # a fresh buffer: later sums go in place
+        out = xp.empty(in_shape, dtype=g.dtype)  # a fresh buffer: later sums go in place
+        out[...] = g  # (xp.full is a Python function around these two steps)
+        return out
     if not keepdim:
         g = g.reshape(_keep_shape(in_shape, dims))
     return xp.broadcast_to(g, in_shape)
