@@ -265,12 +265,7 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
                     _capture(capture, targets[node], g, create_graph)
             if g is not None and (needed is None or node in needed):
                 _run_node(node, g, pending, create_graph, retain_graph, needed)
-            for parent in node.next_nodes:
-                if parent is None:
-                    continue
-                deps[parent] -= 1
-                if deps[parent] == 0:
-                    ready.append(parent)
+            _count_down(node, deps, ready)
     finally:
         GRAD.enabled = prev_mode
 
@@ -366,17 +361,21 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         pending[parent] = _array_sum(prev, gi)
                         owned.add(parent)
                 # drop this node's arrays now: hooks of the next node may check they are gone
-                inputs = ans = saved = grads_out = gi = prev = g = None
+                grads_out = gi = prev = g = None
                 if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                     node.release()
-            for parent in node.next_nodes:
-                if parent is None:
-                    continue
-                deps[parent] -= 1
-                if deps[parent] == 0:
-                    ready.append(parent)
+            _count_down(node, deps, ready)
     finally:
         GRAD.enabled = prev_mode
+
+
+def _count_down(node, deps: dict, ready: list) -> None:
+    """``node`` has run: each parent waits for one gradient fewer (ready at none)."""
+    for parent in node.next_nodes:
+        if parent is not None:
+            deps[parent] -= 1
+            if deps[parent] == 0:
+                ready.append(parent)
 
 
 def _array_sum(a, b):
