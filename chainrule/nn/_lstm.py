@@ -39,6 +39,15 @@ def _order(xp, a, reverse: bool):
     return a[::-1] if reverse else a
 
 
+def _sigmoid_into(xp, a) -> None:
+    """``a = sigmoid(a)`` in place (no temporary when the backend has ``expit``)."""
+    expit = getattr(xp, "expit", None)
+    if expit is not None:
+        expit(a, out=a)
+    else:
+        a[...] = _sigmoid_fwd(xp, a)
+
+
 def _lstm_fwd(xp, gi, h0, c0, w, *, reverse, cache):
     t_len, batch, four_h = gi.shape
     n = four_h // 4
@@ -55,9 +64,9 @@ def _lstm_fwd(xp, gi, h0, c0, w, *, reverse, cache):
         a = acts[k]
         xp.matmul(h, wt, out=a)
         a += gis[k]
-        a[:, 2 * n:3 * n] = xp.tanh(a[:, 2 * n:3 * n])
-        a[:, :2 * n] = _sigmoid_fwd(xp, a[:, :2 * n])
-        a[:, 3 * n:] = _sigmoid_fwd(xp, a[:, 3 * n:])
+        xp.tanh(a[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])
+        _sigmoid_into(xp, a[:, :2 * n])
+        _sigmoid_into(xp, a[:, 3 * n:])
         c = cs[k + 1]
         xp.multiply(a[:, n:2 * n], cs[k], out=c)
         c += a[:, :n] * a[:, 2 * n:3 * n]
