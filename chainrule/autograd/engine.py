@@ -5,6 +5,11 @@ many consumers will send it a gradient; a second pass runs each node once all of
 them have, in depth-first order so gradients are freed early. Each node's
 gradient is dropped as soon as it has been passed on, and (unless
 ``retain_graph``) its saved tensors are released right after its rules run.
+
+Two walks share that plan. ``run_backward`` passes Tensors and runs the Tensor
+rules (any order of derivative, ``grad``, ``inputs=``, anomaly mode). The plain
+``backward()`` of a loss goes through ``_backward_plain``, which keeps gradients as
+raw arrays and runs the ops' array twins (``defvjp_raw``) where they have them.
 """
 from __future__ import annotations
 
