@@ -14,7 +14,7 @@ raw arrays and runs the ops' array twins (``defvjp_raw``) where they have them.
 from __future__ import annotations
 
 from .grad_mode import GRAD
-from .graph import AccumulateGrad, Node, _tensor_class
+from .graph import AccumulateGrad, Node, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
@@ -47,7 +47,16 @@ class IndexedGrad:
             backend_of(target).scatter_add(target, self.index, values)
         else:
             target[self.index] += values
-_wrap = None  # tensor.wrap_array, bound on first use (tensor.py imports this package)
+
+
+_wrap = None  # tensor.wrap_array, bound by _bind_wrap (tensor.py imports this package)
+
+
+def _bind_wrap() -> None:
+    global _wrap
+    if _wrap is None:
+        from ..tensor import wrap_array
+        _wrap = wrap_array
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
@@ -224,10 +233,7 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
     with ``capture`` the gradients arriving at targets are stored there by input
     position instead of being accumulated into ``.grad``.
     """
-    global _wrap
-    if _wrap is None:
-        from ..tensor import wrap_array
-        _wrap = wrap_array
+    _bind_wrap()
     root_nodes = []
     pending: dict = {}
     for t, g in zip(tensors, grads):
@@ -283,10 +289,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
     ``.grad``); ``owned`` holds the nodes whose pending array is a fresh buffer of
     this backward, which may be summed into in place or taken over.
     """
-    global _wrap
-    if _wrap is None:
-        from ..tensor import wrap_array
-        _wrap = wrap_array
+    _bind_wrap()
     root_nodes = []
     pending: dict = {}
     owned: set = set()
@@ -355,10 +358,9 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                         continue
                     if prev is None:
                         pending[parent] = gi
-                        flags = gi.flags
                         # only a fresh array that owns its memory may later be summed into
                         # or taken over (a rule may return ga itself or a view of it)
-                        if gi is not ga and flags.owndata and flags.writeable:
+                        if _exclusive(gi, ga):
                             owned.add(parent)
                     elif parent in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
                         prev += gi  # prev is an array (never a NumPy scalar): updated in place
@@ -432,13 +434,18 @@ def _check_not_freed(node: Node) -> None:
             "to the first backward() or autograd.grad() if you need to backward twice.")
 
 
-def _saved_inputs(node: Node, unpack):
-    """``(inputs, ans)`` as the node saved them, through ``unpack`` (version-checked)."""
+def _saved_inputs(node: Node, unpack, *args):
+    """``(inputs, ans)`` as the node saved them, each through ``unpack(saved, node, *args)``
+    (version-checked; in anomaly mode the error also names the forward)."""
     saved = node.saved
     try:
-        inputs = [None] * len(node.input_meta) if saved is None else \
-            [unpack(s) if s is not None else None for s in saved]
-        ans = unpack(node.saved_ans) if node.saved_ans is not None else None
+        if saved is None:
+            inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
+        else:
+            inputs = []
+            for s in saved:  # (a loop: a list comprehension is one more call in Python 3.11)
+                inputs.append(None if s is None else unpack(s, node, *args))
+        ans = unpack(node.saved_ans, node, *args) if node.saved_ans is not None else None
     except BackwardError as e:
         if node.trace:
             from .anomaly import forward_trace_note
@@ -450,7 +457,7 @@ def _saved_inputs(node: Node, unpack):
 def _tensor_grads(node: Node, g, create_graph: bool, needed) -> list:
     """``[(parent, gradient Tensor)]`` from the node's Tensor rules (any order of derivative)."""
     op = node.op
-    inputs, ans = _saved_inputs(node, lambda s: s.unpack(node, create_graph))
+    inputs, ans = _saved_inputs(node, SavedTensor.unpack, create_graph)
     out = []
     for i, parent in enumerate(node.next_nodes):
         if parent is None or (needed is not None and parent not in needed):
@@ -486,12 +493,7 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     """``[(parent, gradient array)]`` from the node's array-level rules (first order only);
     with ``dense_reads=False`` a read's gradient may stay an :class:`IndexedGrad`."""
     op = node.op
-    saved = node.saved
-    if saved is None:
-        inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
-    else:
-        inputs = _saved_arrays(node, saved)
-    ans = node.saved_ans.array(node) if node.saved_ans is not None else None
+    inputs, ans = _saved_inputs(node, SavedTensor.array)
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.raw_vjps
     params = node.params
@@ -513,18 +515,6 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
             gi = _conform(xp, gi, shape, dtype, op.name, i)
         out.append((parent, gi))
     return out
-
-
-def _saved_arrays(node: Node, saved) -> list:
-    """The arrays ``node`` saved (version-checked; the error names the forward in anomaly mode)."""
-    try:
-        out = []
-        for s in saved:  # (a loop: a list comprehension is one more call in Python 3.11)
-            out.append(None if s is None else s.array(node))
-        return out
-    except BackwardError:
-        _saved_inputs(node, lambda s: s.unpack(node, False))  # raises, with the forward trace
-        raise
 
 
 def _conform(xp, gi, shape, dtype, op_name: str, i: int):
