@@ -12,7 +12,7 @@ from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, constant, is_scalar, tensor_method
-from .registry import defop, defvjp, defvjp_raw, nondifferentiable
+from .registry import REGISTRY, defop, defvjp, defvjp_raw, nondifferentiable
 
 
 def _broadcast_explain(name):
@@ -760,7 +760,6 @@ Tensor.equal = equal
 # The same derivatives on raw arrays, for a first-order backward (see defvjp_raw);
 # the Tensor rules above stay the definition, used for higher orders.
 def _twin(name: str, *rules) -> None:
-    from .registry import REGISTRY
     defvjp_raw(REGISTRY[name], *rules)
 
 
@@ -770,6 +769,11 @@ def _pow_scalar_raw(xp, g, ans, a, exponent):
     if exponent == 1:
         return g
     return g * exponent * xp.power(a, exponent - 1)
+
+
+def _silu_raw(xp, g, ans, x):
+    s = _sigmoid_fwd(xp, x)
+    return g * (s * (1 + x * (1 - s)))
 
 
 def _gelu_raw(xp, g, ans, x, approximate):
@@ -813,7 +817,7 @@ _twin("relu", lambda xp, g, ans, x: xp.multiply(g, ans > 0, dtype=g.dtype))
 _twin("leaky_relu", lambda xp, g, ans, x, negative_slope:
       g * xp.where(x > 0, 1.0, negative_slope).astype(g.dtype))
 _twin("elu", lambda xp, g, ans, x, alpha: g * xp.where(x > 0, 1.0, ans + alpha).astype(g.dtype))
-_twin("silu", lambda xp, g, ans, x: g * (lambda s: s * (1 + x * (1 - s)))(_sigmoid_fwd(xp, x)))
+_twin("silu", _silu_raw)
 _twin("softplus", lambda xp, g, ans, x, beta, threshold:
       g * xp.where(x * beta > threshold, 1.0, _sigmoid_fwd(xp, x * beta)).astype(g.dtype))
 _twin("gelu", _gelu_raw)

@@ -46,15 +46,18 @@ sum_op = defop("sum", lambda xp, x, dims, keepdim, in_shape: x.sum(axis=dims, ke
 defvjp(sum_op, lambda g, ans, x, dims, keepdim, in_shape: _expand_back(g, in_shape, dims, keepdim))
 
 
+def _restore_raw(g, in_shape, dims, keepdim):
+    """Array twin of ``_restore``."""
+    return g if keepdim else g.reshape(_keep_shape(in_shape, dims))
+
+
 def _expand_back_raw(xp, g, in_shape, dims, keepdim):
     """Array twin of ``_expand_back``: the reduced dims restored, then broadcast."""
     if dims is None:
         out = xp.empty(in_shape, dtype=g.dtype)  # a fresh buffer: later sums go in place
         out[...] = g  # (xp.full is a Python function around these two steps)
         return out
-    if not keepdim:
-        g = g.reshape(_keep_shape(in_shape, dims))
-    return xp.broadcast_to(g, in_shape)
+    return xp.broadcast_to(_restore_raw(g, in_shape, dims, keepdim), in_shape)
 
 
 defvjp_raw(sum_op, lambda xp, g, ans, x, dims, keepdim, in_shape:
@@ -527,10 +530,6 @@ Tensor.count_nonzero = count_nonzero
 
 # ------------------------------------------- array twins of the rules above --
 # The same rules on raw arrays, for a first-order backward (see defvjp_raw).
-def _restore_raw(g, in_shape, dims, keepdim):
-    return g if keepdim else g.reshape(_keep_shape(in_shape, dims))
-
-
 def _var_raw(xp, g, ans, x, dims, correction, keepdim, in_shape):
     n = _count(in_shape, dims)
     centered = x - x.mean(axis=dims, keepdims=True)
@@ -549,7 +548,6 @@ def _logsumexp_raw(xp, g, ans, x, dims, keepdim, in_shape):
 
 
 def _max_dim_raw(xp, g, ans, x, indices, dim, keepdim, in_shape):
-    from ..backends import backend_of
     out = xp.zeros(in_shape, dtype=g.dtype)
     idx = indices if keepdim else xp.expand_dims(indices, dim)
     xp.put_along_axis(out, idx, g if keepdim else xp.expand_dims(g, dim), axis=dim)

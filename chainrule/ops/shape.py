@@ -370,7 +370,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
 def _cat_raw_rule(i):
     def rule(xp, g, ans, *xs, dim, sizes):
         start = builtins.sum(sizes[:i])
-        return g[(slice(None),) * dim + (slice(start, start + sizes[i]),)]
+        return g[_dim_slice(dim, start, start + sizes[i])]
     return rule
 
 
@@ -406,8 +406,13 @@ def vstack(tensors) -> Tensor:
     return cat([t if t.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
 
 
+def _dim_slice(dim: int, start: int, stop: int) -> tuple:
+    """The index that takes ``start:stop`` of dim ``dim`` and all of the dims before it."""
+    return (slice(None),) * dim + (slice(start, stop),)
+
+
 slice_op = defop("slice", lambda xp, x, dim, start, stop, size:
-                 x[(slice(None),) * dim + (slice(start, stop),)], saves=(), view=True)
+                 x[_dim_slice(dim, start, stop)], saves=(), view=True)
 defvjp(slice_op, lambda g, ans, x, dim, start, stop, size: pad_dim(g, dim, start, size - stop))
 
 
@@ -430,7 +435,7 @@ def _pad_dim_fwd(xp, x, dim, before, after):
     shape = list(x.shape)
     shape[dim] += before + after
     out = xp.zeros(shape, dtype=x.dtype)
-    out[(slice(None),) * dim + (slice(before, before + x.shape[dim]),)] = x
+    out[_dim_slice(dim, before, before + x.shape[dim])] = x
     return out
 
 
@@ -597,7 +602,8 @@ pad_op = defop("pad", lambda xp, x, widths, value: xp.pad(x, widths, constant_va
 defvjp(pad_op, lambda g, ans, x, widths, value: _unpad(g, widths))
 
 
-def _unpad(g: Tensor, widths) -> Tensor:
+def _unpad(g, widths):
+    """``g`` (a Tensor or an array) without the ``widths`` padding: pad's rule and its twin."""
     index = tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(widths))
     return g[index]
 
@@ -633,19 +639,13 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 from ..autograd.engine import IndexedGrad  # noqa: E402  (a read's gradient, added in place)
 
 
-def _narrow_raw(g, dim, start, stop):
-    return g[(slice(None),) * dim + (slice(start, stop),)]
-
-
 defvjp_raw(reshape_op, lambda xp, g, ans, x, shape, in_shape: g.reshape(in_shape))
 defvjp_raw(permute_op, lambda xp, g, ans, x, dims: xp.transpose(g, _inverse(dims)))
 defvjp_raw(broadcast_to_op, lambda xp, g, ans, x, shape: g)
 defvjp_raw(sum_to_op, lambda xp, g, ans, x, shape, in_shape: xp.broadcast_to(g, in_shape))
 defvjp_raw(slice_op, lambda xp, g, ans, x, dim, start, stop, size: IndexedGrad(
-    (slice(None),) * dim + (slice(start, stop),), g,
-    g.shape[:dim] + (size,) + g.shape[dim + 1:]))
+    _dim_slice(dim, start, stop), g, g.shape[:dim] + (size,) + g.shape[dim + 1:]))
 defvjp_raw(pad_dim_op, lambda xp, g, ans, x, dim, before, after:
-           _narrow_raw(g, dim, before, g.shape[dim] - after))
+           g[_dim_slice(dim, before, g.shape[dim] - after)])
 defvjp_raw(flip_op, lambda xp, g, ans, x, dims: xp.flip(g, dims))
-defvjp_raw(pad_op, lambda xp, g, ans, x, widths, value:
-           g[tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(widths))])
+defvjp_raw(pad_op, lambda xp, g, ans, x, widths, value: _unpad(g, widths))  # (it only indexes)

@@ -130,12 +130,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: s
             raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} (padded by "
                            f"{pads[-nd:]}) is smaller than the dilated kernel of size "
                            f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))[-nd:]}")
-    params = dict(stride=stride, padding=pads, dilation=dilation, groups=groups)
-    if bias is None:
-        return _add_bias_and_restore(conv2d_op(x, w, **params), None, out_ch, unbatched, nd, op)
-    _check_bias(bias, out_ch, op)
+    if bias is not None:
+        _check_bias(bias, out_ch, op)
     # the op adds the bias in the pass that lays its output out
-    return _add_bias_and_restore(conv2d_op(x, w, bias, **params), None, out_ch, unbatched, nd, op)
+    out = conv2d_op(x, w, *(() if bias is None else (bias,)), stride=stride, padding=pads,
+                    dilation=dilation, groups=groups)
+    return _add_bias_and_restore(out, None, out_ch, unbatched, nd, op)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
