@@ -93,3 +93,16 @@ def test_grads_fine_under_anomaly_mode():
         x = cr.tensor([1.0, 2.0], requires_grad=True)
         (x.exp() * x).sum().backward()
     assert x.grad is not None and x.grad.isfinite().all().item()
+
+
+def test_a_modified_saved_output_names_its_forward_in_the_plain_backward():
+    # recorded under anomaly mode, run by a plain backward() outside it (the array rules)
+    x = cr.ones(3, requires_grad=True)
+    with cr.autograd.detect_anomaly():
+        y = x.exp()  # exp saves its output
+    loss = y.sum()
+    with cr.no_grad():
+        y.add_(1)
+    with pytest.raises(BackwardError, match="modified by an in-place operation") as info:
+        loss.backward()
+    assert "The forward op 'exp'" in str(info.value)
