@@ -4,33 +4,8 @@ Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.overhea
 """
 from __future__ import annotations
 
-import numpy as np
-
+from . import workloads as W
 from .timing import median_time
-
-
-def chainrule_step(shape):
-    import chainrule as cr
-    a = cr.tensor(np.random.rand(*shape).astype(np.float32), requires_grad=True)
-    b = cr.tensor(np.random.rand(*shape).astype(np.float32), requires_grad=True)
-
-    def step():
-        a.grad = None
-        b.grad = None
-        (a * b + a).sum().backward()
-    return step
-
-
-def torch_step(shape):
-    import torch
-    a = torch.rand(*shape, requires_grad=True)
-    b = torch.rand(*shape, requires_grad=True)
-
-    def step():
-        a.grad = None
-        b.grad = None
-        (a * b + a).sum().backward()
-    return step
 
 
 def run(repeats: int = 50) -> list[dict]:
@@ -38,8 +13,8 @@ def run(repeats: int = 50) -> list[dict]:
     torch.set_num_threads(1)  # tiny tensors: threads only add overhead for both
     rows = []
     for shape in ((1,), (10, 10)):
-        ours = median_time(chainrule_step(shape), repeats=repeats, min_time=0.02)
-        theirs = median_time(torch_step(shape), repeats=repeats, min_time=0.02)
+        ours = median_time(W.overhead_step("chainrule", shape), repeats=repeats, min_time=0.02)
+        theirs = median_time(W.overhead_step("torch", shape), repeats=repeats, min_time=0.02)
         rows.append({"workload": f"(a*b+a).sum().backward() {'x'.join(map(str, shape))}",
                      "chainrule_us": f"{ours * 1e6:.1f}", "torch_us": f"{theirs * 1e6:.1f}",
                      "ratio": f"{ours / theirs:.2f}"})
