@@ -22,6 +22,16 @@ def from_torch(t: torch.Tensor, requires_grad: bool = False) -> cr.Tensor:
     return cr.tensor(t.detach().cpu().numpy(), requires_grad=requires_grad)
 
 
+def load_into_torch(ours, theirs) -> None:
+    """Copy a chainrule module's state into the torch module of the same layout (same
+    names, order and shapes, asserted first)."""
+    ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
+    assert [(k, tuple(v.shape)) for k, v in ours_sd.items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs_sd.items()]
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy(), copy=True))
+                            for k, v in ours_sd.items()})
+
+
 def assert_close(ours, theirs, rtol: float | None = None, atol: float | None = None, msg: str = ""):
     """Values (and shapes) of a chainrule tensor equal a torch tensor's within tolerance."""
     a = ours.detach().numpy() if isinstance(ours, cr.Tensor) else np.asarray(ours)

@@ -13,7 +13,7 @@ import torch.nn.functional as TF
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.errors import DTypeError, ShapeError
-from tests.torch_oracle import assert_close, to_torch
+from tests.torch_oracle import assert_close, to_torch, load_into_torch
 
 DTYPES = {"float64": (cr.float64, torch.float64), "float32": (cr.float32, torch.float32)}
 
@@ -31,14 +31,6 @@ def _backward_both(ours, theirs):
     g = cr.randn(*ours.shape, dtype=ours.dtype)
     ours.backward(g)
     theirs.backward(to_torch(g))
-
-
-def _load_into_torch(ours, theirs):
-    sd = ours.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in sd.items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy(), copy=True))
-                            for k, v in sd.items()})
 
 
 # ------------------------------------------------------------------ SDPA --
@@ -168,7 +160,7 @@ def _mha_pair(dtype, batch_first, dropout=0.0, **kw):
     ours = cr.nn.MultiheadAttention(8, 2, dropout=dropout, batch_first=batch_first, dtype=cr_dt, **kw)
     theirs = torch.nn.MultiheadAttention(8, 2, dropout=dropout, batch_first=batch_first,
                                          dtype=t_dt, **kw)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     return ours, theirs, cr_dt
 
 

@@ -12,21 +12,13 @@ import torch
 
 import chainrule as cr
 from chainrule.errors import DTypeError, ShapeError
-from tests.torch_oracle import assert_close, to_torch
+from tests.torch_oracle import assert_close, to_torch, load_into_torch
 
 DTYPES = {"float64": (cr.float64, torch.float64), "float32": (cr.float32, torch.float32)}
 LAYERS = {"RNN": (cr.nn.RNN, torch.nn.RNN), "LSTM": (cr.nn.LSTM, torch.nn.LSTM),
           "GRU": (cr.nn.GRU, torch.nn.GRU)}
 CELLS = {"RNNCell": (cr.nn.RNNCell, torch.nn.RNNCell), "LSTMCell": (cr.nn.LSTMCell, torch.nn.LSTMCell),
          "GRUCell": (cr.nn.GRUCell, torch.nn.GRUCell)}
-
-
-def _load_into_torch(ours, theirs):
-    ours_sd, theirs_sd = ours.state_dict(), theirs.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in ours_sd.items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs_sd.items()]
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy(), copy=True))
-                            for k, v in ours_sd.items()})
 
 
 def _randn(*shape, dtype, requires_grad=True):
@@ -63,7 +55,7 @@ def _build(kind, dtype, **kw):
     cr_dt, t_dt = DTYPES[dtype]
     ours = ours_cls(4, 5, dtype=cr_dt, **kw)
     theirs = torch_cls(4, 5, dtype=t_dt, **kw)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     return ours, theirs, cr_dt
 
 
@@ -146,7 +138,7 @@ def test_cell_matches_torch(kind, batched, dtype):
     cr_dt, t_dt = DTYPES[dtype]
     extra = {"nonlinearity": "relu"} if kind.endswith("relu") else {}
     ours, theirs = ours_cls(4, 5, dtype=cr_dt, **extra), torch_cls(4, 5, dtype=t_dt, **extra)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     lead = (3,) if batched else ()
     x = _randn(*lead, 4, dtype=cr_dt)
     h = _randn(*lead, 5, dtype=cr_dt)

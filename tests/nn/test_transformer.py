@@ -9,17 +9,9 @@ import torch
 
 import chainrule as cr
 from chainrule.errors import ShapeError
-from tests.torch_oracle import assert_close, to_torch
+from tests.torch_oracle import assert_close, to_torch, load_into_torch
 
 DTYPES = {"float64": (cr.float64, torch.float64), "float32": (cr.float32, torch.float32)}
-
-
-def _load_into_torch(ours, theirs):
-    sd = ours.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in sd.items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v.numpy(), copy=True))
-                            for k, v in sd.items()})
 
 
 def _mask(t):
@@ -45,7 +37,7 @@ def _layer_pair(dtype, **kw):
     cr_dt, t_dt = DTYPES[dtype]
     ours = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dtype=cr_dt, **kw)
     theirs = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dtype=t_dt, **kw)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     return ours, theirs, cr_dt
 
 
@@ -105,7 +97,7 @@ def test_encoder_stack_matches_torch(final_norm, dtype):
         torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, dtype=t_dt), num_layers=3,
         norm=torch.nn.LayerNorm(8, dtype=t_dt) if final_norm else None,
         enable_nested_tensor=False)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     ours.eval()
     theirs.eval()
     x = cr.randn(2, 6, 8, dtype=cr_dt, requires_grad=True)
@@ -136,7 +128,7 @@ def test_encoder_agrees_with_torch_fast_path_off_the_padding():
     ours = cr.nn.TransformerEncoder(cr.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2)
     theirs = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
                                          2)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     ours.eval()
     theirs.eval()
     x = cr.randn(2, 5, 8)
@@ -156,7 +148,7 @@ def test_decoder_layer_matches_torch(norm_first, batch_first):
               dtype=cr.float64)
     ours = cr.nn.TransformerDecoderLayer(8, 2, **kw)
     theirs = torch.nn.TransformerDecoderLayer(8, 2, **{**kw, "dtype": torch.float64})
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     ours.eval()
     theirs.eval()
     shape = (lambda n: (2, n, 8)) if batch_first else (lambda n: (n, 2, 8))
@@ -175,7 +167,7 @@ def test_transformer_matches_torch(dtype):
               dim_feedforward=16, batch_first=True)
     ours = cr.nn.Transformer(**kw, dtype=cr_dt)
     theirs = torch.nn.Transformer(**kw, dtype=t_dt)
-    _load_into_torch(ours, theirs)
+    load_into_torch(ours, theirs)
     ours.eval()
     theirs.eval()
     src = cr.randn(2, 6, 8, dtype=cr_dt, requires_grad=True)
