@@ -69,6 +69,10 @@ class Backend:
         self.erfinv = special.erfinv
         self.expit = special.expit  # the logistic sigmoid: one stable ufunc
 
+    def relu(self, x):
+        """``maximum(x, 0)`` in ``x``'s dtype (NaN stays NaN)."""
+        return self.module.maximum(x, 0).astype(x.dtype, copy=False)
+
     # what differs between NumPy and CuPy
     def scatter_add(self, target, index, values) -> None:
         """``target[index] += values`` with repeated indices accumulated (in place)."""

@@ -432,7 +432,7 @@ def _sign_int(input):
 
 
 # ------------------------------------------------------ activations (unary) --
-relu_op = defop("relu", lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False),
+relu_op = defop("relu", lambda xp, x: xp.relu(x),
                 saves=_NO_INPUT, saves_ans=True)
 # the rule is one op on arrays (a multiply by a float mask costs three): its own rule
 # passes gradients through the same mask, and nothing flows into the mask itself
