@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends import backend_of
+from ..backends.blas import axpy_
 
 
 class Scratch:
@@ -84,8 +85,8 @@ def lerp_(xp, start, end, weight: float, tmp) -> None:
 
 def add_scaled_(xp, param, value, alpha: float, tmp) -> None:
     """``param += alpha * value`` (``value`` may be ``tmp`` itself)."""
-    # (not BLAS axpy through SciPy: its OpenBLAS is a second thread pool, whose spinning
-    # workers slowed every following NumPy GEMM ~3x on a 2-core machine)
+    if axpy_(param, value, alpha):  # one threaded pass through NumPy's own BLAS
+        return
     xp.multiply(value, alpha, out=tmp)
     param += tmp
 

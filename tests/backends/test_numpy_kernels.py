@@ -27,3 +27,28 @@ def test_relu_keeps_shape_and_handles_views_and_ints():
     ints = np.arange(-5, 5)
     assert NUMPY.relu(ints).dtype == ints.dtype
     np.testing.assert_array_equal(NUMPY.relu(ints), np.maximum(ints, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_matches_numpy(dtype):
+    from chainrule.backends import blas
+    if not blas._AXPY:
+        pytest.skip("NumPy's BLAS is not the bundled scipy-openblas here")
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal(blas.MIN_SIZE + 3).astype(dtype)
+    x = rng.standard_normal(y.size).astype(dtype)
+    expected = y + dtype(-0.125) * x
+    assert blas.axpy_(y, x, -0.125)
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_axpy_declines_what_it_cannot_do():
+    from chainrule.backends.blas import MIN_SIZE, axpy_
+    y = np.ones(MIN_SIZE * 2, np.float32)
+    before = y.copy()
+    assert not axpy_(y, np.ones(MIN_SIZE * 2, np.float64), 1.0)      # dtypes differ
+    assert not axpy_(y, y, 1.0)                                     # overlap
+    assert not axpy_(y[::2], np.ones(MIN_SIZE, np.float32), 1.0)    # strided
+    assert not axpy_(y[:10], np.ones(10, np.float32), 1.0)          # too small to pay
+    assert not axpy_(y.reshape(2, -1), np.ones((4, MIN_SIZE // 2), np.float32), 1.0)
+    np.testing.assert_array_equal(y, before)

@@ -7,6 +7,7 @@ chainrule.Size([2, 4])
 """
 from __future__ import annotations
 
+from ...backends import NUMPY
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
@@ -22,8 +23,16 @@ def _matmul_rows(xp, x, m):
     return xp.matmul(x.reshape(-1, x.shape[-1]), m).reshape(*x.shape[:-1], m.shape[-1])
 
 
+# Below this many rows, OpenBLAS (0.3.30, AVX-512 kernel) computes (w @ x.T).T about twice
+# as fast as x @ w.T, and copying that small (rows, out) result to C order costs a few µs.
+_FEW_ROWS = 32
+
+
 def _linear_fwd(xp, x, w, *b):
-    out = _matmul_rows(xp, x, w.T)
+    if x.ndim == 2 and x.shape[0] <= _FEW_ROWS and xp is NUMPY:
+        out = xp.ascontiguousarray(xp.matmul(w, x.T).T)
+    else:
+        out = _matmul_rows(xp, x, w.T)
     if b:
         out += b[0]  # out is a fresh array: add the bias without another allocation
     return out
