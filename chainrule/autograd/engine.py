@@ -6,12 +6,15 @@ them have, in depth-first order so gradients are freed early. Each node's
 gradient is dropped as soon as it has been passed on, and (unless
 ``retain_graph``) its saved tensors are released right after its rules run.
 
-Two walks share that plan. ``run_backward`` passes Tensors and runs the Tensor
-rules (any order of derivative, ``grad``, ``inputs=``, anomaly mode). The plain
-``backward()`` of a loss goes through ``_backward_plain``, which keeps gradients as
-raw arrays and runs the ops' array twins (``defvjp_raw``) where they have them.
+That is ``run_backward``: it passes Tensors and runs the Tensor rules (any order
+of derivative, ``grad``, ``inputs=``, anomaly mode). The plain ``backward()`` of a
+loss goes through ``_backward_plain`` instead, which skips the counting pass (it
+runs nodes newest first), keeps gradients as raw arrays and runs the ops' array
+twins (``defvjp_raw``) where they have them.
 """
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 from .grad_mode import GRAD
 from .graph import AccumulateGrad, Node, SavedTensor, _tensor_class
@@ -284,96 +287,122 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
 def _backward_plain(roots, retain_graph: bool) -> None:
     """``run_backward`` for the common case: every leaf, first order, no anomaly mode.
 
-    ``roots`` are ``(tensor, gradient array, whether that array is ours)``. The same
-    walk, with gradients kept as raw arrays (Tensors are made only for hooks and
-    ``.grad``); ``owned`` holds the nodes whose pending array is a fresh buffer of
-    this backward, which may be summed into in place or taken over.
+    ``roots`` are ``(tensor, gradient array, whether that array is ours)``. Gradients
+    stay raw arrays (Tensors are made only for hooks and ``.grad``); ``owned`` holds
+    the nodes whose pending array is a fresh buffer of this backward, which may be
+    summed into in place or taken over.
+
+    No counting pass: nodes run newest first (a max-heap on their creation number),
+    which is a valid order because every consumer is newer than its inputs, so
+    when a node comes off the heap nothing left can still send it a gradient. A
+    leaf's gradient is added to its ``.grad`` as it arrives; a leaf with hooks
+    gets the sum of its gradients once the walk is over, so its hooks run once.
     """
     _bind_wrap()
-    root_nodes = []
     pending: dict = {}
     owned: set = set()
+    heap: list = []
+    hooked: list = []  # accumulators of leaves with hooks, in order of first gradient
     for t, ga, is_ours in roots:
         node = t.grad_fn if t.grad_fn is not None else t._accumulator()
-        root_nodes.append(node)
-        if node in pending:
-            pending[node] = _array_sum(pending[node], ga)
-            owned.add(node)
-        else:
-            pending[node] = ga
-            if is_ours:
-                owned.add(node)
-    deps = _discover(root_nodes)
-    ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
+        _arrive(node, ga, is_ours, pending, owned, heap, hooked)
     prev_mode = GRAD.enabled
     GRAD.enabled = False
     try:
-        while ready:
-            node = ready.pop()
-            ga = pending.pop(node, None)
-            if ga is not None:
-                if node.pre_hooks:
-                    ga = _run_hooks_on_array(node.pre_hooks, ga)
-                    owned.discard(node)
-                op = node.op
-                if op is None:  # AccumulateGrad: the end of the graph for a leaf
-                    leaf = node.variable
-                    if leaf is None:
-                        continue  # the leaf is gone: no one can read its gradient
-                    if leaf._grad is None and not leaf._hooks and node in owned:
-                        leaf._grad = _wrap(ga)  # the usual case: take over our own buffer
-                        leaf._grad_owned = True
-                    else:
-                        g = _wrap(ga)
-                        g._grad_owned = node in owned
-                        _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
-                    ga = g = None  # a summed-in gradient is garbage now, not at the next node
-                    continue
-                if node.retained is not None:
-                    keeper = node.retained()
-                    if keeper is not None and keeper.grad_fn is node:
-                        _store_grad(keeper, _wrap(ga), False)
-                if node.freed:
-                    _check_not_freed(node)
-                if op.raw_vjps is not None:
-                    grads_out = _raw_grads(node, ga, None, dense_reads=False)
+        while heap:
+            node = heappop(heap)[1]
+            ga = pending.pop(node)
+            if node.pre_hooks:
+                ga = _run_hooks_on_array(node.pre_hooks, ga)
+                owned.discard(node)
+            if node.retained is not None:
+                keeper = node.retained()
+                if keeper is not None and keeper.grad_fn is node:
+                    _store_grad(keeper, _wrap(ga), False)
+            if node.freed:
+                _check_not_freed(node)
+            if node.op.raw_vjps is not None:
+                grads_out = _raw_grads(node, ga, None, dense_reads=False)
+            else:
+                g = _wrap(ga)
+                g._grad_owned = node in owned
+                grads_out = [(parent, gi._data) for parent, gi in _tensor_grads(node, g, False, None)]
+            for parent, gi in grads_out:
+                if type(gi) is IndexedGrad:  # a read's gradient: written into place
+                    _arrive_indexed(parent, gi, pending, owned, heap, hooked)
                 else:
-                    g = _wrap(ga)
-                    g._grad_owned = node in owned
-                    grads_out = [(parent, gi._data) for parent, gi in
-                                 _tensor_grads(node, g, False, None)]
-                for parent, gi in grads_out:
-                    prev = pending.get(parent)
-                    if type(gi) is IndexedGrad:  # a read's gradient: written into place
-                        xp = backend_of(gi.values)
-                        if prev is None:
-                            pending[parent] = gi.dense(xp)
-                        elif parent in owned:
-                            gi.add_into(xp, prev)
-                        else:
-                            prev = prev.copy()
-                            gi.add_into(xp, prev)
-                            pending[parent] = prev
-                        owned.add(parent)
-                        continue
-                    if prev is None:
-                        pending[parent] = gi
-                        # only a fresh array that owns its memory may later be summed into
-                        # or taken over (a rule may return ga itself or a view of it)
-                        if _exclusive(gi, ga):
-                            owned.add(parent)
-                    elif parent in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
-                        prev += gi  # prev is an array (never a NumPy scalar): updated in place
-                    else:
-                        pending[parent] = _array_sum(prev, gi)
-                        owned.add(parent)
-                # drop this node's arrays now: hooks of the next node may check they are gone
-                grads_out = gi = prev = g = None
-                if not retain_graph and (node.saved is not None or node.saved_ans is not None):
-                    node.release()
-            _count_down(node, deps, ready)
+                    # only a fresh array that owns its memory may later be summed into
+                    # or taken over (a rule may return ga itself or a view of it)
+                    _arrive(parent, gi, _exclusive(gi, ga), pending, owned, heap, hooked)
+            # drop this node's arrays now: hooks of the next node may check they are gone
+            grads_out = gi = g = ga = None
+            if not retain_graph and (node.saved is not None or node.saved_ans is not None):
+                node.release()
+        for acc in hooked:
+            leaf = acc.variable
+            if leaf is not None:
+                g = _wrap(pending.pop(acc))
+                g._grad_owned = acc in owned
+                _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
+                g = None  # a summed-in gradient is garbage now, not at the next leaf
     finally:
         GRAD.enabled = prev_mode
+
+
+def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hooked: list) -> None:
+    """A gradient array reaches ``node``: summed into what is pending there, or (a leaf
+    without hooks) straight into its ``.grad``."""
+    if node.op is None:  # AccumulateGrad: the end of the graph for a leaf
+        leaf = node.variable
+        if leaf is None:
+            return  # the leaf is gone: no one can read its gradient
+        if not leaf._hooks:
+            if leaf._grad is None and is_ours:
+                leaf._grad = _wrap(gi)  # the usual case: take over our own buffer
+                leaf._grad_owned = True
+            else:
+                g = _wrap(gi)
+                g._grad_owned = is_ours
+                _store_grad(leaf, g, False)
+            return
+    prev = pending.get(node)
+    if prev is None:
+        pending[node] = gi
+        if is_ours:
+            owned.add(node)
+        if node.op is None:
+            hooked.append(node)
+        else:
+            heappush(heap, (-node.seq, node))
+    elif node in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
+        prev += gi  # prev is an array (never a NumPy scalar): updated in place
+    else:
+        pending[node] = _array_sum(prev, gi)
+        owned.add(node)
+
+
+def _arrive_indexed(node, gi: IndexedGrad, pending: dict, owned: set, heap: list, hooked: list) -> None:
+    """An :class:`IndexedGrad` reaches ``node``: added into place in its pending buffer (or
+    the leaf's own ``.grad``), so no full-sized temporary is made per read."""
+    xp = backend_of(gi.values)
+    if node.op is None:
+        leaf = node.variable
+        if leaf is None:
+            return
+        if not leaf._hooks and leaf._grad is not None and leaf._grad_owned \
+                and leaf._grad.grad_fn is None and leaf._grad._data.dtype == gi.values.dtype:
+            gi.add_into(xp, leaf._grad._data)
+            return
+    prev = pending.get(node)
+    if prev is None:
+        _arrive(node, gi.dense(xp), True, pending, owned, heap, hooked)
+    elif node in owned:
+        gi.add_into(xp, prev)
+    else:
+        prev = prev.copy()
+        gi.add_into(xp, prev)
+        pending[node] = prev
+        owned.add(node)
 
 
 def _count_down(node, deps: dict, ready: list) -> None:

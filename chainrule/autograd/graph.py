@@ -7,9 +7,11 @@ arriving at a Node *is* the gradient of that output tensor.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 _TENSOR: list = []
+_SEQUENCE = itertools.count()  # creation order of nodes: every consumer is newer than its inputs
 
 
 def _tensor_class():
@@ -102,7 +104,7 @@ class Node:
     """One recorded op application: what backward needs to send gradients on."""
 
     # set for every node: slots; set for few: class defaults, then the instance __dict__
-    __slots__ = ("op", "params", "input_meta", "next_nodes", "saved", "saved_ans", "freed",
+    __slots__ = ("op", "params", "input_meta", "next_nodes", "saved", "saved_ans", "freed", "seq",
                  "__dict__", "__weakref__")
     pre_hooks = None  # hooks on the gradient of this node's output (register_hook)
     retained = None  # weakref to the tensor whose retain_grad() wants this gradient
@@ -111,6 +113,7 @@ class Node:
     def __init__(self, op, params, inputs, needs_grad, ans) -> None:
         self.op = op
         self.params = params
+        self.seq = next(_SEQUENCE)
         meta = []
         nexts = []
         for t, need in zip(inputs, needs_grad):

@@ -406,3 +406,39 @@ def test_gradients_of_many_reads_of_one_tensor_add_up_in_place():
     x2 = cr.tensor(data, requires_grad=True)
     (g,) = cr.autograd.grad(f(x2), [x2])
     np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_plain_walk_ignores_consumers_outside_the_graph():
+    # h has a consumer (dead) that the loss never reaches: the walk must not wait for it
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 2
+    dead = h.exp()  # noqa: F841  (recorded, never backwarded)
+    (h * h).sum().backward()
+    assert x.grad.tolist() == [8.0, 16.0, 24.0]
+
+
+def test_leaf_hook_runs_once_with_the_sum_of_all_paths():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.tolist()))
+    (x * 3 + x[0] * x + x.exp().log()).sum().backward()
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    seen_t = []
+    xt.register_hook(lambda g: seen_t.append(g.tolist()))
+    (xt * 3 + xt[0] * xt + xt.exp().log()).sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], seen_t[0], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-6)
+
+
+def test_reads_add_into_an_existing_grad_in_place_but_never_into_a_users_grad():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[1:].sum().backward()
+    first = x.grad
+    (x[:2] * 2).sum().backward()
+    assert x.grad is first and x.grad.tolist() == [2.0, 3.0, 1.0]  # engine's buffer: in place
+    mine = cr.tensor([10.0, 10.0, 10.0])
+    x.grad = mine
+    x[1:].sum().backward()
+    assert mine.tolist() == [10.0, 10.0, 10.0]  # a .grad the user assigned is never written
+    assert x.grad.tolist() == [10.0, 11.0, 11.0]
