@@ -22,6 +22,7 @@ from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
 _NDARRAY = NUMPY.ndarray
+_ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss with respect to itself
 
 
 class IndexedGrad:
@@ -75,11 +76,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             and getattr(tensors, "_requires_grad", False) and tensors._data.size == 1:
         # the usual ``loss.backward()``: no argument checks to make, one root
         data = tensors._data
-        if type(data) is _NDARRAY and data.ndim == 0:
-            ones = NUMPY.array(1, dtype=data.dtype)  # three times cheaper than np.ones(())
+        node = tensors.grad_fn
+        if type(data) is _NDARRAY and data.ndim == 0 and node is not None and not node.pre_hooks:
+            ones = _ONE.get(data.dtype)
+            if ones is None:
+                ones = _ONE[data.dtype] = NUMPY.array(1, dtype=data.dtype)
+                ones.flags.writeable = False
+            _backward_plain([(tensors, ones, False)], bool(retain_graph))  # shared: never ours
         else:
-            ones = backend_of(data).ones(data.shape, data.dtype)
-        _backward_plain([(tensors, ones, True)], bool(retain_graph))
+            _backward_plain([(tensors, backend_of(data).ones(data.shape, data.dtype), True)],
+                            bool(retain_graph))
         return
     tensors, grad_tensors = _roots(tensors, grad_tensors, "backward")
     if retain_graph is None:
@@ -522,25 +528,49 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     """``[(parent, gradient array)]`` from the node's array-level rules (first order only);
     with ``dense_reads=False`` a read's gradient may stay an :class:`IndexedGrad`."""
     op = node.op
-    inputs, ans = _saved_inputs(node, SavedTensor.array)
+    # the saved arrays, unpacked inline; anything modified in place since it was saved
+    # goes through _saved_inputs, which raises the error
+    saved, saved_ans = node.saved, node.saved_ans
+    intact = saved_ans is None or saved_ans.counter.value == saved_ans.version
+    if saved is None:
+        inputs = _NO_INPUTS.get(len(node.input_meta)) or [None] * len(node.input_meta)
+    else:
+        inputs = []
+        for s in saved:
+            if s is None:
+                inputs.append(None)
+            elif s.counter.value != s.version:
+                intact = False
+                break
+            else:
+                inputs.append(s.data if s.leaf is None else s.leaf._data)
+    if intact:
+        ans = None if saved_ans is None else saved_ans.data
+    else:
+        inputs, ans = _saved_inputs(node, SavedTensor.array)
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.raw_vjps
     params = node.params
     out = []
-    for i, parent in enumerate(node.next_nodes):
+    i = -1
+    for parent in node.next_nodes:
+        i += 1
         if parent is None or (needed is not None and parent not in needed):
             continue
         gi = rules[i](xp, ga, ans, *inputs, **params)
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
-        if type(gi) is IndexedGrad:
+        kind = type(gi)
+        if kind is _NDARRAY:
+            if gi.shape != shape or (gi.dtype is not dtype and gi.dtype != dtype):
+                gi = _conform(xp, gi, shape, dtype, op.name, i)
+        elif kind is IndexedGrad:
             if dense_reads:
-                gi = gi.dense(xp)
+                gi = _conform(xp, gi.dense(xp), shape, dtype, op.name, i)
             elif gi.values.dtype != dtype:
                 gi.values = gi.values.astype(dtype)
-        if type(gi) is not IndexedGrad and (gi.shape != shape or gi.dtype != dtype
-                                            or type(gi) is not _NDARRAY):
+        else:
             gi = _conform(xp, gi, shape, dtype, op.name, i)
         out.append((parent, gi))
     return out

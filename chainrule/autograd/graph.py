@@ -88,7 +88,7 @@ _READS_CACHE: dict = {}
 
 def _reads_for(op, needs_grad: tuple, n_inputs: int) -> tuple:
     """The inputs to save when only the rules of inputs in ``needs_grad`` will run."""
-    key = (op.name, needs_grad)
+    key = (op, needs_grad)
     found = _READS_CACHE.get(key)
     if found is None:
         keep = set()
@@ -114,24 +114,29 @@ class Node:
         self.op = op
         self.params = params
         self.seq = next(_SEQUENCE)
-        meta = []
-        nexts = []
-        for t, need in zip(inputs, needs_grad):
-            data = t._data
-            meta.append((data.shape, data.dtype))
-            if need:
-                nexts.append(t.grad_fn or t._accum or accumulator_of(t))
-            else:
-                nexts.append(None)
-        self.input_meta = tuple(meta)
-        self.next_nodes = tuple(nexts)
+        n = len(inputs)
+        if n == 2:  # most ops: spelled out, no loops
+            a, b = inputs
+            da, db = a._data, b._data
+            self.input_meta = ((da.shape, da.dtype), (db.shape, db.dtype))
+            need_a, need_b = needs_grad
+            self.next_nodes = ((a.grad_fn or a._accum or accumulator_of(a)) if need_a else None,
+                               (b.grad_fn or b._accum or accumulator_of(b)) if need_b else None)
+        else:
+            meta = []
+            nexts = []
+            for t, need in zip(inputs, needs_grad):
+                data = t._data
+                meta.append((data.shape, data.dtype))
+                nexts.append((t.grad_fn or t._accum or accumulator_of(t)) if need else None)
+            self.input_meta = tuple(meta)
+            self.next_nodes = tuple(nexts)
         saves = op.saves  # None: every input; () nothing
         if op.reads is not None:
-            saves = _reads_for(op, needs_grad, len(inputs))
+            saves = _reads_for(op, needs_grad, n)
         if saves is None:
             self.saved = tuple(map(SavedTensor, inputs))
         elif saves:
-            n = len(inputs)
             kept = [None] * n
             for i in saves:
                 if i < n:  # (a variadic op may list more than a call has)
@@ -139,7 +144,7 @@ class Node:
             self.saved = tuple(kept)
         else:
             self.saved = None
-        self.saved_ans = SavedTensor(ans, is_output=True) if op.saves_ans else None
+        self.saved_ans = SavedTensor(ans, True) if op.saves_ans else None
         self.freed = False
 
     def name(self) -> str:

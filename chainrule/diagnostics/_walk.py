@@ -92,7 +92,7 @@ def record():
 
     Ops such as add keep nothing for backward, so a constant they used cannot be read
     back from the graph; ``explain`` needs it to show values. Not thread-safe: it
-    swaps the op registry's ``apply`` for the duration of the block.
+    sets the op registry's observer for the duration of the block.
 
     >>> import chainrule as cr
     >>> a = cr.tensor(2.0, requires_grad=True)
@@ -102,20 +102,20 @@ def record():
     array(1., dtype=float32)
     """
     from ..ops import registry
-    original = registry.apply
+    previous = registry.OBSERVER
 
-    def apply(op, inputs, params):
-        out = original(op, inputs, params)
+    def keep_constants(op, inputs, out):
+        if previous is not None:
+            previous(op, inputs, out)
         node = out.grad_fn
         if node is not None and node.op is op:
             consts = {i: t._data for i, (t, nxt) in enumerate(zip(inputs, node.next_nodes))
                       if nxt is None}
             if consts:
                 _CONSTANTS[node] = consts
-        return out
 
-    registry.apply = apply
+    registry.OBSERVER = keep_constants
     try:
         yield
     finally:
-        registry.apply = original
+        registry.OBSERVER = previous

@@ -41,8 +41,13 @@ def _expand_back(g: Tensor, in_shape, dims, keepdim) -> Tensor:
 
 # --------------------------------------------------------------------- sum --
 # the array method, not xp.sum: NumPy's function form costs microseconds of Python per call
-sum_op = defop("sum", lambda xp, x, dims, keepdim, in_shape: x.sum(axis=dims, keepdims=keepdim),
-               saves=())
+def _sum_fwd(xp, x, dims, keepdim, in_shape):
+    if dims is None and not keepdim:  # a 0-d array, not the NumPy scalar apply would convert
+        return x.sum(keepdims=True).reshape(())
+    return x.sum(axis=dims, keepdims=keepdim)
+
+
+sum_op = defop("sum", _sum_fwd, saves=())
 defvjp(sum_op, lambda g, ans, x, dims, keepdim, in_shape: _expand_back(g, in_shape, dims, keepdim))
 
 

@@ -22,6 +22,8 @@ _NDARRAY = NUMPY.ndarray
 
 # set of op names applied while a test traces coverage (None: not tracing)
 TRACE: set | None = None
+# called as OBSERVER(op, inputs, result) after every op while set (diagnostics.record)
+OBSERVER = None
 
 
 class Op:
@@ -50,7 +52,50 @@ class Op:
         self.backward_name = "".join(p.capitalize() for p in name.split("_")) + "Backward"
 
     def __call__(self, *inputs, **params):
-        return apply(self, inputs, params)
+        """Run the op on tensors and, when grad mode is on, record a Node for backward."""
+        op = self
+        # the hot path of every op: kept flat on purpose (no helper calls for NumPy inputs)
+        if TRACE is not None:
+            TRACE.add(op.name)
+        n = len(inputs)
+        try:  # (Python 3.11 runs a list comprehension as a function call: spelled out for 1 and 2)
+            arrays = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
+                else tuple([t._data for t in inputs])
+        except (AttributeError, IndexError):
+            bad = [type(t).__name__ for t in inputs if not isinstance(t, Tensor)]
+            raise op_error(DTypeError, op.name, f"expected tensors as inputs, got {', '.join(bad)}") from None
+        if type(arrays[0]) is _NDARRAY and (n == 1 or type(arrays[1]) is _NDARRAY and (
+                n == 2 or all(type(a) is _NDARRAY for a in arrays))):
+            xp = NUMPY
+        else:
+            xp = first_backend(inputs, op.name)
+        try:
+            out = op.forward(xp, *arrays, **params)
+        except Exception as e:  # turn array-library errors into ones that name the op
+            raise forward_error(op, inputs, params, e) from None
+        if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
+            out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
+        if op.view:
+            first = inputs[0]
+            result = wrap_array(out, first._vc)
+            result._base = first if first._base is None else first._base
+        else:
+            result = wrap_array(out)
+        if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
+            needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
+                (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
+            if True in needs:
+                if not op.rules_complete or n > len(op.vjps):
+                    _check_rules(op, inputs, needs)
+                node = Node(op, params, inputs, needs, result)
+                if GRAD.anomaly:
+                    from ..autograd.anomaly import record_stack
+                    node.trace = record_stack()
+                result._requires_grad = True
+                result.grad_fn = node
+        if OBSERVER is not None:
+            OBSERVER(op, inputs, result)
+        return result
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
@@ -97,47 +142,8 @@ def nondifferentiable(op: Op, reason: str) -> Op:
 
 
 def apply(op: Op, inputs: tuple, params: dict):
-    """Run ``op`` on tensors and, when grad mode is on, record a Node for backward."""
-    # the hot path of every op: kept flat on purpose (no helper calls for NumPy inputs)
-    if TRACE is not None:
-        TRACE.add(op.name)
-    n = len(inputs)
-    try:  # (Python 3.11 runs a list comprehension as a function call: spelled out for 1 and 2)
-        arrays = (inputs[0]._data,) if n == 1 else (inputs[0]._data, inputs[1]._data) if n == 2 \
-            else tuple([t._data for t in inputs])
-    except (AttributeError, IndexError):
-        bad = [type(t).__name__ for t in inputs if not isinstance(t, Tensor)]
-        raise op_error(DTypeError, op.name, f"expected tensors as inputs, got {', '.join(bad)}") from None
-    if type(arrays[0]) is _NDARRAY and (n == 1 or type(arrays[1]) is _NDARRAY and (
-            n == 2 or all(type(a) is _NDARRAY for a in arrays))):
-        xp = NUMPY
-    else:
-        xp = first_backend(inputs, op.name)
-    try:
-        out = op.forward(xp, *arrays, **params)
-    except Exception as e:  # turn array-library errors into ones that name the op
-        raise forward_error(op, inputs, params, e) from None
-    if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
-        out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
-    if op.view:
-        first = inputs[0]
-        result = wrap_array(out, first._vc)
-        result._base = first if first._base is None else first._base
-    else:
-        result = wrap_array(out)
-    if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
-        needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
-            (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
-        if True in needs:
-            if not op.rules_complete or n > len(op.vjps):
-                _check_rules(op, inputs, needs)
-            node = Node(op, params, inputs, needs, result)
-            if GRAD.anomaly:
-                from ..autograd.anomaly import record_stack
-                node.trace = record_stack()
-            result._requires_grad = True
-            result.grad_fn = node
-    return result
+    """``op(*inputs, **params)``: run an op on tensors, recording a Node when grad mode is on."""
+    return op(*inputs, **params)
 
 
 def _check_rules(op: Op, inputs, needs) -> None:
