@@ -362,10 +362,13 @@ def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hook
         leaf = node.variable
         if leaf is None:
             return  # the leaf is gone: no one can read its gradient
-        if not leaf._hooks:
-            if leaf._grad is None and is_ours:
-                leaf._grad = _wrap(gi)  # the usual case: take over our own buffer
+        if not leaf._hooks:  # _store_grad's cases, the common ones spelled out
+            grad = leaf._grad
+            if grad is None:  # take over our own buffer, or keep a copy of a shared one
+                leaf._grad = _wrap(gi if is_ours else gi.copy())
                 leaf._grad_owned = True
+            elif leaf._grad_owned and grad.grad_fn is None:
+                grad._data += gi  # a .grad this engine made: accumulated in place
             else:
                 g = _wrap(gi)
                 g._grad_owned = is_ours

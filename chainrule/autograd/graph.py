@@ -83,20 +83,14 @@ class SavedTensor:
             f"x += y) or clone() the tensor before changing it.")
 
 
-_READS_CACHE: dict = {}
-
-
 def _reads_for(op, needs_grad: tuple, n_inputs: int) -> tuple:
     """The inputs to save when only the rules of inputs in ``needs_grad`` will run."""
-    key = (op, needs_grad)
-    found = _READS_CACHE.get(key)
-    if found is None:
-        keep = set()
-        for i, need in enumerate(needs_grad):
-            if need:
-                keep.update(op.reads[i])
-        base = range(n_inputs) if op.saves is None else op.saves
-        found = _READS_CACHE[key] = tuple(j for j in base if j in keep)
+    keep = set()
+    for i, need in enumerate(needs_grad):
+        if need:
+            keep.update(op.reads[i])
+    base = range(n_inputs) if op.saves is None else op.saves
+    found = op.saves_for[needs_grad] = tuple(j for j in base if j in keep)
     return found
 
 
@@ -133,7 +127,9 @@ class Node:
             self.next_nodes = tuple(nexts)
         saves = op.saves  # None: every input; () nothing
         if op.reads is not None:
-            saves = _reads_for(op, needs_grad, n)
+            saves = op.saves_for.get(needs_grad)
+            if saves is None:
+                saves = _reads_for(op, needs_grad, n)
         if saves is None:
             self.saved = tuple(map(SavedTensor, inputs))
         elif saves:

@@ -30,7 +30,7 @@ class Op:
     """An op: a forward on arrays, one VJP rule per differentiable tensor input."""
 
     __slots__ = ("name", "forward", "vjps", "rules_complete", "raw_vjps", "saves", "saves_ans", "differentiable",
-                 "view", "explain", "backward_name", "nondiff_reason", "reads")
+                 "view", "explain", "backward_name", "nondiff_reason", "reads", "saves_for")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
                  differentiable: bool = True, view: bool = False, explain=None,
@@ -44,6 +44,7 @@ class Op:
         # reads[i]: the inputs input i's rule reads. With it, a node saves only what the
         # rules of inputs that need grad will read (x*w with x data saves w only)
         self.reads = reads
+        self.saves_for: dict = {}  # needs-grad tuple → inputs to save (filled by the graph)
         self.saves_ans = saves_ans
         self.differentiable = differentiable
         self.view = view
