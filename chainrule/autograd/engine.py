@@ -298,7 +298,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
     the nodes whose pending array is a fresh buffer of this backward, which may be
     summed into in place or taken over.
 
-    No counting pass: nodes run newest first (a max-heap on their creation number),
+    No counting pass: nodes run newest first (a heap on their creation number),
     which is a valid order because every consumer is newer than its inputs, so
     when a node comes off the heap nothing left can still send it a gradient. A
     leaf's gradient is added to its ``.grad`` as it arrives; a leaf with hooks
@@ -382,7 +382,7 @@ def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hook
         if node.op is None:
             hooked.append(node)
         else:
-            heappush(heap, (-node.seq, node))
+            heappush(heap, (node.seq, node))
     elif node in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
         prev += gi  # prev is an array (never a NumPy scalar): updated in place
     else:

@@ -11,7 +11,9 @@ import itertools
 import weakref
 
 _TENSOR: list = []
-_SEQUENCE = itertools.count()  # creation order of nodes: every consumer is newer than its inputs
+# creation order of nodes, counting down (newest lowest: first off a min-heap); every
+# consumer is newer than its inputs
+_SEQUENCE = itertools.count(0, -1)
 
 
 def _tensor_class():
