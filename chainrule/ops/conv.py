@@ -2,7 +2,8 @@
 
 Convolution is im2col plus one batched GEMM: a strided *view* of the padded input
 (``as_strided``, no index maps) is copied once into columns and multiplied by the
-weight. The three ops below are closed under differentiation, so every rule is
+weight. Stride-1 convolutions use a flat-shift layout instead (see its section):
+block copies and one GEMM over the whole batch. The three ops below are closed under differentiation, so every rule is
 one of them and higher-order gradients come for free:
 
     conv2d(x, w)               y = x ⋆ w
@@ -74,34 +75,105 @@ def _col2im(xp, cols, in_shape, kernel, stride, padding, dilation):
     return out
 
 
-# ------------------------------------------- stride-1 col2im: flat shifts --
-# With stride 1, the padded-input cells that kernel offset (i, j) touches for all
-# outputs form one contiguous run of the input flattened per channel, starting at
-# i·dh·Wp + j·dw and L = (Ho-1)·Wp + Wo long, if the columns are laid out on the
-# row-padded grid (Wp - Wo zero columns per row). col2im then adds kh·kw long
-# contiguous runs instead of Ho·kh·kw short strided pieces. Channels go first
-# (C, N, ·): one GEMM per group covers the whole batch and every add is contiguous.
-def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
+# ------------------------------------------------ stride 1: flat shifts --
+# With stride 1, lay the padded input out channels first, (C, N·Hp·Wp), and put
+# output cell (n, y, x) at n·Hp·Wp + y·Wp + x of the same grid. Kernel offset
+# (i, j) then reads, for every output of the batch, ONE contiguous run starting at
+# i·dh·Wp + j·dw, ``length`` long. So im2col is kh·kw block copies, a conv is one
+# GEMM per group for the whole batch, and its input gradient adds kh·kw products
+# into shifted runs. Grid cells with y ≥ Ho or x ≥ Wo are junk: computed and
+# dropped by the forward, zero in a gradient so that they add nothing.
+def _grid(in_shape, kernel, padding, dilation):
+    """``(Hp, Wp, length)``: the padded grid and the run that each kernel offset reads."""
+    n, _, h, w = in_shape
+    (kh, kw), (dh, dw), ((pt, pb), (pl, pr)) = kernel, dilation, padding
+    hp, wp = h + pt + pb, w + pl + pr
+    return hp, wp, n * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
+
+
+def _starts(kernel, dilation, wp):
+    """``(i, j, start)`` per kernel offset: where its run begins on the flat grid."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, i * dh * wp + j * dw
+
+
+def _flat_cols(xp, x, kernel, padding, dilation, groups):
+    """Columns (G, C/G·kh·kw, length) on the padded grid."""
+    n, c, h, w = x.shape
+    (pt, _), (pl, _) = padding
+    hp, wp, length = _grid(x.shape, kernel, padding, dilation)
+    grid = xp.zeros((c, n, hp, wp), dtype=x.dtype)
+    grid[:, :, pt:pt + h, pl:pl + w] = x.transpose(1, 0, 2, 3)
+    flat = grid.reshape(c, n * hp * wp)
+    cols = xp.empty((c, *kernel, length), dtype=x.dtype)
+    for i, j, start in _starts(kernel, dilation, wp):
+        cols[:, i, j] = flat[:, start:start + length]
+    return cols.reshape(groups, c // groups * kernel[0] * kernel[1], length)
+
+
+def _on_grid_last(xp, g, hp, wp):
+    """``g`` (N, O, Ho, Wo) as (N·Hp·Wp, O) on the padded grid, channels last, junk cells zero:
+    the long side first, as the BLAS prefers for the two GEMMs that read it."""
     n, o, ho, wo = g.shape
-    _, cg, kh, kw = w.shape
-    (pt, pb), (pl, pr) = padding
-    hp, wp = in_hw[0] + pt + pb, in_hw[1] + pl + pr
-    length = (ho - 1) * wp + wo
+    grid = xp.zeros((n, hp, wp, o), dtype=g.dtype)
+    grid[:, :ho, :wo] = g.transpose(0, 2, 3, 1)
+    return grid.reshape(n * hp * wp, o)
+
+
+def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
+    n = x.shape[0]
+    o = w.shape[0]
+    groups, k, length = cols.shape
+    hp, wp, _ = _grid(x.shape, w.shape[2:], padding, dilation)
+    dtype = xp.result_type(x.dtype, w.dtype)
+    out = xp.empty((groups, o // groups, n * hp * wp), dtype=dtype)
+    wg = w.reshape(groups, o // groups, k)
+    for g in range(groups):
+        xp.matmul(wg[g], cols[g], out=out[g, :, :length])
+    grid = out.reshape(o, n, hp, wp)[:, :, :out_hw[0], :out_hw[1]].transpose(1, 0, 2, 3)
+    y = xp.empty((n, o) + tuple(out_hw), dtype=dtype)
+    if bias:
+        xp.add(grid, bias[0].reshape(1, o, 1, 1), out=y)  # one pass lays out and adds
+    else:
+        y[...] = grid
+    return y
+
+
+def _conv2d_weight_flat(xp, cols, g, hp, wp, cg, kernel):
+    groups, k, length = cols.shape
+    o = g.shape[1]
     og = o // groups
-    gp = xp.zeros((o, n, ho, wp), dtype=g.dtype)  # g on the row-padded grid, junk columns zero
-    gp[..., :wo] = g.transpose(1, 0, 2, 3)
-    gp = gp.reshape(groups, og, n, ho * wp)
-    out = xp.zeros((groups, cg, n, hp * wp), dtype=g.dtype)
+    gt = _on_grid_last(xp, g, hp, wp)[:length]
+    out = xp.empty((groups, k, og), dtype=xp.result_type(cols.dtype, g.dtype))
+    for j in range(groups):
+        xp.matmul(cols[j], gt[:, j * og:(j + 1) * og], out=out[j])
+    return out.transpose(0, 2, 1).reshape(o, cg, *kernel)
+
+
+def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
+    n, o, _, _ = g.shape
+    _, cg, kh, kw = w.shape
+    (pt, _), (pl, _) = padding
+    og = o // groups
+    hp, wp, length = _grid((n, 0) + tuple(in_hw), (kh, kw), padding, dilation)
+    gt = _on_grid_last(xp, g, hp, wp)[:length]
+    wt = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 1, 2))
+    dtype = xp.result_type(g.dtype, w.dtype)
+    out = xp.empty((n * hp * wp, groups * cg), dtype=dtype)  # channels last, like gt
+    part = xp.empty((length, cg), dtype=dtype)
+    # kh·kw GEMMs, each product added into its shifted run while it is still in cache
     for k in range(groups):
-        wk = w[k * og:(k + 1) * og].reshape(og, cg * kh * kw)
-        # (cg·kh·kw, N·Ho·Wp): the last Wp - Wo columns of each sample are junk, never read
-        cols = xp.matmul(wk.T, gp[k].reshape(og, n * ho * wp)).reshape(cg, kh, kw, n, ho * wp)
-        for i in range(kh):
-            for j in range(kw):
-                start = i * dilation[0] * wp + j * dilation[1]
-                out[k, :, :, start:start + length] += cols[:, i, j, :, :length]
-    out = out.reshape(groups * cg, n, hp, wp)[:, :, pt:pt + in_hw[0], pl:pl + in_hw[1]]
-    return xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
+        gk, ok = gt[:, k * og:(k + 1) * og], out[:, k * cg:(k + 1) * cg]
+        for i, j, start in _starts((kh, kw), dilation, wp):
+            if start == 0:  # offset (0, 0) covers [0, length): write it, zero the rest
+                xp.matmul(gk, wt[k, i, j], out=ok[:length])
+                ok[length:] = 0
+            else:
+                ok[start:start + length] += xp.matmul(gk, wt[k, i, j], out=part)
+    out = out.reshape(n, hp, wp, groups * cg)[:, pt:pt + in_hw[0], pl:pl + in_hw[1]]
+    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
 
 # ------------------------------------------------------ the columns cache --
@@ -137,13 +209,31 @@ def _take_cols(x, key):
 
 
 # -------------------------------------------------------------- convolution --
+def _flat(x, stride, groups, kernel, out_ch) -> bool:
+    """Whether a conv takes the flat-shift layout: stride 1, and columns at least as tall as the
+    output is deep (fewer, and its cheaper im2col does not pay for laying out the output)."""
+    k = x.shape[1] // groups * kernel[0] * kernel[1]
+    return tuple(stride) == (1, 1) and x.size > 0 and k >= out_ch // groups
+
+
+def _cols_key(x, stride, padding, dilation, groups, kernel, out_ch, out_hw):
+    """What the columns depend on, their layout included."""
+    return (_flat(x, stride, groups, kernel, out_ch), stride, padding, dilation, groups,
+            tuple(kernel), tuple(out_hw))
+
+
 def _conv2d_fwd(xp, x, w, *bias, stride, padding, dilation, groups):
     n = x.shape[0]
     o, cg, kh, kw = w.shape
     h_o = out_size(x.shape[2], kh, stride[0], sum(padding[0]), dilation[0])
     w_o = out_size(x.shape[3], kw, stride[1], sum(padding[1]), dilation[1])
+    key = _cols_key(x, stride, padding, dilation, groups, (kh, kw), o, (h_o, w_o))
+    if key[0]:
+        cols = _flat_cols(xp, x, (kh, kw), padding, dilation, groups)
+        _stash_cols(x, key, cols)
+        return _conv2d_flat(xp, x, w, bias, cols, padding, dilation, (h_o, w_o))
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, groups, (h_o, w_o))
-    _stash_cols(x, (stride, padding, dilation, groups, (kh, kw), (h_o, w_o)), cols)
+    _stash_cols(x, key, cols)
     out = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, G, O/G, Ho·Wo)
     out = out.reshape(n, o, h_o, w_o)
     if bias:
@@ -152,7 +242,7 @@ def _conv2d_fwd(xp, x, w, *bias, stride, padding, dilation, groups):
 
 
 def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
-    if stride == (1, 1):
+    if tuple(stride) == (1, 1) and g.size > 0:
         return _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw)
     n, o, h_o, w_o = g.shape
     _, cg, kh, kw = w.shape
@@ -164,9 +254,17 @@ def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
 
 def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
     n, o, h_o, w_o = g.shape
-    key = (stride, padding, dilation, groups, tuple(kernel), (h_o, w_o))
-    cols = _take_cols(x, key)  # (N, G, K, P): kept by the forward, or made again (same values)
-    if cols is None:
+    # kept by the forward, or made again (same values): (G, K, length) flat, else (N, G, K, P)
+    key = _cols_key(x, stride, padding, dilation, groups, kernel, o, (h_o, w_o))
+    cols = _take_cols(x, key)
+    # flat columns hold input cells in their junk columns: an inf or NaN there must not meet
+    # the zero gradient of a junk cell (PyTorch's NaN are where a real window reads them)
+    if key[0] and bool(xp.isfinite(x).all()):
+        if cols is None:
+            cols = _flat_cols(xp, x, kernel, padding, dilation, groups)
+        hp, wp, _ = _grid(x.shape, kernel, padding, dilation)
+        return _conv2d_weight_flat(xp, cols, g, hp, wp, x.shape[1] // groups, kernel)
+    if cols is None or key[0]:  # none kept, or kept in the flat layout
         cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
     gg = g.reshape(n, groups, o // groups, h_o * w_o)
     # per-sample GEMMs summed over the batch: one formulation, so every backward is bitwise equal

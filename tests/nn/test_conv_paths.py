@@ -1,0 +1,95 @@
+"""Both layouts of a stride-1 convolution (flat shifts, strided im2col) and the flat input
+gradient: values and gradients vs PyTorch, the cached columns equal recomputed ones."""
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.ops import conv as conv_ops
+from torch_oracle import assert_close
+
+STRIDE1 = [  # (input shape, weight shape, options): flat unless (C/G)·kh·kw < O/G
+    ((3, 5, 7, 6), (4, 5, 3, 3), dict(padding=1)),
+    ((2, 1, 9, 8), (12, 1, 3, 3), dict(padding=1)),                  # im2col: columns shorter
+    ((2, 4, 6, 7), (6, 2, 3, 2), dict(padding=(2, 0), groups=2)),
+    ((2, 6, 8, 8), (6, 1, 3, 3), dict(padding=2, dilation=2, groups=6)),  # depthwise, dilated
+    ((2, 3, 6, 5), (4, 3, 4, 2), dict(padding="same")),               # uneven padding
+    ((1, 3, 5, 5), (2, 3, 5, 5), dict()),                             # one output cell
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("xs,ws,kw", STRIDE1)
+def test_stride1_conv_matches_torch(xs, ws, kw, dtype):
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.normal(size=s).astype(dtype) for s in (xs, ws, ws[:1]))
+    cx, cw, cb = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out, tout = F.conv2d(cx, cw, cb, **kw), torch.nn.functional.conv2d(tx, tw, tb, **kw)
+    assert out.dtype == getattr(cr, dtype)
+    assert_close(out, tout, msg="forward")
+    g = rng.normal(size=tuple(tout.shape)).astype(dtype)
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    for ours, theirs, name in ((cx, tx, "input"), (cw, tw, "weight"), (cb, tb, "bias")):
+        assert_close(ours.grad, theirs.grad, msg=f"gradient of {name}")
+
+
+def test_both_layouts_are_taken():
+    x = np.zeros((2, 5, 4, 4))
+    flat = conv_ops._flat(x, (1, 1), 1, (3, 3), 4)
+    assert flat and not conv_ops._flat(x[:, :1], (1, 1), 1, (3, 3), 12)
+    assert not conv_ops._flat(x, (2, 1), 1, (3, 3), 4)
+    assert not conv_ops._flat(x[:0], (1, 1), 1, (3, 3), 4)  # empty batch: nothing to lay out
+
+
+def test_flat_columns_from_the_cache_equal_recomputed_ones():
+    rng = np.random.default_rng(1)
+    x = cr.tensor(rng.normal(size=(3, 4, 6, 5)).astype("float32"))
+    w = cr.tensor(rng.normal(size=(6, 2, 3, 3)).astype("float32"), requires_grad=True)
+    g = cr.tensor(rng.normal(size=(3, 6, 6, 5)).astype("float32"))
+    grads = []
+    conv_ops._COLS.clear()
+    for cached in (True, False):
+        y = F.conv2d(x, w, padding=1, groups=2)
+        assert conv_ops._COLS
+        if not cached:
+            conv_ops._COLS.clear()
+        y.backward(g)
+        grads.append(w.grad.numpy().copy())
+        w.grad = None
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+TRANSPOSED = [  # stride 1: the input gradient's flat path run as a forward
+    ((2, 4, 5, 6), (4, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 4, 5), (4, 2, 3, 2), dict(groups=2, dilation=2, output_padding=1)),
+    ((1, 2, 3, 3), (2, 3, 1, 1), dict()),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", TRANSPOSED)
+def test_stride1_conv_transpose_matches_torch(xs, ws, kw):
+    rng = np.random.default_rng(2)
+    x, w = rng.normal(size=xs), rng.normal(size=ws)
+    cx, cw = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    out = F.conv_transpose2d(cx, cw, **kw)
+    tout = torch.nn.functional.conv_transpose2d(tx, tw, **kw)
+    assert_close(out, tout, msg="forward")
+    g = rng.normal(size=tuple(tout.shape))
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    assert_close(cx.grad, tx.grad, msg="input gradient")
+    assert_close(cw.grad, tw.grad, msg="weight gradient")
+
+
+def test_empty_batch_stride1():
+    x = cr.zeros(0, 3, 5, 5, requires_grad=True)
+    w = cr.randn(4, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    assert tuple(y.shape) == (0, 4, 5, 5)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 5, 5)
+    np.testing.assert_array_equal(w.grad.numpy(), 0)
