@@ -304,7 +304,8 @@ def _backward_plain(roots, retain_graph: bool) -> None:
     leaf's gradient is added to its ``.grad`` as it arrives; a leaf with hooks
     gets the sum of its gradients once the walk is over, so its hooks run once.
     """
-    _bind_wrap()
+    if _wrap is None:
+        _bind_wrap()
     pending: dict = {}
     owned: set = set()
     heap: list = []
@@ -338,12 +339,15 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                     _arrive_indexed(parent, gi, pending, owned, heap, hooked)
                 else:
                     # only a fresh array that owns its memory may later be summed into
-                    # or taken over (a rule may return ga itself or a view of it)
-                    _arrive(parent, gi, _exclusive(gi, ga), pending, owned, heap, hooked)
+                    # or taken over (a rule may return ga itself or a view of it): _exclusive
+                    flags = gi.flags
+                    _arrive(parent, gi, gi is not ga and flags.owndata and flags.writeable,
+                            pending, owned, heap, hooked)
             # drop this node's arrays now: hooks of the next node may check they are gone
             grads_out = gi = g = ga = None
             if not retain_graph and (node.saved is not None or node.saved_ans is not None):
-                node.release()
+                node.saved = node.saved_ans = None  # Node.release, inline
+                node.freed = True
         for acc in hooked:
             leaf = acc.variable
             if leaf is not None:
