@@ -222,3 +222,15 @@ def test_data_property():
     assert not d.requires_grad and np.shares_memory(d.numpy(), x.detach().numpy())
     x.data = cr.zeros(2)
     assert x.tolist() == [0.0, 0.0] and x.requires_grad
+
+
+def test_version_counter_made_on_first_use_is_shared_by_views_and_bumped_in_place():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2  # an op's result: its counter is made when first needed
+    v = y[1:]
+    assert y._version == 0 and v._version == 0
+    with cr.no_grad():
+        v.add_(1)
+    assert y._version == 1 and v._version == 1
+    with pytest.raises(AttributeError):
+        y.no_such_attribute
