@@ -337,12 +337,18 @@ def _backward_plain(roots, retain_graph: bool) -> None:
             for parent, gi in grads_out:
                 if type(gi) is IndexedGrad:  # a read's gradient: written into place
                     _arrive_indexed(parent, gi, pending, owned, heap, hooked)
-                else:
-                    # only a fresh array that owns its memory may later be summed into
-                    # or taken over (a rule may return ga itself or a view of it): _exclusive
-                    flags = gi.flags
-                    _arrive(parent, gi, gi is not ga and flags.owndata and flags.writeable,
-                            pending, owned, heap, hooked)
+                    continue
+                # only a fresh array that owns its memory may later be summed into
+                # or taken over (a rule may return ga itself or a view of it): _exclusive
+                flags = gi.flags
+                ours = gi is not ga and flags.owndata and flags.writeable
+                if parent.op is None or parent in pending:
+                    _arrive(parent, gi, ours, pending, owned, heap, hooked)
+                else:  # the first gradient for a node (_arrive's commonest case, inline)
+                    pending[parent] = gi
+                    if ours:
+                        owned.add(parent)
+                    heappush(heap, (parent.seq, parent))
             # drop this node's arrays now: hooks of the next node may check they are gone
             grads_out = gi = g = ga = None
             if not retain_graph and (node.saved is not None or node.saved_ans is not None):
@@ -363,7 +369,7 @@ def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hook
     """A gradient array reaches ``node``: summed into what is pending there, or (a leaf
     without hooks) straight into its ``.grad``."""
     if node.op is None:  # AccumulateGrad: the end of the graph for a leaf
-        leaf = node.variable
+        leaf = node._variable()
         if leaf is None:
             return  # the leaf is gone: no one can read its gradient
         if not leaf._hooks:  # _store_grad's cases, the common ones spelled out

@@ -18,6 +18,7 @@ from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, Sha
                       describe, op_error)
 
 REGISTRY: dict[str, "Op"] = {}
+_new_object = object.__new__
 _NDARRAY = NUMPY.ndarray
 
 # set of op names applied while a test traces coverage (None: not tracing)
@@ -80,8 +81,11 @@ class Op:
             first = inputs[0]
             result = wrap_array(out, first._vc)
             result._base = first if first._base is None else first._base
-        else:
-            result = wrap_array(out)
+        else:  # wrap_array, inline
+            result = _new_object(Tensor)
+            result._data = out
+            result._requires_grad = False
+            result.grad_fn = None
         if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
             needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
                 (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
