@@ -76,63 +76,69 @@ def _col2im(xp, cols, in_shape, kernel, stride, padding, dilation):
 
 
 # ------------------------------------------------ stride 1: flat shifts --
-# With stride 1, lay the padded input out channels first, (C, N·Hp·Wp), and put
-# output cell (n, y, x) at n·Hp·Wp + y·Wp + x of the same grid. Kernel offset
-# (i, j) then reads, for every output of the batch, ONE contiguous run starting at
-# i·dh·Wp + j·dw, ``length`` long. So im2col is kh·kw block copies, a conv is one
-# GEMM per group for the whole batch, and its input gradient adds kh·kw products
-# into shifted runs. Grid cells with y ≥ Ho or x ≥ Wo are junk: computed and
-# dropped by the forward, zero in a gradient so that they add nothing.
+# With stride 1, lay the padded input out channels first and flat, a row every Ws
+# cells and a sample every Hs rows, and put output cell (n, y, x) at
+# (n·Hs + y)·Ws + x of the same grid. Kernel offset (i, j) then reads, for every
+# output of the batch, ONE contiguous run starting at i·dh·Ws + j·dw, ``length``
+# long. So im2col is kh·kw block copies, a conv is one GEMM per group for the
+# whole batch, and its input gradient adds kh·kw products into shifted runs.
+# Neighbouring rows (and samples) share their zero padding: Ws = W + max(left,
+# right), as a window that runs off a row's right end reads the next row's left
+# padding, which is just as zero. Grid cells with y ≥ Ho or x ≥ Wo are junk:
+# computed and dropped by the forward, zero in a gradient so that they add nothing.
 def _grid(in_shape, kernel, padding, dilation):
-    """``(Hp, Wp, length)``: the padded grid and the run that each kernel offset reads."""
+    """``(Hs, Ws, rows, length)``: the sample and row strides, the grid's row count (what the
+    last runs read included) and the length of each offset's run."""
     n, _, h, w = in_shape
     (kh, kw), (dh, dw), ((pt, pb), (pl, pr)) = kernel, dilation, padding
-    hp, wp = h + pt + pb, w + pl + pr
-    return hp, wp, n * hp * wp - (kh - 1) * dh * wp - (kw - 1) * dw
+    ho, wo = h + pt + pb - (kh - 1) * dh, w + pl + pr - (kw - 1) * dw
+    hs = h + max(pt, pb, ho - h)  # never shorter than the output
+    ws = w + max(pl, pr, wo - w)
+    return hs, ws, (n - 1) * hs + h + pt + pb + 1, ((n - 1) * hs + ho - 1) * ws + wo
 
 
-def _starts(kernel, dilation, wp):
+def _starts(kernel, dilation, ws):
     """``(i, j, start)`` per kernel offset: where its run begins on the flat grid."""
     (kh, kw), (dh, dw) = kernel, dilation
     for i in range(kh):
         for j in range(kw):
-            yield i, j, i * dh * wp + j * dw
+            yield i, j, i * dh * ws + j * dw
 
 
 def _flat_cols(xp, x, kernel, padding, dilation, groups):
-    """Columns (G, C/G·kh·kw, length) on the padded grid."""
+    """Columns (G, C/G·kh·kw, length) on the grid."""
     n, c, h, w = x.shape
     (pt, _), (pl, _) = padding
-    hp, wp, length = _grid(x.shape, kernel, padding, dilation)
-    grid = xp.zeros((c, n, hp, wp), dtype=x.dtype)
-    grid[:, :, pt:pt + h, pl:pl + w] = x.transpose(1, 0, 2, 3)
-    flat = grid.reshape(c, n * hp * wp)
+    hs, ws, rows, length = _grid(x.shape, kernel, padding, dilation)
+    flat = xp.zeros((c, rows * ws), dtype=x.dtype)
+    cells = flat[:, :n * hs * ws].reshape(c, n, hs, ws)
+    cells[:, :, pt:pt + h, pl:pl + w] = x.transpose(1, 0, 2, 3)
     cols = xp.empty((c, *kernel, length), dtype=x.dtype)
-    for i, j, start in _starts(kernel, dilation, wp):
+    for i, j, start in _starts(kernel, dilation, ws):
         cols[:, i, j] = flat[:, start:start + length]
     return cols.reshape(groups, c // groups * kernel[0] * kernel[1], length)
 
 
-def _on_grid_last(xp, g, hp, wp):
-    """``g`` (N, O, Ho, Wo) as (N·Hp·Wp, O) on the padded grid, channels last, junk cells zero:
+def _on_grid_last(xp, g, hs, ws, length):
+    """``g`` (N, O, Ho, Wo) as (length, O) on the grid, channels last, junk cells zero:
     the long side first, as the BLAS prefers for the two GEMMs that read it."""
     n, o, ho, wo = g.shape
-    grid = xp.zeros((n, hp, wp, o), dtype=g.dtype)
+    grid = xp.zeros((n, hs, ws, o), dtype=g.dtype)
     grid[:, :ho, :wo] = g.transpose(0, 2, 3, 1)
-    return grid.reshape(n * hp * wp, o)
+    return grid.reshape(n * hs * ws, o)[:length]
 
 
 def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
     n = x.shape[0]
     o = w.shape[0]
     groups, k, length = cols.shape
-    hp, wp, _ = _grid(x.shape, w.shape[2:], padding, dilation)
+    hs, ws, _, _ = _grid(x.shape, w.shape[2:], padding, dilation)
     dtype = xp.result_type(x.dtype, w.dtype)
-    out = xp.empty((groups, o // groups, n * hp * wp), dtype=dtype)
+    out = xp.empty((groups, o // groups, n * hs * ws), dtype=dtype)
     wg = w.reshape(groups, o // groups, k)
     for g in range(groups):
         xp.matmul(wg[g], cols[g], out=out[g, :, :length])
-    grid = out.reshape(o, n, hp, wp)[:, :, :out_hw[0], :out_hw[1]].transpose(1, 0, 2, 3)
+    grid = out.reshape(o, n, hs, ws)[:, :, :out_hw[0], :out_hw[1]].transpose(1, 0, 2, 3)
     y = xp.empty((n, o) + tuple(out_hw), dtype=dtype)
     if bias:
         xp.add(grid, bias[0].reshape(1, o, 1, 1), out=y)  # one pass lays out and adds
@@ -141,11 +147,11 @@ def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
     return y
 
 
-def _conv2d_weight_flat(xp, cols, g, hp, wp, cg, kernel):
+def _conv2d_weight_flat(xp, cols, g, hs, ws, cg, kernel):
     groups, k, length = cols.shape
     o = g.shape[1]
     og = o // groups
-    gt = _on_grid_last(xp, g, hp, wp)[:length]
+    gt = _on_grid_last(xp, g, hs, ws, length)
     out = xp.empty((groups, k, og), dtype=xp.result_type(cols.dtype, g.dtype))
     for j in range(groups):
         xp.matmul(cols[j], gt[:, j * og:(j + 1) * og], out=out[j])
@@ -157,23 +163,23 @@ def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
     _, cg, kh, kw = w.shape
     (pt, _), (pl, _) = padding
     og = o // groups
-    hp, wp, length = _grid((n, 0) + tuple(in_hw), (kh, kw), padding, dilation)
-    gt = _on_grid_last(xp, g, hp, wp)[:length]
+    hs, ws, rows, length = _grid((n, 0) + tuple(in_hw), (kh, kw), padding, dilation)
+    gt = _on_grid_last(xp, g, hs, ws, length)
     wt = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 1, 2))
     dtype = xp.result_type(g.dtype, w.dtype)
-    out = xp.empty((n * hp * wp, groups * cg), dtype=dtype)  # channels last, like gt
+    out = xp.empty((rows * ws, groups * cg), dtype=dtype)  # channels last, like gt
     part = xp.empty((length, cg), dtype=dtype)
     # kh·kw GEMMs, each product added into its shifted run while it is still in cache
     for k in range(groups):
         gk, ok = gt[:, k * og:(k + 1) * og], out[:, k * cg:(k + 1) * cg]
-        for i, j, start in _starts((kh, kw), dilation, wp):
+        for i, j, start in _starts((kh, kw), dilation, ws):
             if start == 0:  # offset (0, 0) covers [0, length): write it, zero the rest
                 xp.matmul(gk, wt[k, i, j], out=ok[:length])
                 ok[length:] = 0
             else:
                 ok[start:start + length] += xp.matmul(gk, wt[k, i, j], out=part)
-    out = out.reshape(n, hp, wp, groups * cg)[:, pt:pt + in_hw[0], pl:pl + in_hw[1]]
-    return xp.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    out = out[:n * hs * ws].reshape(n, hs, ws, groups * cg)
+    return xp.ascontiguousarray(out[:, pt:pt + in_hw[0], pl:pl + in_hw[1]].transpose(0, 3, 1, 2))
 
 
 # ------------------------------------------------------ the columns cache --
@@ -262,8 +268,8 @@ def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
     if key[0] and bool(xp.isfinite(x).all()):
         if cols is None:
             cols = _flat_cols(xp, x, kernel, padding, dilation, groups)
-        hp, wp, _ = _grid(x.shape, kernel, padding, dilation)
-        return _conv2d_weight_flat(xp, cols, g, hp, wp, x.shape[1] // groups, kernel)
+        hs, ws, _, _ = _grid(x.shape, kernel, padding, dilation)
+        return _conv2d_weight_flat(xp, cols, g, hs, ws, x.shape[1] // groups, kernel)
     if cols is None or key[0]:  # none kept, or kept in the flat layout
         cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
     gg = g.reshape(n, groups, o // groups, h_o * w_o)

@@ -16,6 +16,8 @@ STRIDE1 = [  # (input shape, weight shape, options): flat unless (C/G)·kh·kw <
     ((2, 6, 8, 8), (6, 1, 3, 3), dict(padding=2, dilation=2, groups=6)),  # depthwise, dilated
     ((2, 3, 6, 5), (4, 3, 4, 2), dict(padding="same")),               # uneven padding
     ((1, 3, 5, 5), (2, 3, 5, 5), dict()),                             # one output cell
+    ((2, 6, 4, 5), (4, 6, 1, 1), dict(padding=1)),                    # output wider than input
+    ((2, 3, 7, 6), (3, 3, 3, 2), dict(padding=(3, 1), dilation=(2, 1))),
 ]
 
 
@@ -66,6 +68,7 @@ TRANSPOSED = [  # stride 1: the input gradient's flat path run as a forward
     ((2, 4, 5, 6), (4, 3, 3, 3), dict(padding=1)),
     ((2, 4, 4, 5), (4, 2, 3, 2), dict(groups=2, dilation=2, output_padding=1)),
     ((1, 2, 3, 3), (2, 3, 1, 1), dict()),
+    ((2, 4, 5, 6), (4, 3, 3, 3), dict(padding=2)),
 ]
 
 
