@@ -342,10 +342,18 @@ def _offsets(kernel, stride, dilation, out_hw):
 
 
 def _max_pool_fwd(xp, x, kernel, stride, padding, dilation, out_hw):
+    """Maximum over the kernel's rows first (whole rows: long contiguous runs), then over its
+    columns: kh + kw - 2 passes instead of kh·kw - 1, the first ones the cheap kind."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     xpad = _pad(xp, x, padding, value=-xp.inf)
-    best = None
-    for _, index in _offsets(kernel, stride, dilation, out_hw):
-        best = xpad[index].copy() if best is None else xp.maximum(best, xpad[index], out=best)
+    rows = [xpad[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh] for i in range(kh)]
+    best = rows[0] if kh == 1 else xp.maximum(rows[0], rows[1])
+    for r in rows[2:]:
+        xp.maximum(best, r, out=best)
+    cols = [best[..., j * dw:j * dw + sw * (wo - 1) + 1:sw] for j in range(kw)]
+    best = cols[0].copy() if kw == 1 else xp.maximum(cols[0], cols[1])
+    for c in cols[2:]:
+        xp.maximum(best, c, out=best)
     return best  # NaN propagates through maximum: a window holding NaN gives NaN (as PyTorch)
 
 
