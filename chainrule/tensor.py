@@ -54,14 +54,6 @@ class Tensor:
         t.grad_fn = grad_fn
         t._vc = VersionCounter() if vc is None else vc
 
-    def __getattr__(self, name: str):
-        # reached only when normal lookup fails: wrap_array leaves the version counter
-        # unset, and most tensors an op makes are never saved or changed in place
-        if name == "_vc":
-            vc = self._vc = VersionCounter()
-            return vc
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
-
     @classmethod
     def _make(cls, array, requires_grad: bool = False, grad_fn=None, vc=None) -> "Tensor":
         t = object.__new__(Tensor)
@@ -336,8 +328,7 @@ def wrap_array(array, vc=None) -> Tensor:
     t._data = array
     t._requires_grad = False
     t.grad_fn = None
-    if vc is not None:  # else made on first use (Tensor.__getattr__)
-        t._vc = vc
+    t._vc = VersionCounter() if vc is None else vc
     return t
 
 

@@ -224,7 +224,7 @@ def test_data_property():
     assert x.tolist() == [0.0, 0.0] and x.requires_grad
 
 
-def test_version_counter_made_on_first_use_is_shared_by_views_and_bumped_in_place():
+def test_version_counter_is_shared_by_views_and_bumped_in_place():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * 2  # an op's result: its counter is made when first needed
     v = y[1:]

@@ -46,19 +46,13 @@ defvjp_raw(div, lambda xp, g, ans, a, b: g / b, lambda xp, g, ans, a, b: -g * an
 defvjp_raw(neg, lambda xp, g, ans, a: -g)
 
 
-def _same_float(a, b) -> bool:
-    """Two tensors of one floating dtype: nothing for ``binary_operands`` to promote or cast."""
-    if type(a) is Tensor and type(b) is Tensor:
-        da = a._data.dtype
-        return da is b._data.dtype and da.kind == "f"
-    return False
-
-
 @tensor_method("add", "__add__")
 def add_fn(input, other, *, alpha=1) -> Tensor:
     """``input + alpha * other`` with broadcasting and PyTorch's type promotion."""
-    if _same_float(input, other) and alpha == 1:
-        return add(input, other)
+    if type(input) is Tensor and type(other) is Tensor and alpha == 1:  # two tensors of one float dtype: nothing to promote
+        dtype = input._data.dtype
+        if dtype is other._data.dtype and dtype.kind == "f":
+            return add(input, other)
     if alpha != 1:
         other = mul_fn(other, alpha)
     a, b = binary_operands(input, other, "add")
@@ -84,8 +78,10 @@ def sub_fn(input, other, *, alpha=1) -> Tensor:
 @tensor_method("mul", "multiply", "__mul__")
 def mul_fn(input, other) -> Tensor:
     """Elementwise product."""
-    if _same_float(input, other):
-        return mul(input, other)
+    if type(input) is Tensor and type(other) is Tensor:  # two tensors of one float dtype: nothing to promote
+        dtype = input._data.dtype
+        if dtype is other._data.dtype and dtype.kind == "f":
+            return mul(input, other)
     a, b = binary_operands(input, other, "mul")
     if a._data.dtype.kind == "b":
         return logical_and(a, b)

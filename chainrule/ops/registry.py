@@ -11,7 +11,7 @@ casts are undone by the engine, not by the rules.
 from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD
-from ..autograd.graph import Node
+from ..autograd.graph import Node, VersionCounter
 from ..backends import NUMPY, backend_of
 from ..tensor import Tensor, wrap_array
 from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, ShapeError,
@@ -39,7 +39,9 @@ class Op:
         self.name = name
         self.forward = forward
         self.vjps: tuple = ()
-        self.rules_complete = False  # every input has a rule (apply skips its check)
+        # n when all n inputs have a rule, else -1: a call with at most that many inputs
+        # skips the check that each input needing grad has one
+        self.rules_complete = -1
         self.raw_vjps: tuple | None = None  # array-level twins of vjps (see defvjp_raw)
         self.saves = saves  # indices of inputs the rules need; None = all
         # reads[i]: the inputs input i's rule reads. With it, a node saves only what the
@@ -86,11 +88,12 @@ class Op:
             result._data = out
             result._requires_grad = False
             result.grad_fn = None
+            result._vc = VersionCounter()
         if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
             needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
                 (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
             if True in needs:
-                if not op.rules_complete or n > len(op.vjps):
+                if n > op.rules_complete:
                     _check_rules(op, inputs, needs)
                 node = Node(op, params, inputs, needs, result)
                 if GRAD.anomaly:
@@ -122,7 +125,7 @@ def defvjp(op: Op, *rules) -> None:
     error to ask for, never a silent zero).
     """
     op.vjps = tuple(rules)
-    op.rules_complete = None not in op.vjps
+    op.rules_complete = -1 if None in op.vjps else len(op.vjps)
 
 
 def defvjp_raw(op: Op, *rules) -> None:
