@@ -426,9 +426,40 @@ def _max_pool_grad(g, ans, x, **geometry):
 
 
 defvjp(max_pool2d_op, _max_pool_grad)
-defvjp_raw(max_pool2d_op, lambda xp, g, ans, x, **geometry: _pool_place_fwd(
-    xp, g, _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry), in_hw=tuple(x.shape[2:]),
-    **geometry))
+
+
+def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw):
+    """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
+    a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
+    geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
+    if not _disjoint(kernel, stride, dilation):
+        arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
+        return _pool_place_fwd(xp, g, arg, in_hw=tuple(x.shape[2:]), **geometry)
+    xpad = _pad(xp, x, padding, value=-xp.inf)
+    covered = xpad is x and all(  # windows tile the input exactly: every cell gets written
+        s == k and d == 1 and o * k == n
+        for k, s, d, o, n in zip(kernel, stride, dilation, out_hw, x.shape[2:]))
+    out = (xp.empty if covered else xp.zeros)(xpad.shape, dtype=g.dtype)
+    nan = bool(xp.isnan(ans).any())
+    free = None  # windows whose maximum no offset has claimed yet
+    for k, index in _offsets(kernel, stride, dilation, out_hw):
+        s = xpad[index]
+        hit = s == ans
+        if nan:
+            hit |= xp.isnan(s)
+        if free is None:
+            free = ~hit
+        else:
+            hit &= free
+            free ^= hit
+        xp.multiply(g, hit, out=out[index])
+    if xpad is not x:
+        (pt, _), (pl, _) = padding
+        out = xp.ascontiguousarray(out[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]])
+    return out
+
+
+defvjp_raw(max_pool2d_op, _max_pool_grad_raw)
 defvjp(pool_place_op, lambda c, ans, g, **p: pool_select_op(c, **p))
 defvjp(pool_select_op, lambda g, ans, c, **p: pool_place_op(g, **p))
 

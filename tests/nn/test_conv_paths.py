@@ -96,3 +96,42 @@ def test_empty_batch_stride1():
     y.sum().backward()
     assert tuple(x.grad.shape) == (0, 3, 5, 5)
     np.testing.assert_array_equal(w.grad.numpy(), 0)
+
+
+# ------------------------------------------------------------ max pooling --
+POOLS = [  # (input shape, options): the array rule's one sweep for disjoint windows
+    ((2, 3, 8, 6), dict(kernel_size=2)),                           # exact tiling
+    ((2, 3, 7, 9), dict(kernel_size=2)),                           # an uncovered edge
+    ((2, 2, 7, 7), dict(kernel_size=3, stride=3, padding=1)),
+    ((1, 2, 9, 9), dict(kernel_size=2, stride=3, dilation=2)),
+    ((2, 2, 7, 6), dict(kernel_size=3, stride=2, padding=1)),      # overlapping: the argmax
+]
+
+
+@pytest.mark.parametrize("shape,kw", POOLS)
+def test_max_pool_gradient_with_ties_matches_torch_and_the_tensor_rule(shape, kw):
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.normal(size=shape), 0).astype("float32")  # ReLU-like: many tied zeros
+    x[0, 0, :2, :2] = 1.5  # a window whose four cells tie at its maximum
+    g = rng.normal(size=tuple(torch.nn.functional.max_pool2d(torch.tensor(x), **kw).shape))
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(tx, **kw).backward(torch.tensor(g, dtype=torch.float32))
+    grads = []
+    for create_graph in (False, True):  # the array rule, then the Tensor rule
+        cx = cr.tensor(x, requires_grad=True)
+        F.max_pool2d(cx, **kw).backward(cr.tensor(g.astype("float32")), create_graph=create_graph)
+        grads.append(cx.grad.numpy())
+        assert_close(cx.grad, tx.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_max_pool_gradient_of_nan_is_the_same_from_both_rules():
+    x = np.arange(2 * 2 * 6 * 6, dtype="float32").reshape(2, 2, 6, 6)
+    x[0, 1, 2, 3] = x[1, 0, 5, 5] = x[1, 0, 4, 5] = np.nan
+    grads = []
+    for create_graph in (False, True):
+        cx = cr.tensor(x, requires_grad=True)
+        F.max_pool2d(cx, 2).backward(cr.ones(2, 2, 3, 3), create_graph=create_graph)
+        grads.append(cx.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    assert grads[0][0, 1, 2, 3] == 1 and grads[0][1, 0, 4, 5] == 1 and grads[0].sum() == 36
