@@ -306,13 +306,18 @@ def _backward_plain(roots, retain_graph: bool) -> None:
     """
     if _wrap is None:
         _bind_wrap()
-    pending: dict = {}
-    owned: set = set()
-    heap: list = []
     hooked: list = []  # accumulators of leaves with hooks, in order of first gradient
-    for t, ga, is_ours in roots:
-        node = t.grad_fn if t.grad_fn is not None else t._accumulator()
-        _arrive(node, ga, is_ours, pending, owned, heap, hooked)
+    if len(roots) == 1 and roots[0][0].grad_fn is not None:  # one loss: no sums to make
+        t, ga, is_ours = roots[0]
+        node = t.grad_fn
+        pending = {node: ga}
+        owned = {node} if is_ours else set()
+        heap = [(node.seq, node)]
+    else:
+        pending, owned, heap = {}, set(), []
+        for t, ga, is_ours in roots:
+            node = t.grad_fn if t.grad_fn is not None else t._accumulator()
+            _arrive(node, ga, is_ours, pending, owned, heap, hooked)
     prev_mode = GRAD.enabled
     GRAD.enabled = False
     try:

@@ -111,13 +111,18 @@ class Node:
         self.params = params
         self.seq = next(_SEQUENCE)
         n = len(inputs)
-        if n == 2:  # most ops: spelled out, no loops
+        if n == 2:  # most ops have one or two inputs: those spelled out, no loops
             a, b = inputs
             da, db = a._data, b._data
             self.input_meta = ((da.shape, da.dtype), (db.shape, db.dtype))
             need_a, need_b = needs_grad
             self.next_nodes = ((a.grad_fn or a._accum or accumulator_of(a)) if need_a else None,
                                (b.grad_fn or b._accum or accumulator_of(b)) if need_b else None)
+        elif n == 1:
+            (a,) = inputs
+            da = a._data
+            self.input_meta = ((da.shape, da.dtype),)
+            self.next_nodes = ((a.grad_fn or a._accum or accumulator_of(a)) if needs_grad[0] else None,)
         else:
             meta = []
             nexts = []

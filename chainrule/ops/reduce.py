@@ -61,8 +61,8 @@ def _restore_raw(g, in_shape, dims, keepdim):
     return g if keepdim else g.reshape(_keep_shape(in_shape, dims))
 
 
-def _expand_back_raw(xp, g, in_shape, dims, keepdim):
-    """Array twin of ``_expand_back``: the reduced dims restored, then broadcast."""
+def _expand_back_raw(xp, g, ans, x, dims, keepdim, in_shape):
+    """Array twin of ``_expand_back`` (sum's rule): the reduced dims restored, then broadcast."""
     if dims is None:
         out = xp.empty(in_shape, dtype=g.dtype)  # a fresh buffer: later sums go in place
         out[...] = g  # (xp.full is a Python function around these two steps)
@@ -70,8 +70,7 @@ def _expand_back_raw(xp, g, in_shape, dims, keepdim):
     return xp.broadcast_to(_restore_raw(g, in_shape, dims, keepdim), in_shape)
 
 
-defvjp_raw(sum_op, lambda xp, g, ans, x, dims, keepdim, in_shape:
-           _expand_back_raw(xp, g, in_shape, dims, keepdim))
+defvjp_raw(sum_op, _expand_back_raw)
 
 
 def _prepare(input: Tensor, dim, op: str, dtype=None):
