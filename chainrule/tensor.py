@@ -16,7 +16,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
-from .autograd.graph import RemovableHandle, VersionCounter, accumulator_of
+from .autograd.graph import HOOKED_LEAVES, RemovableHandle, VersionCounter, accumulator_of
 from .backends import backend_of
 from .dtypes import DType, from_numpy_dtype, get_default_dtype
 from .errors import ChainruleError, DTypeError, ShapeError, op_error
@@ -226,6 +226,7 @@ class Tensor:
         if self._hooks is None:
             self._hooks = []
             self._accumulator().keep_alive()  # its hooks run even if only a graph holds it
+            HOOKED_LEAVES.add(self)
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from .grad_mode import GRAD
-from .graph import AccumulateGrad, Node, SavedTensor, _tensor_class
+from .graph import HOOKED_LEAVES, AccumulateGrad, Node, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
@@ -302,21 +302,22 @@ def _backward_plain(roots, retain_graph: bool) -> None:
     which is a valid order because every consumer is newer than its inputs, so
     when a node comes off the heap nothing left can still send it a gradient. A
     leaf's gradient is added to its ``.grad`` as it arrives; a leaf with hooks
-    gets the sum of its gradients once the walk is over, so its hooks run once.
+    gets the sum of its gradients once, see :class:`_HookedLeaves`.
     """
     if _wrap is None:
         _bind_wrap()
-    hooked: list = []  # accumulators of leaves with hooks, in order of first gradient
     if len(roots) == 1 and roots[0][0].grad_fn is not None:  # one loss: no sums to make
         t, ga, is_ours = roots[0]
         node = t.grad_fn
+        hooked = _HookedLeaves((node,)) if HOOKED_LEAVES else None  # None: no leaf has hooks
         pending = {node: ga}
         owned = {node} if is_ours else set()
         heap = [(node.seq, node)]
     else:
         pending, owned, heap = {}, set(), []
-        for t, ga, is_ours in roots:
-            node = t.grad_fn if t.grad_fn is not None else t._accumulator()
+        nodes = [t.grad_fn if t.grad_fn is not None else t._accumulator() for t, _, _ in roots]
+        hooked = _HookedLeaves(nodes) if HOOKED_LEAVES else None
+        for node, (t, ga, is_ours) in zip(nodes, roots):
             _arrive(node, ga, is_ours, pending, owned, heap, hooked)
     prev_mode = GRAD.enabled
     GRAD.enabled = False
@@ -359,18 +360,42 @@ def _backward_plain(roots, retain_graph: bool) -> None:
             if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                 node.saved = node.saved_ans = None  # Node.release, inline
                 node.freed = True
-        for acc in hooked:
-            leaf = acc.variable
-            if leaf is not None:
-                g = _wrap(pending.pop(acc))
-                g._grad_owned = acc in owned
-                _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
-                g = None  # a summed-in gradient is garbage now, not at the next leaf
+        if hooked is not None:
+            for acc in hooked.order:  # those still waiting for a gradient that never came
+                _flush_leaf(acc, pending, owned)
     finally:
         GRAD.enabled = prev_mode
 
 
-def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hooked: list) -> None:
+class _HookedLeaves:
+    """The leaves with hooks that a plain backward reaches. Their gradients are summed
+    and handed to the hooks once, when the last expected one has arrived (as PyTorch
+    runs a leaf's hooks as soon as its gradient is complete). The expected counts come
+    from one pass over the graph, made only while some leaf has hooks at all."""
+
+    __slots__ = ("expected", "order")
+
+    def __init__(self, root_nodes) -> None:
+        self.expected = _discover(root_nodes)
+        self.order: list = []  # accumulators, in order of their first gradient
+
+    def complete(self, acc) -> bool:
+        """One more gradient reached ``acc``: True when it was the last one expected."""
+        left = self.expected[acc] = self.expected.get(acc, 1) - 1
+        return left == 0
+
+
+def _flush_leaf(acc, pending: dict, owned: set) -> None:
+    """Hand a hooked leaf its summed gradient: hooks first, then ``.grad``."""
+    ga = pending.pop(acc, None)
+    leaf = acc._variable()
+    if ga is not None and leaf is not None:
+        g = _wrap(ga)
+        g._grad_owned = acc in owned
+        _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
+
+
+def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hooked) -> None:
     """A gradient array reaches ``node``: summed into what is pending there, or (a leaf
     without hooks) straight into its ``.grad``."""
     if node.op is None:  # AccumulateGrad: the end of the graph for a leaf
@@ -394,18 +419,20 @@ def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hook
         pending[node] = gi
         if is_ours:
             owned.add(node)
-        if node.op is None:
-            hooked.append(node)
-        else:
+        if node.op is not None:
             heappush(heap, (node.seq, node))
+            return
+        hooked.order.append(node)
     elif node in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
         prev += gi  # prev is an array (never a NumPy scalar): updated in place
     else:
         pending[node] = _array_sum(prev, gi)
         owned.add(node)
+    if node.op is None and hooked.complete(node):
+        _flush_leaf(node, pending, owned)
 
 
-def _arrive_indexed(node, gi: IndexedGrad, pending: dict, owned: set, heap: list, hooked: list) -> None:
+def _arrive_indexed(node, gi: IndexedGrad, pending: dict, owned: set, heap: list, hooked) -> None:
     """An :class:`IndexedGrad` reaches ``node``: added into place in its pending buffer (or
     the leaf's own ``.grad``), so no full-sized temporary is made per read."""
     xp = backend_of(gi.values)
@@ -420,13 +447,16 @@ def _arrive_indexed(node, gi: IndexedGrad, pending: dict, owned: set, heap: list
     prev = pending.get(node)
     if prev is None:
         _arrive(node, gi.dense(xp), True, pending, owned, heap, hooked)
-    elif node in owned:
+        return
+    if node in owned:
         gi.add_into(xp, prev)
     else:
         prev = prev.copy()
         gi.add_into(xp, prev)
         pending[node] = prev
         owned.add(node)
+    if node.op is None and hooked.complete(node):
+        _flush_leaf(node, pending, owned)
 
 
 def _count_down(node, deps: dict, ready: list) -> None:

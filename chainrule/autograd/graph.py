@@ -14,6 +14,9 @@ _TENSOR: list = []
 # creation order of nodes, counting down (newest lowest: first off a min-heap); every
 # consumer is newer than its inputs
 _SEQUENCE = itertools.count(0, -1)
+# leaves that have had hooks: while any exists, a plain backward counts how many
+# gradients each leaf will get, so that its hooks run as soon as it has them all
+HOOKED_LEAVES: "weakref.WeakSet" = weakref.WeakSet()
 
 
 def _tensor_class():

@@ -223,3 +223,25 @@ def test_ops_on_grad_do_not_record_by_default():
     (x * x).sum().backward()
     assert not x.grad.requires_grad
     assert np.all(x.grad.numpy() == 2)
+
+
+def test_leaf_hooks_run_as_soon_as_the_leaf_gradient_is_complete_as_torch():
+    # w1 is used early in the forward, w2 late: each hook runs once, with the full
+    # gradient, in the order PyTorch runs them (w2's as soon as it is complete, before
+    # the walk reaches h, and long before w1)
+    def run(lib, make):
+        w1 = make([1.0, 2.0])
+        w2 = make([3.0, 4.0])
+        order = []
+        w1.register_hook(lambda g: order.append(("w1", [round(v, 4) for v in g.tolist()])))
+        w2.register_hook(lambda g: order.append(("w2", [round(v, 4) for v in g.tolist()])))
+        h = (w1 * 2).exp()
+        h.register_hook(lambda g: order.append(("h", [round(v, 4) for v in g.tolist()])))
+        loss = (h * w2 + w2 * w2).sum() + (h.log() * 3).sum()
+        loss.backward()
+        return order
+    ours = run(cr, lambda v: cr.tensor(v, requires_grad=True))
+    theirs = run(torch, lambda v: torch.tensor(v, requires_grad=True))
+    assert [name for name, _ in ours] == [name for name, _ in theirs] == ["w2", "h", "w1"]
+    for (_, a), (_, b) in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4)
