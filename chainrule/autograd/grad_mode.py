@@ -12,6 +12,7 @@ False
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 
@@ -46,10 +47,42 @@ class _GradModeContext:
         GRAD.enabled = self._prev
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self.__class__(*self._ctor_args()):
                 return fn(*args, **kwargs)
+        return wrapper
+
+    def _wrap_generator(self, fn):
+        """A generator function whose body runs in this mode each time it resumes, while
+        the caller's code between two ``next`` calls keeps the caller's mode (as PyTorch)."""
+        def mode():
+            return self.__class__(*self._ctor_args())
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with mode():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with mode():
+                            gen.close()
+                        raise
+                    except BaseException as error:
+                        with mode():
+                            response = gen.throw(error)
+                    else:
+                        with mode():
+                            response = gen.send(request)
+            except StopIteration as stop:
+                return stop.value
         return wrapper
 
     def _ctor_args(self):

@@ -245,3 +245,23 @@ def test_leaf_hooks_run_as_soon_as_the_leaf_gradient_is_complete_as_torch():
     assert [name for name, _ in ours] == [name for name, _ in theirs] == ["w2", "h", "w1"]
     for (_, a), (_, b) in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-4)
+
+
+@pytest.mark.parametrize("make", [lambda: cr.no_grad(), lambda: cr.no_grad,
+                                  lambda: cr.set_grad_enabled(False), lambda: cr.inference_mode()])
+def test_grad_mode_decorators_on_generators_apply_inside_each_resume_only(make):
+    @make()
+    def numbers(n):
+        for i in range(n):
+            got = yield cr.is_grad_enabled()
+            assert got == i
+        return "done"
+
+    assert cr.is_grad_enabled()
+    gen = numbers(2)
+    assert next(gen) is False
+    assert cr.is_grad_enabled()  # the caller's mode between resumes
+    assert gen.send(0) is False
+    with pytest.raises(StopIteration) as stop:
+        gen.send(1)
+    assert stop.value.value == "done" and cr.is_grad_enabled()
