@@ -153,3 +153,19 @@ def test_softmax_over_an_empty_dim_is_empty():
     x = cr.zeros(3, 0)
     assert tuple(cr.softmax(x, dim=1).shape) == (3, 0)
     assert tuple(cr.log_softmax(x, dim=1).shape) == (3, 0)
+
+
+@pytest.mark.parametrize("make", [lambda t: t.repeat(1, 1), lambda t: t.tile((1,)),
+                                  lambda t: cr.nn.functional.pad(t, (0, 0)),
+                                  lambda t: cr.nn.functional.pad(t, (-1, 0)),
+                                  lambda t: cr.nn.functional.pad(t, (0, 0), mode="constant", value=1.0)])
+def test_repeat_tile_and_pad_return_new_memory_even_when_nothing_is_added(make):
+    x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    y = make(x)
+    with cr.no_grad():
+        y.zero_()  # would silently change x if y shared its memory
+    assert x.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    # and the gradient still flows back
+    x2 = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    make(x2).sum().backward()
+    assert x2.grad is not None and float(x2.grad.sum()) > 0

@@ -527,7 +527,11 @@ def repeat(input: Tensor, *sizes) -> Tensor:
         inter += [1, s]
         target += [r, s]
     y = broadcast_to(reshape(x, tuple(inter)), tuple(target))
-    return reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
+    y = reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
+    if all(r == 1 for r in sizes):  # only views so far: repeat returns new memory, as PyTorch
+        from .conversion import clone
+        y = clone(y)
+    return y
 
 
 @tensor_method("tile")
@@ -629,8 +633,9 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                       for (b, a), s in zip(widths, input.shape))
         x = x[index]
         widths = [(max(b, 0), max(a, 0)) for b, a in widths]
-    if all(b == 0 and a == 0 for b, a in widths):
-        return x
+    if all(b == 0 and a == 0 for b, a in widths):  # input or a crop of it: new memory, as PyTorch
+        from .conversion import clone
+        return clone(x)
     return pad_op(x, widths=tuple(widths), value=0 if value is None else value)
 
 
