@@ -261,8 +261,31 @@ def jvp(func: Callable[..., Any], primals: Sequence[Tensor], tangents: Sequence[
 
 
 # --------------------------------------------------------------- Jacobians --
+def _reverse_jacobians(out: Tensor, wrt: list, nested: bool) -> list:
+    """d out / d x for each x of ``wrt``, by one vjp per element of ``out``."""
+    from .creation import zeros
+    from .ops.shape import stack
+    flat = out.reshape(-1)
+    rows: list[list[Tensor]] = [[] for _ in wrt]
+    for k in range(flat.shape[0]):
+        e = zeros(flat.shape[0], dtype=out.dtype, device=out.device)
+        e._data[k] = 1
+        gs = _grads([flat], wrt, [e], create_graph=nested, retain_graph=True)
+        for j, g in enumerate(gs):
+            rows[j].append(g)
+    jacs = []
+    for x, r in zip(wrt, rows):
+        if r:
+            j = stack(r, 0).reshape(*out.shape, *x.shape)
+        else:
+            j = zeros(*out.shape, *x.shape, dtype=x.dtype, device=x.device)
+        jacs.append(_detach_unless(j, nested))
+    return jacs
+
+
 def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian by reverse mode (one vjp per output element): shape out.shape + in.shape.
+    A function returning a tuple of tensors gets a tuple of Jacobians, one per output.
 
     >>> import chainrule as cr
     >>> from chainrule.func import jacrev
@@ -271,31 +294,21 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
             [0., 4.]])
     """
     def wrapper(*args):
-        from .creation import zeros
-        from .ops.shape import stack
         args, nums, nested = _prepare_args(args, argnums, "jacrev")
         with enable_grad():
             out = func(*args)
-            if not isinstance(out, Tensor):
-                raise op_error(DTypeError, "jacrev", f"the function must return a Tensor, got "
-                               f"{type(out).__name__}")
+            several = isinstance(out, tuple)  # a tuple of outputs: a Jacobian for each
+            outs = out if several else (out,)
+            if not outs or not all(isinstance(o, Tensor) for o in outs):
+                got = ", ".join(type(o).__name__ for o in outs) if several else type(out).__name__
+                raise op_error(DTypeError, "jacrev", f"the function must return a Tensor or a "
+                               f"non-empty tuple of Tensors, got {got or 'an empty tuple'}")
             wrt = [args[n] for n in nums]
-            flat = out.reshape(-1)
-            rows: list[list[Tensor]] = [[] for _ in wrt]
-            for k in range(flat.shape[0]):
-                e = zeros(flat.shape[0], dtype=out.dtype, device=out.device)
-                e._data[k] = 1
-                gs = _grads([flat], wrt, [e], create_graph=nested, retain_graph=True)
-                for j, g in enumerate(gs):
-                    rows[j].append(g)
-            jacs = []
-            for x, r in zip(wrt, rows):
-                if r:
-                    j = stack(r, 0).reshape(*out.shape, *x.shape)
-                else:
-                    j = zeros(*out.shape, *x.shape, dtype=x.dtype, device=x.device)
-                jacs.append(_detach_unless(j, nested))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+            per_output = []
+            for o in outs:
+                jacs = _reverse_jacobians(o, wrt, nested)
+                per_output.append(jacs[0] if isinstance(argnums, int) else tuple(jacs))
+        return tuple(per_output) if several else per_output[0]
     _name(wrapper, "jacrev", func)
     return wrapper
 

@@ -185,3 +185,24 @@ def test_transforms_work_inside_no_grad():
         g = cf.grad(lambda x: (x * x).sum())(cr.tensor([3.0]))
         assert not cr.is_grad_enabled()
     assert g.tolist() == [6.0] and not g.requires_grad
+
+
+def test_jacrev_of_a_function_with_several_outputs_matches_torch():
+    from chainrule.func import jacrev
+    data_x, data_y = [1.0, 2.0, 3.0], [0.5, -1.0, 2.0]
+
+    def f(x, y, lib):
+        return x * y, (x ** 2).sum() + lib.sin(y).sum()
+
+    ours = jacrev(lambda x, y: f(x, y, cr), argnums=(0, 1))(cr.tensor(data_x), cr.tensor(data_y))
+    theirs = torch.func.jacrev(lambda x, y: f(x, y, torch), argnums=(0, 1))(
+        torch.tensor(data_x), torch.tensor(data_y))
+    assert len(ours) == 2 and all(len(o) == 2 for o in ours)
+    for o, t in zip(ours, theirs):
+        for a, b in zip(o, t):
+            assert tuple(a.shape) == tuple(b.shape)
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+    single = jacrev(lambda x: (x * 2, x.sum()))(cr.tensor(data_x))
+    assert tuple(single[0].shape) == (3, 3) and tuple(single[1].shape) == (3,)
+    with pytest.raises(Exception, match="tuple of Tensors"):
+        jacrev(lambda x: (x, 1.0))(cr.tensor(data_x))
