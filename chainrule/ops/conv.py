@@ -432,6 +432,8 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
+    if _pairs_tile(x, ans, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
+        return _max_pool_grad_pairs(xp, g, ans, x, kernel[0])
     if not _disjoint(kernel, stride, dilation):
         arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
         return _pool_place_fwd(xp, g, arg, in_hw=tuple(x.shape[2:]), **geometry)
@@ -456,6 +458,47 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     if xpad is not x:
         (pt, _), (pl, _) = padding
         out = xp.ascontiguousarray(out[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]])
+    return out
+
+
+# Windows two columns wide that tile a float32 input (the common 2×2 pool): strided passes
+# over one column in two are several times slower in NumPy than contiguous ones, so the
+# gradient is built at full resolution instead. A window's two columns are one uint64, which
+# duplicates a value across both with two integer passes; rows repeat as whole runs.
+def _pairs_tile(x, ans, kernel, stride, padding, dilation) -> bool:
+    (kh, kw), (sh, sw) = kernel, stride
+    return (kw == 2 and sw == 2 and sh == kh and dilation == (1, 1)
+            and padding == ((0, 0), (0, 0)) and x.dtype == ans.dtype and x.dtype.itemsize == 4
+            and x.dtype.kind == "f" and x.dtype.byteorder in "=<" and x.flags.c_contiguous
+            and x.shape[2] == kh * ans.shape[2] and x.shape[3] == 2 * ans.shape[3])
+
+
+def _upsample_pairs(xp, a, kh):
+    """``a`` (n, c, ho, wo) float32 repeated kh times down and twice across: (n, c, kh·ho, 2·wo)."""
+    u = xp.ascontiguousarray(a).view(xp.uint32).astype(xp.uint64)
+    u *= xp.uint64(0x100000001)  # u | u << 32 in one pass; little-endian: low half is left
+    if kh > 1:
+        u = xp.repeat(u, kh, axis=2)
+    return u.view(xp.float32)
+
+
+def _max_pool_grad_pairs(xp, g, ans, x, kh):
+    """Each window's gradient at its first maximum in row-major order (NaN-free ``ans``)."""
+    n, c, h, w = x.shape
+    wo = w // 2
+    hit = x == _upsample_pairs(xp, ans, kh)
+    rows = hit.view(xp.uint16).reshape(n * c, h * wo)  # one window-row a number: low byte left
+    rows &= ~(rows << xp.uint16(8))  # both columns hit: the left one wins
+    if kh > 1:  # a hit in an earlier row of the window wins over every later row
+        claimed = rows != 0
+        row_in_window = xp.repeat(xp.arange(h) % kh, wo)
+        blocked = xp.zeros(rows.shape, dtype=bool)
+        for d in range(1, kh):
+            later = claimed[:, :-d * wo] & (row_in_window[d * wo:] >= d)
+            blocked[:, d * wo:] |= later
+        xp.multiply(rows, ~blocked, out=rows)
+    out = _upsample_pairs(xp, g.astype(x.dtype, copy=False), kh)
+    xp.multiply(out, hit, out=out)
     return out
 
 

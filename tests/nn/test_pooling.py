@@ -69,6 +69,27 @@ def test_max_pool_ties_send_gradient_to_first_and_nan_wins():
     assert np.isnan(F.max_pool2d(v, 2).item())
 
 
+@pytest.mark.parametrize("kernel", [2, (3, 2), (1, 2)])
+def test_max_pool_two_wide_windows_with_many_ties_match_torch(kernel):
+    """float32 windows two columns wide take a full-resolution path: ties (ReLU zeros, equal
+    halves, -0.0 against 0.0) must still send each window's gradient to its first maximum."""
+    rng = np.random.default_rng(4)
+    x = np.maximum(np.round(rng.normal(size=(3, 4, 6, 8)) * 2) / 2, 0).astype(np.float32)
+    x[0, 0, :3, :2] = 0.5
+    x[1, 1, 0, :2] = [-0.0, 0.0]
+    x[1, 1, 1, :2] = -1.0
+    g = rng.normal(size=(3, 4, 6 // np.atleast_1d(kernel)[0], 4)).astype(np.float32)
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.max_pool2d(cx, kernel).backward(cr.tensor(g))
+    torch.nn.functional.max_pool2d(tx, kernel).backward(torch.tensor(g))
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+    x[2, 3, 0, 1] = np.nan  # a NaN window takes its own path: the NaN gets the gradient
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.max_pool2d(cx, kernel).backward(cr.tensor(g))
+    torch.nn.functional.max_pool2d(tx, kernel).backward(torch.tensor(g))
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
+
+
 @pytest.mark.parametrize("k,s,p,ceil,cip", itertools.product(
     [2, 3, (3, 2)], [None, 1, 2], [0, 1], [False, True], [True, False]))
 def test_avg_pool2d_matches_torch(k, s, p, ceil, cip):
