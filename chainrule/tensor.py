@@ -31,6 +31,7 @@ class Tensor:
     _grad = None
     _accum = None  # a leaf's AccumulateGrad, made on first use
     _hooks = None
+    _post_accumulate_hooks = None  # a leaf's hooks run after its .grad is complete
     _retains_grad = False
     _base = None  # the tensor a view's memory belongs to
     _grad_owned = False  # this gradient's buffer is the engine's own (may be summed into)
@@ -229,6 +230,42 @@ class Tensor:
             HOOKED_LEAVES.add(self)
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(
+            self, hook: Callable[["Tensor"], None]) -> RemovableHandle:
+        """Call ``hook(self)`` once a backward pass has added this leaf's whole gradient to
+        ``.grad`` (not for ``autograd.grad``, which accumulates nothing). The hook returns
+        None; it may read ``self.grad``, update ``self`` in place and drop the gradient,
+        which is how an optimizer step runs inside backward and each gradient is freed as
+        soon as it is used.
+
+        >>> import chainrule as cr
+        >>> w = cr.ones(2, requires_grad=True)
+        >>> def sgd(p):
+        ...     with cr.no_grad():
+        ...         p -= 0.5 * p.grad
+        ...     p.grad = None
+        >>> h = w.register_post_accumulate_grad_hook(sgd)
+        >>> (w * 3).sum().backward()
+        >>> w, w.grad
+        (tensor([-0.5000, -0.5000], requires_grad=True), None)
+        """
+        name = "register_post_accumulate_grad_hook"
+        if not self._requires_grad:
+            raise op_error(ChainruleError, name,
+                           "cannot register a hook on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            raise op_error(ChainruleError, name,
+                           "post-accumulate-grad hooks can only be registered on leaf tensors; "
+                           f"this tensor was made by {self.grad_fn.name()}")
+        if self._hooks is None:  # the engine then counts this leaf's gradients (see _arrive)
+            self._hooks = []
+            self._accumulator().keep_alive()
+            HOOKED_LEAVES.add(self)
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return RemovableHandle(self._post_accumulate_hooks, hook)
 
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:

@@ -272,6 +272,7 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
                         _capture(capture, targets[node], g, create_graph)
                     else:
                         _store_grad(node.variable, g, create_graph)
+                        _run_post_accumulate_hooks(node.variable)
                 continue
             if g is not None and capture is None:
                 if node.retained is not None:
@@ -393,6 +394,7 @@ def _flush_leaf(acc, pending: dict, owned: set) -> None:
         g = _wrap(ga)
         g._grad_owned = acc in owned
         _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
+        _run_post_accumulate_hooks(leaf)
 
 
 def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hooked) -> None:
@@ -402,7 +404,7 @@ def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hook
         leaf = node._variable()
         if leaf is None:
             return  # the leaf is gone: no one can read its gradient
-        if not leaf._hooks:  # _store_grad's cases, the common ones spelled out
+        if leaf._hooks is None:  # _store_grad's cases, the common ones spelled out
             grad = leaf._grad
             if grad is None:  # take over our own buffer, or keep a copy of a shared one
                 leaf._grad = _wrap(gi if is_ours else gi.copy())
@@ -440,7 +442,7 @@ def _arrive_indexed(node, gi: IndexedGrad, pending: dict, owned: set, heap: list
         leaf = node.variable
         if leaf is None:
             return
-        if not leaf._hooks and leaf._grad is not None and leaf._grad_owned \
+        if leaf._hooks is None and leaf._grad is not None and leaf._grad_owned \
                 and leaf._grad.grad_fn is None and leaf._grad._data.dtype == gi.values.dtype:
             gi.add_into(xp, leaf._grad._data)
             return
@@ -701,6 +703,15 @@ def _run_leaf_hooks(leaf, g):
             if out is not None:
                 g = _checked_hook_result(out, g, "hook")
     return g
+
+
+def _run_post_accumulate_hooks(leaf) -> None:
+    """A leaf's ``.grad`` is complete for this backward: its post-accumulate hooks run."""
+    for hook in list(leaf._post_accumulate_hooks or ()):
+        out = hook(leaf)
+        if out is not None:
+            raise BackwardError("post-accumulate-grad hook: it is called for its effect and "
+                                f"must return None, got {type(out).__name__}")
 
 
 def _checked_hook_result(out, g, what: str):

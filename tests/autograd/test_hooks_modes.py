@@ -265,3 +265,70 @@ def test_grad_mode_decorators_on_generators_apply_inside_each_resume_only(make):
     with pytest.raises(StopIteration) as stop:
         gen.send(1)
     assert stop.value.value == "done" and cr.is_grad_enabled()
+
+
+# ------------------------------------------------- post-accumulate-grad hooks --
+def _post_hook_log(lib, create_graph=False):
+    """A leaf read twice and hooked twice: what the post hooks saw, and in which order."""
+    w = lib.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    w.register_hook(lambda g: g * 10)  # runs first: the post hook sees the replaced sum
+    w.register_post_accumulate_grad_hook(lambda p: seen.append(("a", p.grad.tolist())))
+    w.register_post_accumulate_grad_hook(lambda p: seen.append(("b", p is w)))
+    loss = (w * w).sum() + (w * 3).sum()
+    loss.backward(create_graph=create_graph)
+    return seen, w.grad.tolist()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])  # the plain walk and the general one
+def test_post_accumulate_grad_hooks_see_the_complete_grad_once_as_torch(create_graph):
+    ours = _post_hook_log(cr, create_graph)
+    assert ours == _post_hook_log(torch, create_graph)
+    assert ours[0] == [("a", [50.0, 70.0]), ("b", True)]
+
+
+def test_optimizer_step_inside_backward_matches_the_usual_step():
+    """One SGD per parameter, run from its post-accumulate hook, frees each gradient as soon
+    as it is used and leaves the same weights as zero_grad / backward / step."""
+    def build():
+        cr.manual_seed(0)
+        return cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 3))
+    x = cr.randn(5, 4)
+    y = cr.tensor([0, 2, 1, 1, 0])
+    usual, fused = build(), build()
+    opt = cr.optim.SGD(usual.parameters(), lr=0.1, momentum=0.9)
+    per_param = {p: cr.optim.SGD([p], lr=0.1, momentum=0.9) for p in fused.parameters()}
+    grads_alive = []
+
+    def step_now(p):
+        per_param[p].step()
+        p.grad = None
+        grads_alive.append(sum(q.grad is not None for q in fused.parameters()))
+    for p in fused.parameters():
+        p.register_post_accumulate_grad_hook(step_now)
+    for _ in range(3):
+        opt.zero_grad()
+        cr.nn.functional.cross_entropy(usual(x), y).backward()
+        opt.step()
+        cr.nn.functional.cross_entropy(fused(x), y).backward()
+    assert grads_alive == [0] * 12  # never more than the one being used
+    for a, b in zip(usual.parameters(), fused.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_post_accumulate_grad_hook_rules():
+    w = cr.tensor([1.0], requires_grad=True)
+    calls = []
+    handle = w.register_post_accumulate_grad_hook(lambda p: calls.append(1))
+    cr.autograd.grad((w * 2).sum(), w)  # nothing is accumulated: no call (as PyTorch)
+    assert calls == []
+    handle.remove()
+    (w * 2).sum().backward()
+    assert calls == [] and w.grad.tolist() == [2.0]
+    w.register_post_accumulate_grad_hook(lambda p: p)
+    with pytest.raises(BackwardError, match="must return None, got Tensor"):
+        (w * 2).sum().backward()
+    with pytest.raises(cr.errors.ChainruleError, match="only be registered on leaf.*Mul"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(cr.errors.ChainruleError, match="does not require grad"):
+        cr.ones(1).register_post_accumulate_grad_hook(print)
