@@ -7,7 +7,9 @@ In the child: build the model, data and SGD optimizer; run 2 warm-up steps; call
 ``peak = VmHWM - VmRSS before``. So the baseline is the model, data and optimizer state
 (plain SGD has none), plus, with ``set_to_none=False``, the zeroed gradient buffers
 that stay allocated; with ``set_to_none=True`` (PyTorch's default) the step's peak counts
-the gradients too.
+the gradients too. A third row runs each parameter's SGD step from its post-accumulate-grad
+hook and drops the gradient there (the same code for both libraries), so the gradients
+never all exist at once: the peak is the activations, as with ``set_to_none=False``.
 
 glibc's dynamic mmap threshold would let freed arrays stay in the heap, so the next step
 reuses pages already counted in VmRSS and the peak reads low; the children run with
@@ -50,13 +52,27 @@ def _reset_hwm() -> None:
 
 
 def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
-            traced: bool = False) -> dict:
-    """Runs in the child: the numbers for one library, in bytes."""
+            traced: bool = False, in_backward: bool = False) -> dict:
+    """Runs in the child: the numbers for one library, in bytes. ``in_backward``: each
+    parameter's SGD step runs from its post-accumulate-grad hook and drops its gradient,
+    so gradients never all exist at once (the same code for both libraries)."""
     model, opt, xt, yt, F = W.mlp_parts(lib, sizes, batch)
 
     def train():
         F.cross_entropy(model(xt), yt).backward()
         opt.step()
+
+    if in_backward:
+        per_param = {p: W._lib(lib).optim.SGD([p], lr=0.01) for p in model.parameters()}
+
+        def step_now(p):
+            per_param[p].step()
+            p.grad = None
+        for p in model.parameters():
+            p.register_post_accumulate_grad_hook(step_now)
+
+        def train():  # noqa: F811 (the step happens inside backward)
+            F.cross_entropy(model(xt), yt).backward()
 
     for _ in range(2):
         opt.zero_grad(set_to_none=set_to_none)
@@ -68,7 +84,8 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
     train()
     peak = _status("VmHWM") - before
     params = sum(p.numel() * p.element_size() for p in model.parameters())
-    out = {"lib": lib, "set_to_none": set_to_none, "peak": peak, "params": params,
+    out = {"lib": lib, "set_to_none": set_to_none, "in_backward": in_backward, "peak": peak,
+           "params": params,
            "data": xt.numel() * xt.element_size() + yt.numel() * yt.element_size(),
            "rss_before": before}
     if traced:
@@ -86,10 +103,12 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
     return out
 
 
-def run_child(lib: str, set_to_none: bool, traced: bool = False, timeout: float = 300) -> dict:
+def run_child(lib: str, set_to_none: bool, traced: bool = False, timeout: float = 300,
+              in_backward: bool = False) -> dict:
     """``measure`` in a fresh interpreter with the same environment for every library."""
     cmd = [sys.executable, "-m", "benchmarks.memory", "--child", "--lib", lib,
-           "--set-to-none", str(int(set_to_none))] + (["--traced"] if traced else [])
+           "--set-to-none", str(int(set_to_none))] + (["--traced"] if traced else []) \
+        + (["--in-backward"] if in_backward else [])
     env = {**os.environ, **MALLOC_ENV}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     res = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=timeout)
@@ -99,18 +118,22 @@ def run_child(lib: str, set_to_none: bool, traced: bool = False, timeout: float 
 
 
 def rows(target: float = 0.8) -> list[dict]:
-    """The memory table: set_to_none=True (PyTorch's default; the target applies) and False."""
+    """The memory table: set_to_none=True (PyTorch's default; the target applies), False,
+    and the optimizer stepping inside backward (post-accumulate-grad hooks, both libraries)."""
     out = []
-    for set_to_none in (True, False):
-        ours = run_child("chainrule", set_to_none, traced=True)
-        theirs = run_child("torch", set_to_none)
+    for set_to_none, in_backward in ((True, False), (False, False), (True, True)):
+        ours = run_child("chainrule", set_to_none, traced=True, in_backward=in_backward)
+        theirs = run_child("torch", set_to_none, in_backward=in_backward)
         ratio = ours["peak"] / theirs["peak"]
+        how = ("SGD step inside backward (post-accumulate-grad hooks)" if in_backward
+               else f"zero_grad(set_to_none={set_to_none})")
+        target_row = set_to_none and not in_backward  # PyTorch's usual step
         out.append({
-            "workload": f"deep MLP 20x1024 step, batch 256, zero_grad(set_to_none={set_to_none})",
+            "workload": f"deep MLP 20x1024 step, batch 256, {how}",
             "chainrule_MB": f"{ours['peak'] / MB:.1f}", "torch_MB": f"{theirs['peak'] / MB:.1f}",
             "ratio": f"{ratio:.2f}",
-            "target": f"<= {target}" if set_to_none else "-",
-            "met": ("yes" if ratio <= target else "no") if set_to_none else "-",
+            "target": f"<= {target}" if target_row else "-",
+            "met": ("yes" if ratio <= target else "no") if target_row else "-",
             "chainrule_tracemalloc_MB": f"{ours['tracemalloc_peak'] / MB:.1f}",
             "params_MB": f"{ours['params'] / MB:.1f}",
         })
@@ -127,12 +150,16 @@ def main() -> None:
     parser.add_argument("--lib", choices=("chainrule", "torch"))
     parser.add_argument("--set-to-none", type=int, choices=(0, 1), default=1)
     parser.add_argument("--traced", action="store_true")
+    parser.add_argument("--in-backward", action="store_true",
+                        help="the SGD step runs inside backward (post-accumulate-grad hooks)")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.lib, bool(args.set_to_none), traced=args.traced)))
+        print(json.dumps(measure(args.lib, bool(args.set_to_none), traced=args.traced,
+                                 in_backward=args.in_backward)))
         return
     if args.lib:
-        r = run_child(args.lib, bool(args.set_to_none), traced=args.traced or args.lib == "chainrule")
+        r = run_child(args.lib, bool(args.set_to_none), traced=args.traced or args.lib == "chainrule",
+                      in_backward=args.in_backward)
         print(json.dumps({k: (v / MB if isinstance(v, int) and not isinstance(v, bool) else v)
                           for k, v in r.items()}, indent=1))
         return
