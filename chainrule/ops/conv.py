@@ -362,6 +362,8 @@ def _max_pool_fwd(xp, x, kernel, stride, padding, dilation, out_hw):
     """Maximum over the kernel's rows first (whole rows: long contiguous runs), then over its
     columns: kh + kw - 2 passes instead of kh·kw - 1, the first ones the cheap kind."""
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    if kh > 1 and _pairs_tile(x, out_hw, kernel, stride, padding, dilation):
+        return _max_pool_fwd_pairs(xp, x, kh)
     xpad = _pad(xp, x, padding, value=-xp.inf)
     rows = [xpad[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh] for i in range(kh)]
     best = rows[0] if kh == 1 else xp.maximum(rows[0], rows[1])
@@ -449,7 +451,7 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
-    if _pairs_tile(x, ans, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
+    if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
         return _max_pool_grad_pairs(xp, g, ans, x, kernel[0])
     if not _disjoint(kernel, stride, dilation):
         arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
@@ -480,14 +482,15 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
 
 # Windows two columns wide that tile a float32 input (the common 2×2 pool): strided passes
 # over one column in two are several times slower in NumPy than contiguous ones, so the
-# gradient is built at full resolution instead. A window's two columns are one uint64, which
+# forward reads a window's columns as one uint64 and the gradient is built at full
+# resolution instead. A window's two columns are one uint64, which
 # duplicates a value across both with two integer passes; rows repeat as whole runs.
-def _pairs_tile(x, ans, kernel, stride, padding, dilation) -> bool:
+def _pairs_tile(x, out_hw, kernel, stride, padding, dilation) -> bool:
     (kh, kw), (sh, sw) = kernel, stride
-    return (kw == 2 and sw == 2 and sh == kh and dilation == (1, 1)
-            and padding == ((0, 0), (0, 0)) and x.dtype == ans.dtype and x.dtype.itemsize == 4
-            and x.dtype.kind == "f" and x.dtype.byteorder in "=<" and x.flags.c_contiguous
-            and x.shape[2] == kh * ans.shape[2] and x.shape[3] == 2 * ans.shape[3])
+    return (kw == 2 and sw == 2 and sh == kh and tuple(dilation) == (1, 1)
+            and padding == ((0, 0), (0, 0)) and x.dtype.itemsize == 4 and x.dtype.kind == "f"
+            and x.dtype.byteorder in "=<" and x.flags.c_contiguous
+            and x.shape[2] == kh * out_hw[0] and x.shape[3] == 2 * out_hw[1])
 
 
 def _upsample_pairs(xp, a, kh):
@@ -497,6 +500,22 @@ def _upsample_pairs(xp, a, kh):
     if kh > 1:
         u = xp.repeat(u, kh, axis=2)
     return u.view(xp.float32)
+
+
+def _max_pool_fwd_pairs(xp, x, kh):
+    """The maximum over each window's rows, then over its two columns read as the halves of
+    one uint64 (two contiguous passes instead of two strided ones)."""
+    n, c, h, w = x.shape
+    runs = x.reshape(n * c * (h // kh), kh, w)
+    best = xp.maximum(runs[:, 0], runs[:, 1])
+    for i in range(2, kh):
+        xp.maximum(best, runs[:, i], out=best)
+    pairs = best.view(xp.uint64)
+    left = pairs.astype(xp.uint32).view(x.dtype)  # the cast keeps the low half: the left column
+    pairs >>= xp.uint64(32)
+    right = pairs.astype(xp.uint32).view(x.dtype)
+    xp.maximum(left, right, out=left)  # NaN propagates, as in the strided passes
+    return left.reshape(n, c, h // kh, w // 2)
 
 
 def _max_pool_grad_pairs(xp, g, ans, x, kh):

@@ -84,9 +84,12 @@ def test_max_pool_two_wide_windows_with_many_ties_match_torch(kernel):
     torch.nn.functional.max_pool2d(tx, kernel).backward(torch.tensor(g))
     np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
     x[2, 3, 0, 1] = np.nan  # a NaN window takes its own path: the NaN gets the gradient
+    x[2, 2, 1, 3] = np.inf
     cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    F.max_pool2d(cx, kernel).backward(cr.tensor(g))
-    torch.nn.functional.max_pool2d(tx, kernel).backward(torch.tensor(g))
+    out, tout = F.max_pool2d(cx, kernel), torch.nn.functional.max_pool2d(tx, kernel)
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())  # NaN == NaN here
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
     np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())
 
 
