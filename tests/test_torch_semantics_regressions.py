@@ -169,3 +169,20 @@ def test_repeat_tile_and_pad_return_new_memory_even_when_nothing_is_added(make):
     x2 = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
     make(x2).sum().backward()
     assert x2.grad is not None and float(x2.grad.sum()) > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_on_column_views_and_extremes_matches_torch(dtype):
+    """sigmoid runs as exp passes into its output, and LSTM gates run them in place on column
+    views (NumPy 2.4's float32 negative in place steps through an (N, 1) column view as if
+    it were contiguous: the nn_lstm_layer one-step spec caught that). Views of a tensor,
+    transposes and inputs whose exp overflows must all agree with PyTorch."""
+    base = np.random.default_rng(0).normal(size=(3, 6)).astype(dtype) * 40
+    base[0, 0], base[1, 0] = -1e4, 1e4
+    t = cr.tensor(base)
+    for index in ((slice(None), slice(3, 4)), (slice(None), slice(1, 3)), (slice(None, None, 2),
+                                                                         slice(None, None, 3))):
+        view = base[index]
+        ours = cr.sigmoid(t[index]).numpy()
+        theirs = torch.sigmoid(torch.tensor(np.ascontiguousarray(view))).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=4 * np.finfo(dtype).eps, atol=0)

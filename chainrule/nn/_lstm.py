@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD, enable_grad
 from ..backends import NUMPY
-from ..ops.elementwise import _sigmoid_fwd, sigmoid, tanh
+from ..ops.elementwise import _SIMD_FLOATS, _sigmoid_fwd, sigmoid, sigmoid_into, tanh
 from ..ops.registry import defop, defvjp, defvjp_raw
 from ..ops.shape import narrow, stack, unbind
 from ..tensor import Tensor
@@ -41,10 +41,9 @@ def _order(xp, a, reverse: bool):
 
 
 def _sigmoid_into(xp, a) -> None:
-    """``a = sigmoid(a)`` in place (no temporary when the backend has ``expit``)."""
-    expit = getattr(xp, "expit", None)
-    if expit is not None:
-        expit(a, out=a)
+    """``a = sigmoid(a)`` in place (no temporary on NumPy float32/float64)."""
+    if xp is NUMPY and a.dtype in _SIMD_FLOATS:
+        sigmoid_into(xp, a, a)
     else:
         a[...] = _sigmoid_fwd(xp, a)
 
