@@ -525,13 +525,11 @@ def _max_pool_grad_pairs(xp, g, ans, x, kh):
     rows = hit.view(xp.uint16).reshape(n * c, h * wo)  # one window-row a number: low byte left
     rows &= ~(rows << xp.uint16(8))  # both columns hit: the left one wins
     if kh > 1:  # a hit in an earlier row of the window wins over every later row
-        claimed = rows != 0
+        claimed = rows != 0  # before any blocking: any earlier hit in the window wins
         row_in_window = xp.repeat(xp.arange(h) % kh, wo)
-        blocked = xp.zeros(rows.shape, dtype=bool)
         for d in range(1, kh):
             later = claimed[:, :-d * wo] & (row_in_window[d * wo:] >= d)
-            blocked[:, d * wo:] |= later
-        xp.multiply(rows, ~blocked, out=rows)
+            rows[:, d * wo:] *= ~later
     out = _upsample_pairs(xp, g.astype(x.dtype, copy=False), kh)
     xp.multiply(out, hit, out=out)
     return out
