@@ -82,7 +82,15 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1.0 - (i1 - i0) / max(t1 - t0, 1)
 
 
+# After its last call a library's BLAS and OpenMP worker threads keep spinning for a while
+# (OpenBLAS: about 0.1 s) before they sleep. A round is often shorter than that, so
+# without a pause the library timed next shares its cores with the previous one's spinning
+# threads (PyTorch's MLP step at batch 128 read 7 ms instead of 2.9 that way).
+SETTLE_S = 0.3
+
+
 def _time(step, flops: float, repeats: int, max_time: float) -> float:
+    time.sleep(SETTLE_S)  # the other library's threads go to sleep first
     return median_time(step, repeats=repeats, min_time=0.05 if flops == 0 else 0.0, max_time=max_time)
 
 

@@ -203,30 +203,35 @@ def transformer_step(lib: str, seq: int = 64, batch: int = 16, d_model: int = 25
 
 # ------------------------------------------------------ FLOP lower bounds --
 # Matrix-product FLOPs only (2 per multiply-add); one training step is the forward
-# product plus two in backward (gradient of the input and of the weight): 3×.
+# product plus two in backward (gradient of the input and of the weight): 3×, except
+# that a product whose input is the data needs no input gradient: 2× for those.
 def mlp_flops(sizes, batch) -> float:
-    """Matrix-product FLOPs of one training step: forward, and two products per layer back."""
-    return sum(3 * 2 * batch * i * o for i, o in zip(sizes[:-1], sizes[1:]))
+    """Matrix-product FLOPs of one training step: forward, and two products per layer back
+    (one for the first layer, whose input is the data)."""
+    return sum(3 * 2 * batch * i * o for i, o in zip(sizes[:-1], sizes[1:])) \
+        - 2 * batch * sizes[0] * sizes[1]
 
 
 def cnn_flops(batch: int = 64) -> float:
-    conv1 = 2 * batch * 28 * 28 * 16 * 1 * 9
+    conv1 = 2 * batch * 28 * 28 * 16 * 1 * 9  # reads the images: no input gradient
     conv2 = 2 * batch * 14 * 14 * 32 * 16 * 9
     fc = 2 * batch * 32 * 7 * 7 * 10
-    return 3 * (conv1 + conv2 + fc)
+    return 3 * (conv1 + conv2 + fc) - conv1
 
 
 def lstm_flops(seq=32, batch=32, input_size=256, hidden=256, classes=10) -> float:
-    """Per time step, the 4 gates' input GEMM (input→4·hidden) and hidden GEMM
-    (hidden→4·hidden); then the head on the last output."""
-    per_step = 2 * batch * (input_size + hidden) * 4 * hidden
-    return 3 * (seq * per_step + 2 * batch * hidden * classes)
+    """Per time step, the 4 gates' input GEMM (input→4·hidden; the input is the data, so
+    no input gradient) and hidden GEMM (hidden→4·hidden); then the head on the last output."""
+    per_step_input = 2 * batch * input_size * 4 * hidden
+    per_step_hidden = 2 * batch * hidden * 4 * hidden
+    return 2 * seq * per_step_input + 3 * (seq * per_step_hidden + 2 * batch * hidden * classes)
 
 
 def transformer_flops(seq=64, batch=16, d_model=256, nhead=4, ff=2048, classes=10) -> float:
     """QKV projection, attention scores Q·Kᵀ, attention·V, output projection, the two
     feed-forward layers, and the head; every head's products summed (scores and
-    attention·V do not depend on the number of heads)."""
+    attention·V do not depend on the number of heads). The QKV projection reads the data:
+    it needs no input gradient."""
     tokens = seq * batch
     qkv = 2 * tokens * d_model * 3 * d_model
     scores = 2 * batch * seq * seq * d_model
@@ -234,4 +239,4 @@ def transformer_flops(seq=64, batch=16, d_model=256, nhead=4, ff=2048, classes=1
     out_proj = 2 * tokens * d_model * d_model
     ffn = 2 * (2 * tokens * d_model * ff)
     head = 2 * tokens * d_model * classes
-    return 3 * (qkv + scores + attn_v + out_proj + ffn + head)
+    return 3 * (qkv + scores + attn_v + out_proj + ffn + head) - qkv  # qkv reads the data
