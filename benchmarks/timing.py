@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+import sys
 import time
 from typing import Callable
 
@@ -45,8 +46,19 @@ def median_time(fn: Callable[[], object], *, repeats: int = 30, inner: int = 1,
     return statistics.median(samples)
 
 
+def _owner(path: str) -> str:
+    """The package that ships a loaded library: ``…/site-packages/numpy.libs/x.so`` → numpy."""
+    parts = path.replace("\\", "/").split("/")
+    for before, name in zip(parts, parts[1:]):
+        if before in ("site-packages", "dist-packages"):
+            return name.removesuffix(".libs")
+    return path or "?"
+
+
 def blas_info() -> str:
-    """Which BLAS library and kernel NumPy uses (threadpoolctl), for the report."""
+    """The BLAS libraries loaded (threadpoolctl), each named by the package that ships it,
+    NumPy's first: that is the one chainrule's products run on. PyTorch links MKL
+    statically (threadpoolctl cannot see it), so it is named from ``torch.__config__``."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -55,8 +67,15 @@ def blas_info() -> str:
     parts = []
     for info in threadpool_info():
         if info.get("user_api") == "blas":
-            parts.append(f"{info.get('internal_api')} {info.get('version')} "
-                         f"kernel={info.get('architecture')} threads={info.get('num_threads')}")
+            parts.append(f"{_owner(info.get('filepath', ''))}: {info.get('internal_api')} "
+                         f"{info.get('version')} kernel={info.get('architecture')} "
+                         f"threads={info.get('num_threads')}")
+    parts.sort(key=lambda part: not part.startswith("numpy:"))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        config = torch.__config__.show()
+        blas = "MKL" if "BLAS_INFO=mkl" in config else "see torch.__config__.show()"
+        parts.append(f"torch: {blas}{' + oneDNN' if 'USE_MKLDNN=ON' in config else ''}")
     return "; ".join(parts) or "none found"
 
 
