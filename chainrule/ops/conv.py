@@ -479,11 +479,11 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     return out
 
 
-# Windows two columns wide that tile a float32 input (the common 2×2 pool): strided passes
-# over one column in two are several times slower in NumPy than contiguous ones, so the
-# forward reads a window's columns as one uint64 and the gradient is built at full
-# resolution instead. A window's two columns are one uint64, which
-# duplicates a value across both with two integer passes; rows repeat as whole runs.
+# Windows two columns wide that tile a float32 input (the common 2×2 pool). Strided passes
+# over every other column are several times slower in NumPy than contiguous ones, so a
+# window's two columns are handled as one uint64: the forward splits it into its halves
+# to take their maximum, and the backward duplicates a window's value into both halves
+# (two integer passes, rows repeated as whole runs) to work at full resolution.
 def _pairs_tile(x, out_hw, kernel, stride, padding, dilation) -> bool:
     (kh, kw), (sh, sw) = kernel, stride
     return (kw == 2 and sw == 2 and sh == kh and tuple(dilation) == (1, 1)
