@@ -828,6 +828,12 @@ def _inside_raw(x, lo, hi):
     return mask
 
 
+def _relu_raw(xp, g, ans, x):
+    mask = (ans > 0).astype(g.dtype)  # then a same-dtype multiply: faster than g * bool
+    mask *= g
+    return mask
+
+
 _twin("exp", lambda xp, g, ans, x: g * ans)
 _twin("expm1", lambda xp, g, ans, x: g * (ans + 1))
 _twin("log", lambda xp, g, ans, x: g / x)
@@ -842,12 +848,6 @@ _twin("sigmoid", lambda xp, g, ans, x: g * ans * (1 - ans))
 _twin("abs", lambda xp, g, ans, x: g * xp.sign(x))
 _twin("square", lambda xp, g, ans, x: g * 2 * x)
 _twin("pow_scalar", _pow_scalar_raw)
-def _relu_raw(xp, g, ans, x):
-    mask = (ans > 0).astype(g.dtype)  # then a same-dtype multiply: faster than g * bool
-    mask *= g
-    return mask
-
-
 _twin("relu", _relu_raw)
 _twin("leaky_relu", lambda xp, g, ans, x, negative_slope:
       g * xp.where(x > 0, 1.0, negative_slope).astype(g.dtype))
