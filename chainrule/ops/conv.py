@@ -121,28 +121,11 @@ def _flat_cols(xp, x, kernel, padding, dilation, groups):
 
 def _on_grid_last(xp, g, hs, ws, length):
     """``g`` (N, O, Ho, Wo) as (length, O) on the grid, channels last, junk cells zero:
-    the long side first, as the BLAS prefers for the two GEMMs that read it. A backward
-    asks twice for the same ``g`` (input and weight gradients): the second time the
-    layout made the first time is handed over."""
-    kept = _GRID_LAST.pop(id(g), None)
-    if kept is not None and kept[0]() is g and kept[1] == (hs, ws, length):
-        return kept[2]
+    the long side first, as the BLAS prefers for the two GEMMs that read it."""
     n, o, ho, wo = g.shape
     grid = xp.zeros((n, hs, ws, o), dtype=g.dtype)
     grid[:, :ho, :wo] = g.transpose(0, 2, 3, 1)
-    gt = grid.reshape(n * hs * ws, o)[:length]
-    _GRID_LAST.clear()  # one entry at most: only the latest g can be asked for again
-    try:
-        ident = id(g)
-        # the table is bound now: safe at interpreter exit
-        _GRID_LAST[ident] = (weakref.ref(g, lambda ref, t=_GRID_LAST: t.pop(ident, None)),
-                             (hs, ws, length), gt)
-    except TypeError:  # an array type without weak references: no reuse
-        pass
-    return gt
-
-
-_GRID_LAST: dict = {}
+    return grid.reshape(n * hs * ws, o)[:length]
 
 
 def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
