@@ -135,3 +135,31 @@ def test_max_pool_gradient_of_nan_is_the_same_from_both_rules():
         grads.append(cx.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
     assert grads[0][0, 1, 2, 3] == 1 and grads[0][1, 0, 4, 5] == 1 and grads[0].sum() == 36
+
+
+def test_an_array_changed_in_place_between_calls_gets_a_fresh_layout():
+    """Stride-1 convs lay g out on a grid per call: a tensor filled anew in place (a latent
+    optimised through a frozen decoder, a reused upstream gradient) must not get the layout
+    of its old values back (a cache keyed by array identity once did exactly that)."""
+    cr.manual_seed(0)
+    up = cr.nn.ConvTranspose2d(4, 3, 3)
+    tup = torch.nn.ConvTranspose2d(4, 3, 3)
+    with torch.no_grad():
+        tup.weight.copy_(torch.tensor(up.weight.detach().numpy()))
+        tup.bias.copy_(torch.tensor(up.bias.detach().numpy()))
+    buf, tbuf = cr.zeros(1, 4, 5, 5), torch.zeros(1, 4, 5, 5)
+    with cr.no_grad(), torch.no_grad():
+        for v in (1.0, 2.0, 3.0):
+            buf.fill_(v)
+            tbuf.fill_(v)
+            assert_close(up(buf), tup(tbuf))
+    x = cr.randn(2, 3, 6, 6, requires_grad=True)
+    w = cr.randn(5, 3, 3, 3)  # frozen: only the input gradient runs
+    y = F.conv2d(x, w, padding=1)
+    gy = cr.randn(*y.shape)
+    y.backward(gy, retain_graph=True)
+    first = x.grad.detach().numpy().copy()
+    x.grad = None
+    gy.mul_(3)
+    y.backward(gy)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * first, rtol=1e-5, atol=1e-6)
