@@ -186,3 +186,7 @@ def test_sigmoid_on_column_views_and_extremes_matches_torch(dtype):
         ours = cr.sigmoid(t[index]).numpy()
         theirs = torch.sigmoid(torch.tensor(np.ascontiguousarray(view))).numpy()
         np.testing.assert_allclose(ours, theirs, rtol=4 * np.finfo(dtype).eps, atol=0)
+    with np.errstate(all="raise"):  # exp(-x) over- and underflows here: limits, not errors
+        extremes = cr.sigmoid(cr.tensor(np.array([-1e4, -200, 200, 1e4], dtype=dtype))).numpy()
+    tiny = np.array(1 / (1 + np.exp(200.0))).astype(dtype)  # 1.4e-87: 0 in float32
+    np.testing.assert_array_equal(extremes, np.array([0, tiny, 1, 1], dtype=dtype))

@@ -321,8 +321,9 @@ def sigmoid_into(xp, x, out):
     """``out = 1 / (1 + exp(-x))`` (``out`` may be ``x``) on NumPy float32/float64 arrays:
     four SIMD passes and no temporaries, about 4x faster than SciPy's ``expit`` loop, within
     a few ulp of it (PyTorch's CPU kernel uses the same formula). ``exp(-x)`` overflows to
-    inf below x ≈ -88 (float32), where ``1 / inf`` is the exact limit 0: no warning then."""
-    with xp.errstate(over="ignore"):
+    inf below x ≈ -88 (float32), where ``1 / inf`` is the exact limit 0, and underflows to
+    0 for large x, where the result is 1: neither warns (nor raises under ``np.seterr``)."""
+    with xp.errstate(over="ignore", under="ignore"):
         # not negative(x, out=x): NumPy 2.4's float32 negative in place is wrong on (N, 1)
         # column views (it steps as if contiguous); a multiply by -1 is exact and safe
         xp.multiply(x, out.dtype.type(-1), out=out)
