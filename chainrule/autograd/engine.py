@@ -601,13 +601,17 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.raw_vjps
     params = node.params
+    if op.raw_joint is not None:  # every needed gradient from one call that shares its work
+        needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
+        joint = op.raw_joint(xp, ga, ans, *inputs, needs=needs, **params)
+        rules = None
     out = []
     i = -1
     for parent in node.next_nodes:
         i += 1
         if parent is None or (needed is not None and parent not in needed):
             continue
-        gi = rules[i](xp, ga, ans, *inputs, **params)
+        gi = rules[i](xp, ga, ans, *inputs, **params) if rules is not None else joint[i]
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]

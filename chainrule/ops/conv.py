@@ -22,7 +22,7 @@ import weakref
 
 from ..autograd.grad_mode import GRAD
 from ..tensor import Tensor
-from .registry import defop, defvjp, defvjp_raw, nondifferentiable
+from .registry import defop, defvjp, defvjp_raw, defvjp_raw_joint, nondifferentiable
 
 
 # ----------------------------------------------------------------- helpers --
@@ -119,13 +119,19 @@ def _flat_cols(xp, x, kernel, padding, dilation, groups):
     return cols.reshape(groups, c // groups * kernel[0] * kernel[1], length)
 
 
-def _on_grid_last(xp, g, hs, ws, length):
+def _on_grid_last(xp, g, hs, ws, length, grids=None):
     """``g`` (N, O, Ho, Wo) as (length, O) on the grid, channels last, junk cells zero:
-    the long side first, as the BLAS prefers for the two GEMMs that read it."""
+    the long side first, as the BLAS prefers for the two GEMMs that read it. ``grids``
+    (a dict living for one node's backward) hands one layout to both of those GEMMs."""
+    if grids is not None and (hs, ws, length) in grids:
+        return grids[hs, ws, length]
     n, o, ho, wo = g.shape
     grid = xp.zeros((n, hs, ws, o), dtype=g.dtype)
     grid[:, :ho, :wo] = g.transpose(0, 2, 3, 1)
-    return grid.reshape(n * hs * ws, o)[:length]
+    gt = grid.reshape(n * hs * ws, o)[:length]
+    if grids is not None:
+        grids[hs, ws, length] = gt
+    return gt
 
 
 def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
@@ -146,24 +152,24 @@ def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
     return y
 
 
-def _conv2d_weight_flat(xp, cols, g, hs, ws, cg, kernel):
+def _conv2d_weight_flat(xp, cols, g, hs, ws, cg, kernel, grids=None):
     groups, k, length = cols.shape
     o = g.shape[1]
     og = o // groups
-    gt = _on_grid_last(xp, g, hs, ws, length)
+    gt = _on_grid_last(xp, g, hs, ws, length, grids)
     out = xp.empty((groups, k, og), dtype=xp.result_type(cols.dtype, g.dtype))
     for j in range(groups):
         xp.matmul(cols[j], gt[:, j * og:(j + 1) * og], out=out[j])
     return out.transpose(0, 2, 1).reshape(o, cg, *kernel)
 
 
-def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw):
+def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw, grids=None):
     n, o, _, _ = g.shape
     _, cg, kh, kw = w.shape
     (pt, _), (pl, _) = padding
     og = o // groups
     hs, ws, rows, length = _grid((n, 0) + tuple(in_hw), (kh, kw), padding, dilation)
-    gt = _on_grid_last(xp, g, hs, ws, length)
+    gt = _on_grid_last(xp, g, hs, ws, length, grids)
     wt = xp.ascontiguousarray(w.reshape(groups, og, cg, kh, kw).transpose(0, 3, 4, 1, 2))
     dtype = xp.result_type(g.dtype, w.dtype)
     out = xp.empty((rows * ws, groups * cg), dtype=dtype)  # channels last, like gt
@@ -246,9 +252,9 @@ def _conv2d_fwd(xp, x, w, *bias, stride, padding, dilation, groups):
     return out
 
 
-def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
+def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw, grids=None):
     if tuple(stride) == (1, 1) and g.size > 0:
-        return _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw)
+        return _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw, grids)
     n, o, h_o, w_o = g.shape
     _, cg, kh, kw = w.shape
     wg = w.reshape(groups, o // groups, cg * kh * kw)
@@ -257,7 +263,7 @@ def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw):
     return _col2im(xp, cols, (n, groups * cg) + tuple(in_hw), (kh, kw), stride, padding, dilation)
 
 
-def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
+def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel, grids=None):
     n, o, h_o, w_o = g.shape
     # kept by the forward, or made again (same values): (G, K, length) flat, else (N, G, K, P)
     key = _cols_key(x, stride, padding, dilation, groups, kernel, o, (h_o, w_o))
@@ -268,7 +274,7 @@ def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel):
         if cols is None:
             cols = _flat_cols(xp, x, kernel, padding, dilation, groups)
         hs, ws, _, _ = _grid(x.shape, kernel, padding, dilation)
-        return _conv2d_weight_flat(xp, cols, g, hs, ws, x.shape[1] // groups, kernel)
+        return _conv2d_weight_flat(xp, cols, g, hs, ws, x.shape[1] // groups, kernel, grids)
     if cols is None or key[0]:  # none kept, or kept in the flat layout
         cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
     gg = g.reshape(n, groups, o // groups, h_o * w_o)
@@ -310,12 +316,28 @@ defvjp(conv2d_weight_op,
        lambda c, ans, x, g, kernel, **p: conv_transpose2d_op(g, c, in_hw=tuple(x.shape[2:]), **p),
        lambda c, ans, x, g, kernel, **p: _crop_to(conv2d_op(x, c, **p), g))
 # the same rules on arrays (first-order backward): each is one of the three forwards
-defvjp_raw(conv2d_op,
-           lambda xp, g, ans, x, w, *b, **p:
-           _conv_transpose2d_fwd(xp, g, w, in_hw=tuple(x.shape[2:]), **p),
-           lambda xp, g, ans, x, w, *b, **p:
-           _conv2d_weight_fwd(xp, x, g, kernel=tuple(w.shape[2:]), **p),
-           lambda xp, g, ans, x, w, *b, **p: g.reshape(g.shape[0], g.shape[1], -1).sum(2).sum(0))
+def _conv2d_raw_joint(xp, g, ans, x, w, *b, needs, **p):
+    """conv2d's three array rules in one call: the input and weight gradients share g laid
+    out on the flat grid, made once for this node (and gone with it)."""
+    grids: dict = {}
+    dx = _conv_transpose2d_fwd(xp, g, w, in_hw=tuple(x.shape[2:]), grids=grids, **p) \
+        if needs[0] else None
+    dw = _conv2d_weight_fwd(xp, x, g, kernel=tuple(w.shape[2:]), grids=grids, **p) \
+        if needs[1] else None
+    db = g.reshape(g.shape[0], g.shape[1], -1).sum(2).sum(0) if b and needs[2] else None
+    return dx, dw, db
+
+
+def _conv2d_raw_rule(index: int):
+    """The joint rule asked for one input's gradient only."""
+    def rule(xp, g, ans, x, w, *b, **p):
+        needs = tuple(i == index for i in range(2 + len(b)))
+        return _conv2d_raw_joint(xp, g, ans, x, w, *b, needs=needs, **p)[index]
+    return rule
+
+
+defvjp_raw(conv2d_op, *map(_conv2d_raw_rule, range(3)))
+defvjp_raw_joint(conv2d_op, _conv2d_raw_joint)
 defvjp_raw(conv_transpose2d_op,
            lambda xp, c, ans, g, w, in_hw, **p: _crop_to(_conv2d_fwd(xp, c, w, **p), g),
            lambda xp, c, ans, g, w, in_hw, **p:

@@ -30,8 +30,9 @@ OBSERVER = None
 class Op:
     """An op: a forward on arrays, one VJP rule per differentiable tensor input."""
 
-    __slots__ = ("name", "forward", "vjps", "rules_complete", "raw_vjps", "saves", "saves_ans", "differentiable",
-                 "view", "explain", "backward_name", "nondiff_reason", "reads", "saves_for")
+    __slots__ = ("name", "forward", "vjps", "rules_complete", "raw_vjps", "raw_joint", "saves",
+                 "saves_ans", "differentiable", "view", "explain", "backward_name", "nondiff_reason",
+                 "reads", "saves_for")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
                  differentiable: bool = True, view: bool = False, explain=None,
@@ -43,6 +44,7 @@ class Op:
         # skips the check that each input needing grad has one
         self.rules_complete = -1
         self.raw_vjps: tuple | None = None  # array-level twins of vjps (see defvjp_raw)
+        self.raw_joint = None  # all twins in one call, sharing work (see defvjp_raw_joint)
         self.saves = saves  # indices of inputs the rules need; None = all
         # reads[i]: the inputs input i's rule reads. With it, a node saves only what the
         # rules of inputs that need grad will read (x*w with x data saves w only)
@@ -140,6 +142,20 @@ def defvjp_raw(op: Op, *rules) -> None:
     if len(rules) != len(op.vjps):
         raise ValueError(f"{op.name}: {len(rules)} raw rules for {len(op.vjps)} inputs")
     op.raw_vjps = tuple(rules)
+
+
+def defvjp_raw_joint(op: Op, rule) -> None:
+    """Let a first-order backward run ``op``'s array twins as one call that can share work
+    between inputs: ``rule(xp, g, ans, *inputs, needs=(bool, …), **params)`` returns one
+    array (or None) per input, computing only those whose ``needs`` entry is True.
+
+    Whatever is shared lives in that one call only, so nothing made from ``g`` outlives it
+    (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in
+    place). The separate twins of :func:`defvjp_raw` stay, and must agree with it.
+    """
+    if op.raw_vjps is None:
+        raise ValueError(f"{op.name}: give the separate array rules (defvjp_raw) first")
+    op.raw_joint = rule
 
 
 def nondifferentiable(op: Op, reason: str) -> Op:

@@ -163,3 +163,31 @@ def test_an_array_changed_in_place_between_calls_gets_a_fresh_layout():
     gy.mul_(3)
     y.backward(gy)
     np.testing.assert_allclose(x.grad.numpy(), 3 * first, rtol=1e-5, atol=1e-6)
+
+
+def test_input_and_weight_gradients_share_one_grid_layout_per_node(monkeypatch):
+    """conv2d's joint array rule lays g out once for both gradients of a node (and the
+    per-input rules, which the op sweep compares, give the same arrays)."""
+    built = []
+    original = conv_ops._on_grid_last
+
+    def counting(xp, g, hs, ws, length, grids=None):
+        built.append(grids is None or (hs, ws, length) not in grids)
+        return original(xp, g, hs, ws, length, grids)
+    monkeypatch.setattr(conv_ops, "_on_grid_last", counting)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 7, 6)).astype(np.float32)
+    w = rng.normal(size=(5, 4, 3, 3)).astype(np.float32)
+    cx, cw = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
+    F.conv2d(cx, cw, padding=1).square().sum().backward()
+    assert built == [True, False]  # made for the input gradient, reused for the weight's
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(tx, tw, padding=1).square().sum().backward()
+    assert_close(cx.grad, tx.grad)
+    assert_close(cw.grad, tw.grad)
+    g = rng.normal(size=(2, 5, 7, 6)).astype(np.float32)
+    params = dict(stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1), groups=1)
+    joint = conv_ops._conv2d_raw_joint(np, g, None, x, w, needs=(True, True), **params)
+    for i in range(2):
+        alone = conv_ops.conv2d_op.raw_vjps[i](np, g, None, x, w, **params)
+        np.testing.assert_array_equal(joint[i], alone)
