@@ -602,16 +602,14 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     rules = op.raw_vjps
     params = node.params
     if op.raw_joint is not None:  # every needed gradient from one call that shares its work
-        needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
-        joint = op.raw_joint(xp, ga, ans, *inputs, needs=needs, **params)
-        rules = None
+        rules = _joint_results(op, node, needed, xp, ga, ans, inputs, params)
     out = []
     i = -1
     for parent in node.next_nodes:
         i += 1
         if parent is None or (needed is not None and parent not in needed):
             continue
-        gi = rules[i](xp, ga, ans, *inputs, **params) if rules is not None else joint[i]
+        gi = rules[i](xp, ga, ans, *inputs, **params)
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
@@ -628,6 +626,15 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
             gi = _conform(xp, gi, shape, dtype, op.name, i)
         out.append((parent, gi))
     return out
+
+
+def _joint_results(op, node, needed, xp, ga, ans, inputs, params) -> list:
+    """``op.raw_joint``'s results as rules that return them, for _raw_grads' loop (kept out
+    of that function: a comprehension there would make ``needed`` a cell variable, slower
+    on every node)."""
+    needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
+    joint = op.raw_joint(xp, ga, ans, *inputs, needs=needs, **params)
+    return [lambda *_, result=result, **__: result for result in joint]
 
 
 def _conform(xp, gi, shape, dtype, op_name: str, i: int):
