@@ -21,7 +21,7 @@ from __future__ import annotations
 from ..autograd.grad_mode import GRAD, enable_grad
 from ..backends import NUMPY
 from ..ops.elementwise import _SIMD_FLOATS, _sigmoid_fwd, sigmoid, sigmoid_into, tanh
-from ..ops.registry import defop, defvjp, defvjp_raw
+from ..ops.registry import defop, defvjp, defvjp_raw, defvjp_raw_joint
 from ..ops.shape import narrow, stack, unbind
 from ..tensor import Tensor
 
@@ -122,16 +122,15 @@ def _bptt(xp, gy, out, h0, w, reverse, acts, cs, tcs):
     return d_gi, xp.ascontiguousarray(dh_next), dc, d_w
 
 
+def _raw_joint(xp, g, ans, gi, h0, c0, w, *, needs, reverse, cache):
+    """The four array rules share one pass of backpropagation through time."""
+    return _bptt(xp, g, ans, h0, w, reverse, *cache[:3])
+
+
 def _raw_rule(index: int):
-    # the four rules share one pass of backpropagation through time: the first to run
-    # for a gradient computes all four results, the others take theirs
+    """The joint rule asked for one input's gradient only."""
     def rule(xp, g, ans, gi, h0, c0, w, *, reverse, cache):
-        found = cache[3] if len(cache) > 3 else None
-        if found is None or found[0] is not g or found[index + 1] is None:
-            found = [g, *_bptt(xp, g, ans, h0, w, reverse, *cache[:3])]
-            cache[3:] = [found]
-        out, found[index + 1] = found[index + 1], None  # each result handed out once
-        return out
+        return _raw_joint(xp, g, ans, gi, h0, c0, w, needs=None, reverse=reverse, cache=cache)[index]
     return rule
 
 
@@ -170,6 +169,7 @@ def _tensor_rule(index: int):
 lstm_layer_op = defop("lstm_layer", _lstm_fwd, saves_ans=True)
 defvjp(lstm_layer_op, *(_tensor_rule(i) for i in range(4)))
 defvjp_raw(lstm_layer_op, *(_raw_rule(i) for i in range(4)))
+defvjp_raw_joint(lstm_layer_op, _raw_joint)
 
 
 def lstm_layer(gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, reverse: bool = False) -> Tensor:

@@ -316,3 +316,21 @@ def test_pytorch_style_training_script_runs_and_learns():
         loss.backward()
         opt.step()
     assert loss.item() < 0.05 * y.var().item(), (loss.item(), y.var().item())
+
+
+def test_lstm_layer_gradients_follow_an_upstream_gradient_changed_in_place():
+    """The layer's four array rules share one pass of backpropagation through time, made
+    per call: asking for one input's gradient, changing the upstream gradient in place and
+    asking for another must use the new values (a result kept between calls once did not)."""
+    from chainrule.nn._lstm import lstm_layer
+    cr.manual_seed(0)
+    gi = cr.randn(3, 2, 8, requires_grad=True)
+    h0, c0 = cr.randn(2, 2), cr.randn(2, 2)
+    w = cr.randn(8, 2, requires_grad=True)
+    y = lstm_layer(gi, h0, c0, w)
+    gy = cr.randn(*y.shape)
+    cr.autograd.grad(y, gi, gy, retain_graph=True)
+    gy.mul_(2)
+    (dw,) = cr.autograd.grad(y, w, gy)
+    (fresh,) = cr.autograd.grad(lstm_layer(gi, h0, c0, w), w, gy)
+    assert_close(dw, fresh)
