@@ -190,3 +190,16 @@ def test_sigmoid_on_column_views_and_extremes_matches_torch(dtype):
         extremes = cr.sigmoid(cr.tensor(np.array([-1e4, -200, 200, 1e4], dtype=dtype))).numpy()
     tiny = np.array(1 / (1 + np.exp(200.0))).astype(dtype)  # 1.4e-87: 0 in float32
     np.testing.assert_array_equal(extremes, np.array([0, tiny, 1, 1], dtype=dtype))
+
+
+def test_relu_gradient_passes_through_nan_as_torch():
+    """PyTorch's relu backward blocks only where the output is ≤ 0, so a NaN input gets the
+    gradient; both the array rule and the recorded one (double backward) agree."""
+    values = [float("nan"), -1.0, 0.0, 2.0]
+    x, tx = cr.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    cr.relu(x).backward(cr.ones(4))
+    torch.relu(tx).backward(torch.ones(4))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    (g,) = cr.autograd.grad(cr.relu(x).sum(), x, create_graph=True)
+    (tg,) = torch.autograd.grad(torch.relu(tx).sum(), tx, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), tg.detach().numpy())

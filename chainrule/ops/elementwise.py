@@ -464,10 +464,18 @@ def _sign_int(input):
 # ------------------------------------------------------ activations (unary) --
 relu_op = defop("relu", lambda xp, x: xp.relu(x),
                 saves=_NO_INPUT, saves_ans=True)
-# the rule is one op on arrays (a multiply by a float mask costs three): its own rule
-# passes gradients through the same mask, and nothing flows into the mask itself
-# (multiplying by the bool mask is ~10x faster than xp.where with a scalar in NumPy 2)
-relu_grad_op = defop("relu_grad", lambda xp, g, ans: xp.multiply(g, ans > 0, dtype=g.dtype),
+# the rule is one op on arrays (not a recorded mask and multiply): its own rule passes
+# gradients through the same mask, and nothing flows into the mask itself
+def _relu_pass(xp, g, ans):
+    """``g`` where ``ans`` is not ≤ 0: where relu's output is positive, or NaN (PyTorch lets
+    the gradient through a NaN); a mask in g's dtype, then a same-dtype multiply (g × bool is
+    a casting loop, ~15% slower)."""
+    mask = (~(ans <= 0)).astype(g.dtype)
+    mask *= g
+    return mask
+
+
+relu_grad_op = defop("relu_grad", _relu_pass,
                      saves=(1,))
 defvjp(relu_grad_op, lambda gg, _, g, ans: relu_grad_op(gg, ans), lambda gg, _, g, ans: None)
 defvjp(relu_op, lambda g, ans, x: relu_grad_op(g, ans))
@@ -829,12 +837,6 @@ def _inside_raw(x, lo, hi):
     return mask
 
 
-def _relu_raw(xp, g, ans, x):
-    mask = (ans > 0).astype(g.dtype)  # then a same-dtype multiply: faster than g * bool
-    mask *= g
-    return mask
-
-
 _twin("exp", lambda xp, g, ans, x: g * ans)
 _twin("expm1", lambda xp, g, ans, x: g * (ans + 1))
 _twin("log", lambda xp, g, ans, x: g / x)
@@ -849,7 +851,7 @@ _twin("sigmoid", lambda xp, g, ans, x: g * ans * (1 - ans))
 _twin("abs", lambda xp, g, ans, x: g * xp.sign(x))
 _twin("square", lambda xp, g, ans, x: g * 2 * x)
 _twin("pow_scalar", _pow_scalar_raw)
-_twin("relu", _relu_raw)
+_twin("relu", lambda xp, g, ans, x: _relu_pass(xp, g, ans))
 _twin("leaky_relu", lambda xp, g, ans, x, negative_slope:
       g * xp.where(x > 0, 1.0, negative_slope).astype(g.dtype))
 _twin("elu", lambda xp, g, ans, x, alpha: g * xp.where(x > 0, 1.0, ans + alpha).astype(g.dtype))
