@@ -408,8 +408,18 @@ def _disjoint(kernel, stride, dilation) -> bool:
     return all((k - 1) * d < s for k, s, d in zip(kernel, stride, dilation))
 
 
+def _place(xp, g, mask, out, finite: bool) -> None:
+    """``out = g`` where ``mask``, else 0. With an inf or NaN in ``g`` a multiply by the mask
+    would leave NaN (inf·0) in the cells not chosen, where PyTorch has 0."""
+    if finite:
+        xp.multiply(g, mask, out=out)
+    else:
+        out[...] = xp.where(mask, g, xp.zeros((), dtype=out.dtype))
+
+
 def _pool_place_fwd(xp, g, arg, kernel, stride, padding, dilation, out_hw, in_hw):
     """Input-shaped zeros with each ``g`` added at its window's maximum."""
+    finite = bool(xp.isfinite(g).all())
     n, c = g.shape[:2]
     (pt, pb), (pl, pr) = padding
     h, w = in_hw
@@ -417,9 +427,9 @@ def _pool_place_fwd(xp, g, arg, kernel, stride, padding, dilation, out_hw, in_hw
     disjoint = _disjoint(kernel, stride, dilation)
     for k, index in _offsets(kernel, stride, dilation, out_hw):
         if disjoint:  # each input cell is read by one offset at most: write, don't add
-            xp.multiply(g, arg == k, out=out[index])
+            _place(xp, g, arg == k, out[index], finite)
         else:
-            out[index] += g * (arg == k)
+            out[index] += g * (arg == k) if finite else xp.where(arg == k, g, 0).astype(g.dtype)
     if pt or pb or pl or pr:
         out = xp.ascontiguousarray(out[:, :, pt:pt + h, pl:pl + w])
     return out
@@ -455,8 +465,9 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
+    finite = bool(xp.isfinite(g).all())
     if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
-        return _max_pool_grad_pairs(xp, g, ans, x, kernel[0])
+        return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], finite)
     if not _disjoint(kernel, stride, dilation):
         arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
         return _pool_place_fwd(xp, g, arg, in_hw=tuple(x.shape[2:]), **geometry)
@@ -477,7 +488,7 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
         else:
             hit &= free
             free ^= hit
-        xp.multiply(g, hit, out=out[index])
+        _place(xp, g, hit, out[index], finite)
     if xpad is not x:
         (pt, _), (pl, _) = padding
         out = xp.ascontiguousarray(out[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]])
@@ -522,7 +533,7 @@ def _max_pool_fwd_pairs(xp, x, kh):
     return left.reshape(n, c, h // kh, w // 2)
 
 
-def _max_pool_grad_pairs(xp, g, ans, x, kh):
+def _max_pool_grad_pairs(xp, g, ans, x, kh, finite: bool = True):
     """Each window's gradient at its first maximum in row-major order (NaN-free ``ans``)."""
     n, c, h, w = x.shape
     wo = w // 2
@@ -536,7 +547,7 @@ def _max_pool_grad_pairs(xp, g, ans, x, kh):
             later = claimed[:, :-d * wo] & (row_in_window[d * wo:] >= d)
             rows[:, d * wo:] *= ~later
     out = _upsample_pairs(xp, g.astype(x.dtype, copy=False), kh)
-    xp.multiply(out, hit, out=out)
+    _place(xp, out, hit, out, finite)
     return out
 
 

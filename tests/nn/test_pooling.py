@@ -168,3 +168,23 @@ def test_repr_matches_torch():
                          (cr.nn.MaxPool2d(3, 2, 1), torch.nn.MaxPool2d(3, 2, 1)),
                          (cr.nn.AdaptiveAvgPool2d((1, 1)), torch.nn.AdaptiveAvgPool2d((1, 1)))]:
         assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2),
+                                dict(kernel_size=(3, 2)), dict(kernel_size=2, padding=1)])
+def test_max_pool_gradient_with_inf_and_nan_stays_in_its_cell_as_torch(dtype, kw):
+    """An inf or NaN in the upstream gradient goes to its window's maximum only: the other
+    cells get 0, not inf·0 = NaN (every placement path: pairs, disjoint, overlapping)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 6, 8)).astype(dtype)
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = F.max_pool2d(cx, **kw), torch.nn.functional.max_pool2d(tx, **kw)
+    g = rng.normal(size=tuple(tout.shape)).astype(dtype)
+    g[0, 0, 0, 0], g[1, 2, 1, 1], g[0, 1, 0, 1] = np.inf, np.nan, -np.inf
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    # overlapping windows sum their shares in another order: ulps apart, the non-finite cells
+    # and zeros exactly where PyTorch has them
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=4 * np.finfo(dtype).eps,
+                               atol=0, equal_nan=True)
