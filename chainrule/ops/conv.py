@@ -419,7 +419,7 @@ def _place(xp, g, mask, out, finite: bool) -> None:
 
 def _pool_place_fwd(xp, g, arg, kernel, stride, padding, dilation, out_hw, in_hw):
     """Input-shaped zeros with each ``g`` added at its window's maximum."""
-    finite = bool(xp.isfinite(g).all())
+    finite = bool(xp.isfinite(g.sum()))  # an inf or NaN anywhere (or an overflow: safe) shows
     n, c = g.shape[:2]
     (pt, pb), (pl, pr) = padding
     h, w = in_hw
@@ -465,7 +465,7 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
-    finite = bool(xp.isfinite(g).all())
+    finite = bool(xp.isfinite(g.sum()))  # an inf or NaN anywhere (or an overflow: safe) shows
     if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
         return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], finite)
     if not _disjoint(kernel, stride, dilation):
