@@ -18,6 +18,7 @@ Padding is always given per side: ``((top, bottom), (left, right))``.
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 from ..autograd.grad_mode import GRAD
@@ -408,6 +409,14 @@ def _disjoint(kernel, stride, dilation) -> bool:
     return all((k - 1) * d < s for k, s, d in zip(kernel, stride, dilation))
 
 
+def _all_finite(xp, a) -> bool:
+    """Whether ``a`` holds no inf or NaN, from one sum (a sum that overflows says False,
+    which only sends the caller down its slower exact path); no warning either way."""
+    errstate = getattr(xp, "errstate", None)  # NumPy's; CuPy does not warn
+    with errstate(over="ignore", invalid="ignore") if errstate else contextlib.nullcontext():
+        return bool(xp.isfinite(a.sum()))
+
+
 def _place(xp, g, mask, out, finite: bool) -> None:
     """``out = g`` where ``mask``, else 0. With an inf or NaN in ``g`` a multiply by the mask
     would leave NaN (inf·0) in the cells not chosen, where PyTorch has 0."""
@@ -419,7 +428,7 @@ def _place(xp, g, mask, out, finite: bool) -> None:
 
 def _pool_place_fwd(xp, g, arg, kernel, stride, padding, dilation, out_hw, in_hw):
     """Input-shaped zeros with each ``g`` added at its window's maximum."""
-    finite = bool(xp.isfinite(g.sum()))  # an inf or NaN anywhere (or an overflow: safe) shows
+    finite = _all_finite(xp, g)
     n, c = g.shape[:2]
     (pt, pb), (pl, pr) = padding
     h, w = in_hw
@@ -465,7 +474,7 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
-    finite = bool(xp.isfinite(g.sum()))  # an inf or NaN anywhere (or an overflow: safe) shows
+    finite = _all_finite(xp, g)
     if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
         return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], finite)
     if not _disjoint(kernel, stride, dilation):
