@@ -219,17 +219,25 @@ class Tensor:
         >>> x.grad
         tensor([30., 30.])
         """
-        if not self._requires_grad:
-            raise op_error(ChainruleError, "register_hook",
-                           "cannot register a hook on a tensor that does not require grad")
+        self._check_hookable("register_hook")
         if self.grad_fn is not None:
             return self.grad_fn.register_prehook(hook)
-        if self._hooks is None:
-            self._hooks = []
-            self._accumulator().keep_alive()  # its hooks run even if only a graph holds it
-            HOOKED_LEAVES.add(self)
+        self._mark_hooked_leaf()
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def _check_hookable(self, name: str) -> None:
+        if not self._requires_grad:
+            raise op_error(ChainruleError, name,
+                           "cannot register a hook on a tensor that does not require grad")
+
+    def _mark_hooked_leaf(self) -> None:
+        """Route this leaf's gradients through the engine's hooked-leaf path (summed, then
+        handed over once: see engine._arrive); its hooks run even if only a graph holds it."""
+        if self._hooks is None:
+            self._hooks = []
+            self._accumulator().keep_alive()
+            HOOKED_LEAVES.add(self)
 
     def register_post_accumulate_grad_hook(
             self, hook: Callable[["Tensor"], None]) -> RemovableHandle:
@@ -251,17 +259,12 @@ class Tensor:
         (tensor([-0.5000, -0.5000], requires_grad=True), None)
         """
         name = "register_post_accumulate_grad_hook"
-        if not self._requires_grad:
-            raise op_error(ChainruleError, name,
-                           "cannot register a hook on a tensor that does not require grad")
+        self._check_hookable(name)
         if self.grad_fn is not None:
             raise op_error(ChainruleError, name,
                            "post-accumulate-grad hooks can only be registered on leaf tensors; "
                            f"this tensor was made by {self.grad_fn.name()}")
-        if self._hooks is None:  # the engine then counts this leaf's gradients (see _arrive)
-            self._hooks = []
-            self._accumulator().keep_alive()
-            HOOKED_LEAVES.add(self)
+        self._mark_hooked_leaf()
         if self._post_accumulate_hooks is None:
             self._post_accumulate_hooks = []
         self._post_accumulate_hooks.append(hook)
