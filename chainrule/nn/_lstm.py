@@ -21,7 +21,7 @@ from __future__ import annotations
 from ..autograd.grad_mode import GRAD, enable_grad
 from ..backends import NUMPY
 from ..ops.elementwise import _SIMD_FLOATS, _sigmoid_fwd, sigmoid, sigmoid_into, tanh
-from ..ops.registry import defop, defvjp, defvjp_raw, defvjp_raw_joint
+from ..ops.registry import defop, defvjp, defvjp_raw_joint
 from ..ops.shape import narrow, stack, unbind
 from ..tensor import Tensor
 
@@ -127,13 +127,6 @@ def _raw_joint(xp, g, ans, gi, h0, c0, w, *, needs, reverse, cache):
     return _bptt(xp, g, ans, h0, w, reverse, *cache[:3])
 
 
-def _raw_rule(index: int):
-    """The joint rule asked for one input's gradient only."""
-    def rule(xp, g, ans, gi, h0, c0, w, *, reverse, cache):
-        return _raw_joint(xp, g, ans, gi, h0, c0, w, needs=None, reverse=reverse, cache=cache)[index]
-    return rule
-
-
 def reference(gi: Tensor, h0: Tensor, c0: Tensor, w: Tensor, reverse: bool) -> Tensor:
     """The layer with the ordinary ops: its (T+1, B, H) packed output."""
     n = h0.shape[-1]
@@ -168,7 +161,6 @@ def _tensor_rule(index: int):
 
 lstm_layer_op = defop("lstm_layer", _lstm_fwd, saves_ans=True)
 defvjp(lstm_layer_op, *(_tensor_rule(i) for i in range(4)))
-defvjp_raw(lstm_layer_op, *(_raw_rule(i) for i in range(4)))
 defvjp_raw_joint(lstm_layer_op, _raw_joint)
 
 

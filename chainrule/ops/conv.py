@@ -329,15 +329,6 @@ def _conv2d_raw_joint(xp, g, ans, x, w, *b, needs, **p):
     return dx, dw, db
 
 
-def _conv2d_raw_rule(index: int):
-    """The joint rule asked for one input's gradient only."""
-    def rule(xp, g, ans, x, w, *b, **p):
-        needs = tuple(i == index for i in range(2 + len(b)))
-        return _conv2d_raw_joint(xp, g, ans, x, w, *b, needs=needs, **p)[index]
-    return rule
-
-
-defvjp_raw(conv2d_op, *map(_conv2d_raw_rule, range(3)))
 defvjp_raw_joint(conv2d_op, _conv2d_raw_joint)
 defvjp_raw(conv_transpose2d_op,
            lambda xp, c, ans, g, w, in_hw, **p: _crop_to(_conv2d_fwd(xp, c, w, **p), g),

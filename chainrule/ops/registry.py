@@ -145,16 +145,21 @@ def defvjp_raw(op: Op, *rules) -> None:
 
 
 def defvjp_raw_joint(op: Op, rule) -> None:
-    """Let a first-order backward run ``op``'s array twins as one call that can share work
-    between inputs: ``rule(xp, g, ans, *inputs, needs=(bool, …), **params)`` returns one
-    array (or None) per input, computing only those whose ``needs`` entry is True.
+    """Give ``op`` its array twins as one call that can share work between inputs:
+    ``rule(xp, g, ans, *inputs, needs=(bool, …), **params)`` returns one array (or None)
+    per input, and need compute only those whose ``needs`` entry is True. A first-order
+    backward calls it once per node; the per-input twins (``op.raw_vjps``) are made from
+    it, each asking for its own input only.
 
     Whatever is shared lives in that one call only, so nothing made from ``g`` outlives it
-    (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in
-    place). The separate twins of :func:`defvjp_raw` stay, and must agree with it.
+    (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in place).
     """
-    if op.raw_vjps is None:
-        raise ValueError(f"{op.name}: give the separate array rules (defvjp_raw) first")
+    def twin(index: int):
+        def rule_for_one(xp, g, ans, *inputs, **params):
+            needs = tuple([i == index for i in range(len(inputs))])
+            return rule(xp, g, ans, *inputs, needs=needs, **params)[index]
+        return rule_for_one
+    defvjp_raw(op, *map(twin, range(len(op.vjps))))
     op.raw_joint = rule
 
 
