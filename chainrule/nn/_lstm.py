@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD, enable_grad
 from ..backends import NUMPY
-from ..ops.elementwise import _SIMD_FLOATS, _sigmoid_fwd, sigmoid, sigmoid_into, tanh
+from ..ops.elementwise import sigmoid, sigmoid_, tanh
 from ..ops.registry import defop, defvjp, defvjp_raw_joint
 from ..ops.shape import narrow, stack, unbind
 from ..tensor import Tensor
@@ -38,14 +38,6 @@ class _LstmCache(list):
 def _order(xp, a, reverse: bool):
     """``a`` (T, …) in processing order (a view)."""
     return a[::-1] if reverse else a
-
-
-def _sigmoid_into(xp, a) -> None:
-    """``a = sigmoid(a)`` in place (no temporary on NumPy float32/float64)."""
-    if xp is NUMPY and a.dtype in _SIMD_FLOATS:
-        sigmoid_into(xp, a, a)
-    else:
-        a[...] = _sigmoid_fwd(xp, a)
 
 
 def _lstm_fwd(xp, gi, h0, c0, w, *, reverse, cache):
@@ -72,8 +64,8 @@ def _lstm_fwd(xp, gi, h0, c0, w, *, reverse, cache):
             xp.matmul(h, wt, out=a)
             a += gis[k]
         xp.tanh(a[:, 2 * n:3 * n], out=a[:, 2 * n:3 * n])
-        _sigmoid_into(xp, a[:, :2 * n])
-        _sigmoid_into(xp, a[:, 3 * n:])
+        sigmoid_(xp, a[:, :2 * n])
+        sigmoid_(xp, a[:, 3 * n:])
         c = cs[k + 1]
         xp.multiply(a[:, n:2 * n], cs[k], out=c)
         c += a[:, :n] * a[:, 2 * n:3 * n]

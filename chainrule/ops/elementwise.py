@@ -336,6 +336,19 @@ def sigmoid_into(xp, x, out):
 def _sigmoid_fwd(xp, x):
     if xp is NUMPY and x.dtype in _SIMD_FLOATS and isinstance(x, xp.ndarray):
         return sigmoid_into(xp, x, xp.empty_like(x))
+    return _sigmoid_general(xp, x)
+
+
+def sigmoid_(xp, a) -> None:
+    """``a = sigmoid(a)`` in place (no temporary on NumPy float32/float64)."""
+    if xp is NUMPY and a.dtype in _SIMD_FLOATS:
+        sigmoid_into(xp, a, a)
+    else:
+        a[...] = _sigmoid_general(xp, a)
+
+
+def _sigmoid_general(xp, x):
+    """Any backend and dtype: SciPy/CuPy's expit when installed, else a stable formula."""
     fn = _special(xp, "expit")
     if fn is not None:
         return fn(x).astype(x.dtype, copy=False)  # (SciPy computes float16 in float64)
