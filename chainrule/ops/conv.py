@@ -465,12 +465,12 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
-    finite = _all_finite(xp, g)
     if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
-        return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], finite)
-    if not _disjoint(kernel, stride, dilation):
+        return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], _all_finite(xp, g))
+    if not _disjoint(kernel, stride, dilation):  # (pool_place tests g's finiteness itself)
         arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
         return _pool_place_fwd(xp, g, arg, in_hw=tuple(x.shape[2:]), **geometry)
+    finite = _all_finite(xp, g)
     xpad = _pad(xp, x, padding, value=-xp.inf)
     covered = xpad is x and all(  # windows tile the input exactly: every cell gets written
         s == k and d == 1 and o * k == n
@@ -533,7 +533,7 @@ def _max_pool_fwd_pairs(xp, x, kh):
     return left.reshape(n, c, h // kh, w // 2)
 
 
-def _max_pool_grad_pairs(xp, g, ans, x, kh, finite: bool = True):
+def _max_pool_grad_pairs(xp, g, ans, x, kh, finite: bool):
     """Each window's gradient at its first maximum in row-major order (NaN-free ``ans``)."""
     n, c, h, w = x.shape
     wo = w // 2
