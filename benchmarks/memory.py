@@ -58,10 +58,6 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
     so gradients never all exist at once (the same code for both libraries)."""
     model, opt, xt, yt, F = W.mlp_parts(lib, sizes, batch)
 
-    def train():
-        F.cross_entropy(model(xt), yt).backward()
-        opt.step()
-
     if in_backward:
         per_param = {p: W._lib(lib).optim.SGD([p], lr=0.01) for p in model.parameters()}
 
@@ -71,8 +67,10 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
         for p in model.parameters():
             p.register_post_accumulate_grad_hook(step_now)
 
-        def train():  # noqa: F811 (the step happens inside backward)
-            F.cross_entropy(model(xt), yt).backward()
+    def train():
+        F.cross_entropy(model(xt), yt).backward()
+        if not in_backward:  # (else each parameter stepped inside backward)
+            opt.step()
 
     for _ in range(2):
         opt.zero_grad(set_to_none=set_to_none)
