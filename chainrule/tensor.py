@@ -33,7 +33,10 @@ class Tensor:
     _hooks = None
     _post_accumulate_hooks = None  # a leaf's hooks run after its .grad is complete
     _retains_grad = False
-    _base = None  # the tensor a view's memory belongs to
+    _base = None  # a view's root base: the tensor whose memory and history it shares
+    _view_chain = None  # the view ops that make a view from its base (see ops/views.py)
+    _view_meta = None  # None, "no_grad" or (function, output index) for multi-view outputs
+    _views = None  # weak references to a base's views, whose histories follow its in-place changes
     _grad_owned = False  # this gradient's buffer is the engine's own (may be summed into)
 
     __array_priority__ = 1000  # numpy defers ``ndarray * tensor`` to Tensor.__rmul__
@@ -182,9 +185,9 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A tensor with the same data, cut from the graph (shares memory and version)."""
-        t = Tensor._make(self._data, False, None, self._vc)
-        t._base = self if self._base is None else self._base
-        return t
+        # shares memory and version counter, but it is no view for autograd (as PyTorch:
+        # its ``_base`` is None), so an in-place change of it is recorded as of any tensor
+        return Tensor._make(self._data, False, None, self._vc)
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph in place, making it a leaf."""

@@ -103,20 +103,24 @@ def test_inplace_on_leaf_requiring_grad_errors():
     assert p.tolist() == [1.0, 2.0]
 
 
-def test_inplace_on_view_of_graph_tensor_errors():
+def test_inplace_on_view_of_graph_tensor_reaches_the_base_history():
     x = cr.ones(3, requires_grad=True)
     h = x * 2
     v = h[0:2]
-    with pytest.raises(RuntimeError, match="view"):
-        v.mul_(2)
+    v.mul_(2)
+    h.sum().backward()
+    assert h.tolist() == [4.0, 4.0, 2.0]
+    assert x.grad.tolist() == [4.0, 4.0, 2.0]  # PyTorch's: CopySlices through the view
 
 
-def test_recorded_inplace_on_view_of_constant_errors_rather_than_diverging():
+def test_recorded_inplace_on_view_of_constant_makes_the_base_require_grad():
     c = cr.zeros(2, 3)
-    w = cr.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="view"):
-        c[0].add_(w)
-    assert c.tolist() == [[0.0] * 3] * 2
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    c[0].add_(w)
+    assert c.tolist() == [[1.0, 2.0, 3.0], [0.0] * 3]
+    assert c.requires_grad and not c.is_leaf
+    (c * cr.tensor([[1.0], [5.0]])).sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_inplace_on_view_outside_graph_writes_base():

@@ -27,9 +27,13 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import GRAD
 from ..errors import ShapeError, op_error
+from ..ops.view_meta import mark_refused
 from ..tensor import Tensor
 
 __all__ = ["wrap_backward_hooks"]
+
+_HOOKED_VIEW = ("It carries the module's input to its backward hooks; an in-place change would "
+                "bypass them (e.g. ReLU(inplace=True) with a full backward hook).")
 
 
 
@@ -42,7 +46,9 @@ def _pack(tensors: list[Tensor]) -> Tensor:
     if len(tensors) == 1:
         t = tensors[0]
         shape = tuple(t._data.shape)
-        return reshape_op(t, shape=shape, in_shape=shape)  # a view: shares the version
+        view = reshape_op(t, shape=shape, in_shape=shape)  # a view: shares the version
+        # its history must stay the hook's pack node: an in-place change may not rebase it
+        return mark_refused([view], "the backward hooks of a module", _HOOKED_VIEW)[0]
     target = result_type([from_numpy_dtype(t._data.dtype) for t in tensors], [], [])
     flat = [t.to(target).reshape(-1) for t in tensors]
     sizes = tuple(t._data.shape[0] for t in flat)

@@ -6,8 +6,9 @@ saved the old value raises instead of using the new one. Inside the graph the
 result is computed out of place from an alias of the old tensor and the tensor
 takes on the new value and grad_fn (its old node keeps the old array).
 
-A leaf that requires grad may not be changed in place while grad is recorded,
-nor may a view of a tensor in the graph: both raise a clear error, as in PyTorch.
+A leaf that requires grad may not be changed in place while grad is recorded: a
+clear error, as in PyTorch. A change of a view, or of a tensor that has views,
+reaches every view's history as ``ops/views.py`` explains.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..errors import ChainruleError, DTypeError, IndexingError, ShapeError, op_e
 from ..tensor import Tensor
 from . import elementwise as ew
 from ._operands import is_scalar, tensor_method
+from .views import check_view_change, refresh_views, view_scatter_op
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 
@@ -26,24 +28,28 @@ def _records(self: Tensor, others) -> bool:
         return False
     if self._requires_grad:
         return True
-    return any(isinstance(o, Tensor) and o._requires_grad for o in others)
+    if any(isinstance(o, Tensor) and o._requires_grad for o in others):
+        return True
+    # a view made in no_grad mode of a base in the graph: the change must be refused
+    base = self._base
+    return base is not None and base._requires_grad
 
 
-def _check_graph_inplace(self: Tensor, name: str) -> None:
+def _check_leaf(self: Tensor, name: str) -> None:
     if self.grad_fn is None and self._requires_grad:
         raise op_error(ChainruleError, name,
                        f"a leaf tensor that requires grad (shape {tuple(self.shape)}) is used in an "
                        "in-place operation; do it under chainrule.no_grad() (as optimizers do) or "
                        "use the out-of-place op")
-    # Recorded in-place ops rebind the tensor to a new array (the old one stays with the
-    # nodes that saved it), so the change could not reach the tensor a view shares
-    # memory with: refuse rather than let the two silently disagree.
+
+
+def _check_graph_inplace(self: Tensor, name: str) -> None:
+    """The checks of a recorded in-place fill that does not go through :func:`inplace`."""
+    _check_leaf(self, name)
     if self._base is not None:
         raise op_error(ChainruleError, name,
-                       f"in-place change, recorded for autograd, of a view or detach()ed alias "
-                       f"(shape {tuple(self.shape)}) is not supported: the change would not reach "
-                       "the tensor it shares memory with; clone() the view first, or index-assign "
-                       "on the base tensor (base[idx] = value)")
+                       f"a random fill, recorded for autograd, of a view (shape {tuple(self.shape)}) "
+                       "is not supported; fill the base tensor, or do it under chainrule.no_grad()")
 
 
 def _write(self: Tensor, index, value, name: str) -> None:
@@ -73,7 +79,9 @@ def _check_result(self: Tensor, new: Tensor, name: str) -> None:
 def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
     """Replace ``self``'s value with ``compute(old_self)``, following the rules above."""
     if _records(self, others):
-        _check_graph_inplace(self, name)
+        if self._base is not None:
+            return _inplace_on_view(self, name, compute)
+        _check_leaf(self, name)
         old = self._data
         writable = bool(getattr(getattr(old, "flags", None), "writeable", False))
         # the op computing the new value keeps the old one for its rule: when the tensor's
@@ -101,6 +109,8 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
         else:  # read-only or scalar memory: the tensor takes the new array
             self._data = new._data
             self._vc = new._vc
+        if self._views:
+            refresh_views(self)
         return self
     from ..autograd.grad_mode import no_grad
     with no_grad():
@@ -110,6 +120,32 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
         _write(self, ..., new._data, name)
     self._vc.value += 1
     return self
+
+
+def _inplace_on_view(view: Tensor, name: str, compute) -> Tensor:
+    """A recorded in-place change of a view: the base's history gains a view_scatter node
+    (the base with the view's region replaced), and every view of the base follows."""
+    check_view_change(view, name)
+    old = view._data
+    if not getattr(getattr(old, "flags", None), "writeable", False):
+        _write(view, ..., old, name)  # raises the read-only error
+    base = view._base
+    alias = Tensor._make(old.copy(), view._requires_grad, view.grad_fn, VersionCounter())
+    new = compute(alias)
+    _check_result(view, new, name)
+    if new._data.dtype != view._data.dtype:
+        new = new.to(view.dtype)
+    base_alias = Tensor._make(base._data, base._requires_grad, base.grad_fn, VersionCounter())
+    whole = view_scatter_op(base_alias, new, chain=view._view_chain)
+    old[...] = new._data  # the base's memory (and every view's) sees the change
+    base.grad_fn = whole.grad_fn
+    base._requires_grad = whole._requires_grad
+    if base._retains_grad and base.grad_fn is not None:
+        import weakref
+        base.grad_fn.retained = weakref.ref(base)
+    base._vc.value += 1  # nodes that saved the base or any of its views raise at backward
+    refresh_views(base)
+    return view
 
 
 def _fast(self: Tensor, other, ufunc_name: str, name: str):

@@ -14,6 +14,7 @@ from ..autograd.grad_mode import GRAD
 from ..autograd.graph import Node, VersionCounter
 from ..backends import NUMPY, backend_of
 from ..tensor import Tensor, wrap_array
+from .view_meta import register_view
 from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, ShapeError,
                       describe, op_error)
 
@@ -21,6 +22,8 @@ REGISTRY: dict[str, "Op"] = {}
 _new_object = object.__new__
 _NDARRAY = NUMPY.ndarray
 
+# an Op's ``view`` when its output may be a view or a copy (reshape): checked per call
+MAY_COPY = "may copy"
 # set of op names applied while a test traces coverage (None: not tracing)
 TRACE: set | None = None
 # called as OBSERVER(op, inputs, result) after every op while set (diagnostics.record)
@@ -35,7 +38,7 @@ class Op:
                  "reads", "saves_for")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
-                 differentiable: bool = True, view: bool = False, explain=None,
+                 differentiable: bool = True, view: bool | str = False, explain=None,
                  nondiff_reason: str | None = None, reads=None) -> None:
         self.name = name
         self.forward = forward
@@ -81,10 +84,10 @@ class Op:
             raise forward_error(op, inputs, params, e) from None
         if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
             out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
-        if op.view:
+        if op.view and (op.view is not MAY_COPY or xp.may_share_memory(out, arrays[0])):
             first = inputs[0]
             result = wrap_array(out, first._vc)
-            result._base = first if first._base is None else first._base
+            register_view(result, first, op, params)
         else:  # wrap_array, inline
             result = _new_object(Tensor)
             result._data = out

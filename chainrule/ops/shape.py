@@ -12,7 +12,8 @@ import numbers
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, tensor_method, wrap_dim
-from .registry import defop, defvjp, defvjp_raw
+from .registry import MAY_COPY, defop, defvjp, defvjp_raw
+from .view_meta import mark_refused
 
 # ----------------------------------------------------------------- helpers --
 
@@ -48,7 +49,7 @@ def _infer_shape(shape: tuple, numel: int, op: str, from_shape: tuple) -> tuple:
 
 # ----------------------------------------------------------------- reshape --
 # Rules that need the input's shape get it as a parameter (``in_shape``).
-reshape_op = defop("reshape", lambda xp, x, shape, in_shape: x.reshape(shape), saves=(), view=True)
+reshape_op = defop("reshape", lambda xp, x, shape, in_shape: x.reshape(shape), saves=(), view=MAY_COPY)
 defvjp(reshape_op, lambda g, ans, x, shape, in_shape: _reshape(g, in_shape, "reshape"))
 
 
@@ -467,10 +468,18 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
             raise op_error(ShapeError, "split", f"sections {sizes} sum to {builtins.sum(sizes)}, "
                            f"but dim {dim} has size {size}")
     out, start = [], 0
-    for s in sizes:
-        out.append(narrow(tensor, d, start, s))
+    for s in sizes:  # always a slice (a view), even of the whole dim, as PyTorch's
+        out.append(slice_op(tensor, dim=d, start=start, stop=start + s, size=size))
         start += s
-    return tuple(out)
+    return mark_refused(out, "split")
+
+
+def _unmarked(views) -> tuple:
+    """``views`` without the multi-output mark of the function that made them (to re-mark)."""
+    for v in views:
+        if isinstance(v._view_meta, tuple):
+            v._view_meta = None
+    return views
 
 
 @tensor_method("chunk")
@@ -480,7 +489,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
         raise op_error(ShapeError, "chunk", f"chunks must be positive, got {chunks}")
     d = wrap_dim(dim, input.ndim, "chunk")
     size = input._data.shape[d]
-    return split(input, max(1, -(-size // chunks)), d)
+    return mark_refused(_unmarked(split(input, max(1, -(-size // chunks)), d)), "chunk")
 
 
 @tensor_method("tensor_split")
@@ -488,14 +497,15 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
     d = wrap_dim(dim, input.ndim, "tensor_split")
     size = input._data.shape[d]
     base, extra = divmod(size, sections)
-    return split(input, [base + (1 if i < extra else 0) for i in range(sections)], d)
+    pieces = split(input, [base + (1 if i < extra else 0) for i in range(sections)], d)
+    return mark_refused(_unmarked(pieces), "tensor_split")
 
 
 @tensor_method("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along ``dim``, each without that dim."""
     d = wrap_dim(dim, input.ndim, "unbind")
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+    return mark_refused([select(input, d, i) for i in range(input._data.shape[d])], "unbind")
 
 
 @tensor_method("select")
@@ -654,3 +664,94 @@ defvjp_raw(pad_dim_op, lambda xp, g, ans, x, dim, before, after:
            g[_dim_slice(dim, before, g.shape[dim] - after)])
 defvjp_raw(flip_op, lambda xp, g, ans, x, dims: xp.flip(g, dims))
 defvjp_raw(pad_op, lambda xp, g, ans, x, widths, value: _unpad(g, widths))  # (it only indexes)
+
+
+# ------------------------------------------------------- diagonal & unfold --
+def _writable_view(view, source):
+    """NumPy hands out diagonals read-only; a write through one must reach ``source`` as
+    PyTorch's does, so the flag follows the source's."""
+    if not view.flags.writeable and source.flags.writeable and hasattr(view, "setflags"):
+        view.setflags(write=True)
+    return view
+
+
+def _diagonal_fwd(xp, x, offset, dim1, dim2, in_shape=None):
+    return _writable_view(xp.diagonal(x, offset, dim1, dim2), x)
+
+
+def _diag_embed_fwd(xp, g, in_shape, offset, dim1, dim2):
+    out = xp.zeros(in_shape, dtype=g.dtype)
+    _diagonal_fwd(xp, out, offset, dim1, dim2)[...] = g
+    return out
+
+
+diagonal_op = defop("diagonal", _diagonal_fwd, saves=(), view=True)
+diag_embed_op = defop("diagonal_backward", _diag_embed_fwd, saves=())
+defvjp(diagonal_op, lambda g, ans, x, offset, dim1, dim2, in_shape:
+       diag_embed_op(g, in_shape=in_shape, offset=offset, dim1=dim1, dim2=dim2))
+defvjp(diag_embed_op, lambda g, ans, x, in_shape, offset, dim1, dim2:
+       diagonal_op(g, offset=offset, dim1=dim1, dim2=dim2, in_shape=in_shape))
+
+
+@tensor_method("diagonal")
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of dims ``dim1`` and ``dim2`` (shifted by ``offset``) as a last dim; a view.
+
+    >>> import chainrule as cr
+    >>> cr.arange(9.0).reshape(3, 3).diagonal(1)
+    tensor([1., 5.])
+    """
+    if input.ndim < 2:
+        raise op_error(ShapeError, "diagonal", f"expects a tensor with at least 2 dimensions, got "
+                       f"{input.ndim}")
+    d1, d2 = wrap_dim(dim1, input.ndim, "diagonal"), wrap_dim(dim2, input.ndim, "diagonal")
+    if d1 == d2:
+        raise op_error(ShapeError, "diagonal", f"dim1 and dim2 cannot be the same dimension ({dim1})")
+    return diagonal_op(input, offset=int(offset), dim1=d1, dim2=d2, in_shape=tuple(input.shape))
+
+
+def _unfold_fwd(xp, x, dim, size, step, in_shape=None):
+    count = (x.shape[dim] - size) // step + 1
+    shape = x.shape[:dim] + (count,) + x.shape[dim + 1:] + (size,)
+    strides = x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + (x.strides[dim],)
+    # windows that overlap share memory: writing through them is refused (read-only)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides,
+                                           writeable=bool(x.flags.writeable) and step >= size)
+
+
+def _unfold_backward_fwd(xp, g, in_shape, dim, size, step):
+    out = xp.zeros(in_shape, dtype=g.dtype)
+    count = g.shape[dim]
+    for k in range(size):  # window element k of every window: one strided add
+        index = (slice(None),) * dim + (slice(k, k + step * (count - 1) + 1, step),)
+        out[index] += g[..., k]
+    return out
+
+
+unfold_op = defop("unfold", _unfold_fwd, saves=(), view=True)
+unfold_backward_op = defop("unfold_backward", _unfold_backward_fwd, saves=())
+defvjp(unfold_op, lambda g, ans, x, dim, size, step, in_shape:
+       unfold_backward_op(g, in_shape=in_shape, dim=dim, size=size, step=step))
+defvjp(unfold_backward_op, lambda g, ans, x, in_shape, dim, size, step:
+       unfold_op(g, dim=dim, size=size, step=step, in_shape=in_shape))
+
+
+@tensor_method("unfold")
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Windows of ``size`` elements along ``dimension``, every ``step``, as a new last dim; a view.
+
+    >>> import chainrule as cr
+    >>> cr.arange(5.0).unfold(0, 2, 2)
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    if input.ndim == 0:
+        raise op_error(ShapeError, "unfold", "expects a tensor with at least 1 dimension")
+    d = wrap_dim(dimension, input.ndim, "unfold")
+    length = input._data.shape[d]
+    if not 0 <= size <= length:
+        raise op_error(ShapeError, "unfold", f"size {size} must be between 0 and the size of "
+                       f"dimension {dimension} ({length})")
+    if step <= 0:
+        raise op_error(ShapeError, "unfold", f"step must be positive, got {step}")
+    return unfold_op(input, dim=d, size=int(size), step=int(step), in_shape=tuple(input.shape))
