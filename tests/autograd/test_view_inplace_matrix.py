@@ -33,6 +33,8 @@ VIEWS = {
     "unfold": lambda a: a.unfold(1, 2, 2),
     "squeeze": lambda a: a[1:2].squeeze(0),
     "permute": lambda a: a.permute(1, 0),
+    "ellipsis_none": lambda a: a[None, ..., 2],
+    "flatten_rows": lambda a: a[1:].flatten(),
 }
 
 # each in-place op: a function of (target, w), w a 0-d tensor that requires grad
@@ -44,6 +46,11 @@ OPS = {
     "zero_": lambda t, w: t.zero_(),
     "clamp_": lambda t, w: t.clamp_(3.0, 8.0),
     "setitem": lambda t, w: t.__setitem__((Ellipsis, slice(0, 1)), w * 2),
+    "iadd": lambda t, w: t.__iadd__(w * w),
+    "div_": lambda t, w: t.div_(w),
+    "exp_": lambda t, w: t.sub_(6).exp_(),
+    "relu_": lambda t, w: t.sub_(6).relu_(),
+    "masked_fill_": lambda t, w: t.masked_fill_(t > 5, w),
 }
 
 
