@@ -396,7 +396,8 @@ def _index_put_fwd(xp, x, value, index, accumulate):
     out = x.copy()
     parts = split_ints(index)
     if parts is not None:  # select with the ints first (PyTorch's meaning), then write
-        target, index = out[parts[0]], parts[1]
+        basic = parts[0] if Ellipsis in parts[0] else parts[0] + (Ellipsis,)  # a view, never
+        target, index = out[basic], parts[1]  # a copied scalar (x[1] = v on a 1-D x)
     else:
         target = out
     if accumulate:

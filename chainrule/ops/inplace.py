@@ -101,11 +101,7 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
         self._vc.value += 1
         if writable:
             old[...] = new._data  # views and NumPy arrays sharing this memory see the change
-            saved = getattr(new.grad_fn, "saved_ans", None)
-            if saved is not None and saved.data is new._data:
-                # exp_ and friends saved their output: that output is now this array, so a
-                # later in-place change of it must be caught too
-                saved.data, saved.counter, saved.version = old, self._vc, self._vc.value
+            _share_saved_result(new, old, self._vc, name)
         else:  # read-only or scalar memory: the tensor takes the new array
             self._data = new._data
             self._vc = new._vc
@@ -120,6 +116,20 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
         _write(self, ..., new._data, name)
     self._vc.value += 1
     return self
+
+
+# in-place ops whose PyTorch derivative reads the result, which then lives in the tensor's
+# memory: a later in-place change of it makes backward raise, in PyTorch and here. Other
+# ops (div_, pow_ …) keep the values their rules read to themselves, as PyTorch does.
+_RESULT_READ = frozenset({"exp_", "sigmoid_", "tanh_", "relu_", "sqrt_", "rsqrt_", "reciprocal_",
+                          "expm1_"})
+
+
+def _share_saved_result(new: Tensor, memory, counter, name: str) -> None:
+    """Point the saved result of ``new``'s node at ``memory``, at ``counter``'s version."""
+    saved = getattr(new.grad_fn, "saved_ans", None)
+    if name in _RESULT_READ and saved is not None and saved.data is new._data:
+        saved.data, saved.counter, saved.version = memory, counter, counter.value
 
 
 def _inplace_on_view(view: Tensor, name: str, compute) -> Tensor:
@@ -144,6 +154,7 @@ def _inplace_on_view(view: Tensor, name: str, compute) -> Tensor:
         import weakref
         base.grad_fn.retained = weakref.ref(base)
     base._vc.value += 1  # nodes that saved the base or any of its views raise at backward
+    _share_saved_result(new, old, base._vc, name)
     refresh_views(base)
     return view
 
