@@ -44,8 +44,9 @@ def register_view(result: Tensor, first: Tensor, op, params) -> None:
         base._views = [weakref.ref(result)]
     else:
         views.append(weakref.ref(result))
-        if len(views) >= 64 and len(views) & 63 == 0:  # views made in a loop: drop the dead
-            views[:] = [r for r in views if r() is not None]
+        count = len(views)
+        if count >= 64 and count & (count - 1) == 0:  # at 64, 128, 256 …: drop the dead
+            views[:] = [r for r in views if r() is not None]  # (amortised O(1) per view)
 
 
 def live_views(base) -> list:
