@@ -1,0 +1,49 @@
+"""Quiet floating point: chainrule returns inf/nan as PyTorch does, without NumPy's warnings.
+
+NumPy reports ``1/0``, ``log(0)``, overflow… as RuntimeWarnings (or errors, under
+``np.seterr(all="raise")`` or ``python -W error``) whose location is a line inside
+chainrule. PyTorch never warns: its users look for non-finite values with anomaly
+mode. So every op forward and every backward walk runs with NumPy's floating-point
+errors ignored, leaving the user's own error state (``np.seterr``) untouched outside.
+
+``np.errstate`` costs about 1 µs a use, a fifth of a small op's whole overhead; NumPy
+>= 2 keeps its error state in a context variable, and setting that variable to a
+prepared "ignore all" state costs about a tenth of that. NumPy 1.x falls back to
+``np.errstate``.
+
+    token = quiet()
+    try:
+        ...  # NumPy arithmetic that may make inf/nan
+    finally:
+        loud(token)
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
+
+import numpy as np
+
+quiet: Callable[[], Any]
+loud: Callable[[Any], None]
+
+try:
+    from numpy._core._multiarray_umath import _extobj_contextvar, _make_extobj
+except ImportError:  # NumPy 1.x: the public, slower way
+    def quiet():
+        """Enter NumPy's "ignore all floating-point errors" state; returns the token for :func:`loud`."""
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def loud(token) -> None:
+        """Leave the state :func:`quiet` entered."""
+        token.__exit__(None, None, None)
+else:
+    # made once (buffer size as at import, which affects speed only): "ignore" needs no
+    # error callback, and building it per call is what makes np.errstate slow
+    _IGNORE_ALL = _make_extobj(all="ignore")
+
+    # C callables, no Python frame: they run once per op
+    quiet = partial(_extobj_contextvar.set, _IGNORE_ALL)
+    loud = _extobj_contextvar.reset
