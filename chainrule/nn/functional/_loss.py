@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import DTypeError, ShapeError, op_error
+from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
@@ -308,15 +308,17 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 # ---------------------------------------------------------- regression --
-def _pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+def _pair(input: Tensor, target: Tensor, op: str, warn: bool = True) -> tuple[Tensor, Tensor]:
+    """``input`` and ``target`` (cast to the input's float dtype), checked to broadcast;
+    with ``warn``, a UserWarning when their shapes differ, as PyTorch's regression losses:
+    an (N, 1) input and an (N,) target broadcast to (N, N), silently wrong."""
     if not isinstance(target, Tensor):
         raise op_error(DTypeError, op, f"target must be a Tensor, got {type(target).__name__}")
-    try:
-        from ...ops.shape import broadcast_shapes
-        broadcast_shapes(tuple(input.shape), tuple(target.shape))
-    except Exception:
-        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} and target of shape "
-                       f"{tuple(target.shape)} cannot be broadcast together") from None
+    _broadcast_shape(input, target, op)
+    if warn and tuple(target.shape) != tuple(input.shape):
+        warn_user(f"{op}: Using a target size {tuple(target.shape)} that is different to the input "
+                  f"size {tuple(input.shape)}. This will likely lead to incorrect results due to "
+                  "broadcasting. Please ensure they have the same size.")
     if target.dtype != input.dtype and input.is_floating_point():
         target = target.to(input.dtype)
     return input, target
@@ -375,6 +377,16 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(loss, reduction)
 
 
+def _broadcast_shape(input: Tensor, target: Tensor, op: str) -> tuple:
+    """The shape ``input`` and ``target`` broadcast to; a ShapeError naming ``op`` if none."""
+    from ...ops.shape import broadcast_shapes
+    try:
+        return tuple(broadcast_shapes(tuple(input.shape), tuple(target.shape)))
+    except Exception:
+        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} and target of shape "
+                       f"{tuple(target.shape)} cannot be broadcast together") from None
+
+
 # ----------------------------------------------------------- binary --
 def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
     if tuple(target.shape) != tuple(input.shape):
@@ -431,7 +443,11 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     """
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "kl_div", ("batchmean",))
-    input, target = _pair(input, target, "kl_div")
+    if reduction == "mean":  # as PyTorch: 'mean' is rarely the KL divergence one wants
+        warn_user("kl_div: reduction='mean' divides the total loss by both the batch size and the "
+                  "support size; 'batchmean' divides only by the batch size, which is the KL "
+                  "divergence's definition")
+    input, target = _pair(input, target, "kl_div", warn=False)
     if log_target:
         loss = ew.exp(target) * (target - input)
     else:
@@ -450,6 +466,10 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     """``log(1 + exp(-y x))``."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "soft_margin_loss")
+    if _broadcast_shape(input, target, "soft_margin_loss") != tuple(input.shape):
+        # PyTorch writes the loss into an input-shaped output: a target that would grow it is an error
+        raise op_error(ShapeError, "soft_margin_loss", f"target of shape {tuple(target.shape)} "
+                       f"does not broadcast to the input's shape {tuple(input.shape)}")
     return _reduce(ew.softplus(-target.to(input.dtype) * input, 1.0, math.inf), reduction)
 
 
@@ -458,6 +478,10 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     """``max(0, -y (x1 - x2) + margin)``."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "margin_ranking_loss")
+    if not input1.ndim == input2.ndim == target.ndim:  # as PyTorch: no silent broadcasting here
+        raise op_error(ShapeError, "margin_ranking_loss", f"input1, input2 and target must have the "
+                       f"same number of dims, got shapes {tuple(input1.shape)}, "
+                       f"{tuple(input2.shape)} and {tuple(target.shape)}")
     return _reduce(ew.relu(-target * (input1 - input2) + margin), reduction)
 
 
@@ -502,8 +526,15 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = F
                       eps: float = 1e-6, reduction: str = "mean") -> Tensor:
     """``0.5 (log var + (x - y)² / var)`` (+ ``0.5 log 2π`` when ``full``)."""
     _check_reduction(reduction, "gaussian_nll_loss")
-    if var.ndim == input.ndim - 1 and tuple(var.shape) == tuple(input.shape[:-1]):
-        var = var.unsqueeze(-1)
+    shape, var_shape = tuple(input.shape), tuple(var.shape)
+    if var_shape != shape:  # PyTorch's rule: var is input-shaped, or one size short of it
+        if var_shape == shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif not (var.ndim == input.ndim
+                  and sum(v for i, v in zip(shape, var_shape) if i != v) == 1):
+            raise op_error(ValueError, "gaussian_nll_loss", f"var of shape {var_shape} does not fit "
+                           f"input of shape {shape}: expected {shape}, {shape[:-1]}, or {shape} "
+                           f"with one size made 1")
     if bool((var._data < 0).any()):
         raise op_error(ValueError, "gaussian_nll_loss", "var has negative entries")
     # PyTorch clamps under no_grad: the value is clamped, the gradient flows as if it were not
