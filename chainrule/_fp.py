@@ -19,7 +19,7 @@ prepared "ignore all" state costs about a tenth of that. NumPy 1.x falls back to
 """
 from __future__ import annotations
 
-from functools import partial
+from functools import partial, wraps
 from typing import Any, Callable
 
 import numpy as np
@@ -47,3 +47,16 @@ else:
     # C callables, no Python frame: they run once per op
     quiet = partial(_extobj_contextvar.set, _IGNORE_ALL)
     loud = _extobj_contextvar.reset
+
+
+def quiet_calls(fn: Callable) -> Callable:
+    """Decorator: ``fn`` runs in the quiet state (for a function off the per-op hot path,
+    e.g. one that casts user data: 1e300 in float32 is inf, as in PyTorch)."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        token = quiet()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            loud(token)
+    return wrapper

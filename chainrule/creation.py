@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._fp import quiet_calls
 from .backends import NUMPY, backend_for_device, backend_of
 from .dtypes import DType, bool_, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error
@@ -57,6 +58,7 @@ def _infer_dtype(data) -> DType:
     return get_default_dtype()  # empty
 
 
+@quiet_calls  # out-of-range floats cast to inf, as PyTorch, with no NumPy warning
 def _to_array(data: Any, dtype, device, copy: bool = True):
     """The backend array for ``data`` in ``dtype`` on ``device``."""
     bk = _backend(device)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..dtypes import DType, from_numpy_dtype, get_default_dtype, result_type
 from ..errors import DTypeError, IndexingError, op_error
 from ..tensor import Tensor
@@ -32,12 +33,15 @@ def constant(value, like: Tensor, np_dtype) -> Tensor:
     """A constant (no grad) 0-d tensor of ``value`` on ``like``'s device."""
     from ..backends import backend_of
     xp = backend_of(like._data)
+    quiet = fp_quiet()  # 1e300 in float32 is inf, as in PyTorch, without NumPy's cast warning
     try:
         return Tensor._make(xp.asarray(value, dtype=np_dtype))
     except OverflowError:
         # a Python int outside an integer dtype's range wraps around, as in PyTorch
         bits = xp.dtype(np_dtype).itemsize * 8
         return Tensor._make(xp.asarray(int(value) % (1 << bits), dtype="uint64").astype(np_dtype))
+    finally:
+        fp_loud(quiet)
 
 
 def as_tensor_arg(x, op: str, like: Tensor | None = None) -> Tensor:

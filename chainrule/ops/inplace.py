@@ -11,6 +11,7 @@ nor may a view of a tensor in the graph: both raise a clear error, as in PyTorch
 """
 from __future__ import annotations
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import VersionCounter
 from ..errors import ChainruleError, DTypeError, IndexingError, ShapeError, op_error
@@ -133,10 +134,13 @@ def _fast(self: Tensor, other, ufunc_name: str, name: str):
     xp = backend_of(data)
     if not data.flags.writeable:
         return None  # the general path explains
+    quiet = fp_quiet()  # inf/nan as the ops make them: no NumPy warning (chainrule._fp)
     try:
         getattr(xp, ufunc_name)(data, o, out=data, casting="unsafe")
     except (ValueError, OverflowError):
         return None  # broadcasting, or an int out of the dtype's range: the general path handles it
+    finally:
+        fp_loud(quiet)
     self._vc.value += 1
     return self
 
