@@ -358,7 +358,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     a = ew.abs_fn(d)
     if beta == 0:
         return _reduce(a, reduction)
-    loss = ew.where_fn(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    near = a < beta
+    dq = ew.where_fn(near, d, 0.0)  # the quadratic branch sees only its own d: inf there
+    loss = ew.where_fn(near, dq * dq * (0.5 / beta), a - 0.5 * beta)  # would make a nan gradient
     return _reduce(loss, reduction)
 
 
@@ -371,7 +373,9 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     input, target = _pair(input, target, "huber_loss")
     d = input - target
     a = ew.abs_fn(d)
-    loss = ew.where_fn(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    near = a < delta
+    dq = ew.where_fn(near, d, 0.0)  # as smooth_l1_loss: no inf * 0 in the untaken branch's gradient
+    loss = ew.where_fn(near, dq * dq * 0.5, (a - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
