@@ -360,3 +360,15 @@ def test_anomaly_mode_still_names_the_op_behind_a_nan_gradient():
         y = (x.sqrt() * 0).sum()
         with pytest.raises(RuntimeError, match=r"anomaly: SqrtBackward returned non-finite values"):
             y.backward()
+
+
+def test_std_of_a_constant_slice_has_gradient_zero_as_torch():
+    values = [[3.0, 3.0], [1.0, 2.0]]
+    x, tx = cr.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    with no_warnings():
+        (g,) = cr.autograd.grad(cr.std(x, dim=1).sum(), x, create_graph=True)
+        g.sum().backward()
+    (tg,) = torch.autograd.grad(torch.std(tx, dim=1).sum(), tx, create_graph=True)
+    tg.sum().backward()
+    assert_close(g, tg)
+    assert_close(x.grad, tx.grad)

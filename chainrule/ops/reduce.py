@@ -307,8 +307,15 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
 @tensor_method("std")
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation: ``sqrt(var)``."""
-    from .elementwise import sqrt
-    return sqrt(_var(input, dim, unbiased, keepdim, correction, "std"))
+    return _sqrt_var(_var(input, dim, unbiased, keepdim, correction, "std"))
+
+
+def _sqrt_var(v: Tensor) -> Tensor:
+    """``sqrt(v)`` whose gradient is 0 where ``v`` is 0, as PyTorch's std (a constant slice
+    has std 0 and gradient 0 there, not sqrt's inf times var's 0 = nan)."""
+    from .elementwise import sqrt, where_fn
+    zero = v == 0
+    return where_fn(zero, 0.0, sqrt(where_fn(zero, 1.0, v)))
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -318,8 +325,7 @@ def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, c
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """``(std, mean)`` over ``dim``."""
-    from .elementwise import sqrt
-    return sqrt(_var(input, dim, unbiased, keepdim, correction, "std_mean")), mean(input, dim, keepdim)
+    return _sqrt_var(_var(input, dim, unbiased, keepdim, correction, "std_mean")), mean(input, dim, keepdim)
 
 
 # ------------------------------------------------------------ max/min/amax --
