@@ -372,3 +372,15 @@ def test_std_of_a_constant_slice_has_gradient_zero_as_torch():
     tg.sum().backward()
     assert_close(g, tg)
     assert_close(x.grad, tx.grad)
+
+
+@pytest.mark.parametrize("name,args,shape", [
+    ("batch_norm", lambda m: dict(running_mean=None, running_var=None, training=True), (3, 4)),
+    ("layer_norm", lambda m: dict(normalized_shape=(4,)), (3, 4)),
+    ("group_norm", lambda m: dict(num_groups=2), (2, 4, 3)),
+])
+def test_normalization_of_non_finite_inputs_matches_torch_without_warnings(name, args, shape):
+    values = np.random.randn(*shape)
+    values.reshape(-1)[:3] = [INF, -INF, NAN]  # the first slices' statistics become nan
+    _forward_and_grad(lambda x: getattr(F, name)(x, **args(cr)),
+                      lambda x: getattr(torch.nn.functional, name)(x, **args(torch)), values)
