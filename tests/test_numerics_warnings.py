@@ -384,3 +384,29 @@ def test_normalization_of_non_finite_inputs_matches_torch_without_warnings(name,
     values.reshape(-1)[:3] = [INF, -INF, NAN]  # the first slices' statistics become nan
     _forward_and_grad(lambda x: getattr(F, name)(x, **args(cr)),
                       lambda x: getattr(torch.nn.functional, name)(x, **args(torch)), values)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, dt: m.full((2,), 1e300, dtype=dt),
+    lambda m, dt: m.ones(2, dtype=dt).fill_(1e300),
+    lambda m, dt: m.ones(2, dtype=dt).masked_fill(m.tensor([True, False]), -1e300),
+    lambda m, dt: m.where(m.tensor([True, False]), m.ones(2, dtype=dt), 1e300),
+    lambda m, dt: m.clamp(m.ones(2, dtype=dt), max=1e300),
+], ids=["full", "fill_", "masked_fill", "where", "clamp"])
+def test_a_value_out_of_float_range_is_refused_as_torch(call):
+    with pytest.raises(RuntimeError, match="cannot be converted to type float without overflow"):
+        call(torch, torch.float32)
+    with pytest.raises(RuntimeError, match=r"cannot be converted to float32 without overflow"):
+        call(cr, cr.float32)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.full((1,), 70000.0, dtype=m.float16),
+    lambda m: m.ones(2).fill_(m.tensor(1e300, dtype=m.float64)),
+    lambda m: m.tensor([1e300, -1e300, 1.0]),
+    lambda m: m.tensor([1e300, 70000.0], dtype=m.float64).to(m.float16),
+], ids=["full-half", "fill_-float64-tensor", "tensor", "to-half"])
+def test_a_value_past_the_dtype_but_within_float_range_is_inf_as_torch(call):
+    with no_warnings():
+        ours = call(cr)
+    assert_close(ours.double(), call(torch).double())

@@ -13,6 +13,7 @@ from ..dtypes import DType, from_numpy_dtype, get_default_dtype, result_type
 from ..errors import DTypeError, IndexingError, op_error
 from ..tensor import Tensor
 
+_FLOAT32, _FLOAT32_MAX = "float32", 3.4028234663852886e38
 _FLOAT_OF = {"float16": "float16", "float32": "float32", "float64": "float64"}
 
 
@@ -27,6 +28,21 @@ def tensor_method(*names: str):
 
 def is_scalar(x) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
+
+
+def check_fill_value(value, np_dtype, op: str) -> None:
+    """A float ``value`` written as is into a float dtype (a fill value, a ``where`` or
+    ``clamp`` operand) must fit its range: PyTorch raises "value cannot be converted to type
+    float without overflow" there, where arithmetic (``x * 1e300``) makes inf instead."""
+    import math
+    import numpy as np
+    dtype = np.dtype(np_dtype)
+    # float32 only: a Python float always fits float64, and PyTorch's checks for a half are
+    # not consistent (full((1,), 1e5) is inf, full((2,), 1e5) refused): a half gets inf
+    if isinstance(value, float) and dtype == _FLOAT32 and math.isfinite(value) \
+            and abs(value) > _FLOAT32_MAX:
+        raise op_error(DTypeError, op, f"value {value!r} cannot be converted to {dtype.name} "
+                       "without overflow")
 
 
 def constant(value, like: Tensor, np_dtype) -> Tensor:

@@ -12,7 +12,7 @@ from ..backends import NUMPY
 from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
-from ._operands import binary_operands, constant, is_scalar, tensor_method
+from ._operands import binary_operands, check_fill_value, constant, is_scalar, tensor_method
 from .registry import REGISTRY, defop, defvjp, defvjp_raw, nondifferentiable
 
 
@@ -661,6 +661,8 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch'
         return clamp_tensor_op(x, lo_t, hi_t)
     if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(get_default_dtype())
+    for bound in (min, max):  # a bound is converted to the input's dtype: it must fit (as PyTorch)
+        check_fill_value(bound, input._data.dtype, "clamp")
     return clamp_op(input, min=min, max=max)
 
 
@@ -696,9 +698,12 @@ def where_fn(condition, input=None, other=None) -> Tensor:
         condition = as_tensor_arg(condition, "where")
     if condition._data.dtype.kind != "b":
         condition = condition != 0
+    given = (input, other)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = constant(input, condition, scalar_dtype(input).np)
     a, b = binary_operands(input, other, "where")
+    for value in given:  # a float operand is written as is: it must fit (as PyTorch)
+        check_fill_value(value, a._data.dtype, "where")
     return where_op(condition, a, b)
 
 
