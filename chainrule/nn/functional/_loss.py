@@ -398,6 +398,20 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
                        f"input's shape {tuple(input.shape)}")
 
 
+# One op with PyTorch's rules: through the clamped logs the input's gradient would be
+# 0 * inf = nan where a probability is exactly 0 or 1; PyTorch's is (x - y) / max(x (1 - x), 1e-12)
+def _bce_fwd(xp, x, y):
+    log_x = xp.maximum(xp.log(x), -100.0)
+    log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+    return (-(y * log_x + (1 - y) * log_1mx)).astype(x.dtype, copy=False)
+
+
+binary_cross_entropy_op = defop("binary_cross_entropy", _bce_fwd)
+defvjp(binary_cross_entropy_op,
+       lambda g, ans, x, y: g * (x - y) / ew.clamp(x * (1 - x), min=1e-12),
+       lambda g, ans, x, y: g * (ew.clamp(ew.log1p(-x), min=-100.0) - ew.clamp(ew.log(x), min=-100.0)))
+
+
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """``-w (y log x + (1 - y) log(1 - x))`` on probabilities; logs clamped at -100 as PyTorch."""
@@ -408,10 +422,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if data.size and (bool((data < 0).any()) or bool((data > 1).any())):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
                        "in [0, 1]; for logits use binary_cross_entropy_with_logits")
-    target = target.to(input.dtype)
-    log_x = ew.clamp(ew.log(input), min=-100.0)
-    log_1mx = ew.clamp(ew.log(1 - input), min=-100.0)
-    loss = -(target * log_x + (1 - target) * log_1mx)
+    loss = binary_cross_entropy_op(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
