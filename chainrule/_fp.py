@@ -3,13 +3,15 @@
 NumPy reports ``1/0``, ``log(0)``, overflow… as RuntimeWarnings (or errors, under
 ``np.seterr(all="raise")`` or ``python -W error``) whose location is a line inside
 chainrule. PyTorch never warns: its users look for non-finite values with anomaly
-mode. So every op forward and every backward walk runs with NumPy's floating-point
-errors ignored, leaving the user's own error state (``np.seterr``) untouched outside.
+mode. So every op forward, every backward walk (hooks included), every optimizer step
+(closure included) and the few array computations outside ops (casts, normalization
+statistics) run with NumPy's floating-point errors ignored; the user's own error state
+(``np.seterr``) is untouched outside them.
 
-``np.errstate`` costs about 1 µs a use, a fifth of a small op's whole overhead; NumPy
->= 2 keeps its error state in a context variable, and setting that variable to a
-prepared "ignore all" state costs about a tenth of that. NumPy 1.x falls back to
-``np.errstate``.
+``np.errstate`` costs about 1 µs a use (+17% on ``(a*b + a).sum().backward()`` with
+10x10 tensors when put around each op); NumPy >= 2 keeps its error state in a context
+variable, and setting that variable to a prepared "ignore all" state costs about 0.1 µs
+(+4% there). NumPy 1.x falls back to ``np.errstate``.
 
     token = quiet()
     try:

@@ -49,8 +49,9 @@ _SKIPPED = (_PACKAGE_DIR + os.sep, _stdlib_dir())
 
 
 def _user_frame(depth: int):
-    """The innermost frame outside chainrule (and the standard library) at or above
-    ``sys._getframe(depth + 1)``, and its depth counted the same way (None, -1 if none)."""
+    """``(frame, d)``: the innermost frame outside chainrule (and the standard library),
+    searching outward from the caller's ``sys._getframe(depth)``; ``d`` is its depth as the
+    caller's ``sys._getframe(d)`` would count it. ``(None, -1)`` if every frame is inside."""
     frame = sys._getframe(depth + 1)
     while frame is not None:
         name = frame.f_code.co_filename
