@@ -11,6 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._fp import quiet_calls
+from .ops._operands import check_fill_value
 from .backends import NUMPY, backend_for_device, backend_of
 from .dtypes import DType, bool_, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error
@@ -57,6 +59,7 @@ def _infer_dtype(data) -> DType:
     return get_default_dtype()  # empty
 
 
+@quiet_calls  # out-of-range floats cast to inf, as PyTorch, with no NumPy warning
 def _to_array(data: Any, dtype, device, copy: bool = True):
     """The backend array for ``data`` in ``dtype`` on ``device``."""
     bk = _backend(device)
@@ -161,9 +164,11 @@ def _shape(size: Sequence, op: str) -> tuple:
     return shape
 
 
+@quiet_calls  # a half overflows to inf, as PyTorch; float32 overflow is refused below
 def _filled(fill, size, dtype, device, requires_grad: bool, op: str) -> Tensor:
     bk = _backend(device)
     dt = (to_dtype(dtype) if dtype is not None else get_default_dtype()).np
+    check_fill_value(fill, dt, op)
     t = Tensor._make(bk.full(_shape(size, op), fill, dtype=dt))
     if requires_grad:
         t.requires_grad = True

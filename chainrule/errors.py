@@ -48,19 +48,37 @@ def _stdlib_dir() -> str:
 _SKIPPED = (_PACKAGE_DIR + os.sep, _stdlib_dir())
 
 
+def _user_frame(depth: int):
+    """``(frame, d)``: the innermost frame outside chainrule (and the standard library),
+    searching outward from the caller's ``sys._getframe(depth)``; ``d`` is its depth as the
+    caller's ``sys._getframe(d)`` would count it. ``(None, -1)`` if every frame is inside."""
+    frame = sys._getframe(depth + 1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith("<frozen") and not os.path.abspath(name).startswith(_SKIPPED):
+            return frame, depth
+        frame = frame.f_back
+        depth += 1
+    return None, -1
+
+
 def user_location() -> str:
     """``file:line`` of the innermost stack frame outside chainrule (or '').
 
     Frames of the standard library (``functools``, ``contextlib`` wrappers between
     the user and chainrule) are passed over too.
     """
-    frame = sys._getframe(1)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        if not name.startswith("<frozen") and not os.path.abspath(name).startswith(_SKIPPED):
-            return f"{name}:{frame.f_lineno}"
-        frame = frame.f_back
-    return ""
+    frame, _ = _user_frame(1)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
+
+
+def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` with the warning located at the user's line (the frame
+    :func:`user_location` names), however deep in chainrule the call is made."""
+    import warnings
+    _, depth = _user_frame(1)
+    # stacklevel 1 is this frame (the warnings.warn line), so sys._getframe(d) here is d + 1
+    warnings.warn(message, category, stacklevel=depth + 1 if depth > 0 else 2)
 
 
 def op_error(cls, op: str, message: str) -> ChainruleError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
 from .grad_mode import GRAD
 from .graph import HOOKED_LEAVES, AccumulateGrad, Node, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
@@ -254,6 +255,7 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
     ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
     prev_mode = GRAD.enabled
     GRAD.enabled = create_graph
+    quiet = fp_quiet()  # rules make inf/nan as PyTorch's do: silently (chainrule._fp)
     try:
         while ready:
             node = ready.pop()
@@ -288,6 +290,7 @@ def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
                 _run_node(node, g, pending, create_graph, retain_graph, needed)
             _count_down(node, deps, ready)
     finally:
+        fp_loud(quiet)
         GRAD.enabled = prev_mode
 
 
@@ -322,6 +325,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
             _arrive(node, ga, is_ours, pending, owned, heap, hooked)
     prev_mode = GRAD.enabled
     GRAD.enabled = False
+    quiet = fp_quiet()  # rules make inf/nan as PyTorch's do: silently (chainrule._fp)
     try:
         while heap:
             node = heappop(heap)[1]
@@ -365,6 +369,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
             for acc in hooked.order:  # those still waiting for a gradient that never came
                 _flush_leaf(acc, pending, owned)
     finally:
+        fp_loud(quiet)
         GRAD.enabled = prev_mode
 
 

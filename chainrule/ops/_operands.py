@@ -6,12 +6,16 @@ to Tensor under their PyTorch names.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
+from ..backends import NUMPY
 from ..dtypes import DType, from_numpy_dtype, get_default_dtype, result_type
 from ..errors import DTypeError, IndexingError, op_error
 from ..tensor import Tensor
 
+_FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32
 _FLOAT_OF = {"float16": "float16", "float32": "float32", "float64": "float64"}
 
 
@@ -28,16 +32,31 @@ def is_scalar(x) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
 
 
+def check_fill_value(value, np_dtype, op: str) -> None:
+    """A float ``value`` written as is into a float32 tensor (a fill value, a ``where`` or
+    ``clamp`` operand) must fit its range: PyTorch raises "value cannot be converted to type
+    float without overflow" there, where arithmetic (``x * 1e300``) makes inf instead."""
+    # float32 only: a Python float always fits float64, and PyTorch's checks for a half are
+    # not consistent (full((1,), 1e5) is inf, full((2,), 1e5) refused): a half gets inf
+    if isinstance(value, float) and not -_FLOAT32_MAX <= value <= _FLOAT32_MAX \
+            and math.isfinite(value) and NUMPY.dtype(np_dtype).name == "float32":
+        raise op_error(DTypeError, op, f"value {value!r} cannot be converted to float32 "
+                       "without overflow")
+
+
 def constant(value, like: Tensor, np_dtype) -> Tensor:
     """A constant (no grad) 0-d tensor of ``value`` on ``like``'s device."""
     from ..backends import backend_of
     xp = backend_of(like._data)
+    quiet = fp_quiet()  # 1e300 in float32 is inf, as in PyTorch, without NumPy's cast warning
     try:
         return Tensor._make(xp.asarray(value, dtype=np_dtype))
     except OverflowError:
         # a Python int outside an integer dtype's range wraps around, as in PyTorch
         bits = xp.dtype(np_dtype).itemsize * 8
         return Tensor._make(xp.asarray(int(value) % (1 << bits), dtype="uint64").astype(np_dtype))
+    finally:
+        fp_loud(quiet)
 
 
 def as_tensor_arg(x, op: str, like: Tensor | None = None) -> Tensor:

@@ -12,7 +12,7 @@ from ..backends import NUMPY
 from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
-from ._operands import binary_operands, constant, is_scalar, tensor_method
+from ._operands import binary_operands, check_fill_value, constant, is_scalar, tensor_method
 from .registry import REGISTRY, defop, defvjp, defvjp_raw, nondifferentiable
 
 
@@ -208,9 +208,11 @@ def _pow_grad_base(g, ans, a, b):
 
 
 def _pow_grad_exp(g, ans, a, b):
-    # d/db a**b = a**b * log(a); defined as 0 where a == 0 (PyTorch's convention)
-    safe = where_fn(a == 0, 1.0, a)
-    return g * ans * log(safe) * (a != 0)
+    # d/db a**b = a**b * log(a); 0 where a == 0 and b >= 0 (PyTorch's convention), but
+    # inf * -inf = -inf where a == 0 and b < 0, as PyTorch's. The mask is applied with
+    # where, not a product (nan * 0 is nan), and log never sees the masked zeros
+    zero = (a == 0) & (b >= 0)
+    return where_fn(zero, 0.0, g * ans * log(where_fn(zero, 1.0, a)))
 
 
 defvjp(pow_op, _pow_grad_base, _pow_grad_exp)
@@ -408,6 +410,12 @@ erfinv = _unary("erfinv", _erfinv_fwd,
                 lambda g, ans, x: g * (math.sqrt(math.pi) / 2) * exp(ans * ans),
                 saves=_NO_INPUT, saves_ans=True)
 
+def _sign_fwd(xp, x):
+    """``sign(x)``, 0 at nan as PyTorch's (NumPy's is nan): abs' gradient at nan is 0 too."""
+    s = xp.sign(x)
+    return xp.where(x == x, s, 0) if s.dtype.kind == "f" else s
+
+
 abs_op = defop("abs", lambda xp, x: xp.abs(x))
 defvjp(abs_op, lambda g, ans, x: g * sign(x))
 
@@ -449,7 +457,7 @@ def _rounding(name, fwd):
     return tensor_method(name)(fn), op
 
 
-sign, sign_op = _rounding("sign", lambda xp, x: xp.sign(x))
+sign, sign_op = _rounding("sign", _sign_fwd)
 floor, _ = _rounding("floor", lambda xp, x: xp.floor(x))
 ceil, _ = _rounding("ceil", lambda xp, x: xp.ceil(x))
 trunc, _ = _rounding("trunc", lambda xp, x: xp.trunc(x))
@@ -653,6 +661,8 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch'
         return clamp_tensor_op(x, lo_t, hi_t)
     if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(get_default_dtype())
+    for bound in (min, max):  # a bound is converted to the input's dtype: it must fit (as PyTorch)
+        check_fill_value(bound, input._data.dtype, "clamp")
     return clamp_op(input, min=min, max=max)
 
 
@@ -688,9 +698,12 @@ def where_fn(condition, input=None, other=None) -> Tensor:
         condition = as_tensor_arg(condition, "where")
     if condition._data.dtype.kind != "b":
         condition = condition != 0
+    given = (input, other)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = constant(input, condition, scalar_dtype(input).np)
     a, b = binary_operands(input, other, "where")
+    for value in given:  # a float operand is written as is: it must fit (as PyTorch)
+        check_fill_value(value, a._data.dtype, "where")
     return where_op(condition, a, b)
 
 
@@ -861,7 +874,7 @@ _twin("cos", lambda xp, g, ans, x: -g * xp.sin(x))
 _twin("tanh", lambda xp, g, ans, x: g * (1 - ans * ans))
 _twin("reciprocal", lambda xp, g, ans, x: -g * ans * ans)
 _twin("sigmoid", lambda xp, g, ans, x: g * ans * (1 - ans))
-_twin("abs", lambda xp, g, ans, x: g * xp.sign(x))
+_twin("abs", lambda xp, g, ans, x: g * _sign_fwd(xp, x))
 _twin("square", lambda xp, g, ans, x: g * 2 * x)
 _twin("pow_scalar", _pow_scalar_raw)
 _twin("relu", lambda xp, g, ans, x: _relu_pass(xp, g, ans))

@@ -9,7 +9,7 @@ import numbers
 
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
-from ._operands import as_tensor_arg, constant, tensor_method, wrap_dim
+from ._operands import as_tensor_arg, check_fill_value, constant, tensor_method, wrap_dim
 from .registry import defop, defvjp, defvjp_raw, nondifferentiable
 
 
@@ -324,6 +324,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
             raise op_error(ShapeError, "masked_fill", "value must be a number or a 0-dim tensor")
         v = value.to(input.dtype)
     else:
+        check_fill_value(value, input._data.dtype, "masked_fill")
         v = constant(value, input, input._data.dtype)
     from .shape import broadcast_shapes
     if tuple(broadcast_shapes(input.shape, mask.shape)) != tuple(input.shape):

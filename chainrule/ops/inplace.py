@@ -12,12 +12,13 @@ reaches every view's history as ``ops/views.py`` explains.
 """
 from __future__ import annotations
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import VersionCounter
 from ..errors import ChainruleError, DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from . import elementwise as ew
-from ._operands import is_scalar, tensor_method
+from ._operands import check_fill_value, is_scalar, tensor_method
 from .views import check_view_change, refresh_views, view_scatter_op
 
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -54,6 +55,7 @@ def _check_graph_inplace(self: Tensor, name: str) -> None:
 
 def _write(self: Tensor, index, value, name: str) -> None:
     """``self._data[index] = value`` with a clear error for read-only (expanded) memory."""
+    quiet = fp_quiet()  # a float64 value out of float32's range is written as inf, as PyTorch
     try:
         self._data[index] = value
     except ValueError as e:
@@ -65,6 +67,8 @@ def _write(self: Tensor, index, value, name: str) -> None:
         raise op_error(ShapeError, name, f"cannot write a value of shape "
                        f"{tuple(getattr(value, 'shape', ()))} into a tensor of shape "
                        f"{tuple(self.shape)}: {e}") from None
+    finally:
+        fp_loud(quiet)
 
 
 def _check_result(self: Tensor, new: Tensor, name: str) -> None:
@@ -180,10 +184,13 @@ def _fast(self: Tensor, other, ufunc_name: str, name: str):
     xp = backend_of(data)
     if not data.flags.writeable:
         return None  # the general path explains
+    quiet = fp_quiet()  # inf/nan as the ops make them: no NumPy warning (chainrule._fp)
     try:
         getattr(xp, ufunc_name)(data, o, out=data, casting="unsafe")
     except (ValueError, OverflowError):
         return None  # broadcasting, or an int out of the dtype's range: the general path handles it
+    finally:
+        fp_loud(quiet)
     self._vc.value += 1
     return self
 
@@ -290,6 +297,7 @@ def zero_(self: Tensor) -> Tensor:
 @tensor_method("fill_")
 def fill_(self: Tensor, value) -> Tensor:
     """Fill with ``value`` (a number or a 0-dim tensor) in place."""
+    check_fill_value(value, self._data.dtype, "fill_")
     if not _records(self, (value,)):
         v = value._data if isinstance(value, Tensor) else value
         _write(self, ..., v, "fill_")

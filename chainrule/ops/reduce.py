@@ -11,7 +11,7 @@ from collections import namedtuple
 
 from ..backends import NUMPY
 from ..dtypes import get_default_dtype, int64, to_dtype
-from ..errors import DTypeError, ShapeError, op_error
+from ..errors import DTypeError, ShapeError, op_error, warn_user
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim, wrap_dims
 from .registry import defop, defvjp, defvjp_raw, nondifferentiable
@@ -246,17 +246,26 @@ def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
 # ----------------------------------------------------------------- var/std --
 def _var_fwd(xp, x, dims, correction, keepdim, in_shape):
     n = _count(x.shape, dims)
-    m = xp.mean(x, axis=_axes(dims), keepdims=True)
-    out = xp.sum((x - m) ** 2, axis=_axes(dims), keepdims=keepdim)
-    denom = n - correction
-    return (out / denom if denom > 0 else out * float("nan")).astype(x.dtype, copy=False)
+    out = xp.sum((x - _mean_raw(x, dims, n)) ** 2, axis=_axes(dims), keepdims=keepdim)
+    # PyTorch divides by max(0, n - correction): inf (or nan for 0/0) past no degrees of freedom
+    return (out / builtins.max(0, n - correction)).astype(x.dtype, copy=False)
+
+
+def _mean_raw(x, dims, n: int):
+    """``x.mean(dims, keepdims=True)`` as NumPy computes it, without its "Mean of empty
+    slice" warning: an empty slice's mean is nan, as PyTorch's."""
+    return x.sum(axis=_axes(dims), keepdims=True) / n if n else x.sum(axis=_axes(dims), keepdims=True) * math.nan
+
+
+def _var_scale(n: int, correction) -> float:
+    """``2 / (n - correction)``, the rule's factor; inf with no degrees of freedom (as the forward)."""
+    dof = builtins.max(0, n - correction)
+    return 2.0 / dof if dof else math.inf
 
 
 def _var_grad(g, ans, x, dims, correction, keepdim, in_shape):
-    n = _count(in_shape, dims)
     centered = x - mean(x, dims, keepdim=True) if dims is not None else x - mean(x)
-    return _restore(g, in_shape, dims, keepdim) * centered * (2.0 / (n - correction)) \
-        if n - correction > 0 else _restore(g, in_shape, dims, keepdim) * centered * float("nan")
+    return _restore(g, in_shape, dims, keepdim) * centered * _var_scale(_count(in_shape, dims), correction)
 
 
 var_op = defop("var", _var_fwd)
@@ -273,31 +282,50 @@ def _correction(unbiased, correction, op):
     return 1 if unbiased else 0
 
 
-@tensor_method("var")
-def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    """Variance over ``dim`` with Bessel's ``correction`` (default 1)."""
+def _var(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str) -> Tensor:
+    """``var`` for the public ``op`` (var, std, var_mean, std_mean), which names it in messages."""
     if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
         dim, unbiased = None, dim
-    input, dims = _prepare(input, dim, "var")
+    input, dims = _prepare(input, dim, op)
     if input._data.dtype.kind != "f":
-        raise op_error(DTypeError, "var", f"expected a floating-point tensor, got {input.dtype.name}")
-    return var_op(input, dims=dims, correction=_correction(unbiased, correction, "var"),
-                  keepdim=bool(keepdim), in_shape=input._data.shape)
+        raise op_error(DTypeError, op, f"expected a floating-point tensor, got {input.dtype.name}")
+    correction = _correction(unbiased, correction, op)
+    if _count(input._data.shape, dims) - correction <= 0:  # PyTorch's warning: the result is inf/nan
+        warn_user(f"{op}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                  "reduction factor (input numel divided by output numel).")
+    return var_op(input, dims=dims, correction=correction, keepdim=bool(keepdim),
+                  in_shape=input._data.shape)
+
+
+@tensor_method("var")
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (default 1); with no degrees of
+    freedom left (elements ≤ correction) it warns and is inf or nan, as PyTorch."""
+    return _var(input, dim, unbiased, keepdim, correction, "var")
 
 
 @tensor_method("std")
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """Standard deviation: ``sqrt(var)``."""
-    from .elementwise import sqrt
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return _sqrt_var(_var(input, dim, unbiased, keepdim, correction, "std"))
+
+
+def _sqrt_var(v: Tensor) -> Tensor:
+    """``sqrt(v)`` whose gradient is 0 where ``v`` is 0, as PyTorch's std (a constant slice
+    has std 0 and gradient 0 there, not sqrt's inf times var's 0 = nan)."""
+    from .elementwise import sqrt, where_fn
+    zero = v == 0
+    return where_fn(zero, 0.0, sqrt(where_fn(zero, 1.0, v)))
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    """``(var, mean)`` over ``dim``."""
+    return _var(input, dim, unbiased, keepdim, correction, "var_mean"), mean(input, dim, keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    """``(std, mean)`` over ``dim``."""
+    return _sqrt_var(_var(input, dim, unbiased, keepdim, correction, "std_mean")), mean(input, dim, keepdim)
 
 
 # ------------------------------------------------------------ max/min/amax --
@@ -540,10 +568,8 @@ Tensor.count_nonzero = count_nonzero
 # ------------------------------------------- array twins of the rules above --
 # The same rules on raw arrays, for a first-order backward (see defvjp_raw).
 def _var_raw(xp, g, ans, x, dims, correction, keepdim, in_shape):
-    n = _count(in_shape, dims)
-    centered = x - x.mean(axis=dims, keepdims=True)
-    scale = 2.0 / (n - correction) if n - correction > 0 else float("nan")
-    return _restore_raw(g, in_shape, dims, keepdim) * centered * scale
+    centered = x - _mean_raw(x, dims, _count(in_shape, dims))
+    return _restore_raw(g, in_shape, dims, keepdim) * centered * _var_scale(_count(in_shape, dims), correction)
 
 
 def _amax_raw(xp, g, ans, x, dims, keepdim, in_shape):

@@ -10,6 +10,7 @@ casts are undone by the engine, not by the rules.
 """
 from __future__ import annotations
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import Node, VersionCounter
 from ..backends import NUMPY, backend_of
@@ -78,10 +79,13 @@ class Op:
             xp = NUMPY
         else:
             xp = first_backend(inputs, op.name)
+        quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
         try:
             out = op.forward(xp, *arrays, **params)
         except Exception as e:  # turn array-library errors into ones that name the op
             raise forward_error(op, inputs, params, e) from None
+        finally:
+            fp_loud(quiet)
         if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
             out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
         if op.view and (op.view is not MAY_COPY or xp.may_share_memory(out, arrays[0])):
@@ -204,12 +208,23 @@ def _is_numpy_like(kind) -> bool:
     return kind.__module__ == "numpy"
 
 
+# what an array library raises for operands that do not fit an op: ValueError (shapes that
+# do not broadcast, NumPy's AxisError), TypeError (dtypes), IndexError (indices)
+_TRANSLATED = (ValueError, TypeError, IndexError)
+
+
 def forward_error(op: Op, inputs, params, error: Exception) -> Exception:
-    """The error to raise when an op's forward fails."""
+    """The error to raise when an op's forward fails.
+
+    Only errors about the operands (see ``_TRANSLATED``) become chainrule errors that
+    name the op; any other (a warning turned into an error, a MemoryError, a
+    FloatingPointError under ``np.seterr(all="raise")``…) is returned as it is, so it is
+    never mistaken for a shape error.
+    """
     from ..errors import ChainruleError
-    if isinstance(error, ChainruleError):
+    if isinstance(error, ChainruleError) or not isinstance(error, _TRANSLATED):
         return error
-    if op.explain is not None:
+    if op.explain is not None and isinstance(error, ValueError):
         message = op.explain(inputs, params)
         if message:
             return op_error(ShapeError, op.name, message)

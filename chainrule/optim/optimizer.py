@@ -23,6 +23,7 @@ from collections import defaultdict
 from itertools import chain
 from typing import Any, Callable, Iterable
 
+from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import RemovableHandle
 from ..backends import backend_of
@@ -111,9 +112,11 @@ def _wrap_step(step: Callable) -> Callable:
                 if result is not None:
                     args, kwargs = result
             prev, GRAD.enabled = GRAD.enabled, False
+            quiet = fp_quiet()  # the kernels make inf/nan from inf/nan grads silently, as PyTorch's
             try:
                 out = step(self, *args, **kwargs)
             finally:
+                fp_loud(quiet)
                 GRAD.enabled = prev
             self._opt_called = True
             for hook in list(self._step_post_hooks):

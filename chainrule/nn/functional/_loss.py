@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import DTypeError, ShapeError, op_error
+from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
@@ -308,15 +308,17 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 
 # ---------------------------------------------------------- regression --
-def _pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+def _pair(input: Tensor, target: Tensor, op: str, warn: bool = True) -> tuple[Tensor, Tensor]:
+    """``input`` and ``target`` (cast to the input's float dtype), checked to broadcast;
+    with ``warn``, a UserWarning when their shapes differ, as PyTorch's regression losses:
+    an (N, 1) input and an (N,) target broadcast to (N, N), silently wrong."""
     if not isinstance(target, Tensor):
         raise op_error(DTypeError, op, f"target must be a Tensor, got {type(target).__name__}")
-    try:
-        from ...ops.shape import broadcast_shapes
-        broadcast_shapes(tuple(input.shape), tuple(target.shape))
-    except Exception:
-        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} and target of shape "
-                       f"{tuple(target.shape)} cannot be broadcast together") from None
+    _broadcast_shape(input, target, op)
+    if warn and tuple(target.shape) != tuple(input.shape):
+        warn_user(f"{op}: Using a target size {tuple(target.shape)} that is different to the input "
+                  f"size {tuple(input.shape)}. This will likely lead to incorrect results due to "
+                  "broadcasting. Please ensure they have the same size.")
     if target.dtype != input.dtype and input.is_floating_point():
         target = target.to(input.dtype)
     return input, target
@@ -356,7 +358,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     a = ew.abs_fn(d)
     if beta == 0:
         return _reduce(a, reduction)
-    loss = ew.where_fn(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    near = a < beta
+    dq = ew.where_fn(near, d, 0.0)  # the quadratic branch sees only its own d: inf there
+    loss = ew.where_fn(near, dq * dq * (0.5 / beta), a - 0.5 * beta)  # would make a nan gradient
     return _reduce(loss, reduction)
 
 
@@ -369,10 +373,22 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     input, target = _pair(input, target, "huber_loss")
     d = input - target
     a = ew.abs_fn(d)
-    loss = ew.where_fn(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    near = a < delta
+    dq = ew.where_fn(near, d, 0.0)  # as smooth_l1_loss: no inf * 0 in the untaken branch's gradient
+    loss = ew.where_fn(near, dq * dq * 0.5, (a - 0.5 * delta) * delta)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+def _broadcast_shape(input: Tensor, target: Tensor, op: str) -> tuple:
+    """The shape ``input`` and ``target`` broadcast to; a ShapeError naming ``op`` if none."""
+    from ...ops.shape import broadcast_shapes
+    try:
+        return tuple(broadcast_shapes(tuple(input.shape), tuple(target.shape)))
+    except Exception:
+        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} and target of shape "
+                       f"{tuple(target.shape)} cannot be broadcast together") from None
 
 
 # ----------------------------------------------------------- binary --
@@ -380,6 +396,20 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
     if tuple(target.shape) != tuple(input.shape):
         raise op_error(ShapeError, op, f"target of shape {tuple(target.shape)} must have the "
                        f"input's shape {tuple(input.shape)}")
+
+
+# One op with PyTorch's rules: through the clamped logs the input's gradient would be
+# 0 * inf = nan where a probability is exactly 0 or 1; PyTorch's is (x - y) / max(x (1 - x), 1e-12)
+def _bce_fwd(xp, x, y):
+    log_x = xp.maximum(xp.log(x), -100.0)
+    log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+    return (-(y * log_x + (1 - y) * log_1mx)).astype(x.dtype, copy=False)
+
+
+binary_cross_entropy_op = defop("binary_cross_entropy", _bce_fwd)
+defvjp(binary_cross_entropy_op,
+       lambda g, ans, x, y: g * (x - y) / ew.clamp(x * (1 - x), min=1e-12),
+       lambda g, ans, x, y: g * (ew.clamp(ew.log1p(-x), min=-100.0) - ew.clamp(ew.log(x), min=-100.0)))
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -392,10 +422,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if data.size and (bool((data < 0).any()) or bool((data > 1).any())):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
                        "in [0, 1]; for logits use binary_cross_entropy_with_logits")
-    target = target.to(input.dtype)
-    log_x = ew.clamp(ew.log(input), min=-100.0)
-    log_1mx = ew.clamp(ew.log(1 - input), min=-100.0)
-    loss = -(target * log_x + (1 - target) * log_1mx)
+    loss = binary_cross_entropy_op(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -431,7 +458,11 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     """
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "kl_div", ("batchmean",))
-    input, target = _pair(input, target, "kl_div")
+    if reduction == "mean":  # as PyTorch: 'mean' is rarely the KL divergence one wants
+        warn_user("kl_div: reduction='mean' divides the total loss by both the batch size and the "
+                  "support size; 'batchmean' divides only by the batch size, which is the KL "
+                  "divergence's definition")
+    input, target = _pair(input, target, "kl_div", warn=False)
     if log_target:
         loss = ew.exp(target) * (target - input)
     else:
@@ -450,6 +481,10 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     """``log(1 + exp(-y x))``."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "soft_margin_loss")
+    if _broadcast_shape(input, target, "soft_margin_loss") != tuple(input.shape):
+        # PyTorch writes the loss into an input-shaped output: a target that would grow it is an error
+        raise op_error(ShapeError, "soft_margin_loss", f"target of shape {tuple(target.shape)} "
+                       f"does not broadcast to the input's shape {tuple(input.shape)}")
     return _reduce(ew.softplus(-target.to(input.dtype) * input, 1.0, math.inf), reduction)
 
 
@@ -458,6 +493,10 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     """``max(0, -y (x1 - x2) + margin)``."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "margin_ranking_loss")
+    if not input1.ndim == input2.ndim == target.ndim:  # as PyTorch: no silent broadcasting here
+        raise op_error(ShapeError, "margin_ranking_loss", f"input1, input2 and target must have the "
+                       f"same number of dims, got shapes {tuple(input1.shape)}, "
+                       f"{tuple(input2.shape)} and {tuple(target.shape)}")
     return _reduce(ew.relu(-target * (input1 - input2) + margin), reduction)
 
 
@@ -502,8 +541,15 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = F
                       eps: float = 1e-6, reduction: str = "mean") -> Tensor:
     """``0.5 (log var + (x - y)² / var)`` (+ ``0.5 log 2π`` when ``full``)."""
     _check_reduction(reduction, "gaussian_nll_loss")
-    if var.ndim == input.ndim - 1 and tuple(var.shape) == tuple(input.shape[:-1]):
-        var = var.unsqueeze(-1)
+    shape, var_shape = tuple(input.shape), tuple(var.shape)
+    if var_shape != shape:  # PyTorch's rule: var is input-shaped, or one size short of it
+        if var_shape == shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif not (var.ndim == input.ndim
+                  and sum(v for i, v in zip(shape, var_shape) if i != v) == 1):
+            raise op_error(ValueError, "gaussian_nll_loss", f"var of shape {var_shape} does not fit "
+                           f"input of shape {shape}: expected {shape}, {shape[:-1]}, or {shape} "
+                           f"with one size made 1")
     if bool((var._data < 0).any()):
         raise op_error(ValueError, "gaussian_nll_loss", "var has negative entries")
     # PyTorch clamps under no_grad: the value is clamped, the gradient flows as if it were not

@@ -17,6 +17,7 @@ tensor([[-1.2247,  0.0000,  1.2247]])
 """
 from __future__ import annotations
 
+from ..._fp import quiet_calls
 from ...autograd.grad_mode import GRAD, no_grad
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
@@ -27,6 +28,7 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 
 # ------------------------------------------------------------- the fused op --
+@quiet_calls  # on arrays, outside any op: inf/nan statistics without NumPy warnings
 def moments(x, axes, eps):
     """Mean, biased variance and 1/sqrt(var + eps) of the array ``x`` over ``axes`` (kept)."""
     xp = backend_of(x)
