@@ -7,6 +7,8 @@ True
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._args import ArgumentError, index_value, number_value, tensor_value
@@ -31,7 +33,10 @@ class Generator:
         self._rng = np.random.Generator(np.random.PCG64(0))
 
     def manual_seed(self, seed: int) -> "Generator":
-        seed = index_value(seed, "manual_seed", "seed")
+        value = number_value(seed, "manual_seed", "seed")  # PyTorch takes int(seed): 1.5 is 1
+        if isinstance(value, float) and not math.isfinite(value):
+            raise op_error(ArgumentError, "manual_seed", f"seed must be finite, got {value}")
+        seed = int(value)
         if not -2 ** 63 <= seed < 2 ** 64:
             raise op_error(ValueError, "manual_seed", f"seed must be in [-2**63, 2**64), got {seed}")
         self._seed = seed % 2 ** 64  # negative seeds wrap, as in PyTorch

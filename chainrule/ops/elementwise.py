@@ -651,6 +651,9 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch'
         x, lo_t = binary_operands(input, lo, "clamp")
         x, hi_t = binary_operands(x, hi, "clamp")
         return clamp_tensor_op(x, lo_t, hi_t)
+    from .._args import number_value  # bounds NumPy cannot compare with are refused by name
+    min = None if min is None else number_value(min, "clamp", "min")
+    max = None if max is None else number_value(max, "clamp", "max")
     if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(get_default_dtype())
     return clamp_op(input, min=min, max=max)
