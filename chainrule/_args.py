@@ -21,6 +21,11 @@ class ArgumentError(ChainruleError, ValueError):
     RuntimeError as PyTorch raises, and a ValueError as Python code expects."""
 
 
+class UnsupportedDTypeError(DTypeError, NotImplementedError):
+    """A dtype the op has no implementation for (``rand(dtype=int64)``, ``randperm(dtype=bool)``):
+    PyTorch's NotImplementedError, and a DTypeError."""
+
+
 def _what(value) -> str:
     return f"{type(value).__name__} {value!r}" if not hasattr(value, "shape") else \
         f"{type(value).__name__} of shape {tuple(value.shape)}"

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._args import ArgumentError, finite_value, index_value, number_value, size_args, tensor_value
+from ._args import ArgumentError, UnsupportedDTypeError, finite_value, index_value, number_value, size_args, tensor_value
 from .backends import NUMPY, backend_for_device, backend_of
 from .dtypes import DType, bool_, dtype_arg, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error
@@ -242,7 +242,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
         dtype = int64 if ints else get_default_dtype()
     dtype = dtype_arg(dtype, "arange")
     if dtype is bool_:
-        raise op_error(DTypeError, "arange", "bool is not a supported dtype for arange")
+        raise op_error(UnsupportedDTypeError, "arange", "bool is not a supported dtype for arange")
     dt = to_dtype(dtype)
     bk = _backend(device)
     if dt.is_floating_point:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._args import ArgumentError, index_value, number_value, tensor_value
+from ._args import ArgumentError, UnsupportedDTypeError, index_value, number_value, tensor_value
 from .backends import NUMPY, Device, backend_for_device
 from .creation import _shape
 from .dtypes import bool_, dtype_arg, get_default_dtype, int64
@@ -33,10 +33,11 @@ class Generator:
         self._rng = np.random.Generator(np.random.PCG64(0))
 
     def manual_seed(self, seed: int) -> "Generator":
-        value = number_value(seed, "manual_seed", "seed")  # PyTorch takes int(seed): 1.5 is 1
-        if isinstance(value, float) and not math.isfinite(value):
-            raise op_error(ArgumentError, "manual_seed", f"seed must be finite, got {value}")
-        seed = int(value)
+        try:  # PyTorch takes int(seed): 1.5 is 1, "3" is 3
+            seed = int(seed)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise op_error(DTypeError if isinstance(e, TypeError) else ArgumentError, "manual_seed",
+                           f"seed must be an int, got {type(seed).__name__} {seed!r}") from None
         if not -2 ** 63 <= seed < 2 ** 64:
             raise op_error(ValueError, "manual_seed", f"seed must be in [-2**63, 2**64), got {seed}")
         self._seed = seed % 2 ** 64  # negative seeds wrap, as in PyTorch
@@ -123,7 +124,7 @@ def floating_input(t: Tensor, op: str) -> Tensor:
     """``t``, which a continuous distribution is sampled into: a floating-point tensor."""
     tensor_value(t, op)
     if not t.dtype.is_floating_point:
-        raise op_error(DTypeError, op, f"samples a continuous distribution and needs a floating "
+        raise op_error(UnsupportedDTypeError, op, f"samples a continuous distribution and needs a floating "
                        f"point tensor, got dtype {t.dtype.name}")
     return t
 
@@ -140,7 +141,7 @@ def _finish(array, dtype, device, requires_grad: bool) -> Tensor:
 def _float_dtype(dtype, op):
     dt = dtype_arg(dtype, op) or get_default_dtype()
     if not dt.is_floating_point:
-        raise op_error(TypeError, op, f"expected a floating dtype, got {dt.name}")
+        raise op_error(UnsupportedDTypeError, op, f"expected a floating dtype, got {dt.name}")
     return dt
 
 
@@ -186,7 +187,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
         raise op_error(ArgumentError, "randperm", f"n must be non-negative, got {n}")
     dt = dtype_arg(dtype, "randperm") or int64
     if dt is bool_:
-        raise op_error(DTypeError, "randperm", "bool is not a supported dtype")
+        raise op_error(UnsupportedDTypeError, "randperm", "bool is not a supported dtype")
     return _finish(_rng(generator, "randperm").permutation(n).astype(dt.np), dt, device, False)
 
 

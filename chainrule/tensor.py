@@ -394,7 +394,9 @@ class Size(tuple):
 
 def _wrap_dim(dim: int, ndim: int, op: str) -> int:
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-    if not isinstance(dim, int) or not lo <= dim <= hi:
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise op_error(DTypeError, op, f"dim must be an int, got {type(dim).__name__} {dim!r}")
+    if not lo <= dim <= hi:
         from .errors import IndexingError
         raise op_error(IndexingError, op, f"dimension {dim} is out of range for a tensor with "
                        f"{ndim} dimensions (expected {lo} to {hi})")

@@ -572,7 +572,7 @@ CASES += [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_wrong_call(case: Case) -> None:
-    check(case)
+    check(case, same_class=True)
 
 
 def test_table_is_large_and_unique() -> None:

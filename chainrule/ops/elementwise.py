@@ -643,7 +643,8 @@ defvjp(clamp_tensor_op,
 def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Limit values to [min, max]; gradient 1 inside (bounds included), 0 outside."""
     if min is None and max is None:
-        raise op_error(ValueError, "clamp", "at least one of min and max must be given")
+        from .._args import ArgumentError
+        raise op_error(ArgumentError, "clamp", "at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         big = float("inf")
         lo = min if min is not None else -big

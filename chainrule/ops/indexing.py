@@ -15,6 +15,11 @@ from .registry import defop, defvjp, defvjp_raw, nondifferentiable
 
 
 # -------------------------------------------------------- index normalising --
+class IndexTypeError(IndexingError, TypeError):
+    """An index of a kind tensors cannot be indexed with: PyTorch raises IndexError for some
+    (floats, dicts) and TypeError for others (strings)."""
+
+
 def _normalize_index(index, xp) -> tuple[tuple, bool]:
     """The index as a tuple of ints/slices/None/Ellipsis/arrays, and whether it is advanced."""
     if not isinstance(index, tuple):
@@ -55,7 +60,7 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
             out.append(xp.asarray(item))
             advanced = True
         else:
-            raise op_error(IndexingError, "getitem", f"unsupported index of type {type(item).__name__};"
+            raise op_error(IndexTypeError, "getitem", f"unsupported index of type {type(item).__name__};"
                            " expected ints, slices, None, ..., or integer/bool tensors")
     return tuple(out), advanced
 
@@ -321,7 +326,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
     index = _index_array(index, "index_select")
     if index.ndim > 1:
-        raise op_error(ShapeError, "index_select", f"index must be 1-D, got shape {tuple(index.shape)}")
+        raise op_error(IndexingError, "index_select", f"index must be 1-D, got shape "
+                       f"{tuple(index.shape)}")
     d = wrap_dim(dim, input.ndim, "index_select")
     size = input.shape[d] if input.ndim else 1
     arr = index._data.reshape(-1)

@@ -9,7 +9,7 @@ import builtins
 import math
 from collections import namedtuple
 
-from .._args import bool_value, number_value
+from .._args import ArgumentError, bool_value, number_value
 from ..backends import NUMPY
 from ..dtypes import dtype_arg, get_default_dtype, int64, to_dtype
 from ..errors import DTypeError, ShapeError, op_error
@@ -175,7 +175,7 @@ defvjp(prod_op, _prod_grad)
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product over all elements, or over one ``dim``."""
     if isinstance(dim, (tuple, list)):
-        raise op_error(ShapeError, "prod", "dim must be a single int (as in PyTorch)")
+        raise op_error(DTypeError, "prod", "dim must be a single int (as in PyTorch)")
     input, dims = _prepare(input, dim, "prod", dtype, keepdim)
     if input._data.dtype.kind in "bui" and dtype is None:
         input = input.to(int64)
@@ -328,12 +328,16 @@ defvjp(amax_op, _amax_grad)
 defvjp(amin_op, _amax_grad)
 
 
+class EmptyReductionError(ShapeError, IndexError):
+    """A max/min/argmax over an empty dim: PyTorch raises IndexError or RuntimeError."""
+
+
 def _nonempty(input: Tensor, dims, op: str) -> None:
     shape = input._data.shape
     if input._data.ndim == 0:
         return  # a 0-d tensor holds one element whatever dim says
     if (dims is None and input._data.size == 0) or (dims is not None and builtins.any(shape[d] == 0 for d in dims)):
-        raise op_error(ShapeError, op, f"cannot reduce an empty dimension (input shape {tuple(shape)})"
+        raise op_error(EmptyReductionError, op, f"cannot reduce an empty dimension (input shape {tuple(shape)})"
                        " because the operation has no identity")
 
 
@@ -479,7 +483,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         input = input.to(dtype_arg(dtype, "norm"))
     if isinstance(p, str):
         if p not in ("fro", "nuc", "inf", "-inf"):
-            raise op_error(ValueError, "norm", f"p must be a number, 'fro' or 'nuc', got {p!r}")
+            raise op_error(ArgumentError, "norm", f"p must be a number, 'fro' or 'nuc', got {p!r}")
     elif p is not None:
         p = number_value(p, "norm", "p")
     if input._data.dtype.kind != "f":
