@@ -90,6 +90,23 @@ def tensor_value(value, op: str, name: str = "input"):
     return value
 
 
+def tensor_first(fn):
+    """``fn`` for the public namespace (``chainrule.reshape(x, …)``): its first argument must be
+    a Tensor, checked here once rather than in every op (``x.reshape(…)``, the method, does not
+    pay for it), so ``reshape(None, …)`` is not an AttributeError from deep inside."""
+    import functools
+
+    from .tensor import Tensor
+    op = fn.__name__.removesuffix("_fn")
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        if args and not isinstance(args[0], Tensor):
+            tensor_value(args[0], op)
+        return fn(*args, **kwargs)
+    return checked
+
+
 def bool_value(value, op: str, name: str) -> bool:
     """A flag that must be a bool (PyTorch refuses ``keepdim='yes'``); 0 and 1 pass too."""
     if value is True or value is False:

@@ -232,6 +232,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
         start, end = 0, start
     start, end, step = (finite_value(v, "arange", n) for v, n in ((start, "start"), (end, "end"),
                                                                   (step, "step")))
+    dtype = dtype_arg(dtype, "arange")
+    if dtype is not None and not dtype.is_floating_point:  # the bounds are cast first, as PyTorch
+        start, end, step = int(start), int(end), int(step)
     if step == 0:
         raise op_error(ArgumentError, "arange", "step must be nonzero")
     if (end - start) * step < 0:
@@ -240,7 +243,6 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
-    dtype = dtype_arg(dtype, "arange")
     if dtype is bool_:
         raise op_error(UnsupportedDTypeError, "arange", "bool is not a supported dtype for arange")
     dt = to_dtype(dtype)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from wrong_calls import Case, check
@@ -569,6 +570,79 @@ CASES += [
     C("clamp str", lambda m: m.ones(2).clamp("a"), "clamp"),
 ]
 
+
+# ---------------------------------------- None where a tensor goes, 0-d tensors, misc --
+CASES += [
+    C("Generator seed None", lambda m: m.Generator().manual_seed(None), "seed"),
+    C("Generator device int", lambda m: m.Generator(device=1.5), "device"),
+    C("Generator ok", lambda m: m.Generator("cpu").manual_seed(3).initial_seed(), "seed"),
+    C("to device kw cpu:x", lambda m: x23(m).to(device="cpu:x"), "cpu:x"),
+    C("to device kw int", lambda m: x23(m).to(device=1.5), "device"),
+    C("cuda str", lambda m: x23(m).cuda("x"), "x"),
+    C("add None first", lambda m: m.add(None, x23(m)), "add"),
+    C("matmul None first", lambda m: m.matmul(None, x23(m)), "matmul"),
+    C("cat None element only", lambda m: m.cat([None]), "cat"),
+    C("stack None", lambda m: m.stack(None), "stack"),
+    C("expand_as None", lambda m: x23(m).expand_as(None), "expand_as"),
+    C("view_as str", lambda m: x23(m).view_as("a"), "view_as"),
+    C("where None input", lambda m: m.where(m.ones(3, dtype=m.bool), None, m.zeros(3)), "where"),
+    C("mul str", lambda m: x23(m) * "a", "mul"),
+    C("sub None", lambda m: x23(m) - None, "sub"),
+    C("pow str", lambda m: x23(m) ** "a", "pow"),
+    C("lt str", lambda m: x23(m) < "a", "lt"),
+    C("exp None", lambda m: m.exp(None), "exp"),
+    C("sigmoid str", lambda m: m.sigmoid("a"), "sigmoid"),
+    C("abs None", lambda m: m.abs(None), "abs"),
+    C("clone None", lambda m: m.clone(None), "clone"),
+    C("flatten None", lambda m: m.flatten(None), "flatten"),
+    C("reshape None input", lambda m: m.reshape(None, (2,)), "reshape"),
+    C("transpose None input", lambda m: m.transpose(None, 0, 1), "transpose"),
+    C("squeeze None input", lambda m: m.squeeze(None), "squeeze"),
+    C("unsqueeze None input", lambda m: m.unsqueeze(None, 0), "unsqueeze"),
+    C("permute None input", lambda m: m.permute(None, (0,)), "permute"),
+    C("sum None dim tuple elem", lambda m: x23(m).sum((0, None)), "sum"),
+    C("mean list input", lambda m: m.mean([1.0, 2.0]), "mean"),
+    C("max str", lambda m: m.max(x23(m), "a"), "max"),
+    C("item of 0-size", lambda m: m.zeros(2, 0).item(), "item"),
+    C("tensor nested str", lambda m: m.tensor([[1.0], ["a"]]), "tensor"),
+    C("full_like None", lambda m: m.full_like(None, 1.0), "full_like"),
+    C("linspace tensor steps ok", lambda m: m.linspace(0, 1, m.tensor(3)), "linspace"),
+    C("arange float dtype int ok", lambda m: m.arange(0, 1, 0.25, dtype=m.float64), "arange"),
+    C("arange int dtype float args", lambda m: m.arange(0.0, 2.0, 0.5, dtype=m.int64), "arange"),
+    C("eye bool", lambda m: m.eye(True), "eye"),
+    C("randint big ok", lambda m: m.randint(0, 2 ** 40, (2,)), "randint"),
+    C("randint tuple as high", lambda m: m.randint((2,), (3,)), "randint"),
+    C("normal mean tensor std str", lambda m: m.normal(m.zeros(2), "a"), "normal"),
+    C("randn size tuple and int", lambda m: m.randn((2,), 3), "randn"),
+    C("zeros two tuples", lambda m: m.zeros((2,), (3,)), "zeros"),
+    C("zeros numpy int ok", lambda m: m.zeros(np.int64(2)), "zeros"),
+    C("reshape numpy int ok", lambda m: x23(m).reshape(np.int64(6)), "reshape"),
+    C("view tuple of tuple", lambda m: x23(m).view(((6,),)), "view"),
+    C("unsqueeze bool", lambda m: x23(m).unsqueeze(True), "unsqueeze"),
+    C("transpose same dim ok", lambda m: x23(m).transpose(0, 0), "transpose"),
+    C("chunk on 0-d", lambda m: m.tensor(1.0).chunk(1), "chunk"),
+    C("split on 0-d", lambda m: m.tensor(1.0).split(1), "split"),
+    C("unbind 0-d", lambda m: m.tensor(1.0).unbind(), "unbind"),
+    C("select 0-d", lambda m: m.tensor(1.0).select(0, 0), "select"),
+    C("narrow 0-d", lambda m: m.tensor(1.0).narrow(0, 0, 1), "narrow"),
+    C("gather 0-d ok", lambda m: m.tensor(1.0).gather(0, m.tensor(0)), "gather"),
+    C("masked_fill int mask", lambda m: x23(m).masked_fill(m.ones(2, 3, dtype=m.int64), 0.0), "mask"),
+    C("masked_fill value int tensor ok", lambda m: x23(m).masked_fill(m.ones(3, dtype=m.bool), m.tensor(2)), "masked_fill"),
+    C("scatter value and src", lambda m: x23(m).scatter(1, m.tensor([[0]]), m.ones(1, 1), value=1.0), "scatter"),
+    C("scatter reduce str", lambda m: x23(m).scatter(1, m.tensor([[0]]), 1.0, reduce="foo"), "reduce"),
+    C("gather int64 index neg ok", lambda m: x23(m).gather(1, m.tensor([[-1]])), "gather"),
+    C("take neg ok", lambda m: x23(m).take(m.tensor([-1])), "take"),
+    C("index bool 0-d ok", lambda m: x23(m)[True], "index"),
+    C("index tensor out of range", lambda m: x23(m)[m.tensor([3])], "index"),
+    C("index nested list out of range", lambda m: x23(m)[[[0, 4]]], "index"),
+    C("index list with str", lambda m: x23(m)[["a"]], "index"),
+    C("index slice float", lambda m: x23(m)[0.5:1], "slice"),
+    C("index slice str", lambda m: x23(m)["a":], "slice"),
+    C("index slice tensor ok", lambda m: x23(m)[m.tensor(0):m.tensor(1)], "index"),
+    C("setitem slice wrong shape", lambda m: x23(m).__setitem__(slice(None), m.ones(4)), "setitem"),
+    C("index_put list indices", lambda m: x23(m).index_put([m.tensor([0])], m.tensor(1.0)), "index_put"),
+    C("index_put str values", lambda m: x23(m).index_put((m.tensor([0]),), "a"), "index_put"),
+]
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_wrong_call(case: Case) -> None:

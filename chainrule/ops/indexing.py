@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numbers
 
-from .._args import number_value, tensor_value
+from .._args import ArgumentError, number_value, tensor_value
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import constant, tensor_method, wrap_dim
@@ -42,7 +42,7 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
             if arr.size == 0:  # [] is an empty integer index, not a float array
                 arr = arr.astype("int64")
             if arr.dtype.kind not in "biu":
-                raise op_error(IndexingError, "getitem", "index lists must hold integers or bools, "
+                raise op_error(IndexTypeError, "getitem", "index lists must hold integers or bools, "
                                f"got {arr.dtype.kind == 'f' and 'floats' or type(item).__name__}")
             out.append(arr)
             advanced = True
@@ -212,8 +212,8 @@ def _check_index_shape(input: Tensor, index: Tensor, dim: int, op: str) -> None:
                            f"of shape {tuple(input.shape)} in dim {d}")
     size = input.shape[dim]
     arr = index._data
-    if arr.size and (int(arr.min()) < -size or int(arr.max()) >= size):
-        raise op_error(IndexingError, op, f"index values must be in [{-size}, {size}) for dim {dim} of "
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):  # no negatives, as PyTorch
+        raise op_error(IndexingError, op, f"index values must be in [0, {size}) for dim {dim} of "
                        f"size {size}, got values from {int(arr.min())} to {int(arr.max())}")
 
 
@@ -294,7 +294,10 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     if reduce is not None:
         if reduce == "add":
             return scatter_add(input, dim, index, src if src is not None else value)
-        raise op_error(ValueError, "scatter", f"reduce={reduce!r} is not supported; use scatter_add")
+        raise op_error(ArgumentError, "scatter", f"reduce={reduce!r} is not supported; use "
+                       "scatter_add")
+    if (src is None) == (value is None):
+        raise op_error(DTypeError, "scatter", "give exactly one of src and value")
     src = value if src is None else src
     idx, d, src = _scatter_args(input, dim, index, src, "scatter", value)
     # the src rule reads g at index, so src must be cropped to index's shape first

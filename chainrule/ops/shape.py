@@ -10,7 +10,7 @@ import math
 import numbers
 
 from .._args import index_value, size_args, tensor_value
-from ..errors import DTypeError, ShapeError, op_error
+from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, tensor_method, wrap_dim
 from .registry import defop, defvjp, defvjp_raw
@@ -21,6 +21,14 @@ from .registry import defop, defvjp, defvjp_raw
 def _size_args(args, op: str, name: str = "size") -> tuple:
     """Ints or one tuple of ints, where ops give negatives a meaning (-1) or check them."""
     return size_args(args, op, nonnegative=False, name=name)
+
+
+def _dim_of(input: Tensor, dim, op: str) -> int:
+    """``dim`` wrapped, for ops that take a slice of an existing dim (a 0-d tensor has none)."""
+    if input.ndim == 0:
+        raise op_error(IndexingError, op, f"expects a tensor with at least one dimension, got a "
+                       f"0-d tensor (dim {dim!r})")
+    return wrap_dim(dim, input.ndim, op)
 
 
 def _infer_shape(shape: tuple, numel: int, op: str, from_shape: tuple) -> tuple:
@@ -439,7 +447,7 @@ defvjp(slice_op, lambda g, ans, x, dim, start, stop, size: pad_dim(g, dim, start
 @tensor_method("narrow")
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """``length`` elements of dim ``dim`` from ``start`` (a view)."""
-    d = wrap_dim(dim, input.ndim, "narrow")
+    d = _dim_of(input, dim, "narrow")
     size = input._data.shape[d]
     start, length = index_value(start, "narrow", "start"), index_value(length, "narrow", "length")
     start += size if start < 0 else 0
@@ -475,7 +483,7 @@ def pad_dim(x: Tensor, dim: int, before: int, after: int) -> Tensor:
 @tensor_method("split")
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
-    d = wrap_dim(dim, tensor.ndim, "split")
+    d = _dim_of(tensor, dim, "split")
     size = tensor._data.shape[d]
     if not isinstance(split_size_or_sections, (tuple, list)):
         step = index_value(split_size_or_sections, "split", "split_size")
@@ -501,14 +509,14 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """At most ``chunks`` pieces of equal size (the last may be smaller)."""
     if index_value(chunks, "chunk", "chunks") <= 0:
         raise op_error(ShapeError, "chunk", f"chunks must be positive, got {chunks}")
-    d = wrap_dim(dim, input.ndim, "chunk")
+    d = _dim_of(input, dim, "chunk")
     size = input._data.shape[d]
     return split(input, max(1, -(-size // chunks)), d)
 
 
 @tensor_method("tensor_split")
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
-    d = wrap_dim(dim, input.ndim, "tensor_split")
+    d = _dim_of(input, dim, "tensor_split")
     size = input._data.shape[d]
     if index_value(sections, "tensor_split", "sections") <= 0:
         raise op_error(ShapeError, "tensor_split", f"sections must be positive, got {sections}")
@@ -519,14 +527,14 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
 @tensor_method("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along ``dim``, each without that dim."""
-    d = wrap_dim(dim, input.ndim, "unbind")
+    d = _dim_of(input, dim, "unbind")
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 
 
 @tensor_method("select")
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """The slice at ``index`` of dim ``dim``, without that dim."""
-    d = wrap_dim(dim, input.ndim, "select")
+    d = _dim_of(input, dim, "select")
     size = input._data.shape[d]
     index = index_value(index, "select", "index")
     if not -size <= index < size:
