@@ -14,6 +14,7 @@ import numbers
 import operator
 
 from .errors import ChainruleError, DTypeError, ShapeError, op_error
+from .tensor import Tensor
 
 
 class ArgumentError(ChainruleError, ValueError):
@@ -52,13 +53,13 @@ def size_args(args: tuple, op: str, *, nonnegative: bool = True, name: str = "si
     """
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
-    if not all(type(a) is int for a in args):  # the common case skips the per-item parse
-        args = tuple(index_value(a, op, f"{name} (element {i} of {args!r})")
-                     for i, a in enumerate(args))
-    if nonnegative:
-        for s in args:
-            if s < 0:
-                raise op_error(ShapeError, op, f"{name} must be non-negative, got {args}")
+    for a in args:
+        if type(a) is not int:  # the common case (plain ints) skips the per-item parse
+            args = tuple(index_value(a, op, f"{name} (element {i} of {args!r})")
+                         for i, a in enumerate(args))
+            break
+    if nonnegative and args and min(args) < 0:
+        raise op_error(ShapeError, op, f"{name} must be non-negative, got {args}")
     return args
 
 
@@ -66,7 +67,6 @@ def number_value(value, op: str, name: str):
     """``value`` as a Python number (bool, int or float); one-element tensors are read out."""
     if isinstance(value, numbers.Number) and not isinstance(value, complex):
         return value
-    from .tensor import Tensor
     if isinstance(value, Tensor) and value.numel() == 1:
         return value.item()
     if type(value).__name__ == "bool_":  # NumPy's bool is not a numbers.Number
@@ -84,7 +84,6 @@ def finite_value(value, op: str, name: str) -> float:
 
 def tensor_value(value, op: str, name: str = "input"):
     """``value`` if it is a Tensor; a TypeError naming ``op`` and ``name`` otherwise."""
-    from .tensor import Tensor
     if not isinstance(value, Tensor):
         raise op_error(DTypeError, op, f"{name} must be a Tensor, got {_what(value)}")
     return value
@@ -96,7 +95,6 @@ def tensor_first(fn):
     pay for it), so ``reshape(None, …)`` is not an AttributeError from deep inside."""
     import functools
 
-    from .tensor import Tensor
     op = fn.__name__.removesuffix("_fn")
 
     @functools.wraps(fn)

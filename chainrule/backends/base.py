@@ -7,31 +7,35 @@ import re
 _DEVICE = re.compile(r"(cpu|cuda)(?::(0|[1-9][0-9]*))?")
 
 
+def _device_error(message: str, type_error: bool = False):
+    """The error for a bad device spec (imported late: devices are made while chainrule loads)."""
+    from .._args import ArgumentError
+    from ..errors import DTypeError, op_error
+    return op_error(DTypeError if type_error else ArgumentError, "device", message)
+
+
 def _parse_device(spec, index) -> tuple:
     """``(type, index)`` for ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``("cuda", 1)``. The whole
     string must match: ``"cuda:x"``, ``"cuda:"`` and ``"cuda: 0"`` are refused rather than read
     by ``int()``. (PyTorch's ``device(1)``, a bare CUDA index, is refused too: checkpoints rely on
     devices being strings.)"""
-    from .._args import ArgumentError
-    from ..errors import DTypeError, op_error
     if not isinstance(spec, str):
-        raise op_error(DTypeError, "device", f"expected a string like 'cpu' or 'cuda:0', got "
-                       f"{type(spec).__name__} {spec!r}")
+        raise _device_error(f"expected a string like 'cpu' or 'cuda:0', got "
+                            f"{type(spec).__name__} {spec!r}", type_error=True)
     match = _DEVICE.fullmatch(spec)
     if match is None:
         kind = spec.partition(":")[0]
         what = f"unknown device type {kind!r}" if kind not in ("cpu", "cuda") else "invalid index"
-        raise op_error(ArgumentError, "device", f"{what} in device string {spec!r}: expected "
-                       "'cpu', 'cuda' or 'cuda:N' with N a non-negative integer")
+        raise _device_error(f"{what} in device string {spec!r}: expected 'cpu', 'cuda' or "
+                            "'cuda:N' with N a non-negative integer")
     kind, idx = match.groups()
     if index is not None:
         if idx is not None:
-            raise op_error(ArgumentError, "device", f"{spec!r} already names an index; got index="
-                           f"{index!r} as well")
+            raise _device_error(f"{spec!r} already names an index; got index={index!r} as well")
         if isinstance(index, bool) or not isinstance(index, int):
-            raise op_error(DTypeError, "device", f"index must be an int, got {index!r}")
+            raise _device_error(f"index must be an int, got {index!r}", type_error=True)
         if index < 0:
-            raise op_error(ArgumentError, "device", f"device index must not be negative, got {index}")
+            raise _device_error(f"device index must not be negative, got {index}")
     index = int(idx) if idx is not None else index
     if kind == "cuda" and index is None:
         index = 0

@@ -44,7 +44,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 def _matmul(input: Tensor, other: Tensor, op: str) -> Tensor:
     """matmul, with errors that name ``op`` (the function the user called)."""
-    a, b = _matrices(input, other, op)
+    a, b = input, other
+    if type(a) is not Tensor or type(b) is not Tensor or a._data.dtype != b._data.dtype:
+        a, b = _matrices(a, b, op)  # the common case skips the call
     if a._data.ndim == 0 or b._data.ndim == 0:
         raise op_error(ShapeError, op, f"both arguments must have at least 1 dimension, got "
                        f"shapes {tuple(a.shape)} and {tuple(b.shape)}")
