@@ -11,7 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._args import ArgumentError, UnsupportedDTypeError, finite_value, index_value, number_value, size_args, tensor_value
+from ._args import (ArgumentError, UnsupportedDTypeError, finite_value, index_value, number_value,
+                    size_args, tensor_value)
 from .backends import NUMPY, backend_for_device, backend_of
 from .dtypes import DType, bool_, dtype_arg, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error

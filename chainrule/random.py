@@ -7,15 +7,12 @@ True
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._args import ArgumentError, UnsupportedDTypeError, index_value, number_value, tensor_value
 from .backends import NUMPY, Device, backend_for_device
 from .creation import _shape
-from .dtypes import bool_, dtype_arg, get_default_dtype, int64
-from .dtypes import uint8
+from .dtypes import bool_, dtype_arg, get_default_dtype, int64, uint8
 from .errors import DTypeError, ShapeError, describe, op_error
 from .tensor import Tensor
 
@@ -39,7 +36,7 @@ class Generator:
             raise op_error(DTypeError if isinstance(e, TypeError) else ArgumentError, "manual_seed",
                            f"seed must be an int, got {type(seed).__name__} {seed!r}") from None
         if not -2 ** 63 <= seed < 2 ** 64:
-            raise op_error(ValueError, "manual_seed", f"seed must be in [-2**63, 2**64), got {seed}")
+            raise op_error(ArgumentError, "manual_seed", f"seed must be in [-2**63, 2**64), got {seed}")
         self._seed = seed % 2 ** 64  # negative seeds wrap, as in PyTorch
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
@@ -124,8 +121,8 @@ def floating_input(t: Tensor, op: str) -> Tensor:
     """``t``, which a continuous distribution is sampled into: a floating-point tensor."""
     tensor_value(t, op)
     if not t.dtype.is_floating_point:
-        raise op_error(UnsupportedDTypeError, op, f"samples a continuous distribution and needs a floating "
-                       f"point tensor, got dtype {t.dtype.name}")
+        raise op_error(UnsupportedDTypeError, op, f"samples a continuous distribution and needs a "
+                       f"floating-point tensor, got dtype {t.dtype.name}")
     return t
 
 
@@ -170,13 +167,18 @@ def randint(low, high=None, size=None, *, generator: Generator | None = None, dt
             raise op_error(DTypeError, "randint", "expected randint(high, size) or "
                            "randint(low, high, size) with size a tuple")
         low, high, size = 0, low, high
-    low, high = index_value(low, "randint", "low"), index_value(high, "randint", "high")
+    return _integers(low, high, size, generator, dtype, device, requires_grad, "randint")
+
+
+def _integers(low, high, size, generator, dtype, device, requires_grad: bool, op: str) -> Tensor:
+    """randint's work, with errors that name ``op`` (randint or randint_like)."""
+    low, high = index_value(low, op, "low"), index_value(high, op, "high")
     if low >= high:
-        raise op_error(ArgumentError, "randint", f"low ({low}) must be less than high ({high})")
+        raise op_error(ArgumentError, op, f"low ({low}) must be less than high ({high})")
     if not isinstance(size, (tuple, list)):
-        raise op_error(DTypeError, "randint", f"size must be a tuple of ints, got {size!r}")
-    dt = dtype_arg(dtype, "randint") or int64
-    array = _rng(generator, "randint").integers(low, high, size=_shape((size,), "randint"))
+        raise op_error(DTypeError, op, f"size must be a tuple of ints, got {size!r}")
+    dt = dtype_arg(dtype, op) or int64
+    array = _rng(generator, op).integers(low, high, size=_shape((size,), op))
     return _finish(array.astype(dt.np), dt, device, requires_grad)
 
 
@@ -207,9 +209,8 @@ def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None) -> T
     tensor_value(input, "randint_like")
     if high is None:
         low, high = 0, low
-    if index_value(low, "randint_like", "low") >= index_value(high, "randint_like", "high"):
-        raise op_error(ArgumentError, "randint_like", f"low ({low}) must be less than high ({high})")
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device)
+    return _integers(low, high, tuple(input.shape), None, dtype or input.dtype, device, False,
+                     "randint_like")
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,

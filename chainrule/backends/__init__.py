@@ -47,4 +47,4 @@ def backend_for_device(device) -> Backend:
     if dev.type == "cuda":
         from .cupy_backend import get_cupy_backend
         return get_cupy_backend()
-    raise AssertionError(f"Device parsed to an unknown type {dev.type!r}")  # _parse_device refuses those
+    raise AssertionError(f"unknown device type {dev.type!r}")  # Device() refuses those already

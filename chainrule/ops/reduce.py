@@ -11,7 +11,7 @@ from collections import namedtuple
 
 from .._args import ArgumentError, bool_value, number_value
 from ..backends import NUMPY
-from ..dtypes import dtype_arg, get_default_dtype, int64, to_dtype
+from ..dtypes import dtype_arg, get_default_dtype, int64
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim, wrap_dims
