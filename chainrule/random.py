@@ -223,15 +223,20 @@ def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, 
             raise op_error(ArgumentError, "normal", "every element of std must be >= 0")
     elif not s >= 0:
         raise op_error(ArgumentError, "normal", f"std must be >= 0, got {s}")
-    if size is None:
-        if not (isinstance(mean, Tensor) or isinstance(std, Tensor)):
-            raise op_error(DTypeError, "normal", "with numbers for mean and std, give the size")
-        if isinstance(mean, Tensor) and isinstance(std, Tensor) and mean.numel() != std.numel():
-            raise op_error(ShapeError, "normal", f"mean of shape {tuple(mean.shape)} and std of "
-                           f"shape {tuple(std.shape)} must have as many elements")
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-    else:
+    tensors = isinstance(mean, Tensor) or isinstance(std, Tensor)
+    if size is not None:
+        if tensors:
+            raise op_error(DTypeError, "normal", "give size only with numbers for mean and std "
+                           "(tensors give the shape)")
         shape = _shape((size,), "normal")
+    elif not tensors:
+        raise op_error(DTypeError, "normal", "with numbers for mean and std, give the size")
+    else:
+        try:
+            shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        except ValueError:
+            raise op_error(ShapeError, "normal", f"mean of shape {np.shape(m)} and std of shape "
+                           f"{np.shape(s)} do not broadcast") from None
     dt = _float_dtype(dtype or (mean.dtype if isinstance(mean, Tensor) else None), "normal")
     array = (_rng(generator, "normal").standard_normal(shape) * s + m).astype(dt.np)
     return _finish(array, dt, device, False)
