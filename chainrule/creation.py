@@ -12,9 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._fp import quiet_calls
+from ._args import (ArgumentError, UnsupportedDTypeError, finite_value, index_value, number_value,
+                    size_args, tensor_value)
 from .ops._operands import check_fill_value
 from .backends import NUMPY, backend_for_device, backend_of
-from .dtypes import DType, bool_, get_default_dtype, int64, to_dtype
+from .dtypes import DType, bool_, dtype_arg, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error
 from .tensor import Tensor
 
@@ -128,7 +130,7 @@ def tensor(data: Any, *, dtype=None, device=None, requires_grad: bool = False) -
     >>> cr.tensor([[1.0, 2.0]], requires_grad=True)
     tensor([[1., 2.]], requires_grad=True)
     """
-    t = Tensor._make(_to_array(data, dtype, device))
+    t = Tensor._make(_to_array(data, dtype_arg(dtype, "tensor"), device))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -138,7 +140,10 @@ def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
     """Like :func:`tensor` but shares memory with ``data`` where it can."""
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
-    return Tensor._make(_to_array(data, dtype, device, copy=False))
+    if isinstance(data, str) or data is None:
+        raise op_error(DTypeError, "as_tensor", f"expected numbers, lists of numbers, arrays or "
+                       f"tensors, got {type(data).__name__} {data!r}")
+    return Tensor._make(_to_array(data, dtype_arg(dtype, "as_tensor"), device, copy=False))
 
 
 def from_numpy(array) -> Tensor:
@@ -153,21 +158,16 @@ def scalar_tensor(value, *, dtype=None, device=None) -> Tensor:
 
 
 def _shape(size: Sequence, op: str) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = size[0]
-    try:
-        shape = tuple(int(s) for s in size)
-    except TypeError:
-        raise op_error(DTypeError, op, f"size must be ints, got {size!r}") from None
-    if any(s < 0 for s in shape):
-        raise op_error(ShapeError, op, f"sizes must be non-negative, got {shape}")
-    return shape
+    """The shape from ``f(*size)`` (ints, or one tuple/list of ints): see :func:`size_args`."""
+    if not size:
+        raise op_error(DTypeError, op, "missing the size argument (ints or a tuple of ints)")
+    return size_args(size, op)
 
 
 @quiet_calls  # a half overflows to inf, as PyTorch; float32 overflow is refused below
 def _filled(fill, size, dtype, device, requires_grad: bool, op: str) -> Tensor:
     bk = _backend(device)
-    dt = (to_dtype(dtype) if dtype is not None else get_default_dtype()).np
+    dt = (dtype_arg(dtype, op) or get_default_dtype()).np
     check_fill_value(fill, dt, op)
     t = Tensor._make(bk.full(_shape(size, op), fill, dtype=dt))
     if requires_grad:
@@ -192,16 +192,18 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor filled with ``fill_value``; the dtype follows the value as in PyTorch."""
+    fill_value = number_value(fill_value, "full", "fill_value")
     if dtype is None:
-        dtype = bool_ if isinstance(fill_value, bool) else \
+        dtype = bool_ if isinstance(fill_value, (bool, np.bool_)) else \
             int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype()
-    return _filled(fill_value, (size,) if not isinstance(size, (tuple, list)) else (tuple(size),),
-                   dtype, device, requires_grad, "full")
+    if not isinstance(size, (tuple, list)):  # full(3, v) is refused by PyTorch: size is a tuple
+        raise op_error(DTypeError, "full", f"size must be a tuple of ints, got "
+                       f"{type(size).__name__} {size!r}")
+    return _filled(fill_value, (tuple(size),), dtype, device, requires_grad, "full")
 
 
 def _like(t: Tensor, fill, dtype, device, requires_grad, op):
-    if not isinstance(t, Tensor):
-        raise op_error(DTypeError, op, f"expected a Tensor, got {type(t).__name__}")
+    tensor_value(t, op)
     dtype = t.dtype if dtype is None else dtype
     device = t.device if device is None else device
     return _filled(fill, (tuple(t.shape),), dtype, device, requires_grad, op)
@@ -221,7 +223,8 @@ def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
-    return _like(input, fill_value, dtype, device, requires_grad, "full_like")
+    return _like(input, number_value(fill_value, "full_like", "fill_value"), dtype, device,
+                 requires_grad, "full_like")
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -233,11 +236,21 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     """
     if end is None:
         start, end = 0, start
+    start, end, step = (finite_value(v, "arange", n) for v, n in ((start, "start"), (end, "end"),
+                                                                  (step, "step")))
+    dtype = dtype_arg(dtype, "arange")
+    if dtype is not None and not dtype.is_floating_point:  # the bounds are cast first, as PyTorch
+        start, end, step = int(start), int(end), int(step)
     if step == 0:
-        raise op_error(ValueError, "arange", "step must be nonzero")
+        raise op_error(ArgumentError, "arange", "step must be nonzero")
+    if (end - start) * step < 0:
+        raise op_error(ArgumentError, "arange", f"end ({end}) is on the wrong side of start "
+                       f"({start}) for step {step}: the bounds are inconsistent with the step's sign")
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if ints else get_default_dtype()
+    if dtype is bool_:
+        raise op_error(UnsupportedDTypeError, "arange", "bool is not a supported dtype for arange")
     dt = to_dtype(dtype)
     bk = _backend(device)
     if dt.is_floating_point:
@@ -252,10 +265,21 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad: b
     return t
 
 
+def _spaced(start, end, steps, device, op: str):
+    """``steps`` evenly spaced float64 values from ``start`` to ``end`` (inclusive)."""
+    start = float(number_value(start, op, "start"))
+    end = float(number_value(end, op, "end"))
+    steps = index_value(steps, op, "steps")
+    if steps < 0:
+        raise op_error(ArgumentError, op, f"number of steps must be non-negative, got {steps}")
+    with np.errstate(invalid="ignore", over="ignore"):  # infinite ends give inf/nan, as in PyTorch
+        return _backend(device).linspace(start, end, steps)
+
+
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    dt = to_dtype(dtype) if dtype is not None else get_default_dtype()
-    t = Tensor._make(_backend(device).linspace(float(start), float(end), int(steps)).astype(dt.np))
+    dt = dtype_arg(dtype, "linspace") or get_default_dtype()
+    t = Tensor._make(_spaced(start, end, steps, device, "linspace").astype(dt.np))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -263,9 +287,9 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
-    dt = to_dtype(dtype) if dtype is not None else get_default_dtype()
-    t = Tensor._make((float(base) ** _backend(device).linspace(float(start), float(end), int(steps)))
-                     .astype(dt.np))
+    dt = dtype_arg(dtype, "logspace") or get_default_dtype()
+    base = float(number_value(base, "logspace", "base"))
+    t = Tensor._make((base ** _spaced(start, end, steps, device, "logspace")).astype(dt.np))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -273,8 +297,12 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """The identity matrix (``n`` × ``m``)."""
-    dt = to_dtype(dtype) if dtype is not None else get_default_dtype()
-    t = Tensor._make(_backend(device).eye(int(n), int(n if m is None else m), dtype=dt.np))
+    dt = dtype_arg(dtype, "eye") or get_default_dtype()
+    rows = index_value(n, "eye", "n")
+    cols = rows if m is None else index_value(m, "eye", "m")
+    if rows < 0 or cols < 0:
+        raise op_error(ArgumentError, "eye", f"n and m must be non-negative, got n={rows}, m={cols}")
+    t = Tensor._make(_backend(device).eye(rows, cols, dtype=dt.np))
     if requires_grad:
         t.requires_grad = True
     return t

@@ -89,8 +89,26 @@ def to_dtype(dtype) -> DType:
         return _NAMES[dtype]
     try:
         return from_numpy_dtype(np.dtype(dtype))
-    except TypeError as e:
-        raise TypeError(f"not a dtype: {dtype!r}") from e
+    except TypeError:
+        from .errors import DTypeError, op_error
+        raise op_error(DTypeError, "dtype", f"not a dtype: {dtype!r}; expected a chainrule dtype "
+                       "such as chainrule.float32") from None
+
+
+def dtype_arg(dtype, op: str) -> "DType | None":
+    """The ``dtype=`` argument of a public function: None, a chainrule dtype, its name
+    (``"float32"``, a chainrule extension), a NumPy dtype or the Python types float, int, bool.
+    Anything else (``5``, ``"floaty"``) is refused with the op's name, not guessed at."""
+    if dtype is None or isinstance(dtype, DType):
+        return dtype
+    if isinstance(dtype, str) and dtype in _NAMES:
+        return _NAMES[dtype]
+    if dtype is builtins_float or dtype is builtins_int or dtype is builtins_bool or \
+            isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        return to_dtype(dtype)
+    from .errors import DTypeError, op_error
+    raise op_error(DTypeError, op, f"dtype must be a chainrule dtype such as chainrule.float32, "
+                   f"got {type(dtype).__name__} {dtype!r}")
 
 
 import builtins as _b  # noqa: E402
@@ -108,15 +126,20 @@ def get_default_dtype() -> DType:
 def set_default_dtype(dtype) -> None:
     """Set the dtype for tensors made from Python floats (float32 or float64)."""
     global _default_float
-    d = to_dtype(dtype)
-    if not d.is_floating_point:
-        raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
+    from .errors import DTypeError, op_error
+    d = dtype_arg(dtype, "set_default_dtype")
+    if d is None or not d.is_floating_point:
+        raise op_error(DTypeError, "set_default_dtype", f"expected a floating dtype, got {dtype!r}")
     _default_float = d
 
 
 def promote_types(a: DType, b: DType) -> DType:
     """The smallest dtype both ``a`` and ``b`` convert to without loss (PyTorch's table)."""
-    a, b = to_dtype(a), to_dtype(b)
+    if not (isinstance(a, DType) and isinstance(b, DType)):
+        a, b = dtype_arg(a, "promote_types"), dtype_arg(b, "promote_types")
+        if a is None or b is None:
+            from .errors import DTypeError, op_error
+            raise op_error(DTypeError, "promote_types", "expected two dtypes, got None")
     if a is b:
         return a
     if a._category != b._category:

@@ -119,7 +119,7 @@ class Tensor:
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
+            raise op_error(DTypeError, "len", "len() of a 0-d tensor")
         return self._data.shape[0]
 
     # -- autograd state ----------------------------------------------------------
@@ -129,7 +129,9 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        value = bool(value)
+        if value is not True and value is not False:
+            from ._args import bool_value
+            value = bool_value(value, "requires_grad", "requires_grad")
         if self.grad_fn is not None:
             if not value:
                 raise op_error(ChainruleError, "requires_grad",
@@ -161,7 +163,11 @@ class Tensor:
     def grad(self, value: "Tensor | None") -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+                raise op_error(DTypeError, "grad", f"expected a Tensor or None, got "
+                               f"{type(value).__name__}")
+            if value._data.dtype != self._data.dtype:
+                raise op_error(DTypeError, "grad", f"assigned gradient has dtype {value.dtype.name}"
+                               f", but the tensor has dtype {self.dtype.name}")
             if value._data.shape != self._data.shape:
                 raise op_error(ShapeError, "grad", f"assigned gradient has shape {tuple(value.shape)}"
                                f", but the tensor has shape {tuple(self.shape)}")
@@ -326,7 +332,7 @@ class Tensor:
 
     def __iter__(self):
         if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
+            raise op_error(DTypeError, "iter", "iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
     def __reversed__(self):
@@ -391,7 +397,9 @@ class Size(tuple):
 
 def _wrap_dim(dim: int, ndim: int, op: str) -> int:
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
-    if not isinstance(dim, int) or not lo <= dim <= hi:
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise op_error(DTypeError, op, f"dim must be an int, got {type(dim).__name__} {dim!r}")
+    if not lo <= dim <= hi:
         from .errors import IndexingError
         raise op_error(IndexingError, op, f"dimension {dim} is out of range for a tensor with "
                        f"{ndim} dimensions (expected {lo} to {hi})")

@@ -56,8 +56,16 @@ def run(call: Callable[[Any], Any], module) -> Outcome:
     return Outcome(None, [w for w in caught])
 
 
-def check(case: Case) -> None:
-    """Assert chainrule's outcome of ``case`` matches PyTorch's, with a good message."""
+# the built-in classes PyTorch's errors derive from, most specific first
+_BUILTIN_ERRORS = (NotImplementedError, IndexError, KeyError, TypeError, ValueError, RuntimeError)
+
+
+def check(case: Case, *, same_class: bool = False) -> None:
+    """Assert chainrule's outcome of ``case`` matches PyTorch's, with a good message.
+
+    ``same_class``: also require chainrule's error to be an instance of the built-in class
+    PyTorch's error derives from (so ``except TypeError`` written for PyTorch still works).
+    """
     theirs = run(case.torch_call or case.call, torch)
     ours = run(case.call, cr)
     if theirs.error is not None:
@@ -74,6 +82,10 @@ def check(case: Case) -> None:
         assert isinstance(ours.error, (TypeError, ValueError, RuntimeError, IndexError,
                                        KeyError, NotImplementedError)), (
             f"{case.name}: unexpected error type {type(ours.error).__name__}: {text}")
+        base = next((b for b in _BUILTIN_ERRORS if isinstance(theirs.error, b)), None)
+        assert not same_class or base is None or isinstance(ours.error, base), (
+            f"{case.name}: PyTorch raises {type(theirs.error).__name__} (a {base.__name__}); "
+            f"chainrule's {type(ours.error).__name__} is not one: {text}")
     else:
         assert ours.error is None, (
             f"{case.name}: PyTorch accepts this call; chainrule raises "

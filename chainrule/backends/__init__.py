@@ -47,4 +47,4 @@ def backend_for_device(device) -> Backend:
     if dev.type == "cuda":
         from .cupy_backend import get_cupy_backend
         return get_cupy_backend()
-    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda[:N]'")
+    raise AssertionError(f"unknown device type {dev.type!r}")  # Device() refuses those already

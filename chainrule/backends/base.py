@@ -1,6 +1,46 @@
 """The small interface every array backend implements."""
 from __future__ import annotations
 
+import re
+
+
+_DEVICE = re.compile(r"(cpu|cuda)(?::(0|[1-9][0-9]*))?")
+
+
+def _device_error(message: str, type_error: bool = False):
+    """The error for a bad device spec (imported late: devices are made while chainrule loads)."""
+    from .._args import ArgumentError
+    from ..errors import DTypeError, op_error
+    return op_error(DTypeError if type_error else ArgumentError, "device", message)
+
+
+def _parse_device(spec, index) -> tuple:
+    """``(type, index)`` for ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``("cuda", 1)``. The whole
+    string must match: ``"cuda:x"``, ``"cuda:"`` and ``"cuda: 0"`` are refused rather than read
+    by ``int()``. (PyTorch's ``device(1)``, a bare CUDA index, is refused too: checkpoints rely on
+    devices being strings.)"""
+    if not isinstance(spec, str):
+        raise _device_error(f"expected a string like 'cpu' or 'cuda:0', got "
+                            f"{type(spec).__name__} {spec!r}", type_error=True)
+    match = _DEVICE.fullmatch(spec)
+    if match is None:
+        kind = spec.partition(":")[0]
+        what = f"unknown device type {kind!r}" if kind not in ("cpu", "cuda") else "invalid index"
+        raise _device_error(f"{what} in device string {spec!r}: expected 'cpu', 'cuda' or "
+                            "'cuda:N' with N a non-negative integer")
+    kind, idx = match.groups()
+    if index is not None:
+        if idx is not None:
+            raise _device_error(f"{spec!r} already names an index; got index={index!r} as well")
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise _device_error(f"index must be an int, got {index!r}", type_error=True)
+        if index < 0:
+            raise _device_error(f"device index must not be negative, got {index}")
+    index = int(idx) if idx is not None else index
+    if kind == "cuda" and index is None:
+        index = 0
+    return kind, index
+
 
 class Device:
     """Where a tensor's data lives: ``Device("cpu")`` or ``Device("cuda:0")``."""
@@ -11,15 +51,7 @@ class Device:
         if isinstance(spec, Device):
             self.type, self.index = spec.type, spec.index
             return
-        if not isinstance(spec, str):
-            raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {spec!r}")
-        kind, _, idx = spec.partition(":")
-        if kind not in ("cpu", "cuda"):
-            raise ValueError(f"device: unknown device type {kind!r}; expected 'cpu' or 'cuda'")
-        self.type = kind
-        self.index = int(idx) if idx else index
-        if kind == "cuda" and self.index is None:
-            self.index = 0
+        self.type, self.index = _parse_device(spec, index)
 
     def __eq__(self, other) -> bool:
         if isinstance(other, str):

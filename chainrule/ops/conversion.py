@@ -113,7 +113,15 @@ def type_(self: Tensor, dtype=None):
                  "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
                  "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
         return "chainrule." + names[self.dtype.name]
-    return _cast(self, to_dtype(dtype))
+    from .._args import ArgumentError
+    from ..dtypes import dtype_arg
+    try:
+        dtype = dtype_arg(dtype, "type")
+    except DTypeError:
+        if isinstance(dtype, str):  # PyTorch: ValueError for an unknown name
+            raise op_error(ArgumentError, "type", f"invalid type {dtype!r}") from None
+        raise
+    return _cast(self, dtype)
 
 
 @tensor_method("type_as")

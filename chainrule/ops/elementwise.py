@@ -651,7 +651,8 @@ defvjp(clamp_tensor_op,
 def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
     """Limit values to [min, max]; gradient 1 inside (bounds included), 0 outside."""
     if min is None and max is None:
-        raise op_error(ValueError, "clamp", "at least one of min and max must be given")
+        from .._args import ArgumentError
+        raise op_error(ArgumentError, "clamp", "at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         big = float("inf")
         lo = min if min is not None else -big
@@ -659,6 +660,9 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch'
         x, lo_t = binary_operands(input, lo, "clamp")
         x, hi_t = binary_operands(x, hi, "clamp")
         return clamp_tensor_op(x, lo_t, hi_t)
+    from .._args import number_value  # bounds NumPy cannot compare with are refused by name
+    min = None if min is None else number_value(min, "clamp", "min")
+    max = None if max is None else number_value(max, "clamp", "max")
     if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(get_default_dtype())
     for bound in (min, max):  # a bound is converted to the input's dtype: it must fit (as PyTorch)

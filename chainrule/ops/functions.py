@@ -27,7 +27,19 @@ from .shape import (  # noqa: F401
     transpose, unbind, unflatten, unsqueeze, vstack,
 )
 from .softmax import log_softmax, softmax  # noqa: F401
+from .._args import tensor_first as _tensor_first
 from .indexing import (  # noqa: F401
     argwhere, gather, index_put, index_select, masked_fill, masked_select, nonzero, scatter,
     scatter_add, take, take_along_dim,
 )
+
+# ops without a check of their own on their first argument: checked at this public layer
+for _name in ("clone", "contiguous", "flatten", "flip", "fliplr", "flipud", "movedim", "moveaxis",
+              "narrow", "permute", "ravel", "repeat_interleave", "reshape", "roll", "select",
+              "split", "squeeze", "swapaxes", "swapdims", "t", "tensor_split", "tile", "transpose",
+              "unbind", "unflatten", "unsqueeze", "broadcast_to", "chunk", "argwhere", "gather",
+              "index_put", "index_select", "masked_fill", "masked_select", "nonzero", "scatter",
+              "scatter_add", "take", "take_along_dim", "cumsum", "cumprod", "aminmax", "nanmean",
+              "nansum", "outer", "softmax", "log_softmax"):
+    globals()[_name] = _tensor_first(globals()[_name])
+del _name

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import numbers
 
+from .._args import ArgumentError, number_value, tensor_value
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
-from ._operands import as_tensor_arg, check_fill_value, constant, tensor_method, wrap_dim
+from ._operands import check_fill_value, constant, tensor_method, wrap_dim
 from .registry import defop, defvjp, defvjp_raw, nondifferentiable
 
 
 # -------------------------------------------------------- index normalising --
+class IndexTypeError(IndexingError, TypeError):
+    """An index of a kind tensors cannot be indexed with: PyTorch raises IndexError for some
+    (floats, dicts) and TypeError for others (strings)."""
+
+
 def _normalize_index(index, xp) -> tuple[tuple, bool]:
     """The index as a tuple of ints/slices/None/Ellipsis/arrays, and whether it is advanced."""
     if not isinstance(index, tuple):
@@ -24,8 +30,8 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
         if isinstance(item, Tensor):
             arr = item._data
             if arr.dtype.kind == "f":
-                raise op_error(IndexingError, "getitem", "tensors used as indices must be integer "
-                               f"or bool, got dtype {item.dtype.name}")
+                raise op_error(IndexingError, "getitem", "index tensors must be integer or bool, "
+                               f"got dtype {item.dtype.name}")
             if arr.ndim == 0 and arr.dtype.kind in "iu":
                 out.append(int(arr))
                 continue
@@ -33,14 +39,20 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
             advanced = True
         elif isinstance(item, (list, tuple)) or (hasattr(item, "dtype") and hasattr(item, "shape")):
             arr = xp.asarray(item)
-            if arr.dtype.kind == "f":
-                raise op_error(IndexingError, "getitem", "lists used as indices must hold integers or "
-                               "bools, not floats")
-            if arr.size == 0:
+            if arr.size == 0:  # [] is an empty integer index, not a float array
                 arr = arr.astype("int64")
+            if arr.dtype.kind not in "biu":
+                raise op_error(IndexTypeError, "getitem", "index lists must hold integers or bools, "
+                               f"got {arr.dtype.kind == 'f' and 'floats' or type(item).__name__}")
             out.append(arr)
             advanced = True
-        elif item is None or item is Ellipsis or isinstance(item, slice):
+        elif isinstance(item, slice):
+            if item.step is not None and not (isinstance(item.step, numbers.Integral)
+                                              and item.step > 0):
+                raise op_error(ValueError, "getitem", f"slice step must be a positive int, got "
+                               f"{item.step!r} (reverse with flip)")
+            out.append(item)
+        elif item is None or item is Ellipsis:
             out.append(item)
         elif isinstance(item, numbers.Integral) and not isinstance(item, bool):
             out.append(int(item))
@@ -48,7 +60,7 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
             out.append(xp.asarray(item))
             advanced = True
         else:
-            raise op_error(IndexingError, "getitem", f"unsupported index of type {type(item).__name__};"
+            raise op_error(IndexTypeError, "getitem", f"unsupported index of type {type(item).__name__};"
                            " expected ints, slices, None, ..., or integer/bool tensors")
     return tuple(out), advanced
 
@@ -126,6 +138,7 @@ def read_index(x: Tensor, idx: tuple, advanced: bool) -> Tensor:
 
 def assign_index(array, idx: tuple, value) -> None:
     """``array[idx] = value`` in place, with the same meaning of ints as :func:`read_index`."""
+    _check_value(value, "setitem")
     parts = split_ints(idx) if any(not isinstance(i, (int, slice)) and i is not None
                                    and i is not Ellipsis for i in idx) else None
     if parts is None:
@@ -133,6 +146,14 @@ def assign_index(array, idx: tuple, value) -> None:
     else:
         basic, rest = parts
         array[basic][rest] = value  # array[basic] is a view: the write reaches array
+
+
+def _check_value(value, op: str) -> None:
+    """A value to write must be a number, a tensor or an array (NumPy would store None as NaN
+    and try to parse strings)."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise op_error(DTypeError, op, f"cannot assign {type(value).__name__} {value!r}; expected a "
+                       "number or a tensor")
 
 
 def getitem(self: Tensor, index) -> Tensor:
@@ -175,8 +196,7 @@ defvjp(scatter_add_zeros_op, lambda g, ans, x, index, dim, in_shape:
 
 
 def _index_array(index, op: str):
-    if not isinstance(index, Tensor):
-        index = as_tensor_arg(index, op)
+    tensor_value(index, op, "index")  # PyTorch takes no lists here
     if index._data.dtype.kind not in "iu":
         raise op_error(DTypeError, op, f"index must be an integer tensor, got dtype {index.dtype.name}")
     return index
@@ -192,8 +212,8 @@ def _check_index_shape(input: Tensor, index: Tensor, dim: int, op: str) -> None:
                            f"of shape {tuple(input.shape)} in dim {d}")
     size = input.shape[dim]
     arr = index._data
-    if arr.size and (int(arr.min()) < -size or int(arr.max()) >= size):
-        raise op_error(IndexingError, op, f"index values must be in [{-size}, {size}) for dim {dim} of "
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):  # no negatives, as PyTorch
+        raise op_error(IndexingError, op, f"index values must be in [0, {size}) for dim {dim} of "
                        f"size {size}, got values from {int(arr.min())} to {int(arr.max())}")
 
 
@@ -249,11 +269,14 @@ def _scatter_add_fwd(xp, x, src, index, dim):
     return out
 
 
-def _scatter_args(input, dim, index, src, op):
+def _scatter_args(input, dim, index, src, op, value=None):
     index = _index_array(index, op)
     d = wrap_dim(dim, input.ndim, op)
     _check_index_shape(input, index, d, op)
     if not isinstance(src, Tensor):
+        if op == "scatter_add":
+            tensor_value(src, op, "src")
+        src = number_value(src, op, "src" if value is None else "value")
         from .shape import broadcast_to
         src = broadcast_to(constant(src, input, input._data.dtype), tuple(index.shape))
     if src.ndim != input.ndim or any(s < i for s, i in zip(src.shape, index.shape)):
@@ -271,9 +294,12 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, red
     if reduce is not None:
         if reduce == "add":
             return scatter_add(input, dim, index, src if src is not None else value)
-        raise op_error(ValueError, "scatter", f"reduce={reduce!r} is not supported; use scatter_add")
+        raise op_error(ArgumentError, "scatter", f"reduce={reduce!r} is not supported; use "
+                       "scatter_add")
+    if (src is None) == (value is None):
+        raise op_error(DTypeError, "scatter", "give exactly one of src and value")
     src = value if src is None else src
-    idx, d, src = _scatter_args(input, dim, index, src, "scatter")
+    idx, d, src = _scatter_args(input, dim, index, src, "scatter", value)
     # the src rule reads g at index, so src must be cropped to index's shape first
     src = _crop_all(src, idx.shape)
     return scatter_op(input, src, index=idx, dim=d)
@@ -303,12 +329,14 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
     index = _index_array(index, "index_select")
     if index.ndim > 1:
-        raise op_error(ShapeError, "index_select", f"index must be 1-D, got shape {tuple(index.shape)}")
+        raise op_error(IndexingError, "index_select", f"index must be 1-D, got shape "
+                       f"{tuple(index.shape)}")
     d = wrap_dim(dim, input.ndim, "index_select")
     size = input.shape[d] if input.ndim else 1
     arr = index._data.reshape(-1)
-    if arr.size and (int(arr.min()) < -size or int(arr.max()) >= size):
-        raise op_error(IndexingError, "index_select", f"index out of range for dim {dim} of size {size}")
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):  # no negatives, as PyTorch
+        raise op_error(IndexingError, "index_select", f"index values must be in [0, {size}) for "
+                       f"dim {dim} of size {size}, got values from {int(arr.min())} to {int(arr.max())}")
     return input[(slice(None),) * d + (Tensor._make(arr),)]
 
 
@@ -324,20 +352,33 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
             raise op_error(ShapeError, "masked_fill", "value must be a number or a 0-dim tensor")
         v = value.to(input.dtype)
     else:
+        value = number_value(value, "masked_fill", "value")
         check_fill_value(value, input._data.dtype, "masked_fill")
         v = constant(value, input, input._data.dtype)
-    from .shape import broadcast_shapes
-    if tuple(broadcast_shapes(input.shape, mask.shape)) != tuple(input.shape):
-        raise op_error(ShapeError, "masked_fill", f"mask of shape {tuple(mask.shape)} does not "
-                       f"broadcast to input of shape {tuple(input.shape)}")
+    _mask_fits(input, mask, "masked_fill")
     return where_op(mask, v, input)
+
+
+def _mask_fits(input: Tensor, mask: Tensor, op: str) -> None:
+    """``mask`` must broadcast to ``input``'s shape."""
+    src, dst = tuple(mask.shape), tuple(input.shape)
+    if len(src) > len(dst) or any(s != t and s != 1 for s, t in zip(reversed(src), reversed(dst))):
+        raise op_error(ShapeError, op, f"mask of shape {src} does not broadcast to input of "
+                       f"shape {dst}")
 
 
 @tensor_method("masked_select")
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements where ``mask`` (broadcast) is True, as a 1-D tensor."""
     from .shape import broadcast_tensors
-    x, m = broadcast_tensors(input, mask)
+    if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
+        raise op_error(DTypeError, "masked_select", f"mask must be a bool tensor, got "
+                       f"{getattr(mask, 'dtype', type(mask).__name__)}")
+    try:
+        x, m = broadcast_tensors(input, mask)
+    except ShapeError:
+        raise op_error(ShapeError, "masked_select", f"mask of shape {tuple(mask.shape)} and input "
+                       f"of shape {tuple(input.shape)} do not broadcast") from None
     return x[m]
 
 
@@ -369,6 +410,10 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     """Elements of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
     from .shape import flatten
     index = _index_array(index, "take")
+    n, arr = input.numel(), index._data
+    if arr.size and (int(arr.min()) < -n or int(arr.max()) >= n):
+        raise op_error(IndexingError, "take", f"index values must be in [{-n}, {n}) for an input of "
+                       f"{n} elements, got values from {int(arr.min())} to {int(arr.max())}")
     return flatten(input)[index]
 
 
@@ -428,6 +473,7 @@ def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tenso
     from ..backends import backend_of
     idx, _ = _normalize_index(indices, backend_of(input._data))
     if not isinstance(values, Tensor):
+        _check_value(values, "index_put")
         values = constant(values, input, input._data.dtype)
     elif values._data.dtype != input._data.dtype:
         values = values.to(input.dtype)

@@ -423,32 +423,67 @@ def _random_fill(self: Tensor, sample, name: str) -> Tensor:
 @tensor_method("uniform_")
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
     """Fill with samples from U(a, b)."""
-    from ..random import _rng
-    return _random_fill(self, lambda shape: _rng(generator).uniform(a, b, shape), "uniform_")
+    from .._args import ArgumentError, finite_value
+    from ..random import _rng, floating_input
+    floating_input(self, "uniform_")
+    a, b = finite_value(a, "uniform_", "from"), finite_value(b, "uniform_", "to")
+    if a > b:
+        raise op_error(ArgumentError, "uniform_", f"from ({a}) must be <= to ({b})")
+    rng = _rng(generator, "uniform_")
+    return _random_fill(self, lambda shape: rng.uniform(a, b, shape), "uniform_")
 
 
 @tensor_method("normal_")
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     """Fill with samples from N(mean, std²)."""
-    from ..random import _rng
-    return _random_fill(self, lambda shape: _rng(generator).normal(mean, std, shape), "normal_")
+    from .._args import ArgumentError, number_value
+    from ..random import _rng, floating_input
+    floating_input(self, "normal_")
+    mean, std = number_value(mean, "normal_", "mean"), number_value(std, "normal_", "std")
+    if not std >= 0:  # NaN fails too
+        raise op_error(ArgumentError, "normal_", f"std must be >= 0, got {std}")
+    rng = _rng(generator, "normal_")
+    return _random_fill(self, lambda shape: rng.normal(mean, std, shape), "normal_")
 
 
 @tensor_method("bernoulli_")
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
-    from ..random import _rng
-    return _random_fill(self, lambda shape: (_rng(generator).random(shape) < p), "bernoulli_")
+    """Fill with 1 with probability ``p`` (a number, or a tensor broadcast to ``self``), else 0."""
+    from .._args import ArgumentError
+    from ..backends import NUMPY
+    from ..random import _rng, probability
+    if isinstance(p, Tensor):
+        p = NUMPY.to_host(p._data)
+        if not ((p >= 0) & (p <= 1)).all():  # NaN fails too
+            raise op_error(ArgumentError, "bernoulli_", "every element of p must be in [0, 1]")
+    else:
+        p = probability(p, "bernoulli_")
+    rng = _rng(generator, "bernoulli_")
+    return _random_fill(self, lambda shape: rng.random(shape) < p, "bernoulli_")
 
 
 @tensor_method("random_")
 def random_(self: Tensor, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
+    """Fill with integers from [low, high) (``random_(high)``: from [0, high))."""
+    from .._args import ArgumentError, index_value
     from ..random import _rng
     if high is None:
         low, high = 0, low if low else 2 ** 24
-    return _random_fill(self, lambda shape: _rng(generator).integers(low, high, shape), "random_")
+    low, high = index_value(low, "random_", "from"), index_value(high, "random_", "to")
+    if low >= high:
+        raise op_error(ArgumentError, "random_", f"from ({low}) must be less than to ({high})")
+    rng = _rng(generator, "random_")
+    return _random_fill(self, lambda shape: rng.integers(low, high, shape), "random_")
 
 
 @tensor_method("exponential_")
 def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
-    from ..random import _rng
-    return _random_fill(self, lambda shape: _rng(generator).exponential(1.0 / lambd, shape), "exponential_")
+    """Fill with samples from the exponential distribution of rate ``lambd``."""
+    from .._args import ArgumentError, number_value
+    from ..random import _rng, floating_input
+    floating_input(self, "exponential_")
+    lambd = number_value(lambd, "exponential_", "lambd")
+    if not lambd > 0:
+        raise op_error(ArgumentError, "exponential_", f"lambd must be > 0, got {lambd}")
+    rng = _rng(generator, "exponential_")
+    return _random_fill(self, lambda shape: rng.exponential(1.0 / lambd, shape), "exponential_")

@@ -9,8 +9,9 @@ import builtins
 import math
 from collections import namedtuple
 
+from .._args import ArgumentError, bool_value, number_value
 from ..backends import NUMPY
-from ..dtypes import get_default_dtype, int64, to_dtype
+from ..dtypes import dtype_arg, get_default_dtype, int64
 from ..errors import DTypeError, ShapeError, op_error, warn_user
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim, wrap_dims
@@ -73,11 +74,14 @@ def _expand_back_raw(xp, g, ans, x, dims, keepdim, in_shape):
 defvjp_raw(sum_op, _expand_back_raw)
 
 
-def _prepare(input: Tensor, dim, op: str, dtype=None):
+def _prepare(input: Tensor, dim, op: str, dtype=None, keepdim=False):
+    """The input (converted to ``dtype``) and its reduced dims, after checking the arguments."""
     if not isinstance(input, Tensor):
         raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
+    if keepdim is not False and keepdim is not True:
+        bool_value(keepdim, op, "keepdim")
     if dtype is not None:
-        input = input.to(to_dtype(dtype))
+        input = input.to(dtype_arg(dtype, op))
     dims = wrap_dims(dim, input.ndim, op)
     if dims is not None and (len(dims) == input.ndim or dims == () or input.ndim == 0):
         dims = None  # every dim (PyTorch also reads dim=() as "all"; a 0-d tensor has dim 0)
@@ -87,10 +91,11 @@ def _prepare(input: Tensor, dim, op: str, dtype=None):
 @tensor_method("sum")
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dims when None). Bool and integer sums are int64."""
-    if dim is None and dtype is None and type(input) is Tensor and input._data.dtype.kind == "f":
+    if dim is None and dtype is None and keepdim is False and type(input) is Tensor and \
+            input._data.dtype.kind == "f":
         # the loss.sum() of every training step: nothing to convert or check
-        return sum_op(input, dims=None, keepdim=bool(keepdim), in_shape=input._data.shape)
-    input, dims = _prepare(input, dim, "sum", dtype)
+        return sum_op(input, dims=None, keepdim=False, in_shape=input._data.shape)
+    input, dims = _prepare(input, dim, "sum", dtype, keepdim)
     if input._data.dtype.kind in "bui" and dtype is None:
         input = input.to(int64)
     return sum_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
@@ -106,7 +111,7 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 @tensor_method("mean")
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Arithmetic mean over ``dim``; floating inputs only (as PyTorch)."""
-    input, dims = _prepare(input, dim, "mean", dtype)
+    input, dims = _prepare(input, dim, "mean", dtype, keepdim)
     if input._data.dtype.kind != "f":
         raise op_error(DTypeError, "mean", f"expected a floating-point tensor, got dtype "
                        f"{input.dtype.name}; convert with .float() or pass dtype=")
@@ -170,8 +175,8 @@ defvjp(prod_op, _prod_grad)
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product over all elements, or over one ``dim``."""
     if isinstance(dim, (tuple, list)):
-        raise op_error(ShapeError, "prod", "dim must be a single int (as in PyTorch)")
-    input, dims = _prepare(input, dim, "prod", dtype)
+        raise op_error(DTypeError, "prod", "dim must be a single int (as in PyTorch)")
+    input, dims = _prepare(input, dim, "prod", dtype, keepdim)
     if input._data.dtype.kind in "bui" and dtype is None:
         input = input.to(int64)
     return prod_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
@@ -191,7 +196,7 @@ def _reverse_cumsum(g: Tensor, dim: int) -> Tensor:
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Running sum along ``dim``."""
     if dtype is not None:
-        input = input.to(to_dtype(dtype))
+        input = input.to(dtype_arg(dtype, "cumsum"))
     elif input._data.dtype.kind in "bui":
         input = input.to(int64)
     d = wrap_dim(dim, input.ndim, "cumsum")
@@ -236,7 +241,7 @@ defvjp(cumprod_op, _cumprod_grad)
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Running product along ``dim``."""
     if dtype is not None:
-        input = input.to(to_dtype(dtype))
+        input = input.to(dtype_arg(dtype, "cumprod"))
     d = wrap_dim(dim, input.ndim, "cumprod")
     if input.ndim == 0:
         return input.clone()
@@ -286,7 +291,7 @@ def _var(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str) -> Te
     """``var`` for the public ``op`` (var, std, var_mean, std_mean), which names it in messages."""
     if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
         dim, unbiased = None, dim
-    input, dims = _prepare(input, dim, op)
+    input, dims = _prepare(input, dim, op, keepdim=keepdim)
     if input._data.dtype.kind != "f":
         raise op_error(DTypeError, op, f"expected a floating-point tensor, got {input.dtype.name}")
     correction = _correction(unbiased, correction, op)
@@ -346,19 +351,23 @@ defvjp(amax_op, _amax_grad)
 defvjp(amin_op, _amax_grad)
 
 
+class EmptyReductionError(ShapeError, IndexError):
+    """A max/min/argmax over an empty dim: PyTorch raises IndexError or RuntimeError."""
+
+
 def _nonempty(input: Tensor, dims, op: str) -> None:
     shape = input._data.shape
     if input._data.ndim == 0:
         return  # a 0-d tensor holds one element whatever dim says
     if (dims is None and input._data.size == 0) or (dims is not None and builtins.any(shape[d] == 0 for d in dims)):
-        raise op_error(ShapeError, op, f"cannot reduce an empty dimension (input shape {tuple(shape)})"
+        raise op_error(EmptyReductionError, op, f"cannot reduce an empty dimension (input shape {tuple(shape)})"
                        " because the operation has no identity")
 
 
 @tensor_method("amax")
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (all dims for ``()``); ties share the gradient."""
-    input, dims = _prepare(input, None if dim == () else dim, "amax")
+    input, dims = _prepare(input, None if dim == () else dim, "amax", keepdim=keepdim)
     _nonempty(input, dims, "amax")
     return amax_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
 
@@ -366,7 +375,7 @@ def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 @tensor_method("amin")
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """Minimum over ``dim`` (all dims for ``()``); ties share the gradient."""
-    input, dims = _prepare(input, None if dim == () else dim, "amin")
+    input, dims = _prepare(input, None if dim == () else dim, "amin", keepdim=keepdim)
     _nonempty(input, dims, "amin")
     return amin_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
 
@@ -482,7 +491,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
     if dim is None:
         dim = tuple(range(input.ndim))
-    input, dims = _prepare(input, dim, "logsumexp")
+    input, dims = _prepare(input, dim, "logsumexp", keepdim=keepdim)
     if input._data.dtype.kind != "f":
         input = input.to(get_default_dtype())
     return logsumexp_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
@@ -494,7 +503,12 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
     """Vector p-norm over ``dim`` (all elements when None): 2 ('fro'), 1, inf, -inf, 0 or any p."""
     from .elementwise import abs_fn, pow_fn, sqrt
     if dtype is not None:
-        input = input.to(to_dtype(dtype))
+        input = input.to(dtype_arg(dtype, "norm"))
+    if isinstance(p, str):
+        if p not in ("fro", "nuc", "inf", "-inf"):
+            raise op_error(ArgumentError, "norm", f"p must be a number, 'fro' or 'nuc', got {p!r}")
+    elif p is not None:
+        p = number_value(p, "norm", "p")
     if input._data.dtype.kind != "f":
         raise op_error(DTypeError, "norm", f"expected a floating-point tensor, got {input.dtype.name}")
     if p in ("fro", 2, 2.0, None):
@@ -509,7 +523,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
         return sum((input != 0).to(input.dtype), dim, keepdim)
     if p == 1:
         return sum(abs_fn(input), dim, keepdim)
-    input, dims = _prepare(input, dim, "norm")
+    input, dims = _prepare(input, dim, "norm", keepdim=keepdim)
     return norm_op(input, p=float(p), dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
 
 
@@ -547,18 +561,19 @@ any_op = nondifferentiable(defop("any", lambda xp, x, dims, keepdim: xp.any(x, a
 @tensor_method("all")
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where every element over ``dim`` is nonzero."""
-    input, dims = _prepare(input, dim, "all")
+    input, dims = _prepare(input, dim, "all", keepdim=keepdim)
     return all_op(input, dims=dims, keepdim=bool(keepdim))
 
 
 @tensor_method("any")
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """True where some element over ``dim`` is nonzero."""
-    input, dims = _prepare(input, dim, "any")
+    input, dims = _prepare(input, dim, "any", keepdim=keepdim)
     return any_op(input, dims=dims, keepdim=bool(keepdim))
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    _prepare(input, dim, "count_nonzero")  # the checks, naming this op
     return sum(input != 0, dim)
 
 

@@ -9,7 +9,8 @@ import builtins
 import math
 import numbers
 
-from ..errors import DTypeError, ShapeError, op_error
+from .._args import index_value, size_args, tensor_value
+from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, tensor_method, wrap_dim
 from .registry import MAY_COPY, defop, defvjp, defvjp_raw
@@ -18,13 +19,17 @@ from .view_meta import mark_refused
 # ----------------------------------------------------------------- helpers --
 
 
-def _size_args(args, op: str) -> tuple:
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    try:
-        return tuple(int(a) for a in args)
-    except (TypeError, ValueError):
-        raise op_error(DTypeError, op, f"sizes must be ints, got {args!r}") from None
+def _size_args(args, op: str, name: str = "size") -> tuple:
+    """Ints or one tuple of ints, where ops give negatives a meaning (-1) or check them."""
+    return size_args(args, op, nonnegative=False, name=name)
+
+
+def _dim_of(input: Tensor, dim, op: str) -> int:
+    """``dim`` wrapped, for ops that take a slice of an existing dim (a 0-d tensor has none)."""
+    if input.ndim == 0:
+        raise op_error(IndexingError, op, f"expects a tensor with at least one dimension, got a "
+                       f"0-d tensor (dim {dim!r})")
+    return wrap_dim(dim, input.ndim, op)
 
 
 def _infer_shape(shape: tuple, numel: int, op: str, from_shape: tuple) -> tuple:
@@ -95,12 +100,12 @@ def _viewable(array, shape: tuple) -> bool:
 
 @tensor_method("view_as")
 def view_as(self: Tensor, other: Tensor) -> Tensor:
-    return _reshape(self, tuple(other.shape), "view_as")
+    return _reshape(self, tuple(tensor_value(other, "view_as", "other").shape), "view_as")
 
 
 @tensor_method("reshape_as")
 def reshape_as(self: Tensor, other: Tensor) -> Tensor:
-    return _reshape(self, tuple(other.shape), "reshape_as")
+    return _reshape(self, tuple(tensor_value(other, "reshape_as", "other").shape), "reshape_as")
 
 
 @tensor_method("flatten")
@@ -121,7 +126,7 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     """Split dim ``dim`` into ``sizes`` (one may be -1)."""
     d = wrap_dim(dim, input.ndim, "unflatten")
     shape = input._data.shape
-    sizes = _infer_shape(tuple(int(s) for s in sizes), shape[d], "unflatten", (shape[d],))
+    sizes = _infer_shape(_size_args((sizes,), "unflatten", "sizes"), shape[d], "unflatten", (shape[d],))
     return _reshape(input, shape[:d] + sizes + shape[d + 1:], "unflatten")
 
 
@@ -220,6 +225,9 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     nd = input.ndim
     src = [wrap_dim(s, nd, "movedim") for s in src]
     dst = [wrap_dim(d, nd, "movedim") for d in dst]
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise op_error(ShapeError, "movedim", f"source {source} and destination {destination} must "
+                       "name as many dims, each once")
     order = [i for i in range(nd) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -249,8 +257,12 @@ defvjp(sum_to_op, lambda g, ans, x, shape, in_shape: broadcast_to(g, in_shape))
 def sum_to_size(input: Tensor, *size) -> Tensor:
     """Sum ``input`` down to a shape it was broadcast from (undoes broadcasting)."""
     shape = _size_args(size, "sum_to_size")
-    if tuple(input._data.shape) == shape:
+    src = tuple(input._data.shape)
+    if src == shape:
         return input
+    if len(shape) > len(src) or any(t != s and t != 1 for s, t in zip(reversed(src), reversed(shape))):
+        raise op_error(ShapeError, "sum_to_size", f"cannot sum shape {src} to {shape}: {shape} must "
+                       f"broadcast to {src} (from the right, each size equal or 1)")
     return sum_to_op(input, shape=shape, in_shape=tuple(input._data.shape))
 
 
@@ -285,11 +297,14 @@ def broadcast_shapes(*shapes) -> tuple:
 @tensor_method("broadcast_to")
 def broadcast_to(input: Tensor, *shape) -> Tensor:
     """A view of ``input`` broadcast to ``shape``."""
-    shape = _size_args(shape, "broadcast_to")
+    return _broadcast_to(input, _size_args(shape, "broadcast_to"), "broadcast_to")
+
+
+def _broadcast_to(input: Tensor, shape: tuple, op: str) -> Tensor:
     src = tuple(input._data.shape)
-    if len(shape) < len(src) or any(
+    if len(shape) < len(src) or builtins.any(s < 0 for s in shape) or builtins.any(
             s != t and s != 1 for s, t in zip(reversed(src), reversed(shape))):
-        raise op_error(ShapeError, "broadcast_to", f"cannot broadcast shape {src} to {shape}: "
+        raise op_error(ShapeError, op, f"cannot broadcast shape {src} to {shape}: "
                        "from the right, each input size must equal the target or be 1")
     if shape == src:
         return input
@@ -308,12 +323,12 @@ def expand(self: Tensor, *sizes) -> Tensor:
     shape = tuple(src[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     if -1 in shape[:lead]:
         raise op_error(ShapeError, "expand", "-1 is not allowed in a new leading dimension")
-    return broadcast_to(self, shape)
+    return _broadcast_to(self, shape, "expand")
 
 
 @tensor_method("expand_as")
 def expand_as(self: Tensor, other: Tensor) -> Tensor:
-    return broadcast_to(self, tuple(other.shape))
+    return _broadcast_to(self, tuple(tensor_value(other, "expand_as", "other").shape), "expand_as")
 
 
 def broadcast_tensors(*tensors) -> tuple:
@@ -332,6 +347,13 @@ def _cat_rule(i):
         start = builtins.sum(sizes[:i])
         return narrow(g, dim, start, sizes[i])
     return rule
+
+
+def _tensor_list(tensors, op: str) -> None:
+    """``tensors`` must be a list or tuple (PyTorch refuses one tensor, which would iterate)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise op_error(DTypeError, op, f"tensors must be a list or tuple of tensors, got "
+                       f"{type(tensors).__name__}")
 
 
 def _cat_check(tensors, op: str, dim) -> int:
@@ -353,6 +375,7 @@ def _cat_check(tensors, op: str, dim) -> int:
 @tensor_method()
 def cat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dim."""
+    _tensor_list(tensors, "cat")
     tensors = [as_tensor_arg(t, "cat") for t in tensors]
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     d = _cat_check(tensors, "cat", dim)
@@ -388,6 +411,7 @@ concat = concatenate = cat
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Join tensors along a new dim."""
+    _tensor_list(tensors, "stack")
     tensors = [as_tensor_arg(t, "stack") for t in tensors]
     if not tensors:
         raise op_error(ShapeError, "stack", "expected a non-empty list of tensors")
@@ -400,10 +424,14 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def hstack(tensors) -> Tensor:
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        raise op_error(ShapeError, "hstack", "expected a non-empty list of tensors")
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors) -> Tensor:
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        raise op_error(ShapeError, "vstack", "expected a non-empty list of tensors")
     return cat([t if t.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
 
 
@@ -420,9 +448,10 @@ defvjp(slice_op, lambda g, ans, x, dim, start, stop, size: pad_dim(g, dim, start
 @tensor_method("narrow")
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """``length`` elements of dim ``dim`` from ``start`` (a view)."""
-    d = wrap_dim(dim, input.ndim, "narrow")
+    d = _dim_of(input, dim, "narrow")
     size = input._data.shape[d]
-    start = int(start) + (size if start < 0 else 0)
+    start, length = index_value(start, "narrow", "start"), index_value(length, "narrow", "length")
+    start += size if start < 0 else 0
     if not (0 <= start and start + length <= size and length >= 0):
         raise op_error(ShapeError, "narrow", f"start {start} + length {length} exceeds dim {dim} of "
                        f"size {size}")
@@ -455,15 +484,17 @@ def pad_dim(x: Tensor, dim: int, before: int, after: int) -> Tensor:
 @tensor_method("split")
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
-    d = wrap_dim(dim, tensor.ndim, "split")
+    d = _dim_of(tensor, dim, "split")
     size = tensor._data.shape[d]
-    if isinstance(split_size_or_sections, numbers.Integral):
-        step = int(split_size_or_sections)
+    if not isinstance(split_size_or_sections, (tuple, list)):
+        step = index_value(split_size_or_sections, "split", "split_size")
         if step <= 0:
             raise op_error(ShapeError, "split", f"split_size must be positive, got {step}")
         sizes = [min(step, size - s) for s in range(0, size, step)] or [0]
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = _size_args((split_size_or_sections,), "split", "split_sizes")
+        if builtins.any(s < 0 for s in sizes):
+            raise op_error(ShapeError, "split", f"split_sizes must be non-negative, got {sizes}")
         if builtins.sum(sizes) != size:
             raise op_error(ShapeError, "split", f"sections {sizes} sum to {builtins.sum(sizes)}, "
                            f"but dim {dim} has size {size}")
@@ -485,17 +516,19 @@ def _unmarked(views) -> tuple:
 @tensor_method("chunk")
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """At most ``chunks`` pieces of equal size (the last may be smaller)."""
-    if chunks <= 0:
+    if index_value(chunks, "chunk", "chunks") <= 0:
         raise op_error(ShapeError, "chunk", f"chunks must be positive, got {chunks}")
-    d = wrap_dim(dim, input.ndim, "chunk")
+    d = _dim_of(input, dim, "chunk")
     size = input._data.shape[d]
     return mark_refused(_unmarked(split(input, max(1, -(-size // chunks)), d)), "chunk")
 
 
 @tensor_method("tensor_split")
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
-    d = wrap_dim(dim, input.ndim, "tensor_split")
+    d = _dim_of(input, dim, "tensor_split")
     size = input._data.shape[d]
+    if index_value(sections, "tensor_split", "sections") <= 0:
+        raise op_error(ShapeError, "tensor_split", f"sections must be positive, got {sections}")
     base, extra = divmod(size, sections)
     pieces = split(input, [base + (1 if i < extra else 0) for i in range(sections)], d)
     return mark_refused(_unmarked(pieces), "tensor_split")
@@ -504,15 +537,16 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
 @tensor_method("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """The slices along ``dim``, each without that dim."""
-    d = wrap_dim(dim, input.ndim, "unbind")
+    d = _dim_of(input, dim, "unbind")
     return mark_refused([select(input, d, i) for i in range(input._data.shape[d])], "unbind")
 
 
 @tensor_method("select")
 def select(input: Tensor, dim: int, index: int) -> Tensor:
     """The slice at ``index`` of dim ``dim``, without that dim."""
-    d = wrap_dim(dim, input.ndim, "select")
+    d = _dim_of(input, dim, "select")
     size = input._data.shape[d]
+    index = index_value(index, "select", "index")
     if not -size <= index < size:
         from ..errors import IndexingError
         raise op_error(IndexingError, "select", f"index {index} is out of range for dim {dim} of "
@@ -525,7 +559,7 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 @tensor_method("repeat")
 def repeat(input: Tensor, *sizes) -> Tensor:
     """Tile ``input``: ``sizes`` gives the repeats per dim (at least ``ndim`` of them)."""
-    sizes = _size_args(sizes, "repeat")
+    sizes = size_args(sizes, "repeat", name="repeats")
     if len(sizes) < input.ndim:
         raise op_error(ShapeError, "repeat", f"number of repeats ({len(sizes)}) must be at least the "
                        f"number of dims ({input.ndim})")
@@ -547,7 +581,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:
 @tensor_method("tile")
 def tile(input: Tensor, dims) -> Tensor:
     """As :func:`repeat`, padding ``dims`` with leading 1s when short."""
-    dims = tuple(dims)
+    dims = _size_args((dims,) if isinstance(dims, (tuple, list)) else (dims,), "tile", "dims")
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
     return repeat(input, *dims)
@@ -559,6 +593,8 @@ def repeat_interleave(input: Tensor, repeats: int, dim: int | None = None) -> Te
     if dim is None:
         input, dim = flatten(input), 0
     d = wrap_dim(dim, input.ndim, "repeat_interleave")
+    if index_value(repeats, "repeat_interleave", "repeats") < 0:
+        raise op_error(ShapeError, "repeat_interleave", f"repeats must be non-negative, got {repeats}")
     shape = tuple(input.shape)
     x = unsqueeze(input, d + 1)
     x = broadcast_to(x, shape[:d + 1] + (int(repeats),) + shape[d + 1:])
@@ -600,14 +636,15 @@ defvjp(roll_op, lambda g, ans, x, shifts, dims: roll_op(g, shifts=tuple(-s for s
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     """Shift elements cyclically along ``dims`` (flattened when None)."""
     if dims is None:
-        return reshape(roll_op(flatten(input), shifts=int(shifts), dims=0), tuple(input.shape))
+        shifts = index_value(shifts, "roll", "shifts")
+        return reshape(roll_op(flatten(input), shifts=shifts, dims=0), tuple(input.shape))
     if isinstance(dims, (tuple, list)):
-        shifts = tuple(int(s) for s in shifts)
+        shifts = _size_args((shifts,), "roll", "shifts")
         dims = tuple(wrap_dim(d, input.ndim, "roll") for d in dims)
         if len(shifts) != len(dims):
             raise op_error(ShapeError, "roll", f"got {len(shifts)} shifts for {len(dims)} dims")
     else:
-        shifts, dims = int(shifts), wrap_dim(dims, input.ndim, "roll")
+        shifts, dims = index_value(shifts, "roll", "shifts"), wrap_dim(dims, input.ndim, "roll")
     return roll_op(input, shifts=shifts, dims=dims)
 
 
