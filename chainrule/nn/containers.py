@@ -25,7 +25,7 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Parameter
 def _index(idx, n: int, kind: str) -> int:
     idx = operator.index(idx)
     if not -n <= idx < n:
-        raise IndexError(f"{kind}: index {idx} is out of range for {n} entries")
+        raise op_error(IndexError, kind, f"index {idx} is out of range for {n} entries")
     return idx % n
 
 
@@ -93,7 +93,7 @@ class Sequential(Module):
         items = list(self._modules.values())
         n = len(items)
         if not -n <= index <= n:
-            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} entries")
+            raise op_error(IndexError, "Sequential.insert", f"index {index} is out of range for {n} entries")
         items.insert(index % (n + 1) if index < 0 else index, module)
         self._modules.clear()
         for i, m in enumerate(items):
@@ -291,7 +291,7 @@ class ParameterDict(Module):
     def __setitem__(self, key: str, value) -> None:
         value = _as_parameter(value)
         if not isinstance(value, Parameter):
-            raise TypeError(f"ParameterDict: cannot store {type(value).__name__} under '{key}' "
+            raise op_error(TypeError, "ParameterDict", f"cannot store {type(value).__name__} under '{key}' "
                             "(a Tensor or Parameter expected)")
         self._keys[key] = None
         self._parameters[key] = value

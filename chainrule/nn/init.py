@@ -40,11 +40,11 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+            raise op_error(ValueError, "calculate_gain", f"negative_slope {param!r} is not a valid number")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one of "
+    raise op_error(ValueError, "calculate_gain", f"unsupported nonlinearity {nonlinearity!r}; expected one of "
                      "linear, conv*, sigmoid, tanh, relu, leaky_relu, selu")
 
 
@@ -60,7 +60,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 def _fan(tensor: Tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise op_error(ValueError, "init", f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
@@ -189,7 +189,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     from ..backends import backend_of
     import numpy as np
     if not a < b:
-        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+        raise op_error(ValueError, "trunc_normal_", f"expected a < b, got a={a}, b={b}")
     rng = _rng(generator)
     x = rng.normal(mean, std, tuple(tensor.shape))
     for _ in range(100):

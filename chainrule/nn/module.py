@@ -19,7 +19,7 @@ from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
 from ..autograd.graph import RemovableHandle
-from ..errors import ShapeError
+from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
 
@@ -37,7 +37,7 @@ class Module:
 
     def __init__(self, *args, **kwargs) -> None:
         if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments")
+            raise op_error(TypeError, "Module", f"{type(self).__name__}.__init__() got unexpected arguments")
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -110,17 +110,17 @@ class Module:
             self.register_buffer(name, Tensor._make(value._data), persistent=value.persistent)
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' "
+                raise op_error(TypeError, "Module", f"cannot assign {type(value).__name__} as parameter '{name}' "
                                 "(chainrule.nn.Parameter or None expected)")
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' "
+                raise op_error(TypeError, "Module", f"cannot assign {type(value).__name__} as child module '{name}' "
                                 "(a Module or None expected)")
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
+                raise op_error(TypeError, "Module", f"cannot assign {type(value).__name__} as buffer '{name}' "
                                 "(a Tensor or None expected)")
             buffers[name] = value
         else:
@@ -150,7 +150,7 @@ class Module:
         """Add a parameter (or None, a placeholder) under ``name``."""
         _check_name(self, name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' "
+            raise op_error(TypeError, "Module.register_parameter", f"cannot assign {type(param).__name__} as parameter '{name}' "
                             "(chainrule.nn.Parameter or None expected)")
         self._parameters[name] = param
 
@@ -161,7 +161,7 @@ class Module:
         """
         _check_name(self, name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer '{name}' "
+            raise op_error(TypeError, "Module.register_buffer", f"cannot assign {type(tensor).__name__} as buffer '{name}' "
                             "(a Tensor or None expected)")
         if name in self.__dict__:
             del self.__dict__[name]
@@ -174,7 +174,7 @@ class Module:
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add a child module under ``name``."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            raise op_error(TypeError, "Module.add_module", f"{type(module).__name__} is not a Module subclass")
         _check_name(self, name, "module")
         self._modules[name] = module
 
@@ -264,7 +264,7 @@ class Module:
     def train(self, mode: bool = True) -> "Module":
         """Set training mode here and below (affects Dropout, BatchNorm …)."""
         if not isinstance(mode, bool):
-            raise ValueError("training mode is expected to be a bool")
+            raise op_error(ValueError, "Module.train", "training mode is expected to be a bool")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -338,7 +338,7 @@ class Module:
         if dtype is not None:
             dtype = to_dtype(dtype)
             if not dtype.is_floating_point:
-                raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype.name}")
+                raise op_error(TypeError, "Module.to", f"only accepts floating point dtypes, got {dtype.name}")
 
         def convert(t: Tensor) -> Tensor:
             out = t if device is None else t.to(device)
@@ -434,7 +434,7 @@ class Module:
                 errors.insert(0, "Unexpected key(s) in state_dict: " +
                               ", ".join(f'"{k}"' for k in unexpected))
         if errors:
-            raise ShapeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+            raise op_error(ShapeError, "Module.load_state_dict", f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                              + "\n\t".join(errors))
         return IncompatibleKeys(missing, unexpected)
 
@@ -483,7 +483,7 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def __getstate__(self):
-        raise TypeError("chainrule modules are not pickled; save module.state_dict() with "
+        raise op_error(TypeError, "Module", "chainrule modules are not pickled; save module.state_dict() with "
                         "chainrule.save")
 
     def __copy__(self):
@@ -506,21 +506,26 @@ def _is_dtype(a) -> bool:
     return isinstance(a, DType)
 
 
+def _api(kind: str) -> str:
+    """The method that registers a ``kind`` (for error messages)."""
+    return "add_module" if kind == "module" else f"register_{kind}"
+
+
 def _check_name(module: Module, name: str, kind: str) -> None:
     """PyTorch's rules for a new parameter/buffer/module name."""
     if not isinstance(name, str):
-        raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        raise op_error(TypeError, _api(kind), f"{kind} name should be a string, got {type(name).__name__}")
     if not name:
-        raise KeyError(f'{kind} name can\'t be empty string ""')
+        raise op_error(KeyError, _api(kind), f'{kind} name can\'t be empty string ""')
     if "." in name:
-        raise KeyError(f'{kind} name can\'t contain ".", got "{name}"')
+        raise op_error(KeyError, _api(kind), f'{kind} name can\'t contain ".", got "{name}"')
     own = {"parameter": module._parameters, "buffer": module._buffers,
            "module": module._modules}[kind]
     if name in own:
         return  # re-registering under the same kind replaces the entry
     if hasattr(type(module), name) or name in module.__dict__ or any(
             name in store for store in (module._parameters, module._buffers, module._modules)):
-        raise KeyError(f"attribute '{name}' already exists")
+        raise op_error(KeyError, _api(kind), f"attribute '{name}' already exists")
 
 
 def _add_hook(hooks: list, entry, prepend: bool) -> RemovableHandle:

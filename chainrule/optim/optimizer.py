@@ -18,11 +18,13 @@ True
 from __future__ import annotations
 
 import functools
+import numbers
 import warnings
 from collections import defaultdict
 from itertools import chain
 from typing import Any, Callable, Iterable
 
+from ..errors import op_error
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import RemovableHandle
 from ..backends import backend_of
@@ -55,17 +57,22 @@ def _no_differentiable(differentiable: bool) -> None:
                                   "graph) is not supported by chainrule; leave it False")
 
 
-def check_non_negative(value, what: str) -> None:
-    """Raise PyTorch's ``ValueError("Invalid <what>: <value>")`` unless ``value >= 0``."""
+def check_non_negative(value, what: str, arg: str, op: str) -> None:
+    """Raise PyTorch's ``ValueError("Invalid <what>: <value>")`` unless ``value >= 0``.
+
+    ``arg`` is the keyword the user passed (named in the message) and ``op`` the optimizer.
+    """
+    if not isinstance(value, (numbers.Real, Tensor)):
+        raise op_error(TypeError, op, f"{arg} must be a number, got {type(value).__name__} {value!r}")
     if not 0.0 <= value:
-        raise ValueError(f"Invalid {what}: {value}")
+        raise op_error(ValueError, op, f"Invalid {what}: {value} ({arg} must be >= 0)")
 
 
-def check_lr(lr) -> None:
+def check_lr(lr, op: str) -> None:
     """Validate a learning rate: non-negative, and one element when it is a tensor."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
-        raise ValueError("Tensor lr must be 1-element")
-    check_non_negative(lr, "learning rate")
+        raise op_error(ValueError, op, "Tensor lr must be 1-element")
+    check_non_negative(lr, "learning rate", "lr", op)
 
 
 def scalar_dtype():
@@ -86,14 +93,15 @@ def zeros_state(p: Tensor, fill: float = 0.0) -> Tensor:
     return Tensor._make(xp.full_like(p._data, fill) if fill else xp.zeros_like(p._data))
 
 
-def check_betas(betas) -> tuple:
+def check_betas(betas, op: str) -> tuple:
     """Validate Adam-style ``betas`` and return them as a tuple of two numbers."""
     betas = tuple(betas)
     if len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        raise op_error(ValueError, op, f"betas must be a pair (beta1, beta2), got {betas!r}")
     for i, b in enumerate(betas):
         if not 0.0 <= _scalar(b) < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+            raise op_error(ValueError, op, f"Invalid beta parameter at index {i}: {b} "
+                           "(betas must be in [0, 1))")
     return betas
 
 
@@ -159,18 +167,18 @@ class Optimizer:
         self._opt_called = False
         self._scratch = Scratch()  # temporaries reused by every step (see _kernels.Scratch)
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
+            raise op_error(TypeError, "Optimizer", "params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {type(params).__name__}; wrap a single "
                             "tensor in a list: [tensor]")
         if isinstance(params, (set, frozenset)):  # PyTorch only catches this inside a group
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+            raise op_error(TypeError, "Optimizer", "optimizer parameters need to be organized in ordered collections, but "
                             "the ordering of tensors in sets will change between runs. Please use "
                             "a list instead.")
         self.state = defaultdict(dict)
         self.param_groups = []
         param_groups = list(params)
         if len(param_groups) == 0:
-            raise ValueError("optimizer got an empty parameter list")
+            raise op_error(ValueError, "Optimizer", "optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for group in param_groups:
@@ -187,12 +195,12 @@ class Optimizer:
         [0.001, 0.01]
         """
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise op_error(TypeError, "Optimizer.add_param_group", f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+            raise op_error(TypeError, "Optimizer.add_param_group", "optimizer parameters need to be organized in ordered collections, but "
                             "the ordering of tensors in sets will change between runs. Please use "
                             "a list instead.")
         else:
@@ -202,18 +210,18 @@ class Optimizer:
         param_group["params"] = params
         if names:
             if len(names) != len(params):
-                raise ValueError("all optimizer params should be with/without names. Some param "
+                raise op_error(ValueError, "Optimizer.add_param_group", "all optimizer params should be with/without names. Some param "
                                  "names are missing")
             param_group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                raise op_error(TypeError, "Optimizer.add_param_group", "optimizer can only optimize Tensors, but one of the params is "
                                 f"{type(p).__name__}")
             if not (p.is_leaf or p.retains_grad):
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise op_error(ValueError, "Optimizer.add_param_group", "can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
-                raise ValueError(f"parameter group didn't specify a value of required "
+                raise op_error(ValueError, "Optimizer.add_param_group", f"parameter group didn't specify a value of required "
                                  f"optimization parameter {name}")
             param_group.setdefault(name, default)
         ids = [id(p) for p in params]
@@ -226,10 +234,10 @@ class Optimizer:
             seen.update(id(p) for p in group["params"])
             if ("param_names" in param_group) != ("param_names" in group):
                 kind = "with names" if "param_names" in param_group else "without names"
-                raise ValueError("all optimizer param groups should be with/without names. "
+                raise op_error(ValueError, "Optimizer.add_param_group", "all optimizer param groups should be with/without names. "
                                  f"cannot add param group {kind} to the optimizer")
         if not seen.isdisjoint(ids):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise op_error(ValueError, "Optimizer.add_param_group", "some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
     # -- gradients ------------------------------------------------------------------
@@ -316,11 +324,11 @@ class Optimizer:
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
-            raise ValueError(f"loaded state dict has a different number of parameter groups "
+            raise op_error(ValueError, "Optimizer.load_state_dict", f"loaded state dict has a different number of parameter groups "
                              f"({len(saved_groups)}) than the optimizer ({len(groups)})")
         for i, (g, s) in enumerate(zip(groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group ({i}) that doesn't "
+                raise op_error(ValueError, "Optimizer.load_state_dict", f"loaded state dict contains a parameter group ({i}) that doesn't "
                                  f"match the size of optimizer's group: {len(s['params'])} saved "
                                  f"parameters, {len(g['params'])} in the optimizer")
         id_map = dict(zip((_key(i) for i in chain.from_iterable(s["params"] for s in saved_groups)),

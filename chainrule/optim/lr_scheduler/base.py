@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from ...tensor import Tensor
+from ...errors import op_error
 from ..optimizer import Optimizer, _scalar
 
 __all__ = ["LRScheduler"]
@@ -27,7 +28,7 @@ def format_param(name: str, optimizer: Optimizer, param) -> list:
     """One value per param group: a list of them is checked, a single value repeated."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} "
+            raise op_error(ValueError, name, f"{name} must have the same length as optimizer.param_groups. {name} "
                              f"has {len(param)} values, param_groups has "
                              f"{len(optimizer.param_groups)}.")
     else:
@@ -67,7 +68,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, "LRScheduler", f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -76,7 +77,7 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when "
+                    raise op_error(KeyError, "LRScheduler", f"param 'initial_lr' is not specified in param_groups[{i}] when "
                                    "resuming a scheduler with last_epoch >= 0: load the optimizer's "
                                    "state first, or leave last_epoch at -1 for a fresh run")
         self.base_lrs: list = group_values(optimizer, "initial_lr")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ...errors import op_error
 from ..optimizer import Optimizer
 from .base import LRScheduler, group_values, set_group_value
 
@@ -65,11 +66,11 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
         if not isinstance(T_0, int) or T_0 <= 0:
-            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts", f"Expected positive integer T_0, but got {T_0}")
         if not isinstance(T_mult, int) or T_mult < 1:
-            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts", f"Expected integer T_mult >= 1, but got {T_mult}")
         if not isinstance(eta_min, (float, int)):
-            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type "
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts", f"Expected float or int eta_min, but got {eta_min} of type "
                              f"{type(eta_min).__name__}")
         self.T_0 = T_0
         self.T_i = T_0

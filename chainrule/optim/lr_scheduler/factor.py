@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable
 
+from ...errors import op_error
 from ..optimizer import Optimizer
 from .base import LRScheduler, group_values
 
@@ -23,7 +24,7 @@ def _lambdas(optimizer: Optimizer, lr_lambda) -> list:
     if not isinstance(lr_lambda, (list, tuple)):
         return [lr_lambda] * len(optimizer.param_groups)
     if len(lr_lambda) != len(optimizer.param_groups):
-        raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+        raise op_error(ValueError, "lr_lambda", f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
     return list(lr_lambda)
 
 
@@ -87,7 +88,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
         self.lr_lambdas = _lambdas(optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
-                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+                raise op_error(TypeError, "MultiplicativeLR", f"lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -185,7 +186,7 @@ class ConstantLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
         if factor > 1.0 or factor < 0:
-            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+            raise op_error(ValueError, "ConstantLR", "Constant multiplicative factor expected to be between 0 and 1.")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -219,10 +220,10 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
         if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
+            raise op_error(ValueError, "LinearLR", "Starting multiplicative factor expected to be greater than 0 and "
                              "less or equal to 1.")
         if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+            raise op_error(ValueError, "LinearLR", "Ending multiplicative factor expected to be between 0 and 1.")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters

@@ -5,6 +5,7 @@ import warnings
 from math import inf
 from typing import Any, Literal, SupportsFloat
 
+from ...errors import op_error
 from ..optimizer import Optimizer
 from .base import EPOCH_DEPRECATION_WARNING, LRScheduler, group_values, set_group_value
 
@@ -31,14 +32,14 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold_mode: Literal["rel", "abs"] = "rel", cooldown: int = 0,
                  min_lr: list[float] | float = 0, eps: float = 1e-8) -> None:
         if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
+            raise op_error(ValueError, "ReduceLROnPlateau", "Factor should be < 1.0.")
         self.factor = factor
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, "ReduceLROnPlateau", f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+                raise op_error(ValueError, "ReduceLROnPlateau", f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -82,7 +83,7 @@ class ReduceLROnPlateau(LRScheduler):
     def _reduce_lr(self, epoch) -> None:
         if len(self.optimizer.param_groups) != len(self.min_lrs):
             if self.default_min_lr is None:
-                raise RuntimeError(f"The number of param groups in the `optimizer` "
+                raise op_error(RuntimeError, "ReduceLROnPlateau", f"The number of param groups in the `optimizer` "
                                    f"({len(self.optimizer.param_groups)}) differs from when "
                                    f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), "
                                    "usually due to a new param group being added to the optimizer. "
@@ -110,9 +111,9 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in {"min", "max"}:
-            raise ValueError(f"mode {mode!r} is unknown! Expected 'min' or 'max'")
+            raise op_error(ValueError, "ReduceLROnPlateau", f"mode {mode!r} is unknown! Expected 'min' or 'max'")
         if threshold_mode not in {"rel", "abs"}:
-            raise ValueError(f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs'")
+            raise op_error(ValueError, "ReduceLROnPlateau", f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs'")
         self.mode_worse = inf if mode == "min" else -inf
         self.mode = mode
         self.threshold = threshold

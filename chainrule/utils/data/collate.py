@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import op_error
 from ...tensor import Tensor
 
 __all__ = ["default_collate", "default_convert"]
@@ -48,7 +49,7 @@ def default_collate(batch: list) -> Any:
         return stack(list(batch), 0)
     if isinstance(elem, np.ndarray) or isinstance(elem, np.generic):
         if elem.dtype.kind in "USOV":
-            raise TypeError(_NOT_SUPPORTED.format(elem.dtype))
+            raise op_error(TypeError, "default_collate", _NOT_SUPPORTED.format(elem.dtype))
         if isinstance(elem, np.ndarray) and elem.ndim:
             return default_collate([tensor(b) for b in batch])
         return tensor(np.array(batch))
@@ -75,12 +76,12 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
-            raise RuntimeError("each element in list of batch should be of equal size")
+            raise op_error(RuntimeError, "default_collate", "each element in list of batch should be of equal size")
         transposed = [default_collate(list(s)) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return transposed  # PyTorch returns a list for tuples, kept for compatibility
         return _rebuild(elem, transposed)
-    raise TypeError(_NOT_SUPPORTED.format(type(elem)))
+    raise op_error(TypeError, "default_collate", _NOT_SUPPORTED.format(type(elem)))
 
 
 def default_convert(data: Any) -> Any:
