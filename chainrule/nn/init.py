@@ -13,15 +13,35 @@ True
 """
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 from ..autograd.grad_mode import no_grad
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
+from . import _args
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
            "orthogonal_", "trunc_normal_", "sparse_"]
+
+
+def _fills(fn):
+    """Refuse a first argument that is not a tensor, with an error naming ``fn``."""
+    @functools.wraps(fn)
+    def wrapper(tensor, *args, **kwargs):
+        _args.tensor(tensor, "tensor", fn.__name__)
+        return fn(tensor, *args, **kwargs)
+    return wrapper
+
+
+def _no_elements(tensor: Tensor) -> bool:
+    """True (after PyTorch's warning) when ``tensor`` has no elements to initialise."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -40,7 +60,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise op_error(ValueError, "calculate_gain", f"negative_slope {param!r} is not a valid number")
+            raise op_error(ValueError, "calculate_gain", f"param (the negative_slope) {param!r} is not "
+                           "a valid number")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
@@ -65,32 +86,38 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_fills
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
     with no_grad():
         return tensor.uniform_(a, b, generator=generator)
 
 
+@_fills
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std²)."""
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
 
+@_fills
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     with no_grad():
         return tensor.fill_(val)
 
 
+@_fills
 def zeros_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 0.0)
 
 
+@_fills
 def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
+@_fills
 def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity (ones on the diagonal)."""
     if tensor.ndim != 2:
@@ -103,6 +130,7 @@ def eye_(tensor: Tensor) -> Tensor:
         return tensor
 
 
+@_fills
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a {3,4,5}-D conv weight so the convolution is the identity."""
     if tensor.ndim not in (3, 4, 5):
@@ -119,6 +147,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         return tensor
 
 
+@_fills
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))`` (Glorot)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -126,6 +155,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor
     return uniform_(tensor, -a, a, generator)
 
 
+@_fills
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -133,25 +163,28 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return normal_(tensor, 0.0, std, generator)
 
 
+@_fills
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """U(-b, b) with ``b = gain * sqrt(3 / fan)`` (He)."""
-    if 0 in tuple(tensor.shape):
+    if _no_elements(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
+@_fills
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """N(0, std²) with ``std = gain / sqrt(fan)`` (He)."""
-    if 0 in tuple(tensor.shape):
+    if _no_elements(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 
 
+@_fills
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR of a Gaussian one (sign-corrected), times ``gain``."""
     if tensor.ndim < 2:
@@ -178,6 +211,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return tensor
 
 
+@_fills
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """N(mean, std²) truncated to [a, b]: the same distribution as PyTorch's.
@@ -205,6 +239,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     return tensor
 
 
+@_fills
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """A 2-D tensor with N(0, std²) entries and a fraction ``sparsity`` of each column zero."""
     if tensor.ndim != 2:

@@ -14,7 +14,7 @@ from ..creation import empty, ones, tensor, zeros
 from ..dtypes import int64
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
-from . import init
+from . import _args, init
 from .functional import _normalization as F
 from .module import Module
 from .parameter import Parameter
@@ -46,7 +46,7 @@ class _BatchNorm(Module):
                  affine: bool = True, track_running_stats: bool = True, device=None,
                  dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = _args.size(num_features, "num_features", type(self).__name__)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -171,7 +171,9 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        if num_groups < 1 or num_channels % num_groups:
+        _args.size(num_groups, "num_groups", "GroupNorm", minimum=1)
+        _args.size(num_channels, "num_channels", "GroupNorm")
+        if num_channels % num_groups:
             raise op_error(ValueError, "GroupNorm", f"num_channels ({num_channels}) must be "
                            f"divisible by num_groups ({num_groups})")
         self.num_groups = num_groups

@@ -20,22 +20,9 @@ import numbers
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.conv import conv2d_op, conv_transpose2d_op
 from ...tensor import Tensor
+from .._args import pair
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
-
-
-def pair(value, n: int, name: str, op: str) -> tuple:
-    """``value`` as an ``n``-tuple of ints (an int is repeated)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value),) * n
-    try:
-        out = tuple(int(v) for v in value)
-    except TypeError:
-        raise op_error(DTypeError, op, f"{name} must be an int or a tuple of {n} ints, got "
-                       f"{value!r}") from None
-    if len(out) != n:
-        raise op_error(ShapeError, op, f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-    return out
 
 
 def conv_padding(padding, kernel: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:

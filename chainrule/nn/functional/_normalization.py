@@ -22,6 +22,7 @@ from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
@@ -72,8 +73,7 @@ def _affine(y: Tensor, weight, bias, shape: tuple) -> Tensor:
 
 
 def _check_float(input, op: str) -> None:
-    if not isinstance(input, Tensor):
-        raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
+    _args.tensor(input, "input", op)
     if not input.is_floating_point():
         raise op_error(DTypeError, op, f"expected a floating-point input, got {input.dtype.name}")
 

@@ -21,6 +21,7 @@ from ...errors import DTypeError, ShapeError, op_error
 from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
                          pool_gather_op, window_sum_op)
 from ...tensor import Tensor
+from .. import _args
 from ._conv import pair
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -40,8 +41,7 @@ def pool_out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) ->
 
 def _as_4d(input: Tensor, nd: int, op: str):
     """(N, C, H, W) view of a batched or unbatched 1-D/2-D input, and how to undo it."""
-    if not isinstance(input, Tensor):
-        raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
+    _args.tensor(input, "input", op)
     if input.ndim not in (nd + 1, nd + 2):
         raise op_error(ShapeError, op, f"expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
                        f"input, got input of shape {tuple(input.shape)}")
