@@ -16,6 +16,7 @@ dotted paths (``"0.weight"``) as in PyTorch, so state dicts line up.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ..autograd.graph import RemovableHandle
@@ -335,6 +336,8 @@ class Module:
                 dtype = a
             elif a is not None:
                 device = a
+        if device is not None:
+            device = _device(device)
         if dtype is not None:
             dtype = to_dtype(dtype)
             if not dtype.is_floating_point:
@@ -397,6 +400,9 @@ class Module:
         error, and so is any shape mismatch.
         """
         from ..autograd.grad_mode import no_grad
+        if not isinstance(state_dict, Mapping):
+            raise op_error(TypeError, "Module.load_state_dict", f"expected state_dict to be "
+                           f"dict-like, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -410,9 +416,10 @@ class Module:
                     mod = self.get_submodule(key.rpartition(".")[0] if "." in key else "")
                     mod.set_extra_state(value)
                     continue
-                if not isinstance(value, Tensor):
-                    from ..creation import tensor
-                    value = tensor(value)
+                if not isinstance(value, Tensor):  # PyTorch refuses lists and numbers too
+                    errors.append(f"while copying the parameter named \"{key}\", expected a Tensor "
+                                  f"from the checkpoint but received {type(value).__name__}")
+                    continue
                 if tuple(value.shape) != tuple(target.shape):
                     errors.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(value.shape)} from checkpoint, the shape in current "
@@ -504,6 +511,15 @@ class Module:
 def _is_dtype(a) -> bool:
     from ..dtypes import DType
     return isinstance(a, DType)
+
+
+def _device(spec):
+    """``spec`` as a Device, its error pointing at the caller of ``Module.to``."""
+    from ..backends.base import Device
+    try:
+        return spec if isinstance(spec, Device) else Device(spec)
+    except (TypeError, ValueError) as e:
+        raise op_error(type(e), "Module.to", str(e)) from None
 
 
 def _api(kind: str) -> str:

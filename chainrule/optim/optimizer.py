@@ -21,6 +21,7 @@ import functools
 import numbers
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping
 from itertools import chain
 from typing import Any, Callable, Iterable
 
@@ -176,6 +177,9 @@ class Optimizer:
                             "a list instead.")
         self.state = defaultdict(dict)
         self.param_groups = []
+        if not isinstance(params, Iterable):
+            raise op_error(TypeError, "Optimizer", "params argument given to the optimizer should be "
+                           f"an iterable of Tensors or dicts, but got {type(params).__name__}")
         param_groups = list(params)
         if len(param_groups) == 0:
             raise op_error(ValueError, "Optimizer", "optimizer got an empty parameter list")
@@ -196,6 +200,9 @@ class Optimizer:
         """
         if not isinstance(param_group, dict):
             raise op_error(TypeError, "Optimizer.add_param_group", f"param_group must be a dict, but got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise op_error(KeyError, "Optimizer.add_param_group", "param_group must have a 'params' "
+                           f"entry (the tensors to optimize), got keys {sorted(param_group)}")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
@@ -321,6 +328,11 @@ class Optimizer:
         ``step``); integer keys that came back as strings (from JSON) are accepted.
         """
         import copy
+        if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict:
+            got = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict).__name__
+            raise op_error(TypeError if not isinstance(state_dict, Mapping) else KeyError,
+                           "Optimizer.load_state_dict", "expected a state_dict with 'state' and "
+                           f"'param_groups' entries (from Optimizer.state_dict()), got {got}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):

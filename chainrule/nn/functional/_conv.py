@@ -95,6 +95,9 @@ def _add_bias_and_restore(out: Tensor, bias, out_ch: int, unbatched: bool, nd: i
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: str) -> Tensor:
     x, w, unbatched = _batched_2d(input, weight, bias, nd, op)
     kernel = tuple(w.shape[2:])
+    if min(kernel) < 1:
+        raise op_error(ShapeError, op, f"kernel size should be greater than zero, got weight of "
+                       f"shape {tuple(weight.shape)}")
     stride = pair(stride, nd, "stride", op)
     dilation = pair(dilation, nd, "dilation", op)
     pads = conv_padding(padding, kernel[-nd:], stride, dilation, op)

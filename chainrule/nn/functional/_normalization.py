@@ -141,8 +141,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift elementwise."""
     op = "layer_norm"
     _check_float(input, op)
-    shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else \
-        tuple(int(s) for s in normalized_shape)
+    if not isinstance(normalized_shape, (tuple, list)):  # nn.LayerNorm turns an int into a tuple
+        raise op_error(DTypeError, op, f"normalized_shape must be a tuple or list of ints, got "
+                       f"{normalized_shape!r}")
+    shape = _args.pair(normalized_shape, len(normalized_shape), "normalized_shape", op)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
         raise op_error(ShapeError, op, f"normalized_shape {shape} must match the last dims of the "

@@ -8,6 +8,7 @@ schedulers on one optimizer compose, exactly as in PyTorch.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
@@ -22,6 +23,13 @@ EPOCH_DEPRECATION_WARNING = (
     "possible. Please use `scheduler.step()` to step the scheduler. During the deprecation, if "
     "epoch is different from None, the closed form is used instead of the new chainable form, "
     "where available.")
+
+
+def check_number(value, arg: str, op: str):
+    """``value`` when it is a real number (a tensor of one element too), else a TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Tensor)):
+        raise op_error(TypeError, op, f"{arg} must be a number, got {type(value).__name__} {value!r}")
+    return value
 
 
 def format_param(name: str, optimizer: Optimizer, param) -> list:

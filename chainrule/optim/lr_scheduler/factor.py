@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 
 from ...errors import op_error
 from ..optimizer import Optimizer
-from .base import LRScheduler, group_values
+from .base import LRScheduler, check_number, group_values
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR"]
@@ -115,7 +115,7 @@ class StepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.step_size = step_size
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "StepLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -144,7 +144,7 @@ class MultiStepLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
         self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "MultiStepLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -186,7 +186,8 @@ class ConstantLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
         if factor > 1.0 or factor < 0:
-            raise op_error(ValueError, "ConstantLR", "Constant multiplicative factor expected to be between 0 and 1.")
+            raise op_error(ValueError, "ConstantLR", "Constant multiplicative factor expected to be between 0 and 1, "
+                           f"got factor={factor}")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -220,10 +221,11 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
         if start_factor > 1.0 or start_factor <= 0:
-            raise op_error(ValueError, "LinearLR", "Starting multiplicative factor expected to be greater than 0 and "
-                             "less or equal to 1.")
+            raise op_error(ValueError, "LinearLR", "Starting multiplicative factor (start_factor) expected to be "
+                           f"greater than 0 and less or equal to 1, got {start_factor}")
         if end_factor > 1.0 or end_factor < 0:
-            raise op_error(ValueError, "LinearLR", "Ending multiplicative factor expected to be between 0 and 1.")
+            raise op_error(ValueError, "LinearLR", "Ending multiplicative factor (end_factor) expected to be "
+                           f"between 0 and 1, got {end_factor}")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -258,7 +260,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "ExponentialLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:

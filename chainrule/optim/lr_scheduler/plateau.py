@@ -113,7 +113,8 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in {"min", "max"}:
             raise op_error(ValueError, "ReduceLROnPlateau", f"mode {mode!r} is unknown! Expected 'min' or 'max'")
         if threshold_mode not in {"rel", "abs"}:
-            raise op_error(ValueError, "ReduceLROnPlateau", f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs'")
+            raise op_error(ValueError, "ReduceLROnPlateau", f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs' "
+                           "for threshold_mode")
         self.mode_worse = inf if mode == "min" else -inf
         self.mode = mode
         self.threshold = threshold

@@ -24,8 +24,7 @@ from ...tensor import Tensor
 
 __all__ = ["default_collate", "default_convert"]
 
-_NOT_SUPPORTED = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
-                  "or lists; found {}")
+_NOT_SUPPORTED = "batch must contain tensors, arrays, numbers, strings, dicts or lists; found {}"
 
 
 def _is_namedtuple(x) -> bool:
@@ -44,6 +43,8 @@ def default_collate(batch: list) -> Any:
     """Collate a list of samples into a batch (see the module docstring)."""
     from ...creation import tensor
     from ...ops.functions import stack
+    if len(batch) == 0:
+        raise op_error(IndexError, "default_collate", "batch is empty: there is no sample to collate")
     elem = batch[0]
     if isinstance(elem, Tensor):
         return stack(list(batch), 0)
@@ -62,6 +63,11 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
+        for i, d in enumerate(batch):
+            missing = [k for k in elem if k not in d]
+            if missing:
+                raise op_error(KeyError, "default_collate", f"sample {i} of the batch lacks the "
+                               f"key(s) {missing} of sample 0")
         collated = {k: default_collate([d[k] for d in batch]) for k in elem}
         if isinstance(elem, collections.abc.MutableMapping) and type(elem) is not dict:
             try:

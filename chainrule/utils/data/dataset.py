@@ -186,9 +186,12 @@ class Subset(Dataset):
         self.indices = indices
 
     def __getitem__(self, idx):
-        if isinstance(idx, list):
-            return self.dataset[[self.indices[i] for i in idx]]
-        return self.dataset[self.indices[idx]]
+        try:
+            inner = [self.indices[i] for i in idx] if isinstance(idx, list) else self.indices[idx]
+        except IndexError:
+            raise op_error(IndexError, "Subset", f"index {idx} is out of range for a Subset of "
+                           f"length {len(self.indices)}") from None
+        return self.dataset[inner]
 
     def __getitems__(self, indices: list[int]) -> list:
         inner = [self.indices[i] for i in indices]
