@@ -157,6 +157,19 @@ case("MaxPool2d rank 2", lambda m: m.nn.MaxPool2d(2)(x(m, 4, 4)), "max_pool2d")
 case("AvgPool2d padding too big", lambda m: m.nn.AvgPool2d(2, padding=2)(x(m, 1, 2, 4, 4)), "pad")
 case("AvgPool2d None", lambda m: m.nn.AvgPool2d(2)(None), "input")
 
+# --- empty batches PyTorch accepts (values and gradients: tests/nn/test_empty_batches.py) ----
+case("Conv2d empty batch (ok)", lambda m: m.nn.Conv2d(3, 2, 3)(x(m, 0, 3, 5, 5)).sum().backward(), "conv2d")
+case("ConvTranspose2d empty batch (ok)", lambda m: m.nn.ConvTranspose2d(3, 2, 3)(x(m, 0, 3, 4, 4)), "conv")
+case("Linear empty batch (ok)", lambda m: m.nn.Linear(3, 2)(x(m, 0, 3)).sum().backward(), "linear")
+case("BatchNorm1d empty batch (ok)", lambda m: m.nn.BatchNorm1d(3)(x(m, 0, 3)).sum().backward(), "batch")
+case("BatchNorm2d empty batch eval (ok)", lambda m: m.nn.BatchNorm2d(3).eval()(x(m, 0, 3, 2, 2)), "batch")
+case("LayerNorm empty batch (ok)", lambda m: m.nn.LayerNorm(3)(x(m, 0, 3)).sum().backward(), "layer")
+case("MaxPool2d empty batch (ok)", lambda m: m.nn.MaxPool2d(2)(x(m, 0, 3, 4, 4)), "pool")
+case("cross_entropy empty batch (ok)",
+     lambda m: m.nn.functional.cross_entropy(x(m, 0, 4), m.zeros(0, dtype=m.int64), reduction="sum"), "cross")
+case("AdaptiveMaxPool2d output 0 (ok)", lambda m: m.nn.AdaptiveMaxPool2d((0, 2))(x(m, 1, 2, 4, 4)),
+     "output_size")
+
 # --- nn.functional ---------------------------------------------------------------------------
 F = lambda m: m.nn.functional  # noqa: E731
 case("conv2d None input", lambda m: F(m).conv2d(None, x(m, 2, 3, 3, 3)), "input")

@@ -107,7 +107,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     axes = (0,) + tuple(range(2, input.ndim))
     if training:
         count = input.numel() // c if c else 0
-        if count <= 1:
+        if count == 0:  # an empty batch: an empty output, running stats untouched (as PyTorch)
+            return _affine(input * 1, weight, bias, shape)
+        if count == 1:
             raise op_error(ValueError, op, f"expected more than 1 value per channel when training, "
                            f"got input of shape {tuple(input.shape)}")
         stats = moments(input._data, axes, eps)
