@@ -22,7 +22,8 @@ def is_int(value: Any) -> bool:
 def size(value: Any, arg: str, op: str, *, minimum: int = 0) -> int:
     """``value`` as an int size of at least ``minimum`` (a TypeError for a non-int)."""
     if not is_int(value):
-        raise op_error(DTypeError, op, f"{arg} must be an int, got {type(value).__name__} {value!r}")
+        raise op_error(DTypeError, op,
+                       f"{arg} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum:
         need = "non-negative" if minimum == 0 else f"at least {minimum}"
         raise op_error(ShapeError, op, f"{arg} must be {need}, got {value}")
@@ -34,12 +35,15 @@ def pair(value: Any, n: int, arg: str, op: str) -> tuple:
     if is_int(value):
         return (int(value),) * n
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise op_error(DTypeError, op, f"{arg} must be an int or a tuple of {n} ints, got {value!r}")
+        raise op_error(DTypeError, op,
+                       f"{arg} must be an int or a tuple of {n} ints, got {value!r}")
     out = tuple(value)
     if not all(is_int(v) for v in out):
-        raise op_error(DTypeError, op, f"{arg} must be an int or a tuple of {n} ints, got {value!r}")
+        raise op_error(DTypeError, op,
+                       f"{arg} must be an int or a tuple of {n} ints, got {value!r}")
     if len(out) != n:
-        raise op_error(ShapeError, op, f"{arg} must be an int or a tuple of {n} ints, got {value!r}")
+        raise op_error(ShapeError, op,
+                       f"{arg} must be an int or a tuple of {n} ints, got {value!r}")
     return tuple(int(v) for v in out)
 
 

@@ -93,7 +93,8 @@ class Sequential(Module):
         items = list(self._modules.values())
         n = len(items)
         if not -n <= index <= n:
-            raise op_error(IndexError, "Sequential.insert", f"index {index} is out of range for {n} entries")
+            raise op_error(IndexError, "Sequential.insert",
+                           f"index {index} is out of range for {n} entries")
         items.insert(index % (n + 1) if index < 0 else index, module)
         self._modules.clear()
         for i, m in enumerate(items):
@@ -291,8 +292,9 @@ class ParameterDict(Module):
     def __setitem__(self, key: str, value) -> None:
         value = _as_parameter(value)
         if not isinstance(value, Parameter):
-            raise op_error(TypeError, "ParameterDict", f"cannot store {type(value).__name__} under '{key}' "
-                            "(a Tensor or Parameter expected)")
+            raise op_error(TypeError, "ParameterDict",
+                           f"cannot store {type(value).__name__} under '{key}' "
+                           "(a Tensor or Parameter expected)")
         self._keys[key] = None
         self._parameters[key] = value
 

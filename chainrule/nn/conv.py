@@ -49,7 +49,8 @@ class _ConvNd(Module):
         self.out_channels = out_channels
         self.kernel_size = F.pair(kernel_size, nd, "kernel_size", name)
         if min(self.kernel_size) < 0:  # 0 makes an empty weight (PyTorch warns at init)
-            raise op_error(ShapeError, name, f"kernel_size must be non-negative, got {kernel_size!r}")
+            raise op_error(ShapeError, name,
+                           f"kernel_size must be non-negative, got {kernel_size!r}")
         self.stride = F.pair(stride, nd, "stride", name)
         self.dilation = F.pair(dilation, nd, "dilation", name)
         if isinstance(padding, str):

@@ -60,13 +60,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise op_error(ValueError, "calculate_gain", f"param (the negative_slope) {param!r} is not "
+            raise op_error(ValueError, "calculate_gain",
+                           f"param (the negative_slope) {param!r} is not "
                            "a valid number")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise op_error(ValueError, "calculate_gain", f"unsupported nonlinearity {nonlinearity!r}; expected one of "
-                     "linear, conv*, sigmoid, tanh, relu, leaky_relu, selu")
+    raise op_error(ValueError, "calculate_gain",
+                   f"unsupported nonlinearity {nonlinearity!r}; expected one of "
+                   "linear, conv*, sigmoid, tanh, relu, leaky_relu, selu")
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:

@@ -38,7 +38,8 @@ class Module:
 
     def __init__(self, *args, **kwargs) -> None:
         if args or kwargs:
-            raise op_error(TypeError, "Module", f"{type(self).__name__}.__init__() got unexpected arguments")
+            raise op_error(TypeError, "Module",
+                           f"{type(self).__name__}.__init__() got unexpected arguments")
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -111,18 +112,21 @@ class Module:
             self.register_buffer(name, Tensor._make(value._data), persistent=value.persistent)
         elif name in params:
             if value is not None:
-                raise op_error(TypeError, "Module", f"cannot assign {type(value).__name__} as parameter '{name}' "
-                                "(chainrule.nn.Parameter or None expected)")
+                raise op_error(TypeError, "Module",
+                               f"cannot assign {type(value).__name__} as parameter '{name}' "
+                               "(chainrule.nn.Parameter or None expected)")
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise op_error(TypeError, "Module", f"cannot assign {type(value).__name__} as child module '{name}' "
-                                "(a Module or None expected)")
+                raise op_error(TypeError, "Module",
+                               f"cannot assign {type(value).__name__} as child module '{name}' "
+                               "(a Module or None expected)")
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise op_error(TypeError, "Module", f"cannot assign {type(value).__name__} as buffer '{name}' "
-                                "(a Tensor or None expected)")
+                raise op_error(TypeError, "Module",
+                               f"cannot assign {type(value).__name__} as buffer '{name}' "
+                               "(a Tensor or None expected)")
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -151,8 +155,9 @@ class Module:
         """Add a parameter (or None, a placeholder) under ``name``."""
         _check_name(self, name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise op_error(TypeError, "Module.register_parameter", f"cannot assign {type(param).__name__} as parameter '{name}' "
-                            "(chainrule.nn.Parameter or None expected)")
+            raise op_error(TypeError, "Module.register_parameter",
+                           f"cannot assign {type(param).__name__} as parameter '{name}' "
+                           "(chainrule.nn.Parameter or None expected)")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -162,8 +167,9 @@ class Module:
         """
         _check_name(self, name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise op_error(TypeError, "Module.register_buffer", f"cannot assign {type(tensor).__name__} as buffer '{name}' "
-                            "(a Tensor or None expected)")
+            raise op_error(TypeError, "Module.register_buffer",
+                           f"cannot assign {type(tensor).__name__} as buffer '{name}' "
+                           "(a Tensor or None expected)")
         if name in self.__dict__:
             del self.__dict__[name]
         self._buffers[name] = tensor
@@ -175,7 +181,8 @@ class Module:
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add a child module under ``name``."""
         if module is not None and not isinstance(module, Module):
-            raise op_error(TypeError, "Module.add_module", f"{type(module).__name__} is not a Module subclass")
+            raise op_error(TypeError, "Module.add_module",
+                           f"{type(module).__name__} is not a Module subclass")
         _check_name(self, name, "module")
         self._modules[name] = module
 
@@ -341,7 +348,8 @@ class Module:
         if dtype is not None:
             dtype = to_dtype(dtype)
             if not dtype.is_floating_point:
-                raise op_error(TypeError, "Module.to", f"only accepts floating point dtypes, got {dtype.name}")
+                raise op_error(TypeError, "Module.to",
+                               f"only accepts floating point dtypes, got {dtype.name}")
 
         def convert(t: Tensor) -> Tensor:
             out = t if device is None else t.to(device)
@@ -441,8 +449,9 @@ class Module:
                 errors.insert(0, "Unexpected key(s) in state_dict: " +
                               ", ".join(f'"{k}"' for k in unexpected))
         if errors:
-            raise op_error(ShapeError, "Module.load_state_dict", f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                             + "\n\t".join(errors))
+            raise op_error(ShapeError, "Module.load_state_dict",
+                           f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                           + "\n\t".join(errors))
         return IncompatibleKeys(missing, unexpected)
 
     # -- hooks ---------------------------------------------------------------
@@ -490,8 +499,9 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def __getstate__(self):
-        raise op_error(TypeError, "Module", "chainrule modules are not pickled; save module.state_dict() with "
-                        "chainrule.save")
+        raise op_error(TypeError, "Module",
+                       "chainrule modules are not pickled; save module.state_dict() with "
+                       "chainrule.save")
 
     def __copy__(self):
         # Python's default shallow copy (it would otherwise go through __getstate__)
@@ -530,7 +540,8 @@ def _api(kind: str) -> str:
 def _check_name(module: Module, name: str, kind: str) -> None:
     """PyTorch's rules for a new parameter/buffer/module name."""
     if not isinstance(name, str):
-        raise op_error(TypeError, _api(kind), f"{kind} name should be a string, got {type(name).__name__}")
+        raise op_error(TypeError, _api(kind),
+                       f"{kind} name should be a string, got {type(name).__name__}")
     if not name:
         raise op_error(KeyError, _api(kind), f'{kind} name can\'t be empty string ""')
     if "." in name:

@@ -62,7 +62,8 @@ class Adagrad(Optimizer):
         check_lr(lr, "Adagrad")
         check_non_negative(lr_decay, "lr_decay value", "lr_decay", "Adagrad")
         check_non_negative(weight_decay, "weight_decay value", "weight_decay", "Adagrad")
-        check_non_negative(initial_accumulator_value, "initial_accumulator_value value", "initial_accumulator_value", "Adagrad")
+        check_non_negative(initial_accumulator_value, "initial_accumulator_value value",
+                           "initial_accumulator_value", "Adagrad")
         check_non_negative(eps, "epsilon value", "eps", "Adagrad")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,

@@ -64,7 +64,8 @@ def check_non_negative(value, what: str, arg: str, op: str) -> None:
     ``arg`` is the keyword the user passed (named in the message) and ``op`` the optimizer.
     """
     if not isinstance(value, (numbers.Real, Tensor)):
-        raise op_error(TypeError, op, f"{arg} must be a number, got {type(value).__name__} {value!r}")
+        raise op_error(TypeError, op,
+                       f"{arg} must be a number, got {type(value).__name__} {value!r}")
     if not 0.0 <= value:
         raise op_error(ValueError, op, f"Invalid {what}: {value} ({arg} must be >= 0)")
 
@@ -168,21 +169,24 @@ class Optimizer:
         self._opt_called = False
         self._scratch = Scratch()  # temporaries reused by every step (see _kernels.Scratch)
         if isinstance(params, Tensor):
-            raise op_error(TypeError, "Optimizer", "params argument given to the optimizer should be an iterable of "
-                            f"Tensors or dicts, but got {type(params).__name__}; wrap a single "
-                            "tensor in a list: [tensor]")
+            raise op_error(TypeError, type(self).__name__,
+                           "params argument given to the optimizer should be an iterable of "
+                           f"Tensors or dicts, but got {type(params).__name__}; wrap a single "
+                           "tensor in a list: [tensor]")
         if isinstance(params, (set, frozenset)):  # PyTorch only catches this inside a group
-            raise op_error(TypeError, "Optimizer", "optimizer parameters need to be organized in ordered collections, but "
-                            "the ordering of tensors in sets will change between runs. Please use "
-                            "a list instead.")
+            raise op_error(TypeError, type(self).__name__,
+                           "optimizer parameters need to be organized in ordered collections, but "
+                           "the ordering of tensors in sets will change between runs. Please use "
+                           "a list instead.")
         self.state = defaultdict(dict)
         self.param_groups = []
         if not isinstance(params, Iterable):
-            raise op_error(TypeError, "Optimizer", "params argument given to the optimizer should be "
+            raise op_error(TypeError, type(self).__name__,
+                           "params argument given to the optimizer should be "
                            f"an iterable of Tensors or dicts, but got {type(params).__name__}")
         param_groups = list(params)
         if len(param_groups) == 0:
-            raise op_error(ValueError, "Optimizer", "optimizer got an empty parameter list")
+            raise op_error(ValueError, type(self).__name__, "optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for group in param_groups:
@@ -199,17 +203,20 @@ class Optimizer:
         [0.001, 0.01]
         """
         if not isinstance(param_group, dict):
-            raise op_error(TypeError, "Optimizer.add_param_group", f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise op_error(TypeError, f"{type(self).__name__}.add_param_group",
+                           f"param_group must be a dict, but got {type(param_group).__name__}")
         if "params" not in param_group:
-            raise op_error(KeyError, "Optimizer.add_param_group", "param_group must have a 'params' "
+            raise op_error(KeyError, f"{type(self).__name__}.add_param_group",
+                           "param_group must have a 'params' "
                            f"entry (the tensors to optimize), got keys {sorted(param_group)}")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise op_error(TypeError, "Optimizer.add_param_group", "optimizer parameters need to be organized in ordered collections, but "
-                            "the ordering of tensors in sets will change between runs. Please use "
-                            "a list instead.")
+            raise op_error(TypeError, f"{type(self).__name__}.add_param_group",
+                           "optimizer parameters need to be organized in ordered collections, but "
+                           "the ordering of tensors in sets will change between runs. Please use "
+                           "a list instead.")
         else:
             params = list(params)
         names = [p[0] for p in params if isinstance(p, tuple)]
@@ -217,19 +224,23 @@ class Optimizer:
         param_group["params"] = params
         if names:
             if len(names) != len(params):
-                raise op_error(ValueError, "Optimizer.add_param_group", "all optimizer params should be with/without names. Some param "
-                                 "names are missing")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               "all optimizer params should be with/without names. Some param "
+                               "names are missing")
             param_group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
-                raise op_error(TypeError, "Optimizer.add_param_group", "optimizer can only optimize Tensors, but one of the params is "
-                                f"{type(p).__name__}")
+                raise op_error(TypeError, f"{type(self).__name__}.add_param_group",
+                               "optimizer can only optimize Tensors, but one of the params is "
+                               f"{type(p).__name__}")
             if not (p.is_leaf or p.retains_grad):
-                raise op_error(ValueError, "Optimizer.add_param_group", "can't optimize a non-leaf Tensor")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               "can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
-                raise op_error(ValueError, "Optimizer.add_param_group", f"parameter group didn't specify a value of required "
-                                 f"optimization parameter {name}")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               f"parameter group didn't specify a value of required "
+                               f"optimization parameter {name}")
             param_group.setdefault(name, default)
         ids = [id(p) for p in params]
         if len(ids) != len(set(ids)):
@@ -241,10 +252,12 @@ class Optimizer:
             seen.update(id(p) for p in group["params"])
             if ("param_names" in param_group) != ("param_names" in group):
                 kind = "with names" if "param_names" in param_group else "without names"
-                raise op_error(ValueError, "Optimizer.add_param_group", "all optimizer param groups should be with/without names. "
-                                 f"cannot add param group {kind} to the optimizer")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               "all optimizer param groups should be with/without names. "
+                               f"cannot add param group {kind} to the optimizer")
         if not seen.isdisjoint(ids):
-            raise op_error(ValueError, "Optimizer.add_param_group", "some parameters appear in more than one parameter group")
+            raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                           "some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
     # -- gradients ------------------------------------------------------------------
@@ -329,20 +342,24 @@ class Optimizer:
         """
         import copy
         if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict:
-            got = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict).__name__
+            got = sorted(state_dict) if isinstance(state_dict, Mapping) else \
+                type(state_dict).__name__
             raise op_error(TypeError if not isinstance(state_dict, Mapping) else KeyError,
-                           "Optimizer.load_state_dict", "expected a state_dict with 'state' and "
-                           f"'param_groups' entries (from Optimizer.state_dict()), got {got}")
+                           f"{type(self).__name__}.load_state_dict", "expected a state_dict "
+                           "with 'state' and 'param_groups' entries (from "
+                           f"Optimizer.state_dict()), got {got}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
-            raise op_error(ValueError, "Optimizer.load_state_dict", f"loaded state dict has a different number of parameter groups "
-                             f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+            raise op_error(ValueError, f"{type(self).__name__}.load_state_dict",
+                           f"loaded state dict has a different number of parameter groups "
+                           f"({len(saved_groups)}) than the optimizer ({len(groups)})")
         for i, (g, s) in enumerate(zip(groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise op_error(ValueError, "Optimizer.load_state_dict", f"loaded state dict contains a parameter group ({i}) that doesn't "
-                                 f"match the size of optimizer's group: {len(s['params'])} saved "
-                                 f"parameters, {len(g['params'])} in the optimizer")
+                raise op_error(ValueError, f"{type(self).__name__}.load_state_dict",
+                               f"loaded state dict contains a parameter group ({i}) that doesn't "
+                               f"match the size of optimizer's group: {len(s['params'])} saved "
+                               f"parameters, {len(g['params'])} in the optimizer")
         id_map = dict(zip((_key(i) for i in chain.from_iterable(s["params"] for s in saved_groups)),
                           chain.from_iterable(g["params"] for g in groups)))
         state: defaultdict = defaultdict(dict)

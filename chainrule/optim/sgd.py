@@ -78,7 +78,8 @@ class SGD(Optimizer):
         check_non_negative(momentum, "momentum value", "momentum", "SGD")
         check_non_negative(weight_decay, "weight_decay value", "weight_decay", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise op_error(ValueError, "SGD", "Nesterov momentum requires a momentum and zero dampening")
+            raise op_error(ValueError, "SGD",
+                           "Nesterov momentum requires a momentum and zero dampening")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize, foreach=foreach,

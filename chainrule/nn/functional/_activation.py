@@ -110,7 +110,7 @@ def softsign(input: Tensor) -> Tensor:
 
 
 def _softmax_input(input, dtype, op: str) -> None:
-    """A tensor that is floating point, or cast to ``dtype`` first (PyTorch has no integer kernel)."""
+    """A floating-point tensor, or one cast to ``dtype`` first (PyTorch has no integer kernel)."""
     _args.tensor(input, "input", op)
     if dtype is None and not input.is_floating_point():
         raise op_error(DTypeError, op, f"expected a floating-point input (or pass dtype=), got "

@@ -190,7 +190,8 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     per_side = tuple((p, p) for p in pads)
     # the transposed conv is the input-gradient of the conv it reverses: (out, in/groups) swapped
     out = _per_batch(lambda t: conv_transpose2d_op(t, w, stride=stride, padding=per_side,
-                                                   dilation=dilation, groups=groups, in_hw=out_hw), x)
+                                                   dilation=dilation, groups=groups,
+                                                   in_hw=out_hw), x)
     out_ch = w.shape[1] * groups
     return _add_bias_and_restore(out, bias, out_ch, unbatched, nd, op)
 

@@ -28,7 +28,8 @@ EPOCH_DEPRECATION_WARNING = (
 def check_number(value, arg: str, op: str):
     """``value`` when it is a real number (a tensor of one element too), else a TypeError."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, Tensor)):
-        raise op_error(TypeError, op, f"{arg} must be a number, got {type(value).__name__} {value!r}")
+        raise op_error(TypeError, op,
+                       f"{arg} must be a number, got {type(value).__name__} {value!r}")
     return value
 
 
@@ -36,9 +37,10 @@ def format_param(name: str, optimizer: Optimizer, param) -> list:
     """One value per param group: a list of them is checked, a single value repeated."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
-            raise op_error(ValueError, name, f"{name} must have the same length as optimizer.param_groups. {name} "
-                             f"has {len(param)} values, param_groups has "
-                             f"{len(optimizer.param_groups)}.")
+            raise op_error(ValueError, name,
+                           f"{name} must have the same length as optimizer.param_groups. {name} "
+                           f"has {len(param)} values, param_groups has "
+                           f"{len(optimizer.param_groups)}.")
     else:
         param = [param] * len(optimizer.param_groups)
     return [p.clone() if isinstance(p, Tensor) else p for p in param]
@@ -76,7 +78,8 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise op_error(TypeError, "LRScheduler", f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, type(self).__name__,
+                           f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -85,9 +88,11 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise op_error(KeyError, "LRScheduler", f"param 'initial_lr' is not specified in param_groups[{i}] when "
-                                   "resuming a scheduler with last_epoch >= 0: load the optimizer's "
-                                   "state first, or leave last_epoch at -1 for a fresh run")
+                    raise op_error(KeyError, type(self).__name__,
+                                   f"param 'initial_lr' is not specified in param_groups[{i}] "
+                                   "when resuming a scheduler with last_epoch >= 0: load the "
+                                   "optimizer's state first, or leave last_epoch at -1 for a "
+                                   "fresh run")
         self.base_lrs: list = group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         self._initial_step()

@@ -66,12 +66,15 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
         if not isinstance(T_0, int) or T_0 <= 0:
-            raise op_error(ValueError, "CosineAnnealingWarmRestarts", f"Expected positive integer T_0, but got {T_0}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts",
+                           f"Expected positive integer T_0, but got {T_0}")
         if not isinstance(T_mult, int) or T_mult < 1:
-            raise op_error(ValueError, "CosineAnnealingWarmRestarts", f"Expected integer T_mult >= 1, but got {T_mult}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts",
+                           f"Expected integer T_mult >= 1, but got {T_mult}")
         if not isinstance(eta_min, (float, int)):
-            raise op_error(ValueError, "CosineAnnealingWarmRestarts", f"Expected float or int eta_min, but got {eta_min} of type "
-                             f"{type(eta_min).__name__}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts",
+                           f"Expected float or int eta_min, but got {eta_min} of type "
+                           f"{type(eta_min).__name__}")
         self.T_0 = T_0
         self.T_i = T_0
         self.T_mult = T_mult

@@ -24,7 +24,9 @@ def _lambdas(optimizer: Optimizer, lr_lambda) -> list:
     if not isinstance(lr_lambda, (list, tuple)):
         return [lr_lambda] * len(optimizer.param_groups)
     if len(lr_lambda) != len(optimizer.param_groups):
-        raise op_error(ValueError, "lr_lambda", f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+        raise op_error(ValueError, "lr_lambda",
+                       f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
+                       f"{len(lr_lambda)}")
     return list(lr_lambda)
 
 
@@ -88,7 +90,8 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
         self.lr_lambdas = _lambdas(optimizer, lr_lambda)
         for fn in self.lr_lambdas:
             if not callable(fn):
-                raise op_error(TypeError, "MultiplicativeLR", f"lr_lambda should be a function, but got {type(fn).__name__}")
+                raise op_error(TypeError, "MultiplicativeLR",
+                               f"lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -186,7 +189,8 @@ class ConstantLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
         if factor > 1.0 or factor < 0:
-            raise op_error(ValueError, "ConstantLR", "Constant multiplicative factor expected to be between 0 and 1, "
+            raise op_error(ValueError, "ConstantLR",
+                           "Constant multiplicative factor expected to be between 0 and 1, "
                            f"got factor={factor}")
         self.factor = factor
         self.total_iters = total_iters
@@ -221,10 +225,12 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
         if start_factor > 1.0 or start_factor <= 0:
-            raise op_error(ValueError, "LinearLR", "Starting multiplicative factor (start_factor) expected to be "
+            raise op_error(ValueError, "LinearLR",
+                           "Starting multiplicative factor (start_factor) expected to be "
                            f"greater than 0 and less or equal to 1, got {start_factor}")
         if end_factor > 1.0 or end_factor < 0:
-            raise op_error(ValueError, "LinearLR", "Ending multiplicative factor (end_factor) expected to be "
+            raise op_error(ValueError, "LinearLR",
+                           "Ending multiplicative factor (end_factor) expected to be "
                            f"between 0 and 1, got {end_factor}")
         self.start_factor = start_factor
         self.end_factor = end_factor

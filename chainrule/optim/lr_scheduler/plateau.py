@@ -35,11 +35,13 @@ class ReduceLROnPlateau(LRScheduler):
             raise op_error(ValueError, "ReduceLROnPlateau", "Factor should be < 1.0.")
         self.factor = factor
         if not isinstance(optimizer, Optimizer):
-            raise op_error(TypeError, "ReduceLROnPlateau", f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, "ReduceLROnPlateau",
+                           f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise op_error(ValueError, "ReduceLROnPlateau", f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+                raise op_error(ValueError, "ReduceLROnPlateau",
+                               f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -83,12 +85,13 @@ class ReduceLROnPlateau(LRScheduler):
     def _reduce_lr(self, epoch) -> None:
         if len(self.optimizer.param_groups) != len(self.min_lrs):
             if self.default_min_lr is None:
-                raise op_error(RuntimeError, "ReduceLROnPlateau", f"The number of param groups in the `optimizer` "
-                                   f"({len(self.optimizer.param_groups)}) differs from when "
-                                   f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), "
-                                   "usually due to a new param group being added to the optimizer. "
-                                   "Please modify the `min_lrs` field to match the length of the "
-                                   "`optimizer` param groups.")
+                raise op_error(RuntimeError, "ReduceLROnPlateau",
+                               f"The number of param groups in the `optimizer` "
+                               f"({len(self.optimizer.param_groups)}) differs from when "
+                               f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), "
+                               "usually due to a new param group being added to the optimizer. "
+                               "Please modify the `min_lrs` field to match the length of the "
+                               "`optimizer` param groups.")
             self.min_lrs = [self.default_min_lr] * len(self.optimizer.param_groups)
         for i, group in enumerate(self.optimizer.param_groups):
             old_lr = float(group["lr"])
@@ -111,9 +114,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in {"min", "max"}:
-            raise op_error(ValueError, "ReduceLROnPlateau", f"mode {mode!r} is unknown! Expected 'min' or 'max'")
+            raise op_error(ValueError, "ReduceLROnPlateau",
+                           f"mode {mode!r} is unknown! Expected 'min' or 'max'")
         if threshold_mode not in {"rel", "abs"}:
-            raise op_error(ValueError, "ReduceLROnPlateau", f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs' "
+            raise op_error(ValueError, "ReduceLROnPlateau",
+                           f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs' "
                            "for threshold_mode")
         self.mode_worse = inf if mode == "min" else -inf
         self.mode = mode

@@ -44,7 +44,8 @@ def default_collate(batch: list) -> Any:
     from ...creation import tensor
     from ...ops.functions import stack
     if len(batch) == 0:
-        raise op_error(IndexError, "default_collate", "batch is empty: there is no sample to collate")
+        raise op_error(IndexError, "default_collate",
+                       "batch is empty: there is no sample to collate")
     elem = batch[0]
     if isinstance(elem, Tensor):
         return stack(list(batch), 0)
@@ -82,7 +83,8 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
-            raise op_error(RuntimeError, "default_collate", "each element in list of batch should be of equal size")
+            raise op_error(RuntimeError, "default_collate",
+                           "each element in list of batch should be of equal size")
         transposed = [default_collate(list(s)) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return transposed  # PyTorch returns a list for tuples, kept for compatibility

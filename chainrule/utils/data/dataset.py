@@ -73,14 +73,16 @@ class TensorDataset(Dataset):
         for i, t in enumerate(tensors):
             if not isinstance(t, Tensor):
                 raise op_error(TypeError, "TensorDataset", f"argument {i} should be a Tensor, got "
-                                f"{type(t).__name__}")
+                               f"{type(t).__name__}")
             if t.ndim == 0:
-                raise op_error(ValueError, "TensorDataset", f"argument {i} is a 0-d tensor; every tensor "
-                                 "needs a first (sample) dimension")
+                raise op_error(ValueError, "TensorDataset",
+                               f"argument {i} is a 0-d tensor; every tensor "
+                               "needs a first (sample) dimension")
         sizes = [t.shape[0] for t in tensors]
         if any(s != sizes[0] for s in sizes):
-            raise op_error(ValueError, "TensorDataset", f"size mismatch between tensors: first dimensions "
-                             f"are {sizes}; expected all equal")
+            raise op_error(ValueError, "TensorDataset",
+                           f"size mismatch between tensors: first dimensions "
+                           f"are {sizes}; expected all equal")
         self.tensors = tuple(tensors)
 
     def __getitem__(self, index):
@@ -104,7 +106,7 @@ class StackDataset(Dataset):
     def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
         if args and kwargs:
             raise op_error(ValueError, "StackDataset", "give datasets as positional or as keyword "
-                             "arguments, not both")
+                           "arguments, not both")
         parts = list(args) or list(kwargs.values())
         if not parts:
             raise op_error(ValueError, "StackDataset", "expected at least one dataset")
@@ -137,7 +139,8 @@ class ConcatDataset(Dataset):
             raise op_error(ValueError, "ConcatDataset", "datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
-                raise op_error(TypeError, "ConcatDataset", "ConcatDataset does not support IterableDataset; use ChainDataset")
+                raise op_error(TypeError, "ConcatDataset",
+                               "ConcatDataset does not support IterableDataset; use ChainDataset")
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
 
     def __len__(self) -> int:
@@ -147,8 +150,9 @@ class ConcatDataset(Dataset):
         n = len(self)
         if idx < 0:
             if -idx > n:
-                raise op_error(ValueError, "ConcatDataset", f"absolute value of index {idx} should not "
-                                 f"exceed dataset length {n}")
+                raise op_error(ValueError, "ConcatDataset",
+                               f"absolute value of index {idx} should not "
+                               f"exceed dataset length {n}")
             idx += n
         if idx >= n:
             raise op_error(IndexError, "ConcatDataset", f"index {idx} out of range for length {n}")
@@ -249,8 +253,9 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
         counts = []
         for i, frac in enumerate(lengths):
             if frac < 0 or frac > 1:
-                raise op_error(ValueError, "random_split", f"fraction at index {i} is {frac}; expected a "
-                                 "value between 0 and 1")
+                raise op_error(ValueError, "random_split",
+                               f"fraction at index {i} is {frac}; expected a "
+                               "value between 0 and 1")
             counts.append(int(math.floor(n * frac)))
         remainder = n - sum(counts)
         for i in range(remainder):
@@ -261,11 +266,13 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
                               "might result in an empty dataset", stacklevel=2)
         lengths = counts
     if any(not isinstance(x, (int, np.integer)) or isinstance(x, bool) or x < 0 for x in lengths):
-        raise op_error(ValueError, "random_split", f"lengths must be non-negative integers or fractions "
-                         f"summing to 1, got {lengths}")
+        raise op_error(ValueError, "random_split",
+                       f"lengths must be non-negative integers or fractions "
+                       f"summing to 1, got {lengths}")
     if sum(lengths) != n:
-        raise op_error(ValueError, "random_split", f"sum of input lengths ({sum(lengths)}) does not equal "
-                         f"the length of the input dataset ({n})")
+        raise op_error(ValueError, "random_split",
+                       f"sum of input lengths ({sum(lengths)}) does not equal "
+                       f"the length of the input dataset ({n})")
     perm = randperm(n, generator=generator or default_generator).tolist()
     out, start = [], 0
     for length in lengths:
