@@ -522,6 +522,13 @@ def data(m, n=5):
     return m.utils.data.TensorDataset(m.arange(n), m.arange(n))
 
 
+def _stream(m):
+    class Stream(m.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(3))
+    return Stream()
+
+
 def DL(m, *a, **k):
     return m.utils.data.DataLoader(data(m), *a, **k)
 
@@ -610,6 +617,140 @@ case("vector_to_parameters too short",
      lambda m: U(m).vector_to_parameters(m.zeros(1), [m.nn.Parameter(m.zeros(2))]), "vector")
 case("vector_to_parameters not tensor",
      lambda m: U(m).vector_to_parameters([0.0, 0.0], [m.nn.Parameter(m.zeros(2))]), "vec")
+
+
+# --- more layers, inputs and utilities -------------------------------------------------------
+for what, v in [("float", 2.5), ("negative", -2), ("None", None), ("str", "4")]:
+    case(f"ConvTranspose1d in {what}", (lambda v: lambda m: m.nn.ConvTranspose1d(v, 2, 3))(v), "in_channels")
+    case(f"Bilinear out {what}", (lambda v: lambda m: m.nn.Bilinear(2, 2, v))(v), "out_features")
+    case(f"LSTMCell input {what}", (lambda v: lambda m: m.nn.LSTMCell(v, 3))(v), "input_size")
+    case(f"RNNCell hidden {what}", (lambda v: lambda m: m.nn.RNNCell(3, v))(v), "hidden_size")
+    case(f"GRU hidden {what}", (lambda v: lambda m: m.nn.GRU(3, v))(v), "hidden_size")
+    case(f"LayerNorm shape {what}", (lambda v: lambda m: m.nn.LayerNorm(v))(v), "normalized_shape")
+    case(f"GroupNorm groups {what}", (lambda v: lambda m: m.nn.GroupNorm(v, 4)(x(m, 2, 4, 3)))(v), "num_groups")
+    case(f"TransformerEncoderLayer d_model {what}",
+         (lambda v: lambda m: m.nn.TransformerEncoderLayer(v, 2))(v), "d_model")
+    case(f"LazyLinear out {what}", (lambda v: lambda m: m.nn.LazyLinear(v)(x(m, 2, 3)))(v), "out_features")
+    case(f"PReLU num_parameters {what}", (lambda v: lambda m: m.nn.PReLU(v))(v), "num_parameters")
+    case(f"AdaptiveAvgPool1d output {what}",
+         (lambda v: lambda m: m.nn.AdaptiveAvgPool1d(v)(x(m, 1, 2, 6)))(v), "output_size")
+case("MultiheadAttention num_heads 0", lambda m: m.nn.MultiheadAttention(4, 0), "num_heads")
+case("MultiheadAttention dropout > 1", lambda m: m.nn.MultiheadAttention(4, 2, dropout=2.0), "dropout")
+case("TransformerEncoderLayer dim_feedforward 0 (ok)",
+     lambda m: m.nn.TransformerEncoderLayer(4, 2, dim_feedforward=0), "dim_feedforward")
+case("Flatten float dim", lambda m: m.nn.Flatten(1.0)(x(m, 2, 3, 4)), "dim")
+case("Unflatten negative size", lambda m: m.nn.Unflatten(1, (-2, 3))(x(m, 2, 6)), "unflatten")
+case("Unflatten -1 size (ok)", lambda m: m.nn.Unflatten(1, (-1, 3))(x(m, 2, 6)), "unflatten")
+case("Conv1d float64 input", lambda m: m.nn.Conv1d(3, 2, 3)(x(m, 1, 3, 5, dtype=m.float64)), "conv1d")
+case("Conv2d after double (ok)", lambda m: m.nn.Conv2d(3, 2, 3).double()(x(m, 1, 3, 5, 5, dtype=m.float64)),
+     "conv2d")
+case("Embedding int32 index (ok)", lambda m: m.nn.Embedding(4, 3)(m.tensor([1, 2], dtype=m.int32)), "index")
+case("Embedding None", lambda m: m.nn.Embedding(4, 3)(None), "input")
+case("LSTM None", lambda m: m.nn.LSTM(3, 4)(None), "input")
+case("LSTM int input", lambda m: m.nn.LSTM(3, 4)(m.ones(5, 2, 3, dtype=m.int64)), "lstm")
+case("LSTM hx not tuple", lambda m: m.nn.LSTM(3, 4)(x(m, 5, 2, 3), x(m, 1, 2, 4)), "hx")
+case("LayerNorm int input", lambda m: m.nn.LayerNorm(3)(m.ones(2, 3, dtype=m.int64)), "layer_norm")
+case("BatchNorm1d int input", lambda m: m.nn.BatchNorm1d(3)(m.ones(4, 3, dtype=m.int64)), "batch_norm")
+case("MaxPool1d None", lambda m: m.nn.MaxPool1d(2)(None), "input")
+case("Sequential forward None", lambda m: m.nn.Sequential(m.nn.Linear(2, 2))(None), "input")
+case("ReLU None", lambda m: m.nn.ReLU()(None), "input")
+case("Softmax None", lambda m: m.nn.Softmax(dim=0)(None), "input")
+case("GELU str", lambda m: m.nn.GELU()("x"), "input")
+case("Dropout None", lambda m: m.nn.Dropout()(None), "input")
+case("Identity None (ok)", lambda m: m.nn.Identity()(None), "input")
+case("embedding max_norm (ok)", lambda m: F(m).embedding(m.tensor([1]), x(m, 4, 3), max_norm=1.0), "max_norm")
+case("embedding float index", lambda m: F(m).embedding(m.tensor([1.0]), x(m, 4, 3)), "embedding")
+case("max_pool2d return_indices ceil (ok)",
+     lambda m: F(m).max_pool2d(x(m, 1, 1, 5, 5), 2, ceil_mode=True, return_indices=True), "pool")
+case("avg_pool1d None", lambda m: F(m).avg_pool1d(None, 2), "input")
+case("pad circular too big", lambda m: F(m).pad(x(m, 1, 2, 3), (4, 0), mode="circular"), "pad")
+case("pad int", lambda m: F(m).pad(x(m, 2, 3), 1), "pad")
+case("pad reflect on 1d", lambda m: F(m).pad(x(m, 3), (1, 1), mode="reflect"), "pad")
+case("interpolate trilinear on 4d",
+     lambda m: F(m).interpolate(x(m, 1, 2, 4, 4), scale_factor=2, mode="trilinear"), "trilinear")
+case("interpolate nearest 5d (ok)", lambda m: F(m).interpolate(x(m, 1, 1, 2, 2, 2), scale_factor=2), "size")
+case("interpolate scale str", lambda m: F(m).interpolate(x(m, 1, 2, 4), scale_factor="2"), "scale_factor")
+case("interpolate scale list wrong length",
+     lambda m: F(m).interpolate(x(m, 1, 2, 4, 4), scale_factor=[2.0]), "scale_factor")
+case("kl_div shape mismatch", lambda m: F(m).kl_div(x(m, 3, 4), x(m, 2, 4)), "kl_div")
+case("cosine_similarity shape mismatch",
+     lambda m: F(m).cosine_similarity(x(m, 2, 3), x(m, 4, 3)), "cosine_similarity")
+case("pairwise_distance shape mismatch",
+     lambda m: F(m).pairwise_distance(x(m, 2, 3), x(m, 2, 4)), "pairwise_distance")
+case("normalize None", lambda m: F(m).normalize(None), "input")
+case("cosine_similarity None", lambda m: F(m).cosine_similarity(None, x(m, 2, 3)), "x1")
+case("nll_loss weight wrong size", lambda m: F(m).nll_loss(x(m, 3, 4), m.tensor([0, 1, 2]), weight=m.ones(5)),
+     "weight")
+case("nll_loss None input", lambda m: F(m).nll_loss(None, m.tensor([0])), "input")
+case("mse_loss None input", lambda m: F(m).mse_loss(None, x(m, 3)), "input")
+case("l1_loss str target", lambda m: F(m).l1_loss(x(m, 3), "y"), "target")
+case("log_softmax int with dtype (ok)",
+     lambda m: F(m).log_softmax(m.tensor([1, 2]), dim=0, dtype=m.float32), "dtype")
+case("hardtanh min > max", lambda m: F(m).hardtanh(x(m, 3), 2.0, 1.0), "min_val")
+case("elu None", lambda m: F(m).elu(None), "input")
+case("prelu None weight", lambda m: F(m).prelu(x(m, 2, 3), None), "weight")
+case("group_norm None", lambda m: F(m).group_norm(None, 2), "input")
+case("instance_norm None", lambda m: F(m).instance_norm(None), "input")
+case("scaled_dot_product_attention None", lambda m: F(m).scaled_dot_product_attention(None, None, None),
+     "query")
+case("scaled_dot_product_attention dropout_p > 1",
+     lambda m: F(m).scaled_dot_product_attention(x(m, 2, 3, 4), x(m, 2, 3, 4), x(m, 2, 3, 4), dropout_p=1.5),
+     "dropout_p")
+case("init uniform_ int tensor (ok)", lambda m: I(m).uniform_(m.zeros(3, dtype=m.int64)), "uniform_")
+case("init normal_ std negative", lambda m: I(m).normal_(m.empty(3), std=-1.0), "std")
+case("init sparse_ sparsity > 1", lambda m: I(m).sparse_(m.empty(3, 3), 2.0), "sparsity")
+case("init orthogonal_ zero-element (ok)", lambda m: I(m).orthogonal_(m.empty(0, 3)), "orthogonal_")
+case("init dirac_ groups not dividing", lambda m: I(m).dirac_(m.empty(3, 2, 3), groups=2), "dirac_")
+case("Module apply non-callable", lambda m: m.nn.Linear(2, 2).apply(3), "apply")
+case("register_forward_hook non-callable (ok)",
+     lambda m: m.nn.Linear(2, 2).register_forward_hook(3), "hook")
+case("named_parameters prefix (ok)", lambda m: list(m.nn.Linear(2, 2).named_parameters(prefix="a")), "prefix")
+case("Sequential insert out of range", lambda m: m.nn.Sequential(m.nn.ReLU()).insert(5, m.nn.ReLU()), "index")
+case("ModuleDict update non-mapping", lambda m: m.nn.ModuleDict().update(3), "ModuleDict")
+case("state_dict load tensors shape transposed",
+     lambda m: _sd_change(m, lambda m, sd: sd.__setitem__("weight", sd["weight"].t())), "weight")
+case("Adam amsgrad (ok)", lambda m: m.optim.Adam(params(m), amsgrad=True), "amsgrad")
+case("Adam lr tensor 2 elements", lambda m: m.optim.Adam(params(m), lr=m.tensor([0.1, 0.2])), "lr")
+case("Adam betas wrong length", lambda m: m.optim.Adam(params(m), betas=(0.9,)), "beta")
+case("SGD momentum str", lambda m: m.optim.SGD(params(m), lr=0.1, momentum="0.9"), "momentum")
+case("SGD dict params (ok)", lambda m: m.optim.SGD([{"params": params(m)}], lr=0.1), "params")
+case("SGD mixed dicts and tensors",
+     lambda m: m.optim.SGD([{"params": params(m)}] + params(m), lr=0.1), "param_group")
+case("SGD named params (ok)",
+     lambda m: m.optim.SGD(list(m.nn.Linear(2, 2).named_parameters()), lr=0.1), "params")
+case("AdamW weight_decay str", lambda m: m.optim.AdamW(params(m), weight_decay="0.01"), "weight_decay")
+case("optimizer step with closure non-callable",
+     lambda m: m.optim.SGD(params(m), lr=0.1).step(3), "closure")
+case("CosineAnnealingLR T_max 0 step", lambda m: [s.step() for s in [sched("CosineAnnealingLR", 0)(m)]],
+     "T_max")
+case("MultiStepLR milestones int", sched("MultiStepLR", 3), "milestones")
+case("LambdaLR non-callable", lambda m: sched("LambdaLR", 3)(m).step(), "lr_lambda")
+case("StepLR step_size None", lambda m: sched("StepLR", None)(m).step(), "step_size")
+case("PolynomialLR power str", lambda m: sched("PolynomialLR", power="2")(m).step(), "power")
+case("ReduceLROnPlateau step None", lambda m: sched("ReduceLROnPlateau")(m).step(None), "metrics")
+case("ReduceLROnPlateau patience negative (ok)", sched("ReduceLROnPlateau", patience=-1), "patience")
+case("scheduler load_state_dict None", lambda m: sched("StepLR", 2)(m).load_state_dict(None), "state_dict")
+case("DataLoader dataset None", lambda m: list(m.utils.data.DataLoader(None)), "dataset")
+case("DataLoader batch_size bool", lambda m: list(DL(m, batch_size=True)), "batch_size")
+case("DataLoader collate_fn not callable", lambda m: list(DL(m, collate_fn=3)), "collate_fn")
+case("DataLoader sampler not iterable", lambda m: list(DL(m, sampler=3)), "sampler")
+case("DataLoader iterable dataset shuffle",
+     lambda m: m.utils.data.DataLoader(_stream(m), shuffle=True), "shuffle")
+case("DataLoader iterable dataset len",
+     lambda m: len(m.utils.data.DataLoader(_stream(m))), "len")
+case("DataLoader drop_last everything (ok)", lambda m: list(DL(m, batch_size=10, drop_last=True)), "drop_last")
+case("TensorDataset 0-d tensor", lambda m: m.utils.data.TensorDataset(m.tensor(1.0)), "tensor")
+case("TensorDataset empty (ok)", lambda m: m.utils.data.TensorDataset(m.zeros(0, 2)), "tensor")
+case("random_split generator wrong", lambda m: m.utils.data.random_split(range(4), [2, 2], generator=3),
+     "generator")
+case("random_split lengths None", lambda m: m.utils.data.random_split(range(4), None), "lengths")
+case("Subset float index", lambda m: m.utils.data.Subset(range(3), [0, 1])[0.5], "index")
+case("SubsetRandomSampler (ok)", lambda m: list(m.utils.data.SubsetRandomSampler([2, 0])), "indices")
+case("SequentialSampler len of None", lambda m: len(m.utils.data.SequentialSampler(None)), "len")
+case("clip_grad_norm_ max_norm negative (ok)", lambda m: U(m).clip_grad_norm_(grads(m), -1.0), "max_norm")
+case("clip_grad_value_ None params", lambda m: U(m).clip_grad_value_(None, 1.0), "parameters")
+case("clip_grad_norm_ tensor of params (ok)", lambda m: U(m).clip_grad_norm_(grads(m)[0], 1.0), "norm")
+case("clip_grad_norm_ list of ints", lambda m: U(m).clip_grad_norm_([1, 2], 1.0), "parameters")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)

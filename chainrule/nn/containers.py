@@ -29,6 +29,20 @@ def _index(idx, n: int, kind: str) -> int:
     return idx % n
 
 
+
+def _pairs(items, op: str) -> list:
+    """``(key, value)`` pairs of a mapping or of an iterable of pairs (as ``dict.update``)."""
+    if isinstance(items, Mapping):
+        return list(items.items())
+    if not isinstance(items, Iterable) or isinstance(items, (str, bytes)):
+        raise op_error(TypeError, op, f"expected a mapping or an iterable of (key, value) pairs, "
+                       f"got {type(items).__name__}")
+    pairs = [tuple(p) if isinstance(p, (tuple, list)) else p for p in items]
+    for p in pairs:
+        if not isinstance(p, tuple) or len(p) != 2:
+            raise op_error(ValueError, op, f"expected (key, value) pairs, got {p!r}")
+    return pairs
+
 class Sequential(Module):
     """Chains modules: ``forward`` feeds each output to the next.
 
@@ -217,8 +231,7 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for key, m in pairs:
+        for key, m in _pairs(modules, "ModuleDict.update"):
             self[key] = m
 
     def forward(self, *args, **kwargs):
@@ -329,8 +342,7 @@ class ParameterDict(Module):
         return v
 
     def update(self, parameters) -> None:
-        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
-        for k, v in pairs:
+        for k, v in _pairs(parameters, "ParameterDict.update"):
             self[k] = v
 
     def extra_repr(self) -> str:

@@ -18,7 +18,7 @@ import math
 import warnings
 
 from ..autograd.grad_mode import no_grad
-from ..errors import ShapeError, op_error
+from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from . import _args
 
@@ -34,6 +34,12 @@ def _fills(fn):
         _args.tensor(tensor, "tensor", fn.__name__)
         return fn(tensor, *args, **kwargs)
     return wrapper
+
+
+def _random_fill(tensor: Tensor, op: str) -> None:
+    """Random fills draw floats: PyTorch has no integer kernel for them."""
+    if not tensor.is_floating_point():
+        raise op_error(DTypeError, op, f"expected a floating-point tensor, got {tensor.dtype.name}")
 
 
 def _no_elements(tensor: Tensor) -> bool:
@@ -91,6 +97,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 @_fills
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
+    _random_fill(tensor, "uniform_")
     with no_grad():
         return tensor.uniform_(a, b, generator=generator)
 
@@ -98,6 +105,9 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
 @_fills
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std²)."""
+    _random_fill(tensor, "normal_")
+    if std < 0:
+        raise op_error(ValueError, "normal_", f"std must be non-negative, got {std}")
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
@@ -138,6 +148,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     if tensor.ndim not in (3, 4, 5):
         raise op_error(ShapeError, "dirac_", f"only 3-, 4- and 5-D tensors are supported, got shape "
                        f"{tuple(tensor.shape)}")
+    if not _args.is_int(groups) or groups < 1 or tensor.shape[0] % groups:
+        raise op_error(ValueError, "dirac_", f"dim 0 of the tensor (shape {tuple(tensor.shape)}) "
+                       f"must be divisible by groups={groups!r}")
     out_per = tensor.shape[0] // groups
     min_dim = min(out_per, tensor.shape[1])
     with no_grad():

@@ -303,6 +303,8 @@ class Module:
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         """Call ``fn`` on every sub-module (children first) and on self."""
+        if not callable(fn):
+            raise op_error(TypeError, "Module.apply", f"fn must be callable, got {type(fn).__name__}")
         for child in self.children():
             child.apply(fn)
         fn(self)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..creation import empty, ones, tensor, zeros
 from ..dtypes import int64
-from ..errors import ShapeError, op_error
+from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from . import _args, init
 from .functional import _normalization as F
@@ -131,9 +131,13 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if _args.is_int(normalized_shape):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if not isinstance(normalized_shape, (tuple, list)):
+            raise op_error(DTypeError, "LayerNorm", f"normalized_shape must be an int or a tuple of "
+                           f"ints, got {normalized_shape!r}")
+        self.normalized_shape = tuple(_args.size(s, "normalized_shape", "LayerNorm")
+                                      for s in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _register_affine(self, elementwise_affine, bias, self.normalized_shape, device, dtype)

@@ -285,6 +285,9 @@ class Optimizer:
     def _run_closure(self, closure):
         if closure is None:
             return None
+        if not callable(closure):
+            raise op_error(TypeError, f"{type(self).__name__}.step", "closure must be a callable "
+                           f"that recomputes the loss, got {type(closure).__name__}")
         prev, GRAD.enabled = GRAD.enabled, True
         try:
             return closure()

@@ -187,6 +187,8 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` where positive, else ``weight * x``; ``weight`` has 1 or C (= dim 1) entries."""
+    _args.tensor(input, "input", "prelu")
+    _args.tensor(weight, "weight", "prelu")
     n = weight.numel()
     if n != 1:
         if input.ndim < 1 or (input.shape[1] if input.ndim >= 2 else input.shape[0]) != n:

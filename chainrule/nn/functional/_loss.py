@@ -317,6 +317,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 
 # ---------------------------------------------------------- regression --
 def _pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+    _args.tensor(input, "input", op)
     if not isinstance(target, Tensor):
         raise op_error(DTypeError, op, f"target must be a Tensor, got {type(target).__name__}")
     try:

@@ -15,6 +15,7 @@ tensor([[1, 0, 0],
 from __future__ import annotations
 
 import math
+import numbers
 
 from ...creation import arange
 from ...dtypes import float64
@@ -79,6 +80,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise op_error(ShapeError, "pad", f"pad must have an even length of at most 2*ndim "
                        f"({2 * input.ndim}), got {len(pad)}")
+    if input.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2):  # (C, ...) or (N, C, ...)
+        raise op_error(ShapeError, "pad", f"{mode} padding of {len(pad) // 2} dims expects a "
+                       f"{len(pad) // 2 + 1}-D or {len(pad) // 2 + 2}-D input, got shape "
+                       f"{tuple(input.shape)}")
     if value:
         raise op_error(ValueError, "pad", f"padding mode {mode!r} does not take a value")
     out = input
@@ -111,8 +116,12 @@ def _out_sizes(input: Tensor, size, scale_factor, nd: int) -> tuple[list[int], l
             raise op_error(ValueError, "interpolate", f"output size must be positive, got "
                            f"size={size} for input of shape {tuple(input.shape)}")
         return sizes, [None] * nd
-    scales = [float(scale_factor)] * nd if isinstance(scale_factor, (int, float)) else \
-        [float(s) for s in scale_factor]
+    scales = [scale_factor] * nd if not isinstance(scale_factor, (tuple, list)) else \
+        list(scale_factor)
+    if not all(isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
+        raise op_error(DTypeError, "interpolate", f"scale_factor must be a number or a tuple of "
+                       f"numbers, got {scale_factor!r}")
+    scales = [float(s) for s in scales]
     if len(scales) != nd:
         raise op_error(ShapeError, "interpolate", f"scale_factor {scale_factor} has {len(scales)} "
                        f"entries for {nd} spatial dims of input {tuple(input.shape)}")
@@ -193,14 +202,26 @@ def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
 
 
 # ------------------------------------------------------------ similarity --
+def _two_inputs(x1, x2, op: str) -> None:
+    """Both tensors, of shapes that broadcast together (else an error naming ``op``)."""
+    _args.tensor(x1, "x1", op)
+    _args.tensor(x2, "x2", op)
+    a, b = tuple(x1.shape)[::-1], tuple(x2.shape)[::-1]
+    if any(p != q and 1 not in (p, q) for p, q in zip(a, b)):
+        raise op_error(ShapeError, op, f"x1 of shape {tuple(x1.shape)} and x2 of shape "
+                       f"{tuple(x2.shape)} cannot be broadcast together")
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """``input / max(‖input‖_p, eps)`` along ``dim``."""
+    _args.tensor(input, "input", "normalize")
     norm = ew.clamp(input.norm(p, dim, keepdim=True), min=eps)
     return input / norm
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``x1·x2 / (max(‖x1‖, eps) max(‖x2‖, eps))`` along ``dim`` (inputs broadcast)."""
+    _two_inputs(x1, x2, "cosine_similarity")
     n1 = ew.clamp(x1.norm(2, dim, keepdim=True), min=eps)
     n2 = ew.clamp(x2.norm(2, dim, keepdim=True), min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
@@ -209,4 +230,5 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
                       keepdim: bool = False) -> Tensor:
     """``‖x1 - x2 + eps‖_p`` along the last dim."""
+    _two_inputs(x1, x2, "pairwise_distance")
     return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)

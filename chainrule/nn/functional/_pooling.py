@@ -173,7 +173,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 # --------------------------------------------------------- adaptive pooling --
 def _adaptive_size(output_size, x: Tensor, nd: int, op: str) -> tuple:
     sizes = tuple(x.shape[-nd:])
-    if _args.is_int(output_size) or output_size is None:
+    if _args.is_int(output_size):
         output_size = (output_size,) * nd
     if not isinstance(output_size, (tuple, list)) or \
             not all(o is None or _args.is_int(o) for o in output_size):

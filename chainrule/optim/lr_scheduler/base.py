@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from ...tensor import Tensor
@@ -31,6 +32,13 @@ def check_number(value, arg: str, op: str):
         raise op_error(TypeError, op,
                        f"{arg} must be a number, got {type(value).__name__} {value!r}")
     return value
+
+
+def check_state_dict(state_dict, op: str) -> None:
+    """Refuse a scheduler state that is not a mapping (a list, None …)."""
+    if not isinstance(state_dict, Mapping):
+        raise op_error(TypeError, f"{op}.load_state_dict", f"expected a dict from state_dict(), "
+                       f"got {type(state_dict).__name__}")
 
 
 def format_param(name: str, optimizer: Optimizer, param) -> list:
@@ -113,6 +121,7 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore attributes saved by :meth:`state_dict`."""
+        check_state_dict(state_dict, type(self).__name__)
         self.__dict__.update(state_dict)
 
     def get_last_lr(self) -> list:

@@ -5,7 +5,7 @@ import math
 
 from ...errors import op_error
 from ..optimizer import Optimizer
-from .base import LRScheduler, group_values, set_group_value
+from .base import LRScheduler, check_number, group_values, set_group_value
 
 __all__ = ["CosineAnnealingLR", "CosineAnnealingWarmRestarts"]
 
@@ -23,8 +23,11 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
+        if check_number(T_max, "T_max", "CosineAnnealingLR") == 0:  # the half period
+            raise op_error(ValueError, "CosineAnnealingLR", "T_max must be non-zero (the number of "
+                           "epochs of half a cosine period)")
         self.T_max = T_max
-        self.eta_min = eta_min
+        self.eta_min = check_number(eta_min, "eta_min", "CosineAnnealingLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:

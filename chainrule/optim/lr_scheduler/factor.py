@@ -20,13 +20,18 @@ __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR"
            "ExponentialLR", "PolynomialLR"]
 
 
-def _lambdas(optimizer: Optimizer, lr_lambda) -> list:
+def _lambdas(optimizer: Optimizer, lr_lambda, op: str) -> list:
+    """One callable per param group: a list of them is checked, a single one repeated."""
     if not isinstance(lr_lambda, (list, tuple)):
-        return [lr_lambda] * len(optimizer.param_groups)
-    if len(lr_lambda) != len(optimizer.param_groups):
-        raise op_error(ValueError, "lr_lambda",
+        lr_lambda = [lr_lambda] * len(optimizer.param_groups)
+    elif len(lr_lambda) != len(optimizer.param_groups):
+        raise op_error(ValueError, op,
                        f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
                        f"{len(lr_lambda)}")
+    for fn in lr_lambda:
+        if not callable(fn):
+            raise op_error(TypeError, op, f"lr_lambda should be a function, but got "
+                           f"{type(fn).__name__}")
     return list(lr_lambda)
 
 
@@ -64,7 +69,7 @@ class LambdaLR(_LambdaState, LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda, "LambdaLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -87,11 +92,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise op_error(TypeError, "MultiplicativeLR",
-                               f"lr_lambda should be a function, but got {type(fn).__name__}")
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda, "MultiplicativeLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -117,7 +118,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = step_size
+        self.step_size = check_number(step_size, "step_size", "StepLR")
         self.gamma = check_number(gamma, "gamma", "StepLR")
         super().__init__(optimizer, last_epoch)
 
@@ -146,6 +147,9 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
+        if not isinstance(milestones, Iterable):
+            raise op_error(TypeError, "MultiStepLR", f"milestones must be an iterable of epochs, got "
+                           f"{type(milestones).__name__}")
         self.milestones = Counter(milestones)
         self.gamma = check_number(gamma, "gamma", "MultiStepLR")
         super().__init__(optimizer, last_epoch)
@@ -291,8 +295,8 @@ class PolynomialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1) -> None:
-        self.total_iters = total_iters
-        self.power = power
+        self.total_iters = check_number(total_iters, "total_iters", "PolynomialLR")
+        self.power = check_number(power, "power", "PolynomialLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:

@@ -7,7 +7,8 @@ from typing import Any, Literal, SupportsFloat
 
 from ...errors import op_error
 from ..optimizer import Optimizer
-from .base import EPOCH_DEPRECATION_WARNING, LRScheduler, group_values, set_group_value
+from .base import (EPOCH_DEPRECATION_WARNING, LRScheduler, check_state_dict, group_values,
+                   set_group_value)
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -62,7 +63,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: SupportsFloat, epoch=None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number or a one-element tensor) and maybe cut the rate."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise op_error(TypeError, "ReduceLROnPlateau.step", f"metrics must be a number (or a "
+                           f"one-element tensor), got {type(metrics).__name__}") from None
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
@@ -127,6 +132,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the state and rebuild the comparison from the saved mode."""
+        check_state_dict(state_dict, "ReduceLROnPlateau")
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Iterator
 
 from ...errors import op_error
+from ._checks import check_callable, check_iterable, length_of
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset, _has_fast_batch
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -68,6 +69,13 @@ class DataLoader:
                            "prefetch_factor option could only be specified in "
                            "multiprocessing; let num_workers > 0 to enable multiprocessing, "
                            "otherwise set prefetch_factor to None")
+        if not isinstance(dataset, IterableDataset) and not hasattr(type(dataset), "__getitem__"):
+            raise op_error(TypeError, "DataLoader", f"dataset must be indexable (a map-style "
+                           f"Dataset) or an IterableDataset, got {type(dataset).__name__}")
+        check_callable(collate_fn, "collate_fn", "DataLoader")
+        check_callable(worker_init_fn, "worker_init_fn", "DataLoader")
+        check_iterable(sampler, "sampler", "DataLoader")
+        check_iterable(batch_sampler, "batch_sampler", "DataLoader")
         if persistent_workers and num_workers == 0:
             raise op_error(ValueError, "DataLoader",
                            "persistent_workers option needs num_workers > 0")
@@ -174,7 +182,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         if self._iterable:
-            n = len(self.dataset)  # TypeError if the stream has no length, as in PyTorch
+            n = length_of(self.dataset, "the IterableDataset", "DataLoader")  # as PyTorch
             if self.batch_size is not None:
                 n = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
             return n

@@ -21,6 +21,7 @@ from typing import Generic, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ...errors import op_error
+from ._checks import check_iterable, length_of
 from ...tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
@@ -195,6 +196,9 @@ class Subset(Dataset):
         except IndexError:
             raise op_error(IndexError, "Subset", f"index {idx} is out of range for a Subset of "
                            f"length {len(self.indices)}") from None
+        except TypeError:
+            raise op_error(TypeError, "Subset", f"index must be an int or a list of ints, got "
+                           f"{idx!r}") from None
         return self.dataset[inner]
 
     def __getitems__(self, indices: list[int]) -> list:
@@ -245,8 +249,12 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
     >>> [len(p) for p in parts], sorted(i for p in parts for i in p)  == list(range(10))
     ([5, 3, 2], True)
     """
-    from ...random import default_generator, randperm
-    n = len(dataset)
+    from ...random import Generator, default_generator, randperm
+    if generator is not None and not isinstance(generator, Generator):
+        raise op_error(TypeError, "random_split", f"generator must be a chainrule.Generator, got "
+                       f"{type(generator).__name__}")
+    check_iterable(lengths, "lengths", "random_split", optional=False)
+    n = length_of(dataset, "dataset", "random_split")
     lengths = list(lengths)
     # PyTorch's rule: lengths summing to 1 are fractions (even [0, 1] on a longer dataset)
     if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:

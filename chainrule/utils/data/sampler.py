@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ...errors import op_error
+from ._checks import length_of
 from typing import Generic, Iterable, Iterator, Sequence, Sized, TypeVar
 
 import numpy as np
@@ -50,7 +51,7 @@ class SequentialSampler(Sampler[int]):
         return iter(range(len(self.data_source)))
 
     def __len__(self) -> int:
-        return len(self.data_source)
+        return length_of(self.data_source, "data_source", type(self).__name__)
 
 
 class RandomSampler(Sampler[int]):
