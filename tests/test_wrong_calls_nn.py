@@ -5,6 +5,12 @@ Each case is one call; ``tests/wrong_calls.check`` asserts that chainrule raises
 where PyTorch raises (with its own, located error naming ``names``) and succeeds
 where PyTorch succeeds. Borderline calls PyTorch accepts are in the table too, so
 that an over-eager refusal fails as surely as a missing one.
+
+Left out on purpose (chainrule differs from PyTorch and the harness cannot express it):
+``get_submodule``/``get_parameter`` of a missing name raise AttributeError as PyTorch
+does (the harness counts any AttributeError as a leak); PyTorch silently accepts
+``Module.to(3.5)``, ``random_split`` with a negative length, a non-tensor in
+``ParameterDict`` and a non-module in ``ModuleList.insert``, which chainrule refuses.
 """
 from __future__ import annotations
 

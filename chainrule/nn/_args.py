@@ -1,7 +1,7 @@
 """Checks of the arguments of layers and functional ops, shared by all of ``chainrule.nn``.
 
 One helper per kind of argument (a size, an n-tuple of ints, a probability, a
-tensor, one of a few strings), each raising through :func:`op_error` with the op and
+tensor), each raising through :func:`op_error` with the op and
 the argument's name, so every layer refuses a bad value with the same words. Layers
 call them once, in ``__init__``; functional ops on each call (they are cheap).
 """
@@ -65,11 +65,3 @@ def tensor(value: Any, arg: str, op: str) -> Tensor:
                        f"{type(value).__name__}")
     return value
 
-
-def choice(value: Any, choices: Iterable[str], arg: str, op: str) -> str:
-    """``value`` when it is one of ``choices`` (a mode, a reduction …)."""
-    choices = tuple(choices)
-    if not isinstance(value, str) or value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise op_error(ValueError, op, f"{arg} must be one of {allowed}, got {value!r}")
-    return value

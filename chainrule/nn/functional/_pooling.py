@@ -22,7 +22,7 @@ from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax
                          pool_gather_op, window_sum_op)
 from ...tensor import Tensor
 from .. import _args
-from ._conv import pair
+from .._args import pair
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
