@@ -759,6 +759,49 @@ case("clip_grad_norm_ tensor of params (ok)", lambda m: U(m).clip_grad_norm_(gra
 case("clip_grad_norm_ list of ints", lambda m: U(m).clip_grad_norm_([1, 2], 1.0), "parameters")
 
 
+# --- state dicts and composite schedulers ----------------------------------------------------
+def _bn_load(m, mutate, strict=True):
+    bn = m.nn.BatchNorm1d(3)
+    sd = dict(bn.state_dict())
+    mutate(m, sd)
+    return bn.load_state_dict(sd, strict=strict)
+
+
+case("BatchNorm load running_mean wrong shape",
+     lambda m: _bn_load(m, lambda m, sd: sd.__setitem__("running_mean", m.zeros(4))), "running_mean")
+case("BatchNorm load without num_batches_tracked",
+     lambda m: _bn_load(m, lambda m, sd: sd.pop("num_batches_tracked")), "num_batches_tracked")
+case("BatchNorm load extra key non-strict (ok)",
+     lambda m: _bn_load(m, lambda m, sd: sd.__setitem__("x", m.zeros(1)), strict=False), "x")
+case("load_state_dict OrderedDict (ok)",
+     lambda m: m.nn.Linear(2, 2).load_state_dict(m.nn.Linear(2, 2).state_dict()), "state_dict")
+case("load_state_dict str", lambda m: m.nn.Linear(2, 2).load_state_dict("weights.pt"), "state_dict")
+case("Sequential load nested missing",
+     lambda m: m.nn.Sequential(m.nn.Linear(2, 2)).load_state_dict({"0.weight": m.zeros(2, 2)}), "0.bias")
+case("optimizer load_state_dict list", lambda m: _opt_load(m, lambda m, sd: [sd]), "state_dict")
+case("optimizer load_state_dict from Adam into SGD (ok)",
+     lambda m: m.optim.SGD(params(m), lr=0.1).load_state_dict(m.optim.Adam(params(m)).state_dict()),
+     "state_dict")
+case("SequentialLR non-scheduler",
+     lambda m: (lambda o: m.optim.lr_scheduler.SequentialLR(o, [3], milestones=[]))(
+         m.optim.SGD(params(m), lr=0.1)), "optimizer")
+case("SequentialLR empty", lambda m: (lambda o: m.optim.lr_scheduler.SequentialLR(o, [], milestones=[]))(
+    m.optim.SGD(params(m), lr=0.1)), "scheduler")
+case("ChainedScheduler empty", lambda m: m.optim.lr_scheduler.ChainedScheduler([]), "scheduler")
+case("StepLR load_state_dict list", lambda m: sched("StepLR", 2)(m).load_state_dict([1]), "state_dict")
+case("ReduceLROnPlateau load_state_dict None",
+     lambda m: sched("ReduceLROnPlateau")(m).load_state_dict(None), "state_dict")
+case("ReduceLROnPlateau step tensor (ok)", lambda m: sched("ReduceLROnPlateau")(m).step(m.tensor(1.0)),
+     "metrics")
+case("BatchSampler over list (ok)", lambda m: list(m.utils.data.BatchSampler([3, 1, 2], 2, True)), "batch")
+case("DataLoader batch_sampler not iterable", lambda m: list(DL(m, batch_sampler=3)), "batch_sampler")
+case("DataLoader worker_init_fn unused (ok)", lambda m: DL(m, worker_init_fn=3), "worker_init_fn")
+case("DataLoader over dict samples (ok)",
+     lambda m: list(m.utils.data.DataLoader([{"a": m.zeros(2)}, {"a": m.ones(2)}], batch_size=2)), "a")
+case("DataLoader over tuples of tensors (ok)",
+     lambda m: list(m.utils.data.DataLoader([(m.zeros(2), 1), (m.ones(2), 0)], batch_size=2)), "tuple")
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_wrong_call(case: Case) -> None:
     check(case)

@@ -34,6 +34,10 @@ class _HookList(list):
 class Module:
     """Base class for all layers and models."""
 
+    # state a checkpoint may lack (it keeps its current value), e.g. a counter that older
+    # checkpoints did not save
+    _optional_state: tuple[str, ...] = ()
+
     training: bool
 
     def __init__(self, *args, **kwargs) -> None:
@@ -112,19 +116,19 @@ class Module:
             self.register_buffer(name, Tensor._make(value._data), persistent=value.persistent)
         elif name in params:
             if value is not None:
-                raise op_error(TypeError, "Module",
+                raise op_error(TypeError, type(self).__name__,
                                f"cannot assign {type(value).__name__} as parameter '{name}' "
                                "(chainrule.nn.Parameter or None expected)")
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise op_error(TypeError, "Module",
+                raise op_error(TypeError, type(self).__name__,
                                f"cannot assign {type(value).__name__} as child module '{name}' "
                                "(a Module or None expected)")
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise op_error(TypeError, "Module",
+                raise op_error(TypeError, type(self).__name__,
                                f"cannot assign {type(value).__name__} as buffer '{name}' "
                                "(a Tensor or None expected)")
             buffers[name] = value
@@ -414,7 +418,7 @@ class Module:
             raise op_error(TypeError, "Module.load_state_dict", f"expected state_dict to be "
                            f"dict-like, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        missing = [k for k in own if k not in state_dict and not self._optional_key(k)]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         with no_grad():
@@ -455,6 +459,11 @@ class Module:
                            f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                            + "\n\t".join(errors))
         return IncompatibleKeys(missing, unexpected)
+
+    def _optional_key(self, key: str) -> bool:
+        """Whether a checkpoint may lack ``key`` (its owner's ``_optional_state`` names it)."""
+        path, _, name = key.rpartition(".")
+        return name in self.get_submodule(path)._optional_state
 
     # -- hooks ---------------------------------------------------------------
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,

@@ -41,6 +41,7 @@ class _BatchNorm(Module):
     """Shared state: affine parameters, running statistics and the batch counter."""
 
     _dims: tuple = (2,)
+    _optional_state = ("num_batches_tracked",)  # PyTorch loads checkpoints from before it
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,

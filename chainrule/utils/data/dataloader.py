@@ -73,7 +73,6 @@ class DataLoader:
             raise op_error(TypeError, "DataLoader", f"dataset must be indexable (a map-style "
                            f"Dataset) or an IterableDataset, got {type(dataset).__name__}")
         check_callable(collate_fn, "collate_fn", "DataLoader")
-        check_callable(worker_init_fn, "worker_init_fn", "DataLoader")
         check_iterable(sampler, "sampler", "DataLoader")
         check_iterable(batch_sampler, "batch_sampler", "DataLoader")
         if persistent_workers and num_workers == 0:
