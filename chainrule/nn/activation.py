@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..creation import full
 from ..tensor import Tensor
 from .functional import _activation as F
+from . import _args
 from .module import Module
 from .parameter import Parameter
 
@@ -232,7 +233,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
         super().__init__()
-        self.num_parameters = num_parameters
+        self.num_parameters = _args.size(num_parameters, "num_parameters", "PReLU")
         self.init = init
         self.weight = Parameter(full((num_parameters,), init, dtype=dtype, device=device))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..creation import empty
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
-from . import init
+from . import _args, init
 from .functional._attention import multi_head_attention_forward
 from .linear import Linear
 from .module import Module
@@ -38,6 +38,8 @@ class MultiheadAttention(Module):
                  vdim: int | None = None, batch_first: bool = False, device=None,
                  dtype=None) -> None:
         super().__init__()
+        _args.size(embed_dim, "embed_dim", "MultiheadAttention")
+        _args.size(num_heads, "num_heads", "MultiheadAttention")
         if embed_dim <= 0 or num_heads <= 0:
             raise op_error(ValueError, "MultiheadAttention", f"embed_dim and num_heads must be "
                            f"positive, got embed_dim={embed_dim} and num_heads={num_heads}")

@@ -25,9 +25,23 @@ __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "Parameter
 def _index(idx, n: int, kind: str) -> int:
     idx = operator.index(idx)
     if not -n <= idx < n:
-        raise IndexError(f"{kind}: index {idx} is out of range for {n} entries")
+        raise op_error(IndexError, kind, f"index {idx} is out of range for {n} entries")
     return idx % n
 
+
+
+def _pairs(items, op: str) -> list:
+    """``(key, value)`` pairs of a mapping or of an iterable of pairs (as ``dict.update``)."""
+    if isinstance(items, Mapping):
+        return list(items.items())
+    if not isinstance(items, Iterable) or isinstance(items, (str, bytes)):
+        raise op_error(TypeError, op, f"expected a mapping or an iterable of (key, value) pairs, "
+                       f"got {type(items).__name__}")
+    pairs = [tuple(p) if isinstance(p, (tuple, list)) else p for p in items]
+    for p in pairs:
+        if not isinstance(p, tuple) or len(p) != 2:
+            raise op_error(ValueError, op, f"expected (key, value) pairs, got {p!r}")
+    return pairs
 
 class Sequential(Module):
     """Chains modules: ``forward`` feeds each output to the next.
@@ -93,7 +107,8 @@ class Sequential(Module):
         items = list(self._modules.values())
         n = len(items)
         if not -n <= index <= n:
-            raise IndexError(f"Sequential.insert: index {index} is out of range for {n} entries")
+            raise op_error(IndexError, "Sequential.insert",
+                           f"index {index} is out of range for {n} entries")
         items.insert(index % (n + 1) if index < 0 else index, module)
         self._modules.clear()
         for i, m in enumerate(items):
@@ -216,8 +231,7 @@ class ModuleDict(Module):
         self._modules.clear()
 
     def update(self, modules) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for key, m in pairs:
+        for key, m in _pairs(modules, "ModuleDict.update"):
             self[key] = m
 
     def forward(self, *args, **kwargs):
@@ -291,8 +305,9 @@ class ParameterDict(Module):
     def __setitem__(self, key: str, value) -> None:
         value = _as_parameter(value)
         if not isinstance(value, Parameter):
-            raise TypeError(f"ParameterDict: cannot store {type(value).__name__} under '{key}' "
-                            "(a Tensor or Parameter expected)")
+            raise op_error(TypeError, "ParameterDict",
+                           f"cannot store {type(value).__name__} under '{key}' "
+                           "(a Tensor or Parameter expected)")
         self._keys[key] = None
         self._parameters[key] = value
 
@@ -327,8 +342,7 @@ class ParameterDict(Module):
         return v
 
     def update(self, parameters) -> None:
-        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
-        for k, v in pairs:
+        for k, v in _pairs(parameters, "ParameterDict.update"):
             self[k] = v
 
     def extra_repr(self) -> str:

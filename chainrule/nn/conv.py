@@ -14,7 +14,7 @@ import math
 from ..creation import empty
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
-from . import init
+from . import _args, init
 from .functional import _conv as F
 from .module import Module
 from .parameter import Parameter
@@ -35,7 +35,10 @@ class _ConvNd(Module):
                  output_padding=0, device=None, dtype=None) -> None:
         super().__init__()
         name, nd = type(self).__name__, self._nd
-        if groups <= 0 or in_channels % groups or out_channels % groups:
+        _args.size(in_channels, "in_channels", name)
+        _args.size(out_channels, "out_channels", name)
+        _args.size(groups, "groups", name, minimum=1)
+        if in_channels % groups or out_channels % groups:
             raise op_error(ValueError, name, f"in_channels ({in_channels}) and out_channels "
                            f"({out_channels}) must both be divisible by groups ({groups})")
         if padding_mode not in _PADDING_MODES or (self._transposed and padding_mode != "zeros"):
@@ -45,6 +48,9 @@ class _ConvNd(Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = F.pair(kernel_size, nd, "kernel_size", name)
+        if min(self.kernel_size) < 0:  # 0 makes an empty weight (PyTorch warns at init)
+            raise op_error(ShapeError, name,
+                           f"kernel_size must be non-negative, got {kernel_size!r}")
         self.stride = F.pair(stride, nd, "stride", name)
         self.dilation = F.pair(dilation, nd, "dilation", name)
         if isinstance(padding, str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..errors import op_error
 from ..tensor import Tensor
 from .functional import _dropout as F
+from . import _args
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
@@ -20,10 +21,7 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise op_error(ValueError, type(self).__name__,
-                           f"dropout probability has to be between 0 and 1, got {p}")
-        self.p = p
+        self.p = _args.probability(p, "p", type(self).__name__)
         self.inplace = inplace
 
     def extra_repr(self) -> str:

@@ -13,15 +13,41 @@ True
 """
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 from ..autograd.grad_mode import no_grad
-from ..errors import ShapeError, op_error
+from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
+from . import _args
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
            "orthogonal_", "trunc_normal_", "sparse_"]
+
+
+def _fills(fn):
+    """Refuse a first argument that is not a tensor, with an error naming ``fn``."""
+    @functools.wraps(fn)
+    def wrapper(tensor, *args, **kwargs):
+        _args.tensor(tensor, "tensor", fn.__name__)
+        return fn(tensor, *args, **kwargs)
+    return wrapper
+
+
+def _random_fill(tensor: Tensor, op: str) -> None:
+    """Random fills draw floats: PyTorch has no integer kernel for them."""
+    if not tensor.is_floating_point():
+        raise op_error(DTypeError, op, f"expected a floating-point tensor, got {tensor.dtype.name}")
+
+
+def _no_elements(tensor: Tensor) -> bool:
+    """True (after PyTorch's warning) when ``tensor`` has no elements to initialise."""
+    if 0 in tuple(tensor.shape):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -40,12 +66,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
+            raise op_error(ValueError, "calculate_gain",
+                           f"param (the negative_slope) {param!r} is not "
+                           "a valid number")
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}; expected one of "
-                     "linear, conv*, sigmoid, tanh, relu, leaky_relu, selu")
+    raise op_error(ValueError, "calculate_gain",
+                   f"unsupported nonlinearity {nonlinearity!r}; expected one of "
+                   "linear, conv*, sigmoid, tanh, relu, leaky_relu, selu")
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
@@ -60,37 +89,47 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 def _fan(tensor: Tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise op_error(ValueError, "init", f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_fills
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
+    _random_fill(tensor, "uniform_")
     with no_grad():
         return tensor.uniform_(a, b, generator=generator)
 
 
+@_fills
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std²)."""
+    _random_fill(tensor, "normal_")
+    if std < 0:
+        raise op_error(ValueError, "normal_", f"std must be non-negative, got {std}")
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
 
+@_fills
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill with ``val``."""
     with no_grad():
         return tensor.fill_(val)
 
 
+@_fills
 def zeros_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 0.0)
 
 
+@_fills
 def ones_(tensor: Tensor) -> Tensor:
     return constant_(tensor, 1.0)
 
 
+@_fills
 def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-D tensor with the identity (ones on the diagonal)."""
     if tensor.ndim != 2:
@@ -103,11 +142,15 @@ def eye_(tensor: Tensor) -> Tensor:
         return tensor
 
 
+@_fills
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     """Fill a {3,4,5}-D conv weight so the convolution is the identity."""
     if tensor.ndim not in (3, 4, 5):
         raise op_error(ShapeError, "dirac_", f"only 3-, 4- and 5-D tensors are supported, got shape "
                        f"{tuple(tensor.shape)}")
+    if not _args.is_int(groups) or groups < 1 or tensor.shape[0] % groups:
+        raise op_error(ValueError, "dirac_", f"dim 0 of the tensor (shape {tuple(tensor.shape)}) "
+                       f"must be divisible by groups={groups!r}")
     out_per = tensor.shape[0] // groups
     min_dim = min(out_per, tensor.shape[1])
     with no_grad():
@@ -119,6 +162,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
         return tensor
 
 
+@_fills
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))`` (Glorot)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -126,6 +170,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor
     return uniform_(tensor, -a, a, generator)
 
 
+@_fills
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """N(0, std²) with ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -133,25 +178,28 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return normal_(tensor, 0.0, std, generator)
 
 
+@_fills
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """U(-b, b) with ``b = gain * sqrt(3 / fan)`` (He)."""
-    if 0 in tuple(tensor.shape):
+    if _no_elements(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
+@_fills
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None) -> Tensor:
     """N(0, std²) with ``std = gain / sqrt(fan)`` (He)."""
-    if 0 in tuple(tensor.shape):
+    if _no_elements(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 
 
+@_fills
 def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """A (semi-)orthogonal matrix from the QR of a Gaussian one (sign-corrected), times ``gain``."""
     if tensor.ndim < 2:
@@ -178,6 +226,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return tensor
 
 
+@_fills
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """N(mean, std²) truncated to [a, b]: the same distribution as PyTorch's.
@@ -189,7 +238,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     from ..backends import backend_of
     import numpy as np
     if not a < b:
-        raise ValueError(f"trunc_normal_: expected a < b, got a={a}, b={b}")
+        raise op_error(ValueError, "trunc_normal_", f"expected a < b, got a={a}, b={b}")
     rng = _rng(generator)
     x = rng.normal(mean, std, tuple(tensor.shape))
     for _ in range(100):
@@ -205,6 +254,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     return tensor
 
 
+@_fills
 def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
     """A 2-D tensor with N(0, std²) entries and a fraction ``sparsity`` of each column zero."""
     if tensor.ndim != 2:

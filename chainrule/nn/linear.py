@@ -13,7 +13,7 @@ import math
 
 from ..creation import empty
 from ..tensor import Tensor
-from . import init
+from . import _args, init
 from .functional import _linear as F
 from .module import Module
 from .parameter import Parameter
@@ -40,8 +40,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device=None, dtype=None) -> None:
         super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = _args.size(in_features, "in_features", "Linear")
+        self.out_features = _args.size(out_features, "out_features", "Linear")
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
@@ -70,7 +70,7 @@ class LazyLinear(Linear):
     def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         Module.__init__(self)
         self.in_features = 0
-        self.out_features = out_features
+        self.out_features = _args.size(out_features, "out_features", "LazyLinear")
         self._lazy = (bias, device, dtype)
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
@@ -93,9 +93,10 @@ class Bilinear(Module):
     def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True,
                  device=None, dtype=None) -> None:
         super().__init__()
-        self.in1_features = in1_features
-        self.in2_features = in2_features
-        self.out_features = out_features
+        # the init bound is 1/sqrt(in1_features): PyTorch fails on 0 too
+        self.in1_features = _args.size(in1_features, "in1_features", "Bilinear", minimum=1)
+        self.in2_features = _args.size(in2_features, "in2_features", "Bilinear")
+        self.out_features = _args.size(out_features, "out_features", "Bilinear")
         self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dtype,
                                       device=device))
         if bias:

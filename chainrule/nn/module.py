@@ -16,10 +16,11 @@ dotted paths (``"0.weight"``) as in PyTorch, so state dicts line up.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ..autograd.graph import RemovableHandle
-from ..errors import ShapeError
+from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
 
@@ -33,11 +34,16 @@ class _HookList(list):
 class Module:
     """Base class for all layers and models."""
 
+    # state a checkpoint may lack (it keeps its current value), e.g. a counter that older
+    # checkpoints did not save
+    _optional_state: tuple[str, ...] = ()
+
     training: bool
 
     def __init__(self, *args, **kwargs) -> None:
         if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments")
+            raise op_error(TypeError, "Module",
+                           f"{type(self).__name__}.__init__() got unexpected arguments")
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -110,18 +116,21 @@ class Module:
             self.register_buffer(name, Tensor._make(value._data), persistent=value.persistent)
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' "
-                                "(chainrule.nn.Parameter or None expected)")
+                raise op_error(TypeError, type(self).__name__,
+                               f"cannot assign {type(value).__name__} as parameter '{name}' "
+                               "(chainrule.nn.Parameter or None expected)")
             params[name] = None
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' "
-                                "(a Module or None expected)")
+                raise op_error(TypeError, type(self).__name__,
+                               f"cannot assign {type(value).__name__} as child module '{name}' "
+                               "(a Module or None expected)")
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' "
-                                "(a Tensor or None expected)")
+                raise op_error(TypeError, type(self).__name__,
+                               f"cannot assign {type(value).__name__} as buffer '{name}' "
+                               "(a Tensor or None expected)")
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -150,8 +159,9 @@ class Module:
         """Add a parameter (or None, a placeholder) under ``name``."""
         _check_name(self, name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' "
-                            "(chainrule.nn.Parameter or None expected)")
+            raise op_error(TypeError, "Module.register_parameter",
+                           f"cannot assign {type(param).__name__} as parameter '{name}' "
+                           "(chainrule.nn.Parameter or None expected)")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -161,8 +171,9 @@ class Module:
         """
         _check_name(self, name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer '{name}' "
-                            "(a Tensor or None expected)")
+            raise op_error(TypeError, "Module.register_buffer",
+                           f"cannot assign {type(tensor).__name__} as buffer '{name}' "
+                           "(a Tensor or None expected)")
         if name in self.__dict__:
             del self.__dict__[name]
         self._buffers[name] = tensor
@@ -174,7 +185,8 @@ class Module:
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add a child module under ``name``."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            raise op_error(TypeError, "Module.add_module",
+                           f"{type(module).__name__} is not a Module subclass")
         _check_name(self, name, "module")
         self._modules[name] = module
 
@@ -264,7 +276,7 @@ class Module:
     def train(self, mode: bool = True) -> "Module":
         """Set training mode here and below (affects Dropout, BatchNorm …)."""
         if not isinstance(mode, bool):
-            raise ValueError("training mode is expected to be a bool")
+            raise op_error(ValueError, "Module.train", "training mode is expected to be a bool")
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
@@ -295,6 +307,8 @@ class Module:
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         """Call ``fn`` on every sub-module (children first) and on self."""
+        if not callable(fn):
+            raise op_error(TypeError, "Module.apply", f"fn must be callable, got {type(fn).__name__}")
         for child in self.children():
             child.apply(fn)
         fn(self)
@@ -335,10 +349,13 @@ class Module:
                 dtype = a
             elif a is not None:
                 device = a
+        if device is not None:
+            device = _device(device)
         if dtype is not None:
             dtype = to_dtype(dtype)
             if not dtype.is_floating_point:
-                raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype.name}")
+                raise op_error(TypeError, "Module.to",
+                               f"only accepts floating point dtypes, got {dtype.name}")
 
         def convert(t: Tensor) -> Tensor:
             out = t if device is None else t.to(device)
@@ -397,8 +414,11 @@ class Module:
         error, and so is any shape mismatch.
         """
         from ..autograd.grad_mode import no_grad
+        if not isinstance(state_dict, Mapping):
+            raise op_error(TypeError, "Module.load_state_dict", f"expected state_dict to be "
+                           f"dict-like, got {type(state_dict).__name__}")
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        missing = [k for k in own if k not in state_dict and not self._optional_key(k)]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         with no_grad():
@@ -410,9 +430,10 @@ class Module:
                     mod = self.get_submodule(key.rpartition(".")[0] if "." in key else "")
                     mod.set_extra_state(value)
                     continue
-                if not isinstance(value, Tensor):
-                    from ..creation import tensor
-                    value = tensor(value)
+                if not isinstance(value, Tensor):  # PyTorch refuses lists and numbers too
+                    errors.append(f"while copying the parameter named \"{key}\", expected a Tensor "
+                                  f"from the checkpoint but received {type(value).__name__}")
+                    continue
                 if tuple(value.shape) != tuple(target.shape):
                     errors.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{tuple(value.shape)} from checkpoint, the shape in current "
@@ -434,9 +455,15 @@ class Module:
                 errors.insert(0, "Unexpected key(s) in state_dict: " +
                               ", ".join(f'"{k}"' for k in unexpected))
         if errors:
-            raise ShapeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                             + "\n\t".join(errors))
+            raise op_error(ShapeError, "Module.load_state_dict",
+                           f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                           + "\n\t".join(errors))
         return IncompatibleKeys(missing, unexpected)
+
+    def _optional_key(self, key: str) -> bool:
+        """Whether a checkpoint may lack ``key`` (its owner's ``_optional_state`` names it)."""
+        path, _, name = key.rpartition(".")
+        return name in self.get_submodule(path)._optional_state
 
     # -- hooks ---------------------------------------------------------------
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
@@ -483,8 +510,9 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def __getstate__(self):
-        raise TypeError("chainrule modules are not pickled; save module.state_dict() with "
-                        "chainrule.save")
+        raise op_error(TypeError, "Module",
+                       "chainrule modules are not pickled; save module.state_dict() with "
+                       "chainrule.save")
 
     def __copy__(self):
         # Python's default shallow copy (it would otherwise go through __getstate__)
@@ -506,21 +534,36 @@ def _is_dtype(a) -> bool:
     return isinstance(a, DType)
 
 
+def _device(spec):
+    """``spec`` as a Device, its error pointing at the caller of ``Module.to``."""
+    from ..backends.base import Device
+    try:
+        return spec if isinstance(spec, Device) else Device(spec)
+    except (TypeError, ValueError) as e:
+        raise op_error(type(e), "Module.to", str(e)) from None
+
+
+def _api(kind: str) -> str:
+    """The method that registers a ``kind`` (for error messages)."""
+    return "add_module" if kind == "module" else f"register_{kind}"
+
+
 def _check_name(module: Module, name: str, kind: str) -> None:
     """PyTorch's rules for a new parameter/buffer/module name."""
     if not isinstance(name, str):
-        raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        raise op_error(TypeError, _api(kind),
+                       f"{kind} name should be a string, got {type(name).__name__}")
     if not name:
-        raise KeyError(f'{kind} name can\'t be empty string ""')
+        raise op_error(KeyError, _api(kind), f'{kind} name can\'t be empty string ""')
     if "." in name:
-        raise KeyError(f'{kind} name can\'t contain ".", got "{name}"')
+        raise op_error(KeyError, _api(kind), f'{kind} name can\'t contain ".", got "{name}"')
     own = {"parameter": module._parameters, "buffer": module._buffers,
            "module": module._modules}[kind]
     if name in own:
         return  # re-registering under the same kind replaces the entry
     if hasattr(type(module), name) or name in module.__dict__ or any(
             name in store for store in (module._parameters, module._buffers, module._modules)):
-        raise KeyError(f"attribute '{name}' already exists")
+        raise op_error(KeyError, _api(kind), f"attribute '{name}' already exists")
 
 
 def _add_hook(hooks: list, entry, prepend: bool) -> RemovableHandle:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from ..creation import empty, ones, tensor, zeros
 from ..dtypes import int64
-from ..errors import ShapeError, op_error
+from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
-from . import init
+from . import _args, init
 from .functional import _normalization as F
 from .module import Module
 from .parameter import Parameter
@@ -41,12 +41,13 @@ class _BatchNorm(Module):
     """Shared state: affine parameters, running statistics and the batch counter."""
 
     _dims: tuple = (2,)
+    _optional_state = ("num_batches_tracked",)  # PyTorch loads checkpoints from before it
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,
                  dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        self.num_features = num_features
+        self.num_features = _args.size(num_features, "num_features", type(self).__name__)
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
@@ -131,9 +132,13 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
-        if isinstance(normalized_shape, int):
+        if _args.is_int(normalized_shape):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        if not isinstance(normalized_shape, (tuple, list)):
+            raise op_error(DTypeError, "LayerNorm", f"normalized_shape must be an int or a tuple of "
+                           f"ints, got {normalized_shape!r}")
+        self.normalized_shape = tuple(_args.size(s, "normalized_shape", "LayerNorm")
+                                      for s in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         _register_affine(self, elementwise_affine, bias, self.normalized_shape, device, dtype)
@@ -171,7 +176,9 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
                  device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        if num_groups < 1 or num_channels % num_groups:
+        _args.size(num_groups, "num_groups", "GroupNorm", minimum=1)
+        _args.size(num_channels, "num_channels", "GroupNorm")
+        if num_channels % num_groups:
             raise op_error(ValueError, "GroupNorm", f"num_channels ({num_channels}) must be "
                            f"divisible by num_groups ({num_groups})")
         self.num_groups = num_groups

@@ -1,6 +1,7 @@
 """``Parameter``: a leaf tensor that a Module registers as trainable."""
 from __future__ import annotations
 
+from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 
 
@@ -19,8 +20,9 @@ class Parameter(Tensor):
         from ..creation import tensor
         if data is None:
             data = tensor([])
-        elif not isinstance(data, Tensor):
-            data = tensor(data)
+        elif not isinstance(data, Tensor):  # as PyTorch: no implicit conversion of lists
+            raise op_error(DTypeError, "Parameter", f"data must be a Tensor, got "
+                           f"{type(data).__name__}")
         p = object.__new__(cls)
         Tensor._init(p, data._data, False, None, None)
         if requires_grad:

@@ -25,6 +25,7 @@ from ..tensor import Tensor
 from ._lstm import lstm_layer
 from .functional._dropout import dropout
 from .functional._linear import linear
+from . import _args
 from .module import Module
 from .parameter import Parameter
 
@@ -157,7 +158,7 @@ class RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         with no_grad():
             for p in self.parameters():
                 p.uniform_(-bound, bound)
@@ -390,8 +391,8 @@ class RNNCellBase(Module):
                  device=None, dtype=None) -> None:
         super().__init__()
         self.mode = mode
-        self.input_size = input_size
-        self.hidden_size = hidden_size
+        self.input_size = _args.size(input_size, "input_size", type(self).__name__)
+        self.hidden_size = _args.size(hidden_size, "hidden_size", type(self).__name__)
         self.bias = bias
         gate_size = _GATES[mode] * hidden_size
         self.weight_ih = Parameter(empty(gate_size, input_size, dtype=dtype, device=device))
@@ -405,7 +406,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
         with no_grad():
             for p in self.parameters():
                 p.uniform_(-bound, bound)

@@ -15,7 +15,7 @@ from ..autograd.grad_mode import no_grad
 from ..creation import empty
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
-from . import init
+from . import _args, init
 from .functional import _sparse as F
 from .module import Module
 from .parameter import Parameter
@@ -32,6 +32,8 @@ class Embedding(Module):
                  _weight: Tensor | None = None, _freeze: bool = False, device=None,
                  dtype=None) -> None:
         super().__init__()
+        _args.size(num_embeddings, "num_embeddings", "Embedding")
+        _args.size(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise op_error(ValueError, "Embedding", f"padding_idx {padding_idx} must be within "

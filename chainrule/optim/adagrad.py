@@ -59,11 +59,12 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0, initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        check_lr(lr)
-        check_non_negative(lr_decay, "lr_decay value")
-        check_non_negative(weight_decay, "weight_decay value")
-        check_non_negative(initial_accumulator_value, "initial_accumulator_value value")
-        check_non_negative(eps, "epsilon value")
+        check_lr(lr, "Adagrad")
+        check_non_negative(lr_decay, "lr_decay value", "lr_decay", "Adagrad")
+        check_non_negative(weight_decay, "weight_decay value", "weight_decay", "Adagrad")
+        check_non_negative(initial_accumulator_value, "initial_accumulator_value value",
+                           "initial_accumulator_value", "Adagrad")
+        check_non_negative(eps, "epsilon value", "eps", "Adagrad")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,

@@ -78,10 +78,10 @@ class Adam(Optimizer):
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: bool | None = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: bool | None = None, decoupled_weight_decay: bool = False) -> None:
-        check_lr(lr)
-        check_non_negative(eps, "epsilon value")
-        betas = check_betas(betas)
-        check_non_negative(weight_decay, "weight_decay value")
+        check_lr(lr, "Adam")
+        check_non_negative(eps, "epsilon value", "eps", "Adam")
+        betas = check_betas(betas, "Adam")
+        check_non_negative(weight_decay, "weight_decay value", "weight_decay", "Adam")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,

@@ -60,10 +60,10 @@ class Adamax(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, capturable: bool = False) -> None:
-        check_lr(lr)
-        check_non_negative(eps, "epsilon value")
-        betas = check_betas(betas)
-        check_non_negative(weight_decay, "weight_decay value")
+        check_lr(lr, "Adamax")
+        check_non_negative(eps, "epsilon value", "eps", "Adamax")
+        betas = check_betas(betas, "Adamax")
+        check_non_negative(weight_decay, "weight_decay value", "weight_decay", "Adamax")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, capturable=capturable)

@@ -18,12 +18,15 @@ True
 from __future__ import annotations
 
 import functools
+import numbers
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping
 from itertools import chain
 from typing import Any, Callable, Iterable
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
+from ..errors import op_error
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import RemovableHandle
 from ..backends import backend_of
@@ -56,17 +59,23 @@ def _no_differentiable(differentiable: bool) -> None:
                                   "graph) is not supported by chainrule; leave it False")
 
 
-def check_non_negative(value, what: str) -> None:
-    """Raise PyTorch's ``ValueError("Invalid <what>: <value>")`` unless ``value >= 0``."""
+def check_non_negative(value, what: str, arg: str, op: str) -> None:
+    """Raise PyTorch's ``ValueError("Invalid <what>: <value>")`` unless ``value >= 0``.
+
+    ``arg`` is the keyword the user passed (named in the message) and ``op`` the optimizer.
+    """
+    if not isinstance(value, (numbers.Real, Tensor)):
+        raise op_error(TypeError, op,
+                       f"{arg} must be a number, got {type(value).__name__} {value!r}")
     if not 0.0 <= value:
-        raise ValueError(f"Invalid {what}: {value}")
+        raise op_error(ValueError, op, f"Invalid {what}: {value} ({arg} must be >= 0)")
 
 
-def check_lr(lr) -> None:
+def check_lr(lr, op: str) -> None:
     """Validate a learning rate: non-negative, and one element when it is a tensor."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
-        raise ValueError("Tensor lr must be 1-element")
-    check_non_negative(lr, "learning rate")
+        raise op_error(ValueError, op, "Tensor lr must be 1-element")
+    check_non_negative(lr, "learning rate", "lr", op)
 
 
 def scalar_dtype():
@@ -87,14 +96,15 @@ def zeros_state(p: Tensor, fill: float = 0.0) -> Tensor:
     return Tensor._make(xp.full_like(p._data, fill) if fill else xp.zeros_like(p._data))
 
 
-def check_betas(betas) -> tuple:
+def check_betas(betas, op: str) -> tuple:
     """Validate Adam-style ``betas`` and return them as a tuple of two numbers."""
     betas = tuple(betas)
     if len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        raise op_error(ValueError, op, f"betas must be a pair (beta1, beta2), got {betas!r}")
     for i, b in enumerate(betas):
         if not 0.0 <= _scalar(b) < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+            raise op_error(ValueError, op, f"Invalid beta parameter at index {i}: {b} "
+                           "(betas must be in [0, 1))")
     return betas
 
 
@@ -162,18 +172,24 @@ class Optimizer:
         self._opt_called = False
         self._scratch = Scratch()  # temporaries reused by every step (see _kernels.Scratch)
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            f"Tensors or dicts, but got {type(params).__name__}; wrap a single "
-                            "tensor in a list: [tensor]")
+            raise op_error(TypeError, type(self).__name__,
+                           "params argument given to the optimizer should be an iterable of "
+                           f"Tensors or dicts, but got {type(params).__name__}; wrap a single "
+                           "tensor in a list: [tensor]")
         if isinstance(params, (set, frozenset)):  # PyTorch only catches this inside a group
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
-                            "the ordering of tensors in sets will change between runs. Please use "
-                            "a list instead.")
+            raise op_error(TypeError, type(self).__name__,
+                           "optimizer parameters need to be organized in ordered collections, but "
+                           "the ordering of tensors in sets will change between runs. Please use "
+                           "a list instead.")
         self.state = defaultdict(dict)
         self.param_groups = []
+        if not isinstance(params, Iterable):
+            raise op_error(TypeError, type(self).__name__,
+                           "params argument given to the optimizer should be "
+                           f"an iterable of Tensors or dicts, but got {type(params).__name__}")
         param_groups = list(params)
         if len(param_groups) == 0:
-            raise ValueError("optimizer got an empty parameter list")
+            raise op_error(ValueError, type(self).__name__, "optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
             param_groups = [{"params": param_groups}]
         for group in param_groups:
@@ -190,14 +206,20 @@ class Optimizer:
         [0.001, 0.01]
         """
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise op_error(TypeError, f"{type(self).__name__}.add_param_group",
+                           f"param_group must be a dict, but got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise op_error(KeyError, f"{type(self).__name__}.add_param_group",
+                           "param_group must have a 'params' "
+                           f"entry (the tensors to optimize), got keys {sorted(param_group)}")
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
-                            "the ordering of tensors in sets will change between runs. Please use "
-                            "a list instead.")
+            raise op_error(TypeError, f"{type(self).__name__}.add_param_group",
+                           "optimizer parameters need to be organized in ordered collections, but "
+                           "the ordering of tensors in sets will change between runs. Please use "
+                           "a list instead.")
         else:
             params = list(params)
         names = [p[0] for p in params if isinstance(p, tuple)]
@@ -205,19 +227,23 @@ class Optimizer:
         param_group["params"] = params
         if names:
             if len(names) != len(params):
-                raise ValueError("all optimizer params should be with/without names. Some param "
-                                 "names are missing")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               "all optimizer params should be with/without names. Some param "
+                               "names are missing")
             param_group["param_names"] = names
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
-                                f"{type(p).__name__}")
+                raise op_error(TypeError, f"{type(self).__name__}.add_param_group",
+                               "optimizer can only optimize Tensors, but one of the params is "
+                               f"{type(p).__name__}")
             if not (p.is_leaf or p.retains_grad):
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               "can't optimize a non-leaf Tensor")
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
-                raise ValueError(f"parameter group didn't specify a value of required "
-                                 f"optimization parameter {name}")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               f"parameter group didn't specify a value of required "
+                               f"optimization parameter {name}")
             param_group.setdefault(name, default)
         ids = [id(p) for p in params]
         if len(ids) != len(set(ids)):
@@ -229,10 +255,12 @@ class Optimizer:
             seen.update(id(p) for p in group["params"])
             if ("param_names" in param_group) != ("param_names" in group):
                 kind = "with names" if "param_names" in param_group else "without names"
-                raise ValueError("all optimizer param groups should be with/without names. "
-                                 f"cannot add param group {kind} to the optimizer")
+                raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                               "all optimizer param groups should be with/without names. "
+                               f"cannot add param group {kind} to the optimizer")
         if not seen.isdisjoint(ids):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise op_error(ValueError, f"{type(self).__name__}.add_param_group",
+                           "some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
     # -- gradients ------------------------------------------------------------------
@@ -260,6 +288,9 @@ class Optimizer:
     def _run_closure(self, closure):
         if closure is None:
             return None
+        if not callable(closure):
+            raise op_error(TypeError, f"{type(self).__name__}.step", "closure must be a callable "
+                           f"that recomputes the loss, got {type(closure).__name__}")
         prev, GRAD.enabled = GRAD.enabled, True
         try:
             return closure()
@@ -316,16 +347,25 @@ class Optimizer:
         ``step``); integer keys that came back as strings (from JSON) are accepted.
         """
         import copy
+        if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict:
+            got = sorted(state_dict) if isinstance(state_dict, Mapping) else \
+                type(state_dict).__name__
+            raise op_error(TypeError if not isinstance(state_dict, Mapping) else KeyError,
+                           f"{type(self).__name__}.load_state_dict", "expected a state_dict "
+                           "with 'state' and 'param_groups' entries (from "
+                           f"Optimizer.state_dict()), got {got}")
         groups = self.param_groups
         saved_groups = copy.deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
-            raise ValueError(f"loaded state dict has a different number of parameter groups "
-                             f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+            raise op_error(ValueError, f"{type(self).__name__}.load_state_dict",
+                           f"loaded state dict has a different number of parameter groups "
+                           f"({len(saved_groups)}) than the optimizer ({len(groups)})")
         for i, (g, s) in enumerate(zip(groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group ({i}) that doesn't "
-                                 f"match the size of optimizer's group: {len(s['params'])} saved "
-                                 f"parameters, {len(g['params'])} in the optimizer")
+                raise op_error(ValueError, f"{type(self).__name__}.load_state_dict",
+                               f"loaded state dict contains a parameter group ({i}) that doesn't "
+                               f"match the size of optimizer's group: {len(s['params'])} saved "
+                               f"parameters, {len(g['params'])} in the optimizer")
         id_map = dict(zip((_key(i) for i in chain.from_iterable(s["params"] for s in saved_groups)),
                           chain.from_iterable(g["params"] for g in groups)))
         state: defaultdict = defaultdict(dict)

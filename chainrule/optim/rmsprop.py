@@ -74,11 +74,11 @@ class RMSprop(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False, capturable: bool = False, foreach: bool | None = None,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        check_lr(lr)
-        check_non_negative(eps, "epsilon value")
-        check_non_negative(momentum, "momentum value")
-        check_non_negative(weight_decay, "weight_decay value")
-        check_non_negative(alpha, "alpha value")
+        check_lr(lr, "RMSprop")
+        check_non_negative(eps, "epsilon value", "eps", "RMSprop")
+        check_non_negative(momentum, "momentum value", "momentum", "RMSprop")
+        check_non_negative(weight_decay, "weight_decay value", "weight_decay", "RMSprop")
+        check_non_negative(alpha, "alpha value", "alpha", "RMSprop")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..errors import op_error
 from ..backends import backend_of
 from ..tensor import Tensor
 from ._kernels import Scratch, add_scaled_, effective_grad
@@ -73,11 +74,12 @@ class SGD(Optimizer):
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None, differentiable: bool = False,
                  fused: bool | None = None) -> None:
-        check_lr(lr)
-        check_non_negative(momentum, "momentum value")
-        check_non_negative(weight_decay, "weight_decay value")
+        check_lr(lr, "SGD")
+        check_non_negative(momentum, "momentum value", "momentum", "SGD")
+        check_non_negative(weight_decay, "weight_decay value", "weight_decay", "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise op_error(ValueError, "SGD",
+                           "Nesterov momentum requires a momentum and zero dampening")
         _no_differentiable(differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize, foreach=foreach,

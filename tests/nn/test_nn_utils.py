@@ -103,7 +103,7 @@ def test_pad_matches_torch(mode, pad, dtype):
 def test_pad_constant_value_and_errors():
     _fwd_bwd(lambda x: F.pad(x, (1, 1), value=2.5), lambda x: TF.pad(x, (1, 1), value=2.5), X4)
     with pytest.raises(cr.errors.ShapeError, match=r"pad: reflect padding of \(6, 0\).*size 6"):
-        F.pad(cr.tensor(X4), (6, 0), mode="reflect")
+        F.pad(cr.tensor(X4), (6, 0, 0, 0), mode="reflect")
     with pytest.raises(ValueError, match="pad: mode"):
         F.pad(cr.tensor(X4), (1, 1), mode="mirror")
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 
-from ...errors import ShapeError, op_error
+from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
+from ...ops._operands import wrap_dim
 from ...ops.inplace import inplace as _inplace
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu",
            "gelu", "silu", "mish", "sigmoid", "tanh", "softplus", "softsign", "softmax",
@@ -26,6 +28,7 @@ __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_",
 
 def _maybe_inplace(input: Tensor, inplace: bool, name: str, fn) -> Tensor:
     # ``inplace=True`` rewrites ``input`` (version bump, graph rebinding) like PyTorch
+    _args.tensor(input, "input", name)
     if inplace:
         return _inplace(input, name + "_", fn)
     return fn(input)
@@ -106,18 +109,29 @@ def softsign(input: Tensor) -> Tensor:
     return input / (ew.abs_fn(input) + 1)
 
 
+def _softmax_input(input, dtype, op: str) -> None:
+    """A floating-point tensor, or one cast to ``dtype`` first (PyTorch has no integer kernel)."""
+    _args.tensor(input, "input", op)
+    if dtype is None and not input.is_floating_point():
+        raise op_error(DTypeError, op, f"expected a floating-point input (or pass dtype=), got "
+                       f"{input.dtype.name}")
+
+
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``."""
+    _softmax_input(input, dtype, "softmax")
     return _softmax(input, dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``log(softmax(x))`` along ``dim``, computed stably."""
+    _softmax_input(input, dtype, "log_softmax")
     return _log_softmax(input, dim, dtype)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``softmax(-x)``."""
+    _softmax_input(input, dtype, "softmin")
     return _softmax(-input, dim, dtype)
 
 
@@ -173,6 +187,8 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """``x`` where positive, else ``weight * x``; ``weight`` has 1 or C (= dim 1) entries."""
+    _args.tensor(input, "input", "prelu")
+    _args.tensor(weight, "weight", "prelu")
     n = weight.numel()
     if n != 1:
         if input.ndim < 1 or (input.shape[1] if input.ndim >= 2 else input.shape[0]) != n:
@@ -187,6 +203,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """``a * sigmoid(b)`` where ``a, b`` are the halves of ``input`` along ``dim``."""
+    _args.tensor(input, "input", "glu")
+    dim = wrap_dim(dim, input.ndim, "glu")
     if input.shape[dim] % 2:
         raise op_error(ShapeError, "glu", f"dim {dim} of input of shape {tuple(input.shape)} must "
                        "have an even size")

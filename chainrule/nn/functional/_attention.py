@@ -16,6 +16,7 @@ from ...ops.elementwise import where
 from ...ops.shape import cat, chunk
 from ...ops.softmax import softmax
 from ...tensor import Tensor
+from .. import _args
 from ._dropout import dropout
 from ._linear import linear
 
@@ -50,6 +51,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     (1, 2, 3, 4)
     """
     name = "scaled_dot_product_attention"
+    _args.probability(dropout_p, "dropout_p", name)
     for what, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, Tensor) or t.ndim < 2 or not t.is_floating_point():
             got = f"shape {tuple(t.shape)} dtype {t.dtype.name}" if isinstance(t, Tensor) \

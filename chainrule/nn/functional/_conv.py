@@ -20,22 +20,9 @@ import numbers
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.conv import conv2d_op, conv_transpose2d_op
 from ...tensor import Tensor
+from .._args import pair
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
-
-
-def pair(value, n: int, name: str, op: str) -> tuple:
-    """``value`` as an ``n``-tuple of ints (an int is repeated)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value),) * n
-    try:
-        out = tuple(int(v) for v in value)
-    except TypeError:
-        raise op_error(DTypeError, op, f"{name} must be an int or a tuple of {n} ints, got "
-                       f"{value!r}") from None
-    if len(out) != n:
-        raise op_error(ShapeError, op, f"{name} must be an int or a tuple of {n} ints, got {value!r}")
-    return out
 
 
 def conv_padding(padding, kernel: tuple, stride: tuple, dilation: tuple, op: str) -> tuple:
@@ -105,9 +92,23 @@ def _add_bias_and_restore(out: Tensor, bias, out_ch: int, unbatched: bool, nd: i
     return out.squeeze(0) if unbatched else out
 
 
+def _per_batch(run, x: Tensor) -> Tensor:
+    """``run(x)``. A batch of 0 samples (which the conv kernels cannot lay out) runs on one
+    zero sample and keeps none of it: PyTorch's output shape, and zero gradients for the
+    weight and bias."""
+    if x.shape[0]:
+        return run(x)
+    from ...creation import zeros
+    one = zeros(1, *x.shape[1:], dtype=x.dtype, device=x.device)
+    return run(one)[:0] + x.sum() * 0  # the last term keeps x in the graph (its grad: empty)
+
+
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: str) -> Tensor:
     x, w, unbatched = _batched_2d(input, weight, bias, nd, op)
     kernel = tuple(w.shape[2:])
+    if min(kernel) < 1:
+        raise op_error(ShapeError, op, f"kernel size should be greater than zero, got weight of "
+                       f"shape {tuple(weight.shape)}")
     stride = pair(stride, nd, "stride", op)
     dilation = pair(dilation, nd, "dilation", op)
     pads = conv_padding(padding, kernel[-nd:], stride, dilation, op)
@@ -133,8 +134,8 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: s
     if bias is not None:
         _check_bias(bias, out_ch, op)
     # the op adds the bias in the pass that lays its output out
-    out = conv2d_op(x, w, *(() if bias is None else (bias,)), stride=stride, padding=pads,
-                    dilation=dilation, groups=groups)
+    out = _per_batch(lambda t: conv2d_op(t, w, *(() if bias is None else (bias,)), stride=stride,
+                                         padding=pads, dilation=dilation, groups=groups), x)
     return _add_bias_and_restore(out, None, out_ch, unbatched, nd, op)
 
 
@@ -188,8 +189,9 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
                        f"{out_hw[-nd:]} with padding {pads[-nd:]}")
     per_side = tuple((p, p) for p in pads)
     # the transposed conv is the input-gradient of the conv it reverses: (out, in/groups) swapped
-    out = conv_transpose2d_op(x, w, stride=stride, padding=per_side, dilation=dilation,
-                              groups=groups, in_hw=out_hw)
+    out = _per_batch(lambda t: conv_transpose2d_op(t, w, stride=stride, padding=per_side,
+                                                   dilation=dilation, groups=groups,
+                                                   in_hw=out_hw), x)
     out_ch = w.shape[1] * groups
     return _add_bias_and_restore(out, bias, out_ch, unbatched, nd, op)
 

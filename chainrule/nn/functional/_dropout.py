@@ -21,15 +21,14 @@ from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
 from ...random import default_generator
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "feature_dropout"]
 
 
 def _check(input, p: float, op: str) -> None:
-    if not isinstance(input, Tensor):
-        raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
-    if not 0.0 <= p <= 1.0:
-        raise op_error(ValueError, op, f"dropout probability has to be between 0 and 1, got {p}")
+    _args.tensor(input, "input", op)
+    _args.probability(p, "p", op)
     if not input.is_floating_point():
         raise op_error(DTypeError, op, f"expected a floating-point input, got {input.dtype.name}")
 

@@ -11,6 +11,7 @@ from ...backends import NUMPY
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["linear", "bilinear"]
 
@@ -70,6 +71,9 @@ defvjp_raw(linear_op,
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``; ``weight`` is (out_features, in_features)."""
+    if not (isinstance(input, Tensor) and isinstance(weight, Tensor)):
+        _args.tensor(input, "input", "linear")
+        _args.tensor(weight, "weight", "linear")
     if weight.ndim != 2 or input.ndim < 1 or input.shape[-1] != weight.shape[1]:
         raise op_error(ShapeError, "linear", f"input of shape {tuple(input.shape)} does not fit weight "
                        f"of shape {tuple(weight.shape)}: expected input's last dim to be "
@@ -88,6 +92,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``y_k = x1ᵀ W_k x2 + b_k`` for ``weight`` of shape (out, in1, in2)."""
+    for arg, t in (("input1", input1), ("input2", input2), ("weight", weight)):
+        _args.tensor(t, arg, "bilinear")
     if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2] \
             or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
         raise op_error(ShapeError, "bilinear", f"inputs of shapes {tuple(input1.shape)} and "

@@ -23,6 +23,7 @@ from ...ops import elementwise as ew
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
@@ -204,6 +205,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     """
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "cross_entropy")
+    _args.tensor(input, "input", "cross_entropy")
+    _args.tensor(target, "target", "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise op_error(ValueError, "cross_entropy", f"label_smoothing must be in [0, 1], got "
                        f"{label_smoothing}")
@@ -238,6 +241,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
 def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
     data = t._data
+    if data.dtype.name not in ("int64", "uint8"):  # PyTorch's kernels take Long or Byte only
+        raise op_error(DTypeError, op, f"class-index target must be int64 (or uint8), got "
+                       f"{data.dtype.name}")
     if data.size == 0:
         return
     bad = (data != ignore_index) & ((data < 0) | (data >= c))
@@ -280,6 +286,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """Negative log-likelihood of log-probabilities ``input`` (N, C, …) at ``target`` indices."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "nll_loss")
+    _args.tensor(input, "input", "nll_loss")
+    _args.tensor(target, "target", "nll_loss")
     if input.ndim == 0:
         raise op_error(ShapeError, "nll_loss", "input must have a class dim: (C,), (N, C) or "
                        "(N, C, d1, ...), got a 0-d tensor")
@@ -312,6 +320,7 @@ def _pair(input: Tensor, target: Tensor, op: str, warn: bool = True) -> tuple[Te
     """``input`` and ``target`` (cast to the input's float dtype), checked to broadcast;
     with ``warn``, a UserWarning when their shapes differ, as PyTorch's regression losses:
     an (N, 1) input and an (N,) target broadcast to (N, N), silently wrong."""
+    _args.tensor(input, "input", op)
     if not isinstance(target, Tensor):
         raise op_error(DTypeError, op, f"target must be a Tensor, got {type(target).__name__}")
     _broadcast_shape(input, target, op)
@@ -392,6 +401,12 @@ def _broadcast_shape(input: Tensor, target: Tensor, op: str) -> tuple:
 
 
 # ----------------------------------------------------------- binary --
+def _broadcasts(t: Tensor, to: Tensor) -> bool:
+    """Whether ``t``'s shape broadcasts to ``to``'s (PyTorch's rule for a loss weight)."""
+    a, b = tuple(t.shape), tuple(to.shape)
+    return len(a) <= len(b) and all(x in (1, y) for x, y in zip(a[::-1], b[::-1]))
+
+
 def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:
     if tuple(target.shape) != tuple(input.shape):
         raise op_error(ShapeError, op, f"target of shape {tuple(target.shape)} must have the "
@@ -418,6 +433,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     _check_same_shape(input, target, "binary_cross_entropy")
+    if weight is not None and not _broadcasts(weight, input):
+        raise op_error(ShapeError, "binary_cross_entropy", f"weight of shape {tuple(weight.shape)} "
+                       f"cannot be broadcast to the input's shape {tuple(input.shape)}")
     data = input._data
     if data.size and (bool((data < 0).any()) or bool((data > 1).any())):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "

@@ -15,6 +15,7 @@ tensor([[1, 0, 0],
 from __future__ import annotations
 
 import math
+import numbers
 
 from ...creation import arange
 from ...dtypes import float64
@@ -22,6 +23,7 @@ from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
 from ...ops.shape import pad as _constant_pad
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["one_hot", "pad", "interpolate", "upsample", "normalize", "cosine_similarity",
            "pairwise_distance"]
@@ -29,12 +31,19 @@ __all__ = ["one_hot", "pad", "interpolate", "upsample", "normalize", "cosine_sim
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices (any shape) → int64 one-hot vectors in a new last dim."""
+    _args.tensor(tensor, "input", "one_hot")
+    if not _args.is_int(num_classes) or num_classes == 0 or num_classes < -1:
+        raise op_error(ValueError, "one_hot", f"num_classes must be a positive int, or -1 to infer "
+                       f"it from the input, got {num_classes!r}")
     if tensor.is_floating_point():
         raise op_error(DTypeError, "one_hot", f"expected an integer tensor of class indices, got "
                        f"{tensor.dtype.name}")
     data = tensor._data
     if num_classes < 0:
-        num_classes = int(data.max()) + 1 if data.size else 0
+        if not data.size:
+            raise op_error(ValueError, "one_hot", "cannot infer num_classes from an empty tensor; "
+                           "pass num_classes")
+        num_classes = int(data.max()) + 1
     if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
         raise op_error(ShapeError, "one_hot", f"class values must be in [0, {num_classes}), got "
                        f"min {int(data.min())} and max {int(data.max())}")
@@ -59,7 +68,10 @@ def _pad_index(n: int, before: int, after: int, mode: str, device) -> Tensor:
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last ``len(pad) // 2`` dims; ``pad=(left, right, top, bottom, …)`` starts from
     the last dim. Modes: 'constant' (``value``), 'reflect', 'replicate', 'circular'."""
-    pad = tuple(int(p) for p in pad)
+    _args.tensor(input, "input", "pad")
+    if not isinstance(pad, (tuple, list)):
+        raise op_error(DTypeError, "pad", f"pad must be a tuple of ints, got {pad!r}")
+    pad = _args.pair(pad, len(pad), "pad", "pad")
     if mode == "constant":
         return _constant_pad(input, pad, "constant", value)
     if mode not in ("reflect", "replicate", "circular"):
@@ -68,6 +80,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise op_error(ShapeError, "pad", f"pad must have an even length of at most 2*ndim "
                        f"({2 * input.ndim}), got {len(pad)}")
+    if input.ndim not in (len(pad) // 2 + 1, len(pad) // 2 + 2):  # (C, ...) or (N, C, ...)
+        raise op_error(ShapeError, "pad", f"{mode} padding of {len(pad) // 2} dims expects a "
+                       f"{len(pad) // 2 + 1}-D or {len(pad) // 2 + 2}-D input, got shape "
+                       f"{tuple(input.shape)}")
     if value:
         raise op_error(ValueError, "pad", f"padding mode {mode!r} does not take a value")
     out = input
@@ -95,17 +111,25 @@ def _out_sizes(input: Tensor, size, scale_factor, nd: int) -> tuple[list[int], l
     if (size is None) == (scale_factor is None):
         raise op_error(ValueError, "interpolate", "exactly one of size and scale_factor must be given")
     if size is not None:
-        sizes = [int(size)] * nd if isinstance(size, int) else [int(s) for s in size]
-        if len(sizes) != nd:
-            raise op_error(ShapeError, "interpolate", f"size {size} has {len(sizes)} entries for "
-                           f"{nd} spatial dims of input {tuple(input.shape)}")
+        sizes = list(_args.pair(size, nd, "size", "interpolate"))
+        if min(sizes) < 1:
+            raise op_error(ValueError, "interpolate", f"output size must be positive, got "
+                           f"size={size} for input of shape {tuple(input.shape)}")
         return sizes, [None] * nd
-    scales = [float(scale_factor)] * nd if isinstance(scale_factor, (int, float)) else \
-        [float(s) for s in scale_factor]
+    scales = [scale_factor] * nd if not isinstance(scale_factor, (tuple, list)) else \
+        list(scale_factor)
+    if not all(isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
+        raise op_error(DTypeError, "interpolate", f"scale_factor must be a number or a tuple of "
+                       f"numbers, got {scale_factor!r}")
+    scales = [float(s) for s in scales]
     if len(scales) != nd:
         raise op_error(ShapeError, "interpolate", f"scale_factor {scale_factor} has {len(scales)} "
                        f"entries for {nd} spatial dims of input {tuple(input.shape)}")
-    return [int(math.floor(n * s)) for n, s in zip(spatial, scales)], scales
+    sizes = [int(math.floor(n * s)) for n, s in zip(spatial, scales)]
+    if min(sizes) < 1:
+        raise op_error(ValueError, "interpolate", f"scale_factor {scale_factor} gives an empty "
+                       f"output size {tuple(sizes)} for input of shape {tuple(input.shape)}")
+    return sizes, scales
 
 
 def _source_coords(n_in: int, n_out: int, scale, align_corners: bool, device) -> Tensor:
@@ -146,6 +170,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 antialias: bool = False) -> Tensor:
     """Resize the spatial dims of (N, C, d1, …) input: 'nearest', 'nearest-exact', 'linear'
     (3-D), 'bilinear' (4-D), 'trilinear' (5-D)."""
+    _args.tensor(input, "input", "interpolate")
     if mode not in _MODES:
         raise op_error(ValueError, "interpolate", f"mode {mode!r} is not supported; expected one of "
                        f"{sorted(_MODES)}")
@@ -177,14 +202,26 @@ def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
 
 
 # ------------------------------------------------------------ similarity --
+def _two_inputs(x1, x2, op: str) -> None:
+    """Both tensors, of shapes that broadcast together (else an error naming ``op``)."""
+    _args.tensor(x1, "x1", op)
+    _args.tensor(x2, "x2", op)
+    a, b = tuple(x1.shape)[::-1], tuple(x2.shape)[::-1]
+    if any(p != q and 1 not in (p, q) for p, q in zip(a, b)):
+        raise op_error(ShapeError, op, f"x1 of shape {tuple(x1.shape)} and x2 of shape "
+                       f"{tuple(x2.shape)} cannot be broadcast together")
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """``input / max(‖input‖_p, eps)`` along ``dim``."""
+    _args.tensor(input, "input", "normalize")
     norm = ew.clamp(input.norm(p, dim, keepdim=True), min=eps)
     return input / norm
 
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """``x1·x2 / (max(‖x1‖, eps) max(‖x2‖, eps))`` along ``dim`` (inputs broadcast)."""
+    _two_inputs(x1, x2, "cosine_similarity")
     n1 = ew.clamp(x1.norm(2, dim, keepdim=True), min=eps)
     n2 = ew.clamp(x2.norm(2, dim, keepdim=True), min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
@@ -193,4 +230,5 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
                       keepdim: bool = False) -> Tensor:
     """``‖x1 - x2 + eps‖_p`` along the last dim."""
+    _two_inputs(x1, x2, "pairwise_distance")
     return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)

@@ -23,6 +23,7 @@ from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
+from .. import _args
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
@@ -74,8 +75,7 @@ def _affine(y: Tensor, weight, bias, shape: tuple) -> Tensor:
 
 
 def _check_float(input, op: str) -> None:
-    if not isinstance(input, Tensor):
-        raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
+    _args.tensor(input, "input", op)
     if not input.is_floating_point():
         raise op_error(DTypeError, op, f"expected a floating-point input, got {input.dtype.name}")
 
@@ -109,7 +109,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     axes = (0,) + tuple(range(2, input.ndim))
     if training:
         count = input.numel() // c if c else 0
-        if count <= 1:
+        if count == 0:  # an empty batch: an empty output, running stats untouched (as PyTorch)
+            return _affine(input * 1, weight, bias, shape)
+        if count == 1:
             raise op_error(ValueError, op, f"expected more than 1 value per channel when training, "
                            f"got input of shape {tuple(input.shape)}")
         stats = moments(input._data, axes, eps)
@@ -143,8 +145,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     """Normalise over the last ``len(normalized_shape)`` dims, then scale and shift elementwise."""
     op = "layer_norm"
     _check_float(input, op)
-    shape = (int(normalized_shape),) if isinstance(normalized_shape, int) else \
-        tuple(int(s) for s in normalized_shape)
+    if not isinstance(normalized_shape, (tuple, list)):  # nn.LayerNorm turns an int into a tuple
+        raise op_error(DTypeError, op, f"normalized_shape must be a tuple or list of ints, got "
+                       f"{normalized_shape!r}")
+    shape = _args.pair(normalized_shape, len(normalized_shape), "normalized_shape", op)
     k = len(shape)
     if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != shape:
         raise op_error(ShapeError, op, f"normalized_shape {shape} must match the last dims of the "

@@ -21,7 +21,8 @@ from ...errors import DTypeError, ShapeError, op_error
 from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
                          pool_gather_op, window_sum_op)
 from ...tensor import Tensor
-from ._conv import pair
+from .. import _args
+from .._args import pair
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
@@ -40,8 +41,7 @@ def pool_out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) ->
 
 def _as_4d(input: Tensor, nd: int, op: str):
     """(N, C, H, W) view of a batched or unbatched 1-D/2-D input, and how to undo it."""
-    if not isinstance(input, Tensor):
-        raise op_error(DTypeError, op, f"expected a Tensor, got {type(input).__name__}")
+    _args.tensor(input, "input", op)
     if input.ndim not in (nd + 1, nd + 2):
         raise op_error(ShapeError, op, f"expected a {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
                        f"input, got input of shape {tuple(input.shape)}")
@@ -173,16 +173,19 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 # --------------------------------------------------------- adaptive pooling --
 def _adaptive_size(output_size, x: Tensor, nd: int, op: str) -> tuple:
     sizes = tuple(x.shape[-nd:])
-    if isinstance(output_size, int) or output_size is None:
+    if _args.is_int(output_size):
         output_size = (output_size,) * nd
-    output_size = tuple(output_size)
+    if not isinstance(output_size, (tuple, list)) or \
+            not all(o is None or _args.is_int(o) for o in output_size):
+        raise op_error(DTypeError, op, f"output_size must be an int or a tuple of {nd} ints "
+                       f"(or None), got {output_size!r}")
     if len(output_size) != nd:
-        raise op_error(ShapeError, op, f"output_size must be an int or a tuple of {nd} ints, got "
-                       f"{output_size!r}")
+        raise op_error(ShapeError, op, f"output_size must be an int or a tuple of {nd} ints "
+                       f"(or None), got {output_size!r}")
     out = tuple(s if o is None else int(o) for o, s in zip(output_size, sizes))
-    if min(out) < 1 or min(sizes) < 1:
-        raise op_error(ShapeError, op, f"output_size {out} and input of shape {tuple(x.shape)} "
-                       "must be non-empty")
+    if min(out) < 0 or min(sizes) < 1:  # an output size of 0 gives an empty result, as PyTorch
+        raise op_error(ShapeError, op, f"output_size {out} must be non-negative and the input of "
+                       f"shape {tuple(x.shape)} non-empty")
     return out
 
 
@@ -202,7 +205,7 @@ def _adaptive_avg(input, output_size, nd, op):
         _adaptive_size(output_size, input, 2, op)
     if ho == 1 and wo == 1:
         return undo(x.mean((2, 3), keepdim=True))
-    if h % ho == 0 and w % wo == 0:  # uniform windows: plain average pooling
+    if ho and wo and h % ho == 0 and w % wo == 0:  # uniform windows: plain average pooling
         return undo(avg_pool2d(x, (h // ho, w // wo)))
     xp = backend_of(x._data)
     rows = _window_matrix(xp, h, ho, x._data.dtype)
@@ -229,6 +232,9 @@ def _adaptive_max(input, output_size, return_indices, nd, op):
     x, undo = _as_4d(input, nd, op)
     out_hw = (1,) + _adaptive_size(output_size, input, 1, op) if nd == 1 else \
         _adaptive_size(output_size, input, 2, op)
+    if 0 in out_hw:  # an empty output (PyTorch allows it): no windows to take a max over
+        out = undo(x[:, :, :1, :1].expand(*x.shape[:2], *out_hw))
+        return (out, undo(out.detach().long())) if return_indices else out
     indices = adaptive_max_indices_op(x.detach(), out_hw=out_hw)
     out = undo(pool_gather_op(x, indices=indices._data, in_shape=tuple(x.shape)))
     return (out, undo(indices)) if return_indices else out

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+import numpy as np
+
 from ...autograd.grad_mode import no_grad
 from ...errors import op_error
 from ...tensor import Tensor
@@ -20,10 +22,31 @@ __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_n
            "clip_grads_with_norm_"]
 
 
-def _grads(parameters) -> list[Tensor]:
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+def _tensors(tensors, arg: str, op: str) -> list[Tensor]:
+    """``tensors`` (one tensor or an iterable of them) as a list, each checked."""
+    if isinstance(tensors, Tensor):
+        return [tensors]
+    if not isinstance(tensors, Iterable):
+        raise op_error(TypeError, op, f"{arg} must be a tensor or an iterable of tensors, got "
+                       f"{type(tensors).__name__}")
+    tensors = list(tensors)
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise op_error(TypeError, op, f"{arg} must hold tensors, got {type(t).__name__}")
+    return tensors
+
+
+def _grads(parameters, op: str) -> list[Tensor]:
+    return [p.grad for p in _tensors(parameters, "parameters", op) if p.grad is not None]
+
+
+def _norm_type(norm_type, op: str) -> float:
+    """``norm_type`` as a float: a number, or a string such as 'inf' that float() reads."""
+    try:
+        return float(norm_type)
+    except (TypeError, ValueError):
+        raise op_error(ValueError, op, f"norm_type must be a number (or 'inf'), got "
+                       f"{norm_type!r}") from None
 
 
 def get_total_norm(tensors: Iterable[Tensor], norm_type: float = 2.0,
@@ -31,8 +54,8 @@ def get_total_norm(tensors: Iterable[Tensor], norm_type: float = 2.0,
     """The ``norm_type``-norm of all ``tensors`` taken together (as one vector)."""
     from ...creation import tensor
     from ...ops.shape import stack
-    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    norm_type = float(norm_type)
+    tensors = _tensors(tensors, "tensors", "get_total_norm")
+    norm_type = _norm_type(norm_type, "get_total_norm")
     if not tensors:
         return tensor(0.0)
     with no_grad():
@@ -50,11 +73,23 @@ def get_total_norm(tensors: Iterable[Tensor], norm_type: float = 2.0,
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor, foreach=None) -> None:
-    """Scale gradients by ``min(1, max_norm / (total_norm + 1e-6))`` in place."""
-    coef = float(max_norm) / (float(total_norm) + 1e-6)
-    if coef < 1.0:
-        with no_grad():
-            for g in _grads(parameters):
+    """Scale gradients by ``min(1, max_norm / (total_norm + 1e-6))`` in place.
+
+    As PyTorch, the factor is computed in the norm's dtype, and a non-finite norm still
+    scales: an infinite one by 0 (an infinite entry becomes nan), a nan one by nan.
+    """
+    grads = _grads(parameters, "clip_grads_with_norm_")
+    if not grads:
+        return
+    if not isinstance(total_norm, Tensor):
+        from ...creation import tensor
+        total_norm = tensor(float(total_norm))
+    with no_grad():
+        coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
+        if coef.item() == 1.0:  # multiplying by one changes nothing
+            return
+        with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is nan, as in PyTorch
+            for g in grads:
                 g.mul_(coef)
 
 
@@ -62,10 +97,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False, foreach=None) -> Tensor:
     """Rescale the gradients so their joint norm is at most ``max_norm``; returns the norm
     they had. ``norm_type`` may be ``inf`` (the largest absolute entry)."""
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    parameters = list(parameters)
-    total = get_total_norm(_grads(parameters), norm_type, error_if_nonfinite)
+    parameters = _tensors(parameters, "parameters", "clip_grad_norm_")
+    total = get_total_norm(_grads(parameters, "clip_grad_norm_"), norm_type, error_if_nonfinite)
     clip_grads_with_norm_(parameters, max_norm, total)
     return total
 
@@ -78,7 +111,11 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0,
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place."""
-    clip_value = float(clip_value)
+    try:
+        clip_value = float(clip_value)  # as PyTorch, anything float() reads ('1' too)
+    except (TypeError, ValueError):
+        raise op_error(TypeError, "clip_grad_value_", f"clip_value must be a number, got "
+                       f"{type(clip_value).__name__} {clip_value!r}") from None
     with no_grad():
-        for g in _grads(parameters):
+        for g in _grads(parameters, "clip_grad_value_"):
             g.clamp_(-clip_value, clip_value)

@@ -22,6 +22,11 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """One 1-D tensor of every parameter, flattened in order (differentiable)."""
     from ...ops.shape import cat
+    parameters = list(parameters)
+    for p in parameters:
+        if not isinstance(p, Tensor):
+            raise op_error(TypeError, "parameters_to_vector", f"expected tensors, got "
+                           f"{type(p).__name__}")
     return cat([p.reshape(-1) for p in parameters])
 
 

@@ -8,10 +8,13 @@ schedulers on one optimizer compose, exactly as in PyTorch.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from ...tensor import Tensor
+from ...errors import op_error
 from ..optimizer import Optimizer, _scalar
 
 __all__ = ["LRScheduler"]
@@ -23,13 +26,29 @@ EPOCH_DEPRECATION_WARNING = (
     "where available.")
 
 
+def check_number(value, arg: str, op: str):
+    """``value`` when it is a real number (a tensor of one element too), else a TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Tensor)):
+        raise op_error(TypeError, op,
+                       f"{arg} must be a number, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_state_dict(state_dict, op: str) -> None:
+    """Refuse a scheduler state that is not a mapping (a list, None …)."""
+    if not isinstance(state_dict, Mapping):
+        raise op_error(TypeError, f"{op}.load_state_dict", f"expected a dict from state_dict(), "
+                       f"got {type(state_dict).__name__}")
+
+
 def format_param(name: str, optimizer: Optimizer, param) -> list:
     """One value per param group: a list of them is checked, a single value repeated."""
     if isinstance(param, (list, tuple)):
         if len(param) != len(optimizer.param_groups):
-            raise ValueError(f"{name} must have the same length as optimizer.param_groups. {name} "
-                             f"has {len(param)} values, param_groups has "
-                             f"{len(optimizer.param_groups)}.")
+            raise op_error(ValueError, name,
+                           f"{name} must have the same length as optimizer.param_groups. {name} "
+                           f"has {len(param)} values, param_groups has "
+                           f"{len(optimizer.param_groups)}.")
     else:
         param = [param] * len(optimizer.param_groups)
     return [p.clone() if isinstance(p, Tensor) else p for p in param]
@@ -67,7 +86,8 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, type(self).__name__,
+                           f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -76,9 +96,11 @@ class LRScheduler:
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when "
-                                   "resuming a scheduler with last_epoch >= 0: load the optimizer's "
-                                   "state first, or leave last_epoch at -1 for a fresh run")
+                    raise op_error(KeyError, type(self).__name__,
+                                   f"param 'initial_lr' is not specified in param_groups[{i}] "
+                                   "when resuming a scheduler with last_epoch >= 0: load the "
+                                   "optimizer's state first, or leave last_epoch at -1 for a "
+                                   "fresh run")
         self.base_lrs: list = group_values(optimizer, "initial_lr")
         self.last_epoch = last_epoch
         self._initial_step()
@@ -99,6 +121,7 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore attributes saved by :meth:`state_dict`."""
+        check_state_dict(state_dict, type(self).__name__)
         self.__dict__.update(state_dict)
 
     def get_last_lr(self) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any, Sequence
 
+from ...errors import op_error
 from ..optimizer import Optimizer
 from .base import LRScheduler, group_values, set_group_value
 from .plateau import ReduceLROnPlateau
@@ -14,17 +15,21 @@ __all__ = ["SequentialLR", "ChainedScheduler"]
 
 def _check_children(owner: str, optimizer: Optimizer, schedulers: Sequence) -> None:
     if len(schedulers) < 1:
-        raise ValueError(f"{owner} expects at least one scheduler, but got no scheduler.")
+        raise op_error(ValueError, owner,
+                       f"{owner} expects at least one scheduler, but got no scheduler.")
     for i, s in enumerate(schedulers):
         if not hasattr(s, "optimizer"):
-            raise TypeError(f"{owner} at index {i} should have `optimizer` as its attribute.")
+            raise op_error(TypeError, owner,
+                           f"{owner} at index {i} should have `optimizer` as its attribute.")
         if isinstance(s, ReduceLROnPlateau):
-            raise ValueError(f"{owner} does not support `ReduceLROnPlateau` scheduler as it requires "
-                             "additional kwargs to be specified when calling `step`, but got one at "
-                             f"index {i} in the given schedulers sequence.")
+            raise op_error(ValueError, owner,
+                           f"{owner} does not support `ReduceLROnPlateau` scheduler as it requires "
+                           "additional kwargs to be specified when calling `step`, but got one at "
+                           f"index {i} in the given schedulers sequence.")
         if s.optimizer is not optimizer:
-            raise ValueError(f"{owner} expects all schedulers to belong to the same optimizer, but "
-                             f"got scheduler {type(s).__name__} at index {i} with a different one.")
+            raise op_error(ValueError, owner,
+                           f"{owner} expects all schedulers to belong to the same optimizer, but "
+                           f"got scheduler {type(s).__name__} at index {i} with a different one.")
 
 
 class _Children:
@@ -65,10 +70,11 @@ class SequentialLR(_Children, LRScheduler):
                  last_epoch: int = -1) -> None:
         _check_children(type(self).__name__, optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError("Sequential Schedulers expects number of schedulers provided to be one "
-                             "more than the number of milestone points, but got number of schedulers "
-                             f"{len(schedulers)} and the number of milestones to be equal to "
-                             f"{len(milestones)}")
+            raise op_error(ValueError, "SequentialLR",
+                           "Sequential Schedulers expects number of schedulers provided to be one "
+                           "more than the number of milestone points, but got number of schedulers "
+                           f"{len(schedulers)} and the number of milestones to be equal to "
+                           f"{len(milestones)}")
         self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
@@ -115,8 +121,9 @@ class ChainedScheduler(_Children, LRScheduler):
 
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
         if len(schedulers) < 1:
-            raise ValueError(f"{type(self).__name__} expects at least one scheduler to be chained, "
-                             "but got no scheduler.")
+            raise op_error(ValueError, "ChainedScheduler",
+                           f"{type(self).__name__} expects at least one scheduler to be chained, "
+                           "but got no scheduler.")
         optimizer = optimizer or schedulers[0].optimizer
         _check_children(type(self).__name__, optimizer, schedulers)
         self._schedulers = list(schedulers)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 
+from ...errors import op_error
 from ..optimizer import Optimizer
-from .base import LRScheduler, group_values, set_group_value
+from .base import LRScheduler, check_number, group_values, set_group_value
 
 __all__ = ["CosineAnnealingLR", "CosineAnnealingWarmRestarts"]
 
@@ -22,8 +23,11 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
+        if check_number(T_max, "T_max", "CosineAnnealingLR") == 0:  # the half period
+            raise op_error(ValueError, "CosineAnnealingLR", "T_max must be non-zero (the number of "
+                           "epochs of half a cosine period)")
         self.T_max = T_max
-        self.eta_min = eta_min
+        self.eta_min = check_number(eta_min, "eta_min", "CosineAnnealingLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -65,12 +69,15 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
                  last_epoch: int = -1) -> None:
         if not isinstance(T_0, int) or T_0 <= 0:
-            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts",
+                           f"Expected positive integer T_0, but got {T_0}")
         if not isinstance(T_mult, int) or T_mult < 1:
-            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts",
+                           f"Expected integer T_mult >= 1, but got {T_mult}")
         if not isinstance(eta_min, (float, int)):
-            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type "
-                             f"{type(eta_min).__name__}")
+            raise op_error(ValueError, "CosineAnnealingWarmRestarts",
+                           f"Expected float or int eta_min, but got {eta_min} of type "
+                           f"{type(eta_min).__name__}")
         self.T_0 = T_0
         self.T_i = T_0
         self.T_mult = T_mult

@@ -12,18 +12,26 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable
 
+from ...errors import op_error
 from ..optimizer import Optimizer
-from .base import LRScheduler, group_values
+from .base import LRScheduler, check_number, group_values
 
 __all__ = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR"]
 
 
-def _lambdas(optimizer: Optimizer, lr_lambda) -> list:
+def _lambdas(optimizer: Optimizer, lr_lambda, op: str) -> list:
+    """One callable per param group: a list of them is checked, a single one repeated."""
     if not isinstance(lr_lambda, (list, tuple)):
-        return [lr_lambda] * len(optimizer.param_groups)
-    if len(lr_lambda) != len(optimizer.param_groups):
-        raise ValueError(f"Expected {len(optimizer.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
+        lr_lambda = [lr_lambda] * len(optimizer.param_groups)
+    elif len(lr_lambda) != len(optimizer.param_groups):
+        raise op_error(ValueError, op,
+                       f"Expected {len(optimizer.param_groups)} lr_lambdas, but got "
+                       f"{len(lr_lambda)}")
+    for fn in lr_lambda:
+        if not callable(fn):
+            raise op_error(TypeError, op, f"lr_lambda should be a function, but got "
+                           f"{type(fn).__name__}")
     return list(lr_lambda)
 
 
@@ -61,7 +69,7 @@ class LambdaLR(_LambdaState, LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda, "LambdaLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -84,10 +92,7 @@ class MultiplicativeLR(_LambdaState, LRScheduler):
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list,
                  last_epoch: int = -1) -> None:
         self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda, "MultiplicativeLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -113,8 +118,8 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = step_size
-        self.gamma = gamma
+        self.step_size = check_number(step_size, "step_size", "StepLR")
+        self.gamma = check_number(gamma, "gamma", "StepLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -142,8 +147,11 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
+        if not isinstance(milestones, Iterable):
+            raise op_error(TypeError, "MultiStepLR", f"milestones must be an iterable of epochs, got "
+                           f"{type(milestones).__name__}")
         self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "MultiStepLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -185,7 +193,9 @@ class ConstantLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
         if factor > 1.0 or factor < 0:
-            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+            raise op_error(ValueError, "ConstantLR",
+                           "Constant multiplicative factor expected to be between 0 and 1, "
+                           f"got factor={factor}")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -219,10 +229,13 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:
         if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 and "
-                             "less or equal to 1.")
+            raise op_error(ValueError, "LinearLR",
+                           "Starting multiplicative factor (start_factor) expected to be "
+                           f"greater than 0 and less or equal to 1, got {start_factor}")
         if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+            raise op_error(ValueError, "LinearLR",
+                           "Ending multiplicative factor (end_factor) expected to be "
+                           f"between 0 and 1, got {end_factor}")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -257,7 +270,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = check_number(gamma, "gamma", "ExponentialLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:
@@ -282,8 +295,8 @@ class PolynomialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1) -> None:
-        self.total_iters = total_iters
-        self.power = power
+        self.total_iters = check_number(total_iters, "total_iters", "PolynomialLR")
+        self.power = check_number(power, "power", "PolynomialLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from ...errors import op_error
 from ..optimizer import Optimizer
 from .base import LRScheduler, format_param
 
@@ -46,20 +47,26 @@ class OneCycleLR(LRScheduler):
                  final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, "OneCycleLR",
+                           f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if total_steps is not None:
             if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+                raise op_error(ValueError, "OneCycleLR",
+                               f"Expected positive integer total_steps, but got {total_steps}")
             self.total_steps = total_steps
         elif epochs is not None and steps_per_epoch is not None:
             if not isinstance(epochs, int) or epochs <= 0:
-                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+                raise op_error(ValueError, "OneCycleLR",
+                               f"Expected positive integer epochs, but got {epochs}")
             if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
-                raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
+                raise op_error(ValueError, "OneCycleLR",
+                               "Expected positive integer steps_per_epoch, but got "
+                               f"{steps_per_epoch}")
             self.total_steps = epochs * steps_per_epoch
         else:
-            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+            raise op_error(ValueError, "OneCycleLR",
+                           "You must define either total_steps OR (epochs AND steps_per_epoch)")
         up_end = float(pct_start * self.total_steps) - 1
         if three_phase:
             self._schedule_phases = [
@@ -78,10 +85,12 @@ class OneCycleLR(LRScheduler):
                      start_momentum="base_momentum", end_momentum="max_momentum"),
             ]
         if not isinstance(pct_start, float) or pct_start < 0 or pct_start > 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+            raise op_error(ValueError, "OneCycleLR",
+                           f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
-                             f"{anneal_strategy}")
+            raise op_error(ValueError, "OneCycleLR",
+                           f"anneal_strategy must be one of 'cos' or 'linear', instead got "
+                           f"{anneal_strategy}")
         self._anneal_func_type = anneal_strategy
         max_lrs = format_param("max_lr", optimizer, max_lr)
         if last_epoch == -1:
@@ -92,8 +101,9 @@ class OneCycleLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
-                                 "option enabled")
+                raise op_error(ValueError, "OneCycleLR",
+                               "optimizer must support momentum or beta1 with `cycle_momentum` "
+                               "option enabled")
             self.use_beta1 = "betas" in optimizer.defaults
             max_ms = format_param("max_momentum", optimizer, max_momentum)
             base_ms = format_param("base_momentum", optimizer, base_momentum)
@@ -118,8 +128,9 @@ class OneCycleLR(LRScheduler):
         self._warn_if_outside_step()
         step_num = self.last_epoch
         if step_num > self.total_steps:
-            raise ValueError(f"Tried to step {step_num} times. The specified number of total steps "
-                             f"is {self.total_steps}")
+            raise op_error(ValueError, "OneCycleLR.get_lr",
+                           f"Tried to step {step_num} times. The specified number of total steps "
+                           f"is {self.total_steps}")
         lrs = []
         last = len(self._schedule_phases) - 1
         for group in self.optimizer.param_groups:

@@ -5,8 +5,10 @@ import warnings
 from math import inf
 from typing import Any, Literal, SupportsFloat
 
+from ...errors import op_error
 from ..optimizer import Optimizer
-from .base import EPOCH_DEPRECATION_WARNING, LRScheduler, group_values, set_group_value
+from .base import (EPOCH_DEPRECATION_WARNING, LRScheduler, check_state_dict, group_values,
+                   set_group_value)
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -31,14 +33,16 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold_mode: Literal["rel", "abs"] = "rel", cooldown: int = 0,
                  min_lr: list[float] | float = 0, eps: float = 1e-8) -> None:
         if factor >= 1.0:
-            raise ValueError("Factor should be < 1.0.")
+            raise op_error(ValueError, "ReduceLROnPlateau", "Factor should be < 1.0.")
         self.factor = factor
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+            raise op_error(TypeError, "ReduceLROnPlateau",
+                           f"{type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != len(optimizer.param_groups):
-                raise ValueError(f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
+                raise op_error(ValueError, "ReduceLROnPlateau",
+                               f"expected {len(optimizer.param_groups)} min_lrs, got {len(min_lr)}")
             self.default_min_lr = None
             self.min_lrs = list(min_lr)
         else:
@@ -59,7 +63,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: SupportsFloat, epoch=None) -> None:  # type: ignore[override]
         """Record this epoch's metric (a number or a one-element tensor) and maybe cut the rate."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise op_error(TypeError, "ReduceLROnPlateau.step", f"metrics must be a number (or a "
+                           f"one-element tensor), got {type(metrics).__name__}") from None
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
@@ -82,12 +90,13 @@ class ReduceLROnPlateau(LRScheduler):
     def _reduce_lr(self, epoch) -> None:
         if len(self.optimizer.param_groups) != len(self.min_lrs):
             if self.default_min_lr is None:
-                raise RuntimeError(f"The number of param groups in the `optimizer` "
-                                   f"({len(self.optimizer.param_groups)}) differs from when "
-                                   f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), "
-                                   "usually due to a new param group being added to the optimizer. "
-                                   "Please modify the `min_lrs` field to match the length of the "
-                                   "`optimizer` param groups.")
+                raise op_error(RuntimeError, "ReduceLROnPlateau",
+                               f"The number of param groups in the `optimizer` "
+                               f"({len(self.optimizer.param_groups)}) differs from when "
+                               f"`ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), "
+                               "usually due to a new param group being added to the optimizer. "
+                               "Please modify the `min_lrs` field to match the length of the "
+                               "`optimizer` param groups.")
             self.min_lrs = [self.default_min_lr] * len(self.optimizer.param_groups)
         for i, group in enumerate(self.optimizer.param_groups):
             old_lr = float(group["lr"])
@@ -110,9 +119,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
         if mode not in {"min", "max"}:
-            raise ValueError(f"mode {mode!r} is unknown! Expected 'min' or 'max'")
+            raise op_error(ValueError, "ReduceLROnPlateau",
+                           f"mode {mode!r} is unknown! Expected 'min' or 'max'")
         if threshold_mode not in {"rel", "abs"}:
-            raise ValueError(f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs'")
+            raise op_error(ValueError, "ReduceLROnPlateau",
+                           f"threshold mode {threshold_mode!r} is unknown! Expected 'rel' or 'abs' "
+                           "for threshold_mode")
         self.mode_worse = inf if mode == "min" else -inf
         self.mode = mode
         self.threshold = threshold
@@ -120,6 +132,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the state and rebuild the comparison from the saved mode."""
+        check_state_dict(state_dict, "ReduceLROnPlateau")
         self.__dict__.update(state_dict)
         self._init_is_better(mode=self.mode, threshold=self.threshold,
                              threshold_mode=self.threshold_mode)

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import op_error
 from ...tensor import Tensor
 
 __all__ = ["default_collate", "default_convert"]
 
-_NOT_SUPPORTED = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
-                  "or lists; found {}")
+_NOT_SUPPORTED = "batch must contain tensors, arrays, numbers, strings, dicts or lists; found {}"
 
 
 def _is_namedtuple(x) -> bool:
@@ -43,12 +43,15 @@ def default_collate(batch: list) -> Any:
     """Collate a list of samples into a batch (see the module docstring)."""
     from ...creation import tensor
     from ...ops.functions import stack
+    if len(batch) == 0:
+        raise op_error(IndexError, "default_collate",
+                       "batch is empty: there is no sample to collate")
     elem = batch[0]
     if isinstance(elem, Tensor):
         return stack(list(batch), 0)
     if isinstance(elem, np.ndarray) or isinstance(elem, np.generic):
         if elem.dtype.kind in "USOV":
-            raise TypeError(_NOT_SUPPORTED.format(elem.dtype))
+            raise op_error(TypeError, "default_collate", _NOT_SUPPORTED.format(elem.dtype))
         if isinstance(elem, np.ndarray) and elem.ndim:
             return default_collate([tensor(b) for b in batch])
         return tensor(np.array(batch))
@@ -61,6 +64,11 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
+        for i, d in enumerate(batch):
+            missing = [k for k in elem if k not in d]
+            if missing:
+                raise op_error(KeyError, "default_collate", f"sample {i} of the batch lacks the "
+                               f"key(s) {missing} of sample 0")
         collated = {k: default_collate([d[k] for d in batch]) for k in elem}
         if isinstance(elem, collections.abc.MutableMapping) and type(elem) is not dict:
             try:
@@ -75,12 +83,13 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(e) != size for e in batch):
-            raise RuntimeError("each element in list of batch should be of equal size")
+            raise op_error(RuntimeError, "default_collate",
+                           "each element in list of batch should be of equal size")
         transposed = [default_collate(list(s)) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return transposed  # PyTorch returns a list for tuples, kept for compatibility
         return _rebuild(elem, transposed)
-    raise TypeError(_NOT_SUPPORTED.format(type(elem)))
+    raise op_error(TypeError, "default_collate", _NOT_SUPPORTED.format(type(elem)))
 
 
 def default_convert(data: Any) -> Any:

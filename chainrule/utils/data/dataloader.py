@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
+from ...errors import op_error
+from ._checks import check_callable, check_iterable, length_of
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset, _has_fast_batch
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -56,16 +58,26 @@ class DataLoader:
                  persistent_workers: bool = False, pin_memory_device: str = "",
                  in_order: bool = True) -> None:
         if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers option should be a non-negative integer, "
-                             f"got {num_workers!r}")
+            raise op_error(ValueError, "DataLoader",
+                           f"num_workers option should be a non-negative integer, "
+                           f"got {num_workers!r}")
         if timeout < 0:
-            raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout}")
+            raise op_error(ValueError, "DataLoader",
+                           f"timeout option should be non-negative, got {timeout}")
         if num_workers == 0 and prefetch_factor is not None:
-            raise ValueError("DataLoader: prefetch_factor option could only be specified in "
-                             "multiprocessing; let num_workers > 0 to enable multiprocessing, "
-                             "otherwise set prefetch_factor to None")
+            raise op_error(ValueError, "DataLoader",
+                           "prefetch_factor option could only be specified in "
+                           "multiprocessing; let num_workers > 0 to enable multiprocessing, "
+                           "otherwise set prefetch_factor to None")
+        if not isinstance(dataset, IterableDataset) and not hasattr(type(dataset), "__getitem__"):
+            raise op_error(TypeError, "DataLoader", f"dataset must be indexable (a map-style "
+                           f"Dataset) or an IterableDataset, got {type(dataset).__name__}")
+        check_callable(collate_fn, "collate_fn", "DataLoader")
+        check_iterable(sampler, "sampler", "DataLoader")
+        check_iterable(batch_sampler, "batch_sampler", "DataLoader")
         if persistent_workers and num_workers == 0:
-            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+            raise op_error(ValueError, "DataLoader",
+                           "persistent_workers option needs num_workers > 0")
         self.dataset = dataset
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -78,26 +90,32 @@ class DataLoader:
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
             if shuffle not in (None, False):
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle "
-                                 f"option, but got shuffle={shuffle}")
+                raise op_error(ValueError, "DataLoader",
+                               f"DataLoader with IterableDataset: expected unspecified shuffle "
+                               f"option, but got shuffle={shuffle}")
             if sampler is not None:
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler "
-                                 f"option, but got sampler={sampler}")
+                raise op_error(ValueError, "DataLoader",
+                               f"DataLoader with IterableDataset: expected unspecified sampler "
+                               f"option, but got sampler={sampler}")
             if batch_sampler is not None:
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
-                                 f"batch_sampler option, but got batch_sampler={batch_sampler}")
+                raise op_error(ValueError, "DataLoader",
+                               f"DataLoader with IterableDataset: expected unspecified "
+                               f"batch_sampler option, but got batch_sampler={batch_sampler}")
         else:
             shuffle = bool(shuffle)
             if sampler is not None and shuffle:
-                raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+                raise op_error(ValueError, "DataLoader",
+                               "sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
-                                 "batch_size, shuffle, sampler, and drop_last")
+                raise op_error(ValueError, "DataLoader",
+                               "batch_sampler option is mutually exclusive with "
+                               "batch_size, shuffle, sampler, and drop_last")
             batch_size, drop_last = None, False
         elif batch_size is None and drop_last:
-            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is "
-                             "mutually exclusive with drop_last")
+            raise op_error(ValueError, "DataLoader",
+                           "batch_size=None option disables auto-batching and is "
+                           "mutually exclusive with drop_last")
         if sampler is None and not self._iterable:
             sampler = RandomSampler(dataset, generator=generator) if shuffle \
                 else SequentialSampler(dataset)
@@ -105,8 +123,9 @@ class DataLoader:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         elif batch_size is not None and self._iterable:
             if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-                raise ValueError(f"DataLoader: batch_size should be a positive integer value, "
-                                 f"got batch_size={batch_size!r}")
+                raise op_error(ValueError, "DataLoader",
+                               f"batch_size should be a positive integer value, "
+                               f"got batch_size={batch_size!r}")
 
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -162,7 +181,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         if self._iterable:
-            n = len(self.dataset)  # TypeError if the stream has no length, as in PyTorch
+            n = length_of(self.dataset, "the IterableDataset", "DataLoader")  # as PyTorch
             if self.batch_size is not None:
                 n = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
             return n

@@ -20,6 +20,8 @@ from typing import Generic, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from ...errors import op_error
+from ._checks import check_iterable, length_of
 from ...tensor import Tensor
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
@@ -68,18 +70,20 @@ class TensorDataset(Dataset):
 
     def __init__(self, *tensors: Tensor) -> None:
         if not tensors:
-            raise ValueError("TensorDataset: expected at least one tensor, got none")
+            raise op_error(ValueError, "TensorDataset", "expected at least one tensor, got none")
         for i, t in enumerate(tensors):
             if not isinstance(t, Tensor):
-                raise TypeError(f"TensorDataset: argument {i} should be a Tensor, got "
-                                f"{type(t).__name__}")
+                raise op_error(TypeError, "TensorDataset", f"argument {i} should be a Tensor, got "
+                               f"{type(t).__name__}")
             if t.ndim == 0:
-                raise ValueError(f"TensorDataset: argument {i} is a 0-d tensor; every tensor "
-                                 "needs a first (sample) dimension")
+                raise op_error(ValueError, "TensorDataset",
+                               f"argument {i} is a 0-d tensor; every tensor "
+                               "needs a first (sample) dimension")
         sizes = [t.shape[0] for t in tensors]
         if any(s != sizes[0] for s in sizes):
-            raise ValueError(f"TensorDataset: size mismatch between tensors: first dimensions "
-                             f"are {sizes}; expected all equal")
+            raise op_error(ValueError, "TensorDataset",
+                           f"size mismatch between tensors: first dimensions "
+                           f"are {sizes}; expected all equal")
         self.tensors = tuple(tensors)
 
     def __getitem__(self, index):
@@ -102,14 +106,14 @@ class StackDataset(Dataset):
 
     def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
         if args and kwargs:
-            raise ValueError("StackDataset: give datasets as positional or as keyword "
-                             "arguments, not both")
+            raise op_error(ValueError, "StackDataset", "give datasets as positional or as keyword "
+                           "arguments, not both")
         parts = list(args) or list(kwargs.values())
         if not parts:
-            raise ValueError("StackDataset: expected at least one dataset")
+            raise op_error(ValueError, "StackDataset", "expected at least one dataset")
         lengths = [len(p) for p in parts]
         if any(n != lengths[0] for n in lengths):
-            raise ValueError(f"StackDataset: size mismatch between datasets: {lengths}")
+            raise op_error(ValueError, "StackDataset", f"size mismatch between datasets: {lengths}")
         self._length = lengths[0]
         self.datasets = kwargs if kwargs else tuple(args)
 
@@ -133,10 +137,11 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Iterable[Dataset]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+            raise op_error(ValueError, "ConcatDataset", "datasets should not be an empty iterable")
         for d in self.datasets:
             if isinstance(d, IterableDataset):
-                raise TypeError("ConcatDataset does not support IterableDataset; use ChainDataset")
+                raise op_error(TypeError, "ConcatDataset",
+                               "ConcatDataset does not support IterableDataset; use ChainDataset")
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
 
     def __len__(self) -> int:
@@ -146,11 +151,12 @@ class ConcatDataset(Dataset):
         n = len(self)
         if idx < 0:
             if -idx > n:
-                raise ValueError(f"ConcatDataset: absolute value of index {idx} should not "
-                                 f"exceed dataset length {n}")
+                raise op_error(ValueError, "ConcatDataset",
+                               f"absolute value of index {idx} should not "
+                               f"exceed dataset length {n}")
             idx += n
         if idx >= n:
-            raise IndexError(f"ConcatDataset: index {idx} out of range for length {n}")
+            raise op_error(IndexError, "ConcatDataset", f"index {idx} out of range for length {n}")
         which = bisect.bisect_right(self.cumulative_sizes, idx)
         start = self.cumulative_sizes[which - 1] if which else 0
         return self.datasets[which][idx - start]
@@ -185,9 +191,15 @@ class Subset(Dataset):
         self.indices = indices
 
     def __getitem__(self, idx):
-        if isinstance(idx, list):
-            return self.dataset[[self.indices[i] for i in idx]]
-        return self.dataset[self.indices[idx]]
+        try:
+            inner = [self.indices[i] for i in idx] if isinstance(idx, list) else self.indices[idx]
+        except IndexError:
+            raise op_error(IndexError, "Subset", f"index {idx} is out of range for a Subset of "
+                           f"length {len(self.indices)}") from None
+        except TypeError:
+            raise op_error(TypeError, "Subset", f"index must be an int or a list of ints, got "
+                           f"{idx!r}") from None
+        return self.dataset[inner]
 
     def __getitems__(self, indices: list[int]) -> list:
         inner = [self.indices[i] for i in indices]
@@ -237,16 +249,21 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
     >>> [len(p) for p in parts], sorted(i for p in parts for i in p)  == list(range(10))
     ([5, 3, 2], True)
     """
-    from ...random import default_generator, randperm
-    n = len(dataset)
+    from ...random import Generator, default_generator, randperm
+    if generator is not None and not isinstance(generator, Generator):
+        raise op_error(TypeError, "random_split", f"generator must be a chainrule.Generator, got "
+                       f"{type(generator).__name__}")
+    check_iterable(lengths, "lengths", "random_split", optional=False)
+    n = length_of(dataset, "dataset", "random_split")
     lengths = list(lengths)
     # PyTorch's rule: lengths summing to 1 are fractions (even [0, 1] on a longer dataset)
     if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         counts = []
         for i, frac in enumerate(lengths):
             if frac < 0 or frac > 1:
-                raise ValueError(f"random_split: fraction at index {i} is {frac}; expected a "
-                                 "value between 0 and 1")
+                raise op_error(ValueError, "random_split",
+                               f"fraction at index {i} is {frac}; expected a "
+                               "value between 0 and 1")
             counts.append(int(math.floor(n * frac)))
         remainder = n - sum(counts)
         for i in range(remainder):
@@ -257,11 +274,13 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
                               "might result in an empty dataset", stacklevel=2)
         lengths = counts
     if any(not isinstance(x, (int, np.integer)) or isinstance(x, bool) or x < 0 for x in lengths):
-        raise ValueError(f"random_split: lengths must be non-negative integers or fractions "
-                         f"summing to 1, got {lengths}")
+        raise op_error(ValueError, "random_split",
+                       f"lengths must be non-negative integers or fractions "
+                       f"summing to 1, got {lengths}")
     if sum(lengths) != n:
-        raise ValueError(f"random_split: sum of input lengths ({sum(lengths)}) does not equal "
-                         f"the length of the input dataset ({n})")
+        raise op_error(ValueError, "random_split",
+                       f"sum of input lengths ({sum(lengths)}) does not equal "
+                       f"the length of the input dataset ({n})")
     perm = randperm(n, generator=generator or default_generator).tolist()
     out, start = [], 0
     for length in lengths:

@@ -18,6 +18,7 @@ from typing import Iterator, Sized
 
 import numpy as np
 
+from ...errors import op_error
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -30,8 +31,8 @@ def _world() -> tuple[int, int]:
             return dist.get_world_size(), dist.get_rank()
     except (ImportError, AttributeError):
         pass
-    raise RuntimeError("DistributedSampler: pass num_replicas and rank, or initialise "
-                       "chainrule.distributed first")
+    raise op_error(RuntimeError, "DistributedSampler", "pass num_replicas and rank, or initialise "
+                   "chainrule.distributed first")
 
 
 class DistributedSampler(Sampler[int]):
@@ -44,11 +45,13 @@ class DistributedSampler(Sampler[int]):
             num_replicas = world if num_replicas is None else num_replicas
             rank = me if rank is None else rank
         if not isinstance(num_replicas, int) or num_replicas < 1:
-            raise ValueError(f"DistributedSampler: num_replicas should be a positive integer, "
-                             f"got {num_replicas!r}")
+            raise op_error(ValueError, "DistributedSampler",
+                           f"num_replicas should be a positive integer, "
+                           f"got {num_replicas!r}")
         if not isinstance(rank, int) or not 0 <= rank < num_replicas:
-            raise ValueError(f"DistributedSampler: invalid rank {rank}, rank should be in the "
-                             f"interval [0, {num_replicas - 1}]")
+            raise op_error(ValueError, "DistributedSampler",
+                           f"invalid rank {rank}, rank should be in the "
+                           f"interval [0, {num_replicas - 1}]")
         self.dataset = dataset
         self.num_replicas = num_replicas
         self.rank = rank

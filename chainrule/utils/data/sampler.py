@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from ...errors import op_error
+from ._checks import length_of
 from typing import Generic, Iterable, Iterator, Sequence, Sized, TypeVar
 
 import numpy as np
@@ -49,7 +51,7 @@ class SequentialSampler(Sampler[int]):
         return iter(range(len(self.data_source)))
 
     def __len__(self) -> int:
-        return len(self.data_source)
+        return length_of(self.data_source, "data_source", type(self).__name__)
 
 
 class RandomSampler(Sampler[int]):
@@ -58,15 +60,17 @@ class RandomSampler(Sampler[int]):
     def __init__(self, data_source: Sized, replacement: bool = False,
                  num_samples: int | None = None, generator=None) -> None:
         if not isinstance(replacement, bool):
-            raise TypeError(f"RandomSampler: replacement should be a boolean value, got "
-                            f"{replacement!r}")
+            raise op_error(TypeError, "RandomSampler",
+                           f"replacement should be a boolean value, got "
+                           f"{replacement!r}")
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
         n = self.num_samples
         if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-            raise ValueError(f"RandomSampler: num_samples should be a positive integer, got {n!r}")
+            raise op_error(ValueError, "RandomSampler",
+                           f"num_samples should be a positive integer, got {n!r}")
 
     @property
     def num_samples(self) -> int:
@@ -107,15 +111,18 @@ class WeightedRandomSampler(Sampler[int]):
     def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
                  generator=None) -> None:
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
-            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer, "
-                             f"got {num_samples!r}")
+            raise op_error(ValueError, "WeightedRandomSampler",
+                           f"num_samples should be a positive integer, "
+                           f"got {num_samples!r}")
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 1 or w.size == 0 or np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
-            raise ValueError("WeightedRandomSampler: weights must be a non-empty 1-d sequence "
-                             "of finite non-negative numbers with a positive sum")
+            raise op_error(ValueError, "WeightedRandomSampler",
+                           "weights must be a non-empty 1-d sequence "
+                           "of finite non-negative numbers with a positive sum")
         if not replacement and num_samples > np.count_nonzero(w):
-            raise ValueError(f"WeightedRandomSampler: cannot draw {num_samples} samples without "
-                             f"replacement from {np.count_nonzero(w)} non-zero weights")
+            raise op_error(ValueError, "WeightedRandomSampler",
+                           f"cannot draw {num_samples} samples without "
+                           f"replacement from {np.count_nonzero(w)} non-zero weights")
         self.weights = w
         self.num_samples = num_samples
         self.replacement = replacement
@@ -140,11 +147,12 @@ class BatchSampler(Sampler[list]):
     def __init__(self, sampler: Sampler[int] | Iterable[int], batch_size: int,
                  drop_last: bool) -> None:
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, "
-                             f"got batch_size={batch_size!r}")
+            raise op_error(ValueError, "BatchSampler",
+                           f"batch_size should be a positive integer value, "
+                           f"got batch_size={batch_size!r}")
         if not isinstance(drop_last, bool):
-            raise ValueError(f"BatchSampler: drop_last should be a boolean value, got "
-                             f"drop_last={drop_last!r}")
+            raise op_error(ValueError, "BatchSampler", f"drop_last should be a boolean value, got "
+                           f"drop_last={drop_last!r}")
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last
