@@ -81,7 +81,7 @@ def test_resume_errors_are_one_line_and_leave_the_run_alone(tmp_path, capsys):
     shutil.copy(ckpt, tmp_path / "copy.safetensors")
     assert main(["train", "--model", "cnn", "--resume", str(tmp_path / "copy.safetensors"),
                  "--runs-dir", str(tmp_path), "--name", "other", "--quiet"]) == 2
-    assert "does not fit this model" in capsys.readouterr().err
+    assert "does not fit this run: model: missing weights" in capsys.readouterr().err
     assert (tmp_path / "r" / "config.json").read_text() == config
     (tmp_path / "afile").write_text("")
     assert main(["train", "--runs-dir", str(tmp_path / "afile"), "--epochs", "1", "--quiet"]) == 2
