@@ -435,7 +435,7 @@ def _is_int(x) -> bool:
     return type(x) is int
 
 
-def _parse_header(reader: _Reader) -> tuple[dict, dict, bytes]:
+def _parse_header(reader: _Reader) -> tuple[dict, dict, bytearray]:
     """Read and validate the header; return (tensor entries, metadata, raw header bytes)."""
     where = reader.where
     if reader.size < 8:
@@ -451,7 +451,7 @@ def _parse_header(reader: _Reader) -> tuple[dict, dict, bytes]:
                     "follow the length field; the file is truncated or corrupt")
     if n < 2:
         raise _fail(f"load: {where}: the header length is {n}; expected a JSON object")
-    raw = bytes(reader.read(n, "the header"))
+    raw = reader.read(n, "the header")
     # JSON objects cost far more memory than their text: bound their number before parsing
     tokens = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
     if tokens > _MAX_HEADER_TOKENS:
@@ -477,7 +477,7 @@ def _parse_header(reader: _Reader) -> tuple[dict, dict, bytes]:
     return header, meta, raw
 
 
-def _header_crc(raw: bytes, stored: str) -> int:
+def _header_crc(raw: bytearray, stored: str) -> int:
     """CRC-32 of the header text with its own checksum value blanked out."""
     return zlib.crc32(raw.replace(_crc_field(stored), _crc_field(_CRC_BLANK), 1))
 
@@ -486,7 +486,7 @@ def _crc_field(value: str) -> bytes:
     return json.dumps({_META_HEADER_CRC: value}, separators=(",", ":"))[1:-1].encode()
 
 
-def _checksums(meta: dict, raw: bytes, names, where: str) -> dict[str, int] | None:
+def _checksums(meta: dict, raw: bytearray, names, where: str) -> dict[str, int] | None:
     """The per-tensor CRC-32s of a checksummed file (None for files without), after
     verifying the header's own checksum."""
     version = meta.get(_META_FORMAT)
