@@ -7,6 +7,7 @@ prints test accuracy and the gradient-flow findings, and writes ``runs/<name>/``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .train.errors import UserError
@@ -52,8 +53,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-# sane sizes for a command-line run: a width of 4096 is 64 MB per float32 layer; deeper nets
-# than 1000 layers take minutes per step here (larger ones belong in a script)
+# sane sizes for a command-line run, so that a mistyped size is one line, not an exhausted
+# memory or stack: a width of 4096 is 64 MB per float32 layer (larger belongs in a script)
 MAX_DEPTH = 1000
 MAX_WIDTH = 4096
 
@@ -71,7 +72,6 @@ def _int_up_to(high: int):
 
 def _run_name(text: str) -> str:
     """A run name is one folder inside --runs-dir: nothing that escapes it."""
-    import os
     if text in ("", ".", "..") or "/" in text or os.sep in text or \
             (os.altsep and os.altsep in text) or "\0" in text:
         raise argparse.ArgumentTypeError(f"expected a folder name inside --runs-dir (no '/', "
@@ -79,16 +79,19 @@ def _run_name(text: str) -> str:
     return text
 
 
+def _train_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return parser._subparsers._group_actions[0].choices["train"]._actions
+
+
 def train_options() -> dict[str, argparse.Action]:
     """The ``train`` subcommand's options by destination (their types and choices)."""
-    sub = build_parser()._subparsers._group_actions[0].choices["train"]
-    return {a.dest: a for a in sub._actions}
+    return {a.dest: a for a in _train_actions(build_parser())}
 
 
 def given_options(argv: list[str] | None) -> set[str]:
     """The destinations of the options the user typed (not defaulted) in ``argv``."""
     parser = build_parser()
-    for action in parser._subparsers._group_actions[0].choices["train"]._actions:
+    for action in _train_actions(parser):
         action.default = argparse.SUPPRESS  # then only typed options reach the namespace
     try:
         return set(vars(parser.parse_args(argv))) - {"command", "func"}
@@ -157,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `chainrule train | head`: the reader has gone
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 0
     except OSError as e:  # a folder that cannot be made or written, a full disk …

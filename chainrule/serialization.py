@@ -359,7 +359,8 @@ class _Reader:
                 seekable = bool(getattr(f, "seekable", lambda: False)())
                 if seekable:
                     begin = f.tell()
-                    self.size = f.seek(0, os.SEEK_END) - begin
+                    f.seek(0, os.SEEK_END)
+                    self.size = f.tell() - begin
                     f.seek(begin)
                 else:  # a pipe or socket: its length is only known once it is read
                     data = f.read()
