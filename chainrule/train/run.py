@@ -139,11 +139,9 @@ def _option(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def _check_config_value(key: str, value, path: str) -> None:
-    """A config.json value must be one the command line itself would accept."""
+def _check_config_value(action, key: str, value, path: str) -> None:
+    """A config.json value must be one the command line (``action``) itself would accept."""
     import argparse
-    from ..cli import train_options
-    action = train_options()[key]
     if isinstance(action, argparse._StoreTrueAction):
         ok = isinstance(value, bool)
     elif value is None:
@@ -181,8 +179,10 @@ def _apply_run_config(args, run_dir: str, epochs_given: int | None) -> None:
     missing = [k for k in RUN_SETTINGS + ("epochs",) if k not in config]
     if missing:
         raise UserError(f"{path} is damaged: it lacks {', '.join(missing)}")
+    from ..cli import train_options
+    options = train_options()
     for key in RUN_SETTINGS + ("epochs",):
-        _check_config_value(key, config[key], path)
+        _check_config_value(options[key], key, config[key], path)
     given = getattr(args, "given", set())
     for key in RUN_SETTINGS:
         value = getattr(args, key, None)
