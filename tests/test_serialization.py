@@ -484,6 +484,16 @@ def _split(blob):
     return json.loads(blob[8:8 + n]), blob[8 + n:]
 
 
+def _as_format_1(blob: bytes) -> bytes:
+    """The same file as written before checksums (format "1"): edits to it reach the
+    structural checks instead of stopping at the header checksum."""
+    header, body = _split(blob)
+    meta = header["__metadata__"]
+    del meta["chainrule.crc32"], meta["chainrule.header_crc32"]
+    meta["chainrule.format"] = "1"
+    return _file(header, body)
+
+
 def _mutants(files, rng: random.Random):
     """(kind, bytes) pairs: byte flips, truncations, header and structure edits, lying lengths."""
     for blob in files:
@@ -496,7 +506,7 @@ def _mutants(files, rng: random.Random):
         for _ in range(40):
             yield "truncate", blob[:rng.randrange(len(blob))]
         yield "truncate", blob[:-1]
-        header, body = _split(blob)
+        header, body = _split(_as_format_1(blob))
         for _ in range(80):
             yield "header", _file(_mutate_json(header, rng), body)
         meta = header.get("__metadata__", {})
@@ -610,11 +620,6 @@ def test_state_dict_file_loads_into_torch():
 
 # ------------------------------------------------- checksums, memory, killed saves
 
-def _split_file(blob: bytes):
-    (n,) = struct.unpack_from("<Q", blob)
-    return json.loads(blob[8:8 + n]), blob[8 + n:]
-
-
 def test_flipped_data_byte_is_caught_by_the_checksum_and_old_files_still_load():
     buf = io.BytesIO()
     cr.save({"w": cr.arange(6, dtype=cr.float32), "step": 3}, buf)
@@ -623,11 +628,7 @@ def test_flipped_data_byte_is_caught_by_the_checksum_and_old_files_still_load():
     with pytest.raises(SerializationError, match="tensor 'w' does not match its checksum"):
         cr.load(io.BytesIO(bytes(blob)))
     # a format-1 file (before checksums) with the same flip loads, as it always did
-    header, body = _split_file(bytes(blob))
-    meta = header["__metadata__"]
-    del meta["chainrule.crc32"], meta["chainrule.header_crc32"]
-    meta["chainrule.format"] = "1"
-    out = cr.load(io.BytesIO(_file(header, body)))
+    out = cr.load(io.BytesIO(_as_format_1(bytes(blob))))
     assert out["step"] == 3 and out["w"].tolist() != list(range(6))
     # a damaged checksum key does not turn the file into a plain, unchecked one
     text = buf.getvalue().replace(b'"chainrule.crc32"', b'"chainrule.crc33"')
