@@ -492,6 +492,9 @@ def _checksums(meta: dict, raw: bytearray, names, where: str) -> dict[str, int] 
     verifying the header's own checksum."""
     version = meta.get(_META_FORMAT)
     if version == "1":  # written before checksums existed
+        if _META_CRC in meta or _META_HEADER_CRC in meta:  # e.g. a flipped bit in "2"
+            raise _fail(f"load: {where}: format '1' files have no checksums, but this one has; "
+                        "the file is corrupt")
         return None
     missing = [k for k in (_META_HEADER_CRC, _META_CRC) if k not in meta]
     if missing:

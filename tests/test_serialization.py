@@ -634,6 +634,10 @@ def test_flipped_data_byte_is_caught_by_the_checksum_and_old_files_still_load():
     text = buf.getvalue().replace(b'"chainrule.crc32"', b'"chainrule.crc33"')
     with pytest.raises(SerializationError, match="lacks chainrule.crc32"):
         cr.load(io.BytesIO(text))
+    # nor does a flipped bit in the format version ("2" -> "1", 0x32 -> 0x31)
+    text = buf.getvalue().replace(b'"chainrule.format":"2"', b'"chainrule.format":"1"')
+    with pytest.raises(SerializationError, match="have no checksums, but this one has"):
+        cr.load(io.BytesIO(text))
 
 
 def test_a_header_edit_is_caught_by_the_header_checksum():
