@@ -7,6 +7,7 @@ prints test accuracy and the gradient-flow findings, and writes ``runs/<name>/``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .train.errors import UserError
@@ -25,9 +26,10 @@ def _train_parser(sub) -> None:
                    choices=["digits", "mnist", "fashion-mnist", "moons", "spirals"])
     p.add_argument("--data-dir", default=None, help="folder with the IDX files (mnist, fashion-mnist)")
     p.add_argument("--model", default="cnn", choices=["mlp", "cnn", "resnet"])
-    p.add_argument("--depth", type=_positive_int, default=None,
-                   help="hidden layers (mlp: 3, resnet: 50)")
-    p.add_argument("--width", type=_positive_int, default=None, help="hidden units (mlp: 128, resnet: 64)")
+    p.add_argument("--depth", type=_int_up_to(MAX_DEPTH), default=None,
+                   help=f"hidden layers (mlp: 3, resnet: 50; at most {MAX_DEPTH})")
+    p.add_argument("--width", type=_int_up_to(MAX_WIDTH), default=None,
+                   help=f"hidden units (mlp: 128, resnet: 64; at most {MAX_WIDTH})")
     p.add_argument("--activation", default="relu",
                    choices=["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu", "silu"])
     p.add_argument("--no-residual", action="store_true", help="resnet without its skip connections")
@@ -38,15 +40,63 @@ def _train_parser(sub) -> None:
                    help="learning-rate schedule (default: cosine)")
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--epochs", type=_positive_int, default=None, help="epochs (default depends on data)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="any integer; negative seeds count "
+                   "from 2**64 as in torch.manual_seed")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--name", default=None, help="run name (default: <data>-<model>-<time>)")
+    p.add_argument("--name", type=_run_name, default=None,
+                   help="run name, a folder inside --runs-dir (default: <data>-<model>-<time>)")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--resume", default=None,
                    help="a run folder (or checkpoint file) to continue with its own settings; "
                         "only --epochs may change (with --schedule none)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+# sane sizes for a command-line run, so that a mistyped size is one line, not an exhausted
+# memory or stack: a width of 4096 is 64 MB per float32 layer (larger belongs in a script)
+MAX_DEPTH = 1000
+MAX_WIDTH = 4096
+
+
+def _int_up_to(high: int):
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"expected a positive integer up to {high}, got "
+                                             f"{value}")
+        return value
+    parse.__name__ = "positive integer"  # what argparse names in its messages
+    return parse
+
+
+def _run_name(text: str) -> str:
+    """A run name is one folder inside --runs-dir: nothing that escapes it."""
+    if text in ("", ".", "..") or "/" in text or os.sep in text or \
+            (os.altsep and os.altsep in text) or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expected a folder name inside --runs-dir (no '/', "
+                                         f"not '.' or '..', not empty), got {text!r}")
+    return text
+
+
+def _train_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return parser._subparsers._group_actions[0].choices["train"]._actions
+
+
+def train_options() -> dict[str, argparse.Action]:
+    """The ``train`` subcommand's options by destination (their types and choices)."""
+    return {a.dest: a for a in _train_actions(build_parser())}
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """The destinations of the options the user typed (not defaulted) in ``argv``."""
+    parser = build_parser()
+    for action in _train_actions(parser):
+        action.default = argparse.SUPPRESS  # then only typed options reach the namespace
+    try:
+        return set(vars(parser.parse_args(argv))) - {"command", "func"}
+    except SystemExit:
+        return set()
 
 
 def _positive_int(text: str) -> int:
@@ -95,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             from .train.run import train_command
+            args.given = given_options(argv)  # --resume refuses options that contradict the run
             return train_command(args)
         if args.command == "demo":
             from .train.run import demo_vanishing_command
@@ -109,11 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `chainrule train | head`: the reader has gone
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 0
     except OSError as e:  # a folder that cannot be made or written, a full disk …
         print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (MemoryError, RecursionError) as e:  # sizes beyond this machine
+        print(f"chainrule {args.command}: error: {type(e).__name__}: {str(e)[:200]}; choose a "
+              "smaller model (--width, --depth) or --batch-size", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)

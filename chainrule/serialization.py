@@ -13,9 +13,18 @@ against the file before anything is allocated, and any fault in the file is a
 :class:`~chainrule.errors.SerializationError` naming what was expected and found.
 A plain safetensors file written by another tool loads as ``{name: tensor}``.
 
-Writes to a path are atomic: the bytes go to a temporary file in the target's directory,
-which is flushed, fsynced and then renamed over the target, so a crash or a
-failing write leaves any previous file untouched.
+Integrity: files from this version (format "2") carry a CRC-32 of each tensor's bytes
+and of the header in ``__metadata__``; ``load`` verifies them, so flipped bits are an
+error, never silently different numbers. Files without checksums (format "1", other
+safetensors writers) still load. Each loaded tensor owns only its own bytes, and a
+header is refused when over 100 MB or over ``_MAX_HEADER_TOKENS`` JSON items, which
+bounds the memory that parsing it takes.
+
+Writes to a path are atomic: the bytes go to a temporary file in the target's directory
+(``NAME.incomplete-save.HOST.PID-XXXX``), which is flushed, fsynced and then renamed
+over the target, so a crash or a failing write leaves any previous file untouched. A
+writer killed mid-save leaves its temporary; the next save of the same target removes
+those whose process (on this host) is gone, never a live writer's.
 
 >>> import chainrule as cr, io
 >>> buf = io.BytesIO()
@@ -27,11 +36,14 @@ failing write leaves any previous file untouched.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import socket
 import struct
 import tempfile
+import zlib
 from collections import OrderedDict
 from typing import Any, BinaryIO, Union
 
@@ -46,10 +58,18 @@ __all__ = ["save", "load"]
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # "2": with CRC-32 checksums of the header and each tensor
+_READABLE_FORMATS = ("1", "2")
+_META_PREFIX = "chainrule."
 _META_FORMAT = "chainrule.format"
 _META_STRUCTURE = "chainrule.structure"
+_META_CRC = "chainrule.crc32"  # JSON {tensor name: CRC-32 of its bytes}
+_META_HEADER_CRC = "chainrule.header_crc32"  # 8 hex digits: the header with this value blanked
+_CRC_BLANK = "00000000"
 _MAX_HEADER = 100_000_000  # the safetensors reference implementation's limit
+# at most this many JSON items (counted as , : [ {) in a header: parsing them costs at most
+# some hundred MB; a chainrule checkpoint needs about 25 per tensor
+_MAX_HEADER_TOKENS = 2_000_000
 _MAX_DEPTH = 200  # nesting of the Python structure (a hostile file must not recurse forever)
 _MAX_NDIM = 32
 _MAX_INT_BITS = 13000  # about 3,900 digits: under Python's 4,300-digit parsing limit
@@ -177,16 +197,26 @@ def _header_and_chunks(obj: Any) -> tuple[bytes, list[np.ndarray]]:
                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
         chunks.append(array)
+    meta = header["__metadata__"]
+    meta[_META_CRC] = json.dumps({n: zlib.crc32(_bytes_of(a)) for n, a in zip(names, chunks)},
+                                 separators=(",", ":"))
+    meta[_META_HEADER_CRC] = _CRC_BLANK
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)  # the body starts 8-byte aligned
+    # the header's checksum covers the header itself, written where the blank stood
+    text = text.replace(_crc_field(_CRC_BLANK), _crc_field(f"{zlib.crc32(text):08x}"), 1)
     return struct.pack("<Q", len(text)) + text, chunks
+
+
+def _bytes_of(array: np.ndarray) -> memoryview:
+    return memoryview(array.reshape(-1).view(np.uint8))
 
 
 def _write_all(f: BinaryIO, head: bytes, chunks: list[np.ndarray]) -> None:
     f.write(head)
     for array in chunks:
         if array.size:
-            f.write(array.reshape(-1).view(np.uint8).data)
+            f.write(_bytes_of(array))
 
 
 def _umask() -> int:
@@ -224,9 +254,10 @@ def save(obj: Any, f: PathOrFile, **kwargs: Any) -> None:
         mode = os.stat(path).st_mode & 0o7777
     except OSError:
         mode = _FILE_MODE
+    prefix = _temp_prefix(os.path.basename(path))
+    _remove_stale_temporaries(directory, os.path.basename(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                   dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=prefix + f"{os.getpid()}-", dir=directory)
     except OSError as e:
         raise _fail(f"save: cannot create a temporary file in {directory!r}: {e}") from e
     try:
@@ -248,6 +279,49 @@ def save(obj: Any, f: PathOrFile, **kwargs: Any) -> None:
     _fsync_directory(directory)
 
 
+_HOST = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())[:40]
+
+
+def _temp_prefix(basename: str, host: str = _HOST) -> str:
+    """``NAME.incomplete-save.HOST.`` (then ``PID-RANDOM``): says what it is and whose it is."""
+    return f"{basename}.incomplete-save.{host}."
+
+
+def _remove_stale_temporaries(directory: str, basename: str) -> None:
+    """Delete temporaries of this target left by killed saves on this machine.
+
+    A temporary is stale when the process named in it (this host, that PID) is gone. A live
+    writer's (another process saving the same target now, or this process's other threads)
+    is kept, and so is one from another host sharing the folder (its PID means nothing
+    here). A dead writer's PID taken by a new process keeps its file until that one ends.
+    """
+    prefix = _temp_prefix(basename)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid_text = name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass  # another save removed it first, or the folder is read-only: not our failure
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists (another user's), or cannot tell: keep its file
+    return True
+
+
 def _fsync_directory(directory: str) -> None:
     # makes the rename itself durable; not possible on every platform, so best effort
     try:
@@ -266,33 +340,76 @@ def _fsync_directory(directory: str) -> None:
 # load
 # --------------------------------------------------------------------------------------
 
-def _read_bytes(f: PathOrFile) -> tuple[bytearray, str]:
-    if hasattr(f, "read"):
-        where = getattr(f, "name", None) or type(f).__name__
+class _Reader:
+    """Reads a file or stream in pieces, so each tensor is read into its own array.
+
+    Nothing is read into a buffer that outlives the load: a tensor kept from a loaded
+    file owns only its own bytes, never the whole file's.
+    """
+
+    def __init__(self, f: PathOrFile) -> None:
+        self.close = lambda: None
+        if hasattr(f, "read"):
+            self.where = str(getattr(f, "name", None) or type(f).__name__)
+            stream = f
+            try:
+                probe = f.read(0)  # a text stream answers with str
+                if not isinstance(probe, (bytes, bytearray, memoryview)):
+                    self._not_binary(probe)
+                seekable = bool(getattr(f, "seekable", lambda: False)())
+                if seekable:
+                    begin = f.tell()
+                    f.seek(0, os.SEEK_END)
+                    self.size = f.tell() - begin
+                    f.seek(begin)
+                else:  # a pipe or socket: its length is only known once it is read
+                    data = f.read()
+                    if not isinstance(data, (bytes, bytearray, memoryview)):
+                        self._not_binary(data)
+                    stream = io.BytesIO(data)
+                    self.size = len(data)
+            except (OSError, ValueError) as e:
+                raise _fail(f"load: could not read from {self.where}: {e}") from e
+        else:
+            path = os.fspath(f)
+            self.where = repr(path)
+            try:
+                stream = open(path, "rb")
+                self.size = os.fstat(stream.fileno()).st_size
+            except OSError as e:
+                raise _fail(f"load: could not read {path!r}: {e}") from e
+            self.close = stream.close
+        self.stream = stream
+
+    def _not_binary(self, data) -> None:
+        raise _fail(f"load: expected a binary file, but read() returned {type(data).__name__}")
+
+    def read_into(self, view: memoryview, what: str) -> None:
+        """Fill ``view`` (a writable byte view) from the stream, or fail naming ``what``."""
+        got, size = 0, len(view)
         try:
-            data = f.read()
-        except (OSError, ValueError) as e:
-            raise _fail(f"load: could not read from {where}: {e}") from e
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise _fail(f"load: expected a binary file, but read() returned "
-                        f"{type(data).__name__}")
-        return bytearray(data), str(where)
-    path = os.fspath(f)
-    try:
-        with open(path, "rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            data = bytearray(size)
-            view, got = memoryview(data), 0
             while got < size:
-                n = stream.readinto(view[got:])
+                if hasattr(self.stream, "readinto"):
+                    n = self.stream.readinto(view[got:])
+                else:
+                    chunk = self.stream.read(min(size - got, 1 << 24))
+                    if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                        self._not_binary(chunk)
+                    n = len(chunk)
+                    view[got:got + n] = chunk
                 if not n:
                     break
                 got += n
-    except OSError as e:
-        raise _fail(f"load: could not read {path!r}: {e}") from e
-    if got != size:
-        raise _fail(f"load: {path!r} changed while it was read (expected {size} bytes, got {got})")
-    return data, repr(path)
+        except (OSError, ValueError) as e:
+            raise _fail(f"load: could not read {what} from {self.where}: {e}") from e
+        if got != size:
+            raise _fail(f"load: {self.where} changed while it was read (expected {size} bytes of "
+                        f"{what}, got {got})")
+
+    def read(self, n: int, what: str) -> bytearray:
+        out = bytearray(n)
+        self.read_into(memoryview(out), what)
+        return out
 
 
 def _no_duplicates(pairs):
@@ -319,22 +436,28 @@ def _is_int(x) -> bool:
     return type(x) is int
 
 
-def _parse_header(data: bytearray, where: str) -> tuple[dict, dict, int]:
-    """Validate the header; return (tensor entries, metadata, body offset)."""
-    if len(data) < 8:
-        raise _fail(f"load: {where} is {len(data)} bytes long, too short for a safetensors file "
+def _parse_header(reader: _Reader) -> tuple[dict, dict, bytearray]:
+    """Read and validate the header; return (tensor entries, metadata, raw header bytes)."""
+    where = reader.where
+    if reader.size < 8:
+        raise _fail(f"load: {where} is {reader.size} bytes long, too short for a safetensors file "
                     "(expected an 8-byte header length first); the file is truncated or not a "
                     "checkpoint")
-    (n,) = struct.unpack_from("<Q", data, 0)
+    (n,) = struct.unpack("<Q", reader.read(8, "the header length"))
     if n > _MAX_HEADER:
         raise _fail(f"load: {where}: the header claims {n} bytes, more than the "
                     f"{_MAX_HEADER}-byte limit; the file is corrupt or not a safetensors file")
-    if n > len(data) - 8:
-        raise _fail(f"load: {where}: the header claims {n} bytes but only {len(data) - 8} follow "
-                    "the length field; the file is truncated or corrupt")
+    if n > reader.size - 8:
+        raise _fail(f"load: {where}: the header claims {n} bytes but only {reader.size - 8} "
+                    "follow the length field; the file is truncated or corrupt")
     if n < 2:
         raise _fail(f"load: {where}: the header length is {n}; expected a JSON object")
-    raw = bytes(data[8:8 + n])
+    raw = reader.read(n, "the header")
+    # JSON objects cost far more memory than their text: bound their number before parsing
+    tokens = sum(raw.count(c) for c in (b",", b":", b"[", b"{"))
+    if tokens > _MAX_HEADER_TOKENS:
+        raise _fail(f"load: {where}: the header holds {tokens} JSON items, more than the "
+                    f"{_MAX_HEADER_TOKENS} that loading allows; the file is corrupt or hostile")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -344,6 +467,7 @@ def _parse_header(data: bytearray, where: str) -> tuple[dict, dict, int]:
         raise _fail(f"load: {where}: the header should start with '{{', got {text[:8]!r}; the "
                     "file is corrupt or not a safetensors file")
     header = _json(text, "header", where)
+    del text
     if not isinstance(header, dict):
         raise _fail(f"load: {where}: the header should be a JSON object, got "
                     f"{type(header).__name__}")
@@ -351,7 +475,42 @@ def _parse_header(data: bytearray, where: str) -> tuple[dict, dict, int]:
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise _fail(f"load: {where}: '__metadata__' should map strings to strings, got "
                     f"{meta!r:.80}")
-    return header, meta, 8 + n
+    return header, meta, raw
+
+
+def _header_crc(raw: bytearray, stored: str) -> int:
+    """CRC-32 of the header text with its own checksum value blanked out."""
+    return zlib.crc32(raw.replace(_crc_field(stored), _crc_field(_CRC_BLANK), 1))
+
+
+def _crc_field(value: str) -> bytes:
+    return json.dumps({_META_HEADER_CRC: value}, separators=(",", ":"))[1:-1].encode()
+
+
+def _checksums(meta: dict, raw: bytearray, names, where: str) -> dict[str, int] | None:
+    """The per-tensor CRC-32s of a checksummed file (None for files without), after
+    verifying the header's own checksum."""
+    version = meta.get(_META_FORMAT)
+    if version == "1":  # written before checksums existed
+        if _META_CRC in meta or _META_HEADER_CRC in meta:  # e.g. a flipped bit in "2"
+            raise _fail(f"load: {where}: format '1' files have no checksums, but this one has; "
+                        "the file is corrupt")
+        return None
+    missing = [k for k in (_META_HEADER_CRC, _META_CRC) if k not in meta]
+    if missing:
+        raise _fail(f"load: {where}: the metadata lacks {', '.join(missing)}, which format "
+                    f"{version!r} files always have; the file is corrupt")
+    stored = meta[_META_HEADER_CRC]
+    if raw.count(_crc_field(stored)) != 1 or \
+            f"{_header_crc(raw, stored):08x}" != stored:
+        raise _fail(f"load: {where}: the header does not match its checksum {stored!r:.20}; the "
+                    "file is corrupt or was edited")
+    crcs = _json(meta[_META_CRC], "tensor checksum list", where)
+    if not isinstance(crcs, dict) or set(crcs) != set(names) or \
+            not all(_is_int(v) and 0 <= v < 2 ** 32 for v in crcs.values()):
+        raise _fail(f"load: {where}: the tensor checksums should give one CRC-32 per tensor; "
+                    "the file is corrupt")
+    return crcs
 
 
 def _check_entry(name: str, entry, body_len: int, where: str) -> tuple[np.dtype, tuple, int, int]:
@@ -382,12 +541,15 @@ def _check_entry(name: str, entry, body_len: int, where: str) -> tuple[np.dtype,
     return np_dtype, tuple(shape), begin, end
 
 
-def _arrays(header: dict, data: bytearray, start: int, where: str) -> dict[str, np.ndarray]:
-    body_len = len(data) - start
+def _arrays(header: dict, reader: _Reader, start: int, crcs: dict[str, int] | None
+            ) -> dict[str, np.ndarray]:
+    where = reader.where
+    body_len = reader.size - start
     entries = {name: _check_entry(name, e, body_len, where) for name, e in header.items()}
     # the tensors must tile the data section exactly: no gaps, no overlaps, nothing after
     position = 0
-    for name, (_, _, begin, end) in sorted(entries.items(), key=lambda kv: kv[1][2:]):
+    ordered = sorted(entries.items(), key=lambda kv: kv[1][2:])
+    for name, (_, _, begin, end) in ordered:
         if begin != position:
             raise _fail(f"load: {where}: tensor {name!r} starts at byte {begin} of the data "
                         f"section, expected {position} (tensors overlap or leave a gap)")
@@ -395,21 +557,23 @@ def _arrays(header: dict, data: bytearray, start: int, where: str) -> dict[str, 
     if position != body_len:
         raise _fail(f"load: {where}: the data section has {body_len} bytes but the tensors cover "
                     f"{position}; the file has trailing or missing data")
-    body = memoryview(data)[start:]
     out = {}
-    for name, (np_dtype, shape, begin, end) in entries.items():
+    # read in file order; each array owns its bytes (the file's size vouches for them)
+    for name, (np_dtype, shape, begin, end) in ordered:
         try:
-            array = np.frombuffer(body, dtype=np_dtype, count=(end - begin) // np_dtype.itemsize,
-                                  offset=begin).reshape(shape)
+            array = np.empty(shape, dtype=np_dtype)
         except (ValueError, TypeError, MemoryError) as e:
             raise _fail(f"load: {where}: tensor {name!r} of shape {list(shape)} cannot be "
                         f"made ({e})") from None
-        if np_dtype.kind == "b" and array.size and array.view(np.uint8).max() > 1:
+        raw = array.reshape(-1).view(np.uint8)
+        reader.read_into(memoryview(raw), f"tensor {name!r}")
+        if crcs is not None and zlib.crc32(raw) != crcs[name]:
+            raise _fail(f"load: {where}: tensor {name!r} does not match its checksum; the file is "
+                        "corrupt")
+        if np_dtype.kind == "b" and array.size and raw.max() > 1:
             # NumPy would keep the stray byte and compare unequal to True
             raise _fail(f"load: {where}: tensor {name!r} is BOOL but holds bytes other than 0 "
                         "and 1; the file is corrupt")
-        if not array.flags.aligned:
-            array = array.copy()  # unaligned (another writer's layout): copy to an aligned buffer
         if np_dtype.byteorder not in ("=", "|") and not np_dtype.isnative:
             array = array.astype(np_dtype.newbyteorder("="))
         out[name] = array
@@ -553,16 +717,33 @@ def load(f: PathOrFile, map_location: Any = None, *, weights_only: bool = True,
     ...
     chainrule.errors.SerializationError: load: BytesIO: the header claims ... bytes, more than ...
     """
-    data, where = _read_bytes(f)
-    header, meta, start = _parse_header(data, where)
-    arrays = _arrays(header, data, start, where)
+    reader = _Reader(f)
+    try:
+        return _load(reader, map_location)
+    except (MemoryError, RecursionError) as e:  # a hostile size that got past the checks
+        raise _fail(f"load: {reader.where}: the file needs more than this machine can give "
+                    f"({type(e).__name__}); it is corrupt or too large") from None
+    finally:
+        reader.close()
+
+
+def _load(reader: _Reader, map_location: Any) -> Any:
+    where = reader.where
+    header, meta, raw = _parse_header(reader)
+    # a chainrule file is one with any chainrule key: a damaged key must not make it "plain"
+    ours = any(k.startswith(_META_PREFIX) for k in meta)
+    version = meta.get(_META_FORMAT)
+    if ours and version not in _READABLE_FORMATS:
+        raise _fail(f"load: {where}: chainrule checkpoint format {version!r} is not supported; "
+                    f"expected one of {', '.join(map(repr, _READABLE_FORMATS))} (saved by a newer "
+                    "chainrule, or damaged)")
+    crcs = _checksums(meta, raw, header, where) if ours else None
+    arrays = _arrays(header, reader, 8 + len(raw), crcs)
     decoder = _Decoder(arrays, where, map_location)
-    if _META_STRUCTURE not in meta:
+    if not ours:
         # a plain safetensors file from another tool: its tensors by name
         return {name: decoder.tensor({"$tensor": name}) for name in header}
-    version = meta.get(_META_FORMAT)
-    if version != FORMAT_VERSION:
-        raise _fail(f"load: {where}: chainrule checkpoint format {version!r} is not supported; "
-                    f"expected {FORMAT_VERSION!r} (saved by a newer chainrule?)")
+    if _META_STRUCTURE not in meta:
+        raise _fail(f"load: {where}: the metadata lacks {_META_STRUCTURE}; the file is corrupt")
     structure = _json(meta[_META_STRUCTURE], "structure in the metadata", where)
     return decoder.decode(structure, 0)

@@ -175,7 +175,8 @@ def test_files_are_standard_safetensors(tmp_path):
         n = struct.unpack("<Q", f.read(8))[0]
         assert (8 + n) % 8 == 0, "the data section should start 8-byte aligned"
         meta = json.loads(f.read(n))["__metadata__"]
-    assert meta["chainrule.format"] == "1" and "chainrule.structure" in meta
+    assert meta["chainrule.format"] == "2" and "chainrule.structure" in meta
+    assert set(json.loads(meta["chainrule.crc32"])) == set(obj)
 
 
 def test_plain_safetensors_files_load_as_a_dict(tmp_path):
@@ -483,6 +484,16 @@ def _split(blob):
     return json.loads(blob[8:8 + n]), blob[8 + n:]
 
 
+def _as_format_1(blob: bytes) -> bytes:
+    """The same file as written before checksums (format "1"): edits to it reach the
+    structural checks instead of stopping at the header checksum."""
+    header, body = _split(blob)
+    meta = header["__metadata__"]
+    del meta["chainrule.crc32"], meta["chainrule.header_crc32"]
+    meta["chainrule.format"] = "1"
+    return _file(header, body)
+
+
 def _mutants(files, rng: random.Random):
     """(kind, bytes) pairs: byte flips, truncations, header and structure edits, lying lengths."""
     for blob in files:
@@ -495,7 +506,7 @@ def _mutants(files, rng: random.Random):
         for _ in range(40):
             yield "truncate", blob[:rng.randrange(len(blob))]
         yield "truncate", blob[:-1]
-        header, body = _split(blob)
+        header, body = _split(_as_format_1(blob))
         for _ in range(80):
             yield "header", _file(_mutate_json(header, rng), body)
         meta = header.get("__metadata__", {})
@@ -605,3 +616,129 @@ def test_state_dict_file_loads_into_torch():
     with torch.no_grad():
         want = ref(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model(cr.tensor(x)).detach().numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------- checksums, memory, killed saves
+
+def test_flipped_data_byte_is_caught_by_the_checksum_and_old_files_still_load():
+    buf = io.BytesIO()
+    cr.save({"w": cr.arange(6, dtype=cr.float32), "step": 3}, buf)
+    blob = bytearray(buf.getvalue())
+    blob[-3] ^= 0x10  # inside w's data: still a well-formed file
+    with pytest.raises(SerializationError, match="tensor 'w' does not match its checksum"):
+        cr.load(io.BytesIO(bytes(blob)))
+    # a format-1 file (before checksums) with the same flip loads, as it always did
+    out = cr.load(io.BytesIO(_as_format_1(bytes(blob))))
+    assert out["step"] == 3 and out["w"].tolist() != list(range(6))
+    # a damaged checksum key does not turn the file into a plain, unchecked one
+    text = buf.getvalue().replace(b'"chainrule.crc32"', b'"chainrule.crc33"')
+    with pytest.raises(SerializationError, match="lacks chainrule.crc32"):
+        cr.load(io.BytesIO(text))
+    # nor does a flipped bit in the format version ("2" -> "1", 0x32 -> 0x31)
+    text = buf.getvalue().replace(b'"chainrule.format":"2"', b'"chainrule.format":"1"')
+    with pytest.raises(SerializationError, match="have no checksums, but this one has"):
+        cr.load(io.BytesIO(text))
+
+
+def test_a_header_edit_is_caught_by_the_header_checksum():
+    buf = io.BytesIO()
+    cr.save({"epoch": 3}, buf)
+    edited = buf.getvalue().replace(b",3]]", b",4]]")
+    assert edited != buf.getvalue()
+    with pytest.raises(SerializationError, match="does not match its checksum"):
+        cr.load(io.BytesIO(edited))
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def test_a_kept_tensor_owns_only_its_bytes(tmp_path):
+    path = tmp_path / "big.safetensors"
+    cr.save({"big": cr.zeros(5_000_000), "small": cr.arange(10.0)}, path)  # 20 MB
+    tracemalloc.start()
+    try:
+        small = cr.load(path)["small"]
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert small.tolist() == list(range(10))
+    assert _root(small.numpy()).nbytes == 40
+    assert kept < 1_000_000, f"{kept} bytes kept for a 40-byte tensor"
+    assert peak < 30_000_000, f"loading a 20 MB file peaked at {peak} bytes"
+
+
+def test_a_header_of_too_many_json_items_is_refused_without_parsing_it():
+    text = b'{"a":[' + b"0," * 3_000_000 + b'0]}'  # 6 MB of text, 3 million list items
+    tracemalloc.start()
+    try:
+        with pytest.raises(SerializationError, match="JSON items, more than"):
+            cr.load(io.BytesIO(struct.pack("<Q", len(text)) + text))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(text), peak
+
+
+def test_temporaries_are_named_and_only_dead_writers_ones_are_removed(tmp_path):
+    import subprocess
+    import sys
+    from chainrule.serialization import _temp_prefix
+    path = tmp_path / "last.safetensors"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        prefix = _temp_prefix(path.name)
+        stale = tmp_path / f"{prefix}{dead.pid}-abc"
+        in_use = tmp_path / f"{prefix}{live.pid}-def"
+        other_host = tmp_path / f"{_temp_prefix(path.name, 'elsewhere')}{dead.pid}-ghi"
+        other_target = tmp_path / f"{_temp_prefix('best.safetensors')}{dead.pid}-jkl"
+        for p in (stale, in_use, other_host, other_target):
+            p.write_bytes(b"partial")
+        assert "incomplete-save" in stale.name
+        cr.save({"v": 1}, path)
+        assert sorted(os.listdir(tmp_path)) == sorted(
+            [path.name, in_use.name, other_host.name, other_target.name])
+    finally:
+        live.kill()
+        live.wait()
+
+
+KILL_WRITER = """
+import sys, chainrule as cr
+obj = {"w": cr.randn(4_000_000), "i": 0}
+print("ready", flush=True)
+for i in range(10 ** 9):
+    obj["i"] = i
+    cr.save(obj, sys.argv[1])
+"""
+
+
+def test_kill_9_during_save_keeps_the_old_file_and_the_next_save_cleans_up(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "ckpt.safetensors"
+    cr.save({"w": cr.zeros(4_000_000), "i": -1}, path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rng = random.Random(7)
+    leftovers = 0
+    for _ in range(4):
+        p = subprocess.Popen([sys.executable, "-c", KILL_WRITER, str(path)],
+                             stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=root))
+        assert p.stdout.readline() == b"ready\n"
+        time.sleep(rng.uniform(0.05, 0.6))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdout.close()
+        leftovers += len(os.listdir(tmp_path)) - 1
+        ckpt = cr.load(path)  # whatever the moment, the file is a whole one
+        assert tuple(ckpt["w"].shape) == (4_000_000,) and isinstance(ckpt["i"], int)
+    print(f"{leftovers} temporaries left by 4 kills")
+    cr.save({"w": cr.ones(3), "i": 99}, path)
+    assert os.listdir(tmp_path) == [path.name]
+    assert cr.load(path)["i"] == 99

@@ -41,6 +41,7 @@ class TrainState:
     rng_epoch_start: dict = field(default_factory=dict)  # random states at the epoch's start
     resume_rng: Any = None         # default generator state at the step a resumed run restarts
     loader_generator: Any = None   # the training DataLoader's own generator, if it has one
+    steps_per_epoch: int | None = None  # len(train_data), when it has one
 
     def checkpoint(self) -> dict:
         """Everything needed to continue this run exactly (a dict for ``chainrule.save``)."""
@@ -198,6 +199,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
                        epochs=epochs)
     loader_gen = getattr(train_data, "generator", None)
     state.loader_generator = loader_gen
+    state.steps_per_epoch = len(train_data) if hasattr(train_data, "__len__") else None
     skip = 0
     if resume_from is not None:
         skip = _restore(state, resume_from)
@@ -296,7 +298,10 @@ def _running(sums: dict) -> dict:
 def _restore(state: TrainState, source) -> int:
     """Load a checkpoint into ``state``; returns the number of batches to skip."""
     from ..serialization import load
+    from .validate import check_checkpoint
     ckpt = load(source) if isinstance(source, str) or hasattr(source, "__fspath__") else source
+    # every fault is found before anything changes, not as a traceback inside a step
+    check_checkpoint(ckpt, state.model, state.optimizer, state.scheduler, state.steps_per_epoch)
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
     if state.scheduler is not None and "scheduler" in ckpt:

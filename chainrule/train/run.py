@@ -129,36 +129,82 @@ def _load_checkpoint(path: str) -> dict:
         ckpt = load(path)
     except (ChainruleError, OSError) as e:
         raise UserError(f"--resume {path}: cannot read the checkpoint: {e}") from None
-    missing = [k for k in ("model", "optimizer", "epoch", "step", "step_in_epoch", "rng")
-               if not isinstance(ckpt, dict) or k not in ckpt]
-    if missing:
-        raise UserError(f"--resume {path}: not a training checkpoint (missing {', '.join(missing)});"
-                        " it should come from a run's checkpoints/ folder")
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise UserError(f"--resume {path}: not a training checkpoint (no model state); it "
+                        "should come from a run's checkpoints/ folder")
     return ckpt
 
 
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _check_config_value(action, key: str, value, path: str) -> None:
+    """A config.json value must be one the command line (``action``) itself would accept."""
+    import argparse
+    if isinstance(action, argparse._StoreTrueAction):
+        ok = isinstance(value, bool)
+    elif value is None:
+        ok = action.default is None
+    elif action.choices is not None:
+        ok = value in action.choices
+    elif action.type is None:
+        ok = isinstance(value, str)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        try:  # the option's own parser: an int option refuses "7.5", a positive one "-1"
+            ok = ok and action.type(str(value)) == value
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            ok = False
+    if not ok:
+        raise UserError(f"{path} is damaged: {key} is {value!r:.60}, which {_option(key)} "
+                        "does not accept")
+
+
 def _apply_run_config(args, run_dir: str, epochs_given: int | None) -> None:
-    """On resume, the run's own settings win; only --epochs (and --schedule none) may change."""
+    """On resume, the run's own settings win; only --epochs (and --schedule none) may change.
+    An option that contradicts the run's setting is refused, not silently replaced."""
     path = os.path.join(run_dir, "config.json")
     try:
         with open(path) as f:
             config = json.load(f)
-    except (OSError, ValueError):
-        return
+    except OSError as e:
+        raise UserError(f"--resume {run_dir}: cannot read the run's config.json ({e.strerror})"
+                        ) from None
+    except ValueError as e:
+        raise UserError(f"{path} is damaged ({e}); it is not JSON") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path} is damaged: expected a JSON object, got "
+                        f"{type(config).__name__}")
+    missing = [k for k in RUN_SETTINGS + ("epochs",) if k not in config]
+    if missing:
+        raise UserError(f"{path} is damaged: it lacks {', '.join(missing)}")
+    from ..cli import train_options
+    options = train_options()
+    for key in RUN_SETTINGS + ("epochs",):
+        _check_config_value(options[key], key, config[key], path)
+    given = getattr(args, "given", set())
+    for key in RUN_SETTINGS:
+        value = getattr(args, key, None)
+        if key in given and key != "data_dir" and value != config[key] and \
+                not (key == "schedule" and value == "none"):
+            shown = "" if isinstance(value, bool) else f" {value}"
+            run_value = "the default" if config[key] is None else repr(config[key])
+            raise UserError(f"--resume {run_dir}: {_option(key)}{shown} contradicts the run's "
+                            f"{key} ({run_value}); leave it out to resume with the run's settings")
     schedule_given = getattr(args, "schedule", None)
     for key in RUN_SETTINGS:
-        if key in config:
-            setattr(args, key, config[key])
+        if key == "data_dir" and "data_dir" in given:
+            continue  # the data may have moved; its shapes are checked against the checkpoint
+        setattr(args, key, config[key])
     if schedule_given == "none":
         args.schedule = "none"
-    old_epochs = config.get("epochs")
-    if epochs_given is not None and old_epochs is not None and epochs_given != old_epochs \
-            and args.schedule != "none":
+    old_epochs = config["epochs"]
+    if epochs_given is not None and epochs_given != old_epochs and args.schedule != "none":
         raise UserError(f"this run's learning-rate schedule ({args.schedule!r}) was planned for "
                         f"{old_epochs} epochs; resume with --epochs {old_epochs}, or add "
                         f"--schedule none to continue at the current learning rate")
     args.epochs = epochs_given or old_epochs
-
 
 
 def _new_run_dir(runs_dir: str, name: str) -> str:
@@ -188,8 +234,9 @@ def run_training(args, out=None) -> dict:
             _apply_run_config(args, resume_dir, args.epochs)
     if getattr(args, "schedule", None) is None:
         args.schedule = "cosine"
-    cr.manual_seed(args.seed)
-    train, test, facts = load_data(args.data, getattr(args, "data_dir", None), args.seed)
+    seed = args.seed % 2 ** 64  # torch.manual_seed(-1) seeds with 2**64 - 1, and so do we
+    cr.manual_seed(seed)
+    train, test, facts = load_data(args.data, getattr(args, "data_dir", None), seed)
     is_image = len(facts.shape) == 3
     model_name = args.model if (is_image or args.model != "cnn") else "mlp"
     depth = args.depth or (50 if model_name == "resnet" else 3)
@@ -209,18 +256,19 @@ def run_training(args, out=None) -> dict:
             raise UserError(f"cannot use device {args.device!r}: {e}") from None
     epochs = args.epochs or DEFAULT_EPOCHS[args.data]
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True,
-                        generator=cr.Generator().manual_seed(args.seed))
+                        generator=cr.Generator().manual_seed(seed))
     test_loader = DataLoader(test, batch_size=256)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = build_scheduler(args.schedule, optimizer, epochs, len(loader))
     if checkpoint is not None:
-        try:  # check the checkpoint fits before anything is written
-            model.load_state_dict(checkpoint["model"])
-        except Exception as e:  # noqa: BLE001 - a mismatch of any kind is the user's to fix
-            raise UserError(f"--resume {resume}: the checkpoint does not fit this model: "
-                            f"{str(e).splitlines()[-1].strip()}") from None
+        from .validate import CheckpointError, check_checkpoint
         if scheduler is None:
             checkpoint.pop("scheduler", None)
+        try:  # the whole training state, before anything is written or stepped
+            check_checkpoint(checkpoint, model, optimizer, scheduler, len(loader))
+        except CheckpointError as e:
+            raise UserError(f"--resume {resume}: the checkpoint does not fit this run: {e}"
+                            ) from None
 
     if resume_dir and not args.name:
         run_dir = resume_dir
@@ -230,7 +278,7 @@ def run_training(args, out=None) -> dict:
         run_dir = _new_run_dir(args.runs_dir, f"{args.data}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         os.makedirs(run_dir, exist_ok=True)
-        config = {k: v for k, v in vars(args).items() if k != "func"}
+        config = {k: v for k, v in vars(args).items() if k not in ("func", "given")}
         config.update(model=model_name, depth=depth, width=width, epochs=epochs)
         tmp = os.path.join(run_dir, "config.json.tmp")
         with open(tmp, "w") as f:

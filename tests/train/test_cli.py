@@ -26,6 +26,13 @@ def _cli(*args, cwd=None):
     (["train", "--resume", "/no/such/run"], "no such file or folder"),
     (["report", "/no/such/run"], "not a run folder"),
     (["demo", "nothing"], "invalid choice"),
+    (["train", "--width", "100000000"], "up to 4096"),
+    (["train", "--depth", "100000"], "up to 1000"),
+    (["train", "--name", "../../x"], "inside --runs-dir"),
+    (["train", "--name", "/tmp/abs"], "inside --runs-dir"),
+    (["train", "--name", ""], "inside --runs-dir"),
+    (["train", "--name", "."], "inside --runs-dir"),
+    (["train", "--name", ".."], "inside --runs-dir"),
 ])
 def test_bad_arguments_give_one_line_and_nonzero_exit(args, needle, tmp_path):
     r = _cli(*args, cwd=tmp_path)
@@ -81,7 +88,7 @@ def test_resume_errors_are_one_line_and_leave_the_run_alone(tmp_path, capsys):
     shutil.copy(ckpt, tmp_path / "copy.safetensors")
     assert main(["train", "--model", "cnn", "--resume", str(tmp_path / "copy.safetensors"),
                  "--runs-dir", str(tmp_path), "--name", "other", "--quiet"]) == 2
-    assert "does not fit this model" in capsys.readouterr().err
+    assert "does not fit this run: model: missing weights" in capsys.readouterr().err
     assert (tmp_path / "r" / "config.json").read_text() == config
     (tmp_path / "afile").write_text("")
     assert main(["train", "--runs-dir", str(tmp_path / "afile"), "--epochs", "1", "--quiet"]) == 2
@@ -91,3 +98,32 @@ def test_explain_prints_the_chain_rule(capsys):
     assert main(["explain"]) == 0
     out = capsys.readouterr().out
     assert "a.grad" in out and "b.grad" in out and "backward" in out
+
+
+def test_negative_seed_works_as_in_torch(tmp_path, capsys):
+    """torch.manual_seed(-1) seeds with 2**64 - 1: so do --seed -1 and --seed 2**64-1."""
+    losses = []
+    for seed in ("-1", str(2 ** 64 - 1), "0"):
+        assert main(["train", "--data", "moons", "--model", "mlp", "--width", "8", "--epochs",
+                     "1", "--seed", seed, "--runs-dir", str(tmp_path), "--name", f"s{seed}",
+                     "--quiet", "--no-report"]) == 0
+        data = json.loads((tmp_path / f"s{seed}" / "diagnostics.json").read_text())
+        losses.append(data["history"][0]["loss"])
+    assert losses[0] == losses[1] != losses[2]
+    assert json.loads((tmp_path / "s-1" / "config.json").read_text())["seed"] == -1
+    capsys.readouterr()
+    # and the run resumes with its own (negative) seed
+    assert main(["train", "--resume", str(tmp_path / "s-1"), "--epochs", "2", "--schedule",
+                 "none", "--quiet", "--no-report"]) == 0
+
+
+@pytest.mark.parametrize("error", [MemoryError("Unable to allocate 35.5 PiB"), RecursionError])
+def test_running_out_of_memory_or_stack_is_one_line(error, tmp_path, capsys, monkeypatch):
+    import chainrule.models
+
+    def too_big(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(chainrule.models, "build", too_big)
+    assert main(["train", "--data", "moons", "--runs-dir", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "smaller model" in err, err
