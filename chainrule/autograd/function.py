@@ -104,7 +104,7 @@ class FunctionCtx:
                            "second time (or to read saved tensors after they were freed): saved "
                            "tensors are freed by backward() and autograd.grad(); pass "
                            "retain_graph=True to the first one if you need them again")
-        return tuple(None if s is None else s.unpack(node, GRAD.enabled) for s in node.saved or ())
+        return node._unpack_saved(GRAD.enabled)
 
 
 class _RulesByIndex:
@@ -165,6 +165,7 @@ class FunctionBackward(Node):
         self.ctx = ctx
         self._single = None  # the index of the one differentiable output, if one
         self._arrived = None  # several outputs: {output index: gradient}, see _OutputBackward
+        self._saved_outputs = None  # several outputs: {saved index: output index}
         self._cache = None
         self._last_input = max((i for i, n in enumerate(self.next_nodes) if n is not None),
                                default=-1)
@@ -195,18 +196,28 @@ class FunctionBackward(Node):
             elif grads[k] is None and meta is not None and ctx.materialize_grads:
                 shape, dtype, xp = meta
                 grads[k] = Tensor._make(xp.zeros(shape, dtype=dtype))
-        if self.saved is None:
-            unpacked = ()
-        elif tensor_level:  # the engine unpacked them (version-checked, with graph if needed)
-            unpacked = tuple(saved)
-        else:
-            unpacked = tuple(None if s is None else s.unpack(self, False) for s in self.saved)
-        ctx._unpacked = unpacked
+        ctx._unpacked = self._unpack_saved(GRAD.enabled)
         try:
             result = self._backward_fn()(ctx, *grads)
         finally:
             ctx._unpacked = None
         return self._checked(result, name, incoming, tensor_level)
+
+    def _unpack_saved(self, with_graph: bool) -> tuple:
+        """The saved tensors (version-checked), in the graph when ``with_graph``."""
+        if self.saved is None:
+            return ()
+        out = [None if s is None else s.unpack(self, with_graph) for s in self.saved]
+        if with_graph and self._saved_outputs:
+            # output k of several: its history is an _OutputBackward into this node, made
+            # afresh (a saved one would make a cycle node → saved → output node → node)
+            Tensor = _tensor_class()
+            out_op = _ops_of(self.function)[1]
+            for j, k in self._saved_outputs.items():
+                t = out[j]
+                out[j] = Tensor._make(t._data, True, _OutputBackward(out_op, self, k, t._data.dtype),
+                                      t._vc)
+        return tuple(out)
 
     def _backward_fn(self) -> Callable:
         cls = self.function
@@ -473,6 +484,12 @@ def _record(ctx: FunctionCtx, op, out_op, node_cls, args: tuple, positions: tupl
             refresh_views(t)
     if ctx.to_save:
         node.saved = tuple(_saved(t, final, outs, grad_fns) for t in ctx.to_save)
+        if len(grad_fns) > 1:
+            node._saved_outputs = {j: k for j, t in enumerate(ctx.to_save) for k in grad_fns
+                                   if t is not None and final.get(id(t), t) is outs[k]}
+    # the node holds ctx: ctx must not hold the outputs (which hold the node), or the graph
+    # would live until the cycle collector ran
+    ctx.to_save = ctx.dirty_tensors = ctx.non_differentiable = ()
     ctx._node = weakref.ref(node)
     return tuple(outs) if is_tuple else outs[0]
 
@@ -484,10 +501,7 @@ def _saved(t, final: dict, outs: list, grad_fns: dict):
     t = final.get(id(t), t)
     for k, o in enumerate(outs):
         if o is t and k in grad_fns:  # a differentiable output: its history is this node
-            s = SavedTensor(t, True)  # (its grad_fn None: the node unpacking it)
-            if len(grad_fns) > 1:
-                s.grad_fn = grad_fns[k]
-            return s
+            return SavedTensor(t, True)  # (grad_fn None: see FunctionBackward._unpack_saved)
     return SavedTensor(t)
 
 

@@ -140,6 +140,18 @@ def _functions(lib):
                 out = out + gb * x.cos()
             return out, None
 
+    class SinCos(F):  # saves both of its outputs: double backward flows through them
+        @staticmethod
+        def forward(ctx, x):
+            s, c = x.sin(), x.cos()
+            ctx.save_for_backward(s, c)
+            return s, c
+
+        @staticmethod
+        def backward(ctx, gs, gc):
+            s, c = ctx.saved_tensors
+            return gs * c - gc * s
+
     class MixedOut(F):  # float, integer and non-tensor outputs
         @staticmethod
         def forward(ctx, x):
@@ -373,6 +385,43 @@ def test_two_outputs_double_backward_and_hooks():
     assert out["cr"][2] == out["torch"][2]
     x = cr.tensor(X, requires_grad=True)
     assert cr.autograd.gradgradcheck(lambda t: FN["cr"].TwoOut.apply(t, True), (x,))
+
+
+@pytest.mark.parametrize("walk", ["backward", "grad"])
+def test_saved_outputs_of_several_double_backward(walk):
+    xc, xt = pair(X)
+    out = {}
+    for lib_name, x in (("cr", xc), ("torch", xt)):
+        lib = LIBS[lib_name]
+        s, c = FN[lib_name].SinCos.apply(x)
+        (g,) = lib.autograd.grad((s * s * c).sum(), x, create_graph=True)
+        if walk == "backward":
+            (g * g).sum().backward()
+            gg = x.grad
+        else:
+            (gg,) = lib.autograd.grad((g * g).sum(), x)
+        out[lib_name] = (g, gg)
+    assert_close(out["cr"][0], out["torch"][0])
+    assert_close(out["cr"][1], out["torch"][1])
+    x = cr.tensor(X, requires_grad=True)
+    assert cr.autograd.gradgradcheck(FN["cr"].SinCos.apply, (x,))
+
+
+@pytest.mark.parametrize("name, args", [("MyExp", ()), ("TwoOut", (True,)), ("SinCos", ())])
+def test_graph_is_freed_without_the_cycle_collector(name, args):
+    import gc
+    import weakref
+    x = cr.ones(3, requires_grad=True)
+    gc.disable()
+    try:
+        out = getattr(FN["cr"], name).apply(x, *args)
+        first = out[0] if isinstance(out, tuple) else out
+        node = first.grad_fn if name == "MyExp" else first.grad_fn.next_nodes[0]
+        ref = weakref.ref(node)
+        del out, first, node
+        assert ref() is None
+    finally:
+        gc.enable()
 
 
 def test_integer_and_non_tensor_outputs():
