@@ -2,7 +2,7 @@
 from .anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .engine import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
-from . import function
+from . import function, functional
 from .gradcheck import *  # noqa: F401,F403
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
