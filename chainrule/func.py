@@ -25,7 +25,8 @@ from .errors import DTypeError, ShapeError, op_error
 from .tensor import Tensor
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
-           "functional_call", "tree_flatten", "tree_unflatten"]
+           "functional_call", "stack_module_state", "grad_and_value", "tree_flatten",
+           "tree_unflatten"]
 
 
 # ----------------------------------------------------------------- pytrees --
@@ -213,6 +214,24 @@ def grad(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
             return g, value[1]
         return g
     _name(wrapper, "grad", func)
+    return wrapper
+
+
+def grad_and_value(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """``torch.func``'s spelling: ``(grad, value)``, or ``(grad, (value, aux))`` with ``has_aux``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.func import grad_and_value
+    >>> grad_and_value(lambda x: (x * x).sum())(cr.tensor([1.0, 2.0]))
+    (tensor([2., 4.]), tensor(5.))
+    """
+    vg = value_and_grad(func, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        value, g = vg(*args, **kwargs)
+        return g, value
+    _name(wrapper, "grad_and_value", func)
     return wrapper
 
 
@@ -687,3 +706,29 @@ def functional_call(module, parameter_and_buffer_dicts, args: Any = None,
                 owner.__dict__[leaf] = old
             else:
                 store[leaf] = old
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """The parameters and buffers of several modules of one architecture, each stacked
+    along a new first dim (parameters as new leaves that require grad, as PyTorch's), for
+    ``vmap(functional_call)`` over an ensemble.
+
+    >>> import chainrule as cr
+    >>> from chainrule.func import stack_module_state
+    >>> params, buffers = stack_module_state([cr.nn.Linear(2, 1) for _ in range(3)])
+    >>> {k: tuple(v.shape) for k, v in params.items()}
+    {'weight': (3, 1, 2), 'bias': (3, 1)}
+    """
+    from .ops.shape import stack
+    models = list(models)
+    if not models:
+        raise op_error(RuntimeError, "stack_module_state", "Expected at least one model, got 0.")
+    if len({type(m) for m in models}) > 1 or len({m.training for m in models}) > 1:
+        raise op_error(RuntimeError, "stack_module_state", "Expected all models to be of the same "
+                       "class and in the same mode (train or eval)")
+    named = [dict(m.named_parameters()) for m in models]
+    params = {k: stack([n[k].detach() for n in named]).requires_grad_(named[0][k].requires_grad)
+              for k in named[0]}
+    named_b = [dict(m.named_buffers()) for m in models]
+    buffers = {k: stack([n[k] for n in named_b]) for k in named_b[0]}
+    return params, buffers

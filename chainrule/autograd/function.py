@@ -130,7 +130,7 @@ def _tensor_rule(i: int, g, ans, *saved, node):
     # that is not past the last one served (each run asks for inputs in increasing order)
     if cache is None or cache[0] is not g or cache[1] != g._vc.value \
             or cache[2] != GRAD.enabled or i <= cache[3]:
-        cache = fn._cache = [g, g._vc.value, GRAD.enabled, i, fn._run_backward(g, saved, True)]
+        cache = fn._cache = [g, g._vc.value, GRAD.enabled, i, fn._run_backward(g, True)]
     cache[3] = i
     result = cache[4][i]
     if i == fn._last_input:  # no later input will ask: do not keep the gradients alive
@@ -140,7 +140,7 @@ def _tensor_rule(i: int, g, ans, *saved, node):
 
 def _joint_rule(xp, ga, ans, *saved, needs, node):
     """The plain walk's rule: every input's gradient array from one ``backward`` call."""
-    return node()._run_backward(ga, saved, False)
+    return node()._run_backward(ga, False)
 
 
 class FunctionBackward(Node):
@@ -176,9 +176,10 @@ class FunctionBackward(Node):
             raise AttributeError(name)
         return getattr(ctx, name)
 
-    def _run_backward(self, g, saved, tensor_level: bool) -> list:
+    def _run_backward(self, g, tensor_level: bool) -> list:
         """Run the user's ``backward`` on this node's output gradient(s); one gradient (or
-        None) per tensor input, as Tensors when ``tensor_level`` else arrays."""
+        None) per tensor input, as Tensors when ``tensor_level`` else arrays. (The engine
+        version-checked the saved tensors before calling the rule.)"""
         Tensor = _tensor_class()
         ctx = self.ctx
         name = self.op.backward_name

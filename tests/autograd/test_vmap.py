@@ -238,3 +238,28 @@ def test_vmap_of_custom_function():
         res[lib] = (out, x.grad, per_sample)
     for a, b in zip(res[cr], res[torch]):
         assert_close(a, b)
+
+
+def test_ensemble_with_stack_module_state_matches_torch():
+    """PyTorch's model-ensembling recipe: stack_module_state + vmap(functional_call)."""
+    outs = {}
+    models_c = [_mlp(cr) for _ in range(3)]
+    for i, m in enumerate(models_c):
+        with cr.no_grad():
+            for p in m.parameters():
+                p.mul_(1 + i)
+    models_t = [_mlp(torch) for _ in range(3)]
+    for mc, mt in zip(models_c, models_t):
+        load_into_torch(mc, mt)
+    for lib, f, models in ((cr, cf, models_c), (torch, tf, models_t)):
+        params, buffers = f.stack_module_state(models)
+        assert all(p.is_leaf and p.requires_grad for p in params.values())
+        base = models[0]
+        out = f.vmap(lambda p, b, x: f.functional_call(base, (p, b), (x,)),
+                     in_dims=(0, 0, None))(params, buffers, lib.tensor(XF))
+        out.pow(2).sum().backward()
+        outs[lib] = (out, params["0.weight"].grad)
+        g, v = f.grad_and_value(lambda w: (w * w).sum())(lib.tensor(XA))
+        outs[lib] += (g, v)
+    for a, b in zip(outs[cr], outs[torch]):
+        assert_close(a, b)
