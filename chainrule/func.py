@@ -1,5 +1,6 @@
 """Functional transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacrev``,
-``jacfwd``, ``hessian`` — with JAX / ``torch.func`` semantics, built on the engine.
+``jacfwd``, ``hessian``, ``vmap`` — with JAX / ``torch.func`` semantics, built on the engine —
+and ``functional_call`` / ``stack_module_state`` to use a module's parameters as arguments.
 
 Each transform takes a function of tensors and returns a function. Inputs that do
 not require grad are replaced by fresh leaves, so results come back detached;
