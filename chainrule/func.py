@@ -1,5 +1,6 @@
 """Functional transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``, ``jacrev``,
-``jacfwd``, ``hessian`` — with JAX / ``torch.func`` semantics, built on the engine.
+``jacfwd``, ``hessian``, ``vmap`` — with JAX / ``torch.func`` semantics, built on the engine —
+and ``functional_call`` / ``stack_module_state`` to use a module's parameters as arguments.
 
 Each transform takes a function of tensors and returns a function. Inputs that do
 not require grad are replaced by fresh leaves, so results come back detached;
@@ -24,7 +25,54 @@ from .autograd.grad_mode import enable_grad
 from .errors import DTypeError, ShapeError, op_error
 from .tensor import Tensor
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
+           "functional_call", "stack_module_state", "grad_and_value", "tree_flatten",
+           "tree_unflatten"]
+
+
+# ----------------------------------------------------------------- pytrees --
+def tree_flatten(tree: Any) -> tuple[list, Any]:
+    """The leaves of nested tuples / lists / dicts (in order), and the structure to rebuild
+    it with :func:`tree_unflatten`. Anything else (a Tensor, a number, None) is a leaf.
+
+    >>> leaves, spec = tree_flatten({"a": (1, 2), "b": 3})
+    >>> leaves, tree_unflatten(spec, [10, 20, 30])
+    ([1, 2, 3], {'a': (10, 20), 'b': 30})
+    """
+    leaves: list = []
+
+    def walk(t):
+        if isinstance(t, (tuple, list)):
+            return (type(t), None, [walk(c) for c in t])
+        if isinstance(t, dict):
+            return (type(t), list(t.keys()), [walk(v) for v in t.values()])
+        leaves.append(t)
+        return None
+    return leaves, walk(tree)
+
+
+def tree_unflatten(spec: Any, leaves: Sequence) -> Any:
+    """The tree of structure ``spec`` (from :func:`tree_flatten`) with these leaves."""
+    it = iter(leaves)
+
+    def build(sp):
+        if sp is None:
+            return next(it)
+        kind, keys, children = sp
+        made = [build(c) for c in children]
+        if keys is not None:
+            return kind(zip(keys, made))
+        return kind(*made) if hasattr(kind, "_fields") else kind(made)  # (namedtuples)
+    return build(spec)
+
+
+def _spec_str(spec) -> str:
+    if spec is None:
+        return "*"
+    kind, keys, children = spec
+    inner = ", ".join((f"{k!r}: " if keys is not None else "") + _spec_str(c)
+                      for k, c in zip(keys or [None] * len(children), children))
+    return f"{kind.__name__}({inner})"
 
 
 # ----------------------------------------------------------------- helpers --
@@ -107,20 +155,35 @@ def value_and_grad(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False) -> Callable[..., Any]:
     """A function returning ``(func(*args), grad)``; ``((out, aux), grad)`` with ``has_aux``.
 
+    An argument differentiated may be a tensor or a tuple / list / dict of tensors (a dict
+    of parameters, as ``functional_call`` takes): its gradient has the same structure.
+
     >>> import chainrule as cr
     >>> from chainrule.func import value_and_grad
     >>> value_and_grad(lambda x, y: (x * y).sum(), argnums=(0, 1))(cr.tensor([2.0]), cr.tensor([5.0]))
     (tensor(10.), (tensor([5.]), tensor([2.])))
+    >>> value_and_grad(lambda p: (p["w"] * 3).sum())({"w": cr.tensor([1.0])})
+    (tensor(3.), {'w': tensor([3.])})
     """
     def wrapper(*args, **kwargs):
-        args, nums, nested = _prepare_args(args, argnums, "grad")
+        nums = _argnums_tuple(argnums, len(args), "grad")
+        args = list(args)
+        nested = False
+        trees = []  # per argument differentiated: (structure, its prepared tensors)
+        for n in nums:
+            leaves, spec = tree_flatten(args[n])
+            prepared = [_prepare(leaf, "grad") for leaf in leaves]
+            nested = nested or any(was for _, was in prepared)
+            leaves = [p for p, _ in prepared]
+            args[n] = tree_unflatten(spec, leaves)
+            trees.append((spec, leaves))
         with enable_grad():
             out, aux = _split_aux(func(*args, **kwargs), has_aux, "grad")
         out = _scalar_output(out, "grad")
-        wrt = [args[n] for n in nums]
-        grads = _grads([out], wrt, [None], create_graph=nested)
-        grads = [_detach_unless(g, nested) for g in grads]
-        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        wrt = [leaf for _, leaves in trees for leaf in leaves]
+        grads = iter([_detach_unless(g, nested) for g in _grads([out], wrt, [None], create_graph=nested)])
+        per_arg = [tree_unflatten(spec, [next(grads) for _ in leaves]) for spec, leaves in trees]
+        g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
         value = _detach_unless(out, nested)
         if has_aux:
             return (value, aux), g
@@ -152,6 +215,24 @@ def grad(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
             return g, value[1]
         return g
     _name(wrapper, "grad", func)
+    return wrapper
+
+
+def grad_and_value(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """``torch.func``'s spelling: ``(grad, value)``, or ``(grad, (value, aux))`` with ``has_aux``.
+
+    >>> import chainrule as cr
+    >>> from chainrule.func import grad_and_value
+    >>> grad_and_value(lambda x: (x * x).sum())(cr.tensor([1.0, 2.0]))
+    (tensor([2., 4.]), tensor(5.))
+    """
+    vg = value_and_grad(func, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        value, g = vg(*args, **kwargs)
+        return g, value
+    _name(wrapper, "grad_and_value", func)
     return wrapper
 
 
@@ -363,3 +444,292 @@ def hessian(func: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     wrapper = jacrev(jacrev(func, argnums), argnums)
     _name(wrapper, "hessian", func)
     return wrapper
+
+
+# -------------------------------------------------------------------- vmap --
+class _RefuseRandom:
+    """Stands in for the default generator's NumPy generator while a ``vmap`` with
+    ``randomness='error'`` runs: any draw raises, as in PyTorch."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str):
+        raise op_error(RuntimeError, "vmap", "called random operation while in randomness error "
+                       "mode. Please either use the 'same' or 'different' randomness flags on "
+                       "vmap or perform the randomness operation out of vmap")
+
+
+def _vmap_where(func, in_dims) -> str:
+    return f"vmap({getattr(func, '__name__', 'f')}, in_dims={in_dims}, ...)(<inputs>)"
+
+
+def _batched_leaves(func, in_dims, args: tuple) -> tuple[list, Any, list]:
+    """The flattened arguments, their structure, and each leaf's mapped dim (None: not
+    mapped), checked as PyTorch checks them."""
+    where = _vmap_where(func, in_dims)
+    if not isinstance(in_dims, (int, tuple)) and in_dims is not None:
+        raise op_error(ValueError, where, f"expected `in_dims` to be int or a (potentially nested) "
+                       f"tuple matching the structure of inputs, got: {type(in_dims)}.")
+    leaves, spec = tree_flatten(args)
+    dims_tree = (in_dims,) * len(args) if not isinstance(in_dims, tuple) else in_dims
+    dims: list = []
+
+    def broadcast(d, sub_spec) -> bool:  # ``d`` is a prefix of the argument's structure
+        if d is None or isinstance(d, int) and not isinstance(d, bool):
+            dims.extend([d] * _count(sub_spec))
+            return True
+        if sub_spec is None or not isinstance(d, (tuple, list, dict)):
+            return False
+        kind, keys, children = sub_spec
+        if keys is not None:
+            if not isinstance(d, dict) or list(d.keys()) != keys:
+                return False
+            return all(broadcast(d[k], c) for k, c in zip(keys, children))
+        if isinstance(d, dict) or len(d) != len(children):
+            return False
+        return all(broadcast(dd, c) for dd, c in zip(d, children))
+    if not broadcast(tuple(dims_tree), spec):
+        _, dspec = tree_flatten(tuple(dims_tree))
+        raise op_error(ValueError, where, f"in_dims is not compatible with the structure of "
+                       f"`inputs`. in_dims has structure {_spec_str(dspec)} but inputs has "
+                       f"structure {_spec_str(spec)}.")
+    for k, (leaf, d) in enumerate(zip(leaves, dims)):
+        if d is None:
+            continue
+        if not isinstance(leaf, Tensor):
+            raise op_error(ValueError, where, f"Got in_dim={d} for an input but the input is of "
+                           f"type {type(leaf)}. We cannot vmap over non-Tensor arguments, please "
+                           f"use None as the respective in_dim")
+        nd = leaf.ndim
+        if not -nd <= d < nd:
+            raise op_error(ValueError, where, f"Got in_dim={d} for some input, but that input is a "
+                           f"Tensor of dimensionality {nd} so expected in_dim to satisfy "
+                           f"-{nd} <= in_dim < {nd}.")
+        dims[k] = d % nd
+    return leaves, spec, dims
+
+
+def _count(spec) -> int:
+    return 1 if spec is None else sum(_count(c) for c in spec[2])
+
+
+def vmap(func: Callable[..., Any], in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error",
+         *, chunk_size: int | None = None) -> Callable[..., Any]:
+    """``func`` mapped over a dimension of its inputs, with ``torch.func.vmap``'s interface.
+
+    ``in_dims`` (an int, None, or a tuple per positional argument, nested like the argument:
+    tuples / lists / dicts of tensors) says which dimension of each input is mapped (None:
+    the input is passed whole to every call); ``out_dims`` where the mapped dimension goes
+    in each output (None: the output is the same for every sample and is returned once).
+    Keyword arguments are never mapped. ``randomness``: ``'error'`` (random ops raise),
+    ``'different'`` (each sample draws its own) or ``'same'`` (each sample draws the same).
+
+    This is a loop, not a batching transform: ``func`` runs once per sample on that sample
+    (``x.select(dim, i)``) and the results are stacked, so it costs B calls of ``func`` and
+    one ``stack`` per output; ``chunk_size`` is checked and otherwise has no effect. Results
+    are differentiable like any other ops (and vmap nests, and composes with ``grad``).
+
+    >>> import chainrule as cr
+    >>> from chainrule.func import vmap
+    >>> vmap(lambda row, w: (row * w).sum(), in_dims=(0, None))(cr.ones(3, 2), cr.tensor([1.0, 2.0]))
+    tensor([3., 3., 3.])
+    """
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+        raise op_error(ValueError, "vmap", f"chunk_size should be None or greater than 0. (got "
+                       f"{chunk_size})")
+    if randomness not in ("error", "different", "same"):
+        raise op_error(RuntimeError, "vmap", f"Only allowed values for randomness are 'error', "
+                       f"'different', or 'same'. Got {randomness}")
+
+    def wrapper(*args, **kwargs):
+        from .random import default_generator
+        leaves, spec, dims = _batched_leaves(func, in_dims, args)
+        sizes = [leaf.shape[d] for leaf, d in zip(leaves, dims) if d is not None]
+        if not sizes:
+            raise op_error(ValueError, "vmap", "Expected at least one Tensor to vmap over")
+        if len(set(sizes)) > 1:
+            raise op_error(ValueError, "vmap", f"Expected all tensors to have the same size in the "
+                           f"mapped dimension, got sizes {sizes} for the mapped dimension")
+        size = sizes[0]
+
+        def sample(i):
+            if i is None:  # a size-0 batch: one call on zeros, for the outputs' shapes only
+                from .creation import zeros
+                return [leaf if d is None else zeros(*(leaf.shape[:d] + leaf.shape[d + 1:]),
+                                                     dtype=leaf.dtype) for leaf, d in zip(leaves, dims)]
+            return [leaf if d is None else leaf.select(d, i) for leaf, d in zip(leaves, dims)]
+
+        real = default_generator._rng
+        refuse = randomness == "error" and not isinstance(real, _RefuseRandom)
+        state = default_generator.get_state() if randomness == "same" else None
+        results = []
+        try:
+            if refuse:
+                default_generator._rng = _RefuseRandom(real)
+            for i in (range(size) if size else (None,)):
+                if state is not None:
+                    default_generator.set_state(state)
+                results.append(func(*tree_unflatten(spec, sample(i)), **kwargs))
+        finally:
+            if refuse:
+                default_generator._rng = real
+        return _stack_outputs(func, results, out_dims, size)
+    _name(wrapper, "vmap", func)
+    return wrapper
+
+
+def _stack_outputs(func, results: list, out_dims, size: int):
+    """The per-sample results of ``func`` stacked along ``out_dims`` (structure as ``func``'s)."""
+    from .creation import zeros
+    from .ops.shape import stack
+    name = getattr(func, "__name__", "f")
+    first, spec = tree_flatten(results[0])
+    per_leaf = [tree_flatten(r)[0] for r in results]
+    if any(len(p) != len(first) for p in per_leaf):
+        raise op_error(ValueError, f"vmap({name}, ...)", f"`{name}` returned outputs of different "
+                       f"structures for different samples")
+    if isinstance(out_dims, tuple) and isinstance(results[0], tuple):
+        if len(out_dims) != len(results[0]):
+            raise op_error(ValueError, f"vmap({name}, ..., out_dims={out_dims})", f"out_dims is not "
+                           f"compatible with the structure of `outputs`: {len(out_dims)} out_dims "
+                           f"for {len(results[0])} outputs")
+        odims = [d for o, d in zip(results[0], out_dims) for _ in tree_flatten(o)[0]]
+    elif isinstance(out_dims, tuple):
+        raise op_error(ValueError, f"vmap({name}, ..., out_dims={out_dims})", "out_dims is a tuple "
+                       "but the function returned a single output")
+    else:
+        odims = [out_dims] * len(first)
+    out = []
+    for k, (leaf, d) in enumerate(zip(first, odims)):
+        column = [p[k] for p in per_leaf]
+        if d is None:
+            if isinstance(leaf, Tensor) and size and any(
+                    not bool((c._data == leaf._data).all()) for c in column[1:]):
+                raise op_error(ValueError, f"vmap({name}, ...)", f"`{name}` can not return a "
+                               f"BatchedTensor when out_dim is None (this output differs between "
+                               f"samples)")
+            out.append(leaf)
+            continue
+        if not isinstance(leaf, Tensor):
+            raise op_error(ValueError, f"vmap({name}, ...)", f"`{name}` must only return Tensors, "
+                           f"got type {type(leaf)}. Did you mean to set out_dims= to None for "
+                           f"output?")
+        if not -(leaf.ndim + 1) <= d <= leaf.ndim:
+            raise op_error(ValueError, f"vmap({name}, ..., out_dims={out_dims})", f"Got out_dim={d} "
+                           f"for an output of dimensionality {leaf.ndim}; expected "
+                           f"-{leaf.ndim + 1} <= out_dim < {leaf.ndim + 1}")
+        if not size:
+            d = d % (leaf.ndim + 1)
+            out.append(zeros(*(leaf.shape[:d] + (0,) + leaf.shape[d:]), dtype=leaf.dtype))
+        else:
+            out.append(stack(column, d))
+    return tree_unflatten(spec, out)
+
+
+# ---------------------------------------------------------- functional_call --
+def functional_call(module, parameter_and_buffer_dicts, args: Any = None,
+                    kwargs: dict | None = None, *, tie_weights: bool = True,
+                    strict: bool = False) -> Any:
+    """Call ``module(*args, **kwargs)`` with the given tensors in place of its parameters and
+    buffers (by their ``named_parameters`` / ``named_buffers`` names), restoring the
+    originals afterwards (also when the call raises). The result is differentiable with
+    respect to the given tensors, so ``grad(lambda p: loss(functional_call(m, p, x)))``
+    differentiates a module's loss with respect to a dict of parameters.
+
+    ``tie_weights``: a tensor given for one of several names of one parameter (tied
+    weights) replaces it under all of them. ``strict``: the dict must name every parameter
+    and buffer, and nothing else. ``args`` that is not a tuple is the one positional argument.
+
+    >>> import chainrule as cr
+    >>> from chainrule.func import functional_call
+    >>> lin = cr.nn.Linear(2, 1)
+    >>> functional_call(lin, {"weight": cr.ones(1, 2), "bias": cr.zeros(1)}, (cr.tensor([[1.0, 2.0]]),))
+    tensor([[3.]])
+    """
+    if isinstance(parameter_and_buffer_dicts, dict):
+        given = dict(parameter_and_buffer_dicts)
+    else:
+        given = {}
+        for d in parameter_and_buffer_dicts:
+            clash = [k for k in d if k in given]
+            if clash:
+                raise op_error(ValueError, "functional_call", f"{clash} appeared in multiple "
+                               f"dictionaries; behavior of functional call is ambiguous")
+            given.update(d)
+    args = () if args is None else args if isinstance(args, tuple) else (args,)
+    kwargs = {} if kwargs is None else kwargs
+    names: dict = {}  # id of each parameter / buffer → all of its names
+    for name, t in list(module.named_parameters(remove_duplicate=False)) + \
+            list(module.named_buffers(remove_duplicate=False)):
+        if t is not None:
+            names.setdefault(id(t), []).append(name)
+    unexpected = [k for k in given if not any(k in group for group in names.values())]
+    if tie_weights:
+        for group in names.values():
+            chosen = [n for n in group if n in given]
+            if len(chosen) > 1 and len({id(given[n]) for n in chosen}) > 1:
+                raise op_error(ValueError, "functional_call", f"functional_call got multiple "
+                               f"values for keys {chosen}, which are tied. Consider using "
+                               f"tie_weights=False")
+            if chosen:
+                given = {**{n: given[chosen[0]] for n in group}, **given}
+    if strict:
+        missing = [n for group in names.values() for n in group if n not in given]
+        if unexpected or missing:
+            text = f"Error(s) in reparametrizing for {type(module).__name__}:"
+            if unexpected:
+                text += "\n\tUnexpected key(s): " + ", ".join(f"'{k}'" for k in unexpected) + "."
+            if missing:
+                text += "\n\tMissing key(s): " + ", ".join(f"'{k}'" for k in missing) + "."
+            raise op_error(RuntimeError, "functional_call", text)
+    swapped = []  # (submodule, store or None for an attribute, name, old value)
+    try:
+        for name, value in given.items():
+            path, _, leaf = name.rpartition(".")
+            try:
+                owner = module.get_submodule(path)
+            except AttributeError:
+                continue  # (not strict: a name the module does not have is ignored)
+            for store in (owner._parameters, owner._buffers):
+                if leaf in store:
+                    swapped.append((owner, store, leaf, store[leaf]))
+                    store[leaf] = value
+                    break
+            else:
+                if leaf in owner.__dict__ and isinstance(owner.__dict__[leaf], Tensor):
+                    swapped.append((owner, None, leaf, owner.__dict__[leaf]))
+                    owner.__dict__[leaf] = value
+        return module(*args, **kwargs)
+    finally:
+        for owner, store, leaf, old in reversed(swapped):
+            if store is None:
+                owner.__dict__[leaf] = old
+            else:
+                store[leaf] = old
+
+
+def stack_module_state(models) -> tuple[dict, dict]:
+    """The parameters and buffers of several modules of one architecture, each stacked
+    along a new first dim (parameters as new leaves that require grad, as PyTorch's), for
+    ``vmap(functional_call)`` over an ensemble.
+
+    >>> import chainrule as cr
+    >>> from chainrule.func import stack_module_state
+    >>> params, buffers = stack_module_state([cr.nn.Linear(2, 1) for _ in range(3)])
+    >>> {k: tuple(v.shape) for k, v in params.items()}
+    {'weight': (3, 1, 2), 'bias': (3, 1)}
+    """
+    from .ops.shape import stack
+    models = list(models)
+    if not models:
+        raise op_error(RuntimeError, "stack_module_state", "Expected at least one model, got 0.")
+    if len({type(m) for m in models}) > 1 or len({m.training for m in models}) > 1:
+        raise op_error(RuntimeError, "stack_module_state", "Expected all models to be of the same "
+                       "class and in the same mode (train or eval)")
+    named = [dict(m.named_parameters()) for m in models]
+    params = {k: stack([n[k].detach() for n in named]).requires_grad_(named[0][k].requires_grad)
+              for k in named[0]}
+    named_b = [dict(m.named_buffers()) for m in models]
+    buffers = {k: stack([n[k] for n in named_b]) for k in named_b[0]}
+    return params, buffers
