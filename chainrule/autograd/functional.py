@@ -129,17 +129,10 @@ def jvp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool
     >>> jvp(lambda x: x ** 2, cr.tensor([1.0, 2.0]), cr.tensor([1.0, 1.0]))
     (tensor([1., 4.]), tensor([2., 4.]))
     """
-    from ..creation import ones_like, zeros_like
+    from ..creation import zeros_like
     with enable_grad():
         ins, in_tuple = _as_tuple(inputs, "inputs", "jvp")
-        if v is None:
-            if len(ins) != 1 or ins[0].numel() != 1:
-                raise op_error(RuntimeError, "jvp", "The vector v can only be None if the input "
-                               "to the user-provided function is a single Tensor with a single "
-                               "element.")
-            v = (ones_like(ins[0]),)
-        else:
-            v = _check_v(v, ins, "jvp", "input")
+        v = _input_vector(v, ins, "jvp")
         ins = _prepared(ins, create_graph)
         outs, out_tuple = _as_tuple(func(*ins), "outputs of the user-provided function", "jvp")
         # Jᵀu is linear in u: its derivative with respect to u along v is J v
@@ -211,20 +204,24 @@ def _single_scalar(out, fn: str):
     return out
 
 
+def _input_vector(v: Any, ins: tuple, op: str) -> tuple:
+    """``v`` checked against the inputs; None means ones for a single 1-element input."""
+    from ..creation import ones_like
+    if v is not None:
+        return _check_v(v, ins, op, "input")
+    if len(ins) != 1 or ins[0].numel() != 1:
+        raise op_error(RuntimeError, op, "The vector v can only be None if the input to the "
+                       "user-provided function is a single Tensor with a single element.")
+    return (ones_like(ins[0]),)
+
+
 def vhp(func: Callable[..., Any], inputs: Any, v: Any = None, create_graph: bool = False,
         strict: bool = False):
     """``(func(*inputs), vᵀH)`` for a ``func`` returning one 1-element tensor."""
     from ..creation import ones_like
     with enable_grad():
         ins, in_tuple = _as_tuple(inputs, "inputs", "vhp")
-        if v is None:
-            if len(ins) != 1 or ins[0].numel() != 1:
-                raise op_error(RuntimeError, "vhp", "The vector v can only be None if the input "
-                               "to the user-provided function is a single Tensor with a single "
-                               "element.")
-            v = (ones_like(ins[0]),)
-        else:
-            v = _check_v(v, ins, "vhp", "input")
+        v = _input_vector(v, ins, "vhp")
         ins = _prepared(ins, create_graph)
         out = _single_scalar(func(*ins), "vhp")
         grads = _vjp_of((out,), ins, (ones_like(out),), True, strict, "vhp")
