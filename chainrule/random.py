@@ -287,3 +287,6 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             rows.append(np.concatenate([drawn, rest]))
     out = np.array(rows, dtype=np.int64)
     return Tensor._make(out if input._data.ndim == 2 else out[0])
+
+
+Tensor.multinomial = multinomial  # x.multinomial(n), as sampling code writes it

@@ -1,5 +1,5 @@
 """The op families. Importing this package registers every op and Tensor method."""
 from . import registry  # noqa: F401
-from . import conversion, elementwise, shape, reduce, linalg, softmax, indexing, inplace, conv  # noqa: F401
+from . import conversion, elementwise, shape, reduce, linalg, softmax, indexing, inplace, conv, sorting  # noqa: F401
 
-OP_FAMILIES = ("conversion", "elementwise", "shape", "reduce", "linalg", "softmax", "indexing", "inplace", "conv")
+OP_FAMILIES = ("conversion", "elementwise", "shape", "reduce", "linalg", "softmax", "indexing", "inplace", "conv", "sorting")

@@ -27,6 +27,8 @@ from .shape import (  # noqa: F401
     transpose, unbind, unflatten, unsqueeze, vstack,
 )
 from .softmax import log_softmax, softmax  # noqa: F401
+from .shape import diag, diagonal, tril, triu, unfold  # noqa: F401
+from .sorting import argsort, kthvalue, median, msort, sort, topk  # noqa: F401
 from .._args import tensor_first as _tensor_first
 from .indexing import (  # noqa: F401
     argwhere, gather, index_put, index_select, masked_fill, masked_select, nonzero, scatter,
@@ -40,6 +42,7 @@ for _name in ("clone", "contiguous", "flatten", "flip", "fliplr", "flipud", "mov
               "unbind", "unflatten", "unsqueeze", "broadcast_to", "chunk", "argwhere", "gather",
               "index_put", "index_select", "masked_fill", "masked_select", "nonzero", "scatter",
               "scatter_add", "take", "take_along_dim", "cumsum", "cumprod", "aminmax", "nanmean",
-              "nansum", "outer", "softmax", "log_softmax"):
+              "nansum", "outer", "softmax", "log_softmax", "diag", "diagonal", "tril", "triu",
+              "argsort", "kthvalue", "median", "msort", "sort", "topk"):
     globals()[_name] = _tensor_first(globals()[_name])
 del _name

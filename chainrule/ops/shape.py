@@ -792,3 +792,59 @@ def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     if step <= 0:
         raise op_error(ShapeError, "unfold", f"step must be positive, got {step}")
     return unfold_op(input, dim=d, size=int(size), step=int(step), in_shape=tuple(input.shape))
+
+
+# ---------------------------------------------------------- triangles & diag --
+def _triangle_op(name: str, kernel: str):
+    """tril/triu: the part of the last two dims on and below (above) diagonal ``k``."""
+    op = defop(name, lambda xp, x, k: getattr(xp, kernel)(x, k), saves=())
+    defvjp(op, lambda g, ans, x, k: op(g, k=k))
+    defvjp_raw(op, lambda xp, g, ans, x, k: getattr(xp, kernel)(g, k))
+    return op
+
+
+tril_op = _triangle_op("tril", "tril")
+triu_op = _triangle_op("triu", "triu")
+
+
+def _triangle(op, input: Tensor, diagonal: int, name: str) -> Tensor:
+    if input.ndim < 2:
+        raise op_error(ShapeError, name, f"expects a tensor with at least 2 dimensions, got "
+                       f"{input.ndim}")
+    return op(input, k=index_value(diagonal, name, "diagonal"))
+
+
+@tensor_method("tril")
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (on and below ``diagonal``), zeros elsewhere.
+
+    >>> import chainrule as cr
+    >>> cr.tril(cr.ones(2, 3))
+    tensor([[1., 0., 0.],
+            [1., 1., 0.]])
+    """
+    return _triangle(tril_op, input, diagonal, "tril")
+
+
+@tensor_method("triu")
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (on and above ``diagonal``), zeros elsewhere."""
+    return _triangle(triu_op, input, diagonal, "triu")
+
+
+@tensor_method("diag")
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-D input as the ``diagonal``-th diagonal of a square matrix; a 2-D input's diagonal (a copy).
+
+    >>> import chainrule as cr
+    >>> cr.diag(cr.tensor([1.0, 2.0]))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    k = index_value(diagonal, "diag", "diagonal")
+    if input.ndim == 1:
+        n = input._data.shape[0] + abs(k)
+        return diag_embed_op(input, in_shape=(n, n), offset=k, dim1=0, dim2=1)
+    if input.ndim == 2:  # (``diagonal`` is the argument here, not the function)
+        return diagonal_op(input, offset=k, dim1=0, dim2=1, in_shape=tuple(input.shape)).clone()
+    raise op_error(ShapeError, "diag", f"expects a 1-D or 2-D tensor, got {input.ndim} dimensions")
