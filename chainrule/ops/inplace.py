@@ -487,3 +487,15 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
         raise op_error(ArgumentError, "exponential_", f"lambd must be > 0, got {lambd}")
     rng = _rng(generator, "exponential_")
     return _random_fill(self, lambda shape: rng.exponential(1.0 / lambd, shape), "exponential_")
+
+
+@tensor_method("tril_")
+def tril_(self: Tensor, diagonal: int = 0) -> Tensor:
+    """In-place ``tril``."""
+    return inplace(self, "tril_", lambda s: s.tril(diagonal))
+
+
+@tensor_method("triu_")
+def triu_(self: Tensor, diagonal: int = 0) -> Tensor:
+    """In-place ``triu``."""
+    return inplace(self, "triu_", lambda s: s.triu(diagonal))

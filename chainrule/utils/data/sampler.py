@@ -21,6 +21,11 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
 T_co = TypeVar("T_co", covariant=True)
 
 
+# indices drawn with replacement come in chunks of this many (PyTorch draws 32 at a time):
+# ``RandomSampler(ds, replacement=True, num_samples=10**10)`` must not allocate 10**10 of them
+_CHUNK = 1024
+
+
 class Sampler(Generic[T_co]):
     """Base class: subclasses define ``__iter__`` over indices (and ``__len__``)."""
 
@@ -79,8 +84,9 @@ class RandomSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         n = len(self.data_source)
         rng = _numpy_rng(self.generator)
-        if self.replacement:
-            yield from rng.integers(0, n, size=self.num_samples).tolist()
+        if self.replacement:  # drawn in chunks: memory does not grow with num_samples
+            for start in range(0, self.num_samples, _CHUNK):
+                yield from rng.integers(0, n, size=min(_CHUNK, self.num_samples - start)).tolist()
             return
         for _ in range(self.num_samples // n):
             yield from rng.permutation(n).tolist()
@@ -131,7 +137,11 @@ class WeightedRandomSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         rng = _numpy_rng(self.generator)
         p = self.weights / self.weights.sum()
-        yield from rng.choice(p.size, size=self.num_samples, replace=self.replacement, p=p).tolist()
+        if not self.replacement:  # at most len(weights) samples: one draw
+            yield from rng.choice(p.size, size=self.num_samples, replace=False, p=p).tolist()
+            return
+        for start in range(0, self.num_samples, _CHUNK):  # chunks, as RandomSampler
+            yield from rng.choice(p.size, size=min(_CHUNK, self.num_samples - start), p=p).tolist()
 
     def __len__(self) -> int:
         return self.num_samples
