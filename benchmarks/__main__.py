@@ -49,6 +49,8 @@ def cases() -> list[Case]:
     out.append(Case("LSTM 256->256 step, seq 32, batch 32", W.lstm_step, W.lstm_flops(), 1.5))
     out.append(Case("transformer encoder layer step, seq 64, batch 16, d 256",
                     W.transformer_step, W.transformer_flops(), 1.5))
+    out.append(Case("char GPT 2 layers, 4 heads, d 64 step (AdamW), seq 64, batch 16",
+                    W.gpt_step, W.gpt_flops(), 1.3))
     out.append(Case("deep MLP 20x1024 step, batch 256",
                     lambda lib: W.mlp_step(lib, W.DEEP_MLP, 256), W.mlp_flops(W.DEEP_MLP, 256), None,
                     ("mlp", {"sizes": W.DEEP_MLP, "batch": 256})))

@@ -7,6 +7,7 @@ Every ``*_step(lib, ...)`` returns a function that runs one step and returns its
 """
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -199,6 +200,81 @@ def transformer_step(lib: str, seq: int = 64, batch: int = 16, d_model: int = 25
     def loss():
         return F.cross_entropy(head(layer(xt)).reshape(seq * batch, classes), yt)
     return _sgd_step(M, [*layer.parameters(), *head.parameters()], loss, lr)
+
+
+def _gpt_model(M, vocab: int, block: int, d: int, heads: int, layers: int):
+    """A small decoder-only GPT as people write it for character models: token and position
+    embeddings, pre-norm blocks of causal self-attention (a ``tril`` mask buffer,
+    ``masked_fill`` with -inf, softmax) and a GELU MLP, a final LayerNorm and a linear head."""
+    nn, F = M.nn, M.nn.functional
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+            self.register_buffer("mask", M.tril(M.ones(block, block)).view(1, 1, block, block))
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.qkv(x).split(d, dim=2)
+            q, k, v = (t.view(B, T, heads, C // heads).transpose(1, 2) for t in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // heads))
+            att = F.softmax(att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf")), dim=-1)
+            return self.proj((att @ v).transpose(1, 2).contiguous().view(B, T, C))
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.attn, self.ln_2 = nn.LayerNorm(d), Attention(), nn.LayerNorm(d)
+            self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+        def forward(self, x):
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(block, d)
+            self.blocks = nn.ModuleList([Block() for _ in range(layers)])
+            self.ln_f, self.lm_head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
+
+        def forward(self, idx):
+            x = self.wte(idx) + self.wpe(M.arange(idx.shape[1]))
+            for block_ in self.blocks:
+                x = block_(x)
+            return self.lm_head(self.ln_f(x))
+    return GPT()
+
+
+def gpt_step(lib: str, vocab: int = 65, seq: int = 64, batch: int = 16, d: int = 64,
+             heads: int = 4, layers: int = 2, lr: float = 1e-3):
+    """One AdamW step of a 2-layer, 4-head, d=64 character GPT on 64-token sequences."""
+    M = _lib(lib)
+    rng = _rng(11)
+    idx = rng.integers(0, vocab, (batch, seq + 1))
+    model = _gpt_model(M, vocab, seq, d, heads, layers)
+    _weights_by_name(M, model)
+    x, y = M.from_numpy(idx[:, :-1].copy()), M.from_numpy(idx[:, 1:].copy())
+    opt = M.optim.AdamW(model.parameters(), lr=lr)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = M.nn.functional.cross_entropy(logits.view(-1, vocab), y.view(-1))
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def gpt_flops(vocab=65, seq=64, batch=16, d=64, layers=2) -> float:
+    """Per block: QKV, scores, attention·V, output projection, the MLP's two products; then
+    the head. Every product needs both gradients (the embeddings come before them)."""
+    tokens = seq * batch
+    block = 2 * tokens * d * 3 * d + 2 * 2 * batch * seq * seq * d + 2 * tokens * d * d \
+        + 2 * 2 * tokens * d * 4 * d
+    return 3 * (layers * block + 2 * tokens * d * vocab)
 
 
 # ------------------------------------------------------ FLOP lower bounds --
