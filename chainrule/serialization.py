@@ -42,6 +42,7 @@ import math
 import os
 import socket
 import struct
+import sys
 import tempfile
 import zlib
 from collections import OrderedDict
@@ -52,9 +53,11 @@ import numpy as np
 from .backends import Device
 from .dtypes import ALL_DTYPES, DType
 from .errors import SerializationError
+from .serialization_classes import (add_safe_globals, class_path, clear_safe_globals,  # noqa: F401
+                                    get_safe_globals, resolve, safe_globals)
 from .tensor import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load"]  # (safe_globals & co. are reached as chainrule.serialization.*)
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -176,9 +179,40 @@ class _Encoder:
             encoded = [self.encode(v, f"{path}.{i}" if path else str(i), depth + 1)
                        for i, v in enumerate(obj)]
             return encoded if isinstance(obj, list) else {"$tuple": encoded}
+        if isinstance(obj, (set, frozenset)):  # (a module's names of non-persistent buffers)
+            for v in obj:
+                if not (v is None or isinstance(v, (bool, int, float, str))):
+                    raise _fail(f"save: the set at '{path}' holds {v!r:.60}; sets may hold str, "
+                                "int, float, bool or None")
+            return {"$set": [self.encode(v, path, depth + 1) for v in obj]}
+        if _is_object(obj):
+            from .nn.module import Module
+            state = obj._saved_state() if isinstance(obj, Module) else getattr(obj, "__dict__", None)
+            if state is None:
+                raise _fail(f"save: the {type(obj).__name__} at '{path or '<root>'}' keeps its "
+                            "state in __slots__; only objects with a __dict__ can be stored")
+            return {"$object": [class_path(type(obj)), self.encode(dict(state), path, depth + 1)]}
+        if _is_named_global(obj):  # a function or class kept as a value (activation=F.relu)
+            return {"$global": class_path(obj)}
         raise _fail(f"save: cannot store a value of type {type(obj).__name__} at "
                     f"'{path or '<root>'}'; expected tensors, NumPy arrays, dicts, lists, tuples, "
                     "int, float, bool, str, None, dtypes or devices")
+
+
+def _is_named_global(obj: Any) -> bool:
+    """Whether ``obj`` is a function or class that its import path names (no lambda or local)."""
+    import inspect
+    if not (inspect.isfunction(obj) or inspect.isbuiltin(obj) or inspect.isclass(obj)):
+        return False
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    return module is not None and "<" not in obj.__qualname__ and \
+        resolve(class_path(obj), False, classes_only=False) is obj
+
+
+def _is_object(obj: Any) -> bool:
+    """Whether ``obj`` is stored as its class and attributes: a module, or an allowed class."""
+    from .nn.module import Module
+    return isinstance(obj, Module) or resolve(class_path(type(obj)), True) is type(obj)
 
 
 def _header_and_chunks(obj: Any) -> tuple[bytes, list[np.ndarray]]:
@@ -585,6 +619,8 @@ class _Decoder:
 
     _TENSOR_KEYS = {"$tensor", "parameter", "requires_grad", "device"}
 
+    weights_only = True  # which classes ``$object`` entries may name (serialization_classes)
+
     def __init__(self, arrays: dict, where: str, map_location) -> None:
         self.arrays = arrays
         self.where = where
@@ -643,7 +679,50 @@ class _Decoder:
                 raise self.fail(f"$device: {e}") from None
         if tag == "$ndarray":
             return self.array(value)[0]
+        if tag == "$object":
+            return self.object(value, depth)
+        if tag == "$set":
+            if not isinstance(value, list):
+                raise self.fail(f"$set should hold a list, got {type(value).__name__}")
+            items = [self.decode(v, depth + 1) for v in value]
+            if not all(v is None or isinstance(v, (bool, int, float, str)) for v in items):
+                raise self.fail("$set items should be str, int, float, bool or None")
+            return set(items)
+        if tag == "$global":
+            found = resolve(value, self.weights_only, classes_only=False) \
+                if isinstance(value, str) else None
+            if found is None:
+                raise self.fail(f"the file refers to {str(value).replace(':', '.')!r:.120}, which "
+                                "load does not look up unless allowed (see safe_globals)")
+            return found
         raise self.fail(f"unknown structure tag {tag!r:.40}")
+
+    def object(self, value: Any, depth: int) -> Any:
+        """An object rebuilt from its class (if allowed) and attributes; no code of the file runs."""
+        if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+                and isinstance(value[1], dict)):
+            raise self.fail("$object should hold [class path, attributes]")
+        path = value[0]
+        cls = resolve(path, self.weights_only)
+        if cls is None:
+            name = path.replace(":", ".")
+            raise self.fail(f"the file holds an object of class {name}, which load does not rebuild "
+                            "unless allowed: call chainrule.serialization.add_safe_globals([" +
+                            path.rpartition(":")[2].rpartition(".")[2] + "]) or load inside "
+                            "`with chainrule.serialization.safe_globals([...])` (or, for classes "
+                            "your program has imported, load(..., weights_only=False))")
+        state = self.decode(value[1], depth + 1)
+        if not all(isinstance(k, str) for k in state):
+            raise self.fail(f"the attributes of a {path} must have str names")
+        from .nn.module import Module
+        if issubclass(cls, Module):
+            return Module._from_saved_state(cls, state)
+        obj = cls.__new__(cls)
+        try:
+            obj.__dict__.update(state)
+        except AttributeError:
+            raise self.fail(f"objects of class {path} have no __dict__ to restore") from None
+        return obj
 
     def array(self, name) -> tuple[np.ndarray, str]:
         if not isinstance(name, str) or name not in self.arrays:
@@ -707,8 +786,11 @@ def load(f: PathOrFile, map_location: Any = None, *, weights_only: bool = True,
     """Read what :func:`save` wrote (or any safetensors file) from a path or binary file.
 
     ``map_location`` moves tensors: a device (``"cpu"``), a dict from saved device to
-    device, or a callable ``(tensor, saved_device) -> tensor``. ``weights_only`` and
-    ``mmap`` are accepted for ``torch.load`` compatibility: loading never runs code.
+    device, or a callable ``(tensor, saved_device) -> tensor``. A whole module saved with
+    ``save(model, f)`` is rebuilt from chainrule's own classes and those allowed through
+    :func:`~chainrule.serialization_classes.safe_globals` (with ``weights_only=False``, also
+    classes of modules the program has imported): see ``chainrule/serialization_classes.py``.
+    ``mmap`` is accepted for ``torch.load`` compatibility. Loading never runs code from the file.
     A damaged or hostile file raises :class:`~chainrule.errors.SerializationError`.
 
     >>> import chainrule as cr, io
@@ -719,7 +801,7 @@ def load(f: PathOrFile, map_location: Any = None, *, weights_only: bool = True,
     """
     reader = _Reader(f)
     try:
-        return _load(reader, map_location)
+        return _load(reader, map_location, bool(weights_only))
     except (MemoryError, RecursionError) as e:  # a hostile size that got past the checks
         raise _fail(f"load: {reader.where}: the file needs more than this machine can give "
                     f"({type(e).__name__}); it is corrupt or too large") from None
@@ -727,7 +809,7 @@ def load(f: PathOrFile, map_location: Any = None, *, weights_only: bool = True,
         reader.close()
 
 
-def _load(reader: _Reader, map_location: Any) -> Any:
+def _load(reader: _Reader, map_location: Any, weights_only: bool = True) -> Any:
     where = reader.where
     header, meta, raw = _parse_header(reader)
     # a chainrule file is one with any chainrule key: a damaged key must not make it "plain"
@@ -740,6 +822,7 @@ def _load(reader: _Reader, map_location: Any) -> Any:
     crcs = _checksums(meta, raw, header, where) if ours else None
     arrays = _arrays(header, reader, 8 + len(raw), crcs)
     decoder = _Decoder(arrays, where, map_location)
+    decoder.weights_only = weights_only
     if not ours:
         # a plain safetensors file from another tool: its tensors by name
         return {name: decoder.tensor({"$tensor": name}) for name in header}

@@ -209,7 +209,7 @@ def test_unaligned_tensors_from_other_writers_load():
 
 @pytest.mark.parametrize("obj, match", [
     ({"x": object()}, r"type object at 'x'"),
-    ({"a": [1, {2}]}, r"type set at 'a.1'"),
+    ({"a": [1, {(1, 2)}]}, r"set at 'a.1' holds \(1, 2\)"),
     ({(1, 2): 3}, r"dict key \(1, 2\)"),
     ({"c": np.ones(2, np.complex64)}, "dtype complex64"),
     (lambda: 0, "type function at '<root>'"),

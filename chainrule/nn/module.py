@@ -509,10 +509,26 @@ class Module:
             return head + lines[0] + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
+    _HOOK_LISTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+    def _saved_state(self) -> dict:
+        """The attributes ``chainrule.save(module, f)`` stores: all but the hooks (functions of
+        this process, like PyTorch's they are not restored)."""
+        return {k: v for k, v in self.__dict__.items() if k not in Module._HOOK_LISTS}
+
+    @staticmethod
+    def _from_saved_state(cls: type, state: dict) -> "Module":
+        """A ``cls`` with ``state`` as its attributes and no hooks; no ``__init__`` runs."""
+        module = object.__new__(cls)
+        module.__dict__.update(state)
+        for name in Module._HOOK_LISTS:
+            object.__setattr__(module, name, _HookList())
+        return module
+
     def __getstate__(self):
         raise op_error(TypeError, "Module",
-                       "chainrule modules are not pickled; save module.state_dict() with "
-                       "chainrule.save")
+                       "chainrule modules are not pickled; save the module or its "
+                       "state_dict() with chainrule.save")
 
     def __copy__(self):
         # Python's default shallow copy (it would otherwise go through __getstate__)
