@@ -52,3 +52,19 @@ def test_axpy_declines_what_it_cannot_do():
     assert not axpy_(y[:10], np.ones(10, np.float32), 1.0)          # too small to pay
     assert not axpy_(y.reshape(2, -1), np.ones((4, MIN_SIZE // 2), np.float32), 1.0)
     np.testing.assert_array_equal(y, before)
+
+
+def test_float32_erf_kernel_is_within_8_ulp_of_the_exact_erf():
+    import scipy.special as special
+    from chainrule.backends.erf32 import erf32
+    grid = np.concatenate([np.linspace(-6, 6, 400_001, dtype=np.float32),
+                           np.float32(10.0) ** np.arange(-30, 1, 0.05, dtype=np.float32),
+                           -np.float32(10.0) ** np.arange(-30, 1, 0.05, dtype=np.float32),
+                           np.array([0.0, -0.0, np.inf, -np.inf], np.float32)])
+    exact = special.erf(grid.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert (np.abs(erf32(grid).astype(np.float64) - exact) / ulp).max() <= 8
+    assert np.isnan(erf32(np.array([np.nan], np.float32))[0])
+    block = erf32(np.linspace(-3, 3, 200_000, dtype=np.float32).reshape(400, 500))  # several blocks
+    np.testing.assert_allclose(block, special.erf(np.linspace(-3, 3, 200_000).reshape(400, 500)),
+                               rtol=1e-6, atol=1e-7)
