@@ -76,6 +76,8 @@ class Generator:
 
 
 default_generator = Generator()
+# seeded afresh in each process, as PyTorch's: unseeded runs differ; initial_seed() reports it
+default_generator.seed()
 
 
 def manual_seed(seed: int) -> Generator:

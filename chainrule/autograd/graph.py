@@ -156,6 +156,12 @@ class Node:
     def name(self) -> str:
         return self.op.backward_name
 
+    @property
+    def next_functions(self) -> tuple:
+        """``(node, 0)`` for each input, as PyTorch's (``(None, 0)`` for one without grad;
+        a leaf's node is its AccumulateGrad)."""
+        return tuple((n, 0) for n in self.next_nodes)
+
     def __repr__(self) -> str:
         return f"<{self.name()} object>"
 
@@ -201,6 +207,8 @@ class AccumulateGrad:
 
     def name(self) -> str:
         return "AccumulateGrad"
+
+    next_functions = ()  # the end of the graph
 
     def __repr__(self) -> str:
         return "<AccumulateGrad object>"

@@ -1,0 +1,211 @@
+"""``chainrule.cuda``: PyTorch's ``torch.cuda`` queries, answered from the CuPy backend.
+
+With CuPy and an NVIDIA GPU present the answers are CuPy's (device count, name,
+memory in use); without them the queries answer as CPU-only PyTorch does
+(``is_available()`` is False, ``device_count()`` and ``memory_allocated()`` are 0,
+seeding and ``empty_cache()`` do nothing) and the calls that need a GPU raise
+:class:`CudaUnavailableError` (an ``AssertionError``, as CPU-only PyTorch raises, and a
+``RuntimeError``, as CUDA PyTorch without a GPU raises). CuPy is imported on first use
+only, so ``import chainrule`` never needs it.
+
+Random numbers on the GPU come from chainrule's one default generator (drawn on the
+host, then copied), so ``manual_seed``/``manual_seed_all`` here do nothing:
+``chainrule.manual_seed`` already seeds every device.
+
+>>> import chainrule as cr
+>>> cr.cuda.is_available(), cr.cuda.device_count()   # on a machine without CuPy or GPU
+(False, 0)
+>>> device = "cuda" if cr.cuda.is_available() else "cpu"
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+__all__ = ["CudaUnavailableError", "is_available", "device_count", "current_device", "set_device",
+           "manual_seed", "manual_seed_all", "seed", "seed_all", "synchronize", "get_device_name",
+           "get_device_properties", "get_device_capability", "memory_allocated",
+           "max_memory_allocated", "memory_reserved", "max_memory_reserved",
+           "reset_peak_memory_stats", "empty_cache", "is_bf16_supported", "is_initialized"]
+
+
+class CudaUnavailableError(AssertionError, RuntimeError):
+    """A call that needs a CUDA GPU, made where chainrule has none (no CuPy, or no device)."""
+
+
+def _cupy():
+    """The cupy module when it is installed and sees at least one GPU, else None."""
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy
+    except Exception:  # ImportError, or CUDARuntimeError when the driver finds no device
+        pass
+    return None
+
+
+def _need_cupy(what: str):
+    cupy = _cupy()
+    if cupy is None:
+        raise CudaUnavailableError(
+            f"chainrule.cuda.{what}: CUDA is not available (chainrule reaches GPUs through CuPy: "
+            f"pip install 'chainrule[gpu]' on a machine with an NVIDIA GPU); check "
+            f"chainrule.cuda.is_available() first")
+    return cupy
+
+
+def _index(device, what: str) -> int:
+    """The device index of ``device`` (None, an int, 'cuda[:N]' or a chainrule.device)."""
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        return device
+    from .backends import Device
+    dev = Device(device)
+    if dev.type != "cuda":
+        raise ValueError(f"chainrule.cuda.{what}: expected a cuda device, but got: {dev}")
+    return dev.index or 0
+
+
+def is_available() -> bool:
+    """True when CuPy is installed and sees a GPU."""
+    return _cupy() is not None
+
+
+def is_initialized() -> bool:
+    """True once CuPy has been imported (chainrule's CUDA state is CuPy's)."""
+    import sys
+    return "cupy" in sys.modules and is_available()
+
+
+def device_count() -> int:
+    """The number of GPUs CuPy sees (0 without CuPy or GPU)."""
+    cupy = _cupy()
+    return 0 if cupy is None else int(cupy.cuda.runtime.getDeviceCount())
+
+
+def current_device() -> int:
+    """The index of the GPU in use (always 0: chainrule's CuPy backend uses device 0)."""
+    return int(_need_cupy("current_device").cuda.runtime.getDevice())
+
+
+def set_device(device) -> None:
+    """Select the GPU; only device 0 exists for chainrule's CuPy backend (see module doc)."""
+    index = _index(device, "set_device")
+    cupy = _need_cupy("set_device")
+    if not 0 <= index < device_count():
+        raise RuntimeError(f"chainrule.cuda.set_device: invalid device ordinal {index}; "
+                           f"{device_count()} GPU(s) visible")
+    if index != 0:  # the backend's arrays and device() say cuda:0; switching would mislead
+        raise NotImplementedError("chainrule.cuda.set_device: chainrule's CuPy backend runs on "
+                                  "device 0 only; select the GPU with CUDA_VISIBLE_DEVICES")
+    cupy.cuda.Device(0).use()
+
+
+def manual_seed(seed: int) -> None:
+    """Does nothing: GPU random numbers come from the default generator (chainrule.manual_seed)."""
+
+
+def manual_seed_all(seed: int) -> None:
+    """Does nothing, as :func:`manual_seed`."""
+
+
+def seed() -> None:
+    """Does nothing, as :func:`manual_seed`."""
+
+
+def seed_all() -> None:
+    """Does nothing, as :func:`manual_seed`."""
+
+
+def synchronize(device=None) -> None:
+    """Wait until the GPU has finished all queued work."""
+    _need_cupy("synchronize").cuda.runtime.deviceSynchronize()
+
+
+def get_device_properties(device=None) -> SimpleNamespace:
+    """Name, total memory, compute capability and SM count of a GPU."""
+    cupy = _need_cupy("get_device_properties")
+    p = cupy.cuda.runtime.getDeviceProperties(_index(device, "get_device_properties"))
+    name = p["name"].decode() if isinstance(p["name"], bytes) else str(p["name"])
+    return SimpleNamespace(name=name, total_memory=int(p["totalGlobalMem"]), major=int(p["major"]),
+                           minor=int(p["minor"]), multi_processor_count=int(p["multiProcessorCount"]))
+
+
+def get_device_name(device=None) -> str:
+    """The GPU's name, e.g. ``'NVIDIA H100 80GB HBM3'``."""
+    return get_device_properties(device).name
+
+
+def get_device_capability(device=None) -> tuple[int, int]:
+    """The GPU's compute capability ``(major, minor)``."""
+    p = get_device_properties(device)
+    return p.major, p.minor
+
+
+class _PeakHook:
+    """Counts the peak of CuPy's pool usage from the moment it is installed (CuPy keeps no
+    peak of its own); installed by the first max_memory_allocated()/reset_peak_memory_stats()."""
+
+    def __init__(self, cupy) -> None:
+        pool = cupy.get_default_memory_pool()
+        self.used = pool.used_bytes
+        self.peak = self.used()
+
+        class Hook(cupy.cuda.memory_hook.MemoryHook):
+            name = "chainrule_peak"
+
+            def malloc_postprocess(hook, **kwargs) -> None:  # noqa: N805
+                self.peak = max(self.peak, self.used())
+
+        self.hook = Hook()
+        self.hook.__enter__()  # stays installed (on this thread) for the process's life
+
+
+_PEAK: list = []
+
+
+def _peak(cupy) -> _PeakHook:
+    if not _PEAK:
+        _PEAK.append(_PeakHook(cupy))
+    return _PEAK[0]
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by tensors on the GPU (CuPy's pool in use); 0 without a GPU."""
+    cupy = _cupy()
+    return 0 if cupy is None else int(cupy.get_default_memory_pool().used_bytes())
+
+
+def max_memory_allocated(device=None) -> int:
+    """The peak of :func:`memory_allocated` since it was first asked for or reset; 0 without a GPU."""
+    cupy = _cupy()
+    return 0 if cupy is None else int(max(_peak(cupy).peak, memory_allocated()))
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes CuPy's pool holds from the driver (in use or cached); 0 without a GPU."""
+    cupy = _cupy()
+    return 0 if cupy is None else int(cupy.get_default_memory_pool().total_bytes())
+
+
+def max_memory_reserved(device=None) -> int:
+    """CuPy keeps no peak of reserved memory: the current :func:`memory_reserved`."""
+    return memory_reserved(device)
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    """Start counting :func:`max_memory_allocated` afresh from the current usage."""
+    peak = _peak(_need_cupy("reset_peak_memory_stats"))
+    peak.peak = peak.used()
+
+
+def empty_cache() -> None:
+    """Return CuPy's cached, unused GPU blocks to the driver; does nothing without a GPU."""
+    cupy = _cupy()
+    if cupy is not None:
+        cupy.get_default_memory_pool().free_all_blocks()
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """False: CuPy arrays have no bfloat16 dtype, so chainrule has no bfloat16 on the GPU."""
+    return False

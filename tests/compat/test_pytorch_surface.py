@@ -1,0 +1,99 @@
+"""The edges real PyTorch programs touch first, compared with CPU-only PyTorch."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+
+@pytest.mark.parametrize("query", [
+    lambda m: m.cuda.is_available(), lambda m: m.cuda.device_count(),
+    lambda m: m.cuda.memory_allocated(), lambda m: m.cuda.max_memory_allocated(),
+    lambda m: m.cuda.manual_seed_all(3), lambda m: m.cuda.manual_seed(3), lambda m: m.cuda.empty_cache(),
+    lambda m: m.accelerator.is_available(), lambda m: m.backends.mps.is_available(),
+    lambda m: m.backends.cudnn.is_available(), lambda m: m.distributed.is_initialized(),
+    lambda m: m.get_float32_matmul_precision(),
+], ids=["is_available", "device_count", "memory_allocated", "max_memory_allocated",
+        "manual_seed_all", "manual_seed", "empty_cache", "accelerator", "mps", "cudnn",
+        "dist_initialized", "matmul_precision"])
+def test_device_queries_answer_as_cpu_only_pytorch(query):
+    assert query(cr) == query(torch)
+
+
+@pytest.mark.parametrize("call", [lambda m: m.cuda.get_device_name(), lambda m: m.cuda.synchronize(),
+                                  lambda m: m.cuda.current_device()])
+def test_calls_that_need_a_gpu_raise_as_cpu_only_pytorch(call):
+    with pytest.raises(AssertionError):
+        call(torch)
+    with pytest.raises(AssertionError, match="CUDA is not available"):
+        call(cr)
+
+
+def test_flags_programs_set_are_accepted():
+    for m in (cr, torch):
+        m.backends.cudnn.benchmark = True
+        m.backends.cudnn.deterministic = True
+        m.backends.cuda.matmul.allow_tf32 = True
+        m.use_deterministic_algorithms(False)
+    assert cr.backends.cudnn.benchmark is True
+    cr.backends.cudnn.benchmark = cr.backends.cudnn.deterministic = False
+    torch.backends.cudnn.benchmark = torch.backends.cudnn.deterministic = False
+
+
+def test_modules_import_where_programs_name_them():
+    from chainrule.nn.parallel import DataParallel, DistributedDataParallel  # noqa: F401
+    import chainrule.distributed as dist
+    import chainrule.onnx
+    with pytest.raises(ValueError):
+        DistributedDataParallel(cr.nn.Linear(2, 2))
+    with pytest.raises(NotImplementedError, match="ONNX"):
+        chainrule.onnx.export(cr.nn.Linear(2, 2), cr.zeros(1, 2), "never-written.onnx")
+    assert dist.is_available() is False
+    wrapped = DataParallel(cr.nn.Linear(2, 3))
+    assert sorted(wrapped.state_dict()) == sorted(torch.nn.DataParallel(torch.nn.Linear(2, 3)).state_dict())
+
+
+def test_unseeded_processes_differ_and_seeded_ones_agree():
+    code = ("import chainrule as cr, sys; s = sys.argv[1]; "
+            "cr.manual_seed(int(s)) if s != 'none' else None; "
+            "print(cr.initial_seed(), cr.rand(3).tolist())")
+    run = lambda seed: subprocess.run([sys.executable, "-c", code, seed], capture_output=True,  # noqa: E731
+                                      text=True, check=True).stdout
+    a, b = run("none"), run("none")
+    assert a != b and 0 <= int(a.split()[0]) < 2 ** 64
+    assert run("7") == run("7") and run("7").split()[0] == "7"
+
+
+def test_new_methods_and_legacy_constructors_as_pytorch():
+    for m in (cr, torch):
+        w = m.ones(2, 3, dtype=m.float64)
+        made = [w.new_zeros(2, 2), w.new_ones((1, 3)), w.new_full((2,), 7.0), w.new_empty(3),
+                w.new_tensor([1, 2]), w.new_zeros(2, dtype=m.int64), m.FloatTensor(2, 3),
+                m.LongTensor([4, 5]), m.FloatTensor([1.5])]
+        desc = [(tuple(t.shape), str(t.dtype).split(".")[-1]) for t in made]
+        if m is cr:
+            ours = desc
+        else:
+            assert ours == desc
+    assert isinstance(cr.zeros(2), cr.FloatTensor) and not isinstance(cr.zeros(2, dtype=cr.int64),
+                                                                      cr.FloatTensor)
+    assert cr.ones(1).is_cpu and not cr.ones(1).is_xpu and not cr.ones(1).is_mps
+
+
+def test_next_functions_walk_like_pytorch():
+    def names(m):
+        x = m.ones(2, requires_grad=True)
+        y = (x * 2 + m.ones(2)).sum()
+        seen, stack = [], [y.grad_fn]
+        while stack:
+            node = stack.pop()
+            seen.append(type(node).__name__ if m is torch else node.name())
+            stack.extend(n for n, _ in node.next_functions if n is not None)
+        return seen
+    ours, theirs = names(cr), names(torch)
+    assert len(ours) == len(theirs) and ours[-1] == theirs[-1] == "AccumulateGrad"
