@@ -14,3 +14,4 @@ from .rnn import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from . import functional, init, utils  # noqa: F401
+from . import modules  # noqa: E402,F401  (PyTorch's torch.nn.modules.<file> paths)

@@ -97,3 +97,13 @@ def test_next_functions_walk_like_pytorch():
         return seen
     ours, theirs = names(cr), names(torch)
     assert len(ours) == len(theirs) and ours[-1] == theirs[-1] == "AccumulateGrad"
+
+
+def test_pytorch_s_internal_layer_paths_name_the_same_classes():
+    for file, name in (("linear", "Linear"), ("rnn", "LSTM"), ("dropout", "Dropout"),
+                       ("sparse", "Embedding"), ("transformer", "TransformerEncoderLayer"),
+                       ("activation", "MultiheadAttention"), ("container", "ModuleList"),
+                       ("normalization", "LayerNorm")):
+        ours = getattr(getattr(cr.nn.modules, file), name)
+        assert ours is getattr(cr.nn, name)
+        assert getattr(getattr(torch.nn.modules, file), name) is getattr(torch.nn, name)
