@@ -19,7 +19,8 @@ from .adamw import AdamW
 from .rmsprop import RMSprop
 from .adagrad import Adagrad
 from .adamax import Adamax
+from .lbfgs import LBFGS
 from . import functional, lr_scheduler  # noqa: F401
 
-__all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax",
+__all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "LBFGS",
            "functional", "lr_scheduler"]
