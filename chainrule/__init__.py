@@ -26,7 +26,7 @@ from . import autograd, func, nn, optim, utils, datasets, diagnostics  # noqa: E
 from .serialization import *  # noqa: F401,F403,E402
 from . import serialization  # noqa: E402  (torch.serialization.safe_globals)
 # PyTorch's device, accelerator and process-wide switches, answered truthfully for chainrule
-from . import accelerator, cuda, distributed, onnx  # noqa: E402
+from . import accelerator, amp, cuda, distributed, onnx  # noqa: E402
 from .backends import cuda as _backends_cuda, cudnn as _cudnn, mkldnn as _mkldnn  # noqa: E402,F401
 from .backends import mps as _mps, openmp as _openmp  # noqa: E402,F401
 from .nn import parallel as _parallel  # noqa: E402,F401

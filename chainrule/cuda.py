@@ -209,3 +209,11 @@ def empty_cache() -> None:
 def is_bf16_supported(including_emulation: bool = True) -> bool:
     """False: CuPy arrays have no bfloat16 dtype, so chainrule has no bfloat16 on the GPU."""
     return False
+
+
+def __getattr__(name: str):
+    if name == "amp":  # chainrule.cuda.amp.GradScaler (imported on first use: amp imports cuda)
+        from types import SimpleNamespace
+        from .amp import CudaGradScaler
+        return SimpleNamespace(GradScaler=CudaGradScaler)
+    raise AttributeError(f"module 'chainrule.cuda' has no attribute {name!r}")

@@ -107,3 +107,22 @@ def test_pytorch_s_internal_layer_paths_name_the_same_classes():
         ours = getattr(getattr(cr.nn.modules, file), name)
         assert ours is getattr(cr.nn, name)
         assert getattr(getattr(torch.nn.modules, file), name) is getattr(torch.nn, name)
+
+
+def test_a_disabled_grad_scaler_passes_through_as_pytorch():
+    w = cr.tensor([1.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.5)
+    for m in (cr, torch):
+        with pytest.warns(UserWarning, match=r"CUDA is not available.\s+Disabling"):
+            scaler = m.cuda.amp.GradScaler(enabled=True)
+        assert scaler.is_enabled() is False
+    scaler = cr.amp.GradScaler(enabled=False)
+    loss = (w * 3).sum()
+    assert scaler.scale(loss) is loss
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    scaler.step(opt)
+    scaler.update()
+    assert w.tolist() == [-0.5]
+    with pytest.raises(NotImplementedError, match="loss scaling"):
+        cr.amp.GradScaler("cpu", enabled=True)
