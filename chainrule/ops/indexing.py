@@ -37,7 +37,7 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
                 continue
             out.append(arr)
             advanced = True
-        elif isinstance(item, (list, tuple)) or (hasattr(item, "dtype") and hasattr(item, "shape")):
+        elif isinstance(item, (list, tuple, range)) or (hasattr(item, "dtype") and hasattr(item, "shape")):
             arr = xp.asarray(item)
             if arr.size == 0:  # [] is an empty integer index, not a float array
                 arr = arr.astype("int64")

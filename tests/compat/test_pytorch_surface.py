@@ -126,3 +126,17 @@ def test_a_disabled_grad_scaler_passes_through_as_pytorch():
     assert w.tolist() == [-0.5]
     with pytest.raises(NotImplementedError, match="loss scaling"):
         cr.amp.GradScaler("cpu", enabled=True)
+
+
+def test_indexing_with_a_python_range_as_pytorch():
+    data = np.arange(20.0).reshape(4, 5)
+    for index in (range(3), (slice(None), range(1, 4)), (range(0, 4, 2), 1)):
+        ours = cr.tensor(data, requires_grad=True)
+        theirs = torch.tensor(data, requires_grad=True)
+        np.testing.assert_array_equal(ours[index].detach().numpy(), theirs[index].detach().numpy())
+        ours[index].sum().backward()
+        theirs[index].sum().backward()
+        np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    x = cr.zeros(5)
+    x[range(1, 3)] = 1.0
+    assert x.tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
