@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)build the HTML report of a run folder")
     report.add_argument("run_dir")
     sub.add_parser("explain", help="print the chain-rule trace of a small example")
+    doctor = sub.add_parser("doctor", help="run a training script watched, then name what "
+                            "went wrong (findings and an HTML report)")
+    doctor.add_argument("--torch", action="store_true",
+                        help="run an unmodified PyTorch script (import torch gives chainrule)")
+    doctor.add_argument("--out", default="runs", help="folder for the report (default: runs)")
+    doctor.add_argument("script")
+    doctor.add_argument("script_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -153,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from .train.run import report_command
             return report_command(args)
+        if args.command == "doctor":
+            from .doctor import run
+            if not os.path.isfile(args.script):
+                raise UserError(f"no such script: {args.script}")
+            result = run(args.script, args.script_args, torch=args.torch, out_dir=args.out)
+            return 1 if result.error is not None else 0
         if args.command == "explain":
             from .train.run import explain_command
             return explain_command(args)

@@ -18,7 +18,7 @@ from heapq import heappop, heappush
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from .grad_mode import GRAD
-from .graph import HOOKED_LEAVES, AccumulateGrad, Node, SavedTensor, _tensor_class
+from .graph import HOOKED_LEAVES, AccumulateGrad, Node, RemovableHandle, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
@@ -64,6 +64,25 @@ def _bind_wrap() -> None:
         _wrap = wrap_array
 
 
+# called with the roots of every ``backward()`` (instruments read the loss here)
+_BACKWARD_OBSERVERS: list = []
+
+
+def observe_backward(fn) -> RemovableHandle:
+    """Call ``fn(tensors)`` at the start of every ``backward()`` (``tensors`` as passed:
+    one Tensor or a sequence); ``handle.remove()`` stops it.
+
+    >>> import chainrule as cr
+    >>> seen = []
+    >>> h = observe_backward(lambda t: seen.append(t.item()))
+    >>> (cr.tensor(3.0, requires_grad=True) * 2).backward()
+    >>> h.remove(); seen
+    [6.0]
+    """
+    _BACKWARD_OBSERVERS.append(fn)
+    return RemovableHandle(_BACKWARD_OBSERVERS, fn)
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves.
 
@@ -73,6 +92,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     >>> x.grad
     tensor([2., 4.])
     """
+    if _BACKWARD_OBSERVERS:
+        for fn in list(_BACKWARD_OBSERVERS):
+            fn(tensors)
     if grad_tensors is None and inputs is None and not create_graph and not GRAD.anomaly \
             and getattr(tensors, "_requires_grad", False) and tensors._data.size == 1:
         # the usual ``loss.backward()``: no argument checks to make, one root

@@ -45,7 +45,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("vanishing", "exploding", "dead_units", "saturation", "non_finite", "no_gradient")
+KINDS = ("vanishing", "exploding", "dead_units", "saturation", "non_finite", "no_gradient",
+         "learning_rate", "loss_reduction", "accumulating_gradients", "not_updated",
+         "duplicate_parameters", "weight_decay", "loss_input", "broadcast", "mode",
+         "batch_statistics", "symmetry", "padding", "label_noise")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,16 @@ class Thresholds:
     explode_update: float = 1.0
     dead_fraction: float = 0.5
     saturated_fraction: float = 0.5
+    # causes over the whole run (see causes.py)
+    lr_high_update: float = 1.0       # an update larger than the weights it changes
+    weight_growth: float = 100.0      # weights this many times their first norm
+    loss_growth: float = 10.0         # loss this many times its first value
+    lr_low_update: float = 1e-6       # median update/weight below this: learning rate too low
+    decay_pull: float = 10.0          # weight decay this many times the gradient
+    min_channel_values: int = 8       # BatchNorm: fewer values per channel are noise
+    time_vanish: float = 1e-3         # RNN: first/last time-step gradient below this
+    time_explode: float = 1e3
+    chance_fraction: float = 0.95     # loss at this fraction of chance level or above
 
     def replace(self, **changes) -> "Thresholds":
         return dataclasses.replace(self, **changes)

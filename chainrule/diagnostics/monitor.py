@@ -30,8 +30,12 @@ import numpy as np
 from ..backends import backend_of
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
-from .findings import Thresholds, find
+from .causes import diagnose
+from .findings import Thresholds
+from .loss_watch import LossWatch
+from .optimizer_watch import OptimizerWatch, sq_norm as _sq_norm
 from .report import Report
+from .structure_watch import MODE_KINDS, RECURRENT_KINDS, StructureWatch, family
 
 # module types whose outputs the monitor inspects for dead or saturated units
 DEAD_KINDS = ("ReLU", "ReLU6")
@@ -48,22 +52,13 @@ def kind_of(module) -> str | None:
     return None
 
 
-def _sq_norm(array) -> float:
-    """Sum of squares by one BLAS dot product; inf/nan exactly when the array has them."""
-    xp = backend_of(array)
-    flat = array.reshape(-1)
-    with np.errstate(all="ignore"):  # inf/nan are reported as findings, not warned about
-        s = float(xp.vdot(flat, flat))
-        if math.isinf(s):  # an inf in the data, or float32 overflow of finite values: rescale
-            m = float(xp.max(xp.abs(flat)))
-            if math.isfinite(m) and m > 0:
-                scaled = flat / m
-                s = float(xp.vdot(scaled, scaled)) * m * m
-    return s
-
-
 class Monitor:
-    """Records gradient-flow numbers for one model; made by :func:`watch`."""
+    """Records gradient-flow numbers for one model; made by :func:`watch`.
+
+    A recorded *step* starts at a call of the watched model. With an optimizer, it
+    lasts until ``optimizer.step()`` (so gradient accumulation over several forward
+    and backward passes is one step); without one, each call starts a step.
+    """
 
     def __init__(self, model, optimizer=None, every: int = 1, window: int = 5,
                  keep: int | None = 10_000) -> None:
@@ -75,15 +70,18 @@ class Monitor:
         self.keep = keep                     # recorded steps kept (oldest dropped); None: all
         self.non_finite: list[dict] = []     # inf/nan sightings in time order (first 1000)
         self.steps: list[dict] = []
+        self.first_steps: list[dict] = []    # the first recorded steps, kept when old ones drop
         self._step = -1
         self._record: dict | None = None
+        self._stepped = True                 # an optimizer step ended the last record
         self._active = True
         self._handles: list = []
         self._order: list[str] = []          # layers in the order their forward finished
         self._seen: set[str] = set()
         self._alive: dict[str, list] = {}    # relu layer -> [(step, per-unit "ever non-zero")]
-        self._got_grad: set[int] = set()     # ids of parameters that received a gradient
+        self.got_grad: set[int] = set()      # ids of parameters that received a gradient
         self._backward_seen = False
+        self._outputs: dict[int, str] = {}   # id(output tensor) -> leaf layer, this step
         self.modules = {}                    # name -> module
         self.types = {}                      # name -> class name
         self.param_names: dict[str, list[tuple[str, Any]]] = {}  # name -> own parameters
@@ -99,15 +97,19 @@ class Monitor:
                 seen.add(id(p))
                 own.append((pname, p))
                 if p.requires_grad:
-                    self._handles.append(p.register_hook(self._param_hook(name, id(p))))
+                    self._handles.append(p.register_hook(self._param_hook(name, p)))
             if own:
                 self.param_names[name] = own
                 self.param_count[name] = sum(int(p._data.size) for _, p in own)
+        self._mode_sensitive = [n for n, m in self.modules.items() if family(m, MODE_KINDS)]
+        self.structure = StructureWatch(self)
+        for name, mod in self.modules.items():
+            if family(mod, RECURRENT_KINDS) and hasattr(mod, "batch_first"):
+                self._handles.append(mod.register_forward_pre_hook(self._recurrent_hook(name)))
             self._handles.append(mod.register_forward_hook(self._forward_hook(name)))
         self._handles.append(model.register_forward_pre_hook(self._start_step))
-        self._optimizer = optimizer
-        if optimizer is not None:
-            self._patch_optimizer(optimizer)
+        self.optimizer_watch = OptimizerWatch(self, optimizer) if optimizer is not None else None
+        self.loss_watch = LossWatch(self)
 
     # -- steps ------------------------------------------------------------------
     def _start_step(self, module, args) -> None:
@@ -117,16 +119,29 @@ class Monitor:
             # evaluation passes (no_grad) have no backward: they are not training steps
             self._record = None
             return
+        if self.optimizer_watch is not None and not self._stepped and self._record is not None:
+            return  # still accumulating toward the next optimizer step
+        self._stepped = False
         self._step += 1
+        self._outputs = {}
         if self._step % self.every == 0:
             self._record = {"step": self._step, "layers": {}}
+            if args and isinstance(args[0], Tensor) and args[0].ndim:
+                self._record["batch"] = int(args[0].shape[0])
             self.steps.append(self._record)
+            if len(self.first_steps) < self.window:
+                self.first_steps.append(self._record)
             if self.keep is not None and len(self.steps) > self.keep:
                 del self.steps[:len(self.steps) - self.keep]
         else:
             self._record = None
 
-    def _layer(self, name: str) -> dict | None:
+    def current_record(self) -> dict | None:
+        """The record of the step in progress (None between steps or when not sampled)."""
+        return self._record if self._active else None
+
+    def layer_record(self, name: str) -> dict | None:
+        """The record of layer ``name`` in the step in progress (made on first use)."""
         rec = self._record
         if rec is None or not self._active:
             return None
@@ -135,7 +150,40 @@ class Monitor:
             layer = rec["layers"][name] = {}
         return layer
 
+    _layer = layer_record
+
+    def optimizer_stepped(self) -> None:
+        """Called after ``optimizer.step()``: the next forward starts a new step."""
+        self._stepped = True
+
+    def backward_started(self) -> None:
+        """Called at each ``backward()``: note training with evaluation mode left on."""
+        rec = self._record
+        if rec is not None and self._mode_sensitive and not self.model.training:
+            rec["eval_mode"] = [n for n in self._mode_sensitive if not self.modules[n].training]
+
+    def producer_of(self, tensor) -> str | None:
+        """The leaf layer whose output (or a view of it) ``tensor`` is, in this step."""
+        for t in (tensor, getattr(tensor, "_base", None)):
+            if t is not None and id(t) in self._outputs:
+                return self._outputs[id(t)]
+        return None
+
+    def observe(self, loss, output=None, target=None, fn: str = "custom",
+                reduction: str = "unknown") -> None:
+        """Tell the monitor about a loss the library did not compute (a hand-written
+        one): its value, and optionally what it compared (``output`` with ``target``).
+        Losses of ``nn``/``nn.functional`` are seen without this."""
+        self.loss_watch.observe(loss, output, target, fn, reduction)
+
     # -- forward: activations, weights; and a hook on the output's gradient ------
+    def _recurrent_hook(self, name: str):
+        def hook(module, args):
+            if self._record is None or not self._active:
+                return None
+            return self.structure.before_recurrent(name, module, args)
+        return hook
+
     def _forward_hook(self, name: str):
         def hook(module, args, output) -> None:
             layer = self._layer(name)
@@ -150,9 +198,14 @@ class Monitor:
                 if not math.isfinite(sq):
                     self._flag(name, layer, "weight")
                 layer["weight_norm"] = math.sqrt(sq)
+            self.structure.after_forward(name, module, args, layer)
             if isinstance(output, (tuple, list)) and output:  # e.g. RNNs: (output, state)
                 output = output[0]
-            if not isinstance(output, Tensor) or output._data.dtype.kind != "f":
+            if not isinstance(output, Tensor):
+                return
+            if not module._modules:
+                self._outputs[id(output)] = name
+            if output._data.dtype.kind != "f":
                 return
             self._activation_stats(name, module, layer, output._data)
             if output.grad_fn is not None:
@@ -198,47 +251,24 @@ class Monitor:
         return hook
 
     # -- backward: the gradient each parameter receives in this pass -------------
-    def _param_hook(self, name: str, pid: int):
+    def _param_hook(self, name: str, param):
+        pid = id(param)
+
         def hook(g) -> None:
             if not self._active:
                 return
-            self._got_grad.add(pid)
+            self.got_grad.add(pid)
             self._backward_seen = True
+            sq = _sq_norm(g._data)
+            if self.optimizer_watch is not None:
+                self.optimizer_watch.gradient_arrived(pid, math.sqrt(sq))
             layer = self._layer(name)
             if layer is None:
                 return
-            sq = _sq_norm(g._data)
             layer["grad_norm"] = math.sqrt(layer.get("grad_norm", 0.0) ** 2 + sq)
             if not math.isfinite(sq):
                 self._flag(name, layer, "grad")
         return hook
-
-    # -- optimizer.step: how far the update moved each layer's weights -----------
-    def _patch_optimizer(self, optimizer) -> None:
-        original = optimizer.step
-        had_own = "step" in vars(optimizer)
-
-        def step(*args, **kwargs):
-            if not self._active or self._record is None:
-                return original(*args, **kwargs)
-            before = {name: [p._data.copy() for _, p in own]
-                      for name, own in self.param_names.items()}
-            result = original(*args, **kwargs)
-            for name, own in self.param_names.items():
-                diff = old = 0.0
-                for (_, p), b in zip(own, before[name]):
-                    with np.errstate(all="ignore"):
-                        delta = p._data - b
-                    diff += _sq_norm(delta)
-                    old += _sq_norm(b)
-                layer = self._layer(name)
-                layer["update_ratio"] = math.sqrt(diff) / math.sqrt(old) if old > 0 else \
-                    (0.0 if diff == 0 else math.inf)
-            return result
-
-        optimizer.step = step
-        self._restore_optimizer = (lambda: setattr(optimizer, "step", original)) if had_own \
-            else (lambda: vars(optimizer).pop("step", None))
 
     def _flag(self, name: str, layer: dict, where: str) -> None:
         flags = layer.setdefault("non_finite", [])
@@ -249,14 +279,14 @@ class Monitor:
 
     # -- public -------------------------------------------------------------------
     def remove(self) -> None:
-        """Detach every hook (and un-patch the optimizer); the numbers are kept."""
+        """Detach every hook (optimizer and loss listeners too); the numbers are kept."""
         self._active = False
         for h in self._handles:
             h.remove()
         self._handles = []
-        if self._optimizer is not None:
-            self._restore_optimizer()
-            self._optimizer = None
+        if self.optimizer_watch is not None:
+            self.optimizer_watch.remove()
+        self.loss_watch.remove()
 
     def report(self, thresholds: Thresholds | None = None, **overrides) -> Report:
         """The numbers recorded so far and the findings drawn from them.
@@ -271,15 +301,20 @@ class Monitor:
         if self._backward_seen:
             for name, own in self.param_names.items():
                 for pname, p in own:
-                    if p.requires_grad and id(p) not in self._got_grad and p.grad is None:
+                    if p.requires_grad and id(p) not in self.got_grad and p.grad is None:
                         no_grad.append((name, pname))
         order = self._order + [n for n in self.modules if n not in self._order]
+        facts = {}
+        if self.optimizer_watch is not None:
+            facts = dict(self.optimizer_watch.facts)
+            facts["not_updated"] = self.optimizer_watch.not_updated()
         report = Report(steps=self.steps, layers=list(self.modules), types=dict(self.types),
                         order=order, param_count=dict(self.param_count),
                         leaves=[n for n in order if not self.modules[n]._modules],
                         kinds={n: kind_of(m) for n, m in self.modules.items()},
-                        non_finite=list(self.non_finite))
-        report.findings = find(report, th, alive=self._alive, no_gradient=no_grad)
+                        non_finite=list(self.non_finite), facts=facts,
+                        first_steps=list(self.first_steps))
+        report.findings = diagnose(report, th, alive=self._alive, no_gradient=no_grad)
         return report
 
     def __enter__(self) -> "Monitor":

@@ -39,6 +39,8 @@ class Report:
     kinds: dict[str, str | None]   # layer -> 'relu' / 'sigmoid' / 'tanh' / None
     non_finite: list[dict] = field(default_factory=list)  # {step, layer, where}, in time order
     findings: list[Finding] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)      # run-level facts (the optimizer's params)
+    first_steps: list[dict] = field(default_factory=list)  # the first recorded steps
 
     def series(self, metric: str, layer: str | None = None):
         """``metric`` over the recorded steps as a float array (nan where absent);
@@ -60,6 +62,7 @@ class Report:
         return {"layers": list(self.layers), "types": dict(self.types), "order": list(self.order),
                 "param_count": dict(self.param_count), "leaves": list(self.leaves),
                 "kinds": dict(self.kinds), "steps": self.steps, "non_finite": self.non_finite,
+                "facts": self.facts,
                 "findings": [{"kind": f.kind, "layers": f.layers, "evidence": f.evidence,
                               "suggestion": f.suggestion} for f in self.findings]}
 

@@ -50,7 +50,7 @@ def _label(name: str, types: dict | None = None) -> str:
     return f"{base} {kind}" if kind else base
 
 
-def plot_curves(history: list[dict], path: str) -> str:
+def plot_curves(history: list[dict], path: str, x_label: str = "epoch") -> str:
     fig, axes = _figure((10, 3.6), ncols=2)
     epochs = [e["epoch"] for e in history]
     for key, style in (("loss", "-"), ("val_loss", "--")):
@@ -62,7 +62,7 @@ def plot_curves(history: list[dict], path: str) -> str:
     axes[0].set_title("loss")
     axes[1].set_title("accuracy")
     for ax in axes:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x_label)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
@@ -160,8 +160,10 @@ def _findings_html(findings: list[dict]) -> str:
     items = []
     for f in findings:
         layers = ", ".join(_label(l) for l in f.get("layers", [])[:8])
+        began = (f.get("evidence") or {}).get("first_step")
+        when = f" — began at step {began}" if isinstance(began, int) else ""
         items.append(f"<li><b>{html.escape(f['kind'])}</b> — layers {html.escape(layers)}"
-                     f"<br>{html.escape(f.get('suggestion', ''))}</li>")
+                     f"{html.escape(when)}<br>{html.escape(f.get('suggestion', ''))}</li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
@@ -175,7 +177,8 @@ def build_report(run_dir: str) -> str:
     """Write the PNGs and ``report.html`` of a run folder; returns the HTML path."""
     data = _load(run_dir)
     history = data.get("history", [])
-    pngs = [("curves.png", "loss and accuracy", lambda p: plot_curves(history, p)),
+    x_label = data.get("x_label", "epoch")
+    pngs = [("curves.png", "loss and accuracy", lambda p: plot_curves(history, p, x_label)),
             ("gradient_flow.png", "gradient flow across depth", lambda p: plot_gradient_flow(data, p)),
             ("gradient_heatmap.png", "gradient norm heat map", lambda p: plot_heatmap(data, p)),
             ("units.png", "dead and saturated units", lambda p: plot_units(data, p))]

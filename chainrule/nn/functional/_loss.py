@@ -577,3 +577,18 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = F
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _reduce(loss, reduction)
+
+
+# Instruments (the training diagnostics) see the losses computed: each public loss
+# reports its input, target and reduction to the registered observers.
+from ._loss_observers import observed as _observed  # noqa: E402
+
+cross_entropy = _observed(cross_entropy)
+nll_loss = _observed(nll_loss)
+mse_loss = _observed(mse_loss)
+l1_loss = _observed(l1_loss)
+smooth_l1_loss = _observed(smooth_l1_loss)
+huber_loss = _observed(huber_loss)
+binary_cross_entropy = _observed(binary_cross_entropy)
+binary_cross_entropy_with_logits = _observed(binary_cross_entropy_with_logits)
+kl_div = _observed(kl_div)
