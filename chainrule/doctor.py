@@ -11,7 +11,8 @@ PyTorch script runs.
 
 >>> import os, tempfile
 >>> script = os.path.join(tempfile.mkdtemp(), "train.py")
->>> _ = open(script, "w").write('''
+>>> with open(script, "w") as f:
+...     _ = f.write('''
 ... import chainrule as cr
 ... model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 1))
 ... opt = cr.optim.SGD(model.parameters(), lr=0.1)
@@ -49,8 +50,9 @@ class DoctorResult:
 
 def _owners(params: set[int]) -> list[Module]:
     """The outermost modules alive now that own any of ``params`` (by id)."""
+    # type(), not isinstance(): some objects answer __class__ lazily (and warn doing so)
     holders = [obj for obj in gc.get_objects()
-               if isinstance(obj, Module) and any(id(p) in params for p in obj.parameters())]
+               if issubclass(type(obj), Module) and any(id(p) in params for p in obj.parameters())]
     inner = {id(sub) for m in holders for sub in m.modules() if sub is not m}
     return [m for m in holders if id(m) not in inner]
 

@@ -47,18 +47,28 @@ class _TorchFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 _FINDER = _TorchFinder()
+_SET_ASIDE: dict = {}  # a real PyTorch imported before install(), restored by uninstall()
+
+
+def _torch_names() -> list[str]:
+    return [n for n in sys.modules if n == PREFIX or n.startswith(PREFIX + ".")]
 
 
 def install() -> None:
     """Make ``import torch`` give chainrule (until :func:`uninstall`)."""
-    if _FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _FINDER)
+    if _FINDER in sys.meta_path:
+        return
+    for name in _torch_names():
+        _SET_ASIDE[name] = sys.modules.pop(name)
+    sys.meta_path.insert(0, _FINDER)
 
 
 def uninstall() -> None:
-    """Remove the finder and forget the ``torch`` modules it gave."""
+    """Remove the finder, forget the ``torch`` modules it gave and bring back a real
+    PyTorch that was imported before."""
     if _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
-    for name in [n for n in sys.modules if n == PREFIX or n.startswith(PREFIX + ".")]:
-        if getattr(sys.modules[name], "__name__", "").startswith(TARGET):
-            del sys.modules[name]
+    for name in _torch_names():
+        del sys.modules[name]
+    sys.modules.update(_SET_ASIDE)
+    _SET_ASIDE.clear()

@@ -472,6 +472,12 @@ def arbitrate(report, causes: list[Finding], symptoms: list[Finding]) -> list[Fi
         return symptoms
     explained = [f for f in symptoms if f.kind in SYMPTOMS]
     kept = [f for f in symptoms if f.kind not in SYMPTOMS]
+    for f in list(explained):  # the same problem seen later: its numbers join the cause's
+        same = next((c for c in causes if c.kind == f.kind), None)
+        if same is not None:
+            explained.remove(f)
+            for key, value in f.evidence.items():
+                same.evidence.setdefault(key, value)
     if explained:
         causes[0].evidence.setdefault("consequences", []).extend(
             f"{f.kind} at {', '.join(f.layers)}" for f in explained)
