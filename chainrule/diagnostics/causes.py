@@ -80,7 +80,7 @@ def _too_high(report, th: Thresholds) -> tuple[int, dict] | None:
     first_loss = next((v for v in losses.values() if math.isfinite(v)), None)
     for s in report.steps:
         for name, layer in s["layers"].items():
-            w = layer.get("weight_norm")
+            w = layer.get("matrix_norm")
             if w is not None and math.isfinite(w) and w > 0:
                 start_norm.setdefault(name, w)
                 if w > th.weight_growth * start_norm[name]:
@@ -161,7 +161,7 @@ def _too_low(report, th: Thresholds) -> list[Finding]:
 # ------------------------------------------------------------------- optimizer --
 def _accumulating(report, th: Thresholds) -> list[Finding]:
     stale = _layers_with(report.steps, "stale_grad")
-    stepped = [s for s in report.steps if "lr" in s]
+    stepped = [s for s in report.steps if "lr" in s and s.get("detail", True)]
     steps = sorted({st for pairs in stale.values() for st, _ in pairs})
     if len(steps) < 2 or len(steps) < 0.2 * max(len(stepped), 1):
         return []
@@ -309,13 +309,18 @@ def _label_noise(report, th: Thresholds) -> list[Finding]:
         chance, what = math.log(2.0), "ln 2"
     else:
         return []
+    if c.get("reduction") == "sum":
+        chance *= c.get("rows", c.get("batch", 1))
+    elif c.get("reduction") not in ("mean", None):
+        return []
     losses = [v for _, v in _losses(report.steps) if math.isfinite(v)]
     if len(losses) < 20:
         return []
-    tail = losses[-max(len(losses) // 4, 5):]
+    quarter = max(len(losses) // 4, 5)
+    head, tail = losses[:quarter], losses[-quarter:]
     level = sum(tail) / len(tail)
-    if level < th.chance_fraction * chance:
-        return []
+    if level < th.chance_fraction * chance or level < 0.9 * sum(head) / len(head):
+        return []  # below chance, or still falling
     return [Finding("label_noise", [], {"loss_tail": level, "chance": chance,
                                         "first_step": report.steps[0]["step"]},
                     f"the training loss stays at chance level ({level:.3g} vs {what} = "
@@ -356,11 +361,17 @@ def _batch_statistics(report, th: Thresholds) -> list[Finding]:
                     f"do not depend on the batch.")]
 
 
+def _detailed(report) -> list[dict]:
+    """The steps the monitor measured in full (see ``watch(detail_every=)``)."""
+    return [s for s in report.steps if s.get("detail", True)]
+
+
 def _symmetry(report, th: Thresholds) -> list[Finding]:
-    if len(report.steps) < 3:
+    steps = _detailed(report)
+    if len(steps) < 3:
         return []
-    last = report.steps[-1]["layers"]
-    first = report.steps[0]["layers"]
+    last = steps[-1]["layers"]
+    first = steps[0]["layers"]
     layers = [n for n in report.order if last.get(n, {}).get("identical_rows")
               and first.get(n, {}).get("identical_rows")]
     if not layers:
@@ -388,7 +399,7 @@ def _padding(report, th: Thresholds) -> list[Finding]:
                                f"step."))
     seen = _layers_with(report.steps, "pad_token")
     for name, values in seen.items():
-        if len(values) < max(3, len(report.steps) // 2):
+        if len(values) < max(3, len(_detailed(report)) // 2):
             continue
         token = values[-1][1]
         frac = [l["pad_fraction"] for s in report.steps

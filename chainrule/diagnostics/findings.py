@@ -102,7 +102,10 @@ def _sci(x: float) -> str:
 
 def find(report, th: Thresholds, alive: dict, no_gradient: list) -> list[Finding]:
     """All findings for ``report`` (a :class:`Report`), in a fixed order of kinds."""
-    window = report.steps[-th.window:] if th.window > 0 else report.steps
+    # the steps measured in full (the monitor samples weights and activations after
+    # its first steps; see watch(detail_every=))
+    detailed = [s for s in report.steps if s.get("detail", True)]
+    window = detailed[-th.window:] if th.window > 0 else detailed
     dead = _dead(report, alive, th)
     out: list[Finding] = []
     out += _depth(report, window, th, _blocked(report, dead))
@@ -166,6 +169,11 @@ def depth_ratios(report, window, source: str, blocked=frozenset()) -> tuple[dict
             return g / math.sqrt(report.param_count[name]) if keep(g, name) else None
     else:
         names = [n for n in report.order if n in report.leaves]
+        # a final activation (a sigmoid or softmax feeding the loss) is measured against
+        # the loss, not through depth: the reference is the last layer with weights
+        owners = [i for i, n in enumerate(names) if n in report.param_count]
+        if owners:
+            names = names[:owners[-1] + 1]
 
         def rms(layer: dict, name: str):
             g, size = layer.get("output_grad_norm"), layer.get("output_grad_size")

@@ -53,6 +53,7 @@ def describe_call(fn: str, input, target, reduction: str) -> dict:
         if fn in CLASS_LOSSES and x.ndim >= 1:
             axis = 1 if x.ndim > 1 else 0
             facts["classes"] = int(x.shape[axis])
+            facts["rows"] = int(x.size // max(x.shape[axis], 1))
             if in_unit:
                 facts["input_probabilities"] = bool(
                     float(xp.max(xp.abs(x.sum(axis=axis) - 1.0))) < 1e-3)
@@ -100,6 +101,8 @@ class LossWatch:
     def _loss_called(self, fn, input, target, reduction, loss) -> None:
         record = self.monitor.current_record()
         if record is None or not isinstance(loss, Tensor) or not loss.requires_grad:
+            return
+        if not self.monitor.detail:  # what was fed to the loss is read at detail steps
             return
         facts = describe_call(fn, input, target, reduction)
         layer = self.monitor.producer_of(input)

@@ -61,11 +61,15 @@ class Monitor:
     """
 
     def __init__(self, model, optimizer=None, every: int = 1, window: int = 5,
-                 keep: int | None = 10_000) -> None:
+                 keep: int | None = 10_000, detail_every: int = 8) -> None:
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"watch: every must be a positive int, got {every!r}")
+        if not isinstance(detail_every, int) or detail_every < 1:
+            raise ValueError(f"watch: detail_every must be a positive int, got {detail_every!r}")
         self.model = model
         self.every = every
+        self.detail_every = detail_every
+        self.detail = True                   # this step measures everything (see _start_step)
         self.window = window
         self.keep = keep                     # recorded steps kept (oldest dropped); None: all
         self.non_finite: list[dict] = []     # inf/nan sightings in time order (first 1000)
@@ -125,7 +129,12 @@ class Monitor:
         self._step += 1
         self._outputs = {}
         if self._step % self.every == 0:
-            self._record = {"step": self._step, "layers": {}}
+            # gradient norms and the loss are taken at every recorded step; weights,
+            # activations, updates and the loss's inputs (whole passes over the
+            # parameters and activations) at the first ones and then one in detail_every
+            n = self._step // self.every
+            self.detail = n < max(2 * self.window, 10) or n % self.detail_every == 0
+            self._record = {"step": self._step, "layers": {}, "detail": self.detail}
             if args and isinstance(args[0], Tensor) and args[0].ndim:
                 self._record["batch"] = int(args[0].shape[0])
             self.steps.append(self._record)
@@ -179,7 +188,7 @@ class Monitor:
     # -- forward: activations, weights; and a hook on the output's gradient ------
     def _recurrent_hook(self, name: str):
         def hook(module, args):
-            if self._record is None or not self._active:
+            if self._record is None or not self._active or not self.detail:
                 return None
             return self.structure.before_recurrent(name, module, args)
         return hook
@@ -192,12 +201,17 @@ class Monitor:
             if name not in self._seen:
                 self._seen.add(name)
                 self._order.append(name)
+            if not self.detail:
+                return
             own = self.param_names.get(name)
             if own:
-                sq = sum(_sq_norm(p._data) for _, p in own)
+                squares = [(_sq_norm(p._data), p._data.ndim >= 2) for _, p in own]
+                sq = sum(v for v, _ in squares)
                 if not math.isfinite(sq):
                     self._flag(name, layer, "weight")
                 layer["weight_norm"] = math.sqrt(sq)
+                if any(matrix for _, matrix in squares):  # vectors are small by design
+                    layer["matrix_norm"] = math.sqrt(sum(v for v, m in squares if m))
             self.structure.after_forward(name, module, args, layer)
             if isinstance(output, (tuple, list)) and output:  # e.g. RNNs: (output, state)
                 output = output[0]
@@ -261,7 +275,7 @@ class Monitor:
             self._backward_seen = True
             sq = _sq_norm(g._data)
             if self.optimizer_watch is not None:
-                self.optimizer_watch.gradient_arrived(pid, math.sqrt(sq))
+                self.optimizer_watch.gradient_arrived(pid, g._data, math.sqrt(sq))
             layer = self._layer(name)
             if layer is None:
                 return
@@ -325,12 +339,16 @@ class Monitor:
 
 
 def watch(model, optimizer=None, every: int = 1, window: int = 5,
-          keep: int | None = 10_000) -> Monitor:
+          keep: int | None = 10_000, detail_every: int = 8) -> Monitor:
     """Attach a gradient-flow monitor to ``model`` (and ``optimizer.step``, when given).
 
     ``every``: measure one step in ``every``; ``window``: how many recorded steps the
     findings look back over; ``keep``: how many recorded steps to hold (the oldest are
-    dropped, so memory stays bounded; None keeps all). Use ``monitor.report()`` for
-    numbers and findings, ``monitor.remove()`` (or a ``with`` block) to detach.
+    dropped, so memory stays bounded; None keeps all); ``detail_every``: after the first
+    steps, weights, activations and updates are measured one recorded step in
+    ``detail_every`` (gradients at every one), which keeps the cost near 5% of a step.
+    Use ``monitor.report()`` for numbers and findings, ``monitor.remove()`` (or a
+    ``with`` block) to detach.
     """
-    return Monitor(model, optimizer, every=every, window=window, keep=keep)
+    return Monitor(model, optimizer, every=every, window=window, keep=keep,
+                   detail_every=detail_every)

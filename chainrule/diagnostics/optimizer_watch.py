@@ -47,6 +47,7 @@ class OptimizerWatch:
         self.monitor = monitor
         self.optimizer = optimizer
         self.received: dict[int, float] = {}  # param id -> Σ |grad| of backward passes since step
+        self.last_grad: dict[int, object] = {}  # param id -> the array the last backward gave
         self.layer_of = {id(p): (name, pname) for name, own in monitor.param_names.items()
                          for pname, p in own}
         counts: dict[int, int] = {}
@@ -72,8 +73,9 @@ class OptimizerWatch:
                          optimizer.register_step_post_hook(self._post)]
 
     # -- fed by the monitor's parameter hooks ----------------------------------------
-    def gradient_arrived(self, pid: int, norm: float) -> None:
+    def gradient_arrived(self, pid: int, grad, norm: float) -> None:
         self.received[pid] = self.received.get(pid, 0.0) + norm
+        self.last_grad[pid] = grad
 
     # -- the step ------------------------------------------------------------------
     def _matrices(self, own):
@@ -88,7 +90,8 @@ class OptimizerWatch:
         groups = optimizer.param_groups
         record["lr"] = max(float(g.get("lr", 0.0)) for g in groups) if groups else 0.0
         closure = bool(args) or "closure" in kwargs  # LBFGS: the closure refills .grad
-        for name, own in monitor.param_names.items():
+        detail = monitor.detail
+        for name, own in monitor.param_names.items() if detail else ():
             layer = monitor.layer_record(name)
             stale = False
             pulls = []
@@ -96,23 +99,30 @@ class OptimizerWatch:
                 g = p.grad
                 if g is None or id(p) not in self.group_of:
                     continue
+                # .grad being the very array the last backward made means it is fresh
+                fresh = g._data is self.last_grad.get(id(p))
+                wd = float(self.group_of[id(p)].get("weight_decay", 0.0) or 0.0)
+                if fresh and wd == 0:
+                    continue
                 gn = math.sqrt(sq_norm(g._data))
                 got = self.received.get(id(p), 0.0)
-                if not closure and math.isfinite(gn) and gn > got * (1 + 1e-3) + 1e-30:
+                if not closure and not fresh and math.isfinite(gn) and \
+                        gn > got * (1 + 1e-3) + 1e-30:
                     stale = True
-                wd = float(self.group_of[id(p)].get("weight_decay", 0.0) or 0.0)
                 if wd > 0 and p._data.ndim >= 2 and gn > 0 and math.isfinite(gn):
                     pulls.append(wd * math.sqrt(sq_norm(p._data)) / gn)
             if stale:
                 layer["stale_grad"] = True
             if pulls:
                 layer["decay_pull"] = max(pulls)
-        self._before = {name: [(p, p._data.copy()) for _, p in self._matrices(own)]
-                        for name, own in monitor.param_names.items()}
+        self._before = None if not detail else \
+            {name: [(p, p._data.copy()) for _, p in self._matrices(own)]
+             for name, own in monitor.param_names.items()}
 
     def _post(self, optimizer, args, kwargs) -> None:
         monitor = self.monitor
         self.received.clear()
+        self.last_grad.clear()
         before, self._before = self._before, None
         if before is not None:
             self._file_updates(before)
