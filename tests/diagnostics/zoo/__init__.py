@@ -1,0 +1,20 @@
+"""A zoo of buggy and healthy training setups, each written once for chainrule and PyTorch.
+
+``BUGS`` are the mistakes people make when training networks (each with a bug-free
+twin, ``build(lib, fixed=True)``); ``HEALTHY`` are realistic setups on which a
+gradient-flow monitor must stay silent. See README.md in this folder.
+
+>>> import chainrule as lib
+>>> setup = BUGS[0].build(lib, True)
+>>> len(setup.train(2))
+2
+"""
+from . import bugs_loss, bugs_optim
+from .case import Case, Outcome, Setup, bug_shows, learned, run
+
+BUGS: list[Case] = [*bugs_optim.CASES, *bugs_loss.CASES]
+HEALTHY: list[Case] = []
+CASES: dict[str, Case] = {c.name: c for c in BUGS + HEALTHY}
+assert len(CASES) == len(BUGS) + len(HEALTHY), "case names must be unique"
+
+__all__ = ["BUGS", "HEALTHY", "CASES", "Case", "Setup", "Outcome", "run", "learned", "bug_shows"]
