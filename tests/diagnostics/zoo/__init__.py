@@ -9,10 +9,10 @@ gradient-flow monitor must stay silent. See README.md in this folder.
 >>> len(setup.train(2))
 2
 """
-from . import bugs_loss, bugs_optim
+from . import bugs_loss, bugs_model, bugs_optim
 from .case import Case, Outcome, Setup, bug_shows, learned, run
 
-BUGS: list[Case] = [*bugs_optim.CASES, *bugs_loss.CASES]
+BUGS: list[Case] = [*bugs_optim.CASES, *bugs_loss.CASES, *bugs_model.CASES]
 HEALTHY: list[Case] = []
 CASES: dict[str, Case] = {c.name: c for c in BUGS + HEALTHY}
 assert len(CASES) == len(BUGS) + len(HEALTHY), "case names must be unique"
