@@ -9,11 +9,12 @@ gradient-flow monitor must stay silent. See README.md in this folder.
 >>> len(setup.train(2))
 2
 """
-from . import bugs_loss, bugs_model, bugs_optim
+from . import bugs_loss, bugs_model, bugs_optim, healthy_models, healthy_sequence, healthy_training
 from .case import Case, Outcome, Setup, bug_shows, learned, run
 
 BUGS: list[Case] = [*bugs_optim.CASES, *bugs_loss.CASES, *bugs_model.CASES]
-HEALTHY: list[Case] = []
+HEALTHY: list[Case] = [*healthy_models.CASES, *healthy_sequence.CASES,
+                        *healthy_training.CASES]
 CASES: dict[str, Case] = {c.name: c for c in BUGS + HEALTHY}
 assert len(CASES) == len(BUGS) + len(HEALTHY), "case names must be unique"
 
