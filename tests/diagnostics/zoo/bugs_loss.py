@@ -94,7 +94,7 @@ CASES = [
     Case("broadcast_target", False, "broadcast", None, broadcast_target,
          note="MSELoss on prediction (N, 1) and target (N,): the loss broadcasts to N x N "
               "and the model learns the mean (PyTorch warns)",
-         metric="eval_loss", learns=0.5, bug_effect="stuck"),
+         metric="eval_loss", learns=0.5, bug_effect="stuck", warns="target size"),
     Case("shuffled_labels", False, "label_noise", None, shuffled_labels,
          note="labels permuted independently of the inputs: the loss stays at chance",
          learns=0.3, bug_effect="stuck"),

@@ -4,7 +4,6 @@ with fixed=True, its bug-free twin.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from . import data
@@ -79,9 +78,7 @@ def duplicate_parameters(lib: Any, fixed: bool) -> Setup:
     if not fixed:
         # bug: "make sure the head is trained" -- its parameters are now listed twice
         params += list(model.out.parameters())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PyTorch warns about duplicates; the test checks that
-        opt = lib.optim.SGD(params, lr=0.1, momentum=0.9)
+    opt = lib.optim.SGD(params, lr=0.1, momentum=0.9)   # PyTorch warns (Case.warns)
     ce = lib.nn.CrossEntropyLoss()
     return Setup(model, opt, standard_train(model, opt, ce, Batches(lib, (x, y), 64)))
 
@@ -134,7 +131,7 @@ CASES = [
     Case("duplicate_parameters", False, "duplicate_parameters", None, duplicate_parameters,
          note="head parameters passed twice to SGD (PyTorch warns): the head gets two "
               "updates a step; the loss barely shows it",
-         bug_effect="mild", learns=0.3),
+         bug_effect="mild", learns=0.3, warns="duplicate parameters"),
     Case("weight_decay_sgd", False, "weight_decay", None, weight_decay_sgd,
          note="SGD weight_decay=1: the decay shrinks the weights faster than the "
               "gradient grows them, the model underfits",

@@ -47,11 +47,14 @@ class Setup:
 class Case:
     """A training setup, buggy or healthy, written once for chainrule and PyTorch.
 
+    ``expect_layers``: module names (as in ``named_modules()``) at fault; where a problem
+    spreads (vanishing, exploding, NaN) a finding may name more layers than these.
     ``metric``: "loss" compares the first training loss with the mean of the last
     five; "eval_loss" and "accuracy" compare ``setup.score()`` before and after
     training (use them where the buggy loss itself is not comparable).
     ``learns``: for loss metrics, learned means final <= learns * initial; for
-    accuracy, final >= learns. ``chance``: accuracy of guessing.
+    accuracy, final >= learns. ``chance``: accuracy of guessing. ``warns``: a pattern of
+    the UserWarning PyTorch gives for the buggy setup (build or training), if any.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Case:
     learns: float = 0.5
     bug_effect: str | None = None
     chance: float = 0.0
+    warns: str | None = None
 
     def __post_init__(self) -> None:
         assert self.metric in METRICS, self.metric
