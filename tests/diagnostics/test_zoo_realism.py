@@ -66,7 +66,7 @@ def test_expected_layers_are_modules_of_the_model(case, lib_name):
     assert set(case.expect_layers or ()) <= names, sorted(names)
 
 
-@pytest.mark.parametrize("case", [CASES["lr_too_low"], CASES["gpt_block"], CASES["padding_trained"]],
+@pytest.mark.parametrize("case", [CASES[n] for n in ("lr_too_low", "gpt_block", "padding_trained")],
                          ids=lambda c: c.name)
 def test_builds_are_seeded(case):
     first = case.build(chainrule, False).train(3)

@@ -9,7 +9,8 @@ gradient-flow monitor must stay silent. See README.md in this folder.
 >>> len(setup.train(2))
 2
 """
-from . import bugs_loss, bugs_model, bugs_optim, healthy_models, healthy_sequence, healthy_training
+from . import (bugs_loss, bugs_model, bugs_optim, healthy_models, healthy_sequence,
+               healthy_training)
 from .case import Case, Outcome, Setup, bug_shows, learned, run
 
 BUGS: list[Case] = [*bugs_optim.CASES, *bugs_loss.CASES, *bugs_model.CASES]

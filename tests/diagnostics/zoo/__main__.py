@@ -18,7 +18,8 @@ def _fmt(x: float) -> str:
 def main(names: list[str]) -> None:
     cases = [CASES[n] for n in names] if names else BUGS + HEALTHY
     torch.set_num_threads(1)
-    print("| case | kind | layers | metric | torch fixed→bug | chainrule fixed→bug | ok | cr s |")
+    print("| case | kind | layers | metric | torch fixed / bug | chainrule fixed / bug "
+          "| ok | cr cpu s (fixed) |")
     print("|---|---|---|---|---|---|---|---|")
     for case in cases:
         cells, ok = [], True

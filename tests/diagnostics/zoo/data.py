@@ -13,7 +13,7 @@ import numpy as np
 
 def blobs(seed: int, n: int = 512, d: int = 16, classes: int = 4,
           spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian clusters, one per class, with centres on a sphere of radius 2 (standardised inputs)."""
+    """Gaussian clusters, one per class, centres on a sphere of radius 2 (inputs of order 1)."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((classes, d))
     centres *= 2.0 / np.linalg.norm(centres, axis=1, keepdims=True)
@@ -40,7 +40,7 @@ def regression(seed: int, n: int = 256, d: int = 8) -> tuple[np.ndarray, np.ndar
 
 
 def digits(n: int = 512, image: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` of scikit-learn's 8x8 digits, pixels scaled to [0, 1]: (n, 64) or (n, 1, 8, 8)."""
+    """The first ``n`` of scikit-learn's 8x8 digits, pixels in [0, 1]: (n, 64) or (n, 1, 8, 8)."""
     from sklearn.datasets import load_digits
     d = load_digits()
     x = (d.data[:n] / 16.0).astype(np.float32)

@@ -82,6 +82,6 @@ def accuracy(lib: Any, model: Any, x: np.ndarray, y: np.ndarray,
 
 def eval_loss(lib: Any, model: Any, x: np.ndarray, y: np.ndarray,
               loss_fn: Callable[[Any, Any], Any]) -> Callable[[], float]:
-    """A score: ``loss_fn(model(x), y)`` on the whole of ``x`` (the honest loss, whatever trains)."""
+    """A score: ``loss_fn(model(x), y)`` on all of ``x`` (the honest loss, whatever trains)."""
     xt, yt = lib.tensor(x), lib.tensor(y)
     return lambda: _evaluating(lib, model, lambda: float(loss_fn(model(xt), yt).item()))
