@@ -50,7 +50,8 @@ def _exploding_at_start(report, th: Thresholds) -> list[Finding]:
         ratios, ref = depth_ratios(report, report.first_steps[:3], source)
         if ref is None or not ratios or max(ratios.values()) <= th.explode_ratio:
             continue
-        flagged = [n for n, r in ratios.items() if r > th.explode_ratio]
+        # the whole stack made it: name every layer where it has grown past sqrt(threshold)
+        flagged = [n for n, r in ratios.items() if r > math.sqrt(th.explode_ratio)]
         worst = max(flagged, key=ratios.get)
         what = "parameter gradients" if source == "param" else "gradients of the layer outputs"
         return [Finding("exploding", flagged,
@@ -181,7 +182,8 @@ def _not_updated(report) -> list[Finding]:
         return []
     names = [f"{m}.{p}" if m else p for m, p in missing]
     layers = list(dict.fromkeys(m for m, _ in missing))
-    return [Finding("not_updated", layers, {"parameters": names},
+    return [Finding("not_updated", layers, {"parameters": names,
+                                            "first_step": report.steps[0]["step"]},
                     f"{', '.join(names)} received gradients but never changed: "
                     f"{'they are' if len(names) > 1 else 'it is'} not in the optimizer. Pass "
                     f"model.parameters() (all of them) to the optimizer, or add a param group.")]
@@ -192,7 +194,7 @@ def _duplicates(report) -> list[Finding]:
     if not names:
         return []
     return [Finding("duplicate_parameters", list(report.facts.get("duplicate_layers", [])),
-                    {"parameters": names},
+                    {"parameters": names, "first_step": report.steps[0]["step"]},
                     f"the optimizer holds {', '.join(names)} more than once, so "
                     f"{'they are' if len(names) > 1 else 'it is'} updated twice per step "
                     f"(and the optimizer state is shared oddly). Pass each parameter once, e.g. "
@@ -450,6 +452,9 @@ def _through_time(report, th: Thresholds) -> list[Finding]:
 def diagnose(report, th: Thresholds, alive: dict, no_gradient: list) -> list[Finding]:
     """All findings for ``report``: the causes, then the symptoms they do not explain."""
     symptoms = find(report, th, alive, no_gradient)
+    for f in symptoms:
+        if "first_step" not in f.evidence:
+            f.evidence["first_step"] = _onset(report, f, th)
     causes = find_causes(report, th)
     if not causes and not any(f.kind in SYMPTOMS for f in symptoms):
         causes = _label_noise(report, th)  # stuck at chance with nothing else to explain it
@@ -472,6 +477,34 @@ def find_causes(report, th: Thresholds) -> list[Finding]:
             out[0].evidence.setdefault("consequences", []).append(
                 f"learning_rate: {lr[0].suggestion.split(':')[0]}")
     return out
+
+
+def _onset(report, f: Finding, th: Thresholds) -> int | None:
+    """The first recorded step at which a symptom's condition held (one step at a time)."""
+    steps = _detailed(report)
+    if f.kind == "non_finite":
+        return f.evidence.get("first_step")
+    if f.kind == "dead_units":
+        for s in steps:
+            if any(s["layers"].get(n, {}).get("dead_fraction", 0) > th.dead_fraction
+                   for n in f.layers):
+                return s["step"]
+    if f.kind == "saturation":
+        for s in steps:
+            if any(s["layers"].get(n, {}).get("saturated_fraction", 0) > th.saturated_fraction
+                   for n in f.layers):
+                return s["step"]
+    if f.kind in ("vanishing", "exploding") and "source" in f.evidence:
+        for s in steps:
+            ratios, ref = depth_ratios(report, [s], f.evidence["source"])
+            if ref is None:
+                continue
+            values = [ratios[n] for n in f.layers if n in ratios]
+            if f.kind == "vanishing" and any(v < th.vanish_ratio for v in values):
+                return s["step"]
+            if f.kind == "exploding" and any(v > th.explode_ratio for v in values):
+                return s["step"]
+    return steps[0]["step"] if steps else None
 
 
 def arbitrate(report, causes: list[Finding], symptoms: list[Finding]) -> list[Finding]:
