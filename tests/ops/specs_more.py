@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from harness import C, F, IV, POS, S, V, both, distinct
+from harness import C, F, IV, L, POS, S, V, away_from, both, distinct
 
 NO_TIES = distinct()
 SPECS = []
@@ -149,4 +149,88 @@ add(
        C((3,), IV([1, 2, 1]), 0, kw=dict(output_size=4), id="output-size")]),
     S("repeat_interleave_counts", both(lambda m, r: m.repeat_interleave(r)),
       [C(IV([1, 0, 3])), C(IV([]), id="empty")], grad=False),
+)
+
+# ------------------------------------------------------ nn.functional: pixels --
+add(
+    S("nn_pixel_shuffle", both(lambda m, x, r: _f(m).pixel_shuffle(x, r)),
+      [C((1, 8, 2, 3), 2), C((2, 9, 2, 2), 3, id="r3"), C((4, 2, 3), 2, id="unbatched"),
+       C((2, 1, 4, 1, 1), 2, id="5d")]),
+    S("nn_pixel_unshuffle", both(lambda m, x, r: _f(m).pixel_unshuffle(x, r)),
+      [C((1, 2, 4, 6), 2), C((3, 6, 3), 3, id="unbatched"), C((2, 1, 1, 2, 2), 2, id="5d")]),
+    S("nn_channel_shuffle", both(lambda m, x, g: _f(m).channel_shuffle(x, g)),
+      [C((2, 6, 2, 2), 3), C((1, 4, 3), 2, id="3d")]),
+    S("nn_unfold", both(lambda m, x, **k: _f(m).unfold(x, **k)),
+      [C((2, 3, 4, 5), kw=dict(kernel_size=2)),
+       C((1, 2, 5, 6), kw=dict(kernel_size=(2, 3), dilation=(2, 1), padding=1, stride=(1, 2)),
+         id="geometry"),
+       C((2, 4, 4), kw=dict(kernel_size=3, padding=1), id="unbatched")]),
+    S("nn_fold", both(lambda m, x, **k: _f(m).fold(x, **k)),
+      [C((2, 12, 12), kw=dict(output_size=(4, 5), kernel_size=2)),
+       C((1, 12, 9), kw=dict(output_size=(5, 6), kernel_size=(2, 3), dilation=(2, 1), padding=1,
+                             stride=(2, 2)), id="geometry"),
+       C((18, 16), kw=dict(output_size=4, kernel_size=3, padding=1), id="unbatched")]),
+    S("nn_pad_modes_3d", both(lambda m, x, mode: _f(m).pad(x, (1, 2, 0, 1, 2, 1), mode=mode)),
+      [C((1, 2, 3, 3, 4), "reflect"), C((2, 3, 3, 4), "replicate", id="replicate"),
+       C((1, 1, 3, 2, 3), "circular", id="circular")]),
+)
+
+# ------------------------------------------- nn.functional: activations etc. --
+SHRINK = away_from([-0.5, 0.5, -0.3, 0.3])
+add(
+    S("nn_hardshrink_softshrink",
+      both(lambda m, x: (_f(m).hardshrink(x), _f(m).softshrink(x), _f(m).softshrink(x, 0.3),
+                         _f(m).hardshrink(x, lambd=0.3))),
+      [C((3, 4)), C((6,))], domain=SHRINK),
+    S("nn_rrelu_eval", both(lambda m, x: (_f(m).rrelu(x), _f(m).rrelu(x, 0.1, 0.4, training=False))),
+      [C((3, 4))], domain=away_from([0.0])),
+    S("nn_lp_pool", both(lambda m, x, p, k, **kw: (_f(m).lp_pool2d(x, p, k, **kw) if x.ndim == 4
+                                                  else _f(m).lp_pool1d(x, p, k, **kw))),
+      [C((1, 2, 4, 5), 2, 2), C(F((2, 2, 5, 4), domain=POS), 3.0, L((2, 3)), kw=dict(stride=1), id="p3"),
+       C((2, 3, 7), 2, 3, kw=dict(stride=2, ceil_mode=True), id="1d-ceil"),
+       C(F((1, 2, 4, 4), domain=POS), 1.5, 2, id="p1.5")], domain=away_from([0.0])),
+    S("nn_lp_pool_inf", both(lambda m, x: _f(m).lp_pool2d(x, math.inf, 2)),
+      [C((1, 2, 4, 4))], domain=NO_TIES, smooth=False),
+    S("nn_local_response_norm", both(lambda m, x, *a, **k: _f(m).local_response_norm(x, *a, **k)),
+      [C((2, 5, 3), 3), C((1, 4, 3, 2), 2, kw=dict(alpha=0.5, beta=0.6, k=2.0), id="4d"),
+       C((1, 3, 2, 2, 2), 4, kw=dict(alpha=1.0), id="5d")]),
+    S("nn_rms_norm", both(lambda m, x, shape, w=None, **k: _f(m).rms_norm(x, shape, w, **k)),
+      [C((2, 3, 4), [4], (4,)), C((2, 3, 4), L((3, 4)), kw=dict(eps=1e-3), id="2dims"),
+       C((3, 5), [5], id="no-weight")]),
+    S("nn_instance_norm", both(lambda m, x, w, b: _f(m).instance_norm(x, weight=w, bias=b)),
+      [C((2, 3, 4), (3,), (3,)), C((2, 2, 3, 3), (2,), (2,), id="2d")]),
+    S("nn_instance_norm_running",
+      both(lambda m, x, rm, rv: _f(m).instance_norm(x, rm, rv, use_input_stats=False)),
+      [C((2, 3, 4), V([0.1, -0.2, 0.3], grad=False), V([1.5, 0.5, 2.0], grad=False))]),
+    S("nn_pdist", both(lambda m, x, *a: _f(m).pdist(x, *a)),
+      [C((4, 3)), C((5, 2), 1.0, id="p1"), C((3, 4), 3.0, id="p3"), C((1, 3), id="one-row")],
+      domain=NO_TIES),
+)
+
+# ------------------------------------------------------ nn.functional: losses --
+add(
+    S("nn_triplet_margin_loss",
+      both(lambda m, a, pos, neg, **k: _f(m).triplet_margin_loss(a, pos, neg, **k)),
+      [C((4, 3), (4, 3), (4, 3)), C((4, 3), (4, 3), (4, 3), kw=dict(margin=0.5, p=1, swap=True,
+                                                                    reduction="none"), id="swap"),
+       C((3,), (3,), (3,), kw=dict(reduction="sum", margin=3.0), id="1d")]),
+    S("nn_triplet_with_distance",
+      both(lambda m, a, pos, neg, **k: _f(m).triplet_margin_with_distance_loss(
+          a, pos, neg, distance_function=lambda x, y: 1 - _f(m).cosine_similarity(x, y), **k)),
+      [C((4, 3), (4, 3), (4, 3), kw=dict(margin=1.5)),
+       C((4, 3), (4, 3), (4, 3), kw=dict(swap=True, reduction="none"), id="swap")]),
+    S("nn_multi_margin_loss",
+      both(lambda m, x, t, w=None, **k: _f(m).multi_margin_loss(x, t, weight=w, **k)),
+      [C((4, 5), IV([0, 3, 4, 1])), C((4, 5), IV([2, 2, 0, 1]), kw=dict(p=2, margin=0.5), id="p2"),
+       C((3, 4), IV([1, 0, 3]), F((4,), grad=False), kw=dict(reduction="none"), id="weight"),
+       C((5,), IV(2), kw=dict(reduction="sum"), id="1d")], domain=(-0.4, 0.4)),
+    S("nn_multilabel_soft_margin_loss",
+      both(lambda m, x, t, w=None, **k: _f(m).multilabel_soft_margin_loss(x, t, weight=w, **k)),
+      [C((3, 4), V([[1.0, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 1]], grad=False)),
+       C((2, 3), V([[1.0, 0, 1], [0, 1, 0]], grad=False), (3,), kw=dict(reduction="none"),
+         id="weight")]),
+    S("nn_multilabel_margin_loss",
+      both(lambda m, x, t, **k: _f(m).multilabel_margin_loss(x, t, **k)),
+      [C((2, 4), IV([[3, 0, -1, 1], [1, 2, 3, -1]])),
+       C((4,), IV([2, 2, -1, 0]), kw=dict(reduction="none"), id="1d-repeat")], domain=(-0.4, 0.4)),
 )
