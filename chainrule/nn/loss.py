@@ -209,6 +209,9 @@ class TripletMarginWithDistanceLoss(_Loss):
             from ..errors import op_error
             raise op_error(ValueError, "TripletMarginWithDistanceLoss", f"expected margin to be "
                            f"greater than 0, got {margin} instead")
+        if distance_function is None:  # PyTorch's default, held as a submodule
+            from .distance import PairwiseDistance
+            distance_function = PairwiseDistance()
         self.distance_function = distance_function
         self.margin = margin
         self.swap = swap
