@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .._args import index_value, tensor_value
+from .._args import ArgumentError, index_value, tensor_value
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import tensor_method
@@ -47,7 +47,7 @@ def _parse(equation: str, operands: list) -> tuple[list[str], str]:
     used = set(c for c in eq if c.isalpha())
     bad = set(eq) - set(_LETTERS) - set(",.->")
     if bad:
-        raise op_error(ValueError, "einsum", f"invalid subscript(s) {sorted(bad)} in {equation!r}; "
+        raise op_error(ArgumentError, "einsum", f"invalid subscript(s) {sorted(bad)} in {equation!r}; "
                        "subscripts must be letters")
     spare = [c for c in _LETTERS if c not in used]
     widest = 0
@@ -69,11 +69,11 @@ def _parse(equation: str, operands: list) -> tuple[list[str], str]:
         subs.append(term)
     if arrow:
         if rhs.count("...") > 1 or "." in rhs.replace("...", ""):
-            raise op_error(ValueError, "einsum", f"invalid output subscripts {rhs!r}")
+            raise op_error(ArgumentError, "einsum", f"invalid output subscripts {rhs!r}")
         out = rhs.replace("...", ell)
         missing = [c for c in out if not any(c in s for s in subs)]
         if missing or len(set(out)) != len(out):
-            raise op_error(ValueError, "einsum", f"output subscripts {rhs!r} must each appear "
+            raise op_error(ArgumentError, "einsum", f"output subscripts {rhs!r} must each appear "
                            "once and in some operand")
     else:  # implicit: the broadcast dims, then the letters seen once, in alphabetical order
         counts = {}
@@ -173,7 +173,7 @@ def einsum(equation, *operands) -> Tensor:
         operands = tuple(operands[0])
     operands = [tensor_value(x, "einsum", f"operand {k}") for k, x in enumerate(operands)]
     if not operands:
-        raise op_error(ValueError, "einsum", "must provide at least one operand")
+        raise op_error(ArgumentError, "einsum", "must provide at least one operand")
     dtypes = {x.dtype for x in operands}
     if len(dtypes) > 1:
         raise op_error(DTypeError, "einsum", "expected all operands to have the same dtype, got "
@@ -240,10 +240,10 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
         raise op_error(DTypeError, "cdist", f"expected floating-point inputs, got "
                        f"{x1.dtype.name} and {x2.dtype.name}")
     if not isinstance(p, numbers.Real) or p < 0:
-        raise op_error(ValueError, "cdist", f"p value for the p-norm distance must be >= 0, got {p!r}")
+        raise op_error(ArgumentError, "cdist", f"p value for the p-norm distance must be >= 0, got {p!r}")
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
                             "donot_use_mm_for_euclid_dist"):
-        raise op_error(ValueError, "cdist", f"{compute_mode!r} is not a valid compute_mode")
+        raise op_error(ArgumentError, "cdist", f"{compute_mode!r} is not a valid compute_mode")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     if p == 0:
         return (diff != 0).to(x1.dtype).sum(-1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numbers
 
-from .._args import index_value, tensor_value
+from .._args import ArgumentError, index_value, tensor_value
 from ..backends import backend_of
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
@@ -42,9 +42,9 @@ def _side(right: bool, side: str | None, op: str) -> str:
     if side is None:
         return "right" if right else "left"
     if side not in ("left", "right"):
-        raise op_error(ValueError, op, f"side can only be 'left' or 'right', got {side!r}")
+        raise op_error(ArgumentError, op, f"side can only be 'left' or 'right', got {side!r}")
     if right and side == "left":
-        raise op_error(ValueError, op, f"side and right can't be set to opposites, got side of "
+        raise op_error(ArgumentError, op, f"side and right can't be set to opposites, got side of "
                        f"left while right was True")
     return side
 
@@ -131,9 +131,9 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0, *, out=None) -> Tensor: 
     if lo == hi:
         lo, hi = lo - dt(1), hi + dt(1)
     if not (xp.isfinite(lo) and xp.isfinite(hi)):
-        raise op_error(ValueError, op, f"range of [{lo}, {hi}] is not finite")
+        raise op_error(ArgumentError, op, f"range of [{lo}, {hi}] is not finite")
     if lo > hi:
-        raise op_error(ValueError, op, "max must be larger than min")
+        raise op_error(ArgumentError, op, "max must be larger than min")
     flat = data.reshape(-1)
     inside = flat[(flat >= lo) & (flat <= hi)]  # NaN fails both: ignored
     pos = ((inside - lo) * dt(bins) / (hi - lo)).astype("int64")
