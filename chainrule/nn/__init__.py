@@ -13,5 +13,8 @@ from .sparse import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .vision import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 from . import functional, init, utils  # noqa: F401
 from . import modules  # noqa: E402,F401  (PyTorch's torch.nn.modules.<file> paths)

@@ -18,11 +18,19 @@ import types
 _LAYOUT = {
     "activation": "ReLU ReLU6 LeakyReLU PReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardtanh "
                   "Hardsigmoid Hardswish Softplus Softsign Tanhshrink Threshold Softmax LogSoftmax "
-                  "Softmin MultiheadAttention GLU LogSigmoid Hardshrink Softshrink",
+                  "Softmin MultiheadAttention GLU LogSigmoid Hardshrink Softshrink RReLU Softmax2d",
     "container": "Sequential ModuleList ModuleDict ParameterList ParameterDict",
-    "dropout": "Dropout Dropout1d Dropout2d Dropout3d AlphaDropout",
+    "dropout": "Dropout Dropout1d Dropout2d Dropout3d AlphaDropout FeatureAlphaDropout",
     "linear": "Linear Identity Bilinear LazyLinear NonDynamicallyQuantizableLinear",
     "normalization": "LayerNorm GroupNorm LocalResponseNorm RMSNorm",
+    "instancenorm": "InstanceNorm1d InstanceNorm2d InstanceNorm3d",
+    "padding": " ".join(f"{k}Pad{n}d" for k in ("Reflection", "Replication", "Circular", "Zero",
+                                                 "Constant") for n in (1, 2, 3)),
+    "pixelshuffle": "PixelShuffle PixelUnshuffle",
+    "channelshuffle": "ChannelShuffle",
+    "upsampling": "Upsample UpsamplingNearest2d UpsamplingBilinear2d",
+    "fold": "Fold Unfold",
+    "distance": "CosineSimilarity PairwiseDistance",
     "batchnorm": "BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm",
     "sparse": "Embedding EmbeddingBag",
     "transformer": "Transformer TransformerEncoder TransformerDecoder TransformerEncoderLayer "
@@ -30,11 +38,13 @@ _LAYOUT = {
     "rnn": "RNN LSTM GRU RNNCell LSTMCell GRUCell RNNBase",
     "conv": "Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d ConvTranspose3d",
     "pooling": "MaxPool1d MaxPool2d AvgPool1d AvgPool2d AdaptiveAvgPool1d AdaptiveAvgPool2d "
-               "AdaptiveMaxPool2d",
+               "AdaptiveMaxPool2d LPPool1d LPPool2d",
     "flatten": "Flatten Unflatten",
     "module": "Module",
     "loss": "MSELoss L1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss SmoothL1Loss "
-            "HuberLoss KLDivLoss",
+            "HuberLoss KLDivLoss TripletMarginLoss TripletMarginWithDistanceLoss MultiMarginLoss "
+            "MultiLabelSoftMarginLoss MultiLabelMarginLoss SoftMarginLoss MarginRankingLoss "
+            "HingeEmbeddingLoss CosineEmbeddingLoss PoissonNLLLoss GaussianNLLLoss",
 }
 
 

@@ -19,7 +19,8 @@ from .functional import _normalization as F
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LayerNorm", "GroupNorm",
+           "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "LocalResponseNorm"]
 
 
 def _register_affine(module: Module, affine: bool, bias: bool, shape: tuple, device,
@@ -121,6 +122,47 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of (N, C, D, H, W) input, per channel."""
+
+    _dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """PyTorch's cross-process batch norm. Without an initialized process group (always, in
+    chainrule) PyTorch's runs as a plain batch norm over the local batch; so does this one."""
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if not isinstance(input, Tensor) or input.ndim < 2:
+            got = f"{input.ndim}D" if isinstance(input, Tensor) else type(input).__name__
+            raise op_error(ValueError, "SyncBatchNorm", f"expected at least 2D input (got {got} "
+                           "input)")
+        if input.shape[1] != self.num_features:
+            raise op_error(ShapeError, "SyncBatchNorm", f"{self!r} was given an input of shape "
+                           f"{tuple(input.shape)} with {input.shape[1]} channels, but it expects "
+                           f"{self.num_features} channels")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """``module`` with every BatchNorm*d replaced by a SyncBatchNorm holding the same
+        parameters and statistics (PyTorch's helper for distributed training)."""
+        converted = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, (SyncBatchNorm, _InstanceNorm)):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats)
+            if module.affine:
+                with _no_grad():
+                    converted.weight = module.weight
+                    converted.bias = module.bias
+            converted.running_mean = module.running_mean
+            converted.running_var = module.running_var
+            converted.num_batches_tracked = module.num_batches_tracked
+            converted.training = module.training
+        for name, child in module.named_children():
+            converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return converted
+
+
 class LayerNorm(Module):
     """Normalization over the last dims given by ``normalized_shape``, with elementwise affine.
 
@@ -205,3 +247,116 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         bias = f", bias={self.has_bias}"
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}{bias}"
+
+
+class _InstanceNorm(_BatchNorm):
+    """Instance norm: per-sample, per-channel statistics over the spatial dims; no affine and
+    no running statistics unless asked (PyTorch's defaults); unbatched input accepted."""
+
+    _spatial = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        batched = self._spatial + 2
+        if not isinstance(input, Tensor) or input.ndim not in (batched - 1, batched):
+            got = f"{input.ndim}D" if isinstance(input, Tensor) else type(input).__name__
+            raise op_error(ValueError, type(self).__name__, f"expected {batched - 1}D or "
+                           f"{batched}D input (got {got} input)")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        feature_dim = input.ndim - self._spatial - 1
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise op_error(ValueError, type(self).__name__, f"expected input's size at "
+                               f"dim={feature_dim} to match num_features ({self.num_features}), "
+                               f"but got: {input.shape[feature_dim]}.")
+            from ..errors import warn_user
+            warn_user(f"input's size at dim={feature_dim} does not match num_features. You can "
+                      "silence this warning by not passing in num_features, which is not used "
+                      "because affine=False")
+        unbatched = input.ndim == self._spatial + 1
+        x = input.unsqueeze(0) if unbatched else input
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) or (C, L) input."""
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) or (C, H, W) input."""
+
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of (N, C, D, H, W) or (C, D, H, W) input."""
+
+    _spatial = 3
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last dims, with an elementwise scale.
+
+    >>> import chainrule as cr
+    >>> cr.nn.RMSNorm(4)
+    RMSNorm((4,), eps=None, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None, elementwise_affine: bool = True,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if _args.is_int(normalized_shape):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(_args.size(s, "normalized_shape", "RMSNorm")
+                                      for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(empty(*self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """Normalization across neighbouring channels (AlexNet's)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _no_grad():
+    from ..autograd.grad_mode import no_grad
+    return no_grad()

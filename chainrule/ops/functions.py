@@ -46,3 +46,7 @@ for _name in ("clone", "contiguous", "flatten", "flip", "fliplr", "flipud", "mov
               "argsort", "kthvalue", "median", "msort", "sort", "topk"):
     globals()[_name] = _tensor_first(globals()[_name])
 del _name
+from .search import *  # noqa: F401,F403,E402
+from .scans import *  # noqa: F401,F403,E402
+from .products import *  # noqa: F401,F403,E402
+from .structure import *  # noqa: F401,F403,E402

@@ -9,3 +9,4 @@ from ._dropout import *  # noqa: F401,F403
 from ._sparse import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
 from ._misc import *  # noqa: F401,F403
+from ._vision import *  # noqa: F401,F403,E402

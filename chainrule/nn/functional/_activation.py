@@ -23,7 +23,8 @@ from .. import _args
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu",
            "gelu", "silu", "mish", "sigmoid", "tanh", "softplus", "softsign", "softmax",
            "log_softmax", "softmin", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish",
-           "logsigmoid", "tanhshrink", "threshold", "prelu", "glu"]
+           "logsigmoid", "tanhshrink", "threshold", "prelu", "glu", "hardshrink", "softshrink",
+           "rrelu", "rrelu_", "celu_", "selu_", "threshold_"]
 
 
 def _maybe_inplace(input: Tensor, inplace: bool, name: str, fn) -> Tensor:
@@ -210,3 +211,60 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
                        "have an even size")
     a, b = input.chunk(2, dim)
     return a * ew.sigmoid(b)
+
+
+# ------------------------------------------------ shrinkage, rrelu, in-place --
+def _lambd(input: Tensor, lambd: float, op: str) -> None:
+    _args.tensor(input, "input", op)
+    if lambd < 0:
+        raise op_error(ValueError, op, f"lambda must be in range [0, inf) for input dtype "
+                       f"{input.dtype.name}, but found {lambd}")
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x`` where ``|x| > lambd``, else 0."""
+    _lambd(input, lambd, "hardshrink")
+    return ew.where_fn((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, else 0."""
+    _lambd(input, lambd, "softshrink")
+    return ew.where_fn(input > lambd, input - lambd,
+                       ew.where_fn(input < -lambd, input + lambd, 0.0))
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Leaky ReLU with a random slope per element drawn from U(lower, upper) in training, and
+    the mean slope ``(lower + upper) / 2`` otherwise."""
+    _args.tensor(input, "input", "rrelu")
+    if lower > upper:
+        raise op_error(ValueError, "rrelu", f"lower bound ({lower}) should be less than or equal "
+                       f"to the upper bound ({upper})")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    from ...backends import backend_of
+    from ...random import default_generator
+    dtype = input._data.dtype
+    draws = default_generator.numpy.uniform(lower, upper, tuple(input.shape)).astype(dtype)
+    slopes = Tensor._make(backend_of(input._data).from_host(draws))
+    return _maybe_inplace(input, inplace, "rrelu",
+                          lambda x: ew.where_fn(x >= 0, x, x * slopes))
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return globals()["threshold"](input, threshold, value, inplace=True)

@@ -26,7 +26,7 @@ from ...tensor import Tensor
 from .. import _args
 
 __all__ = ["one_hot", "pad", "interpolate", "upsample", "normalize", "cosine_similarity",
-           "pairwise_distance"]
+           "pairwise_distance", "pdist", "gumbel_softmax"]
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -198,6 +198,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
              align_corners: bool | None = None) -> Tensor:
+    """Deprecated (warns, as PyTorch): :func:`interpolate`."""
+    from ...errors import warn_user
+    warn_user("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.")
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
@@ -232,3 +235,47 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     """``‖x1 - x2 + eps‖_p`` along the last dim."""
     _two_inputs(x1, x2, "pairwise_distance")
     return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:
+    """The p-norm distance between every pair of rows (i < j) of an (N, M) input, as the
+    N(N-1)/2 upper-triangle entries, row by row."""
+    from ...ops.structure import triu_indices
+    _args.tensor(input, "input", "pdist")
+    if input.ndim != 2:
+        raise op_error(ShapeError, "pdist", f"only supports 2D tensors, got: {input.ndim}D")
+    if not input.is_floating_point():
+        raise op_error(DTypeError, "pdist", f"only supports floating-point dtypes, got "
+                       f"{input.dtype.name}")
+    if p < 0:
+        raise op_error(ValueError, "pdist", f"only supports non-negative p values, got {p}")
+    n = input.shape[0]
+    i, j = triu_indices(n, n, 1, device=input.device)
+    diff = input.index_select(0, i) - input.index_select(0, j)
+    if p == 0:
+        return (diff != 0).to(input.dtype).sum(-1)
+    return diff.norm(p, dim=-1)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """A sample of the Gumbel-softmax distribution: ``softmax((logits + g) / tau)`` with
+    Gumbel(0, 1) noise ``g``; ``hard=True`` gives one-hot samples whose gradient is the soft
+    sample's (straight-through)."""
+    from ...autograd.grad_mode import no_grad
+    from ...backends import backend_of
+    from ...errors import warn_user
+    from ...ops.softmax import softmax
+    from ...random import default_generator
+    _args.tensor(logits, "logits", "gumbel_softmax")
+    if eps != 1e-10:
+        warn_user("`eps` parameter is deprecated and has no effect.")
+    draws = default_generator.numpy.exponential(1.0, tuple(logits.shape)).astype(logits._data.dtype)
+    noise = -Tensor._make(backend_of(logits._data).from_host(draws)).log()
+    y_soft = softmax((logits + noise) / tau, dim)
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    with no_grad():
+        y_hard = (y_soft * 0).scatter(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft

@@ -25,7 +25,8 @@ from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
 from .. import _args
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
+           "local_response_norm"]
 
 
 # ------------------------------------------------------------- the fused op --
@@ -185,13 +186,77 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                   running_var: Tensor | None = None, weight: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True, momentum: float = 0.1,
                   eps: float = 1e-5) -> Tensor:
-    """Normalise each channel of each sample over its spatial dims (running stats unsupported)."""
-    if not use_input_stats or running_mean is not None or running_var is not None:
-        raise op_error(ValueError, "instance_norm", "running statistics are not supported; "
-                       "use use_input_stats=True without running_mean/running_var")
-    _check_float(input, "instance_norm")
-    if input.ndim < 3:
-        raise op_error(ShapeError, "instance_norm", f"expected (N, C, ...) input with spatial dims, "
-                       f"got shape {tuple(input.shape)}")
-    return group_norm(input, input.shape[1], weight, bias, eps)
+    """Normalise each channel of each sample of (N, C, ...) input over its spatial dims.
 
+    With ``use_input_stats`` the instance statistics are used and, when given, the running
+    statistics move towards their mean over the batch (PyTorch's update); otherwise the
+    running statistics are used, as batch norm in evaluation."""
+    op = "instance_norm"
+    _check_float(input, op)
+    if input.ndim < 3:
+        raise op_error(ShapeError, op, f"expected (N, C, ...) input with spatial dims, "
+                       f"got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        _check_vector(t, c, name, op, input)
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise op_error(ValueError, op, "running_mean and running_var are needed when "
+                           "use_input_stats=False")
+        y = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+        return _affine(y, weight, bias, shape)
+    count = input.numel() // max(input.shape[0] * c, 1)
+    if count <= 1 and input.numel():
+        raise op_error(ValueError, op, f"Expected more than 1 spatial element when training, got "
+                       f"input size {list(input.shape)}")
+    axes = tuple(range(2, input.ndim))
+    stats = moments(input._data, axes, eps)
+    if running_mean is not None or running_var is not None:
+        mean, var, rstd = stats  # the batch's mean of the instance statistics
+        _update_running(running_mean, running_var,
+                        (mean.mean(axis=0), var.mean(axis=0), None), count, momentum)
+    return _affine(_normalize(input, axes, eps, stats), weight, bias, shape)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x², last dims) + eps) * weight``; ``eps`` defaults to the dtype's
+    machine epsilon, as PyTorch."""
+    op = "rms_norm"
+    _check_float(input, op)
+    shape = (normalized_shape,) if _args.is_int(normalized_shape) else tuple(normalized_shape)
+    k = len(shape)
+    if input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise op_error(ShapeError, op, f"normalized_shape {shape} does not match the last dims of "
+                       f"input of shape {tuple(input.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise op_error(ShapeError, op, f"expected weight of shape {shape}, got "
+                       f"{tuple(weight.shape)}")
+    if eps is None:
+        eps = float(backend_of(input._data).finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt() if k else input * 1
+    return y * weight if weight is not None else y
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """Divide each element by ``(k + alpha * mean of x² over size neighbouring channels)^beta``
+    (the window is zero-padded at the ends, as PyTorch's)."""
+    op = "local_response_norm"
+    _check_float(input, op)
+    if input.ndim < 3:
+        raise op_error(ValueError, op, f"Expected 3D or higher dimensionality input (got "
+                       f"{input.ndim} dimensions)")
+    size = _args.size(size, "size", op, minimum=1)
+    if input.numel() == 0:
+        return input
+    from ...ops.shape import pad
+    squares = input * input
+    # pad the channel dim (dim 1) with size//2 before and (size-1)//2 after
+    widths = [0, 0] * (input.ndim - 2) + [size // 2, (size - 1) // 2]
+    windows = pad(squares, tuple(widths)).unfold(1, size, 1)
+    div = (windows.mean(-1) * alpha + k) ** beta
+    return input / div

@@ -26,7 +26,8 @@ from .._args import pair
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-           "max_pool1d_with_indices", "max_pool2d_with_indices"]
+           "max_pool1d_with_indices", "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices",
+           "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d"]
 
 
 # --------------------------------------------------------------- geometry --
@@ -248,3 +249,40 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling of (N, C, L) input to a fixed output length."""
     return _adaptive_max(input, output_size, return_indices, 1, "adaptive_max_pool1d")
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+# ---------------------------------------------------------------- lp pool --
+def _lp_pool(input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool, nd: int) -> Tensor:
+    """PyTorch's composition: ``(sum over the window of x^p)^(1/p)`` through an average pool
+    (the window sum is the average times the window size); ±inf norms are max pools of |x|."""
+    from ...ops import elementwise as ew
+    op = f"lp_pool{nd}d"
+    _args.tensor(input, "input", op)
+    avg, mx = (avg_pool1d, max_pool1d) if nd == 1 else (avg_pool2d, max_pool2d)
+    if norm_type == float("inf"):
+        return mx(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float("inf"):
+        return -mx(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    area = 1
+    for k in pair(kernel_size, nd, "kernel_size", op):
+        area *= k
+    out = avg(input ** norm_type, kernel_size, stride, 0, ceil_mode)
+    return ((ew.sign(out) * ew.relu(out.abs())) * area) ** (1.0 / norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each window of (N, C, H, W) input."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+def lp_pool1d(input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """The p-norm of each window of (N, C, L) input."""
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1)
