@@ -34,3 +34,7 @@ from .runtime import *  # noqa: F401,F403,E402
 from .legacy import *  # noqa: F401,F403,E402  (x.new_zeros, FloatTensor …)
 
 __version__ = "0.1.0"
+
+from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the functions that take it)
+_install_out(globals())
+del _install_out
