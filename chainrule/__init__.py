@@ -35,6 +35,7 @@ from .legacy import *  # noqa: F401,F403,E402  (x.new_zeros, FloatTensor …)
 
 __version__ = "0.1.0"
 
+from . import _compat_methods  # noqa: E402,F401  (x == None is False, as PyTorch)
 from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the functions that take it)
 _install_out(globals())
 del _install_out
