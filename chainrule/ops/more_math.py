@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from ..backends import NUMPY, backend_of
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, tensor_method
@@ -93,7 +92,7 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
     """NaN, +inf and -inf replaced (by 0 and the dtype's largest and lowest values by default)."""
     if not input.is_floating_point():
         return input.clone()
-    info = np.finfo(input._data.dtype)
+    info = backend_of(input._data).finfo(input._data.dtype)
     posinf = float(info.max) if posinf is None else posinf
     neginf = float(info.min) if neginf is None else neginf
     out = where_fn(input.isnan(), nan, input)
@@ -120,7 +119,7 @@ def sgn(input: Tensor) -> Tensor:
 @tensor_method("signbit")
 def signbit(input: Tensor) -> Tensor:
     """Whether the sign bit is set (``-0.0`` included)."""
-    return Tensor._make(np.signbit(input._data))
+    return Tensor._make(backend_of(input._data).signbit(input._data))
 
 
 @tensor_method("trace")
@@ -150,15 +149,16 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
            return_counts: bool = False, dim: int | None = None):
     """The distinct values (sorted), with the inverse indices and the counts when asked for."""
-    array = np.asarray(input.detach().cpu()._data)
-    values, inverse, counts = np.unique(array, return_inverse=True, return_counts=True, axis=dim)
+    array = input._data
+    xp = backend_of(array)
+    values, inverse, counts = xp.unique(array, return_inverse=True, return_counts=True, axis=dim)
     if dim is None:
         inverse = inverse.reshape(array.shape)
-    result = [Tensor._make(values).to(input.device)]
+    result = [Tensor._make(values)]
     if return_inverse:
-        result.append(Tensor._make(inverse.astype(np.int64)).to(input.device))
+        result.append(Tensor._make(inverse.astype(xp.int64)))
     if return_counts:
-        result.append(Tensor._make(counts.astype(np.int64)).to(input.device))
+        result.append(Tensor._make(counts.astype(xp.int64)))
     return result[0] if len(result) == 1 else tuple(result)
 
 
@@ -172,33 +172,35 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
                                                f"{input.dtype.name} of shape {tuple(input.shape)}")
     if input.numel() and int(input.min()) < 0:
         raise op_error(ArgumentError, "bincount", "input must be non-negative")
-    w = None if weights is None else np.asarray(weights.detach().cpu()._data)
-    counts = np.bincount(np.asarray(input.cpu()._data), weights=w, minlength=minlength)
+    xp = backend_of(input._data)
+    w = None if weights is None else weights._data
+    counts = xp.bincount(input._data, weights=w, minlength=minlength)
     if weights is None:
-        return Tensor._make(counts.astype(np.int64))
-    dtype = w.dtype if w.dtype.kind == "f" and w.dtype != np.float32 else np.float64
-    return Tensor._make(counts.astype(w.dtype if w.dtype == np.float32 else dtype))
+        return Tensor._make(counts.astype(xp.int64))
+    # PyTorch: float32 weights give float32 counts, any other weights float64
+    return Tensor._make(counts.astype(xp.float32 if w.dtype == xp.float32 else xp.float64))
 
 
 def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
     """Whether each of ``elements`` is among ``test_elements``."""
-    e = np.asarray(elements._data if isinstance(elements, Tensor) else elements)
-    t = np.asarray(test_elements._data if isinstance(test_elements, Tensor) else test_elements)
-    return Tensor._make(np.asarray(np.isin(e, t, assume_unique=assume_unique, invert=invert)))
+    xp = backend_of(elements._data if isinstance(elements, Tensor) else test_elements._data)
+    e = xp.asarray(elements._data if isinstance(elements, Tensor) else elements)
+    t = xp.asarray(test_elements._data if isinstance(test_elements, Tensor) else test_elements)
+    return Tensor._make(xp.asarray(xp.isin(e, t, assume_unique=assume_unique, invert=invert)))
 
 
 def _indices(which, row: int, col: int, offset: int, dtype) -> Tensor:
     from ..dtypes import int64
     rows, cols = which(row, offset, col)
-    return Tensor._make(np.stack([rows, cols]).astype((dtype or int64).np))
+    return Tensor._make(NUMPY.stack([rows, cols]).astype((dtype or int64).np))
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
     """The (2, N) coordinates of the lower triangle of a ``row`` × ``col`` matrix."""
-    return _indices(np.tril_indices, row, col, offset, dtype)
+    return _indices(NUMPY.tril_indices, row, col, offset, dtype)
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
     """The (2, N) coordinates of the upper triangle of a ``row`` × ``col`` matrix."""
-    return _indices(np.triu_indices, row, col, offset, dtype)
+    return _indices(NUMPY.triu_indices, row, col, offset, dtype)
 
