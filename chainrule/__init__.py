@@ -34,3 +34,11 @@ from .runtime import *  # noqa: F401,F403,E402
 from .legacy import *  # noqa: F401,F403,E402  (x.new_zeros, FloatTensor …)
 
 __version__ = "0.1.0"
+
+from . import _compat_methods  # noqa: E402,F401  (x == None is False, as PyTorch)
+from .ops.more_math import *  # noqa: F401,F403,E402  (asinh, atan2, unique, trace …)
+from .more_api import *  # noqa: F401,F403,E402  (pi, finfo, meshgrid, compile …)
+from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the functions that take it)
+_install_out(globals())
+del _install_out
+_compat_methods.install_methods()  # (x.fliplr(), x.eq_(y) …: after every op is in place)

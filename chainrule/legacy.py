@@ -2,7 +2,8 @@
 other ``new_*`` methods, ``torch.FloatTensor(...)``-style constructors, ``x.is_cpu``.
 
 ``new_*`` make a tensor with ``self``'s dtype and device unless told otherwise. A legacy
-constructor takes sizes (``FloatTensor(2, 3)``: zeros here, uninitialised in PyTorch) or
+constructor takes sizes (``FloatTensor(2, 3)``: zeros here, uninitialised in PyTorch), a tensor
+(an alias, of its own dtype only) or
 data (``LongTensor([1, 2])``); ``isinstance(x, cr.FloatTensor)`` asks for a float32 CPU
 tensor, as in PyTorch.
 
@@ -16,8 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import dtypes
+from ._args import ArgumentError
+from .backends import Device
 from .creation import full, tensor, zeros
-from .tensor import Tensor
+from .errors import DTypeError, op_error
+from .tensor import Size, Tensor
 
 __all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
            "ByteTensor", "CharTensor", "BoolTensor"]
@@ -70,15 +74,48 @@ class _LegacyType(type):
         return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.device.type == "cpu"
 
 
+def legacy_array(name: str, args: tuple, dtype, device=None):
+    """``(array, version counter or None)`` for PyTorch's legacy constructors, ``name(*args)``:
+    no argument is an empty tensor, ints or a ``Size`` are sizes (zeros here; uninitialised in
+    PyTorch), a tensor is shared (an alias: same memory, same version counter; of ``dtype``
+    only), one sequence or array is data converted to ``dtype`` (the default float dtype when
+    None). ``name(2.5)``, ``name("ab")`` and ``name([1], [2])`` are refused, as PyTorch does."""
+    import numpy as np
+
+    from .creation import _to_array
+    if device is not None and Device(device).type != "cpu":
+        raise op_error(ArgumentError, name, f"legacy constructors make CPU tensors; got device "
+                                            f"{str(device)!r} (use tensor(data, device=...))")
+    target = dtypes.get_default_dtype() if dtype is None else dtype
+    if not args:
+        return np.empty(0, dtype=target.np), None
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        t = args[0]
+        if dtype is not None and t.dtype != dtype:
+            raise op_error(DTypeError, name, f"expected a tensor of dtype {dtype.name}, got one "
+                                             f"of dtype {t.dtype.name}; convert it with .to()")
+        return t._data, t._vc
+    if isinstance(args[0], Size) or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return zeros(*args, dtype=target)._data, None
+    if len(args) == 1 and not isinstance(args[0], (str, bytes)) and \
+            isinstance(args[0], (list, tuple, np.ndarray)):
+        return _to_array(args[0], target, None), None
+    got = ", ".join(type(a).__name__ for a in args)
+    raise op_error(DTypeError, name, f"expected sizes (ints or a Size), or one sequence of data, "
+                                     f"or a tensor; got ({got})")
+
+
 def _legacy(name: str, dtype) -> type:
-    def __new__(cls, *args):
-        if len(args) == 1 and not isinstance(args[0], int):  # data: a list, an array, a tensor
-            data = args[0].detach() if isinstance(args[0], Tensor) else args[0]
-            return tensor(data, dtype=dtype)
-        return zeros(*args, dtype=dtype)
+    def __new__(cls, *args, device=None):
+        if len(args) == 1 and isinstance(args[0], Tensor):  # an alias, tracked by autograd
+            legacy_array(name, args, dtype, device)  # (the dtype check)
+            return args[0][...]  # (a view: view(same shape) would return the tensor itself)
+        array, _ = legacy_array(name, args, dtype, device)
+        return Tensor._make(array)
     return _LegacyType(name, (), {"__new__": __new__, "dtype": dtype,
-                                  "__doc__": f"``{name}(*sizes)`` or ``{name}(data)``: a CPU tensor "
-                                             f"of dtype {dtype.name}."})
+                                  "__doc__": f"``{name}(*sizes)``, ``{name}(data)`` or "
+                                             f"``{name}(tensor)`` (an alias): a CPU tensor of "
+                                             f"dtype {dtype.name}."})
 
 
 FloatTensor = _legacy("FloatTensor", dtypes.float32)
@@ -90,3 +127,22 @@ ShortTensor = _legacy("ShortTensor", dtypes.int16)
 ByteTensor = _legacy("ByteTensor", dtypes.uint8)
 CharTensor = _legacy("CharTensor", dtypes.int8)
 BoolTensor = _legacy("BoolTensor", dtypes.bool_)
+
+_LEGACY_TYPES = {t.__name__: t for t in (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor,
+                                        ShortTensor, ByteTensor, CharTensor, BoolTensor)}
+_cast_type = Tensor.type
+
+
+def _type(self: Tensor, dtype=None, non_blocking: bool = False, **kwargs):
+    """``x.type()``: the type name; ``x.type(cr.FloatTensor)`` or ``x.type("torch.FloatTensor")``
+    (PyTorch's legacy spellings of a dtype) and ``x.type(cr.float32)``: a cast."""
+    if isinstance(dtype, _LegacyType):
+        dtype = dtype.dtype
+    elif isinstance(dtype, str):
+        prefix, _, short = dtype.rpartition(".")
+        if prefix in ("torch", "chainrule") and short in _LEGACY_TYPES:
+            dtype = _LEGACY_TYPES[short].dtype
+    return _cast_type(self, dtype)
+
+
+Tensor.type = _type

@@ -41,12 +41,12 @@ class Tensor:
 
     __array_priority__ = 1000  # numpy defers ``ndarray * tensor`` to Tensor.__rmul__
 
-    def __init__(self, data: Any = None, *, requires_grad: bool = False) -> None:
-        from .creation import _to_array
-        array = _to_array([] if data is None else data, None, None)
-        if array.dtype.kind not in "fb" or array.dtype.kind == "b":
-            array = array.astype(get_default_dtype().np)
-        Tensor._init(self, array, False, None, None)
+    def __init__(self, *args: Any, requires_grad: bool = False, device=None) -> None:
+        # PyTorch's legacy constructor: Tensor(2, 3) sizes, Tensor([1, 2]) float data,
+        # Tensor(t) shares t's memory (see chainrule/legacy.py)
+        from .legacy import legacy_array
+        array, vc = legacy_array("Tensor", tuple(a for a in args if a is not None), None, device)
+        Tensor._init(self, array, False, None, vc)
         if requires_grad:
             self.requires_grad = True
 

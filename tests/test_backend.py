@@ -54,8 +54,10 @@ def test_backend_for_device_and_device_objects():
     assert backend_for_device("cpu") is NUMPY and backend_for_device(Device("cpu")) is NUMPY
     d = Device("cuda:1")
     assert d.type == "cuda" and d.index == 1 and str(d) == "cuda:1"
-    assert repr(d) == "device(type='cuda', index=1)" and Device("cuda").index == 0
-    assert Device("cpu") == "cpu" and Device("cpu") != "cuda" and hash(Device("cpu")) == hash(Device("cpu"))
+    assert repr(d) == "device(type='cuda', index=1)" and Device("cuda").index is None
+    # as PyTorch: a device equals devices only, and "cuda" (the current one) is not "cuda:0"
+    assert Device("cpu") != "cpu" and Device("cuda") != Device("cuda:0")
+    assert Device("cpu") == Device("cpu") and hash(Device("cpu")) == hash(Device("cpu"))
     with pytest.raises(ValueError, match="unknown device type"):
         Device("tpu")
     with pytest.raises(TypeError):

@@ -17,7 +17,7 @@ def test_metadata():
     assert repr(t.shape) == "chainrule.Size([2, 3, 4])"
     assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4
     assert t.ndim == 3 and t.dim() == 3 and t.numel() == 24 and t.shape.numel() == 24
-    assert t.dtype == cr.float32 and t.device == "cpu" and str(t.device) == "cpu"
+    assert t.dtype == cr.float32 and t.device == cr.device("cpu") and str(t.device) == "cpu"
     assert t.device == cr.device("cpu") and not t.is_cuda
     assert len(t) == 2 and t.is_floating_point() and t.is_contiguous()
     assert t.stride() == torch.zeros(2, 3, 4).stride()

@@ -37,9 +37,7 @@ def _parse_device(spec, index) -> tuple:
         if index < 0:
             raise _device_error(f"device index must not be negative, got {index}")
     index = int(idx) if idx is not None else index
-    if kind == "cuda" and index is None:
-        index = 0
-    return kind, index
+    return kind, index  # device("cuda").index is None, as PyTorch: "the current CUDA device"
 
 
 class Device:
@@ -54,12 +52,11 @@ class Device:
         self.type, self.index = _parse_device(spec, index)
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, str):
-            try:
-                other = Device(other)
-            except (TypeError, ValueError):
-                return False
-        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+        # as PyTorch: a device equals devices only (device("cpu") == "cpu" is False there too,
+        # and device("cuda") != device("cuda:0"): compare .type to ask "is it on a GPU?")
+        if not isinstance(other, Device):
+            return NotImplemented
+        return (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self) -> int:
         return hash((self.type, self.index))
