@@ -7,7 +7,7 @@
 >>> x.grad
 tensor([[3., 3.]])
 """
-from .dtypes import (DType, bool_ as bool, float16, float32, float64, half, double, int8, int16,  # noqa: A004
+from .dtypes import (DType, bool_ as bool, float16, bfloat16, float32, float64, half, double, int8, int16,  # noqa: A004
                      int32, int64, uint8, short, long, get_default_dtype, set_default_dtype,
                      promote_types)
 from .dtypes import float as float  # noqa: A004,F401,E402

@@ -742,7 +742,7 @@ class _Decoder:
             raise self.fail(f"tensor {name!r}: 'parameter' and 'requires_grad' should be booleans")
         if not isinstance(device, str):
             raise self.fail(f"tensor {name!r}: 'device' should be a string, got {device!r:.40}")
-        if requires_grad and array.dtype.kind != "f":
+        if requires_grad and array.dtype.kind not in "fV":
             raise self.fail(f"tensor {name!r} of dtype {array.dtype} is marked requires_grad; "
                             "only floating-point tensors can require gradients")
         key = (name, repr(sorted(node.items())))

@@ -29,6 +29,8 @@ MAY_COPY = "may copy"
 TRACE: set | None = None
 # called as OBSERVER(op, inputs, result) after every op while set (diagnostics.record)
 OBSERVER = None
+# ml_dtypes' bfloat16 dtype once a bfloat16 tensor exists: ops then compute it in float32
+BF16 = None
 
 
 class Op:
@@ -81,7 +83,11 @@ class Op:
             xp = first_backend(inputs, op.name)
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
         try:
-            out = op.forward(xp, *arrays, **params)
+            if BF16 is None or op.view:  # (a view only reinterprets memory: any dtype)
+                out = op.forward(xp, *arrays, **params)
+            else:
+                from .._mldtypes import forward as bf16_forward
+                out = bf16_forward(op, xp, arrays, params)
         except Exception as e:  # turn array-library errors into ones that name the op
             raise forward_error(op, inputs, params, e) from None
         finally:
@@ -98,7 +104,7 @@ class Op:
             result._requires_grad = False
             result.grad_fn = None
             result._vc = VersionCounter()
-        if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
+        if GRAD.enabled and op.differentiable and out.dtype.kind in "fV":  # (V: bfloat16)
             needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
                 (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
             if True in needs:
