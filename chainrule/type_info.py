@@ -40,7 +40,7 @@ class finfo:  # noqa: N801 - PyTorch's name
         else:
             info = np.finfo(dtype.np)
             limits = dict(bits=info.bits, eps=float(info.eps), max=float(info.max),
-                          tiny=float(info.smallest_normal), resolution=float(info.resolution))
+                          tiny=float(info.smallest_normal), resolution=10.0 ** -info.precision)
         self.bits, self.eps, self.max = limits["bits"], limits["eps"], limits["max"]
         self.min, self.tiny = -limits["max"], limits["tiny"]
         self.smallest_normal, self.resolution = limits["tiny"], limits["resolution"]
