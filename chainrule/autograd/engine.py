@@ -23,7 +23,7 @@ from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
 _NDARRAY = NUMPY.ndarray
-BF16 = None  # ml_dtypes' bfloat16 dtype once a bfloat16 tensor exists (chainrule._mldtypes)
+BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
 _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss with respect to itself
 
 
@@ -604,9 +604,8 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
         ans = None if saved_ans is None else saved_ans.data
     else:
         inputs, ans = _saved_inputs(node, SavedTensor.array)
-    if BF16 is not None:  # bfloat16 rules compute in float32 (see chainrule._mldtypes)
-        from .._mldtypes import widen
-        ga, inputs, ans = widen(ga, inputs, ans)
+    if BF16_WIDEN is not None:  # bfloat16 rules compute in float32 (see chainrule._mldtypes)
+        ga, inputs, ans = BF16_WIDEN(ga, inputs, ans)
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.raw_vjps
     params = node.params

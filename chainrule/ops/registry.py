@@ -29,8 +29,8 @@ MAY_COPY = "may copy"
 TRACE: set | None = None
 # called as OBSERVER(op, inputs, result) after every op while set (diagnostics.record)
 OBSERVER = None
-# ml_dtypes' bfloat16 dtype once a bfloat16 tensor exists: ops then compute it in float32
-BF16 = None
+# once a bfloat16 tensor exists, chainrule._mldtypes.forward: ops compute bfloat16 in float32
+BF16_FORWARD = None
 
 
 class Op:
@@ -83,11 +83,10 @@ class Op:
             xp = first_backend(inputs, op.name)
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
         try:
-            if BF16 is None or op.view:  # (a view only reinterprets memory: any dtype)
+            if BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
                 out = op.forward(xp, *arrays, **params)
             else:
-                from .._mldtypes import forward as bf16_forward
-                out = bf16_forward(op, xp, arrays, params)
+                out = BF16_FORWARD(op, xp, arrays, params)
         except Exception as e:  # turn array-library errors into ones that name the op
             raise forward_error(op, inputs, params, e) from None
         finally:
