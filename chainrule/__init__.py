@@ -7,7 +7,7 @@
 >>> x.grad
 tensor([[3., 3.]])
 """
-from .dtypes import (DType, bool_ as bool, float16, float32, float64, half, double, int8, int16,  # noqa: A004
+from .dtypes import (DType, bool_ as bool, float16, bfloat16, float32, float64, half, double, int8, int16,  # noqa: A004
                      int32, int64, uint8, short, long, get_default_dtype, set_default_dtype,
                      promote_types)
 from .dtypes import float as float  # noqa: A004,F401,E402
@@ -27,6 +27,8 @@ from .serialization import *  # noqa: F401,F403,E402
 from . import serialization  # noqa: E402  (torch.serialization.safe_globals)
 # PyTorch's device, accelerator and process-wide switches, answered truthfully for chainrule
 from . import accelerator, amp, cuda, distributed, onnx  # noqa: E402
+from .amp import autocast, is_autocast_available, is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
+from .type_info import finfo, iinfo  # noqa: E402,F401
 from .backends import cuda as _backends_cuda, cudnn as _cudnn, mkldnn as _mkldnn  # noqa: E402,F401
 from .backends import mps as _mps, openmp as _openmp  # noqa: E402,F401
 from .nn import parallel as _parallel  # noqa: E402,F401

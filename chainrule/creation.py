@@ -36,7 +36,7 @@ def _infer_dtype(data) -> DType:
     while stack:
         item = stack.pop()
         if isinstance(item, Tensor):
-            kinds.add(item._data.dtype.kind)
+            kinds.add(item._data.dtype.kind.replace("V", "f"))  # (V: bfloat16)
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
         elif isinstance(item, bool) or isinstance(item, np.bool_):

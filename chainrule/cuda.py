@@ -214,6 +214,6 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
 def __getattr__(name: str):
     if name == "amp":  # chainrule.cuda.amp.GradScaler (imported on first use: amp imports cuda)
         from types import SimpleNamespace
-        from .amp import CudaGradScaler
-        return SimpleNamespace(GradScaler=CudaGradScaler)
+        from .amp import CudaAutocast, CudaGradScaler
+        return SimpleNamespace(GradScaler=CudaGradScaler, autocast=CudaAutocast)
     raise AttributeError(f"module 'chainrule.cuda' has no attribute {name!r}")

@@ -7,12 +7,19 @@ and a Python scalar never widens a tensor of the same category.
 >>> import chainrule as cr
 >>> cr.promote_types(cr.int64, cr.float32)
 chainrule.float32
+>>> cr.promote_types(cr.bfloat16, cr.float16)
+chainrule.float32
+
+``chainrule.bfloat16`` always exists as a dtype (its name, size and promotion need nothing);
+its arrays come from the optional package ml_dtypes (``pip install 'chainrule[bf16]'``),
+loaded when the first bfloat16 tensor is made. A bfloat16 array's NumPy kind is ``"V"``,
+not ``"f"``: code that asks an array whether it is floating checks ``kind in "fV"``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DType", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+__all__ = ["DType", "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
            "uint8", "bool", "promote_types", "get_default_dtype", "set_default_dtype"]
 
 
@@ -39,6 +46,31 @@ class DType:
         return self
 
 
+class _MLDType(DType):
+    """A floating dtype whose NumPy form lives in the optional package ml_dtypes.
+
+    Its name, size and promotion are known without it; ``.np`` (asked for only when an
+    array is made or cast) loads ml_dtypes, or raises an error that names the extra.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, name: str, itemsize: int) -> None:
+        self.name = name
+        self.is_floating_point = True
+        self.is_signed = True
+        self.itemsize = itemsize
+        self._category = 2
+
+    @property
+    def np(self) -> np.dtype:  # type: ignore[override]
+        from ._mldtypes import numpy_dtype
+        return numpy_dtype(self.name)
+
+    def __reduce__(self):
+        return (to_dtype, (self.name,))
+
+
 bool_ = DType("bool", np.bool_, 0)
 uint8 = DType("uint8", np.uint8, 1)
 int8 = DType("int8", np.int8, 1)
@@ -48,14 +80,16 @@ int64 = DType("int64", np.int64, 1)
 float16 = DType("float16", np.float16, 2)
 float32 = DType("float32", np.float32, 2)
 float64 = DType("float64", np.float64, 2)
+bfloat16 = _MLDType("bfloat16", 2)
 globals()["bool"] = bool_  # chainrule.bool, as torch.bool
 
 half, float, double = float16, float32, float64  # noqa: A001 - PyTorch aliases
 short, int, long = int16, int32, int64  # noqa: A001
 
-ALL_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
-_BY_NP = {d.np: d for d in ALL_DTYPES}
-_BY_NP_TYPE = {d.np.type: d for d in ALL_DTYPES}
+_NUMPY_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+ALL_DTYPES = _NUMPY_DTYPES + (bfloat16,)
+_BY_NP = {d.np: d for d in _NUMPY_DTYPES}  # (bfloat16's joins when ml_dtypes is loaded)
+_BY_NP_TYPE = {d.np.type: d for d in _NUMPY_DTYPES}
 
 _default_float = float32
 
@@ -71,6 +105,9 @@ def from_numpy_dtype(np_dtype) -> DType:
         return _BY_NP[dt]
     if dt.kind == "u":
         return int64
+    if dt.kind == "V" and dt.name == "bfloat16" and bfloat16.np == dt:  # ml_dtypes' bfloat16
+        _BY_NP[dt] = bfloat16
+        return bfloat16
     raise TypeError(f"chainrule has no dtype for NumPy dtype {dt}; supported: "
                     + ", ".join(d.name for d in ALL_DTYPES))
 
@@ -150,6 +187,8 @@ def promote_types(a: DType, b: DType) -> DType:
     if a._category == 1 and (a is uint8 or b is uint8):
         other = b if a is uint8 else a
         return int16 if other is int8 else other
+    if a.itemsize == b.itemsize == 2 and a._category == 2:  # float16 with bfloat16: neither
+        return float32  # holds the other (range against precision), as in PyTorch
     return a if a.itemsize >= b.itemsize else b
 
 

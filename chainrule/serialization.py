@@ -83,8 +83,17 @@ _DTYPES = {"BOOL": np.dtype("?"), "U8": np.dtype("u1"), "I8": np.dtype("i1"),
            "I16": np.dtype("<i2"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8"),
            "F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 _NAMES = {dt.newbyteorder("="): name for name, dt in _DTYPES.items()}
-_KNOWN_OTHER = {"BF16", "F8_E4M3", "F8_E5M2", "U16", "U32", "U64", "C64", "F4", "F6_E2M3",
+_KNOWN_OTHER = {"F8_E4M3", "F8_E5M2", "U16", "U32", "U64", "C64", "F4", "F6_E2M3",
                 "F6_E3M2", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ"}
+
+
+def _bfloat16_entry(name: str) -> None:
+    """Add BF16 to the tables above, once ml_dtypes is loaded (asking for the dtype loads it,
+    or raises the error that names the extra)."""
+    if name == "BF16" and "BF16" not in _DTYPES:
+        from .dtypes import bfloat16
+        _DTYPES["BF16"] = bfloat16.np
+        _NAMES[bfloat16.np] = "BF16"
 
 
 def _fail(message: str) -> SerializationError:
@@ -122,6 +131,8 @@ class _Encoder:
         else:
             array = obj
         native = array.dtype.newbyteorder("=")
+        if native.kind == "V" and native.name == "bfloat16":
+            _bfloat16_entry("BF16")
         if native not in _NAMES:
             raise _fail(f"save: the array at '{path}' has dtype {array.dtype}, which safetensors"
                         f" files from chainrule cannot hold; expected one of "
@@ -553,6 +564,7 @@ def _check_entry(name: str, entry, body_len: int, where: str) -> tuple[np.dtype,
         raise _fail(f"{bad} should be an object with exactly 'dtype', 'shape' and "
                     f"'data_offsets', got {entry!r:.120}")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    _bfloat16_entry(dtype)
     if not isinstance(dtype, str) or dtype not in _DTYPES:
         extra = " (a safetensors dtype chainrule has no tensor type for)" \
             if isinstance(dtype, str) and dtype in _KNOWN_OTHER else ""
@@ -742,7 +754,7 @@ class _Decoder:
             raise self.fail(f"tensor {name!r}: 'parameter' and 'requires_grad' should be booleans")
         if not isinstance(device, str):
             raise self.fail(f"tensor {name!r}: 'device' should be a string, got {device!r:.40}")
-        if requires_grad and array.dtype.kind != "f":
+        if requires_grad and array.dtype.kind not in "fV":
             raise self.fail(f"tensor {name!r} of dtype {array.dtype} is marked requires_grad; "
                             "only floating-point tensors can require gradients")
         key = (name, repr(sorted(node.items())))

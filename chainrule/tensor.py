@@ -108,7 +108,7 @@ class Tensor:
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return self._data.dtype.kind in "fV"  # (V: bfloat16)
 
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
@@ -138,7 +138,7 @@ class Tensor:
                                "you can only change requires_grad of leaf tensors; use detach() "
                                "to get a tensor that does not require grad")
             return
-        if value and self._data.dtype.kind != "f":
+        if value and self._data.dtype.kind not in "fV":
             raise op_error(DTypeError, "requires_grad",
                            f"only floating-point tensors can require gradients, got dtype "
                            f"{self.dtype.name}; convert first, e.g. x.float()")
@@ -293,9 +293,11 @@ class Tensor:
             raise op_error(ChainruleError, "numpy",
                            "can't call numpy() on a tensor that requires grad; use "
                            "tensor.detach().numpy()")
+        _no_numpy_bfloat16(self._data)
         return backend_of(self._data).to_host(self._data)
 
     def __array__(self, dtype=None, copy=None):
+        _no_numpy_bfloat16(self._data)
         array = backend_of(self._data).to_host(self._data)
         return array if dtype is None else array.astype(dtype)
 
@@ -364,6 +366,14 @@ class Tensor:
 _new_object = object.__new__
 
 
+def _no_numpy_bfloat16(array) -> None:
+    """NumPy has no bfloat16, so PyTorch's ``.numpy()`` refuses one: so do we (ml_dtypes'
+    array type would be a chainrule-only answer)."""
+    if array.dtype.kind == "V":
+        raise op_error(DTypeError, "numpy", "Got unsupported ScalarType BFloat16; NumPy has no "
+                       "bfloat16: convert first, e.g. t.float().numpy()")
+
+
 def _engine_backward(*args) -> None:
     """autograd.engine.backward, imported on first use (the engine imports this module)."""
     global _engine_backward
@@ -415,7 +425,7 @@ class _Formatter:
 
     def __init__(self, array) -> None:
         import numpy as np
-        self.floating = array.dtype.kind == "f"
+        self.floating = array.dtype.kind in "fV"
         self.int_mode, self.sci_mode, self.max_width = True, False, 1
         flat = array.reshape(-1)
         if not self.floating:

@@ -23,6 +23,7 @@ from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
 
 _NDARRAY = NUMPY.ndarray
+BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
 _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss with respect to itself
 
 
@@ -625,6 +626,8 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
         ans = None if saved_ans is None else saved_ans.data
     else:
         inputs, ans = _saved_inputs(node, SavedTensor.array)
+    if BF16_WIDEN is not None:  # bfloat16 rules compute in float32 (see chainrule._mldtypes)
+        ga, inputs, ans = BF16_WIDEN(ga, inputs, ans)
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.raw_vjps
     params = node.params
@@ -800,7 +803,7 @@ def _check_finite(node: Node, i: int, gi) -> None:
     from .anomaly import forward_trace_note
     xp = backend_of(gi._data)
     data = gi._data
-    if data.dtype.kind == "f" and not bool(xp.all(xp.isfinite(data))):
+    if data.dtype.kind in "fV" and not bool(xp.all(xp.isfinite(data))):
         kinds = [k for k, bad in (("nan", xp.any(xp.isnan(data))), ("inf", xp.any(xp.isinf(data))))
                  if bool(bad)]
         raise BackwardError(f"anomaly: {node.name()} returned non-finite values ({', '.join(kinds)}) "

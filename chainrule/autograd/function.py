@@ -464,7 +464,7 @@ def _record(ctx: FunctionCtx, op, out_op, node_cls, args: tuple, positions: tupl
     ctx._nargs = len(args)
     ctx._tensor_positions = positions
     diff = [k for k, o in enumerate(output if is_tuple else (output,))
-            if isinstance(o, Tensor) and o._data.dtype.kind == "f" and id(o) not in nondiff]
+            if isinstance(o, Tensor) and o._data.dtype.kind in "fV" and id(o) not in nondiff]
     if not diff:
         return output
     node = node_cls(op, ctx, inputs, [t._requires_grad for t in inputs])
@@ -551,7 +551,7 @@ def once_differentiable(fn: Callable) -> Callable:
         delayed = _DELAYED[0]
 
         def wrap(o):  # as PyTorch: a leaf that requires grad, through a node that refuses
-            if isinstance(o, Tensor) and o._data.dtype.kind == "f":
+            if isinstance(o, Tensor) and o._data.dtype.kind in "fV":
                 return delayed(o.detach().requires_grad_(True))
             return o
         return tuple(map(wrap, outputs)) if isinstance(outputs, tuple) else wrap(outputs)

@@ -60,7 +60,7 @@ def _diff_positions(inputs: tuple, who: str) -> list[int]:
 
 
 def _float_outputs(outputs: tuple) -> list[int]:
-    return [k for k, o in enumerate(outputs) if _is_tensor(o) and o._data.dtype.kind == "f"]
+    return [k for k, o in enumerate(outputs) if _is_tensor(o) and o._data.dtype.kind in "fV"]
 
 
 def _evaluate(func, inputs: tuple) -> tuple:

@@ -78,9 +78,9 @@ def _scalar_np_dtype(value, like: Tensor):
     if isinstance(value, bool):
         return like._data.dtype
     if isinstance(value, numbers.Integral):
-        return like._data.dtype if kind in "iuf" else "int64"
+        return like._data.dtype if kind in "iufV" else "int64"
     if isinstance(value, numbers.Real):
-        return like._data.dtype if kind == "f" else get_default_dtype().np
+        return like._data.dtype if kind in "fV" else get_default_dtype().np  # (V: bfloat16)
     raise op_error(DTypeError, "op", f"complex scalars are not supported, got {value!r}")
 
 
@@ -93,7 +93,7 @@ def binary_operands(a, b, op: str, float_result: bool = False):
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
         da, db = a._data.dtype, b._data.dtype
-        if da == db and (not float_result or da.kind == "f"):
+        if da == db and (not float_result or da.kind in "fV"):
             return a, b
         dims = [t for t in (a, b) if t._data.ndim > 0]
         zero = [t for t in (a, b) if t._data.ndim == 0]

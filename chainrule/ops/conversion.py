@@ -1,7 +1,8 @@
 """Dtype and device conversion, copies: ``to``, ``float()``, ``clone`` …"""
 from __future__ import annotations
 
-from ..dtypes import DType, bool_, float16, float32, float64, int32, int64, to_dtype, uint8, int8, int16
+from ..dtypes import (DType, bfloat16, bool_, float16, float32, float64, int32, int64, to_dtype, uint8,
+                      int8, int16)
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 from ._operands import tensor_method
@@ -21,7 +22,7 @@ defvjp_raw(clone_op, lambda xp, g, ans, x: g)
 def _cast(t: Tensor, dtype: DType, copy: bool = False) -> Tensor:
     if t._data.dtype == dtype.np and not copy:
         return t
-    if dtype.np.kind != "f" and t._requires_grad:
+    if not dtype.is_floating_point and t._requires_grad:
         # an integer result leaves the graph, as in PyTorch
         return Tensor._make(t._data.astype(dtype.np))
     return to_dtype_op(t, dtype=dtype.np)
@@ -98,7 +99,7 @@ def _caster(dtype: DType, name: str):
     return fn
 
 
-for _dt, _names in ((float32, ("float",)), (float64, ("double",)), (float16, ("half",)),
+for _dt, _names in ((float32, ("float",)), (float64, ("double",)), (float16, ("half",)), (bfloat16, ("bfloat16",)),
                     (int64, ("long",)), (int32, ("int",)), (int16, ("short",)), (int8, ("char",)),
                     (uint8, ("byte",)), (bool_, ("bool",))):
     for _name in _names:
@@ -109,7 +110,7 @@ for _dt, _names in ((float32, ("float",)), (float64, ("double",)), (float16, ("h
 def type_(self: Tensor, dtype=None):
     """Without an argument the type name ('chainrule.FloatTensor'); with one, a cast."""
     if dtype is None:
-        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "bfloat16": "BFloat16Tensor",
                  "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
                  "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
         return "chainrule." + names[self.dtype.name]

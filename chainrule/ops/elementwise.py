@@ -99,7 +99,7 @@ def div_fn(input, other, *, rounding_mode: str | None = None) -> Tensor:
         return floor_divide(input, other)
     if rounding_mode == "trunc":
         a, b = binary_operands(input, other, "div")
-        if a._data.dtype.kind == "f":
+        if a._data.dtype.kind in "fV":
             return trunc(div(a, b))
         _no_bool(a, "div", b)
         return div_trunc_int(a, b)
@@ -278,7 +278,7 @@ def _floating(t, name):
     if not isinstance(t, Tensor):
         from ._operands import as_tensor_arg
         t = as_tensor_arg(t, name)
-    if t._data.dtype.kind != "f":
+    if t._data.dtype.kind not in "fV":
         return t.to(get_default_dtype())
     return t
 
@@ -449,7 +449,7 @@ def _rounding(name, fwd):
 
     def fn(input: Tensor) -> Tensor:
         kind = input._data.dtype.kind
-        if kind != "f" and (name != "sign" or kind == "b"):
+        if kind not in "fV" and (name != "sign" or kind == "b"):
             return input.clone()  # integers are already whole; the sign of a bool is itself
         return op(input)
     fn.__name__ = fn.__qualname__ = name
@@ -473,7 +473,7 @@ defvjp(round_op, lambda g, ans, x, decimals: g * 0)
 @tensor_method("round")
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
     """Round half to even (as PyTorch), optionally to ``decimals`` places."""
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         return input.clone()
     return round_op(input, decimals=int(decimals))
 
@@ -663,7 +663,7 @@ def clamp(input: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch'
     from .._args import number_value  # bounds NumPy cannot compare with are refused by name
     min = None if min is None else number_value(min, "clamp", "min")
     max = None if max is None else number_value(max, "clamp", "max")
-    if input._data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+    if input._data.dtype.kind not in "fV" and (isinstance(min, float) or isinstance(max, float)):
         input = input.to(get_default_dtype())
     for bound in (min, max):  # a bound is converted to the input's dtype: it must fit (as PyTorch)
         check_fill_value(bound, input._data.dtype, "clamp")
@@ -766,7 +766,7 @@ _isfinite = nondifferentiable(defop("isfinite", lambda xp, a: xp.isfinite(a)), "
 def _bitwise(op, name):
     def fn(input, other) -> Tensor:
         a, b = binary_operands(input, other, name)
-        if a._data.dtype.kind == "f":
+        if a._data.dtype.kind in "fV":
             raise op_error(DTypeError, name, f"expected integer or bool tensors, got {a.dtype.name}")
         return op(a, b)
     fn.__name__ = fn.__qualname__ = name
@@ -788,7 +788,7 @@ def logical_not(input: Tensor) -> Tensor:
 
 @tensor_method("bitwise_not", "__invert__")
 def bitwise_not(input: Tensor) -> Tensor:
-    if input._data.dtype.kind == "f":
+    if input._data.dtype.kind in "fV":
         raise op_error(DTypeError, "bitwise_not", f"expected an integer or bool tensor, got "
                        f"{input.dtype.name}")
     return _bitwise_not(input)

@@ -29,7 +29,7 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
     for item in index:
         if isinstance(item, Tensor):
             arr = item._data
-            if arr.dtype.kind == "f":
+            if arr.dtype.kind in "fV":
                 raise op_error(IndexingError, "getitem", "index tensors must be integer or bool, "
                                f"got dtype {item.dtype.name}")
             if arr.ndim == 0 and arr.dtype.kind in "iu":

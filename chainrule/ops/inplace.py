@@ -21,7 +21,7 @@ from . import elementwise as ew
 from ._operands import check_fill_value, is_scalar, tensor_method
 from .views import check_view_change, refresh_views, view_scatter_op
 
-_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "V": 2}  # (V: bfloat16)
 
 
 def _records(self: Tensor, others) -> bool:
@@ -173,7 +173,7 @@ def _fast(self: Tensor, other, ufunc_name: str, name: str):
         if _CATEGORY[o.dtype.kind] > _CATEGORY[data.dtype.kind] or data.dtype.kind == "b":
             return None
     elif is_scalar(other) and not isinstance(other, bool):
-        if data.dtype.kind != "f" and isinstance(other, float):
+        if data.dtype.kind not in "fV" and isinstance(other, float):
             return None
         if data.dtype.kind == "b":
             return None
@@ -219,7 +219,7 @@ def mul_(self: Tensor, other) -> Tensor:
 
 @tensor_method("div_", "divide_", "true_divide_")
 def div_(self: Tensor, other, *, rounding_mode=None) -> Tensor:
-    if rounding_mode is None and self._data.dtype.kind == "f" and \
+    if rounding_mode is None and self._data.dtype.kind in "fV" and \
             _fast(self, other, "true_divide", "div_") is not None:
         return self
     return inplace(self, "div_", lambda s: ew.div_fn(s, other, rounding_mode=rounding_mode), (other,))

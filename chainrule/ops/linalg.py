@@ -5,6 +5,7 @@ from .._args import index_value, tensor_value
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, tensor_method, wrap_dim
+from ..amp import AUTOCAST, autocast_inputs
 from .registry import defop, defvjp, defvjp_raw
 from .shape import reshape, transpose, unsqueeze, squeeze
 
@@ -44,6 +45,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 
 def _matmul(input: Tensor, other: Tensor, op: str) -> Tensor:
     """matmul, with errors that name ``op`` (the function the user called)."""
+    if AUTOCAST.active:  # inside chainrule.autocast: the product in its lower precision
+        input, other = autocast_inputs(input, other)
     a, b = input, other
     if type(a) is not Tensor or type(b) is not Tensor or a._data.dtype != b._data.dtype:
         a, b = _matrices(a, b, op)  # the common case skips the call

@@ -92,7 +92,7 @@ def _prepare(input: Tensor, dim, op: str, dtype=None, keepdim=False):
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all dims when None). Bool and integer sums are int64."""
     if dim is None and dtype is None and keepdim is False and type(input) is Tensor and \
-            input._data.dtype.kind == "f":
+            input._data.dtype.kind in "fV":
         # the loss.sum() of every training step: nothing to convert or check
         return sum_op(input, dims=None, keepdim=False, in_shape=input._data.shape)
     input, dims = _prepare(input, dim, "sum", dtype, keepdim)
@@ -112,7 +112,7 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Arithmetic mean over ``dim``; floating inputs only (as PyTorch)."""
     input, dims = _prepare(input, dim, "mean", dtype, keepdim)
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise op_error(DTypeError, "mean", f"expected a floating-point tensor, got dtype "
                        f"{input.dtype.name}; convert with .float() or pass dtype=")
     count = _count(input._data.shape, dims)
@@ -292,7 +292,7 @@ def _var(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str) -> Te
     if isinstance(dim, bool):  # var(x, False): the old positional ``unbiased``
         dim, unbiased = None, dim
     input, dims = _prepare(input, dim, op, keepdim=keepdim)
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise op_error(DTypeError, op, f"expected a floating-point tensor, got {input.dtype.name}")
     correction = _correction(unbiased, correction, op)
     if _count(input._data.shape, dims) - correction <= 0:  # PyTorch's warning: the result is inf/nan
@@ -492,7 +492,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     if dim is None:
         dim = tuple(range(input.ndim))
     input, dims = _prepare(input, dim, "logsumexp", keepdim=keepdim)
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         input = input.to(get_default_dtype())
     return logsumexp_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
 
@@ -509,7 +509,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
             raise op_error(ArgumentError, "norm", f"p must be a number, 'fro' or 'nuc', got {p!r}")
     elif p is not None:
         p = number_value(p, "norm", "p")
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in "fV":
         raise op_error(DTypeError, "norm", f"expected a floating-point tensor, got {input.dtype.name}")
     if p in ("fro", 2, 2.0, None):
         p = 2.0

@@ -29,6 +29,8 @@ MAY_COPY = "may copy"
 TRACE: set | None = None
 # called as OBSERVER(op, inputs, result) after every op while set (diagnostics.record)
 OBSERVER = None
+# once a bfloat16 tensor exists, chainrule._mldtypes.forward: ops compute bfloat16 in float32
+BF16_FORWARD = None
 
 
 class Op:
@@ -81,7 +83,10 @@ class Op:
             xp = first_backend(inputs, op.name)
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
         try:
-            out = op.forward(xp, *arrays, **params)
+            if BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
+                out = op.forward(xp, *arrays, **params)
+            else:
+                out = BF16_FORWARD(op, xp, arrays, params)
         except Exception as e:  # turn array-library errors into ones that name the op
             raise forward_error(op, inputs, params, e) from None
         finally:
@@ -98,7 +103,7 @@ class Op:
             result._requires_grad = False
             result.grad_fn = None
             result._vc = VersionCounter()
-        if GRAD.enabled and op.differentiable and out.dtype.kind == "f":
+        if GRAD.enabled and op.differentiable and out.dtype.kind in "fV":  # (V: bfloat16)
             needs = (inputs[0]._requires_grad, inputs[1]._requires_grad) if n == 2 else \
                 (inputs[0]._requires_grad,) if n == 1 else tuple([t._requires_grad for t in inputs])
             if True in needs:

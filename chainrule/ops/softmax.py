@@ -29,7 +29,7 @@ defvjp_raw(log_softmax_op, lambda xp, g, ans, x, dim: g - xp.exp(ans) * g.sum(di
 def _prep(input: Tensor, dim, dtype, op: str):
     if dtype is not None:
         input = input.to(to_dtype(dtype))
-    elif input._data.dtype.kind != "f":
+    elif input._data.dtype.kind not in "fV":
         from ..dtypes import get_default_dtype
         input = input.to(get_default_dtype())
     if dim is None:

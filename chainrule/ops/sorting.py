@@ -33,7 +33,7 @@ def _order(x, dim: int, descending: bool):
     if not descending:
         return xp.argsort(x, axis=dim, kind="stable").astype("int64")
     moved = xp.moveaxis(x, dim, -1)
-    if moved.dtype.kind == "f":
+    if moved.dtype.kind in "fV":
         # keys for lexsort, last one primary: NaN first, then larger values first
         keys = (-moved, ~xp.isnan(moved))
     elif moved.dtype.kind == "b":
@@ -131,7 +131,7 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
     wherever a NaN is present."""
     if dim is None:
         if input.numel() == 0:  # nan, as PyTorch
-            if input._data.dtype.kind != "f":
+            if input._data.dtype.kind not in "fV":
                 raise op_error(ShapeError, "median", "cannot take the median of an empty "
                                f"{input.dtype.name} tensor")
             return Tensor._make(backend_of(input._data).full((), float("nan"), dtype=input._data.dtype))
@@ -143,7 +143,7 @@ def _median_of(input: Tensor, dim, keepdim: bool):
     xp = backend_of(input._data)
     d = _dim(input, dim, "median")
     result = _pick(input, d, True, lambda n: (n - 1) // 2, "median", median_result)
-    if input._data.dtype.kind == "f" and input.ndim:
+    if input._data.dtype.kind in "fV" and input.ndim:
         nan_rows = xp.isnan(input._data).any(axis=d, keepdims=True)
         if nan_rows.any():  # the first NaN of each such row, as PyTorch
             first_nan = xp.argmax(xp.isnan(input._data), axis=d)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 
+from ...amp import AUTOCAST, autocast_inputs
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.conv import conv2d_op, conv_transpose2d_op
 from ...tensor import Tensor
@@ -104,6 +105,8 @@ def _per_batch(run, x: Tensor) -> Tensor:
 
 
 def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, op: str) -> Tensor:
+    if AUTOCAST.active:  # inside chainrule.autocast: the convolution in its lower precision
+        input, weight, bias = autocast_inputs(input, weight, bias)
     x, w, unbatched = _batched_2d(input, weight, bias, nd, op)
     kernel = tuple(w.shape[2:])
     if min(kernel) < 1:
@@ -162,6 +165,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
                     nd: int, op: str) -> Tensor:
+    if AUTOCAST.active:  # inside chainrule.autocast: the convolution in its lower precision
+        input, weight, bias = autocast_inputs(input, weight, bias)
     x, w, unbatched = _batched_2d(input, weight, bias, nd, op)
     stride = pair(stride, nd, "stride", op)
     dilation = pair(dilation, nd, "dilation", op)

@@ -8,6 +8,7 @@ chainrule.Size([2, 4])
 from __future__ import annotations
 
 from ...backends import NUMPY
+from ...amp import AUTOCAST, autocast_inputs
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.registry import defop, defvjp, defvjp_raw
 from ...tensor import Tensor
@@ -81,6 +82,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and tuple(bias.shape) not in ((weight.shape[0],), ()):
         raise op_error(ShapeError, "linear", f"bias of shape {tuple(bias.shape)} does not fit weight "
                        f"of shape {tuple(weight.shape)}: expected ({weight.shape[0]},)")
+    if AUTOCAST.active:  # inside chainrule.autocast: the product in its lower precision
+        input, weight, bias = autocast_inputs(input, weight, bias)
     if input.dtype != weight.dtype:
         raise op_error(DTypeError, "linear",
                        f"input has dtype {input.dtype.name} but weight has {weight.dtype.name}; "

@@ -34,6 +34,8 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm"
 def moments(x, axes, eps):
     """Mean, biased variance and 1/sqrt(var + eps) of the array ``x`` over ``axes`` (kept)."""
     xp = backend_of(x)
+    if x.dtype.kind == "V":  # bfloat16: statistics in float32, as PyTorch's kernels keep them
+        x = x.astype("float32")
     mean = x.mean(axis=axes, keepdims=True)
     centered = x - mean
     var = xp.mean(centered * centered, axis=axes, keepdims=True)
@@ -158,6 +160,9 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         if t is not None and tuple(t.shape) != shape:
             raise op_error(ShapeError, op, f"expected {name} of shape {shape}, got "
                            f"{tuple(t.shape)}")
+    if input._data.dtype.itemsize == 2:  # PyTorch computes a half or bfloat16 layer norm
+        wide = [None if t is None else t.float() for t in (input, weight, bias)]  # in float32
+        return layer_norm(*wide[:1], shape, *wide[1:], eps).to(input.dtype)  # and rounds once
     axes = tuple(range(input.ndim - k, input.ndim))
     return _affine(_normalize(input, axes, eps), weight, bias, shape)
 
