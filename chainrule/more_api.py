@@ -1,6 +1,7 @@
 """Top-level names PyTorch programs use that are not ops: constants (``pi``, ``inf``), type
-queries (``finfo``, ``is_tensor``, ``result_type``), grid and stacking helpers (``meshgrid``,
+queries (``is_tensor``, ``result_type``), grid and stacking helpers (``meshgrid``,
 ``column_stack``, ``atleast_2d``), and ``compile``, which chainrule has nothing to do for.
+(``finfo``/``iinfo`` live in type_info.py.)
 
 >>> import chainrule as cr
 >>> cr.finfo(cr.float32).eps, cr.iinfo(cr.int8).max, cr.is_tensor(cr.ones(1)), round(cr.pi, 4)
@@ -19,46 +20,13 @@ from . import dtypes
 from .errors import DTypeError, op_error, warn_user
 from .tensor import Tensor
 
-__all__ = ["pi", "e", "inf", "nan", "newaxis", "finfo", "iinfo", "is_tensor", "is_floating_point",
+__all__ = ["pi", "e", "inf", "nan", "newaxis", "is_tensor", "is_floating_point",
            "is_complex", "is_nonzero", "is_signed", "numel", "result_type", "can_cast", "meshgrid",
            "cartesian_prod", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "dstack",
            "row_stack", "hsplit", "vsplit", "dsplit", "compile"]
 
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 newaxis = None
-
-
-class finfo:  # noqa: N801 - PyTorch's name
-    """Limits of a floating dtype (the default one when none is given): ``eps``, ``max``,
-    ``min``, ``tiny``, ``smallest_normal``, ``resolution``, ``bits``."""
-
-    def __init__(self, type=None) -> None:  # noqa: A002 - PyTorch's argument name
-        dtype = dtypes.get_default_dtype() if type is None else type
-        if not isinstance(dtype, dtypes.DType) or not dtype.is_floating_point:
-            raise op_error(DTypeError, "finfo", f"expected a floating dtype, got {dtype!r}")
-        info = np.finfo(dtype.np)
-        self.bits, self.dtype = int(info.bits), dtype.name
-        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
-        self.tiny = self.smallest_normal = float(info.smallest_normal)
-        self.resolution = 10.0 ** -int(info.precision)  # (float(float32(1e-6)) is not 1e-6)
-
-    def __repr__(self) -> str:
-        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
-                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, "
-                f"dtype={self.dtype})")
-
-
-class iinfo:  # noqa: N801
-    """Limits of an integer dtype: ``max``, ``min``, ``bits``."""
-
-    def __init__(self, type) -> None:  # noqa: A002
-        if not isinstance(type, dtypes.DType) or type.is_floating_point or type.name == "bool":
-            raise op_error(DTypeError, "iinfo", f"expected an integer dtype, got {type!r}")
-        info = np.iinfo(type.np)
-        self.bits, self.max, self.min, self.dtype = int(info.bits), int(info.max), int(info.min), type.name
-
-    def __repr__(self) -> str:
-        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
 
 
 def is_tensor(obj: Any) -> bool:
