@@ -20,7 +20,13 @@ from .rmsprop import RMSprop
 from .adagrad import Adagrad
 from .adamax import Adamax
 from .lbfgs import LBFGS
+
+from .adadelta import Adadelta
+from .nadam import NAdam
+from .radam import RAdam
+from .rprop import Rprop
+from .asgd import ASGD
 from . import functional, lr_scheduler  # noqa: F401
 
 __all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "LBFGS",
-           "functional", "lr_scheduler"]
+           "functional", "lr_scheduler", "Adadelta", "NAdam", "RAdam", "Rprop", "ASGD"]
