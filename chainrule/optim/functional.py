@@ -20,3 +20,6 @@ from .radam import radam_update
 from .rprop import rprop_update
 
 __all__ += ["adadelta_update", "nadam_update", "radam_update", "rprop_update", "asgd_update"]
+from .adafactor import adafactor_update
+
+__all__ += ["adafactor_update"]

@@ -1,4 +1,4 @@
-"""Adadelta, NAdam, RAdam, Rprop and ASGD side by side with torch.optim: same parameters, same
+"""Adadelta, NAdam, RAdam, Rprop, ASGD and Adafactor side by side with torch.optim: same parameters, same
 gradients, every state entry compared."""
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ CONFIGS = [
     ("ASGD", dict(lr=0.05, lambd=0.1, alpha=0.5, t0=5)),  # averaging starts after step 5
     ("ASGD", dict(lr=0.05, t0=3, weight_decay=0.1)),
     ("ASGD", dict(lr=0.05, t0=2, maximize=True, weight_decay=0.05)),
+    ("Adafactor", dict()),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, d=2.0)),
+    ("Adafactor", dict(lr=0.05, eps=(1e-20, 1e-2), weight_decay=0.1)),
+    ("Adafactor", dict(lr=0.05, maximize=True, weight_decay=0.05, foreach=False)),
 ]
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CONFIGS]
 FULL_STATE = {
@@ -41,6 +45,7 @@ FULL_STATE = {
     "RAdam": dict(lr=0.01, betas=(0.9, 0.8)),
     "Rprop": dict(lr=0.05, etas=(0.3, 1.5)),
     "ASGD": dict(lr=0.05, lambd=0.1, t0=4),
+    "Adafactor": dict(lr=0.05, weight_decay=0.1),
 }
 NAMES = sorted(FULL_STATE)
 
@@ -227,6 +232,12 @@ VALIDATION = [
     ("Rprop", dict(etas=(0.5, 0.9)), "Invalid eta values: 0.5, 0.9"),
     ("ASGD", dict(weight_decay=-0.5), "Invalid weight_decay value: -0.5"),
     ("ASGD", dict(lr=-0.5), "Invalid learning rate: -0.5"),
+    ("Adafactor", dict(lr=-0.5), "Learning rate should be >= 0 but is: -0.5"),
+    ("Adafactor", dict(beta2_decay=0.5), "beta2_decay should be <= 0 but is: 0.5"),
+    ("Adafactor", dict(eps=(-1.0, 1e-3)), "epsilon1 should be >= 0 but is: -1.0"),
+    ("Adafactor", dict(eps=(None, -1.0)), "epsilon2 should be >= 0 but is: -1.0"),
+    ("Adafactor", dict(d=0.5), "Clipping threshold d should be >= 1 but is: 0.5"),
+    ("Adafactor", dict(weight_decay=-1.0), "weight_decay should be >= 0 but is: -1.0"),
 ]
 
 
@@ -240,8 +251,9 @@ def test_invalid_hyperparameters_are_rejected_with_torchs_message(name, kwargs, 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_differentiable_is_refused_and_closure_loss_is_returned(name):
-    with pytest.raises(NotImplementedError, match="differentiable"):
-        getattr(cr.optim, name)([cr.zeros(1, requires_grad=True)], differentiable=True)
+    if name != "Adafactor":  # which has no such option (a TypeError in both libraries)
+        with pytest.raises(NotImplementedError, match="differentiable"):
+            getattr(cr.optim, name)([cr.zeros(1, requires_grad=True)], differentiable=True)
     w = cr.tensor([3.0], requires_grad=True)
     opt = getattr(cr.optim, name)([w])
 
@@ -251,3 +263,16 @@ def test_differentiable_is_refused_and_closure_loss_is_returned(name):
         loss.backward()
         return loss
     assert opt.step(closure).item() == 9.0 and w.item() < 3.0
+
+
+def test_adafactor_factors_the_last_two_dimensions():
+    shapes = [(2, 3, 4), (4, 1), (1, 5)]
+    ours, theirs, opt, topt = _pair("Adafactor", dict(lr=0.05), 9, shapes)
+    for k, grads in enumerate(grad_sequence(9, 8, shapes)):
+        set_grads(ours, theirs, grads)
+        opt.step()
+        topt.step()
+        assert_params_close(ours, theirs, f"step {k}")
+    _assert_state_matches(opt, topt, ours, theirs)
+    assert tuple(opt.state[ours[0]]["row_var"].shape) == (2, 3, 1)
+    assert tuple(opt.state[ours[0]]["col_var"].shape) == (2, 1, 4)
