@@ -20,7 +20,16 @@ from .rmsprop import RMSprop
 from .adagrad import Adagrad
 from .adamax import Adamax
 from .lbfgs import LBFGS
+
+from .adadelta import Adadelta
+from .nadam import NAdam
+from .radam import RAdam
+from .rprop import Rprop
+from .asgd import ASGD
+from .adafactor import Adafactor
 from . import functional, lr_scheduler  # noqa: F401
+from . import swa_utils  # noqa: F401
 
 __all__ = ["Optimizer", "required", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "LBFGS",
-           "functional", "lr_scheduler"]
+           "functional", "lr_scheduler", "Adadelta", "NAdam", "RAdam", "Rprop", "ASGD", "swa_utils",
+           "Adafactor"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..backends import backend_of
-from ..backends.blas import axpy_
+from ..backends.blas import _AXPY, axpy_
 
 
 class Scratch:
@@ -106,3 +108,24 @@ def mul_add_sq_(xp, acc, grad, decay: float, weight: float, tmp) -> None:
     if weight != 1:
         tmp *= weight
     acc += tmp
+
+
+def fused_axpy_(y, x, alpha) -> None:
+    """``y += alpha * x`` rounded once per element (a fused multiply-add), as PyTorch's
+    ``add_(x, alpha=...)`` on the CPU rounds; NumPy's two passes round twice.
+
+    Used where trajectories are compared to the last bits (L-BFGS); BLAS's axpy does
+    the fused form, so it is called at any size (NumPy's form when it is not there).
+
+    >>> import numpy as np
+    >>> y = np.array([1.0, 2.0])
+    >>> fused_axpy_(y, np.array([0.5, 0.25]), 2.0)
+    >>> y
+    array([2. , 2.5])
+    """
+    fn = _AXPY.get(y.dtype) if type(y) is np.ndarray and type(x) is np.ndarray else None
+    if (fn is None or x.dtype != y.dtype or x.shape != y.shape or not y.flags.writeable
+            or not (y.flags.c_contiguous and x.flags.c_contiguous) or np.may_share_memory(x, y)):
+        y += alpha * x
+        return
+    fn(y.size, float(alpha), x.ctypes.data, 1, y.ctypes.data, 1)

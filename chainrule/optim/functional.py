@@ -13,3 +13,13 @@ from .sgd import sgd_update
 
 __all__ = ["Scratch", "sgd_update", "adam_update", "adamw_update", "rmsprop_update",
            "adagrad_update", "adamax_update"]
+from .adadelta import adadelta_update
+from .asgd import asgd_update
+from .nadam import nadam_update
+from .radam import radam_update
+from .rprop import rprop_update
+
+__all__ += ["adadelta_update", "nadam_update", "radam_update", "rprop_update", "asgd_update"]
+from .adafactor import adafactor_update
+
+__all__ += ["adafactor_update"]

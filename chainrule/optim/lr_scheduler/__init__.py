@@ -16,8 +16,9 @@ from .factor import (ConstantLR, ExponentialLR, LambdaLR, LinearLR, Multiplicati
                      PolynomialLR, StepLR)
 from .one_cycle import OneCycleLR
 from .plateau import ReduceLROnPlateau
+from .cyclic import CyclicLR
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
            "CosineAnnealingWarmRestarts", "OneCycleLR", "SequentialLR", "ChainedScheduler",
-           "ReduceLROnPlateau"]
+           "ReduceLROnPlateau", "CyclicLR"]
