@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import functools
 import numbers
-import warnings
 from collections import defaultdict
 from collections.abc import Mapping
 from itertools import chain
 from typing import Any, Callable, Iterable
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
-from ..errors import op_error
+from ..errors import op_error, warn_user
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import RemovableHandle
 from ..backends import backend_of
@@ -247,8 +246,8 @@ class Optimizer:
             param_group.setdefault(name, default)
         ids = [id(p) for p in params]
         if len(ids) != len(set(ids)):
-            warnings.warn("optimizer contains a parameter group with duplicate parameters; "
-                          "in future, this will cause an error", stacklevel=3)
+            warn_user("optimizer contains a parameter group with duplicate parameters; "
+                      "in future, this will cause an error")
         # Tensors compare elementwise, so membership is checked by identity.
         seen = set()
         for group in self.param_groups:
