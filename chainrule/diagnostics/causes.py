@@ -82,12 +82,13 @@ def _too_high(report, th: Thresholds) -> tuple[int, dict] | None:
     for s in report.steps:
         for name, layer in s["layers"].items():
             w = layer.get("matrix_norm")
-            if w is not None and math.isfinite(w) and w > 0:
-                start_norm.setdefault(name, w)
-                if w > th.weight_growth * start_norm[name]:
+            if w is not None and math.isfinite(w):
+                start = start_norm.setdefault(name, w)  # a zero start has no scale to grow from
+                if start > 0 and w > th.weight_growth * start:
                     return s["step"], {"layer": name, "weight_growth": w / start_norm[name]}
             u = layer.get("update_ratio")
-            if u is not None and math.isfinite(u) and u > th.lr_high_update:
+            if u is not None and math.isfinite(u) and u > th.lr_high_update and \
+                    start_norm.get(name, 1.0) > 0:
                 return s["step"], {"layer": name, "update_to_weight": u}
         loss = losses.get(s["step"])
         if loss is not None and first_loss is not None and not _bad_input(report):
@@ -147,15 +148,17 @@ def _too_low(report, th: Thresholds) -> list[Finding]:
             per_step.append(max(ratios))
     if len(per_step) < 10:
         return []
-    typical = statistics.median(per_step)
+    # "for the whole run": even the larger updates (90th percentile) are tiny
+    typical = sorted(per_step)[int(0.9 * (len(per_step) - 1))]
     if typical >= th.lr_low_update:
         return []
-    return [Finding("learning_rate", [], {"median_update_to_weight": typical,
+    return [Finding("learning_rate", [], {"update_to_weight_p90": typical,
                                           "threshold": th.lr_low_update, "lr": top,
                                           "first_step": full[0]["step"]},
                     f"the learning rate is too low: each optimizer step changes the weights by "
-                    f"{_sci(typical)} of their size (median over {len(per_step)} steps at "
-                    f"lr={top:g}; healthy is about 1e-3), so the model barely moves. Raise the "
+                    f"at most {_sci(typical)} of their size (90th percentile over "
+                    f"{len(per_step)} steps at lr={top:g}; healthy is about 1e-3), so the model "
+                    f"barely moves. Raise the "
                     f"learning rate (try 10-100x), or check the optimizer gets the right lr.")]
 
 
@@ -214,16 +217,29 @@ def _weight_decay(report, th: Thresholds) -> list[Finding]:
         if typical > th.decay_pull or (typical > 1.0 and shrink < 0.3):
             flagged.append(name)
             evidence[name] = {"decay_to_gradient": typical, "weight_norm_end_to_max": shrink}
+    for name, values in _layers_with(report.steps, "decay_rate").items():
+        rate = statistics.median(v for _, v in values)
+        w = [v for _, v in norms.get(name, []) if math.isfinite(v)]
+        shrink = w[-1] / max(w) if w and max(w) > 0 else 1.0
+        if rate >= th.decay_rate and shrink < 0.5:  # decoupled: lr·wd of the weights a step
+            flagged.append(name)
+            evidence[name] = {"decay_to_gradient": rate / th.decay_rate * th.decay_pull,
+                              "decay_per_step": rate, "weight_norm_end_to_max": shrink}
     if not flagged:
         return []
     worst = max(flagged, key=lambda n: evidence[n]["decay_to_gradient"])
     e = evidence[worst]
+    if "decay_per_step" in e:
+        how = (f"removes {e['decay_per_step']:.1%} of the weights of layer {show(worst)} at "
+               f"every step (lr x weight_decay)")
+    else:
+        how = (f"pulls the weights of layer {show(worst)} {_sci(e['decay_to_gradient'])} times "
+               f"harder than the gradient does (median over the run)")
     return [Finding("weight_decay", flagged, {"layers": evidence, "first_step": 0},
-                    f"weight decay pulls the weights of layer {show(worst)} "
-                    f"{_sci(e['decay_to_gradient'])} times harder than the gradient does "
-                    f"(median over the run; the weights end at {e['weight_norm_end_to_max']:.0%} "
-                    f"of their largest norm): the decay, not the data, decides the weights. "
-                    f"Lower weight_decay (1e-4 to 1e-2 is usual; with Adam prefer AdamW).")]
+                    f"weight decay {how}; the weights end at {e['weight_norm_end_to_max']:.0%} "
+                    f"of their largest norm: the decay, not the data, decides the weights. "
+                    f"Lower weight_decay (1e-4 to 1e-2 is usual with SGD/Adam, ~0.01-0.1 with "
+                    f"AdamW; with Adam prefer AdamW).")]
 
 
 # ------------------------------------------------------------------------ loss --

@@ -66,8 +66,9 @@ class Thresholds:
     lr_high_update: float = 1.0       # an update larger than the weights it changes
     weight_growth: float = 100.0      # weights this many times their first norm
     loss_growth: float = 10.0         # loss this many times its first value
-    lr_low_update: float = 1e-6       # median update/weight below this: learning rate too low
+    lr_low_update: float = 1e-5       # updates/weight below this all run long: learning rate too low
     decay_pull: float = 10.0          # weight decay this many times the gradient
+    decay_rate: float = 0.01          # decoupled decay taking this fraction of the weights a step
     min_channel_values: int = 8       # BatchNorm: fewer values per channel are noise
     time_vanish: float = 1e-3         # RNN: first/last time-step gradient below this
     time_explode: float = 1e3

@@ -11,7 +11,8 @@ Attached through the optimizer's step pre/post hooks, it records per step:
   gradient: ``zero_grad()`` is missing; deliberate accumulation over several
   backward passes followed by ``zero_grad()`` stays quiet);
 - per layer, ``decay_pull``: weight_decay · |w| / |grad|, how hard the decay pulls
-  compared with the gradient.
+  compared with the gradient; for decoupled decay (AdamW's) ``decay_rate``, the
+  fraction lr · weight_decay the weights lose each step.
 
 Run-level facts (``facts``): parameters the optimizer holds twice, parameters of the
 model it does not hold at all (with their norms at the start, to tell later whether
@@ -81,6 +82,11 @@ class OptimizerWatch:
     def _matrices(self, own):
         return [(pname, p) for pname, p in own if p._data.ndim >= 2]
 
+    def _decoupled(self, group: dict) -> bool:
+        """Does the decay act on the weights directly (AdamW), not through the gradient?"""
+        return bool(group.get("decoupled_weight_decay")) or \
+            any(c.__name__ == "AdamW" for c in type(self.optimizer).__mro__)
+
     def _pre(self, optimizer, args, kwargs) -> None:
         monitor = self.monitor
         record = monitor.current_record()
@@ -110,7 +116,14 @@ class OptimizerWatch:
                         gn > got * (1 + 1e-3) + 1e-30:
                     stale = True
                 if wd > 0 and p._data.ndim >= 2 and gn > 0 and math.isfinite(gn):
-                    pulls.append(wd * math.sqrt(sq_norm(p._data)) / gn)
+                    w = math.sqrt(sq_norm(p._data))
+                    group = self.group_of[id(p)]
+                    if self._decoupled(group):
+                        # AdamW shrinks the weights by the fraction lr·wd each step,
+                        # whatever the gradient: that fraction is what to judge
+                        layer["decay_rate"] = float(group.get("lr", 0.0)) * wd
+                    else:
+                        pulls.append(wd * w / gn)
             if stale:
                 layer["stale_grad"] = True
             if pulls:
