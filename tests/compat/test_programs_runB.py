@@ -25,3 +25,22 @@ def test_randint_high_and_keyword_size(call):
     draws = cr.cat([call(cr).flatten() for _ in range(200)])
     assert int(draws.min()) >= lo and int(draws.max()) <= 8
     assert int(draws.max()) == 8  # the whole range is reached, high excluded
+
+
+@pytest.mark.parametrize("name", ["empty", "zeros", "ones", "rand", "randn"])
+@pytest.mark.parametrize("size", [(2, 3), [4], ()])
+def test_creation_size_by_keyword(name, size):
+    # torch.empty(size=(in_features, hidden)) as in pytorch/examples gat
+    ours = getattr(cr, name)(size=size, dtype=cr.float64)
+    theirs = getattr(torch, name)(size=size, dtype=torch.float64)
+    assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype) == "chainrule.float64"
+    if name in ("zeros", "ones"):
+        assert (ours.numpy() == theirs.numpy()).all()
+
+
+@pytest.mark.parametrize("name", ["empty", "zeros", "ones", "rand", "randn"])
+def test_creation_size_given_twice_is_refused_like_torch(name):
+    with pytest.raises(TypeError):  # PyTorch's wording varies by function
+        getattr(torch, name)(2, size=(3,))
+    with pytest.raises(TypeError, match="multiple values for argument 'size'"):
+        getattr(cr, name)(2, size=(3,))
