@@ -44,3 +44,31 @@ def test_creation_size_given_twice_is_refused_like_torch(name):
         getattr(torch, name)(2, size=(3,))
     with pytest.raises(TypeError, match="multiple values for argument 'size'"):
         getattr(cr, name)(2, size=(3,))
+
+
+_NUMPY_NAMED = [
+    lambda m, x: x.sum(axis=0), lambda m, x: x.sum(axis=[0, 1]), lambda m, x: m.sum(x, axis=1),
+    lambda m, x: x.sum(axis=1, keepdims=True), lambda m, x: m.sum(x, dim=0, keepdims=True),
+    lambda m, x: x.mean(axis=0), lambda m, x: x.mean(axis=1, keepdims=True),
+    lambda m, x: x.cumsum(axis=0), lambda m, x: x.prod(axis=1), lambda m, x: x.std(axis=0),
+    lambda m, x: x.var(axis=1, keepdims=True), lambda m, x: x.argmax(axis=1),
+    lambda m, x: x.amax(axis=0), lambda m, x: x.max(axis=0).values, lambda m, x: x.logsumexp(axis=1),
+    lambda m, x: (x > 2).any(axis=0), lambda m, x: (x > 2).all(axis=1),
+]
+
+
+@pytest.mark.parametrize("call", _NUMPY_NAMED)
+def test_reductions_take_numpy_argument_names(call):
+    # d2l writes A.sum(axis=0), A.sum(axis=1, keepdims=True): PyTorch's parser accepts both
+    data = [[0.5, 1.0, 4.0], [2.0, 3.0, -1.0]]
+    ours, theirs = call(cr, cr.tensor(data)), call(torch, torch.tensor(data))
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert ours.flatten().tolist() == pytest.approx(theirs.flatten().tolist(), rel=1e-6)
+
+
+def test_reduction_with_dim_and_axis_both_is_refused():
+    x = [[1.0, 2.0]]
+    with pytest.raises(TypeError):
+        torch.tensor(x).sum(dim=0, axis=0)
+    with pytest.raises(TypeError, match="axis"):
+        cr.tensor(x).sum(dim=0, axis=0)
