@@ -157,6 +157,16 @@ def scalar_tensor(value, *, dtype=None, device=None) -> Tensor:
     return tensor(value, dtype=dtype or get_default_dtype(), device=device)
 
 
+def _sizes(args: tuple, size, op: str) -> tuple:
+    """``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))`` (PyTorch accepts size by keyword); both
+    is refused as Python refuses a doubled argument."""
+    if size is None:
+        return args
+    if args:
+        raise TypeError(f"{op}() got multiple values for argument 'size'")
+    return (size,)
+
+
 def _shape(size: Sequence, op: str) -> tuple:
     """The shape from ``f(*size)`` (ints, or one tuple/list of ints): see :func:`size_args`."""
     if not size:
@@ -175,19 +185,19 @@ def _filled(fill, size, dtype, device, requires_grad: bool, op: str) -> Tensor:
     return t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given shape."""
-    return _filled(0, size, dtype, device, requires_grad, "zeros")
+    return _filled(0, _sizes(sizes, size, "zeros"), dtype, device, requires_grad, "zeros")
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given shape."""
-    return _filled(1, size, dtype, device, requires_grad, "ones")
+    return _filled(1, _sizes(sizes, size, "ones"), dtype, device, requires_grad, "ones")
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor (chainrule fills it with zeros: nothing is left undefined)."""
-    return _filled(0, size, dtype, device, requires_grad, "empty")
+    return _filled(0, _sizes(sizes, size, "empty"), dtype, device, requires_grad, "empty")
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._args import ArgumentError, UnsupportedDTypeError, index_value, number_value, tensor_value
 from .backends import NUMPY, Device, backend_for_device
-from .creation import _shape
+from .creation import _shape, _sizes
 from .dtypes import bool_, dtype_arg, get_default_dtype, int64, uint8
 from .errors import DTypeError, ShapeError, describe, op_error
 from .tensor import Tensor
@@ -144,27 +144,38 @@ def _float_dtype(dtype, op):
     return dt
 
 
-def rand(*size, generator: Generator | None = None, dtype=None, device=None,
+def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
          requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
+    size = _sizes(sizes, size, "rand")
     array = _rng(generator, "rand").random(_shape(size, "rand"), dtype=np.float64).astype(dt.np)
     return _finish(array, dt, device, requires_grad)
 
 
-def randn(*size, generator: Generator | None = None, dtype=None, device=None,
+def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
           requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
+    size = _sizes(sizes, size, "randn")
     array = _rng(generator, "randn").standard_normal(_shape(size, "randn"),
                                                      dtype=np.float64).astype(dt.np)
     return _finish(array, dt, device, requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator: Generator | None = None, dtype=None,
+def randint(low=None, high=None, size=None, *, generator: Generator | None = None, dtype=None,
             device=None, requires_grad: bool = False) -> Tensor:
-    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
-    if size is None:
+    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    >>> import chainrule as cr
+    >>> tuple(cr.randint(5, size=(2, 3)).shape)
+    (2, 3)
+    """
+    if low is None and high is not None:        # randint(high=9, size=(...))
+        low = 0
+    elif size is not None and high is None:     # randint(9, size=(...)): size by keyword
+        low, high = 0, low
+    elif size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise op_error(DTypeError, "randint", "expected randint(high, size) or "
                            "randint(low, high, size) with size a tuple")

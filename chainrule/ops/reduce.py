@@ -609,3 +609,48 @@ defvjp_raw(amax_op, _amax_raw)
 defvjp_raw(amin_op, _amax_raw)
 defvjp_raw(logsumexp_op, _logsumexp_raw)
 defvjp_raw(take_max_op, _max_dim_raw, None)
+
+
+# ------------------------------------------------ NumPy's argument names --
+# PyTorch's argument parser takes NumPy's names for the reductions' arguments: ``axis`` for
+# ``dim`` and ``keepdims`` for ``keepdim`` (x.sum(axis=0), x.mean(axis=1, keepdims=True),
+# as d2l's code writes them). Wrapped here once, for every reduction above that has them.
+def _numpy_names(fn):
+    import functools
+    import inspect
+    params = inspect.signature(fn).parameters
+    aliases = {a: d for a, d in (("axis", "dim"), ("keepdims", "keepdim")) if d in params}
+    if not aliases:
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for alias, name in aliases.items():
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{fn.__name__}() got both '{name}' and its alias '{alias}'")
+                kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def _alias_reductions() -> None:
+    table = globals()
+    for name, fn in list(table.items()):
+        if name.startswith("_") or not _is_function(fn) or fn.__module__ != __name__:
+            continue
+        wrapped = _numpy_names(fn)
+        if wrapped is fn:
+            continue
+        table[name] = wrapped
+        for attr, value in list(vars(Tensor).items()):  # the Tensor methods it was attached as
+            if value is fn:
+                setattr(Tensor, attr, wrapped)
+
+
+def _is_function(obj) -> bool:
+    import inspect
+    return inspect.isfunction(obj)
+
+
+_alias_reductions()
