@@ -129,7 +129,7 @@ class Monitor:
         self._step += 1
         self._outputs = {}
         if self._step % self.every == 0:
-            # gradient norms and the loss are taken at every recorded step; weights,
+            # the loss is followed at every recorded step; gradients, weights,
             # activations, updates and the loss's inputs (whole passes over the
             # parameters and activations) at the first ones and then one in detail_every
             n = self._step // self.every
@@ -273,6 +273,8 @@ class Monitor:
                 return
             self.got_grad.add(pid)
             self._backward_seen = True
+            if not self.detail:
+                return  # between detail steps only the loss is followed
             sq = _sq_norm(g._data)
             if self.optimizer_watch is not None:
                 self.optimizer_watch.gradient_arrived(pid, g._data, math.sqrt(sq))
@@ -345,8 +347,8 @@ def watch(model, optimizer=None, every: int = 1, window: int = 5,
     ``every``: measure one step in ``every``; ``window``: how many recorded steps the
     findings look back over; ``keep``: how many recorded steps to hold (the oldest are
     dropped, so memory stays bounded; None keeps all); ``detail_every``: after the first
-    steps, weights, activations and updates are measured one recorded step in
-    ``detail_every`` (gradients at every one), which keeps the cost near 5% of a step.
+    steps, gradients, weights, activations and updates are measured one recorded step
+    in ``detail_every`` (the loss at every one), which keeps the cost near 5% of a step.
     Use ``monitor.report()`` for numbers and findings, ``monitor.remove()`` (or a
     ``with`` block) to detach.
     """
