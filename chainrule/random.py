@@ -161,10 +161,19 @@ def randn(*size, generator: Generator | None = None, dtype=None, device=None,
     return _finish(array, dt, device, requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator: Generator | None = None, dtype=None,
+def randint(low=None, high=None, size=None, *, generator: Generator | None = None, dtype=None,
             device=None, requires_grad: bool = False) -> Tensor:
-    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``."""
-    if size is None:
+    """Integers in [low, high); ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    >>> import chainrule as cr
+    >>> tuple(cr.randint(5, size=(2, 3)).shape)
+    (2, 3)
+    """
+    if low is None and high is not None:        # randint(high=9, size=(...))
+        low = 0
+    elif size is not None and high is None:     # randint(9, size=(...)): size by keyword
+        low, high = 0, low
+    elif size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise op_error(DTypeError, "randint", "expected randint(high, size) or "
                            "randint(low, high, size) with size a tuple")
