@@ -55,9 +55,11 @@ def _legacy(size_average, reduce, reduction: str) -> str:
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    if not reduce:
-        return "none"
-    return "mean" if size_average else "sum"
+    legacy = "none" if not reduce else ("mean" if size_average else "sum")
+    # PyTorch warns on every use of the old arguments, naming the reduction they mean
+    warn_user(f"size_average and reduce args will be deprecated, please use "
+              f"reduction='{legacy}' instead.")
+    return legacy
 
 
 # ------------------------------------------------------------ cross entropy --

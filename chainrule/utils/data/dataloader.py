@@ -30,7 +30,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Iterator
 
-from ...errors import op_error
+from ... import accelerator
+from ...errors import op_error, warn_user
 from ._checks import check_callable, check_iterable, length_of
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset, _has_fast_batch
@@ -144,6 +145,10 @@ class DataLoader:
         return self.batch_sampler if self._auto_collation else self.sampler
 
     def __iter__(self) -> Iterator[Any]:
+        if self.pin_memory and not accelerator.is_available():
+            # PyTorch warns each time an iterator is made (its iterator's constructor)
+            warn_user("'pin_memory' argument is set as true but no accelerator is found, "
+                      "then device pinned memory won't be used.")
         if self._iterable:
             return self._iter_stream()
         return self._iter_map()
