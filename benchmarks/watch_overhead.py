@@ -1,9 +1,10 @@
 """What watching costs: a training step with ``diagnostics.watch`` on, over the same step
 without it (chainrule only; the monitor has no peer). Target: at most 1.05.
 
-Plain and watched steps are timed in alternation (each a median of many steps), several
-rounds, so drift in the machine's speed hits both alike; the row gives the median ratio
-and its range over the rounds.
+Plain and watched steps are timed in alternation, several rounds, so drift in the
+machine's speed hits both alike; the row gives the median ratio and its range over the
+rounds. Time is the process's CPU time with BLAS on one thread (threadpoolctl), so other
+work on a shared machine does not decide the ratio.
 
 Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.watch_overhead``
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import statistics
 
+import contextlib
+import time
+
 from . import workloads as W
-from .timing import median_time
 
 TARGET = 1.05
 
@@ -23,20 +26,38 @@ def _workloads():
             ("char GPT 2 layers step (AdamW)", lambda: W.gpt_step("chainrule"))]
 
 
-def run(rounds: int = 5, repeats: int = 15) -> list[dict]:
+def _cpu_time(step, n: int) -> float:
+    t = time.process_time()
+    for _ in range(n):
+        step()
+    return (time.process_time() - t) / n
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the bench extra brings it; without it BLAS keeps its threads
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def run(rounds: int = 7, steps: int = 40) -> list[dict]:
     import chainrule as cr
     rows = []
     for name, make in _workloads():
         plain, watched = make(), make()
         monitor = cr.diagnostics.watch(watched.model, watched.optimizer)
         ratios, base = [], []
-        for _ in range(rounds):
-            a = median_time(plain, repeats=repeats, min_time=0.05)
-            b = median_time(watched, repeats=repeats, min_time=0.05)
-            ratios.append(b / a)
-            base.append(a)
+        with _one_blas_thread():
+            for _ in range(3):
+                plain(), watched()
+            for _ in range(rounds):
+                a = _cpu_time(plain, steps)
+                b = _cpu_time(watched, steps)
+                ratios.append(b / a)
+                base.append(a)
         monitor.remove()
-        rows.append({"workload": name, "plain_ms": f"{statistics.median(base) * 1e3:.2f}",
+        rows.append({"workload": name, "plain_cpu_ms": f"{statistics.median(base) * 1e3:.2f}",
                      "watched/plain": f"{statistics.median(ratios):.3f}",
                      "range": f"{min(ratios):.3f}-{max(ratios):.3f}", "target": f"{TARGET}"})
     return rows
@@ -45,4 +66,4 @@ def run(rounds: int = 5, repeats: int = 15) -> list[dict]:
 if __name__ == "__main__":
     from .timing import blas_info, format_table
     print("BLAS:", blas_info())
-    print(format_table(run(), ["workload", "plain_ms", "watched/plain", "range", "target"]))
+    print(format_table(run(), ["workload", "plain_cpu_ms", "watched/plain", "range", "target"]))

@@ -22,6 +22,23 @@ from .dtypes import DType, from_numpy_dtype, get_default_dtype
 from .errors import ChainruleError, DTypeError, ShapeError, op_error
 
 
+class _LeafHookHandle(RemovableHandle):
+    """A leaf's hook handle: removing the leaf's last hook takes it off the engine's
+    hooked-leaf path, so later plain backward passes skip the counting pass again."""
+
+    __slots__ = ("_leaf",)
+
+    def __init__(self, leaf, hooks: list, fn) -> None:
+        super().__init__(hooks, fn)
+        self._leaf = weakref.ref(leaf)
+
+    def remove(self) -> None:
+        super().remove()
+        leaf = self._leaf()
+        if leaf is not None:
+            leaf._unmark_hooked_leaf()
+
+
 class Tensor:
     """An n-dimensional array with autograd. Make one with :func:`chainrule.tensor`."""
 
@@ -233,7 +250,7 @@ class Tensor:
             return self.grad_fn.register_prehook(hook)
         self._mark_hooked_leaf()
         self._hooks.append(hook)
-        return RemovableHandle(self._hooks, hook)
+        return _LeafHookHandle(self, self._hooks, hook)
 
     def _check_hookable(self, name: str) -> None:
         if not self._requires_grad:
@@ -247,6 +264,13 @@ class Tensor:
             self._hooks = []
             self._accumulator().keep_alive()
             HOOKED_LEAVES.add(self)
+
+    def _unmark_hooked_leaf(self) -> None:
+        """The last hook is gone: plain backward passes stop counting this leaf's inputs."""
+        if not self._hooks and not self._post_accumulate_hooks:
+            self._hooks = None
+            self._post_accumulate_hooks = None
+            HOOKED_LEAVES.discard(self)
 
     def register_post_accumulate_grad_hook(
             self, hook: Callable[["Tensor"], None]) -> RemovableHandle:
@@ -277,7 +301,7 @@ class Tensor:
         if self._post_accumulate_hooks is None:
             self._post_accumulate_hooks = []
         self._post_accumulate_hooks.append(hook)
-        return RemovableHandle(self._post_accumulate_hooks, hook)
+        return _LeafHookHandle(self, self._post_accumulate_hooks, hook)
 
     def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:

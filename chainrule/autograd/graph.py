@@ -14,9 +14,36 @@ _TENSOR: list = []
 # creation order of nodes, counting down (newest lowest: first off a min-heap); every
 # consumer is newer than its inputs
 _SEQUENCE = itertools.count(0, -1)
-# leaves that have had hooks: while any exists, a plain backward counts how many
+# leaves that have hooks: while any exists, a plain backward counts how many
 # gradients each leaf will get, so that its hooks run as soon as it has them all
-HOOKED_LEAVES: "weakref.WeakSet" = weakref.WeakSet()
+class _WeakIdSet:
+    """Objects held weakly and told apart by identity (a WeakSet compares Tensors with
+    ``==``, which is elementwise)."""
+
+    def __init__(self) -> None:
+        self._refs: dict = {}
+
+    def add(self, obj) -> None:
+        key = id(obj)
+
+        def forget(ref, key=key, refs=self._refs):
+            if refs.get(key) is ref:
+                del refs[key]
+        self._refs[key] = weakref.ref(obj, forget)
+
+    def discard(self, obj) -> None:
+        ref = self._refs.get(id(obj))
+        if ref is not None and ref() is obj:
+            del self._refs[id(obj)]
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __bool__(self) -> bool:
+        return bool(self._refs)
+
+
+HOOKED_LEAVES = _WeakIdSet()
 
 
 def _tensor_class():

@@ -91,6 +91,8 @@ class Monitor:
         self.param_names: dict[str, list[tuple[str, Any]]] = {}  # name -> own parameters
         self.param_count: dict[str, int] = {}
         seen: set[int] = set()
+        self._hookable: list = []            # (layer, parameter) to hook at detail steps
+        self._param_handles: list = []       # their hooks while attached
         for name, mod in model.named_modules():
             self.modules[name] = mod
             self.types[name] = type(mod).__name__
@@ -101,7 +103,7 @@ class Monitor:
                 seen.add(id(p))
                 own.append((pname, p))
                 if p.requires_grad:
-                    self._handles.append(p.register_hook(self._param_hook(name, p)))
+                    self._hookable.append((name, p))
             if own:
                 self.param_names[name] = own
                 self.param_count[name] = sum(int(p._data.size) for _, p in own)
@@ -135,6 +137,7 @@ class Monitor:
             n = self._step // self.every
             self.detail = n < max(2 * self.window, 10) or n % self.detail_every == 0
             self._record = {"step": self._step, "layers": {}, "detail": self.detail}
+            self._param_hooks(self.detail)
             if args and isinstance(args[0], Tensor) and args[0].ndim:
                 self._record["batch"] = int(args[0].shape[0])
             self.steps.append(self._record)
@@ -144,6 +147,18 @@ class Monitor:
                 del self.steps[:len(self.steps) - self.keep]
         else:
             self._record = None
+            self._param_hooks(False)
+
+    def _param_hooks(self, on: bool) -> None:
+        """Parameter hooks only at detail steps: a leaf with hooks sends every backward
+        pass through the engine's slower hooked-leaf path."""
+        if on and not self._param_handles:
+            self._param_handles = [p.register_hook(self._param_hook(name, p))
+                                   for name, p in self._hookable]
+        elif not on and self._param_handles:
+            for h in self._param_handles:
+                h.remove()
+            self._param_handles = []
 
     def current_record(self) -> dict | None:
         """The record of the step in progress (None between steps or when not sampled)."""
@@ -300,6 +315,7 @@ class Monitor:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._param_hooks(False)
         if self.optimizer_watch is not None:
             self.optimizer_watch.remove()
         self.loss_watch.remove()
