@@ -179,6 +179,21 @@ def _accumulating(report, th: Thresholds) -> list[Finding]:
                     f"pass you do not mean to accumulate.")]
 
 
+def _cleared(report) -> list[Finding]:
+    cleared = _layers_with(report.steps, "cleared_grad")
+    stepped = [s for s in _detailed(report) if "lr" in s]
+    steps = sorted({st for pairs in cleared.values() for st, _ in pairs})
+    if len(steps) < 2 or len(steps) < 0.5 * len(stepped):
+        return []
+    layers = [n for n in report.order if n in cleared]
+    return [Finding("not_updated", layers, {"first_step": steps[0], "steps": len(steps),
+                                            "gradients_cleared_before_step": True},
+                    f"backward() produced gradients but optimizer.step() found none (.grad "
+                    f"None or zero) in {len(steps)} of {len(stepped)} measured steps, from step "
+                    f"{steps[0]}: the weights never move. zero_grad() runs between backward() "
+                    f"and step(); call it before backward() (or before the forward pass).")]
+
+
 def _not_updated(report) -> list[Finding]:
     missing = report.facts.get("not_updated") or []
     if not missing:
@@ -480,7 +495,8 @@ def diagnose(report, th: Thresholds, alive: dict, no_gradient: list) -> list[Fin
 def find_causes(report, th: Thresholds) -> list[Finding]:
     """Every cause found in ``report``, in the order of :data:`CAUSE_KINDS`."""
     out = _exploding_at_start(report, th) + _through_time(report, th) + \
-        _learning_rate(report, th) + _accumulating(report, th) + _not_updated(report) + \
+        _learning_rate(report, th) + _accumulating(report, th) + _cleared(report) + \
+        _not_updated(report) + \
         _duplicates(report) + _weight_decay(report, th) + _loss_input(report, th) + \
         _broadcast(report) + _mode(report) + _batch_statistics(report, th) + \
         _symmetry(report, th) + _padding(report, th)

@@ -10,6 +10,8 @@ Attached through the optimizer's step pre/post hooks, it records per step:
   triangle inequality that cannot happen unless ``.grad`` still held an older
   gradient: ``zero_grad()`` is missing; deliberate accumulation over several
   backward passes followed by ``zero_grad()`` stays quiet);
+- per layer, ``cleared_grad``: backward produced a gradient but ``.grad`` was None or
+  zero at ``step()`` (``zero_grad()`` between ``backward()`` and ``step()``);
 - per layer, ``decay_pull``: weight_decay · |w| / |grad|, how hard the decay pulls
   compared with the gradient; for decoupled decay (AdamW's) ``decay_rate``, the
   fraction lr · weight_decay the weights lose each step.
@@ -103,7 +105,12 @@ class OptimizerWatch:
             pulls = []
             for pname, p in own:
                 g = p.grad
-                if g is None or id(p) not in self.group_of:
+                if id(p) not in self.group_of:
+                    continue
+                if self.received.get(id(p), 0.0) > 0 and (
+                        g is None or not bool(backend_of(g._data).any(g._data))):
+                    layer["cleared_grad"] = True  # backward gave one; step() sees none
+                if g is None:
                     continue
                 # .grad being the very array the last backward made means it is fresh
                 fresh = g._data is self.last_grad.get(id(p))

@@ -200,3 +200,20 @@ def test_vanishing_to_exact_zero_still_counts():
     assert f.layers[:3] == ["0", "2", "4"]
     assert f.evidence["ratio_to_reference"]["0"] == 0.0
     assert "exactly zero (underflowed)" in f.suggestion
+
+
+def test_zero_grad_between_backward_and_step_is_named():
+    # the gradients exist after backward, but zero_grad() wipes them before step()
+    cr.manual_seed(0)
+    x = cr.randn(128, 10)
+    y = (x[:, 0] > 0).long()
+    model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+    opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+    monitor = cr.diagnostics.watch(model, opt)
+    for _ in range(30):
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.zero_grad()
+        opt.step()
+    f = finding(monitor.report(), "not_updated")
+    assert f.layers == ["0", "2"] and f.evidence["gradients_cleared_before_step"]
+    assert "before backward" in f.suggestion
