@@ -10,3 +10,5 @@ from ._sparse import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
 from ._misc import *  # noqa: F401,F403
 from ._vision import *  # noqa: F401,F403,E402
+from ._embedding_bag import *  # noqa: F401,F403,E402
+from ._grid import *  # noqa: F401,F403,E402
