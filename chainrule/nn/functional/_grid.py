@@ -72,6 +72,10 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
                        f"Nx{nd}x{nd + 1} for size {size}. Got {tuple(theta.shape)}.")
     if min(size[2:]) <= 0:
         raise op_error(ValueError, op, f"Expected non-zero, positive output size. Got {size}")
+    if align and min(size[2:]) == 1:
+        warn_user("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+                  "align_corners=True. This is not an intended use case of affine_grid. See the "
+                  "documentation of affine_grid for details.")
     xp = backend_of(theta._data)
     dtype = theta._data.dtype
     spatial = size[2:]  # (H, W) or (D, H, W); the grid's last dim lists x (W) first
