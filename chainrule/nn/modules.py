@@ -45,7 +45,7 @@ _LAYOUT = {
     "loss": "MSELoss L1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss SmoothL1Loss "
             "HuberLoss KLDivLoss TripletMarginLoss TripletMarginWithDistanceLoss MultiMarginLoss "
             "MultiLabelSoftMarginLoss MultiLabelMarginLoss SoftMarginLoss MarginRankingLoss "
-            "HingeEmbeddingLoss CosineEmbeddingLoss PoissonNLLLoss GaussianNLLLoss",
+            "HingeEmbeddingLoss CosineEmbeddingLoss PoissonNLLLoss GaussianNLLLoss CTCLoss",
 }
 
 

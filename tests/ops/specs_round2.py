@@ -154,3 +154,34 @@ add(
          id="3d")],
       domain=NO_TIES),
 )
+
+
+# ---------------------------------------------------------------------- CTC --
+# PyTorch's CTC gradient is the logits' gradient through a log_softmax (see ops/ctc.py),
+# so the finite-difference cases feed log_softmax outputs; the raw cases compare with
+# PyTorch only. Not differentiable twice (as PyTorch): no second-order check.
+CTC_TARGETS = IV([[1, 2, 2], [3, 1, 1], [2, 1, 3]])
+
+
+def _ctc(m, x, targets, input_lengths, target_lengths, **k):
+    return _f(m).ctc_loss(x.log_softmax(-1), targets, input_lengths, target_lengths, **k)
+
+
+add(
+    S("nn_ctc_loss", both(_ctc),
+      [C((6, 3, 5), CTC_TARGETS, L([6, 5, 6]), L([3, 1, 2])),
+       C((6, 3, 5), CTC_TARGETS, L([6, 5, 6]), L([3, 0, 2]), kw=dict(reduction="sum", blank=4),
+         id="sum-empty-target"),
+       C((5, 3, 4), IV([1, 2, 2, 3, 2, 1]), IV([5, 4, 5]), IV([3, 1, 2]),
+         kw=dict(reduction="none"), id="concatenated-targets"),
+       C((4, 3, 4), CTC_TARGETS, L([3, 4, 4]), L([3, 1, 2]),
+         kw=dict(reduction="none", zero_infinity=True), id="zero-infinity"),
+       C((5, 4), IV([1, 2, 2]), IV(5), IV(3), id="unbatched")],
+      smooth=False, ops=("ctc_loss", "ctc_loss_backward")),
+    S("nn_ctc_loss_raw",
+      both(lambda m, x, t, il, tl, **k: _f(m).ctc_loss(x, t, il, tl, **k)),
+      [C(F((6, 3, 5), domain=(-3.0, -0.1)), CTC_TARGETS, L([6, 5, 6]), L([3, 1, 2]), fd=False),
+       C(F((6, 3, 5), domain=(-3.0, -0.1)), CTC_TARGETS, L([6, 4, 6]), L([3, 1, 2]),
+         kw=dict(reduction="sum"), fd=False, id="sum")],
+      smooth=False),
+)
