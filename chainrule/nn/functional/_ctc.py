@@ -8,8 +8,8 @@ array, lengths as integer arrays); the forward-backward recursion is the op in
 >>> import chainrule as cr
 >>> import chainrule.nn.functional as F
 >>> lp = cr.full((3, 1, 2), 0.5).log()  # two classes, equally likely, 3 steps
->>> F.ctc_loss(lp, cr.tensor([[1]]), [3], [1], reduction="sum")  # 3 paths of prob. 1/8
-tensor(0.9808)
+>>> F.ctc_loss(lp, cr.tensor([[1]]), [3], [1], reduction="sum")  # 6 of the 8 paths: -log(6/8)
+tensor(0.2877)
 """
 from __future__ import annotations
 
