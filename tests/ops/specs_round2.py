@@ -7,7 +7,7 @@ float64), against finite differences, and, for smooth ops, at second order.
 """
 from __future__ import annotations
 
-from harness import C, F, IV, L, S, V, both, distinct
+from harness import C, F, IV, L, S, both, distinct
 
 NO_TIES = distinct()
 SPECS = []
