@@ -18,3 +18,7 @@ from .padding import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from . import functional, init, utils  # noqa: F401
 from . import modules  # noqa: E402,F401  (PyTorch's torch.nn.modules.<file> paths)
+from .embedding_bag import *  # noqa: F401,F403,E402
+from .layers3d import *  # noqa: F401,F403,E402
+from .ctc_loss import *  # noqa: F401,F403,E402
+modules._namespaces()  # again, so that torch.nn.modules.<file> lists the layers imported above

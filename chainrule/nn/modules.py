@@ -38,13 +38,14 @@ _LAYOUT = {
     "rnn": "RNN LSTM GRU RNNCell LSTMCell GRUCell RNNBase",
     "conv": "Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d ConvTranspose3d",
     "pooling": "MaxPool1d MaxPool2d AvgPool1d AvgPool2d AdaptiveAvgPool1d AdaptiveAvgPool2d "
-               "AdaptiveMaxPool2d LPPool1d LPPool2d",
+               "AdaptiveMaxPool2d LPPool1d LPPool2d MaxPool3d AvgPool3d AdaptiveAvgPool3d "
+               "AdaptiveMaxPool1d AdaptiveMaxPool3d MaxUnpool1d MaxUnpool2d MaxUnpool3d",
     "flatten": "Flatten Unflatten",
     "module": "Module",
     "loss": "MSELoss L1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss SmoothL1Loss "
             "HuberLoss KLDivLoss TripletMarginLoss TripletMarginWithDistanceLoss MultiMarginLoss "
             "MultiLabelSoftMarginLoss MultiLabelMarginLoss SoftMarginLoss MarginRankingLoss "
-            "HingeEmbeddingLoss CosineEmbeddingLoss PoissonNLLLoss GaussianNLLLoss",
+            "HingeEmbeddingLoss CosineEmbeddingLoss PoissonNLLLoss GaussianNLLLoss CTCLoss",
 }
 
 

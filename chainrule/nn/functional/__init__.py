@@ -10,3 +10,8 @@ from ._sparse import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
 from ._misc import *  # noqa: F401,F403
 from ._vision import *  # noqa: F401,F403,E402
+from ._embedding_bag import *  # noqa: F401,F403,E402
+from ._grid import *  # noqa: F401,F403,E402
+from ._conv3d import *  # noqa: F401,F403,E402
+from ._pooling3d import *  # noqa: F401,F403,E402
+from ._ctc import *  # noqa: F401,F403,E402

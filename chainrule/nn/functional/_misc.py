@@ -24,6 +24,7 @@ from ...ops import elementwise as ew
 from ...ops.shape import pad as _constant_pad
 from ...tensor import Tensor
 from .. import _args
+from . import _resample
 
 __all__ = ["one_hot", "pad", "interpolate", "upsample", "normalize", "cosine_similarity",
            "pairwise_distance", "pdist", "gumbel_softmax"]
@@ -162,14 +163,15 @@ def _nearest_along(x: Tensor, dim: int, n_out: int, scale, exact: bool) -> Tenso
     return x.index_select(dim, ew.clamp(src, max=n_in - 1).long())
 
 
-_MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "trilinear": 3}
+_MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "trilinear": 3,
+          "bicubic": 2, "area": 0}
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
     """Resize the spatial dims of (N, C, d1, …) input: 'nearest', 'nearest-exact', 'linear'
-    (3-D), 'bilinear' (4-D), 'trilinear' (5-D)."""
+    (3-D), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D), 'area' (adaptive average)."""
     _args.tensor(input, "input", "interpolate")
     if mode not in _MODES:
         raise op_error(ValueError, "interpolate", f"mode {mode!r} is not supported; expected one of "
@@ -186,10 +188,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     sizes, scales = _out_sizes(input, size, scale_factor, nd)
     if recompute_scale_factor:
         scales = [None] * nd
+    if mode == "area":
+        return _resample.area(input, sizes)
     out = input
     for k, (n_out, s) in enumerate(zip(sizes, scales)):
         dim = 2 + k
-        if _MODES[mode]:
+        if mode == "bicubic":
+            out = _resample.bicubic_along(out, dim, n_out, s, bool(align_corners))
+        elif _MODES[mode]:
             out = _linear_along(out, dim, n_out, s, bool(align_corners))
         else:
             out = _nearest_along(out, dim, n_out, s, mode == "nearest-exact")
