@@ -36,7 +36,9 @@ def check_integrity(path: str, md5: str | None = None, sha256: str | None = None
     """True if ``path`` exists and matches every checksum given (any file if none given).
 
     >>> import os, tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "f"); _ = open(p, "wb").write(b"abc")
+    >>> p = os.path.join(tempfile.mkdtemp(), "f")
+    >>> with open(p, "wb") as f:
+    ...     _ = f.write(b"abc")
     >>> check_integrity(p, md5="900150983cd24fb0d6963f7d28e17f72"), check_integrity(p, md5="0" * 32)
     (True, False)
     """
