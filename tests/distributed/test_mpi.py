@@ -76,3 +76,24 @@ def test_a_killed_rank_ends_every_rank():
     assert time.monotonic() - start < 10
     assert done.returncode != 0
     assert "BAD TERMINATION" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_chainrule_train_under_two_ranks(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    runs = tmp_path / "runs"
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py", "-m", "chainrule",
+                           "train", "--data", "digits", "--runs-dir", str(runs), "--no-report"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    # rank 0 alone prints: one header, one test line
+    assert done.stdout.count("training cnn") == 1 and done.stdout.count("test accuracy") == 1
+    acc = float(done.stdout.split("test accuracy: ")[1].split("%")[0]) / 100
+    assert acc >= 0.97, done.stdout[-2000:]
+    folders = list(runs.iterdir())
+    assert len(folders) == 1, folders
+    import json
+    config = json.loads((folders[0] / "config.json").read_text())
+    assert config["ranks"] == 2
+    assert (folders[0] / "metrics.csv").read_text().count("\n") == config["epochs"] + 1
+    assert (folders[0] / "checkpoints").is_dir()
