@@ -97,3 +97,22 @@ def test_chainrule_train_under_two_ranks(tmp_path):
     assert config["ranks"] == 2
     assert (folders[0] / "metrics.csv").read_text().count("\n") == config["epochs"] + 1
     assert (folders[0] / "checkpoints").is_dir()
+
+
+def test_chainrule_train_resumes_with_the_same_ranks(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+
+    def train(*args):
+        done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py", "-m",
+                               "chainrule", "train", "--runs-dir", str(tmp_path), "--no-report",
+                               *args], capture_output=True, text=True, timeout=300, env=env,
+                              cwd=tmp_path)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return [line for line in done.stdout.splitlines() if line.startswith("epoch=")]
+
+    common = ["--data", "digits", "--schedule", "none"]
+    whole = train(*common, "--epochs", "4", "--name", "whole")
+    train(*common, "--epochs", "2", "--name", "split")
+    rest = train("--resume", str(tmp_path / "split"), "--epochs", "4")
+    drop_time = lambda line: " ".join(w for w in line.split() if not w.startswith("time="))  # noqa: E731
+    assert [drop_time(x) for x in rest] == [drop_time(x) for x in whole[2:]]
