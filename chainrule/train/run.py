@@ -267,7 +267,8 @@ def run_training(args, out=None) -> dict:
                             generator=cr.Generator().manual_seed(seed))
         inner, model = model, DistributedDataParallel(model)
         if rank != 0:
-            out = open(os.devnull, "w")
+            import io
+            out = io.StringIO()  # the other ranks print nothing
     else:
         loader = DataLoader(train, batch_size=args.batch_size, shuffle=True,
                             generator=cr.Generator().manual_seed(seed))
