@@ -1,68 +1,38 @@
-"""``chainrule.distributed``: importable, with no process group (multi-process training over
-MPI is a separate feature, not built yet).
+"""``chainrule.distributed``: PyTorch's process group and collectives, over MPI.
 
-``is_available()`` and ``is_initialized()`` are False, so programs that guard their
-distributed code with them run single-process; ``init_process_group`` raises
-NotImplementedError, and collectives raise PyTorch's "not initialized" ValueError.
+Launch one process per rank with MPI and join them into the default group::
+
+    pip install 'chainrule[mpi]'             # mpi4py and the mpich wheel (mpiexec)
+    mpiexec -n 2 python -m mpi4py train.py   # in train.py: dist.init_process_group()
+
+Then ``all_reduce``, ``broadcast``, ``all_gather``, ``reduce_scatter``, ``gather``,
+``scatter``, ``reduce`` and ``barrier`` work as PyTorch's: tensors are changed in place,
+``async_op=True`` returns a :class:`Work` (``wait()``, ``is_completed()``). An uncaught
+exception on one rank ends all of them, naming the rank (``python -m mpi4py`` does so
+too; a plain ``python`` launch without ``init_process_group`` hangs the other ranks).
+mpi4py is imported only by ``init_process_group``: without it chainrule still imports,
+and ``is_available()`` is False.
 
 >>> import chainrule.distributed as dist
->>> dist.is_available(), dist.is_initialized()
-(False, False)
+>>> dist.is_initialized()
+False
+>>> dist.ReduceOp.SUM
+<ReduceOp.SUM: 'sum'>
 """
 from __future__ import annotations
 
-import enum
+from .collectives import (ReduceOp, Work, all_gather, all_gather_into_tensor, all_gather_object,
+                          all_reduce, barrier, broadcast, broadcast_object_list, gather,
+                          gather_object, reduce, reduce_scatter, reduce_scatter_tensor, scatter)
+from .process_group import (GroupMember, ProcessGroup, destroy_process_group, get_backend,
+                            get_rank, get_world_size, group, init_process_group, is_available,
+                            is_gloo_available, is_initialized, is_mpi_available,
+                            is_nccl_available, launched_by_mpiexec, not_initialized)
 
 __all__ = ["is_available", "is_initialized", "init_process_group", "destroy_process_group",
-           "get_rank", "get_world_size", "barrier", "all_reduce", "broadcast", "all_gather",
-           "reduce", "ReduceOp"]
-
-_FEATURE = ("multi-process training (chainrule.distributed over MPI) is not implemented in "
-            "chainrule yet")
-
-
-class ReduceOp(enum.Enum):
-    SUM = "sum"
-    PRODUCT = "product"
-    MIN = "min"
-    MAX = "max"
-    AVG = "avg"
-
-
-def is_available() -> bool:
-    """False: chainrule has no distributed backend yet."""
-    return False
-
-
-def is_initialized() -> bool:
-    """False: no process group can be made yet."""
-    return False
-
-
-def init_process_group(backend=None, *args, **kwargs) -> None:
-    """Not implemented yet: raises NotImplementedError."""
-    raise NotImplementedError(f"chainrule.distributed.init_process_group: {_FEATURE}")
-
-
-def not_initialized(what: str) -> ValueError:
-    """PyTorch's error for a collective called without a process group."""
-    return ValueError(f"chainrule.distributed.{what}: Default process group has not been "
-                      f"initialized, please make sure to call init_process_group ({_FEATURE})")
-
-
-def _needs_group(name: str):
-    def fn(*args, **kwargs):
-        raise not_initialized(name)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = "Raises ValueError: there is no process group (see the module docstring)."
-    return fn
-
-
-get_rank = _needs_group("get_rank")
-get_world_size = _needs_group("get_world_size")
-destroy_process_group = _needs_group("destroy_process_group")
-barrier = _needs_group("barrier")
-all_reduce = _needs_group("all_reduce")
-broadcast = _needs_group("broadcast")
-all_gather = _needs_group("all_gather")
-reduce = _needs_group("reduce")
+           "get_rank", "get_world_size", "get_backend", "barrier", "all_reduce", "broadcast",
+           "all_gather", "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor",
+           "gather", "scatter", "reduce", "broadcast_object_list", "all_gather_object",
+           "gather_object", "ReduceOp", "Work", "ProcessGroup", "GroupMember", "group",
+           "is_mpi_available", "is_gloo_available", "is_nccl_available", "launched_by_mpiexec",
+           "not_initialized"]

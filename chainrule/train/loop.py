@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from ..autograd.grad_mode import no_grad
 from ..random import default_generator
 from ..tensor import Tensor
+from .distributed import combine_sums, start_epoch
 from .history import History
 
 
@@ -223,6 +224,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
             state.step_in_epoch = 0
             state.metrics = {}
             resume_default = None
+        start_epoch(train_data, state.epoch)  # a DistributedSampler's shuffle for this epoch
         for cb in callbacks:
             cb.on_epoch_begin(state)
         model.train()
@@ -265,7 +267,8 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
             state.metrics.pop("_sums", None)
             if state.stop_training:
                 break
-        metrics = {"epoch": state.epoch + 1, **_running(sums), "lr": _lr(optimizer),
+        metrics = {"epoch": state.epoch + 1, **_running(combine_sums(sums, train_data)),
+                   "lr": _lr(optimizer),
                    "time": time.perf_counter() - t0}
         if val_data is not None:
             val = evaluate(model, loss_fn, val_data, device)

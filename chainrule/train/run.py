@@ -8,6 +8,7 @@ import sys
 import time
 from types import SimpleNamespace
 
+from .distributed import start_if_launched
 from .errors import UserError
 
 DEFAULT_EPOCHS = {"digits": 30, "mnist": 3, "fashion-mnist": 3, "moons": 60, "spirals": 150}
@@ -255,8 +256,23 @@ def run_training(args, out=None) -> dict:
         except Exception as e:  # noqa: BLE001 - any failure to reach the device is the user's to fix
             raise UserError(f"cannot use device {args.device!r}: {e}") from None
     epochs = args.epochs or DEFAULT_EPOCHS[args.data]
-    loader = DataLoader(train, batch_size=args.batch_size, shuffle=True,
-                        generator=cr.Generator().manual_seed(seed))
+    # under mpiexec -n N: rank r trains on shard r (batch_size rows a rank), rank 0 reports
+    rank, ranks = start_if_launched()
+    if ranks > 1:
+        from ..nn.parallel import DistributedDataParallel
+        from ..utils.data import DistributedSampler
+        loader = DataLoader(train, batch_size=args.batch_size,
+                            sampler=DistributedSampler(train, ranks, rank, shuffle=True,
+                                                       seed=seed),
+                            generator=cr.Generator().manual_seed(seed))
+        inner, model = model, DistributedDataParallel(model)
+        if rank != 0:
+            import io
+            out = io.StringIO()  # the other ranks print nothing
+    else:
+        loader = DataLoader(train, batch_size=args.batch_size, shuffle=True,
+                            generator=cr.Generator().manual_seed(seed))
+        inner = model
     test_loader = DataLoader(test, batch_size=256)
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr)
     scheduler = build_scheduler(args.schedule, optimizer, epochs, len(loader))
@@ -270,24 +286,34 @@ def run_training(args, out=None) -> dict:
             raise UserError(f"--resume {resume}: the checkpoint does not fit this run: {e}"
                             ) from None
 
-    if resume_dir and not args.name:
+    if ranks > 1:  # one run folder: rank 0 names it, the others only read that name
+        run_dir = _rank0_run_dir(args, resume_dir, model_name) if rank == 0 else None
+        from .. import distributed as dist
+        box = [run_dir]
+        dist.broadcast_object_list(box, src=0)
+        run_dir = box[0]
+    elif resume_dir and not args.name:
         run_dir = resume_dir
     elif args.name:
         run_dir = os.path.join(args.runs_dir, args.name)  # the user's choice, reused as asked
     else:  # a fresh folder: runs started in the same second must not share one
         run_dir = _new_run_dir(args.runs_dir, f"{args.data}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
+        if rank != 0:
+            raise _NotRank0
         os.makedirs(run_dir, exist_ok=True)
         config = {k: v for k, v in vars(args).items() if k not in ("func", "given")}
-        config.update(model=model_name, depth=depth, width=width, epochs=epochs)
+        config.update(model=model_name, depth=depth, width=width, epochs=epochs, ranks=ranks)
         tmp = os.path.join(run_dir, "config.json.tmp")
         with open(tmp, "w") as f:
             json.dump(config, f, indent=2, default=str)
         os.replace(tmp, os.path.join(run_dir, "config.json"))
+    except _NotRank0:
+        pass
     except OSError as e:
         raise UserError(f"cannot write the run folder {run_dir}: {e}") from None
 
-    monitor = diagnostics.watch(model, optimizer)
+    monitor = diagnostics.watch(inner, optimizer)
     quiet = getattr(args, "quiet", False)
     print(f"training {model_name} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
           f"{args.data} ({len(train)} train / {len(test)} test), {epochs} epochs → {run_dir}",
@@ -296,15 +322,28 @@ def run_training(args, out=None) -> dict:
                   epochs=epochs, scheduler=scheduler,
                   callbacks=[ModelCheckpoint(os.path.join(run_dir, "checkpoints"),
                                              monitor="val_accuracy", mode="max"),
-                             CSVLogger(os.path.join(run_dir, "metrics.csv"))],
-                  progress=False if quiet else None, resume_from=checkpoint,
-                  log_stream=None if quiet else out)
+                             CSVLogger(os.path.join(run_dir, "metrics.csv"))] if rank == 0 else [],
+                  progress=False if (quiet or rank != 0) else None, resume_from=checkpoint,
+                  log_stream=None if (quiet or rank != 0) else out)
     monitor.remove()
     report = monitor.report()
     test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader)
-    save_diagnostics(run_dir, report, history)
+    if rank == 0:
+        save_diagnostics(run_dir, report, history)
     return {"run_dir": run_dir, "history": history, "test": test_metrics, "report": report,
-            "model": model}
+            "model": model, "rank": rank}
+
+
+class _NotRank0(Exception):
+    """Ranks other than 0 write nothing (raised to skip the run folder's set-up)."""
+
+
+def _rank0_run_dir(args, resume_dir: str | None, model_name: str) -> str:
+    if resume_dir and not args.name:
+        return resume_dir
+    if args.name:
+        return os.path.join(args.runs_dir, args.name)
+    return _new_run_dir(args.runs_dir, f"{args.data}-{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def save_diagnostics(run_dir: str, report, history) -> str:
@@ -331,6 +370,8 @@ def _json_default(value):
 
 def train_command(args) -> int:
     result = run_training(args)
+    if result["rank"] != 0:  # rank 0 alone prints and writes the report
+        return 0
     acc = result["test"].get("accuracy")
     print(f"test accuracy: {acc:.2%}" if acc is not None else
           f"test loss: {result['test']['loss']:.4f}")

@@ -2,8 +2,8 @@
 
 chainrule runs on one device at a time (the CPU, or GPU 0 through CuPy), so
 :class:`DataParallel` calls its module directly — what PyTorch's does with one device
-or none. :class:`DistributedDataParallel` imports (programs name it at module top) but
-cannot be made: there is no process group yet (see :mod:`chainrule.distributed`).
+or none. :class:`DistributedDataParallel` trains one replica a process over MPI (see
+:mod:`chainrule.distributed`); without a process group it raises PyTorch's ValueError.
 
 >>> import chainrule as cr
 >>> model = cr.nn.parallel.DataParallel(cr.nn.Linear(2, 3))
@@ -15,7 +15,7 @@ chainrule.Size([4, 3])
 from __future__ import annotations
 
 from ..module import Module
-from ... import distributed as _dist
+from .distributed import DistributedDataParallel
 
 __all__ = ["DataParallel", "DistributedDataParallel"]
 
@@ -32,10 +32,3 @@ class DataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         return self.module(*inputs, **kwargs)
-
-
-class DistributedDataParallel(Module):
-    """Raises ValueError when made: there is no process group (as PyTorch without one)."""
-
-    def __init__(self, module: Module, *args, **kwargs) -> None:
-        raise _dist.not_initialized("DistributedDataParallel")

@@ -1,0 +1,118 @@
+"""chainrule.distributed and DistributedDataParallel over real MPI: each test launches
+``mpiexec -n N python -m mpi4py <script>`` (the scripts beside this file) and reads the
+ranks' OK lines. Needs the ``mpi`` extra (mpi4py and the mpich wheel's mpiexec)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+MPIEXEC = shutil.which("mpiexec")
+
+pytestmark = pytest.mark.skipif(
+    MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
+    reason="needs MPI: pip install 'chainrule[mpi]' (mpi4py, and mpich for mpiexec)")
+
+
+def launch(script: str, *args: str, ranks: int = 2, module_form: bool = True,
+           timeout: float = 240) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1")
+    runner = [sys.executable, "-m", "mpi4py"] if module_form else [sys.executable]
+    return subprocess.run([MPIEXEC, "-n", str(ranks), *runner, str(HERE / script), *args],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def assert_all_ok(done: subprocess.CompletedProcess, what: str, ranks: int) -> None:
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    for r in range(ranks):
+        assert f"OK {what} rank {r} of {ranks}" in done.stdout, out[-4000:]
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_collectives_equal_numpy(ranks):
+    # every op and dtype (float64/32/16, int64/32, bool), sync and async, on views,
+    # against NumPy on the ranks' known data
+    assert_all_ok(launch("mpi_collectives.py", ranks=ranks), "collectives", ranks)
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_ddp_equals_one_process_on_the_full_batch(ranks):
+    # MLP and CNN, SGD with momentum and Adam, 3 steps: gradients and weights within
+    # 1e-12 (float64) of single-process training; rank 0's initial weights everywhere
+    assert_all_ok(launch("mpi_ddp.py", "equivalence", ranks=ranks), "equivalence", ranks)
+
+
+@pytest.mark.parametrize("check", ["overlap", "no_sync", "unused", "buffers"])
+def test_ddp_behaviour(check):
+    assert_all_ok(launch("mpi_ddp.py", check), check, 2)
+
+
+@pytest.mark.parametrize("module_form", [True, False], ids=["python-m-mpi4py", "plain-python"])
+def test_a_failing_rank_ends_every_rank_and_is_named(module_form):
+    start = time.monotonic()
+    done = launch("mpi_ddp.py", "fail", module_form=module_form, timeout=30)
+    elapsed = time.monotonic() - start
+    assert done.returncode != 0
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    assert "rank 1 of 2 failed" in done.stderr and "this rank fails on purpose" in done.stderr, \
+        done.stderr[-3000:]
+
+
+def test_a_killed_rank_ends_every_rank():
+    # SIGKILL leaves the rank no time to speak: mpiexec reports the bad termination
+    # (MPICH names the process id and signal) and cleans up the others
+    start = time.monotonic()
+    done = launch("mpi_ddp.py", "killed", timeout=30)
+    assert time.monotonic() - start < 10
+    assert done.returncode != 0
+    assert "BAD TERMINATION" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_chainrule_train_under_two_ranks(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    runs = tmp_path / "runs"
+    done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py", "-m", "chainrule",
+                           "train", "--data", "digits", "--runs-dir", str(runs), "--no-report"],
+                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    # rank 0 alone prints: one header, one test line
+    assert done.stdout.count("training cnn") == 1 and done.stdout.count("test accuracy") == 1
+    acc = float(done.stdout.split("test accuracy: ")[1].split("%")[0]) / 100
+    assert acc >= 0.97, done.stdout[-2000:]
+    folders = list(runs.iterdir())
+    assert len(folders) == 1, folders
+    import json
+    config = json.loads((folders[0] / "config.json").read_text())
+    assert config["ranks"] == 2
+    assert (folders[0] / "metrics.csv").read_text().count("\n") == config["epochs"] + 1
+    assert (folders[0] / "checkpoints").is_dir()
+
+
+def test_chainrule_train_resumes_with_the_same_ranks(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+
+    def train(*args):
+        done = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py", "-m",
+                               "chainrule", "train", "--runs-dir", str(tmp_path), "--no-report",
+                               *args], capture_output=True, text=True, timeout=300, env=env,
+                              cwd=tmp_path)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return [line for line in done.stdout.splitlines() if line.startswith("epoch=")]
+
+    common = ["--data", "digits", "--schedule", "none"]
+    whole = train(*common, "--epochs", "4", "--name", "whole")
+    train(*common, "--epochs", "2", "--name", "split")
+    rest = train("--resume", str(tmp_path / "split"), "--epochs", "4")
+    drop_time = lambda line: " ".join(w for w in line.split() if not w.startswith("time="))  # noqa: E731
+    assert [drop_time(x) for x in rest] == [drop_time(x) for x in whole[2:]]
