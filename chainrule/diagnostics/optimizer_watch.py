@@ -43,6 +43,11 @@ def sq_norm(array) -> float:
     return s
 
 
+def _world_size() -> int:
+    from .. import distributed
+    return distributed.get_world_size() if distributed.is_initialized() else 1
+
+
 class OptimizerWatch:
     """Hooks on one optimizer, filing what each step did into the monitor's records."""
 
@@ -98,6 +103,8 @@ class OptimizerWatch:
         groups = optimizer.param_groups
         record["lr"] = max(float(g.get("lr", 0.0)) for g in groups) if groups else 0.0
         closure = bool(args) or "closure" in kwargs  # LBFGS: the closure refills .grad
+        # data-parallel: .grad holds the average over the ranks, not this rank's gradients
+        distributed = _world_size() > 1
         detail = monitor.detail
         for name, own in monitor.param_names.items() if detail else ():
             layer = monitor.layer_record(name)
@@ -119,7 +126,7 @@ class OptimizerWatch:
                     continue
                 gn = math.sqrt(sq_norm(g._data))
                 got = self.received.get(id(p), 0.0)
-                if not closure and not fresh and math.isfinite(gn) and \
+                if not closure and not distributed and not fresh and math.isfinite(gn) and \
                         gn > got * (1 + 1e-3) + 1e-30:
                     stale = True
                 if wd > 0 and p._data.ndim >= 2 and gn > 0 and math.isfinite(gn):
