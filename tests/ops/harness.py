@@ -282,19 +282,33 @@ def check_second_order_against_torch(spec: Spec, case: Case, dtype: str = "float
                                  create_graph=True, allow_unused=True)
     rng = np.random.default_rng(_seed(spec.name, case.id, "second-order"))
     vs = [rng.standard_normal(inputs[i][1].shape).astype(inputs[i][1].dtype) for i in diff]
-    second = _vector_product_grad(cr, grads, vs, cr_wrt)
     tsecond = _vector_product_grad(torch, tgrads, vs, t_wrt)
     arrays = [inputs[i][1] for i in diff] + gos
     refs = [_reference(tg, a) for tg, a in zip(tsecond, arrays)]
-    # an input of a fixed narrower dtype (float32 in a float64 case) is compared at its own
-    # precision: its second-order terms are rounded to float32 in both libraries
-    for k, (g, ref) in enumerate(zip(second, refs)):
-        _compare_grads([g], [ref], [k], tolerance(spec, str(ref.dtype)),
-                       "second-order gradient (inputs, then cotangents)")
+    # the second step both ways: through the Tensor rules of the ops that the first step
+    # recorded (a backward op's Tensor rule runs only here), then the plain walk on their twins
+    for create_graph in (True, False):
+        second = _vector_product_grad(cr, grads, vs, cr_wrt, create_graph)
+        what = f"second-order gradient{' (create_graph)' if create_graph else ''}"
+        # an input of a fixed narrower dtype (float32 in a float64 case) is compared at its
+        # own precision: its second-order terms are rounded to float32 in both libraries
+        for k, (g, ref) in enumerate(zip(second, refs)):
+            _compare_grads([g], [ref], [k], tolerance(spec, str(ref.dtype)),
+                           f"{what} (inputs, then cotangents)")
 
 
-def _vector_product_grad(m, grads, vs, wrt) -> list:
-    """d<grads, vs>/d wrt in library ``m``; None where nothing depends on an input."""
+def torch_second_order_applies(spec: Spec, case: Case) -> bool:
+    """Whether :func:`check_second_order_against_torch` runs on this case: PyTorch's double
+    backward is the oracle wherever both are defined, for ops that are not smooth too away
+    from their kinks (cases fit for finite differences). At a kink the conventions differ
+    (elu's second derivative at 0, PyTorch's nan for norm and pow at 0)."""
+    return bool(spec.grad and not spec.torch_second and case.torch and case.second
+                and (spec.smooth or case.fd))
+
+
+def _vector_product_grad(m, grads, vs, wrt, create_graph: bool = False) -> list:
+    """d<grads, vs>/d wrt in library ``m``; None where nothing depends on an input. The
+    first-order graph is kept (``retain_graph``) for another call."""
     terms = [(g * m.tensor(v.copy())).sum() for g, v in zip(grads, vs)
              if g is not None and g.requires_grad]
     if not terms:
@@ -302,7 +316,8 @@ def _vector_product_grad(m, grads, vs, wrt) -> list:
     total = terms[0]
     for t in terms[1:]:
         total = total + t
-    return list(m.autograd.grad(total, wrt, allow_unused=True))
+    return list(m.autograd.grad(total, wrt, retain_graph=True, create_graph=create_graph,
+                                allow_unused=True))
 
 
 def _run_both(spec: Spec, case: Case, dtype: str):

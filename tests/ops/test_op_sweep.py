@@ -9,7 +9,7 @@ import pytest
 
 from harness import (all_specs, case_id, check_against_torch, check_finite_differences,
                      check_second_order, check_second_order_against_torch,
-                     check_tensor_rules_against_torch)
+                     check_tensor_rules_against_torch, torch_second_order_applies)
 
 SPECS = all_specs()
 
@@ -21,12 +21,8 @@ FD = [pytest.param(s, c, id=case_id(s, k, c))
       for s in SPECS if s.grad for k, c in enumerate(s.cases) if c.fd]
 SECOND = [pytest.param(s, c, id=case_id(s, k, c))
           for s in SPECS if s.grad and s.smooth for k, c in enumerate(s.cases) if c.fd and c.second]
-# PyTorch's double backward is the oracle wherever both are defined: for ops that are not
-# smooth too, away from their kinks (cases fit for finite differences). At a kink the
-# conventions differ (elu's second derivative at 0, PyTorch's nan for norm and pow at 0)
 SECOND_TORCH = [pytest.param(s, c, d, id=f"{case_id(s, k, c)}-{d}")
-                for s in SPECS if s.grad and not s.torch_second
-                for k, c in enumerate(s.cases) if c.torch and c.second and (s.smooth or c.fd)
+                for s in SPECS for k, c in enumerate(s.cases) if torch_second_order_applies(s, c)
                 for d in s.dtypes]
 
 
