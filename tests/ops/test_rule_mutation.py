@@ -85,7 +85,6 @@ def trace_cases_by_op() -> dict:
     """op name → [(spec, case)] that apply it (forward, backward or double backward), the
     specs about the op first, then those that apply the fewest ops."""
     applied = []
-    registry.TRACE = None
     try:
         for spec in all_specs():
             if not spec.grad:
@@ -185,9 +184,10 @@ def first_failure(op_name: str, index: int, kind: str, cases) -> str | None:
     op = registry.REGISTRY[op_name]
     with mutated(op, index, kind):
         for spec, k, case in cases:
+            dtype = "float64" if "float64" in spec.dtypes else spec.dtypes[0]
             for check in _checks(kind, spec, case):
                 try:
-                    check(spec, case, "float64")
+                    check(spec, case, dtype)
                 except AssertionError:
                     return f"{check.__name__}[{case_id(spec, k, case)}]"
     return None
