@@ -117,7 +117,10 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
                        f"{input.dtype.name}; convert with .float() or pass dtype=")
     count = _count(input._data.shape, dims)
     total = sum_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
-    return total / count if count else total * float("nan")
+    if not count:  # an empty slice: nan, as PyTorch. Added, not multiplied: the input is
+        # empty, and a double backward through ``* nan`` would give nan where PyTorch gives 0
+        return total + float("nan")
+    return total / count
 
 
 def _count(shape, dims) -> int:

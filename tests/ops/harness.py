@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import pathlib
+import re
 import zlib
 from typing import Any, Callable
 
@@ -94,6 +95,9 @@ class Spec:
     dtypes: tuple = ("float32", "float64")
     tol32: dict | None = None         # float32 tolerance vs torch, when the default is too tight
     ops: tuple = ()                   # registry ops this spec is about (documentation)
+    # why PyTorch cannot be the second-order oracle (it has no double backward for the op):
+    # the comparison with its double backward is skipped, gradgradcheck still runs
+    torch_second: str | None = None
 
 
 def both(f: Callable) -> tuple[Callable, Callable]:
@@ -133,7 +137,10 @@ UNIT = (-0.9, 0.9)
 
 # ----------------------------------------------------------------- inputs --
 def _seed(*parts) -> int:
-    return zlib.crc32("/".join(str(p) for p in parts).encode())
+    # (a domain function's repr holds its address, which changes from run to run: dropped,
+    # or the inputs of every case with F(domain=...) would too)
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", "/".join(str(p) for p in parts))
+    return zlib.crc32(text.encode())
 
 
 def make_inputs(spec: Spec, case: Case, dtype: str, seed_extra: str = ""):
@@ -185,8 +192,8 @@ def as_list(out) -> list:
 
 
 def host(t) -> np.ndarray:
-    if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
+    if isinstance(t, torch.Tensor):  # (force: torch's double backward may give a ZeroTensor)
+        return t.detach().numpy(force=t._is_zerotensor())
     return t.detach().numpy()
 
 
@@ -205,11 +212,12 @@ def tolerance(spec: Spec, dtype: str) -> dict:
 
 # ----------------------------------------------------------------- checks --
 def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
-    """Forward values, output dtypes and gradients (random cotangents) equal PyTorch's."""
-    inputs = make_inputs(spec, case, dtype)
-    xs, ts = to_cr(inputs, spec.grad), to_torch(inputs, spec.grad)
-    out, tout = as_list(spec.fn(*xs, **case.kwargs)), as_list(spec.tfn(*ts, **case.kwargs))
-    assert len(out) == len(tout), f"{len(out)} outputs, torch gives {len(tout)}"
+    """Forward values, output dtypes and gradients (random cotangents) equal PyTorch's.
+
+    The gradients come from a plain first-order walk, which runs the ops' array twins
+    (``defvjp_raw``) where they have them: :func:`check_tensor_rules_against_torch`
+    checks the Tensor rules."""
+    inputs, xs, ts, out, tout = _run_both(spec, case, dtype)
     tol = tolerance(spec, dtype)
     for k, (o, t) in enumerate(zip(out, tout)):
         assert tuple(o.shape) == tuple(t.shape), f"output {k}: shape {tuple(o.shape)} != torch {tuple(t.shape)}"
@@ -221,15 +229,9 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
             np.testing.assert_array_equal(a, b, err_msg=f"output {k} value")
     if not spec.grad:
         return
-    diff = [i for i, (k, v, g) in enumerate(inputs) if k == "t" and g and v.dtype.kind == "f"]
-    pairs = [(o, t) for o, t in zip(out, tout) if t.requires_grad]
-    assert len(pairs) == sum(o.requires_grad for o in out), \
-        "outputs that require grad differ from torch's: " \
-        f"{[o.requires_grad for o in out]} vs {[t.requires_grad for t in tout]}"
+    diff, pairs, gos = _differentiable(spec, case, inputs, out, tout)
     if not diff or not pairs:
         return
-    rng = np.random.default_rng(_seed(spec.name, case.id, "cotangent"))
-    gos = [rng.standard_normal(tuple(t.shape)).astype(host(t).dtype) for _, t in pairs]
     grads = cr.autograd.grad([o for o, _ in pairs], [xs[i] for i in diff],
                              [cr.tensor(g.copy()) for g in gos], allow_unused=True)
     tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
@@ -238,18 +240,125 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
     xs2 = to_cr(inputs, spec.grad)
     outs2 = [o for o in as_list(spec.fn(*xs2, **case.kwargs)) if o.requires_grad]
     cr.autograd.backward(outs2, [cr.tensor(g.copy()) for g in gos])
-    for i, g, tg in zip(diff, grads, tgrads):
-        ref = np.zeros(inputs[i][1].shape, inputs[i][1].dtype) if tg is None else host(tg)
-        assert g is not None or not np.any(ref), f"input {i}: no gradient, torch gives {ref}"
+    refs = [_reference(tg, inputs[i][1]) for i, tg in zip(diff, tgrads)]
+    _compare_grads(grads, refs, diff, tol, "gradient")
+    for i, g, ref in zip(diff, grads, refs):
         if g is None:
             continue
-        assert tuple(g.shape) == ref.shape, f"input {i}: grad shape {tuple(g.shape)} != {ref.shape}"
-        assert dtype_name(g) == str(ref.dtype), f"input {i}: grad dtype {dtype_name(g)} != {ref.dtype}"
-        np.testing.assert_allclose(host(g), ref, **tol, err_msg=f"gradient of input {i}")
         g2 = xs2[i].grad
         assert g2 is not None, f"input {i}: backward() left no .grad"
         assert dtype_name(g2) == str(ref.dtype), f"input {i}: backward() grad dtype {dtype_name(g2)}"
         np.testing.assert_allclose(host(g2), ref, **tol, err_msg=f"backward() gradient of input {i}")
+
+
+def check_tensor_rules_against_torch(spec: Spec, case: Case, dtype: str) -> None:
+    """First-order gradients through the ops' Tensor rules (``create_graph=True``, the
+    path of every higher-order gradient) equal PyTorch's, with the tolerances of
+    :func:`check_against_torch` (which sees the array twins instead)."""
+    inputs, xs, ts, out, tout = _run_both(spec, case, dtype)
+    diff, pairs, gos = _differentiable(spec, case, inputs, out, tout)
+    if not diff or not pairs:
+        return
+    grads = cr.autograd.grad([o for o, _ in pairs], [xs[i] for i in diff],
+                             [cr.tensor(g.copy()) for g in gos], create_graph=True,
+                             allow_unused=True)
+    tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
+                                 [torch.tensor(g.copy()) for g in gos], allow_unused=True)
+    refs = [_reference(tg, inputs[i][1]) for i, tg in zip(diff, tgrads)]
+    _compare_grads(grads, refs, diff, tolerance(spec, dtype), "create_graph gradient")
+
+
+def check_second_order_against_torch(spec: Spec, case: Case, dtype: str = "float64") -> None:
+    """A double-backward vector product equals PyTorch's: the gradient of
+    ``<first-order grads, v>`` (random ``v``) with respect to the inputs and to the
+    cotangents (the first-order grads are linear in them, so a Tensor rule whose
+    derivative in ``g`` is wrong shows there even for ops linear in their inputs)."""
+    inputs, xs, ts, out, tout = _run_both(spec, case, dtype)
+    diff, pairs, gos = _differentiable(spec, case, inputs, out, tout)
+    if not diff or not pairs:
+        return
+    cr_gos = [cr.tensor(g.copy(), requires_grad=True) for g in gos]
+    t_gos = [torch.tensor(g.copy(), requires_grad=True) for g in gos]
+    cr_wrt, t_wrt = [xs[i] for i in diff] + cr_gos, [ts[i] for i in diff] + t_gos
+    grads = cr.autograd.grad([o for o, _ in pairs], cr_wrt[:len(diff)], cr_gos,
+                             create_graph=True, allow_unused=True)
+    tgrads = torch.autograd.grad([t for _, t in pairs], t_wrt[:len(diff)], t_gos,
+                                 create_graph=True, allow_unused=True)
+    rng = np.random.default_rng(_seed(spec.name, case.id, "second-order"))
+    vs = [rng.standard_normal(inputs[i][1].shape).astype(inputs[i][1].dtype) for i in diff]
+    tsecond = _vector_product_grad(torch, tgrads, vs, t_wrt)
+    arrays = [inputs[i][1] for i in diff] + gos
+    refs = [_reference(tg, a) for tg, a in zip(tsecond, arrays)]
+    # the second step both ways: through the Tensor rules of the ops that the first step
+    # recorded (a backward op's Tensor rule runs only here), then the plain walk on their twins
+    for create_graph in (True, False):
+        second = _vector_product_grad(cr, grads, vs, cr_wrt, create_graph)
+        what = f"second-order gradient{' (create_graph)' if create_graph else ''}"
+        # an input of a fixed narrower dtype (float32 in a float64 case) is compared at its
+        # own precision: its second-order terms are rounded to float32 in both libraries
+        for k, (g, ref) in enumerate(zip(second, refs)):
+            _compare_grads([g], [ref], [k], tolerance(spec, str(ref.dtype)),
+                           f"{what} (inputs, then cotangents)")
+
+
+def torch_second_order_applies(spec: Spec, case: Case) -> bool:
+    """Whether :func:`check_second_order_against_torch` runs on this case: PyTorch's double
+    backward is the oracle wherever both are defined, for ops that are not smooth too away
+    from their kinks (cases fit for finite differences). At a kink the conventions differ
+    (elu's second derivative at 0, PyTorch's nan for norm and pow at 0)."""
+    return bool(spec.grad and not spec.torch_second and case.torch and case.second
+                and (spec.smooth or case.fd))
+
+
+def _vector_product_grad(m, grads, vs, wrt, create_graph: bool = False) -> list:
+    """d<grads, vs>/d wrt in library ``m``; None where nothing depends on an input. The
+    first-order graph is kept (``retain_graph``) for another call."""
+    terms = [(g * m.tensor(v.copy())).sum() for g, v in zip(grads, vs)
+             if g is not None and g.requires_grad]
+    if not terms:
+        return [None] * len(wrt)
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return list(m.autograd.grad(total, wrt, retain_graph=True, create_graph=create_graph,
+                                allow_unused=True))
+
+
+def _run_both(spec: Spec, case: Case, dtype: str):
+    """Inputs, chainrule and torch arguments, and both libraries' outputs (same count)."""
+    inputs = make_inputs(spec, case, dtype)
+    xs, ts = to_cr(inputs, spec.grad), to_torch(inputs, spec.grad)
+    out, tout = as_list(spec.fn(*xs, **case.kwargs)), as_list(spec.tfn(*ts, **case.kwargs))
+    assert len(out) == len(tout), f"{len(out)} outputs, torch gives {len(tout)}"
+    return inputs, xs, ts, out, tout
+
+
+def _differentiable(spec: Spec, case: Case, inputs, out, tout):
+    """Indices of differentiable inputs, (chainrule, torch) outputs that require grad,
+    and one random cotangent (host array) per such output."""
+    diff = [i for i, (k, v, g) in enumerate(inputs) if k == "t" and g and v.dtype.kind == "f"]
+    pairs = [(o, t) for o, t in zip(out, tout) if t.requires_grad]
+    assert len(pairs) == sum(o.requires_grad for o in out), \
+        "outputs that require grad differ from torch's: " \
+        f"{[o.requires_grad for o in out]} vs {[t.requires_grad for t in tout]}"
+    rng = np.random.default_rng(_seed(spec.name, case.id, "cotangent"))
+    gos = [rng.standard_normal(tuple(t.shape)).astype(host(t).dtype) for _, t in pairs]
+    return diff, pairs, gos
+
+
+def _reference(tg, like: np.ndarray) -> np.ndarray:
+    """torch's gradient as an array; zeros where torch reports none (an unused input)."""
+    return np.zeros(like.shape, like.dtype) if tg is None else host(tg)
+
+
+def _compare_grads(grads, refs, labels, tol: dict, what: str) -> None:
+    for label, g, ref in zip(labels, grads, refs):
+        assert g is not None or not np.any(ref), f"input {label}: no {what}, torch gives {ref}"
+        if g is None:
+            continue
+        assert tuple(g.shape) == ref.shape, f"input {label}: {what} shape {tuple(g.shape)} != {ref.shape}"
+        assert dtype_name(g) == str(ref.dtype), f"input {label}: {what} dtype {dtype_name(g)} != {ref.dtype}"
+        np.testing.assert_allclose(host(g), ref, **tol, err_msg=f"{what} of input {label}")
 
 
 def _float64(inputs):

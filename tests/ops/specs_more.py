@@ -91,7 +91,8 @@ add(
     S("cdist", both(lambda m, a, b, **k: m.cdist(a, b, **k)),
       [C((4, 3), (5, 3)), C((2, 3, 2), (2, 4, 2), kw=dict(p=1.0), id="p1"),
        C((3, 2), (4, 2), kw=dict(p=3.0), id="p3"), C((3, 2), (2, 2), kw=dict(p=math.inf), id="pinf"),
-       C((1, 3, 2), (2, 4, 2), id="broadcast-batch")], domain=NO_TIES),
+       C((1, 3, 2), (2, 4, 2), id="broadcast-batch")], domain=NO_TIES,
+      torch_second="PyTorch has no double backward for _cdist_backward"),
     S("cdist_p0", both(lambda m, a, b: m.cdist(a, b, p=0.0)),
       [C(V([[0.0, 1.0], [1.0, 1.0]]), V([[0.0, 1.0], [2.0, 1.0], [0.0, 0.0]]))], grad=False),
     S("addbmm", both(lambda m, i, a, b, **k: m.addbmm(i, a, b, **k)),
@@ -204,7 +205,7 @@ add(
       [C((2, 3, 4), V([0.1, -0.2, 0.3], grad=False), V([1.5, 0.5, 2.0], grad=False))]),
     S("nn_pdist", both(lambda m, x, *a: _f(m).pdist(x, *a)),
       [C((4, 3)), C((5, 2), 1.0, id="p1"), C((3, 4), 3.0, id="p3"), C((1, 3), id="one-row")],
-      domain=NO_TIES),
+      domain=NO_TIES, torch_second="PyTorch has no double backward for _pdist_backward"),
 )
 
 # ------------------------------------------------------ nn.functional: losses --
@@ -223,7 +224,8 @@ add(
       both(lambda m, x, t, w=None, **k: _f(m).multi_margin_loss(x, t, weight=w, **k)),
       [C((4, 5), IV([0, 3, 4, 1])), C((4, 5), IV([2, 2, 0, 1]), kw=dict(p=2, margin=0.5), id="p2"),
        C((3, 4), IV([1, 0, 3]), F((4,), grad=False), kw=dict(reduction="none"), id="weight"),
-       C((5,), IV(2), kw=dict(reduction="sum"), id="1d")], domain=(-0.4, 0.4)),
+       C((5,), IV(2), kw=dict(reduction="sum"), id="1d")], domain=(-0.4, 0.4),
+      torch_second="PyTorch has no double backward for multi_margin_loss_backward"),
     S("nn_multilabel_soft_margin_loss",
       both(lambda m, x, t, w=None, **k: _f(m).multilabel_soft_margin_loss(x, t, weight=w, **k)),
       [C((3, 4), V([[1.0, 0, 1, 0], [0, 0, 0, 1], [1, 1, 1, 1]], grad=False)),
@@ -232,5 +234,6 @@ add(
     S("nn_multilabel_margin_loss",
       both(lambda m, x, t, **k: _f(m).multilabel_margin_loss(x, t, **k)),
       [C((2, 4), IV([[3, 0, -1, 1], [1, 2, 3, -1]])),
-       C((4,), IV([2, 2, -1, 0]), kw=dict(reduction="none"), id="1d-repeat")], domain=(-0.4, 0.4)),
+       C((4,), IV([2, 2, -1, 0]), kw=dict(reduction="none"), id="1d-repeat")], domain=(-0.4, 0.4),
+      torch_second="PyTorch has no double backward for multilabel_margin_loss_backward"),
 )
