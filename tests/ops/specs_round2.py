@@ -39,7 +39,8 @@ add(
        C(IV([[0, 2, 2], [4, 1, 3]]), (5, 4), kw=dict(mode="mean"), id="2d-mean"),
        C(IV([[0, 2, 2], [4, 1, 3]]), (5, 4), kw=dict(mode="max"), id="2d-max"),
        C(IV([[0, 2, 2], [4, 1, 3]]), (5, 4), None, (2, 3), kw=dict(mode="sum"), id="2d-psw")],
-      domain=NO_TIES, ops=("embedding", "embedding_backward")),
+      domain=NO_TIES, ops=("embedding", "embedding_backward"),
+      torch_second="PyTorch has no double backward for _embedding_bag_backward"),
 )
 
 # ---------------------------------------------------- spatial transformers --
@@ -177,7 +178,8 @@ add(
        C((4, 3, 4), CTC_TARGETS, L([3, 4, 4]), L([3, 1, 2]),
          kw=dict(reduction="none", zero_infinity=True), id="zero-infinity"),
        C((5, 4), IV([1, 2, 2]), IV(5), IV(3), id="unbatched")],
-      smooth=False, ops=("ctc_loss", "ctc_loss_backward")),
+      smooth=False, ops=("ctc_loss", "ctc_loss_backward"),
+      torch_second="PyTorch has no double backward for _ctc_loss_backward"),
     S("nn_ctc_loss_raw",
       both(lambda m, x, t, il, tl, **k: _f(m).ctc_loss(x, t, il, tl, **k)),
       [C(F((6, 3, 5), domain=(-3.0, -0.1)), CTC_TARGETS, L([6, 5, 6]), L([3, 1, 2]), fd=False),
