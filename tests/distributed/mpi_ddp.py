@@ -48,7 +48,7 @@ def close(a, b, what: str) -> None:
     assert err <= TOL, f"{what}: max error {err:.3g} > {TOL}"
 
 
-def check_equivalence(kind: str, opt_name: str, steps: int = 3, cap_mb: float = 25.0) -> None:
+def check_equivalence(kind: str, opt_name: str, steps: int = 5, cap_mb: float = 25.0) -> None:
     r, n = dist.get_rank(), dist.get_world_size()
     make = mlp if kind == "mlp" else cnn
     model = DDP(make(seed=100 + r), bucket_cap_mb=cap_mb)  # rank 0's weights win

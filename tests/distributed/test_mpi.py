@@ -47,7 +47,7 @@ def test_collectives_equal_numpy(ranks):
 
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_ddp_equals_one_process_on_the_full_batch(ranks):
-    # MLP and CNN, SGD with momentum and Adam, 3 steps: gradients and weights within
+    # MLP and CNN, SGD with momentum and Adam, 5 steps: gradients and weights within
     # 1e-12 (float64) of single-process training; rank 0's initial weights everywhere
     assert_all_ok(launch("mpi_ddp.py", "equivalence", ranks=ranks), "equivalence", ranks)
 
