@@ -77,6 +77,7 @@ def _too_high(report, th: Thresholds) -> tuple[int, dict] | None:
     if not any("lr" in s for s in report.steps):
         return None  # no optimizer watched: nothing says who changed the weights
     start_norm: dict[str, float] = {}
+    previous = None
     losses = dict(_losses(report.steps))
     first_loss = next((v for v in losses.values() if math.isfinite(v)), None)
     for s in report.steps:
@@ -92,8 +93,14 @@ def _too_high(report, th: Thresholds) -> tuple[int, dict] | None:
                 return s["step"], {"layer": name, "update_to_weight": u}
         loss = losses.get(s["step"])
         if loss is not None and first_loss is not None and not _bad_input(report):
-            if not math.isfinite(loss) or (first_loss > 0 and loss > th.loss_growth * first_loss):
+            if first_loss > 0 and loss > th.loss_growth * first_loss:
                 return s["step"], {"loss": loss, "first_loss": first_loss}
+            # a loss that turns inf/nan out of nowhere is a bad op (log(0)), not the step
+            # size; only after it was already climbing is it a divergence
+            if not math.isfinite(loss) and previous is not None and previous > 2 * first_loss:
+                return s["step"], {"loss": loss, "first_loss": first_loss}
+        if loss is not None and math.isfinite(loss):
+            previous = loss
     return None
 
 
@@ -137,6 +144,17 @@ def _too_low(report, th: Thresholds) -> list[Finding]:
     top = max(s["lr"] for s in steps)
     if top <= 0:
         return []
+    gone = [s for s in steps if s["lr"] < 1e-3 * top]
+    if len(gone) >= 0.5 * len(steps):  # a schedule that has decayed away for most of the run
+        return [Finding("learning_rate", [], {"lr_start": top, "lr_end": steps[-1]["lr"],
+                                              "first_step": gone[0]["step"],
+                                              "steps_below_1e-3_of_max": len(gone)},
+                        f"the learning rate fell below a thousandth of its peak ({top:g}) at "
+                        f"step {gone[0]['step']} and stayed there for {len(gone)} of "
+                        f"{len(steps)} steps: the schedule decays far too fast, so training "
+                        f"stops early. A scheduler stepped once per batch instead of once "
+                        f"per epoch does this; check step_size/T_max against the number of "
+                        f"scheduler.step() calls.")]
     full = [s for s in steps if s["lr"] >= 0.5 * top]  # not the tail of a decaying schedule
     per_step = []
     for s in full:
@@ -160,6 +178,17 @@ def _too_low(report, th: Thresholds) -> list[Finding]:
                     f"{len(per_step)} steps at lr={top:g}; healthy is about 1e-3), so the model "
                     f"barely moves. Raise the "
                     f"learning rate (try 10-100x), or check the optimizer gets the right lr.")]
+
+
+def _update_p90(report) -> float | None:
+    """The 90th percentile over measured steps of the largest update/weight of a layer."""
+    per_step = []
+    for s in _detailed(report):
+        ratios = [l["update_ratio"] for l in s["layers"].values()
+                  if "update_ratio" in l and 0 < l["update_ratio"] < math.inf]
+        if ratios:
+            per_step.append(max(ratios))
+    return sorted(per_step)[int(0.9 * (len(per_step) - 1))] if len(per_step) >= 5 else None
 
 
 # ------------------------------------------------------------------- optimizer --
@@ -354,6 +383,16 @@ def _label_noise(report, th: Thresholds) -> list[Finding]:
     level = sum(tail) / len(tail)
     if level < th.chance_fraction * chance or level < 0.9 * sum(head) / len(head):
         return []  # below chance, or still falling
+    slow = _update_p90(report)
+    if slow is not None and slow < 10 * th.lr_low_update:
+        # stuck at chance with tiny updates: the step size, not the labels
+        return [Finding("learning_rate", [], {"update_to_weight_p90": slow, "loss_tail": level,
+                                              "chance": chance,
+                                              "first_step": report.steps[0]["step"]},
+                        f"the learning rate is too low: the loss stays at chance level "
+                        f"({level:.3g} vs {chance:.3g}) while each step changes the weights "
+                        f"by at most {_sci(slow)} of their size (healthy is about 1e-3). Raise "
+                        f"the learning rate (try 10-100x).")]
     return [Finding("label_noise", [], {"loss_tail": level, "chance": chance,
                                         "first_step": report.steps[0]["step"]},
                     f"the training loss stays at chance level ({level:.3g} vs {what} = "
@@ -451,17 +490,30 @@ def _padding(report, th: Thresholds) -> list[Finding]:
 def _through_time(report, th: Thresholds) -> list[Finding]:
     out = []
     window = report.steps  # the whole run: an explosion ends in inf/nan, which has no ratio
+    high = _too_high(report, th)
+    blown = high[0] if high is not None else None  # saturation after a blow-up is its effect
     for name, values in _layers_with(window, "time_ratio").items():
         values = [(st, v) for st, v in values if math.isfinite(v)]
         if not values:
             continue
-        logs = [math.log10(v) if v > 0 else -30.0 for _, v in values]
-        ratio = 10 ** (sum(logs) / len(logs))
+        def geo(vals):
+            logs = [math.log10(v) if v > 0 else -30.0 for _, v in vals]
+            return 10 ** (sum(logs) / len(logs))
+        ratio = geo(values)
+        # vanishing is structural: there at the start and still at the end (not a later
+        # blow-up's saturation); gated cells (LSTM/GRU) start near a 1/2^T ratio and
+        # learn to keep their memory, so they are judged 10x more leniently
+        start, end = geo(values[:th.window]), geo(values[-th.window:])
+        gated = report.types.get(name) in ("LSTM", "GRU")
+        vanish = th.time_vanish / (10 if gated else 1)
         length = [l["time_steps"] for s in window for n, l in s["layers"].items()
                   if n == name and "time_steps" in l][-1]
         evidence = {"first_to_last_time_step": ratio, "time_steps": length, "over": "time",
                     "first_step": values[0][0]}
-        if ratio < th.time_vanish:
+        if blown is not None:  # vanishing only as measured before the blow-up
+            before = [(st, v) for st, v in values if st < blown]
+            start = end = geo(before) if before else 1.0
+        if start < vanish and end < vanish:
             out.append(Finding("vanishing", [name], evidence,
                                f"inside recurrent layer {show(name)} the gradient reaching the "
                                f"first of {length} time steps is {_sci(ratio)} times the one "
