@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Batches, blobs, bug, cnn, digits, fit, mlp, seq_sum, sequences
+from .common import Batches, blobs, bug, cnn, digits, fit, mlp, seq_sum, sequences, tokens
 
 
 @bug("lr_high_adam_mlp", "learning_rate", note="Adam lr=1.0 on a digits MLP")
@@ -321,3 +321,59 @@ def sum_reduction_autoencoder(lib, bug, watch):
                (lambda o, t: F.mse_loss(o, t)))
     return [v / (scale if bug else 1) for v in
             fit(lib, model, opt, Batches(lib, x, x, 256), loss_fn, 100)]
+
+
+def _token_transformer(lib):
+    nn = lib.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 32)
+            self.pos = nn.Parameter(lib.zeros(1, 10, 32))
+            self.encoder = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0,
+                                                      batch_first=True)
+            self.head = nn.Linear(32, 2)
+
+        def forward(self, ids):
+            return self.head(self.encoder(self.emb(ids) + self.pos).mean(1))
+
+    return Net()
+
+
+@bug("transformer_adam_lr_high_no_warmup", "learning_rate",
+     note="1-layer transformer, Adam lr=0.3 from step 0 without warmup (fix: 3e-3)")
+def transformer_adam_lr_high_no_warmup(lib, bug, watch):
+    lib.manual_seed(43)
+    x, y = tokens()
+    model = _token_transformer(lib)
+    opt = lib.optim.Adam(model.parameters(), lr=0.3 if bug else 3e-3)
+    watch(model, opt)
+    return fit(lib, model, opt, Batches(lib, x, y, 32), lib.nn.CrossEntropyLoss(), 120)
+
+
+@bug("optimizer_given_encoder_only", "not_updated", layers=("head",),
+     note="AdamW(model.encoder.parameters()) -- the transformer's head is left out")
+def optimizer_given_encoder_only(lib, bug, watch):
+    lib.manual_seed(44)
+    x, y = tokens(seed=2)
+    model = _token_transformer(lib)
+    params = (list(model.encoder.parameters()) + list(model.emb.parameters()) + [model.pos]
+              if bug else model.parameters())
+    opt = lib.optim.AdamW(params, lr=3e-3)
+    watch(model, opt)
+    return fit(lib, model, opt, Batches(lib, x, y, 32), lib.nn.CrossEntropyLoss(), 120)
+
+
+@bug("adagrad_lr_too_low", "learning_rate",
+     note="Conv1d sequence classifier, Adagrad lr=1e-5 (fix: 5e-2)")
+def adagrad_lr_too_low(lib, bug, watch):
+    lib.manual_seed(45)
+    nn = lib.nn
+    x, y = sequences(length=16, seed=4)
+    x = np.ascontiguousarray(x.transpose(0, 2, 1))
+    model = nn.Sequential(nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(1),
+                          nn.Flatten(), nn.Linear(16, 3))
+    opt = lib.optim.Adagrad(model.parameters(), lr=1e-5 if bug else 5e-2)
+    watch(model, opt)
+    return fit(lib, model, opt, Batches(lib, x, y, 32), nn.CrossEntropyLoss(), 100)

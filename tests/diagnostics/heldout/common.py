@@ -213,7 +213,11 @@ def window(losses: list[float], frac: float = 0.1) -> tuple[float, float]:
 
 
 def learned(losses: list[float], ratio: float) -> bool:
-    """True when the run ends finite and below ``ratio`` times where it began."""
+    """True when the run ends finite and below ``ratio`` times where it began.
+
+    >>> learned([2.3] * 5 + [0.4] * 5, 0.5), learned([2.3] * 10, 0.5)
+    (True, False)
+    """
     first, last = window(losses)
     return bool(np.isfinite(last) and np.isfinite(first) and last < ratio * first)
 
