@@ -229,8 +229,8 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
     index = _index_array(index, "gather")
     d = wrap_dim(dim, input.ndim, "gather")
-    if input.ndim == 0 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
-        return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
+    if input.ndim <= 1 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
+        return gather(input.reshape(-1), 0, index.reshape(1)).reshape(())
     _check_index_shape(input, index, d, "gather")
     x = _crop(input, index.shape, d)
     return gather_op(x, index=index._data % max(input.shape[d], 1), dim=d, in_shape=tuple(x.shape))
@@ -271,6 +271,10 @@ def _scatter_add_fwd(xp, x, src, index, dim):
 
 def _scatter_args(input, dim, index, src, op, value=None):
     index = _index_array(index, op)
+    if index.ndim == 0 and input.ndim == 1:  # PyTorch reads a 0-d index (and src) as 1-element
+        index = index.reshape(1)
+        if isinstance(src, Tensor) and src.ndim == 0:
+            src = src.reshape(1)
     d = wrap_dim(dim, input.ndim, op)
     _check_index_shape(input, index, d, op)
     if not isinstance(src, Tensor):

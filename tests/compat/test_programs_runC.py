@@ -1,0 +1,58 @@
+"""API forms real PyTorch programs use (official tutorials, pytorch/examples), checked against
+PyTorch. Each test exercises a call the way such a program writes it; found by running them (runC).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.tensor([9]),                 # f"Predicted class: {y_pred}" (buildmodel tutorial)
+    lambda lib: lib.tensor([[1.5, 2.0]]),
+    lambda lib: lib.tensor(2.5),
+    lambda lib: lib.tensor(7),
+])
+def test_fstring_of_tensor(make):
+    assert f"{make(cr)}" == f"{make(torch)}"
+
+
+@pytest.mark.parametrize("spec", [".2f", ">8", "e"])
+def test_format_spec(spec):
+    assert format(cr.tensor(2.5), spec) == format(torch.tensor(2.5), spec)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        format(torch.tensor([2.5]), spec)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        format(cr.tensor([2.5]), spec)
+
+
+def test_scatter_with_0d_index_on_a_vector():
+    # transforms tutorial: zeros(10).scatter_(0, torch.tensor(y), value=1) builds a one-hot vector
+    for lib in (cr, torch):
+        assert lib.zeros(10).scatter_(0, lib.tensor(3), value=1).tolist() == \
+            [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    ours = cr.zeros(5).scatter_add(0, cr.tensor(2), cr.tensor(7.0))
+    theirs = torch.zeros(5).scatter_add(0, torch.tensor(2), torch.tensor(7.0))
+    assert ours.tolist() == theirs.tolist()
+    got = cr.gather(cr.arange(5.0), 0, cr.tensor(2))
+    want = torch.gather(torch.arange(5.0), 0, torch.tensor(2))
+    assert tuple(got.shape) == tuple(want.shape) and got.item() == want.item()
+
+
+def test_scatter_0d_index_gradients():
+    x, s = cr.zeros(5, requires_grad=True), cr.tensor(3.0, requires_grad=True)
+    x.scatter(0, cr.tensor(1), s).sum().backward()
+    tx, ts = torch.zeros(5, requires_grad=True), torch.tensor(3.0, requires_grad=True)
+    tx.scatter(0, torch.tensor(1), ts).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    assert s.grad.item() == ts.grad.item() and tuple(s.grad.shape) == ()
+
+
+def test_scatter_0d_index_on_a_matrix_still_refused():
+    with pytest.raises(RuntimeError):
+        torch.zeros(2, 5).scatter(0, torch.tensor(1), value=1)
+    with pytest.raises(Exception, match="index must have as many dims"):
+        cr.zeros(2, 5).scatter(0, cr.tensor(1), value=1)
