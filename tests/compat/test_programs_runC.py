@@ -56,3 +56,29 @@ def test_scatter_0d_index_on_a_matrix_still_refused():
         torch.zeros(2, 5).scatter(0, torch.tensor(1), value=1)
     with pytest.raises(Exception, match="index must have as many dims"):
         cr.zeros(2, 5).scatter(0, cr.tensor(1), value=1)
+
+
+def test_autograd_variable_legacy_wrapper():
+    # nlp tutorials (stored versions): autograd.Variable(x, requires_grad=True), Variable(z.data)
+    from chainrule.autograd import Variable as CV
+    from torch.autograd import Variable as TV
+    for lib, V in ((cr, CV), (torch, TV)):
+        t = lib.ones(3)
+        v = V(t, requires_grad=True)
+        assert v is not t and v.requires_grad and not t.requires_grad
+        v.data[0] = 5
+        assert t.tolist() == [5.0, 1.0, 1.0]                      # shares t's data
+        z = lib.ones(2, requires_grad=True) * 2
+        w = V(z)
+        assert w.grad_fn is None and not w.requires_grad           # history dropped
+        assert isinstance(lib.zeros(1), V) and not isinstance([1.0], V)
+        assert tuple(V().shape) == (0,)
+        with pytest.raises(TypeError, match="has to be a tensor"):
+            V([1.0, 2.0])
+        with pytest.raises(Exception, match="floating"):
+            V(lib.ones(2, dtype=lib.long), requires_grad=True)
+        with pytest.warns(UserWarning, match="volatile was removed"):
+            V(lib.ones(2), volatile=True)
+    x = CV(cr.tensor([1.0, 2.0, 3.0]), requires_grad=True)
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
