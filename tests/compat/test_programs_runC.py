@@ -82,3 +82,20 @@ def test_autograd_variable_legacy_wrapper():
     x = CV(cr.tensor([1.0, 2.0, 3.0]), requires_grad=True)
     (x * x).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
+def test_functional_softmax_without_dim_warns_and_picks_legacy_dim(name, shape):
+    # sequence_models tutorial: F.log_softmax(tag_space) with no dim
+    x = np.random.default_rng(0).standard_normal(shape)
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}"):
+        ours = getattr(cr.nn.functional, name)(cr.tensor(x))
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}"):
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(x))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_softmax_module_without_dim_warns():
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        cr.nn.Softmax()(cr.ones(2, 3))
