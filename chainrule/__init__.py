@@ -44,3 +44,4 @@ from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the 
 _install_out(globals())
 del _install_out
 _compat_methods.install_methods()  # (x.fliplr(), x.eq_(y) …: after every op is in place)
+from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch.multiprocessing)
