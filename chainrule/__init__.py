@@ -45,3 +45,5 @@ _install_out(globals())
 del _install_out
 _compat_methods.install_methods()  # (x.fliplr(), x.eq_(y) …: after every op is in place)
 from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch.multiprocessing)
+from . import sparse  # noqa: E402  (sparse COO: torch.sparse_coo_tensor, to_sparse, torch.sparse.mm)
+from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
