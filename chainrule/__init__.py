@@ -47,3 +47,4 @@ _compat_methods.install_methods()  # (x.fliplr(), x.eq_(y) …: after every op i
 from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch.multiprocessing)
 from . import sparse  # noqa: E402  (sparse COO: torch.sparse_coo_tensor, to_sparse, torch.sparse.mm)
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
+from . import _deprecated_overloads  # noqa: E402,F401  (add_(Number, Tensor) …, with PyTorch's warning)

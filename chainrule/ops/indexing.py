@@ -161,6 +161,10 @@ def getitem(self: Tensor, index) -> Tensor:
     from ..backends import backend_of
     xp = backend_of(self._data)
     idx, advanced = _normalize_index(index, xp)
+    if self._data.ndim == 0 and any(type(i) is int for i in idx):
+        # (0.3-era ``loss.data[0]``) PyTorch's own message, which names the fix
+        raise op_error(IndexingError, "getitem", "invalid index of a 0-dim tensor. Use "
+                       "`tensor.item()` in Python to convert a 0-dim tensor to a number")
     return read_index(self, idx, advanced)
 
 

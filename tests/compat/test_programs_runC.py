@@ -99,3 +99,40 @@ def test_functional_softmax_without_dim_warns_and_picks_legacy_dim(name, shape):
 def test_softmax_module_without_dim_warns():
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         cr.nn.Softmax()(cr.ones(2, 3))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x, g: x.clone().add_(-0.5, g), "add_"),      # char_rnn tutorials: p.data.add_(-lr, grad)
+    (lambda x, g: x.add(-0.5, g), "add"),
+    (lambda x, g: x.clone().sub_(0.5, g), "sub_"),
+    (lambda x, g: x.sub(0.25, g), "sub"),
+    (lambda x, g: x.clone().addcmul_(2, g, g), "addcmul_"),
+    (lambda x, g: x.addcdiv(2, g, g), "addcdiv"),
+])
+def test_deprecated_scalar_first_overloads(call, name):
+    x = np.array([1.0, -2.0, 3.0], dtype=np.float32)
+    g = np.array([2.0, 0.5, -1.0], dtype=np.float32)
+    with pytest.warns(UserWarning, match=f"This overload of {name} is deprecated"):
+        ours = call(cr.tensor(x), cr.tensor(g))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch warns once per process (TORCH_WARN_ONCE)
+        theirs = call(torch.tensor(x), torch.tensor(g))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_usual_forms_do_not_warn():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = cr.ones(2)
+        x.add_(cr.ones(2), alpha=2).add(3).sub(cr.ones(2), alpha=0.5).addcmul_(x, x, value=2)
+
+
+def test_int_index_of_0dim_tensor_names_item():
+    # char_rnn tutorial (stored version): `loss.data[0]` on a 0-dim loss
+    with pytest.raises(IndexError, match=r"invalid index of a 0-dim tensor. Use `tensor.item\(\)`"):
+        torch.tensor(2.0)[0]
+    with pytest.raises(IndexError, match=r"invalid index of a 0-dim tensor. Use `tensor.item\(\)`"):
+        cr.tensor(2.0)[0]
+    assert cr.tensor(2.0)[...].item() == 2.0 and tuple(cr.tensor(2.0)[None].shape) == (1,)
