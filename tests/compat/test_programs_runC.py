@@ -136,3 +136,41 @@ def test_int_index_of_0dim_tensor_names_item():
     with pytest.raises(IndexError, match=r"invalid index of a 0-dim tensor. Use `tensor.item\(\)`"):
         cr.tensor(2.0)[0]
     assert cr.tensor(2.0)[...].item() == 2.0 and tuple(cr.tensor(2.0)[None].shape) == (1,)
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.unsqueeze_(-1),          # char_rnn_generation tutorial: target.unsqueeze_(-1)
+    lambda t: t.unsqueeze_(0),
+    lambda t: t.t_(),
+    lambda t: t.transpose_(0, 1),
+    lambda t: t.swapdims_(1, 0),
+    lambda t: t.swapaxes_(0, 1),
+    lambda t: t.reshape(1, 2, 3).squeeze_(),
+    lambda t: t.reshape(1, 2, 3).squeeze_(0),
+])
+def test_inplace_shape_ops(call):
+    x = np.arange(6.0).reshape(2, 3)
+    ours, theirs = cr.tensor(x), torch.tensor(x)
+    r, tr = call(ours), call(theirs)
+    assert tuple(r.shape) == tuple(tr.shape)
+    np.testing.assert_array_equal(r.numpy(), tr.numpy())
+    if call(cr.ones(2, 3)).ndim == 2 and r is ours:   # same tensor, new shape, same memory
+        assert tuple(ours.shape) == tuple(theirs.shape)
+
+
+def test_inplace_shape_op_shares_memory_and_records_history():
+    for lib in (cr, torch):
+        z = lib.ones(2, 3)
+        flat = z.view(6)
+        assert z.t_() is z and tuple(z.shape) == (3, 2)
+        z[0, 1] = 5
+        assert flat.tolist() == [1, 1, 1, 5, 1, 1]
+        x = lib.ones(2, 3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="leaf"):
+            x.unsqueeze_(0)
+        y = x * 2
+        v = y._version
+        y.unsqueeze_(0)
+        assert tuple(y.shape) == (1, 2, 3) and y._version == v + 1
+        (y * lib.arange(6.0).reshape(1, 2, 3)).sum().backward()
+        assert x.grad.tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
