@@ -174,3 +174,15 @@ def test_inplace_shape_op_shares_memory_and_records_history():
         assert tuple(y.shape) == (1, 2, 3) and y._version == v + 1
         (y * lib.arange(6.0).reshape(1, 2, 3)).sum().backward()
         assert x.grad.tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
+
+
+@pytest.mark.parametrize("shape, reps", [((3, 4, 4), (4, 1, 1, 1)), ((1, 3), (5, 1)), ((2,), (1,)),
+                                         ((2, 3), (2, 2))])
+def test_repeat_returns_writable_new_memory(shape, reps):
+    # fast_neural_style: style.repeat(batch, 1, 1, 1) then normalize_batch's batch.div_(255)
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    ours, theirs = cr.tensor(x), torch.tensor(x)
+    r, tr = ours.repeat(*reps), theirs.repeat(*reps)
+    r.div_(2.0), tr.div_(2.0)
+    np.testing.assert_array_equal(r.numpy(), tr.numpy())
+    np.testing.assert_array_equal(ours.numpy(), x)      # the input is untouched
