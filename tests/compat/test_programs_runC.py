@@ -186,3 +186,34 @@ def test_repeat_returns_writable_new_memory(shape, reps):
     r.div_(2.0), tr.div_(2.0)
     np.testing.assert_array_equal(r.numpy(), tr.numpy())
     np.testing.assert_array_equal(ours.numpy(), x)      # the input is untouched
+
+
+@pytest.mark.parametrize("kw", [{}, {"batch_first": True}, {"padding_value": -1.5},
+                                {"batch_first": True, "padding_side": "left"}])
+def test_pad_sequence_values_and_gradients(kw):
+    # pytorch/examples language_translation: pad_sequence(src_batch, padding_value=pad_idx)
+    from chainrule.nn.utils.rnn import pad_sequence as cr_pad
+    from torch.nn.utils.rnn import pad_sequence as t_pad
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((n, 3)) for n in (2, 5, 1)]
+    ours = [cr.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, tout = cr_pad(ours, **kw), t_pad(theirs, **kw)
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+    w = rng.standard_normal(tuple(tout.shape))
+    (out * cr.tensor(w)).sum().backward()
+    (tout * torch.tensor(w)).sum().backward()
+    for o, t in zip(ours, theirs):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_pad_sequence_errors_and_unpad():
+    from chainrule.nn.utils.rnn import pad_sequence, unpad_sequence
+    with pytest.raises(RuntimeError, match="empty list of sequences"):
+        pad_sequence([])
+    with pytest.raises(Exception, match="trailing dims"):
+        pad_sequence([cr.ones(2, 3), cr.ones(2, 4)])
+    ints = pad_sequence([cr.tensor([1, 2]), cr.tensor([3])], padding_value=9)
+    assert ints.tolist() == [[1, 3], [2, 9]] and ints.dtype == cr.int64
+    back = unpad_sequence(pad_sequence([cr.ones(2, 3), cr.ones(4, 3)]), cr.tensor([2, 4]))
+    assert [tuple(t.shape) for t in back] == [(2, 3), (4, 3)]
