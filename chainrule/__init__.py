@@ -44,3 +44,7 @@ from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the 
 _install_out(globals())
 del _install_out
 _compat_methods.install_methods()  # (x.fliplr(), x.eq_(y) …: after every op is in place)
+from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch.multiprocessing)
+from . import sparse  # noqa: E402  (sparse COO: torch.sparse_coo_tensor, to_sparse, torch.sparse.mm)
+from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
+from . import _deprecated_overloads  # noqa: E402,F401  (add_(Number, Tensor) …, with PyTorch's warning)

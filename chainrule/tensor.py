@@ -382,8 +382,12 @@ class Tensor:
     __str__ = __repr__
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 or self._data.size == 1:
+        # As PyTorch: only a 0-dim tensor formats as its number; f"{t}" of any other tensor is
+        # its repr (e.g. "tensor([9])"), and a format spec on it is a TypeError.
+        if self._data.ndim == 0:
             return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}.__format__")
         return repr(self)
 
 

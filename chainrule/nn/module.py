@@ -385,6 +385,17 @@ class Module:
     def type(self, dst_type) -> "Module":
         return self._apply_to_tensors(lambda t: t.to(dst_type))
 
+    def share_memory(self) -> "Module":
+        """Moves every parameter, buffer (and existing gradient) into shared memory, in place
+        (``Tensor.share_memory_``), so forked or spawned processes update the same weights."""
+        for mod in self.modules():
+            for t in list(mod._parameters.values()) + list(mod._buffers.values()):
+                if t is not None:
+                    t.share_memory_()
+                    if t.grad is not None:
+                        t.grad.share_memory_()
+        return self
+
     # -- state --------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> "OrderedDict":
         """Parameters and persistent buffers by dotted name (detached unless ``keep_vars``)."""

@@ -4,3 +4,4 @@ from . import conversion, elementwise, shape, reduce, linalg, softmax, indexing,
 
 OP_FAMILIES = ("conversion", "elementwise", "shape", "reduce", "linalg", "softmax", "indexing", "inplace", "conv", "sorting")
 from . import search, scans, products, structure  # noqa: F401,E402  (ops added later, own files)
+from . import inplace_views  # noqa: F401,E402  (unsqueeze_, t_ … : in-place shape ops)

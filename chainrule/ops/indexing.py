@@ -161,6 +161,10 @@ def getitem(self: Tensor, index) -> Tensor:
     from ..backends import backend_of
     xp = backend_of(self._data)
     idx, advanced = _normalize_index(index, xp)
+    if self._data.ndim == 0 and any(type(i) is int for i in idx):
+        # (0.3-era ``loss.data[0]``) PyTorch's own message, which names the fix
+        raise op_error(IndexingError, "getitem", "invalid index of a 0-dim tensor. Use "
+                       "`tensor.item()` in Python to convert a 0-dim tensor to a number")
     return read_index(self, idx, advanced)
 
 
@@ -229,8 +233,8 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
     index = _index_array(index, "gather")
     d = wrap_dim(dim, input.ndim, "gather")
-    if input.ndim == 0 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
-        return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
+    if input.ndim <= 1 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
+        return gather(input.reshape(-1), 0, index.reshape(1)).reshape(())
     _check_index_shape(input, index, d, "gather")
     x = _crop(input, index.shape, d)
     return gather_op(x, index=index._data % max(input.shape[d], 1), dim=d, in_shape=tuple(x.shape))
@@ -271,6 +275,10 @@ def _scatter_add_fwd(xp, x, src, index, dim):
 
 def _scatter_args(input, dim, index, src, op, value=None):
     index = _index_array(index, op)
+    if index.ndim == 0 and input.ndim == 1:  # PyTorch reads a 0-d index (and src) as 1-element
+        index = index.reshape(1)
+        if isinstance(src, Tensor) and src.ndim == 0:
+            src = src.reshape(1)
     d = wrap_dim(dim, input.ndim, op)
     _check_index_shape(input, index, d, op)
     if not isinstance(src, Tensor):

@@ -49,6 +49,9 @@ def _matmul(input: Tensor, other: Tensor, op: str) -> Tensor:
         input, other = autocast_inputs(input, other)
     a, b = input, other
     if type(a) is not Tensor or type(b) is not Tensor or a._data.dtype != b._data.dtype:
+        if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):
+            from ..sparse import sparse_matmul
+            return sparse_matmul(a, b, op)
         a, b = _matrices(a, b, op)  # the common case skips the call
     if a._data.ndim == 0 or b._data.ndim == 0:
         raise op_error(ShapeError, op, f"both arguments must have at least 1 dimension, got "
@@ -89,6 +92,9 @@ def _matrices(a, b, op: str) -> tuple:
 @tensor_method("mm")
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """2-D matrix product."""
+    if getattr(input, "is_sparse", False) or getattr(mat2, "is_sparse", False):
+        from ..sparse import sparse_matmul
+        return sparse_matmul(input, mat2, "mm")
     input, mat2 = _matrices(input, mat2, "mm")
     if input.ndim != 2 or mat2.ndim != 2:
         raise op_error(ShapeError, "mm", f"expects 2-D tensors, got shapes {tuple(input.shape)} and "

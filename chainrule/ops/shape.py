@@ -572,7 +572,10 @@ def repeat(input: Tensor, *sizes) -> Tensor:
         target += [r, s]
     y = broadcast_to(reshape(x, tuple(inter)), tuple(target))
     y = reshape(y, tuple(r * s for r, s in zip(sizes, x.shape)))
-    if all(r == 1 for r in sizes):  # only views so far: repeat returns new memory, as PyTorch
+    if not getattr(y._data, "flags", None) or not y._data.flags.owndata:
+        # still a view (all repeats 1, or a merge of the broadcast axis that NumPy can express
+        # with a 0 stride: repeat(4, 1, 1, 1) of a (1, C, H, W) tensor): repeat returns new,
+        # writable memory, as PyTorch
         from .conversion import clone
         y = clone(y)
     return y

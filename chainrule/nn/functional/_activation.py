@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import DTypeError, ShapeError, op_error
+from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
 from ...ops._operands import wrap_dim
 from ...ops.inplace import inplace as _inplace
@@ -118,21 +118,31 @@ def _softmax_input(input, dtype, op: str) -> None:
                        f"{input.dtype.name}")
 
 
+def _implicit_dim_warning(dim, op: str) -> None:
+    """PyTorch still picks a dim when none is given (0 for 0/1/3-D input, else 1), with a warning."""
+    if dim is None:
+        warn_user(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
+                  "include dim=X as an argument.")
+
+
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``."""
     _softmax_input(input, dtype, "softmax")
+    _implicit_dim_warning(dim, "softmax")
     return _softmax(input, dim, dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``log(softmax(x))`` along ``dim``, computed stably."""
     _softmax_input(input, dtype, "log_softmax")
+    _implicit_dim_warning(dim, "log_softmax")
     return _log_softmax(input, dim, dtype)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``softmax(-x)``."""
     _softmax_input(input, dtype, "softmin")
+    _implicit_dim_warning(dim, "softmin")
     return _softmax(-input, dim, dtype)
 
 
