@@ -56,6 +56,9 @@ NOT_CAUGHT: dict[tuple[str, int, str], str] = {
         ("relu_grad", 0), ("scatter_add_zeros", 0), ("unfold_backward", 0), ("window_sum_t", 0))},
     ("ctc_loss", 0, "derivative"): "its rule is ctc_loss_backward, which (as PyTorch's) has "
                                    "no derivative: nothing of second order to compare",
+    **{(name, 0, "derivative"): "PyTorch's sparse backward has no derivative with respect to "
+                                "its incoming gradient: no second-order oracle"
+       for name in ("sparse_coo_sum_duplicates", "sparse_coo_to_dense")},
 }
 # ops left out: their rules have no value to scale
 NO_VALUE = {"refused_view": "its rules raise BackwardError by design (PyTorch refuses too)",
