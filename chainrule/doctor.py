@@ -27,7 +27,6 @@ PyTorch script runs.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import runpy
 import sys
@@ -94,24 +93,12 @@ def _history(report) -> list[dict]:
 
 def _write(report, out_dir: str, name: str) -> str:
     from .train.report import build_report
+    from .train.run import write_diagnostics
     run_dir = os.path.join(out_dir, name)
     os.makedirs(run_dir, exist_ok=True)
-    data = report.to_dict()
-    data["history"] = _history(report)
-    data["x_label"] = "step"
-    path = os.path.join(run_dir, "diagnostics.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, default=_plain)
-    os.replace(tmp, path)
+    write_diagnostics(run_dir, report, _history(report), x_label="step")
     build_report(run_dir)
     return run_dir
-
-
-def _plain(value):
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return float(value) if hasattr(value, "__float__") else str(value)
 
 
 def run(script: str, args: list[str] | None = None, torch: bool = False,

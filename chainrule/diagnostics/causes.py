@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from .findings import Finding, Thresholds, depth_ratios, find, show
+from .findings import Finding, Thresholds, depth_ratios, detailed_steps, find, show
 
 # kinds in the order they are reported (a cause first, its symptoms after)
 CAUSE_KINDS = ("learning_rate", "loss_reduction", "accumulating_gradients", "not_updated",
@@ -156,18 +156,10 @@ def _too_low(report, th: Thresholds) -> list[Finding]:
                         f"per epoch does this; check step_size/T_max against the number of "
                         f"scheduler.step() calls.")]
     full = [s for s in steps if s["lr"] >= 0.5 * top]  # not the tail of a decaying schedule
-    per_step = []
-    for s in full:
-        # a layer that did not move at all got no gradient on its matrices (dead units,
-        # frozen): that is not the learning rate's doing
-        ratios = [l["update_ratio"] for l in s["layers"].values()
-                  if "update_ratio" in l and 0 < l["update_ratio"] < math.inf]
-        if ratios:
-            per_step.append(max(ratios))
+    per_step = _largest_updates(full)
     if len(per_step) < 10:
         return []
-    # "for the whole run": even the larger updates (90th percentile) are tiny
-    typical = sorted(per_step)[int(0.9 * (len(per_step) - 1))]
+    typical = _p90(per_step)  # "for the whole run": even the larger updates are tiny
     if typical >= th.lr_low_update:
         return []
     return [Finding("learning_rate", [], {"update_to_weight_p90": typical,
@@ -180,21 +172,32 @@ def _too_low(report, th: Thresholds) -> list[Finding]:
                     f"learning rate (try 10-100x), or check the optimizer gets the right lr.")]
 
 
-def _update_p90(report) -> float | None:
-    """The 90th percentile over measured steps of the largest update/weight of a layer."""
+def _largest_updates(steps) -> list[float]:
+    """Per step, the largest update/weight of a layer. A layer that did not move at all got
+    no gradient on its matrices (dead units, frozen): not the learning rate's doing."""
     per_step = []
-    for s in _detailed(report):
+    for s in steps:
         ratios = [l["update_ratio"] for l in s["layers"].values()
                   if "update_ratio" in l and 0 < l["update_ratio"] < math.inf]
         if ratios:
             per_step.append(max(ratios))
-    return sorted(per_step)[int(0.9 * (len(per_step) - 1))] if len(per_step) >= 5 else None
+    return per_step
+
+
+def _p90(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * (len(values) - 1))]
+
+
+def _update_p90(report) -> float | None:
+    """The 90th percentile over measured steps of the largest update/weight of a layer."""
+    per_step = _largest_updates(detailed_steps(report))
+    return _p90(per_step) if len(per_step) >= 5 else None
 
 
 # ------------------------------------------------------------------- optimizer --
 def _accumulating(report, th: Thresholds) -> list[Finding]:
     stale = _layers_with(report.steps, "stale_grad")
-    stepped = [s for s in report.steps if "lr" in s and s.get("detail", True)]
+    stepped = [s for s in detailed_steps(report) if "lr" in s]
     steps = sorted({st for pairs in stale.values() for st, _ in pairs})
     if len(steps) < 2 or len(steps) < 0.2 * max(len(stepped), 1):
         return []
@@ -210,7 +213,7 @@ def _accumulating(report, th: Thresholds) -> list[Finding]:
 
 def _cleared(report) -> list[Finding]:
     cleared = _layers_with(report.steps, "cleared_grad")
-    stepped = [s for s in _detailed(report) if "lr" in s]
+    stepped = [s for s in detailed_steps(report) if "lr" in s]
     steps = sorted({st for pairs in cleared.values() for st, _ in pairs})
     if len(steps) < 2 or len(steps) < 0.5 * len(stepped):
         return []
@@ -433,13 +436,8 @@ def _batch_statistics(report, th: Thresholds) -> list[Finding]:
                     f"do not depend on the batch.")]
 
 
-def _detailed(report) -> list[dict]:
-    """The steps the monitor measured in full (see ``watch(detail_every=)``)."""
-    return [s for s in report.steps if s.get("detail", True)]
-
-
 def _symmetry(report, th: Thresholds) -> list[Finding]:
-    steps = _detailed(report)
+    steps = detailed_steps(report)
     if len(steps) < 3:
         return []
     last = steps[-1]["layers"]
@@ -471,7 +469,7 @@ def _padding(report, th: Thresholds) -> list[Finding]:
                                f"step."))
     seen = _layers_with(report.steps, "pad_token")
     for name, values in seen.items():
-        if len(values) < max(3, len(_detailed(report)) // 2):
+        if len(values) < max(3, len(detailed_steps(report)) // 2):
             continue
         token = values[-1][1]
         frac = [l["pad_fraction"] for s in report.steps
@@ -565,7 +563,7 @@ def find_causes(report, th: Thresholds) -> list[Finding]:
 
 def _onset(report, f: Finding, th: Thresholds) -> int | None:
     """The first recorded step at which a symptom's condition held (one step at a time)."""
-    steps = _detailed(report)
+    steps = detailed_steps(report)
     if f.kind == "non_finite":
         return f.evidence.get("first_step")
     if f.kind == "dead_units":

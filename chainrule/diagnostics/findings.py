@@ -101,11 +101,15 @@ def _sci(x: float) -> str:
     return f"{x:.1e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e3) else f"{x:.3g}"
 
 
+def detailed_steps(report) -> list[dict]:
+    """The steps the monitor measured in full: it samples gradients, weights and
+    activations after its first steps (see ``watch(detail_every=)``)."""
+    return [s for s in report.steps if s.get("detail", True)]
+
+
 def find(report, th: Thresholds, alive: dict, no_gradient: list) -> list[Finding]:
     """All findings for ``report`` (a :class:`Report`), in a fixed order of kinds."""
-    # the steps measured in full (the monitor samples weights and activations after
-    # its first steps; see watch(detail_every=))
-    detailed = [s for s in report.steps if s.get("detail", True)]
+    detailed = detailed_steps(report)
     window = detailed[-th.window:] if th.window > 0 else detailed
     dead = _dead(report, alive, th)
     out: list[Finding] = []

@@ -348,10 +348,16 @@ def _rank0_run_dir(args, resume_dir: str | None, model_name: str) -> str:
 
 def save_diagnostics(run_dir: str, report, history) -> str:
     """Write the monitor's numbers and the history as JSON (what ``chainrule report`` reads)."""
+    return write_diagnostics(run_dir, report, [dict(e) for e in history.epochs])
+
+
+def write_diagnostics(run_dir: str, report, history: list[dict], **extra) -> str:
+    """``diagnostics.json`` from a report and per-epoch (or per-step) rows, atomically;
+    ``extra`` keys join it (``x_label="step"`` for rows by step)."""
     path = os.path.join(run_dir, "diagnostics.json")
     data = report.to_dict()
     data.update(param_count=report.param_count, leaves=report.leaves, kinds=report.kinds,
-                history=[dict(e) for e in history.epochs])
+                history=history, **extra)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(data, f, default=_json_default)
