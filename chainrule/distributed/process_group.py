@@ -9,6 +9,7 @@ the rank that died. (``python -m mpi4py script.py`` aborts the job by itself as 
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 
 from ..errors import op_error
@@ -51,6 +52,7 @@ class GroupMember:
 group = GroupMember
 
 _STATE: dict = {"group": None, "excepthook": None}
+_ABORT_GRACE_S = 0.5  # seconds between a failed rank's message and MPI_Abort
 
 
 def not_initialized(what: str) -> ValueError:
@@ -157,6 +159,10 @@ def _abort_all_ranks(exc_type, exc, tb) -> None:
     sys.stderr.write(f"chainrule.distributed: rank {rank} of {size} failed with an uncaught "
                      f"exception; aborting all ranks\n{text}")
     sys.stderr.flush()
+    # MPICH's launcher forwards a rank's output through its proxy; an abort that reaches
+    # mpiexec first can end the job before that text is passed on (seen on a loaded CI
+    # machine: empty stderr). A short pause lets the proxy drain the pipe first.
+    time.sleep(_ABORT_GRACE_S)
     pg.comm.Abort(1)
 
 

@@ -65,7 +65,7 @@ def test_a_failing_rank_ends_every_rank_and_is_named(module_form):
     assert done.returncode != 0
     assert elapsed < 10, f"took {elapsed:.1f} s"
     assert "rank 1 of 2 failed" in done.stderr and "this rank fails on purpose" in done.stderr, \
-        done.stderr[-3000:]
+        f"rc={done.returncode}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-3000:]}"
 
 
 def test_a_killed_rank_ends_every_rank():
