@@ -1,0 +1,80 @@
+"""Lowerings of layer ops: linear, matmul, convolutions, pools, embedding."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._graph import Graph
+from ._table import Call, lowers
+
+
+@lowers("linear")
+def linear(g: Graph, call: Call) -> str:
+    """x·Wᵀ + b: Gemm for a 2-D input, else MatMul with the transposed weight."""
+    x, w = call.names[:2]
+    bias = call.names[2] if len(call.names) > 2 else None
+    if len(call.shapes[0]) == 2:
+        return g.node("Gemm", [x, w, bias], transB=1)
+    out = g.node("MatMul", [x, g.node("Transpose", [w], perm=[1, 0])])
+    return out if bias is None else g.node("Add", [out, bias])
+
+
+@lowers("matmul")
+def matmul(g: Graph, call: Call) -> str:
+    return g.node("MatMul", call.names)
+
+
+def _pads(padding) -> list[int]:
+    """chainrule's ((top, bottom), (left, right)) as ONNX's [top, left, bottom, right]."""
+    return [int(p[0]) for p in padding] + [int(p[1]) for p in padding]
+
+
+@lowers("conv2d")
+def conv2d(g: Graph, call: Call) -> str:
+    p = call.params
+    kernel = list(call.shapes[1][2:])
+    return g.node("Conv", call.names, kernel_shape=kernel, strides=list(p["stride"]),
+                  pads=_pads(p["padding"]), dilations=list(p["dilation"]), group=int(p["groups"]))
+
+
+@lowers("conv_transpose2d")
+def conv_transpose2d(g: Graph, call: Call) -> str:
+    """ConvTranspose; output_padding is what the traced output size adds to the formula."""
+    p = call.params
+    kernel = call.shapes[1][2:]
+    in_hw, out_hw = call.shapes[0][2:], call.out_shape[2:]
+    extra = []
+    for i in range(2):
+        (before, after), s, d = p["padding"][i], p["stride"][i], p["dilation"][i]
+        extra.append(int(out_hw[i] - (s * (in_hw[i] - 1) + d * (kernel[i] - 1) + 1 - before - after)))
+    return g.node("ConvTranspose", call.names, kernel_shape=list(kernel),
+                  strides=list(p["stride"]), pads=_pads(p["padding"]),
+                  dilations=list(p["dilation"]), group=int(p["groups"]),
+                  output_padding=extra if any(extra) else None)
+
+
+@lowers("max_pool2d")
+def max_pool2d(g: Graph, call: Call) -> str:
+    """MaxPool; ceil_mode shows up in the traced padding (more at the end), and ONNX pads
+    MaxPool with -inf as PyTorch does."""
+    p = call.params
+    dilation = list(p["dilation"])
+    return g.node("MaxPool", call.names, kernel_shape=list(p["kernel"]),
+                  strides=list(p["stride"]), pads=_pads(p["padding"]),
+                  dilations=dilation if dilation != [1, 1] else None)
+
+
+@lowers("window_sum")
+def window_sum(g: Graph, call: Call) -> str:
+    """The sum over each window (avg_pool divides it next): the zero-padded average × size."""
+    p = call.params
+    kernel = [int(k) for k in p["kernel"]]
+    avg = g.node("AveragePool", call.names, kernel_shape=kernel, strides=list(p["stride"]),
+                 pads=_pads(p["padding"]), count_include_pad=1)
+    return g.node("Mul", [avg, g.const(kernel[0] * kernel[1], call.out_dtype)])
+
+
+@lowers("embedding", varying=("indices",))
+def embedding(g: Graph, call: Call) -> str:
+    indices = call.params["indices"]
+    idx = call.lookup(indices)
+    return g.node("Gather", [call.names[0], g.cast(idx, indices.dtype, np.int64)], axis=0)
