@@ -36,6 +36,17 @@ def _flatten(value) -> list:
     return []
 
 
+def _replace(value, by_id: dict):
+    """``value`` with each tensor whose id is in ``by_id`` replaced (nesting kept)."""
+    if isinstance(value, Tensor):
+        return by_id.get(id(value), value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_replace(v, by_id) for v in value)
+    if isinstance(value, dict):
+        return {k: _replace(v, by_id) for k, v in value.items()}
+    return value
+
+
 def _same(a, b) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and \
@@ -131,8 +142,9 @@ def build_model(model, args, kwargs=None, *, input_names=None, output_names=None
     if args and isinstance(args[-1], dict):  # PyTorch: a trailing dict holds keyword arguments
         kwargs.update(args[-1])
         args = args[:-1]
-    inputs = [(k, a) for k, a in enumerate(args) if isinstance(a, Tensor)] + \
-        [(k, a) for k, a in kwargs.items() if isinstance(a, Tensor)]
+    # every tensor of the arguments (nested tuples too), keyed by its top-level argument
+    inputs = [(k, t) for k, a in enumerate(args) for t in _flatten(a)] + \
+        [(k, t) for k, a in kwargs.items() for t in _flatten(a)]
     names = _input_names(model, args, inputs, input_names)
     dynamic = {k: _axes_of(v) for k, v in (dynamic_axes or {}).items()}
     unknown = set(dynamic) - set(names) - set(output_names or [])
@@ -147,10 +159,10 @@ def build_model(model, args, kwargs=None, *, input_names=None, output_names=None
             events, output = _run_traced(model, args, kwargs)
             events_b = output_b = None
             if any(n in dynamic for n in names):
-                grown = {key: _grown(t, dynamic[n]) if n in dynamic else t
-                         for (key, t), n in zip(inputs, names)}
-                args_b = tuple(grown.get(k, a) for k, a in enumerate(args))
-                kwargs_b = {k: grown.get(k, a) for k, a in kwargs.items()}
+                grown = {id(t): _grown(t, dynamic[n]) for (_, t), n in zip(inputs, names)
+                         if n in dynamic}
+                args_b = _replace(args, grown)
+                kwargs_b = _replace(kwargs, grown)
                 events_b, output_b = _run_traced(model, args_b, kwargs_b)
                 _check_aligned(events, events_b)
             g = Graph(opset)
@@ -195,18 +207,23 @@ def _input_names(model, args, inputs, given) -> list[str]:
             raise ValueError(f"chainrule.onnx.export: {len(given)} input_names for "
                              f"{len(inputs)} tensor inputs")
     try:
-        params = list(inspect.signature(model.forward).parameters)
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        params = [p.name for p in inspect.signature(model.forward).parameters.values()
+                  if p.kind in positional]
     except (TypeError, ValueError):
         params = []
     names = []
-    for k, (key, _) in enumerate(inputs):
+    keys = [key for key, _ in inputs]
+    for k, key in enumerate(keys):
+        alone = keys.count(key) == 1  # a lone tensor argument is named after its parameter
         if given is not None and k < len(given):
             names.append(given[k])
-        elif isinstance(key, str):
+        elif isinstance(key, str) and alone:
             names.append(key)
+        elif isinstance(key, int) and alone and key < len(params):
+            names.append(params[key])
         else:
-            names.append(params[key] if key < len(params) and not params[key].startswith("*")
-                         else f"input_{k}")
+            names.append(f"input_{k}")
     return names
 
 

@@ -1,0 +1,132 @@
+"""Each supported layer exported alone: onnx's checker passes and onnxruntime's output equals
+chainrule's eval forward at two batch sizes (the batch axis dynamic)."""
+from __future__ import annotations
+
+import pytest
+
+import chainrule as cr
+from onnx_runner import export_and_compare
+
+nn = cr.nn
+
+
+def _x(*shape):
+    return lambda b: cr.randn(b, *shape)
+
+
+def _ids(n, seq):
+    return lambda b: cr.randint(0, n, (b, seq))
+
+
+def _bn(module):
+    """A batch norm with running statistics that are not the defaults."""
+    module.running_mean.copy_(cr.randn(module.num_features))
+    module.running_var.copy_(cr.rand(module.num_features) + 0.5)
+    module.weight.data.copy_(cr.randn(module.num_features))
+    module.bias.data.copy_(cr.randn(module.num_features))
+    return module
+
+
+LAYERS = {
+    "Linear": (lambda: nn.Linear(4, 5), _x(4)),
+    "Linear-3d": (lambda: nn.Linear(4, 5), _x(3, 4)),
+    "Linear-nobias": (lambda: nn.Linear(4, 5, bias=False), _x(4)),
+    "Conv1d": (lambda: nn.Conv1d(3, 5, 3, padding=1, stride=2), _x(3, 11)),
+    "Conv2d": (lambda: nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), _x(4, 9, 8)),
+    "Conv2d-dilated": (lambda: nn.Conv2d(2, 3, (3, 2), dilation=2, padding=(2, 1)), _x(2, 9, 8)),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1,
+                                                    output_padding=1), _x(4, 5, 6)),
+    "BatchNorm1d": (lambda: _bn(nn.BatchNorm1d(4)), _x(4)),
+    "BatchNorm2d": (lambda: _bn(nn.BatchNorm2d(3)), _x(3, 5, 5)),
+    "LayerNorm": (lambda: nn.LayerNorm([3, 4]), _x(2, 3, 4)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4), _x(4, 3, 3)),
+    "ReLU": (nn.ReLU, _x(6)),
+    "GELU": (nn.GELU, _x(6)),
+    "GELU-tanh": (lambda: nn.GELU("tanh"), _x(6)),
+    "Sigmoid": (nn.Sigmoid, _x(6)),
+    "Tanh": (nn.Tanh, _x(6)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.2), _x(6)),
+    "ELU": (lambda: nn.ELU(0.7), _x(6)),
+    "SELU": (nn.SELU, _x(6)),
+    "SiLU": (nn.SiLU, _x(6)),
+    "Mish": (nn.Mish, _x(6)),
+    "Softplus": (lambda: nn.Softplus(2.0, 1.0), _x(6)),
+    "Hardtanh": (nn.Hardtanh, _x(6)),
+    "ReLU6": (nn.ReLU6, lambda b: 4 * cr.randn(b, 6)),
+    "Hardswish": (nn.Hardswish, lambda b: 4 * cr.randn(b, 6)),
+    "Hardsigmoid": (nn.Hardsigmoid, lambda b: 4 * cr.randn(b, 6)),
+    "PReLU": (nn.PReLU, _x(6)),
+    "Softsign": (nn.Softsign, _x(6)),
+    "Softmax": (lambda: nn.Softmax(dim=-1), _x(3, 6)),
+    "Softmax-dim1": (lambda: nn.Softmax(dim=1), _x(3, 6)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(dim=-1), _x(6)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(3, 2, 1), _x(2, 7, 7)),
+    "MaxPool2d-ceil": (lambda: nn.MaxPool2d(2, ceil_mode=True), _x(2, 5, 5)),
+    "MaxPool1d": (lambda: nn.MaxPool1d(2), _x(3, 8)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), _x(2, 6, 6)),
+    "AvgPool2d-pad": (lambda: nn.AvgPool2d(3, 2, 1), _x(2, 5, 5)),
+    "AvgPool1d": (lambda: nn.AvgPool1d(2), _x(3, 8)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(1), _x(3, 4, 5)),
+    "AdaptiveAvgPool1d": (lambda: nn.AdaptiveAvgPool1d(1), _x(3, 7)),
+    "Dropout": (lambda: nn.Dropout(0.5), _x(6)),
+    "Flatten": (nn.Flatten, _x(2, 3, 4)),
+    "Embedding": (lambda: nn.Embedding(10, 4), _ids(10, 5)),
+    "Embedding-padding": (lambda: nn.Embedding(10, 4, padding_idx=0), _ids(10, 5)),
+    "LSTM": (lambda: nn.LSTM(4, 6), lambda b: cr.randn(7, b, 4)),
+    "LSTM-2layer-bidir-batch_first": (lambda: nn.LSTM(4, 6, num_layers=2, batch_first=True,
+                                                      bidirectional=True), _x(7, 4)),
+    "GRU": (lambda: nn.GRU(4, 6, batch_first=True), _x(7, 4)),
+    "GRU-2layer-bidir": (lambda: nn.GRU(4, 5, num_layers=2, bidirectional=True),
+                         lambda b: cr.randn(6, b, 4)),
+    "RNN": (lambda: nn.RNN(4, 6, batch_first=True), _x(7, 4)),
+    "RNN-relu-nobias": (lambda: nn.RNN(4, 6, nonlinearity="relu", bias=False), lambda b: cr.randn(5, b, 4)),
+    "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+                           lambda b: (cr.randn(b, 5, 8), cr.randn(b, 6, 8), cr.randn(b, 6, 8))),
+    "MultiheadAttention-seq_first": (lambda: nn.MultiheadAttention(8, 4),
+                                     lambda b: (cr.randn(5, b, 8),) * 3),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+                                _x(5, 8)),
+    "TransformerEncoderLayer-gelu-norm_first": (
+        lambda: nn.TransformerEncoderLayer(8, 2, 16, activation="gelu", norm_first=True), 
+        lambda b: cr.randn(5, b, 8)),
+}
+
+
+def _seq_first(name: str) -> bool:
+    return name in ("LSTM", "GRU-2layer-bidir", "RNN-relu-nobias",
+                    "MultiheadAttention-seq_first", "TransformerEncoderLayer-gelu-norm_first")
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_matches_onnxruntime(name, tmp_path):
+    make_module, make_inputs = LAYERS[name]
+    module = make_module()
+    if _seq_first(name):  # the batch is axis 1 there: export with it static, run at one size
+        export_and_compare(module, make_inputs, tmp_path, dynamic=False)
+        export_and_compare(module, make_inputs, tmp_path, batches=(3,), dynamic=False)
+    else:
+        export_and_compare(module, make_inputs, tmp_path)
+
+
+def test_recurrent_with_initial_state_and_unbatched_input(tmp_path):
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    export_and_compare(lstm, lambda b: (cr.randn(5, b, 3), (cr.randn(2, b, 4), cr.randn(2, b, 4))),
+                       tmp_path, dynamic=False)
+    gru = nn.GRU(3, 4, bidirectional=True)
+    export_and_compare(gru, lambda b: (cr.randn(5, 3), cr.randn(2, 4)), tmp_path, dynamic=False)
+
+
+def test_recurrent_sequence_length_is_free(tmp_path):
+    """An ONNX LSTM node takes any length: the file traced at length 7 runs at length 3."""
+    import numpy as np
+    from onnx_runner import session
+    lstm = nn.LSTM(4, 6, batch_first=True).eval()
+    path = tmp_path / "lstm.onnx"
+    cr.onnx.export(lstm, cr.randn(2, 7, 4), path, input_names=["x"],
+                   dynamic_axes={"x": {0: "batch", 1: "time"}})
+    x = cr.randn(3, 3, 4)
+    with cr.no_grad():
+        out, (h, c) = lstm(x)
+    got = session(path).run(None, {"x": x.numpy()})
+    for e, g in zip((out, h, c), got):
+        np.testing.assert_allclose(g, e.numpy(), rtol=0, atol=1e-5)
