@@ -18,7 +18,7 @@ from ..tensor import Tensor, wrap_array
 from . import lower_elementwise, lower_nn, lower_reduce, lower_rnn, lower_shape  # noqa: F401 (fill the tables)
 from ._deps import onnx_modules
 from ._graph import Graph, UnsupportedOperatorError, onnx_type
-from ._table import LOWERINGS, MODULE_LOWERINGS, Call
+from ._table import LOWERINGS, MODULE_LOWERINGS, Call, describe_site
 from ._trace import ModuleEvent, trace
 
 DEFAULT_OPSET = 17
@@ -252,7 +252,7 @@ def _check_aligned(events, events_b) -> None:
 
 
 def _lower_op(g: Graph, values: _Values, event, other) -> None:
-    where = f"op '{event.op}'" + (f" in module '{event.path}'" if event.path else "")
+    where = describe_site(event.op, event.path, event.module_type)
     entry = LOWERINGS.get(event.op)
     if entry is None:
         raise UnsupportedOperatorError(
@@ -265,7 +265,7 @@ def _lower_op(g: Graph, values: _Values, event, other) -> None:
     def call_of(ev, names):
         return Call(ev.op, names, [tuple(t.shape) for t in ev.inputs],
                     [t._data.dtype for t in ev.inputs], ev.params, tuple(ev.output.shape),
-                    ev.output._data.dtype, ev.path, lookup=values.array)
+                    ev.output._data.dtype, ev.path, ev.module_type, lookup=values.array)
     call = call_of(event, names)
     if other is not None:
         call.other = call_of(other, names)

@@ -51,7 +51,8 @@ class Call:
     params: dict
     out_shape: tuple
     out_dtype: np.dtype
-    path: str = ""         # the module that ran it ("" at the top level)
+    path: str = ""         # the module that ran it ("" for the model itself)
+    module_type: str = ""  # that module's class name
     other: "Call | None" = field(default=None, repr=False)  # the same call, 2nd trace
     # array → value name: an array param that is a traced tensor's data (embedding's
     # indices), else a constant
@@ -69,4 +70,10 @@ class Call:
         return self.other is not None and self.shapes[i][axis] != self.other.shapes[i][axis]
 
     def where(self) -> str:
-        return f"op '{self.op}'" + (f" in module '{self.path}'" if self.path else "")
+        return describe_site(self.op, self.path, self.module_type)
+
+
+def describe_site(op: str, path: str, module_type: str) -> str:
+    """"op 'x' in module 'encoder.0' (Linear)", for error messages."""
+    module = f"module '{path}'" if path else "the model"
+    return f"op '{op}' in {module}" + (f" ({module_type})" if module_type else "")

@@ -21,7 +21,8 @@ class OpEvent:
     inputs: tuple
     params: dict
     output: object
-    path: str
+    path: str         # the innermost module running it ("" for the model itself)
+    module_type: str  # that module's class name
 
 
 @dataclass
@@ -44,14 +45,14 @@ STATE = _State()
 def trace(model):
     """Collect the events of the forwards run inside the block (a list, filled in place)."""
     events: list = []
-    paths: list[str] = [""]
+    paths: list[tuple] = [("", type(model).__name__)]
     paused = [0]
     original = Op.__call__
 
     def traced_call(op, *inputs, **params):
         out = original(op, *inputs, **params)
         if not paused[0]:
-            events.append(OpEvent(op.name, inputs, params, out, paths[-1]))
+            events.append(OpEvent(op.name, inputs, params, out, *paths[-1]))
         return out
 
     handles = []
@@ -61,7 +62,7 @@ def trace(model):
         def pre(mod, args, kwargs, path=path, whole=whole):
             if whole and not paused[0]:
                 events.append(ModuleEvent(mod, args, kwargs, None, path))
-            paths.append(path)
+            paths.append((path, type(mod).__name__))
             if whole:
                 paused[0] += 1
 

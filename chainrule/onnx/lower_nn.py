@@ -78,3 +78,24 @@ def embedding(g: Graph, call: Call) -> str:
     indices = call.params["indices"]
     idx = call.lookup(indices)
     return g.node("Gather", [call.names[0], g.cast(idx, indices.dtype, np.int64)], axis=0)
+
+
+@lowers("adaptive_max_pool2d_indices")
+def adaptive_max_indices(g: Graph, call: Call) -> str:
+    """Where each window's maximum is, as a flat index into H·W: global windows only (an
+    adaptive max pool to 1), the first maximum as PyTorch."""
+    if tuple(call.params["out_hw"]) != (1, 1):
+        raise NotImplementedError(f"{call.where()}: adaptive max pooling to an output size "
+                                  f"other than 1 ({tuple(call.params['out_hw'])})")
+    flat = g.node("Reshape", [call.names[0], g.ints([0, 0, -1])])
+    return g.node("Reshape", [g.node("ArgMax", [flat], axis=2, keepdims=1), g.ints([0, 0, 1, 1])])
+
+
+@lowers("pool_gather", varying=("indices",))
+def pool_gather(g: Graph, call: Call) -> str:
+    """The input at flat H·W indices (the max pools' values)."""
+    indices = call.lookup(call.params["indices"])
+    flat = g.node("Reshape", [call.names[0], g.ints([0, 0, -1])])
+    picked = g.node("GatherElements", [flat, g.node("Reshape", [indices, g.ints([0, 0, -1])])],
+                    axis=2)
+    return g.node("Reshape", [picked, g.ints([0, 0] + list(call.out_shape[2:]))])
