@@ -102,7 +102,8 @@ class _Values:
         if param is not None:
             name = self.g.initializer(param[1]._data, self.g.reserve(param[0]))
         else:  # made inside forward (a scalar operand, a mask): a constant
-            if other is not None and tuple(other.shape) != tuple(t.shape):
+            if other is not None and not _same(other._data, t._data):
+                # a zeros(batch, …) or a Python number such as x.shape[0] in x.sum(0) / n
                 raise UnsupportedOperatorError(
                     f"chainrule.onnx.export: {where}: a tensor made inside forward (shape "
                     f"{tuple(t.shape)}) depends on the size of a dynamic axis; compute it from "

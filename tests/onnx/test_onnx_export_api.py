@@ -82,6 +82,17 @@ def test_tensor_made_from_a_dynamic_size_is_an_error(tmp_path):
     onnx.checker.check_model(proto)
 
 
+class BatchMean(nn.Module):
+    def forward(self, x):
+        return x.sum(dim=0) / x.shape[0]  # the divisor is a Python number: baked in
+
+
+def test_python_number_from_a_dynamic_size_is_an_error(tmp_path):
+    with pytest.raises(UnsupportedOperatorError, match=r"op 'div'.*shape \(\)\) depends on"):
+        cr.onnx.export(BatchMean(), cr.randn(2, 3), tmp_path / "m.onnx", input_names=["x"],
+                       dynamic_axes={"x": [0]})
+
+
 class Branchy(nn.Module):
     def forward(self, x):
         return x.relu() if x.shape[0] % 2 else x.tanh()
