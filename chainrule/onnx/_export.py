@@ -15,7 +15,8 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, wrap_array
-from . import lower_elementwise, lower_nn, lower_reduce, lower_rnn, lower_shape  # noqa: F401 (fill the tables)
+# importing the lower_* modules fills the lowering tables
+from . import lower_elementwise, lower_nn, lower_reduce, lower_rnn, lower_shape  # noqa: F401
 from ._deps import onnx_modules
 from ._graph import Graph, UnsupportedOperatorError, onnx_type
 from ._table import LOWERINGS, MODULE_LOWERINGS, Call, describe_site

@@ -45,7 +45,8 @@ def conv_transpose2d(g: Graph, call: Call) -> str:
     extra = []
     for i in range(2):
         (before, after), s, d = p["padding"][i], p["stride"][i], p["dilation"][i]
-        extra.append(int(out_hw[i] - (s * (in_hw[i] - 1) + d * (kernel[i] - 1) + 1 - before - after)))
+        natural = s * (in_hw[i] - 1) + d * (kernel[i] - 1) + 1 - before - after
+        extra.append(int(out_hw[i] - natural))
     return g.node("ConvTranspose", call.names, kernel_shape=list(kernel),
                   strides=list(p["stride"]), pads=_pads(p["padding"]),
                   dilations=list(p["dilation"]), group=int(p["groups"]),
