@@ -173,7 +173,10 @@ def build_model(model, args, kwargs=None, *, input_names=None, output_names=None
             for (key, t), name in zip(inputs, names):
                 values.set(t, g.reserve(name))
                 graph_inputs.append(_value_info(helper, name, t, dynamic.get(name, {}), None))
+            live = _live_events(events, output)
             for i, event in enumerate(events):
+                if not live[i]:
+                    continue
                 other = events_b[i] if events_b is not None else None
                 if isinstance(event, ModuleEvent):
                     _lower_module(g, values, event)
@@ -200,6 +203,37 @@ def build_model(model, args, kwargs=None, *, input_names=None, output_names=None
                               producer_name="chainrule")
     onnx_mod.checker.check_model(proto)
     return proto
+
+
+def _arrays_in(value) -> list:
+    """The arrays inside an op's params (embedding's indices, an index tuple's arrays)."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _arrays_in(v)]
+    return []
+
+
+def _live_events(events, output) -> list[bool]:
+    """Which events the outputs depend on. The others (a ``bool(mask.any())`` check that
+    steers Python, a value only printed) are left out of the graph, as PyTorch's tracer
+    does; so an op without a lowering there is no error."""
+    needed = {id(t) for t in _flatten(output)} | {id(t._data) for t in _flatten(output)}
+    live = [False] * len(events)
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if isinstance(event, ModuleEvent):
+            outs, ins = _flatten(event.output), _flatten((event.args, event.kwargs))
+            arrays = []
+        else:
+            outs, ins = [event.output], list(event.inputs)
+            arrays = [a for v in event.params.values() for a in _arrays_in(v)]
+        if any(id(t) in needed or id(t._data) in needed for t in outs):
+            live[i] = True
+            needed.update(id(t) for t in ins)
+            needed.update(id(t._data) for t in ins)
+            needed.update(id(a) for a in arrays)
+    return live
 
 
 def _input_names(model, args, inputs, given) -> list[str]:

@@ -38,6 +38,20 @@ def test_missing_lowering_names_the_op_and_the_module(tmp_path):
     assert not list(tmp_path.iterdir()), "a failed export leaves no file behind"
 
 
+class CheckedInner(nn.Module):
+    """Runs an op without a lowering whose result only steers Python."""
+
+    def forward(self, x):
+        if bool(cr.logsumexp(x, dim=-1).isnan().any()):
+            raise ValueError("nan")
+        return x * 2
+
+
+def test_ops_the_outputs_do_not_need_are_left_out(tmp_path):
+    proto = cr.onnx.export(CheckedInner(), cr.randn(2, 3), tmp_path / "m.onnx")
+    assert [n.op_type for n in proto.graph.node] == ["Mul", "Identity"]
+
+
 def test_failed_export_keeps_an_existing_file_and_restores_state(tmp_path):
     path = tmp_path / "m.onnx"
     path.write_bytes(b"old")

@@ -61,6 +61,19 @@ class TinyTransformer(nn.Module):
         return self.head(h.mean(dim=1))
 
 
+class CausalEncoder(nn.Module):
+    """A causal mask made inside forward (its size is the sequence's, a static axis); the
+    attention's check for fully masked rows steers Python only and is left out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
+        return self.layer(x, src_mask=mask)
+
+
 class TensorOps(nn.Module):
     """The tensor ops models are made of, one after another."""
 
@@ -97,6 +110,7 @@ MODELS = {
     "GRU-classifier": (lambda: RecurrentClassifier(nn.GRU), lambda b: cr.randint(0, 20, (b, 7))),
     "Embedding-bag-of-words": (BagOfWords, lambda b: cr.randint(0, 30, (b, 9))),
     "Transformer": (TinyTransformer, lambda b: cr.randint(0, 16, (b, 6))),
+    "Transformer-causal": (CausalEncoder, lambda b: cr.randn(b, 5, 8)),
     "TensorOps": (TensorOps, lambda b: (cr.randn(b, 4), cr.randn(b, 4))),
 }
 
