@@ -4,7 +4,8 @@ The op registry's ``OBSERVER`` sees (op, inputs, result) but not the op's params
 (axes, shapes, strides), which a lowering needs; so while tracing, ``Op.__call__`` is
 wrapped to record them, and put back when the block ends (even on an error).
 Modules with a lowering of their own (LSTM, GRU, RNN) are recorded as one event:
-forward hooks pause op recording inside them.
+forward hooks pause op recording inside them. Not thread-safe: ops other threads run
+meanwhile would be recorded too (as with the registry's OBSERVER).
 """
 from __future__ import annotations
 
