@@ -17,7 +17,7 @@ _LOGICAL = {"bitwise_and": "And", "bitwise_or": "Or", "bitwise_xor": "Xor"}
 _UNARY = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "log": "Log",
           "sqrt": "Sqrt", "abs": "Abs", "neg": "Neg", "erf": "Erf", "sin": "Sin", "cos": "Cos",
           "floor": "Floor", "ceil": "Ceil", "sign": "Sign", "reciprocal": "Reciprocal",
-          "clone": "Identity", "contiguous": "Identity", "softsign": "Softsign"}
+          "clone": "Identity"}
 
 
 def _same_dtype(g: Graph, call: Call, dtype) -> list[str]:

@@ -75,9 +75,9 @@ def argmax(g: Graph, call: Call) -> str:
     return g.node(kind, [x], axis=int(dim), keepdims=int(bool(call.params["keepdim"])))
 
 
-@lowers("max_dim", "min_dim")
+@lowers("max_dim")
 def take_along(g: Graph, call: Call) -> str:
-    """max(dim) / min(dim)'s values: the input at the traced argmax indices."""
+    """max(dim) / min(dim)'s values: the input at the traced argmax/argmin indices."""
     x, indices = call.names
     dim, keep = int(call.params["dim"]), call.params["keepdim"]
     idx = indices if keep else g.node("Unsqueeze", [indices, g.ints([dim])])

@@ -90,7 +90,7 @@ class TensorOps(nn.Module):
         left, right = u.chunk(2, dim=1)
         s = cr.stack([left, right], dim=1).sum(dim=1)
         s = s.unsqueeze(1).squeeze(1).flatten(1)
-        m = s.max(dim=-1, keepdim=True).values
+        m = s.max(dim=-1, keepdim=True).values - s.min(dim=-1).values.unsqueeze(1)
         v = s.var(dim=-1, keepdim=True)
         z = cr.where(s > 0, (s.exp() + 1).log(), s.abs().sqrt())
         z = z.masked_fill(z > 2.0, 2.0).clamp(-1.5, 1.5) ** 2
