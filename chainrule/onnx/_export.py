@@ -101,7 +101,7 @@ class _Values:
             return found
         param = self.params.get(id(t)) or self.params.get(id(t._data))
         if param is not None:
-            name = self.g.initializer(param[1]._data, self.g.reserve(param[0]))
+            name = self.g.initializer(param[1]._data, self.g.fresh(param[0]))
         else:  # made inside forward (a scalar operand, a mask): a constant
             if other is not None and not _same(other._data, t._data):
                 # a zeros(batch, …) or a Python number such as x.shape[0] in x.sum(0) / n

@@ -81,6 +81,7 @@ def test_file_object_and_none(tmp_path):
     proto = cr.onnx.export(model, (cr.randn(1, 3),), buffer)
     assert buffer.getvalue() == proto.SerializeToString()
     assert cr.onnx.export(model, cr.randn(1, 3), None) == proto
+    assert [i.name for i in proto.graph.initializer] == ["weight", "bias"]  # state_dict names
 
 
 class AddZeros(nn.Module):
