@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import time
-from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# mkdocs puts this folder on sys.path only while it loads the hook: import the makers now
+import backprop_figures  # noqa: E402
+import diagnostic_figures  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.figures")
 PLACEHOLDER = re.compile(r"<!--\s*chainrule:\s*([\w:.-]+)\s*-->")
@@ -25,9 +25,6 @@ _texts: dict[str, str] = {}
 
 
 def on_files(files, config):
-    import backprop_figures
-    import diagnostic_figures
-
     _texts.clear()
     for maker in (backprop_figures, diagnostic_figures):
         start = time.perf_counter()
