@@ -44,7 +44,7 @@ def test_docstrings_become_markdown():
     assert to_markdown(text).splitlines() == [
         "Use `watch` and `x.grad`.", "",
         "```pycon", ">>> x = 1", ">>> x + 1", "2", "```", "",
-        "Launch it:", "", "```", "mpiexec -n 2 python train.py", "```", "", "", "Then more."]
+        "Launch it:", "", "```", "mpiexec -n 2 python train.py", "```", "", "Then more."]
 
 
 @pytest.fixture(scope="module")
