@@ -6,13 +6,7 @@ literal blocks, ``double backticks`` and Sphinx roles (:func:`watch`). In Markdo
 them into fenced code (``pycon`` for examples) and roles into code spans, leaving the
 source untouched.
 
->>> print(to_markdown("See :func:`watch`.\\n\\n>>> 1 + 1\\n2"))
-See `watch`.
-<BLANKLINE>
-```pycon
->>> 1 + 1
-2
-```
+tests/docs/test_site.py checks the conversion.
 """
 from __future__ import annotations
 
