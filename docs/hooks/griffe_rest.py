@@ -66,9 +66,17 @@ def to_markdown(text: str) -> str:
 
 
 class RestToMarkdown(griffe.Extension):
-    """Rewrite every docstring once the object tree is loaded."""
+    """Rewrite every docstring as its object is read (the root package included)."""
+
+    def on_instance(self, *, obj: griffe.Object, **kwargs) -> None:
+        _convert(obj)
 
     def on_object(self, *, obj: griffe.Object, **kwargs) -> None:
-        if obj.docstring is not None and not getattr(obj.docstring, "_markdown", False):
-            obj.docstring.value = to_markdown(obj.docstring.value)
-            obj.docstring._markdown = True
+        _convert(obj)
+
+
+def _convert(obj: griffe.Object) -> None:
+    docstring = getattr(obj, "docstring", None)
+    if docstring is not None and not getattr(docstring, "_markdown", False):
+        docstring.value = to_markdown(docstring.value)
+        docstring._markdown = True
