@@ -5,8 +5,11 @@ finding kind still shows on its setup. The pages are then opened in headless Chr
 the files, as a reader without network would: no console errors, every image loads, and
 nothing is fetched from outside the site.
 """
+import functools
+import http.server
 import importlib.util
 import os
+import threading
 import re
 import shutil
 import subprocess
@@ -68,14 +71,12 @@ def site(tmp_path_factory):
 def test_strict_build_has_every_page_and_figure(site):
     out, log, seconds = site
     assert "WARNING" not in log, log
-    for page in ("index.html", "getting-started/index.html", "backprop/index.html",
-                 "diagnostics/index.html", "compatibility/index.html", "distributed/index.html",
-                 "performance/index.html", "api/tensor/index.html", "api/nn/index.html",
-                 "api/functional/index.html", "api/optim/index.html", "api/autograd/index.html",
-                 "api/diagnostics/index.html", "api/train/index.html",
-                 "api/distributed/index.html"):
-        assert (out / page).is_file(), page
-    guide = (out / "diagnostics" / "index.html").read_text()
+    for page in ("index", "getting-started", "backprop", "diagnostics", "compatibility",
+                 "distributed", "performance", "api/index", "api/tensor", "api/nn",
+                 "api/functional", "api/optim", "api/autograd", "api/diagnostics", "api/train",
+                 "api/distributed"):
+        assert (out / f"{page}.html").is_file(), page
+    guide = (out / "diagnostics.html").read_text()
     for kind in KINDS:  # a section, a figure and the monitor's own words for every kind
         assert f'id="{kind}"' in guide, kind
         assert (out / "figures" / "diagnostics" / f"{kind}.png").stat().st_size > 5000, kind
@@ -85,7 +86,7 @@ def test_strict_build_has_every_page_and_figure(site):
         assert (out / "figures" / "backprop" / f"{name}.png").stat().st_size > 5000, name
     for page in out.rglob("*.html"):  # every placeholder was filled
         assert not re.search(r"<!--\s*chainrule:", page.read_text()), page
-    assert "a.grad = 2" in (out / "backprop" / "index.html").read_text()  # explain()'s trace
+    assert "a.grad = 2" in (out / "backprop.html").read_text()  # explain()'s trace
     print(f"mkdocs build: {seconds:.1f} s")
 
 
@@ -107,8 +108,8 @@ def _driver():
                     reason="chromium/chromedriver not installed (.ci/run installs them)")
 @pytest.mark.parametrize("page, expected", [
     ("index.html", ["deep-learning library built around backpropagation", "Diagnostics guide"]),
-    ("diagnostics/index.html", ["Causes before symptoms", "What the monitor says"]),
-    ("api/diagnostics/index.html", ["chainrule.diagnostics", "watch", "Thresholds"]),
+    ("diagnostics.html", ["Causes before symptoms", "What the monitor says"]),
+    ("api/diagnostics.html", ["chainrule.diagnostics", "watch", "Thresholds"]),
 ])
 def test_pages_render_offline_in_headless_chromium(site, page, expected):
     if not IN_CI:
@@ -132,3 +133,47 @@ def test_pages_render_offline_in_headless_chromium(site, page, expected):
         assert problems == [], problems
     finally:
         driver.quit()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CHROMIUM and DRIVER) and not IN_CI,
+                    reason="chromium/chromedriver not installed (.ci/run installs them)")
+def test_links_work_from_disk_and_search_works_when_served(site):
+    """Opened from disk a reader can follow the navigation; served (``mkdocs serve`` or any
+    static server, still offline) the search finds pages too."""
+    if not IN_CI:
+        pytest.importorskip("selenium")
+    from selenium.webdriver.common.by import By
+    out, _, _ = site
+    handler = functools.partial(_QuietHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    driver = _driver()
+    try:
+        driver.get((out / "index.html").as_uri())
+        driver.find_element(By.LINK_TEXT, "Diagnostics guide").click()
+        assert driver.current_url.endswith("/diagnostics.html")
+        assert "Causes before symptoms" in driver.find_element(By.TAG_NAME, "body").text
+
+        driver.set_window_size(1400, 1000)
+        driver.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        driver.execute_script("document.getElementById('__search').click()")
+        driver.find_element(By.CSS_SELECTOR, "input.md-search__input").send_keys("vanishing")
+        deadline = time.time() + 20
+        meta = ""
+        while time.time() < deadline and "matching" not in meta:
+            time.sleep(0.2)
+            meta = driver.find_element(By.CSS_SELECTOR, ".md-search-result__meta").text
+        assert "matching document" in meta, meta
+        results = driver.find_element(By.CSS_SELECTOR, ".md-search-result__list").text
+        assert "vanishing" in results.lower()
+        problems = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert problems == [], problems
+    finally:
+        driver.quit()
+        server.shutdown()
