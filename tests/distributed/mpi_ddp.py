@@ -190,12 +190,13 @@ def check_fail() -> None:
     dist.barrier()
 
 
-def check_killed() -> None:
+def check_killed(victim: int) -> None:
     import os
     import signal
-    if dist.get_rank() == dist.get_world_size() - 1:
-        os.kill(os.getpid(), signal.SIGKILL)  # dies without a word: mpiexec must notice
-    dist.all_reduce(cr.ones(3))
+    dist.all_reduce(cr.ones(3))  # mid-run, not during start-up
+    if dist.get_rank() == victim:
+        os.kill(os.getpid(), signal.SIGKILL)  # dies without a word
+    dist.all_reduce(cr.ones(3))  # the others wait for it here until the job is ended
     dist.barrier()
 
 
@@ -205,7 +206,7 @@ def main() -> None:
     if which == "fail":
         check_fail()
     elif which == "killed":
-        check_killed()
+        check_killed(int(sys.argv[2]))
     elif which == "equivalence":
         for kind in ("mlp", "cnn"):
             for opt in ("sgd", "adam"):
