@@ -9,7 +9,9 @@ Then ``all_reduce``, ``broadcast``, ``all_gather``, ``reduce_scatter``, ``gather
 ``scatter``, ``reduce`` and ``barrier`` work as PyTorch's: tensors are changed in place,
 ``async_op=True`` returns a :class:`Work` (``wait()``, ``is_completed()``). An uncaught
 exception on one rank ends all of them, naming the rank (``python -m mpi4py`` does so
-too; a plain ``python`` launch without ``init_process_group`` hangs the other ranks).
+too; a plain ``python`` launch without ``init_process_group`` hangs the other ranks). A rank
+killed by a signal is named by a watchdog process that each host's first rank starts
+(see docs/distributed.md, "Faults").
 mpi4py is imported only by ``init_process_group``: without it chainrule still imports,
 and ``is_available()`` is False.
 

@@ -39,7 +39,11 @@ class WatchdogLink:
 
 
 def start(comm) -> WatchdogLink | None:
-    """Start (on each host's lowest rank) the process that names ranks that die silently."""
+    """Start (on each host's lowest rank) the process that names ranks that die silently.
+
+    Every rank takes part in the same two collectives whatever fails locally (a socket
+    that cannot be bound, a process that cannot start): such a host just goes unwatched.
+    """
     if comm.Get_size() == 1 or not sys.platform.startswith("linux"):
         return None  # abstract sockets and pidfds are Linux's
     host, pid, rank = socket.gethostname(), os.getpid(), comm.Get_rank()
@@ -47,21 +51,34 @@ def start(comm) -> WatchdogLink | None:
     # bound by the time any rank learns its name (no rank can announce into the void)
     address = f"\0chainrule.distributed.watchdog.{secrets.token_hex(8)}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(address)
+    try:
+        sock.bind(address)
+    except OSError:
+        address = None
     everyone = comm.allgather((host, pid, address))
     local = [(r, p) for r, (h, p, _) in enumerate(everyone) if h == host]
     leader = local[0][0]
     process = None
-    if rank == leader:
-        spec = {"fd": sock.fileno(), "size": comm.Get_size(), "host": host,
-                "single_host": len(local) == len(everyone), "ranks": local}
+    if rank == leader and address is not None:
+        process = _spawn(sock, {"fd": sock.fileno(), "size": comm.Get_size(), "host": host,
+                                "single_host": len(local) == len(everyone), "ranks": local})
+    sock.close()  # the watchdog holds the leader's copy; the name lives while it runs
+    comm.Barrier()  # no rank runs on before its watchdog watches
+    if everyone[leader][2] is None:
+        return None
+    return WatchdogLink(everyone[leader][2], rank, process)
+
+
+def _spawn(sock: socket.socket, spec: dict):
+    """The watchdog process, once it says every pidfd is open (None if it cannot start).
+    In a session of its own: launchers end a rank by signalling its process group (MPICH
+    starts each rank as a session leader), and the watchdog must outlive that."""
+    try:
         process = subprocess.Popen([sys.executable, "-I", "-S", str(_SCRIPT), json.dumps(spec)],
                                    pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, start_new_session=True)
-        # its own session: launchers end a rank by signalling its process group (MPICH
-        # starts each rank as a session leader), and the watchdog must outlive that
-        process.stdout.readline()  # "ready": every pidfd is open
-        process.stdout.close()
-    sock.close()  # the watchdog holds the leader's copy; the name lives while it runs
-    comm.Barrier()
-    return WatchdogLink(everyone[leader][2], rank, process)
+    except OSError:
+        return None
+    process.stdout.readline()  # "ready" (or nothing, if it failed)
+    process.stdout.close()
+    return process

@@ -193,6 +193,11 @@ def check_fail() -> None:
 def check_killed(victim: int) -> None:
     import os
     import signal
+    from chainrule.distributed import process_group
+    watchdog = process_group._STATE["watchdog"].process  # on the host's first rank
+    sys.stdout.write(f"PIDS rank {dist.get_rank()} pid {os.getpid()} watchdog "
+                     f"{watchdog.pid if watchdog else -1}\n")
+    sys.stdout.flush()
     dist.all_reduce(cr.ones(3))  # mid-run, not during start-up
     if dist.get_rank() == victim:
         os.kill(os.getpid(), signal.SIGKILL)  # dies without a word
