@@ -30,7 +30,7 @@ POLL_S = 0.5  # fallback without pidfds (not Linux ≥ 5.3): how often pids are 
 
 
 class Watch:
-    """The ranks of this host still running, and which of them owe a clean-exit word."""
+    """The ranks of this host still running, their pidfds, and what the ranks announced."""
 
     def __init__(self, ranks: list[tuple[int, int]]) -> None:
         self.pid = dict(ranks)
@@ -115,10 +115,9 @@ def run(spec: dict) -> int:
     sock.setblocking(False)
     watch = Watch([(int(r), int(p)) for r, p in spec["ranks"]])
 
-    def hush(signum, frame):  # Ctrl-C or the launcher's TERM: the job ends on purpose
+    def hush(signum, frame):  # an interrupt sent to its session: the job ends on purpose
         watch.quiet = True
-    signal.signal(signal.SIGINT, hush)
-    signal.signal(signal.SIGTERM, hush)
+    signal.signal(signal.SIGINT, hush)  # (SIGTERM keeps its default: it ends the watchdog)
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     for fd in watch.fd.values():

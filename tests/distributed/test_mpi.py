@@ -118,6 +118,7 @@ def test_chainrule_train_under_two_ranks(tmp_path):
                            "train", "--data", "digits", "--runs-dir", str(runs), "--no-report"],
                           capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "died without a word" not in done.stderr, done.stderr[-4000:]
     # rank 0 alone prints: one header, one test line
     assert done.stdout.count("training cnn") == 1 and done.stdout.count("test accuracy") == 1
     acc = float(done.stdout.split("test accuracy: ")[1].split("%")[0]) / 100
@@ -140,6 +141,7 @@ def test_chainrule_train_resumes_with_the_same_ranks(tmp_path):
                                *args], capture_output=True, text=True, timeout=300, env=env,
                               cwd=tmp_path)
         assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        assert "died without a word" not in done.stderr, done.stderr[-4000:]
         return [line for line in done.stdout.splitlines() if line.startswith("epoch=")]
 
     common = ["--data", "digits", "--schedule", "none"]
