@@ -60,6 +60,11 @@ def test_ddp_behaviour(check):
     assert_all_ok(launch("mpi_ddp.py", check), check, 2)
 
 
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_diagnostics_gather_each_ranks_gradient_stats(ranks):
+    assert_all_ok(launch("mpi_ddp.py", "rank_stats", ranks=ranks), "rank_stats", ranks)
+
+
 @pytest.mark.parametrize("module_form", [True, False], ids=["python-m-mpi4py", "plain-python"])
 def test_a_failing_rank_ends_every_rank_and_is_named(module_form):
     start = time.monotonic()
@@ -130,6 +135,9 @@ def test_chainrule_train_under_two_ranks(tmp_path):
     assert config["ranks"] == 2
     assert (folders[0] / "metrics.csv").read_text().count("\n") == config["epochs"] + 1
     assert (folders[0] / "checkpoints").is_dir()
+    facts = json.loads((folders[0] / "diagnostics.json").read_text())["facts"]
+    assert len(facts["ranks"]) == 2 and all(facts["ranks"]), facts.get("ranks")
+    assert set(facts["rank_spread"]) == set(facts["ranks"][0])
 
 
 def test_chainrule_train_resumes_with_the_same_ranks(tmp_path):
