@@ -245,14 +245,15 @@ def check_fail() -> None:
     dist.barrier()
 
 
-def check_killed(victim: int) -> None:
+def check_killed(victim: int, pid_dir: str) -> None:
     import os
     import signal
+    from pathlib import Path
     from chainrule.distributed import process_group
     watchdog = process_group._STATE["watchdog"].process  # on the host's first rank
-    sys.stdout.write(f"PIDS rank {dist.get_rank()} pid {os.getpid()} watchdog "
-                     f"{watchdog.pid if watchdog else -1}\n")
-    sys.stdout.flush()
+    # a file a rank (not stdout, where mpiexec may splice the ranks' lines)
+    Path(pid_dir, f"rank{dist.get_rank()}").write_text(
+        f"{os.getpid()} {watchdog.pid if watchdog else -1}")
     dist.all_reduce(cr.ones(3))  # mid-run, not during start-up
     if dist.get_rank() == victim:
         os.kill(os.getpid(), signal.SIGKILL)  # dies without a word
@@ -266,7 +267,7 @@ def main() -> None:
     if which == "fail":
         check_fail()
     elif which == "killed":
-        check_killed(int(sys.argv[2]))
+        check_killed(int(sys.argv[2]), sys.argv[3])
     elif which == "equivalence":
         for kind in ("mlp", "cnn"):
             for opt in ("sgd", "adam"):

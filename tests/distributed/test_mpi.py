@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -82,18 +81,18 @@ def test_a_failing_rank_ends_every_rank_and_is_named(module_form):
     ids=["2-ranks-last-python-m-mpi4py", "2-ranks-last-plain-python",
          "3-ranks-middle-python-m-mpi4py", "3-ranks-middle-plain-python",
          "3-ranks-first-python-m-mpi4py"])
-def test_a_killed_rank_is_named_and_ends_every_rank(ranks, victim, module_form):
+def test_a_killed_rank_is_named_and_ends_every_rank(ranks, victim, module_form, tmp_path):
     # SIGKILL leaves the rank no time to speak and mpiexec kills the others at once: the
     # host's watchdog process (outside mpiexec's kill list) names it
     start = time.monotonic()
-    done = launch("mpi_ddp.py", "killed", str(victim), ranks=ranks, module_form=module_form,
-                  timeout=30)
+    done = launch("mpi_ddp.py", "killed", str(victim), str(tmp_path), ranks=ranks,
+                  module_form=module_form, timeout=30)
     elapsed = time.monotonic() - start
     shown = f"rc={done.returncode}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-3000:]}"
     assert done.returncode != 0, shown
     assert elapsed < 10, f"took {elapsed:.1f} s\n{shown}"
-    pids = {int(r): (int(p), int(w)) for r, p, w in
-            re.findall(r"PIDS rank (\d+) pid (\d+) watchdog (-?\d+)", done.stdout)}
+    pids = {int(f.name[4:]): tuple(int(w) for w in f.read_text().split())
+            for f in tmp_path.glob("rank*")}  # rank: (pid, watchdog pid or -1)
     assert sorted(pids) == list(range(ranks)), shown
     named = (f"chainrule.distributed: rank {victim} of {ranks} (pid {pids[victim][0]} on "
              f"{socket.gethostname()}) died without a word (killed?); aborting all ranks")
