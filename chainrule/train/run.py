@@ -327,6 +327,8 @@ def run_training(args, out=None) -> dict:
                   log_stream=None if (quiet or rank != 0) else out)
     monitor.remove()
     report = monitor.report()
+    if ranks > 1:  # each rank's own-shard gradient statistics, into rank 0's report
+        cr.distributed.gather_grad_stats(report)
     test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader)
     if rank == 0:
         save_diagnostics(run_dir, report, history)
