@@ -24,7 +24,8 @@ from typing import Callable
 # (namespace, names): composites that PyTorch computes in one float32-accumulating kernel
 FUSED = {
     "chainrule": ("logsumexp", "logcumsumexp", "std", "var", "std_mean", "var_mean",
-                  "addmm", "addbmm", "baddbmm", "addcmul", "addcdiv", "cdist"),
+                  "addmm", "addbmm", "baddbmm", "addcmul", "addcdiv", "cdist",
+                  "histc", "cummax", "cummin"),
     "chainrule.nn.functional": (
         "rms_norm", "instance_norm", "group_norm", "batch_norm", "layer_norm",
         "cross_entropy", "triplet_margin_with_distance_loss",
@@ -33,7 +34,7 @@ FUSED = {
         "grid_sample", "interpolate", "upsample", "pad", "conv3d", "conv_transpose2d",
         "conv_transpose3d", "max_pool3d"),
     "Tensor": ("logsumexp", "logcumsumexp", "std", "var", "addmm", "addbmm", "baddbmm",
-               "addcmul", "addcdiv"),
+               "addcmul", "addcdiv", "histc", "cummax", "cummin"),
 }
 
 
