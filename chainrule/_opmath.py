@@ -32,7 +32,7 @@ FUSED = {
         "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
         "adaptive_avg_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "embedding_bag",
         "grid_sample", "interpolate", "upsample", "pad", "conv3d", "conv_transpose2d",
-        "conv_transpose3d", "max_pool3d"),
+        "conv_transpose3d", "max_pool3d", "scaled_dot_product_attention"),
     "Tensor": ("logsumexp", "logcumsumexp", "std", "var", "addmm", "addbmm", "baddbmm",
                "addcmul", "addcdiv", "histc", "cummax", "cummin"),
 }
