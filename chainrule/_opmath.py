@@ -72,7 +72,7 @@ def in_float32(fn: Callable) -> Callable:
         if not _mldtypes._HOOKED:  # (no narrow tensor exists yet)
             return fn(*args, **kwargs)
         narrow = _narrow_dtype(args, kwargs)
-        if narrow is None or kwargs.get("dtype") is not None:
+        if narrow is None or kwargs.get("dtype") is not None or kwargs.get("out") is not None:
             return fn(*args, **kwargs)
         from .dtypes import float32
         args = tuple(_convert(a, float32, narrow) for a in args)

@@ -61,7 +61,6 @@ def _infer_dtype(data) -> DType:
     return get_default_dtype()  # empty
 
 
-@quiet_calls  # out-of-range floats cast to inf, as PyTorch, with no NumPy warning
 def _half_seen(array):
     """``array``; a float16 one switches on computing float16 ops in float32 (as
     ``chainrule.float16`` does when named; see chainrule._mldtypes)."""
@@ -70,6 +69,7 @@ def _half_seen(array):
     return array
 
 
+@quiet_calls  # out-of-range floats cast to inf, as PyTorch, with no NumPy warning
 def _to_array(data: Any, dtype, device, copy: bool = True):
     """The backend array for ``data`` in ``dtype`` on ``device``."""
     bk = _backend(device)

@@ -15,7 +15,7 @@ kernels are not.
 
 On CPU, PyTorch keeps softmax, log_softmax, the norms, sums and means in the dtype of
 their input under autocast (its float32 list for these is CUDA's); so does chainrule.
-An explicit ``dtype=`` takes the op out of autocast, as in PyTorch.
+An explicit ``dtype=`` or ``out=`` takes the op out of autocast, as in PyTorch.
 
 >>> import chainrule as cr
 >>> with cr.autocast("cpu"):
@@ -101,7 +101,8 @@ def _wrap(fn: Callable, rule) -> Callable:
     and runs with autocast off."""
     @functools.wraps(fn)
     def under_policy(*args, **kwargs):
-        if not AUTOCAST.active or kwargs.get("dtype") is not None:
+        if not AUTOCAST.active or kwargs.get("dtype") is not None \
+                or kwargs.get("out") is not None:  # (PyTorch: out= calls are not autocast)
             return fn(*args, **kwargs)
         if rule is not None:
             args = tuple(_cast(a, rule) for a in args)
