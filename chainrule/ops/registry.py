@@ -91,7 +91,8 @@ class Op:
             raise forward_error(op, inputs, params, e) from None
         finally:
             fp_loud(quiet)
-        if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
+        if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray) and \
+                not backend_of(out).is_array(out):  # (an array of another device: to_device)
             out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
         if op.view and (op.view is not MAY_COPY or xp.may_share_memory(out, arrays[0])):
             first = inputs[0]

@@ -178,6 +178,8 @@ def _draw(rng, domain, shape):
 # where chainrule's tensors are made: None (the CPU), or "cuda" while a test runs the sweep on
 # the device (the CPU stand-in without a GPU; see tests/ops/test_op_sweep_cuda.py)
 DEVICE = None
+# where PyTorch's tensors are made (None: the CPU; "cuda" when a GPU run compares with PyTorch CUDA)
+TORCH_DEVICE = None
 
 
 def crt(value: np.ndarray, requires_grad: bool = False):
@@ -191,7 +193,7 @@ def to_cr(inputs, requires_grad=True):
 
 
 def to_torch(inputs, requires_grad=True):
-    return [torch.tensor(v.copy()).requires_grad_(requires_grad and g and v.dtype.kind == "f")
+    return [torch.tensor(v.copy(), device=TORCH_DEVICE).requires_grad_(requires_grad and g and v.dtype.kind == "f")
             if k == "t" else v for k, v, g in inputs]
 
 
@@ -245,7 +247,7 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
     grads = cr.autograd.grad([o for o, _ in pairs], [xs[i] for i in diff],
                              [crt(g) for g in gos], allow_unused=True)
     tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
-                                 [torch.tensor(g.copy()) for g in gos], allow_unused=True)
+                                 [torch.tensor(g.copy(), device=TORCH_DEVICE) for g in gos], allow_unused=True)
     # the same gradients through backward() (the engine's plain walk, on arrays) on a fresh graph
     xs2 = to_cr(inputs, spec.grad)
     outs2 = [o for o in as_list(spec.fn(*xs2, **case.kwargs)) if o.requires_grad]
@@ -273,7 +275,7 @@ def check_tensor_rules_against_torch(spec: Spec, case: Case, dtype: str) -> None
                              [crt(g) for g in gos], create_graph=True,
                              allow_unused=True)
     tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
-                                 [torch.tensor(g.copy()) for g in gos], allow_unused=True)
+                                 [torch.tensor(g.copy(), device=TORCH_DEVICE) for g in gos], allow_unused=True)
     refs = [_reference(tg, inputs[i][1]) for i, tg in zip(diff, tgrads)]
     _compare_grads(grads, refs, diff, tolerance(spec, dtype), "create_graph gradient")
 
@@ -288,7 +290,7 @@ def check_second_order_against_torch(spec: Spec, case: Case, dtype: str = "float
     if not diff or not pairs:
         return
     cr_gos = [crt(g, requires_grad=True) for g in gos]
-    t_gos = [torch.tensor(g.copy(), requires_grad=True) for g in gos]
+    t_gos = [torch.tensor(g.copy(), requires_grad=True, device=TORCH_DEVICE) for g in gos]
     cr_wrt, t_wrt = [xs[i] for i in diff] + cr_gos, [ts[i] for i in diff] + t_gos
     grads = cr.autograd.grad([o for o, _ in pairs], cr_wrt[:len(diff)], cr_gos,
                              create_graph=True, allow_unused=True)
@@ -323,7 +325,7 @@ def torch_second_order_applies(spec: Spec, case: Case) -> bool:
 def _vector_product_grad(m, grads, vs, wrt, create_graph: bool = False) -> list:
     """d<grads, vs>/d wrt in library ``m``; None where nothing depends on an input. The
     first-order graph is kept (``retain_graph``) for another call."""
-    terms = [(g * (crt(v) if m is cr else m.tensor(v.copy()))).sum() for g, v in zip(grads, vs)
+    terms = [(g * (crt(v) if m is cr else m.tensor(v.copy(), device=TORCH_DEVICE))).sum() for g, v in zip(grads, vs)
              if g is not None and g.requires_grad]
     if not terms:
         return [None] * len(wrt)
