@@ -324,10 +324,12 @@ def run_training(args, out=None) -> dict:
                                              monitor="val_accuracy", mode="max"),
                              CSVLogger(os.path.join(run_dir, "metrics.csv"))] if rank == 0 else [],
                   progress=False if (quiet or rank != 0) else None, resume_from=checkpoint,
-                  log_stream=None if (quiet or rank != 0) else out)
+                  log_stream=None if (quiet or rank != 0) else out,
+                  device=None if args.device == "cpu" else args.device)
     monitor.remove()
     report = monitor.report()
-    test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader)
+    test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader,
+                            None if args.device == "cpu" else args.device)
     if rank == 0:
         save_diagnostics(run_dir, report, history)
     return {"run_dir": run_dir, "history": history, "test": test_metrics, "report": report,
