@@ -23,10 +23,12 @@ on with the environment variable ``CHAINRULE_CUDA_STANDIN=1`` or :func:`enable`:
 >>> x = cr.ones(3, device="cuda")
 >>> x.device, (x * 2).sum().item()
 (device(type='cuda', index=0), 6.0)
->>> bool(x.sum() > 0)
+>>> float(x._data.sum())       # the device array refuses; chainrule's code calls .item()
 Traceback (most recent call last):
 ...
-chainrule.backends.standin.HostSyncError: bool() of a cuda array reads device data on the host; use .item()
+chainrule.backends.standin.HostSyncError: float() of a cuda array reads device data on the host; use .item() ...
+>>> bool(x.sum() > 0)           # a tensor follows PyTorch: its bool() is an explicit .item()
+True
 >>> standin.disable()
 """
 from __future__ import annotations

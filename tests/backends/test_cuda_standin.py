@@ -17,8 +17,13 @@ import chainrule.nn as nn
 from chainrule.backends import standin
 from chainrule.errors import DeviceError
 
+# on a GPU run (benchmarks/gpu_check.py) the tests below run on CuPy, except the stand-in's own
+REAL_CUDA = os.environ.get("CHAINRULE_SWEEP_REAL_CUDA", "") not in ("", "0")
+standin_only = pytest.mark.skipif(REAL_CUDA, reason="about the CPU stand-in itself")
+
 
 # ------------------------------------------------------------ stand-in arrays --
+@standin_only
 def test_standin_arrays_refuse_implicit_host_copies(cuda):
     x = cr.arange(6.0, device=cuda).reshape(2, 3)._data
     with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
@@ -33,6 +38,7 @@ def test_standin_arrays_refuse_implicit_host_copies(cuda):
     assert type(x.sum()) is standin.ndarray and x.sum().shape == ()  # 0-d, not a scalar
 
 
+@standin_only
 def test_standin_memory_pool_counts_live_buffers(cuda):
     cr.cuda.reset_peak_memory_stats()
     before = cr.cuda.memory_allocated()
@@ -44,11 +50,11 @@ def test_standin_memory_pool_counts_live_buffers(cuda):
 
 
 def test_cuda_module_on_the_standin(cuda):
-    assert cr.cuda.is_available() and cr.cuda.device_count() == 1
+    assert cr.cuda.is_available() and cr.cuda.device_count() >= 1
     assert cr.cuda.current_device() == 0
     cr.cuda.synchronize()
     cr.cuda.manual_seed(0)
-    assert "stand-in" in cr.cuda.get_device_name()
+    assert REAL_CUDA or "stand-in" in cr.cuda.get_device_name()
 
 
 # ------------------------------------------------------------------ plumbing --
@@ -108,6 +114,15 @@ LAYERS = {
     "transformer": (lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
                     (2, 5, 8)),
     "softmax+logsoftmax": (lambda: nn.Sequential(nn.Softmax(-1), nn.LogSoftmax(-1)), (3, 4)),
+    "conv3d+maxpool3d": (lambda: nn.Sequential(nn.Conv3d(2, 3, 2), nn.MaxPool3d(2),
+                                               nn.AvgPool3d(1)), (1, 2, 5, 5, 5)),
+    "batchnorm1d+instancenorm": (lambda: nn.Sequential(nn.BatchNorm1d(3), nn.InstanceNorm1d(3)),
+                                 (4, 3, 6)),
+    "upsample+pixel_shuffle": (lambda: nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"),
+                                                     nn.PixelShuffle(2)), (1, 4, 3, 3)),
+    "elu+silu+softplus": (lambda: nn.Sequential(nn.ELU(), nn.SiLU(), nn.Softplus()), (3, 4)),
+    "adaptive_max_pool+unfold": (lambda: nn.Sequential(nn.AdaptiveMaxPool2d(3), nn.Unfold(2)),
+                                 (1, 2, 7, 7)),
 }
 
 
@@ -137,6 +152,29 @@ LOSSES = {
     "bce_logits": lambda F, x, y: F.binary_cross_entropy_with_logits(x, (x.detach() > 0).double()),
     "smooth_l1": lambda F, x, y: F.smooth_l1_loss(x, x.detach().flip(0)),
 }
+
+
+def test_embeddings_on_cuda_match_cpu(cuda):
+    results = []
+    for device in (cuda, "cpu"):
+        cr.manual_seed(0)
+        emb = nn.Embedding(10, 4, padding_idx=0).double().to(device)
+        bag = nn.EmbeddingBag(10, 3, mode="max").double().to(device)
+        idx = cr.tensor([[1, 0, 3], [9, 3, 3]], device=device)
+        out = emb(idx).sum() + bag(idx).pow(2).sum()
+        out.backward()
+        results.append([t.detach().cpu().numpy() for t in (out, emb.weight.grad, bag.weight.grad)])
+    for got, ref in zip(*results):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_dropout_in_training_runs_on_cuda(cuda):
+    x = cr.ones(1000, device=cuda, requires_grad=True)
+    y = nn.functional.dropout(x, 0.5, training=True)
+    y.sum().backward()
+    kept = (y != 0).sum().item()
+    assert y.device.type == "cuda" and 350 < kept < 650
+    np.testing.assert_array_equal(x.grad.cpu().numpy() * 0.5, (y != 0).cpu().numpy())
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
