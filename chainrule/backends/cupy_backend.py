@@ -7,6 +7,8 @@ so the stand-in runs the very code path a GPU runs.
 """
 from __future__ import annotations
 
+import contextlib
+
 from .base import Backend, Device
 
 _BACKEND = None
@@ -23,6 +25,11 @@ class CupyBackend(Backend):
         special = getattr(getattr(cupyx, "scipy", None), "special", None)
         if special is not None and hasattr(special, "erf"):
             self.erf, self.erfinv, self.expit = special.erf, special.erfinv, special.expit
+
+    @staticmethod
+    def errstate(**kwargs):
+        """CuPy has no floating-point error state (its kernels never warn): nothing to set."""
+        return contextlib.nullcontext()
 
     def scatter_add(self, target, index, values) -> None:
         self._cupyx.scatter_add(target, index, values)

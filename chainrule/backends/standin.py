@@ -386,7 +386,8 @@ _NOT_IN_CUPY = frozenset({"add_docstring", "busday_count", "datetime_as_string",
                           "frompyfunc", "vectorize", "piecewise", "fromfile", "fromstring",
                           "genfromtxt", "loadtxt", "savetxt", "memmap", "recarray", "chararray",
                           "matrix", "asmatrix", "bmat", "ma", "char", "rec", "ctypeslib", "testing",
-                          "polynomial", "f2py", "typing", "dtypes", "strings"})
+                          "polynomial", "f2py", "typing", "dtypes", "strings",
+                          "errstate", "seterr", "geterr", "seterrcall"})
 
 
 class _Namespace(types.ModuleType):
