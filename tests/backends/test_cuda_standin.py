@@ -78,6 +78,16 @@ def test_mixing_devices_names_both(cuda):
         cr.ones(2, 2) @ cr.ones(2, 2, device=cuda)
 
 
+def test_cpu_scalar_tensors_go_with_cuda_tensors(cuda):
+    # as PyTorch: a 0-dim CPU tensor is a scalar constant for an op on any device
+    x = cr.ones(2, device=cuda, requires_grad=True)
+    y = x * cr.tensor(3.0) + cr.tensor(1.0)
+    y.sum().backward()
+    assert y.device.type == "cuda" and y.tolist() == [4.0, 4.0] and x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(DeviceError, match="found at least two devices, cuda:0 and cpu"):
+        x * cr.tensor(2.0, requires_grad=True)  # (its gradient would have to come back to the CPU)
+
+
 def test_factories_and_random_on_cuda(cuda):
     made = [cr.zeros(2, device=cuda), cr.ones(2, device=cuda), cr.full((2,), 3.0, device=cuda),
             cr.arange(3, device=cuda), cr.linspace(0, 1, 3, device=cuda), cr.eye(2, device=cuda),
