@@ -22,6 +22,17 @@ REAL_CUDA = os.environ.get("CHAINRULE_SWEEP_REAL_CUDA", "") not in ("", "0")
 standin_only = pytest.mark.skipif(REAL_CUDA, reason="about the CPU stand-in itself")
 
 
+@pytest.fixture
+def cuda():
+    """The stand-in on for one test (unless the run has a real GPU); yields the device name."""
+    was = standin.enabled()
+    if not REAL_CUDA:
+        standin.enable()
+    yield "cuda"
+    if not was:
+        standin.disable()
+
+
 # ------------------------------------------------------------ stand-in arrays --
 @standin_only
 def test_standin_arrays_refuse_implicit_host_copies(cuda):
@@ -69,6 +80,13 @@ def test_to_cuda_and_back_keeps_values_and_gradients(cuda):
     assert c.device == cr.device("cpu") and c.tolist() == [1.0, 2.0, 3.0]
     assert cr.ones(2).to(cuda, non_blocking=True).device.type == "cuda"
     assert cr.zeros(2, device="cuda:0").device == cr.device("cuda:0")
+
+
+def test_only_cuda_0_exists(cuda):
+    with pytest.raises(DeviceError, match="cuda:1: .*device 0 only.*CUDA_VISIBLE_DEVICES"):
+        cr.zeros(2, device="cuda:1")
+    with pytest.raises(DeviceError, match="cuda:2"):
+        cr.ones(2).to("cuda:2")
 
 
 def test_mixing_devices_names_both(cuda):
