@@ -328,6 +328,8 @@ def run_training(args, out=None) -> dict:
                   device=None if args.device == "cpu" else args.device)
     monitor.remove()
     report = monitor.report()
+    if ranks > 1:  # each rank's own-shard gradient statistics, into rank 0's report
+        cr.distributed.gather_grad_stats(report)
     test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader,
                             None if args.device == "cpu" else args.device)
     if rank == 0:
