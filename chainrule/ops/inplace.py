@@ -54,10 +54,14 @@ def _check_graph_inplace(self: Tensor, name: str) -> None:
 
 
 def _writeable(array) -> bool:
-    """Whether ``array``'s memory may be written: NumPy's flag (read-only expand views);
-    CuPy's arrays have no such flag and are always writable."""
+    """Whether ``array``'s memory may be written: NumPy's flag (read-only expand views), and
+    no element sharing memory with another (a zero stride over a dim longer than 1: an
+    expand view on CuPy, whose arrays have no such flag; PyTorch refuses those writes)."""
     flags = getattr(array, "flags", None)
-    return flags is not None and bool(getattr(flags, "writeable", True))
+    if flags is None or not getattr(flags, "writeable", True):
+        return False
+    return 0 not in array.strides or all(n <= 1 for n, s in zip(array.shape, array.strides)
+                                         if s == 0)
 
 
 def _write(self: Tensor, index, value, name: str) -> None:

@@ -96,6 +96,15 @@ def test_mixing_devices_names_both(cuda):
         cr.ones(2, 2) @ cr.ones(2, 2, device=cuda)
 
 
+def test_writes_into_expanded_memory_are_refused_without_a_writeable_flag():
+    # CuPy's arrays have no read-only flag: an expand view is told by its zero strides
+    from chainrule.ops.inplace import _writeable
+    shared = np.lib.stride_tricks.as_strided(np.zeros(1), (3,), (0,))  # writable, overlapping
+    assert shared.flags.writeable and not _writeable(shared)
+    assert _writeable(np.lib.stride_tricks.as_strided(np.zeros(3), (1, 3), (0, 8)))  # size-1 dim
+    assert _writeable(np.zeros((2, 3))) and not _writeable(np.broadcast_to(np.zeros(3), (2, 3)))
+
+
 def test_cpu_scalar_tensors_go_with_cuda_tensors(cuda):
     # as PyTorch: a 0-dim CPU tensor is a scalar constant for an op on any device
     x = cr.ones(2, device=cuda, requires_grad=True)
