@@ -81,7 +81,7 @@ def _to_array(data: Any, dtype, device, copy: bool = True):
             array = bk.from_host(backend_of(array).to_host(array))
         target = to_dtype(dtype).np if dtype is not None else array.dtype
         return array.astype(target, copy=copy) if (copy or array.dtype != target) else array
-    if hasattr(data, "__cuda_array_interface__") or type(data).__module__.startswith("cupy"):
+    if hasattr(data, "__cuda_array_interface__") or backend_of(data) is not NUMPY:
         array = data
         src = backend_of(array)
         if src is not bk:

@@ -104,7 +104,7 @@ def _correct(output: Tensor, target: Tensor) -> int | None:
         return None
     if target.dtype.is_floating_point or target.ndim != 1:
         return None
-    return int((output._data.argmax(axis=1) == target._data).sum())
+    return int((output._data.argmax(axis=1) == target._data).sum().item())
 
 
 def evaluate(model, loss_fn, data: Iterable, device=None, precision: str = "fp32") -> dict:
