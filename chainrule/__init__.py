@@ -48,3 +48,4 @@ from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch
 from . import sparse  # noqa: E402  (sparse COO: torch.sparse_coo_tensor, to_sparse, torch.sparse.mm)
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from . import _deprecated_overloads  # noqa: E402,F401  (add_(Number, Tensor) …, with PyTorch's warning)
+from .utils.dlpack import from_dlpack  # noqa: E402,F401  (torch.from_dlpack)
