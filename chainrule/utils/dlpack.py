@@ -98,6 +98,26 @@ def export(array, stream=-1, max_version=None, dl_device=None, copy=None):
     return capsule
 
 
+class _Memory(ctypes.Structure):
+    """Keeps the imported array (so its capsule's deleter waits) while an alias lives."""
+
+
+def _writable_alias(array: np.ndarray) -> np.ndarray:
+    """A writable array over ``array``'s memory. NumPy imports a capsule of the unversioned
+    protocol read-only (it cannot tell whether the producer allows writes); PyTorch imports
+    it writable, and so does chainrule."""
+    if array.size == 0:
+        return array.copy()
+    from numpy.lib.array_utils import byte_bounds
+    low, high = byte_bounds(array)
+    memory = (ctypes.c_char * (high - low)).from_address(low)
+    holder = _Memory()
+    holder.array = array  # (ctypes objects take attributes: memory's owner keeps array)
+    memory._owner = holder
+    start = array.__array_interface__["data"][0] - low
+    return np.ndarray(array.shape, array.dtype, buffer=memory, offset=start, strides=array.strides)
+
+
 class _Capsule:
     """An already-made capsule, offered to ``np.from_dlpack`` (which takes only objects
     with ``__dlpack__``)."""
@@ -155,7 +175,10 @@ def from_dlpack(ext_tensor, *, device=None, copy: bool | None = None):
         bf16 = code.value == _BFLOAT
         if bf16:
             code.value = _UINT  # uint16 to NumPy, bfloat16 again below
+        legacy = _capi().PyCapsule_GetName(capsule) == b"dltensor"
         array = NUMPY.from_dlpack(_Capsule(capsule, (KDL_CPU, 0)))
+        if legacy and not array.flags.writeable:
+            array = _writable_alias(array)
         if bf16:
             from .._mldtypes import numpy_dtype
             array = array.view(numpy_dtype("bfloat16"))
