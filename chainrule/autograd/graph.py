@@ -109,7 +109,10 @@ class SavedTensor:
 
     def _modified_error(self, owner: "Node") -> Exception:
         from ..errors import BackwardError
-        shape = tuple(self.leaf.shape) if self.leaf is not None else tuple(self.data.shape)
+        if isinstance(self, _HookedSavedTensor):  # (its data would run the unpack hook)
+            shape = self.packed[2]
+        else:
+            shape = tuple(self.leaf.shape) if self.leaf is not None else tuple(self.data.shape)
         return BackwardError(
             f"{owner.op.name} backward: a tensor it saved (shape {shape}) was modified by an "
             f"in-place operation after it was saved: it is at version {self.counter.value}, "
@@ -127,8 +130,9 @@ class saved_tensors_hooks:  # noqa: N801 - PyTorch's name
     it (``unpack_hook`` must return a tensor equal to the one saved), as PyTorch's
     ``torch.autograd.graph.saved_tensors_hooks``.
 
-    Unlike PyTorch, a saved leaf (a parameter or an input made with ``requires_grad``)
-    stays referenced as it is: its pack hook runs, its unpack hook does not.
+    Unlike PyTorch, a saved leaf that requires grad (a parameter, an input made with
+    ``requires_grad``) stays referenced as it is: its pack hook runs, its unpack hook does
+    not.
 
     >>> import chainrule as cr
     >>> seen = []
@@ -168,9 +172,9 @@ def _pack(saved: SavedTensor, tensor) -> None:
         packed = pack(tensor)
     finally:
         SAVE_HOOKS.pop()
-    if saved.leaf is None:
+    if saved.leaf is None or not tensor._requires_grad:  # (a leaf with grad stays itself)
         saved.packed = (packed, unpack, tuple(tensor._data.shape), tensor._data.dtype)
-        saved.data = None
+        saved.leaf = saved.data = None
         saved.__class__ = _HookedSavedTensor
 
 
@@ -198,6 +202,13 @@ class _HookedSavedTensor(SavedTensor):
     @data.setter
     def data(self, value) -> None:
         _SLOT_DATA.__set__(self, value)
+
+    def unpack(self, owner: "Node", with_graph: bool):
+        if not self.requires_grad and self.grad_fn is None:  # a constant (a dropout mask …)
+            if self.counter.value != self.version:
+                raise self._modified_error(owner)
+            return _tensor_class()._make(self.data)
+        return SavedTensor.unpack(self, owner, with_graph)
 
 
 _SLOT_DATA = SavedTensor.data  # the slot itself (the subclass's property hides it)

@@ -146,13 +146,15 @@ def _autocast_state():
     return AUTOCAST
 
 
-def _detached(args: Iterable) -> list:
-    """Tensors detached (keeping ``requires_grad``); other arguments as they are."""
+def _detached(args: Iterable, requires_grad: Iterable | None = None) -> list:
+    """Tensors detached, requiring grad as the originals did (``requires_grad``: one flag
+    per tensor, where the tensors given are not the originals); others as they are."""
+    flags = iter(requires_grad) if requires_grad is not None else None
     out = []
     for a in args:
         if isinstance(a, Tensor):
             d = a.detach()
-            d.requires_grad_(a.requires_grad)
+            d.requires_grad_(next(flags) if flags is not None else a.requires_grad)
             a = d
         out.append(a)
     return out
@@ -227,6 +229,8 @@ class CheckpointFunction(Function):
         ctx.inputs = [None if isinstance(a, Tensor) else a for a in args]
         ctx.tensor_indices = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx.save_for_backward(*(a for a in args if isinstance(a, Tensor)))
+        # (saved tensors come back without grad in the plain walk: keep the flags)
+        ctx.requires_grad = [a.requires_grad for a in args if isinstance(a, Tensor)]
         return run_function(*args)  # (Function.apply runs forward under no_grad)
 
     @staticmethod
@@ -241,7 +245,7 @@ class CheckpointFunction(Function):
         for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
             inputs[i] = t
         with ctx.replay.restored():
-            detached = _detached(inputs)
+            detached = _detached(inputs, ctx.requires_grad)
             with enable_grad():
                 outputs = ctx.run_function(*detached)
         if isinstance(outputs, Tensor):
