@@ -88,7 +88,7 @@ def export(array, stream=-1, max_version=None, dl_device=None, copy=None):
     kwargs = {"stream": stream}
     if max_version is not None or dl_device is not None or copy is not None:
         kwargs.update(max_version=max_version, dl_device=dl_device, copy=copy)
-    if array.ndim and not array.flags.writeable and max_version is None:
+    if array.ndim and not getattr(array.flags, "writeable", True) and max_version is None:
         # the unversioned protocol cannot say read-only, so NumPy refuses: export a copy
         # (an expand()ed tensor is a read-only broadcast view here, writable in PyTorch)
         array = array.copy()
