@@ -6,6 +6,9 @@ as tables and saved as JSON.
 Run with the OpenBLAS overrides unset in this command only:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks [--quick]
         [--only SUBSTRING] [--peers none|all]
+
+``--device cuda`` runs the GPU workloads against PyTorch CUDA instead (benchmarks/gpu.py;
+``--dry-run`` there checks them on the CPU stand-in for CuPy).
 """
 from __future__ import annotations
 
@@ -111,6 +114,12 @@ def _paired(case: Case, repeats: int, max_time: float, rounds: int):
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--device", default="cpu")
+    if pre.parse_known_args(argv)[0].device != "cpu":
+        from .gpu import main as gpu_main  # the GPU workloads (benchmarks/gpu.py)
+        sys.exit(gpu_main(argv))
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--only", metavar="SUBSTRING", default="",
@@ -118,6 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peers", choices=("none", "all"), default="all",
                         help="also time JAX, autograd and tinygrad where they can run (default all)")
     parser.add_argument("--out", default="benchmarks/results/latest.json")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the GPU workloads against PyTorch CUDA (benchmarks/gpu.py)")
     args = parser.parse_args(argv)
     chosen = [c for c in cases() if args.only.lower() in c.name.lower()]
     memory = args.only.lower() in MEMORY_NAME.lower()

@@ -17,6 +17,18 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+# where each library's workloads run: "cpu", or "cuda" (``python -m benchmarks --device cuda``
+# sets both; its dry run keeps PyTorch on the CPU when PyTorch has no CUDA)
+DEVICES = {"chainrule": "cpu", "torch": "cpu"}
+
+
+def _on_device(M, *things):
+    """Modules (moved in place) and tensors (moved copies) on the library's benchmark device."""
+    device = DEVICES["torch" if M.__name__ == "torch" else "chainrule"]
+    out = tuple(t if device == "cpu" else t.to(device) for t in things)
+    return out if len(out) > 1 else out[0]
+
+
 def _lib(lib: str):
     if lib == "chainrule":
         import chainrule as M
@@ -132,9 +144,9 @@ def mlp_parts(lib: str, sizes=(784, 512, 512, 10), batch: int = 128, lr: float =
             lin.weight.copy_(M.from_numpy(w))
             lin.bias.copy_(M.from_numpy(b))
         mods += [lin, nn.ReLU()]
-    model = nn.Sequential(*mods[:-1])
+    model = _on_device(M, nn.Sequential(*mods[:-1]))
     opt = M.optim.SGD(model.parameters(), lr=lr)
-    return model, opt, M.from_numpy(x), M.from_numpy(y), F
+    return (model, opt, *_on_device(M, M.from_numpy(x), M.from_numpy(y)), F)
 
 
 def mlp_step(lib: str, sizes=(784, 512, 512, 10), batch: int = 128, lr: float = 0.01):
@@ -163,7 +175,8 @@ def cnn_step(lib: str, batch: int = 64, lr: float = 0.01):
                           nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
     _same_weights(model, M)
-    xt, yt = M.from_numpy(x), M.from_numpy(y)
+    _on_device(M, model)
+    xt, yt = _on_device(M, M.from_numpy(x), M.from_numpy(y))
     step = _sgd_step(M, model.parameters(), lambda: F.cross_entropy(model(xt), yt), lr)
     step.model = model
     return step
@@ -179,7 +192,8 @@ def lstm_step(lib: str, seq: int = 32, batch: int = 32, input_size: int = 256,
     y = rng.integers(0, classes, batch).astype(np.int64)
     lstm, head = nn.LSTM(input_size, hidden), nn.Linear(hidden, classes)
     _weights_by_name(M, lstm, head)
-    xt, yt = M.from_numpy(x), M.from_numpy(y)
+    _on_device(M, lstm, head)
+    xt, yt = _on_device(M, M.from_numpy(x), M.from_numpy(y))
 
     def loss():
         out, _ = lstm(xt)
@@ -199,7 +213,8 @@ def transformer_step(lib: str, seq: int = 64, batch: int = 16, d_model: int = 25
     layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.0)
     head = nn.Linear(d_model, classes)
     _weights_by_name(M, layer, head)
-    xt, yt = M.from_numpy(x), M.from_numpy(y)
+    _on_device(M, layer, head)
+    xt, yt = _on_device(M, M.from_numpy(x), M.from_numpy(y))
 
     def loss():
         return F.cross_entropy(head(layer(xt)).reshape(seq * batch, classes), yt)
@@ -244,7 +259,7 @@ def _gpt_model(M, vocab: int, block: int, d: int, heads: int, layers: int):
             self.ln_f, self.lm_head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
 
         def forward(self, idx):
-            x = self.wte(idx) + self.wpe(M.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(M.arange(idx.shape[1], device=idx.device))
             for block_ in self.blocks:
                 x = block_(x)
             return self.lm_head(self.ln_f(x))
@@ -259,7 +274,8 @@ def gpt_step(lib: str, vocab: int = 65, seq: int = 64, batch: int = 16, d: int =
     idx = rng.integers(0, vocab, (batch, seq + 1))
     model = _gpt_model(M, vocab, seq, d, heads, layers)
     _weights_by_name(M, model)
-    x, y = M.from_numpy(idx[:, :-1].copy()), M.from_numpy(idx[:, 1:].copy())
+    _on_device(M, model)
+    x, y = _on_device(M, M.from_numpy(idx[:, :-1].copy()), M.from_numpy(idx[:, 1:].copy()))
     opt = M.optim.AdamW(model.parameters(), lr=lr)
 
     def step():

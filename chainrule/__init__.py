@@ -48,4 +48,11 @@ from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch
 from . import sparse  # noqa: E402  (sparse COO: torch.sparse_coo_tensor, to_sparse, torch.sparse.mm)
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401
 from . import _deprecated_overloads  # noqa: E402,F401  (add_(Number, Tensor) …, with PyTorch's warning)
+from ._opmath import install as _install_opmath  # noqa: E402
+_install_opmath()  # (bfloat16/float16 composites computed in float32, rounded once)
+del _install_opmath
+from .amp.policy import install as _install_autocast_policy  # noqa: E402
+_install_autocast_policy()  # (PyTorch's autocast op lists: after every function is in place)
+del _install_autocast_policy
+from . import cpu  # noqa: E402,F401  (torch.cpu: is_available, cpu.amp's deprecated spellings)
 from .utils.dlpack import from_dlpack  # noqa: E402,F401  (torch.from_dlpack)

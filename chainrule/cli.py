@@ -43,6 +43,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="any integer; negative seeds count "
                    "from 2**64 as in torch.manual_seed")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="bf16/fp16: forward and loss under autocast (fp16 with a GradScaler); "
+                        "emulated on NumPy, so slower than fp32")
     p.add_argument("--name", type=_run_name, default=None,
                    help="run name, a folder inside --runs-dir (default: <data>-<model>-<time>)")
     p.add_argument("--runs-dir", default="runs")

@@ -16,7 +16,7 @@ from ._args import (ArgumentError, UnsupportedDTypeError, finite_value, index_va
                     size_args, tensor_value)
 from .ops._operands import check_fill_value
 from .backends import NUMPY, backend_for_device, backend_of
-from .dtypes import DType, bool_, dtype_arg, get_default_dtype, int64, to_dtype
+from .dtypes import DType, bool_, dtype_arg, from_numpy_dtype, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error
 from .tensor import Tensor
 
@@ -61,6 +61,14 @@ def _infer_dtype(data) -> DType:
     return get_default_dtype()  # empty
 
 
+def _half_seen(array):
+    """``array``; a float16 one switches on computing float16 ops in float32 (as
+    ``chainrule.float16`` does when named; see chainrule._mldtypes)."""
+    if array.dtype.kind == "f" and array.dtype.itemsize == 2:
+        from_numpy_dtype(array.dtype)
+    return array
+
+
 @quiet_calls  # out-of-range floats cast to inf, as PyTorch, with no NumPy warning
 def _to_array(data: Any, dtype, device, copy: bool = True):
     """The backend array for ``data`` in ``dtype`` on ``device``."""
@@ -73,7 +81,7 @@ def _to_array(data: Any, dtype, device, copy: bool = True):
             array = bk.from_host(backend_of(array).to_host(array))
         target = to_dtype(dtype).np if dtype is not None else array.dtype
         return array.astype(target, copy=copy) if (copy or array.dtype != target) else array
-    if hasattr(data, "__cuda_array_interface__") or type(data).__module__.startswith("cupy"):
+    if hasattr(data, "__cuda_array_interface__") or backend_of(data) is not NUMPY:
         array = data
         src = backend_of(array)
         if src is not bk:
@@ -130,7 +138,7 @@ def tensor(data: Any, *, dtype=None, device=None, requires_grad: bool = False) -
     >>> cr.tensor([[1.0, 2.0]], requires_grad=True)
     tensor([[1., 2.]], requires_grad=True)
     """
-    t = Tensor._make(_to_array(data, dtype_arg(dtype, "tensor"), device))
+    t = Tensor._make(_half_seen(_to_array(data, dtype_arg(dtype, "tensor"), device)))
     if requires_grad:
         t.requires_grad = True
     return t
@@ -143,14 +151,14 @@ def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
     if isinstance(data, str) or data is None:
         raise op_error(DTypeError, "as_tensor", f"expected numbers, lists of numbers, arrays or "
                        f"tensors, got {type(data).__name__} {data!r}")
-    return Tensor._make(_to_array(data, dtype_arg(dtype, "as_tensor"), device, copy=False))
+    return Tensor._make(_half_seen(_to_array(data, dtype_arg(dtype, "as_tensor"), device, copy=False)))
 
 
 def from_numpy(array) -> Tensor:
     """A tensor sharing memory with the NumPy array ``array``."""
     if not isinstance(array, np.ndarray):
         raise op_error(DTypeError, "from_numpy", f"expected a numpy.ndarray, got {type(array).__name__}")
-    return Tensor._make(_to_array(array, None, None, copy=False))
+    return Tensor._make(_half_seen(_to_array(array, None, None, copy=False)))
 
 
 def scalar_tensor(value, *, dtype=None, device=None) -> Tensor:

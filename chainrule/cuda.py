@@ -33,9 +33,11 @@ class CudaUnavailableError(AssertionError, RuntimeError):
 
 
 def _cupy():
-    """The cupy module when it is installed and sees at least one GPU, else None."""
+    """The cupy module when it is installed and sees at least one GPU, else None (the CPU
+    stand-in of chainrule.backends.standin while that is enabled: one device)."""
     try:
-        import cupy
+        from .backends.cupy_backend import cupy_modules
+        cupy = cupy_modules()[0]
         if cupy.cuda.runtime.getDeviceCount() > 0:
             return cupy
     except Exception:  # ImportError, or CUDARuntimeError when the driver finds no device

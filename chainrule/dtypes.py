@@ -71,13 +71,36 @@ class _MLDType(DType):
         return (to_dtype, (self.name,))
 
 
+class _HalfDType(DType):
+    """float16: NumPy has it, but its first use (``.np``, or a float16 array met by
+    :func:`from_numpy_dtype`) switches on computing half ops in float32 then rounding,
+    as PyTorch's CPU kernels do (see chainrule._mldtypes); programs without float16
+    never pay for that."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.name = "float16"
+        self.is_floating_point = True
+        self.is_signed = True
+        self.itemsize = 2
+        self._category = 2
+
+    @property
+    def np(self) -> np.dtype:  # type: ignore[override]
+        from ._mldtypes import activate_float16
+        activate_float16()
+        return _HALF
+
+
+_HALF = np.dtype(np.float16)
 bool_ = DType("bool", np.bool_, 0)
 uint8 = DType("uint8", np.uint8, 1)
 int8 = DType("int8", np.int8, 1)
 int16 = DType("int16", np.int16, 1)
 int32 = DType("int32", np.int32, 1)
 int64 = DType("int64", np.int64, 1)
-float16 = DType("float16", np.float16, 2)
+float16 = _HalfDType()
 float32 = DType("float32", np.float32, 2)
 float64 = DType("float64", np.float64, 2)
 bfloat16 = _MLDType("bfloat16", 2)
@@ -88,8 +111,9 @@ short, int, long = int16, int32, int64  # noqa: A001
 
 _NUMPY_DTYPES = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 ALL_DTYPES = _NUMPY_DTYPES + (bfloat16,)
-_BY_NP = {d.np: d for d in _NUMPY_DTYPES}  # (bfloat16's joins when ml_dtypes is loaded)
-_BY_NP_TYPE = {d.np.type: d for d in _NUMPY_DTYPES}
+# (float16's join at its first use, bfloat16's when ml_dtypes is loaded)
+_BY_NP = {d.np: d for d in _NUMPY_DTYPES if d is not float16}
+_BY_NP_TYPE = {d.np.type: d for d in _NUMPY_DTYPES if d is not float16}
 
 _default_float = float32
 
@@ -103,6 +127,9 @@ def from_numpy_dtype(np_dtype) -> DType:
     dt = np.dtype(np_dtype)
     if dt in _BY_NP:
         return _BY_NP[dt]
+    if dt == _HALF:  # the first float16 array: float16.np switches its computing on
+        _BY_NP[float16.np] = _BY_NP_TYPE[_HALF.type] = float16
+        return float16
     if dt.kind == "u":
         return int64
     if dt.kind == "V" and dt.name == "bfloat16" and bfloat16.np == dt:  # ml_dtypes' bfloat16

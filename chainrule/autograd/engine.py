@@ -388,7 +388,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                 # only a fresh array that owns its memory may later be summed into
                 # or taken over (a rule may return ga itself or a view of it): _exclusive
                 flags = gi.flags
-                ours = gi is not ga and flags.owndata and flags.writeable
+                ours = gi is not ga and flags.owndata and getattr(flags, "writeable", True)  # (CuPy: none)
                 if parent.op is None or parent in pending:
                     _arrive(parent, gi, ours, pending, owned, heap, hooked)
                 else:  # the first gradient for a node (_arrive's commonest case, inline)
@@ -717,7 +717,7 @@ def _exclusive(a, b) -> bool:
     if a is b:
         return False
     flags = a.flags
-    return flags.owndata and flags.writeable
+    return flags.owndata and getattr(flags, "writeable", True)  # (CuPy's flags have none)
 
 
 def _dtype(np_dtype):

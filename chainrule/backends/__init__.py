@@ -46,5 +46,10 @@ def backend_for_device(device) -> Backend:
         return NUMPY
     if dev.type == "cuda":
         from .cupy_backend import get_cupy_backend
-        return get_cupy_backend()
+        backend = get_cupy_backend()
+        if dev.index not in (None, 0):  # (PyTorch: "invalid device ordinal" past the last GPU)
+            from ..errors import DeviceError, op_error
+            raise op_error(DeviceError, "device", f"{dev}: chainrule's CUDA backend runs on device "
+                           "0 only; choose the GPU with CUDA_VISIBLE_DEVICES (it is then cuda:0)")
+        return backend
     raise AssertionError(f"unknown device type {dev.type!r}")  # Device() refuses those already

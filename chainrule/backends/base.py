@@ -103,6 +103,16 @@ class Backend:
         return self.module.maximum(x, 0).astype(x.dtype, copy=False)
 
     # what differs between NumPy and CuPy
+    def as_strided(self, x, shape, strides, writeable: bool = True):
+        """A strided view of ``x``; ``writeable=False`` marks it read-only where the array
+        library can (NumPy; CuPy's arrays are always writable)."""
+        return self.module.lib.stride_tricks.as_strided(x, shape, strides)
+
+    @staticmethod
+    def writeable(array) -> bool:
+        """Whether ``array``'s memory may be written (CuPy's flags have no such flag: True)."""
+        return getattr(array.flags, "writeable", True)
+
     def scatter_add(self, target, index, values) -> None:
         """``target[index] += values`` with repeated indices accumulated (in place)."""
         raise NotImplementedError

@@ -1,5 +1,13 @@
-"""The CuPy backend (NVIDIA GPUs); imported only when a CUDA device is asked for."""
+"""The CuPy backend (NVIDIA GPUs); imported only when a CUDA device is asked for.
+
+It is built on a ``cupy`` module and a ``cupyx`` module: CuPy's own, or, in tests and on
+machines without a GPU, the CPU stand-in of :mod:`chainrule.backends.standin` (same
+interface, stricter arrays). Everything device-specific goes through these two modules,
+so the stand-in runs the very code path a GPU runs.
+"""
 from __future__ import annotations
+
+import contextlib
 
 from .base import Backend, Device
 
@@ -9,18 +17,27 @@ _BACKEND = None
 class CupyBackend(Backend):
     name = "cupy"
 
-    def __init__(self, cupy) -> None:
+    def __init__(self, cupy, cupyx) -> None:
         super().__init__(cupy)
         self.device = Device("cuda:0")
         self.ndarray = cupy.ndarray
-        self._cupyx = __import__("cupyx")
-        self.load_special_functions("cupyx.scipy")
+        self._cupyx = cupyx
+        special = getattr(getattr(cupyx, "scipy", None), "special", None)
+        if special is not None and hasattr(special, "erf"):
+            self.erf, self.erfinv, self.expit = special.erf, special.erfinv, special.expit
+
+    @staticmethod
+    def errstate(**kwargs):
+        """CuPy has no floating-point error state (its kernels never warn): nothing to set."""
+        return contextlib.nullcontext()
 
     def scatter_add(self, target, index, values) -> None:
         self._cupyx.scatter_add(target, index, values)
 
-    def to_host(self, array):
-        return self.module.asnumpy(array)
+    def to_host(self, array, blocking: bool = True):
+        if not isinstance(array, self.module.ndarray):
+            return self.module.asnumpy(array)
+        return array.get(blocking=blocking)  # (non_blocking=True: an async copy, CuPy's stream)
 
     def from_host(self, array):
         return self.module.asarray(array)
@@ -29,14 +46,36 @@ class CupyBackend(Backend):
         return isinstance(obj, self.module.ndarray)
 
 
+def cupy_modules():
+    """``(cupy, cupyx)``: the stand-in's when it is enabled, else CuPy's (ImportError without)."""
+    from . import standin
+    if standin.enabled():
+        return standin.module, standin.cupyx
+    import cupy
+    import cupyx
+    import cupyx.scipy.special  # noqa: F401  (erf, erfinv, expit on the device)
+    return cupy, cupyx
+
+
 def get_cupy_backend() -> CupyBackend:
     global _BACKEND
     if _BACKEND is None:
         try:
-            import cupy
+            cupy, cupyx = cupy_modules()
         except ImportError as e:
             raise RuntimeError(
                 "device 'cuda' needs CuPy, which is not installed: "
                 "pip install 'chainrule[gpu]' (or a cupy-cudaXXx wheel matching your CUDA)") from e
-        _BACKEND = CupyBackend(cupy)
+        _BACKEND = CupyBackend(cupy, cupyx)
+        if getattr(cupy, "is_standin", False):  # (CuPy's arrays are found by their module)
+            from . import register_backend
+            register_backend(cupy.ndarray, _BACKEND)
     return _BACKEND
+
+
+def reset() -> None:
+    """Forget the backend (the stand-in was switched on or off)."""
+    global _BACKEND
+    from . import standin, unregister_backend
+    unregister_backend(standin.ndarray)
+    _BACKEND = None

@@ -38,6 +38,9 @@ class NumpyBackend(Backend):
         np.maximum(flat[body:], zeros[:x.size - body], out=flat_out[body:])
         return out
 
+    def as_strided(self, x, shape, strides, writeable: bool = True):
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=writeable)
+
     def scatter_add(self, target, index, values) -> None:
         np.add.at(target, index, values)
 

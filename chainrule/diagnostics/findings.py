@@ -285,7 +285,7 @@ def _dead(report, alive: dict, th: Thresholds) -> list[Finding]:
         for m in masks[1:]:
             ever = ever | m
         units = int(ever.size)
-        fraction = 1.0 - float(ever.sum()) / units if units else 0.0
+        fraction = 1.0 - ever.sum().item() / units if units else 0.0
         if fraction > th.dead_fraction:
             out.append(Finding("dead_units", [name],
                                {"dead_fraction": fraction, "units": units,

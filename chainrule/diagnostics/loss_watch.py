@@ -47,8 +47,8 @@ def describe_call(fn: str, input, target, reduction: str) -> dict:
         return facts
     xp = backend_of(x)
     with np.errstate(all="ignore"):
-        finite = bool(xp.isfinite(x).all())
-        in_unit = finite and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+        finite = bool((xp.isfinite(x).all()).item())
+        in_unit = finite and x.min().item() >= 0.0 and x.max().item() <= 1.0
         facts["input_unit"] = in_unit
         if fn in CLASS_LOSSES and x.ndim >= 1:
             axis = 1 if x.ndim > 1 else 0
@@ -56,11 +56,11 @@ def describe_call(fn: str, input, target, reduction: str) -> dict:
             facts["rows"] = int(x.size // max(x.shape[axis], 1))
             if in_unit:
                 facts["input_probabilities"] = bool(
-                    float(xp.max(xp.abs(x.sum(axis=axis) - 1.0))) < 1e-3)
+                    float((xp.max(xp.abs(x.sum(axis=axis) - 1.0))).item()) < 1e-3)
             if finite:
                 m = x.max(axis=axis, keepdims=True)
                 lse = xp.log(xp.exp(x - m).sum(axis=axis)) + m.squeeze(axis)
-                facts["input_log_probabilities"] = bool(float(xp.max(xp.abs(lse))) < 1e-3)
+                facts["input_log_probabilities"] = bool(float((xp.max(xp.abs(lse))).item()) < 1e-3)
     if fn in REGRESSION_LOSSES and isinstance(target, Tensor):
         y = target._data
         per_example = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)
@@ -70,7 +70,7 @@ def describe_call(fn: str, input, target, reduction: str) -> dict:
                 integer = True
             else:
                 with np.errstate(all="ignore"):
-                    integer = bool(xp.all(y == xp.round(y)))
+                    integer = bool((xp.all(y == xp.round(y))).item())
             if integer:
                 distinct = int(xp.unique(y).size)
                 facts["integer_targets"] = 3 <= distinct <= 20
@@ -117,7 +117,7 @@ class LossWatch:
         self.monitor.backward_started()
         root = tensors if isinstance(tensors, Tensor) else None
         if root is not None and root._data.size == 1:
-            value = float(root._data.reshape(()))
+            value = float((root._data.reshape(())).item())
             record.setdefault("loss", []).append(value if math.isfinite(value) else math.nan)
             if _sums_over_batch(root, record.get("batch")):
                 record["loss_sums_batch"] = True
@@ -134,7 +134,7 @@ class LossWatch:
                 facts["input_layer"] = layer
             record["loss_call"] = facts
         if isinstance(loss, Tensor) and loss._data.size == 1 and "loss" not in record:
-            record["loss"] = [float(loss._data.reshape(()))]
+            record["loss"] = [float((loss._data.reshape(())).item())]
 
     def remove(self) -> None:
         for h in self._handles:

@@ -250,7 +250,7 @@ class Monitor:
         if not math.isfinite(sq):
             self._flag(name, layer, "activation")
         with np.errstate(all="ignore"):  # inf/nan inputs are reported, not warned about
-            mean = float(xp.sum(a)) / a.size
+            mean = float((xp.sum(a)).item()) / a.size
             layer["act_mean"] = mean
             layer["act_std"] = math.sqrt(max(sq / a.size - mean * mean, 0.0)) \
                 if math.isfinite(sq) else math.nan
@@ -259,14 +259,14 @@ class Monitor:
             # a unit is one feature position; dead = zero for every example in the batch
             per_example = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)
             alive = xp.any(per_example != 0, axis=0)
-            layer["dead_fraction"] = 1.0 - float(xp.mean(alive))
+            layer["dead_fraction"] = 1.0 - float((xp.mean(alive)).item())
             history = self._alive.setdefault(name, [])
             history.append((self._step, alive))
             del history[:-self.window]
         elif kind == "sigmoid":
-            layer["saturated_fraction"] = float(xp.mean((a < 0.01) | (a > 0.99)))
+            layer["saturated_fraction"] = float((xp.mean((a < 0.01) | (a > 0.99))).item())
         elif kind == "tanh":
-            layer["saturated_fraction"] = float(xp.mean(xp.abs(a) > 0.99))
+            layer["saturated_fraction"] = float((xp.mean(xp.abs(a) > 0.99)).item())
 
     def _output_grad_hook(self, name: str, layer: dict):
         def hook(g) -> None:

@@ -34,12 +34,12 @@ def sq_norm(array) -> float:
     xp = backend_of(array)
     flat = array.reshape(-1)
     with np.errstate(all="ignore"):  # inf/nan are reported as findings, not warned about
-        s = float(xp.vdot(flat, flat))
+        s = float((xp.vdot(flat, flat)).item())
         if math.isinf(s):  # an inf in the data, or float32 overflow of finite values: rescale
-            m = float(xp.max(xp.abs(flat)))
+            m = float((xp.max(xp.abs(flat))).item())
             if math.isfinite(m) and m > 0:
                 scaled = flat / m
-                s = float(xp.vdot(scaled, scaled)) * m * m
+                s = float((xp.vdot(scaled, scaled)).item()) * m * m
     return s
 
 
@@ -115,7 +115,7 @@ class OptimizerWatch:
                 if id(p) not in self.group_of:
                     continue
                 if self.received.get(id(p), 0.0) > 0 and (
-                        g is None or not bool(backend_of(g._data).any(g._data))):
+                        g is None or not bool((backend_of(g._data).any(g._data)).item())):
                     layer["cleared_grad"] = True  # backward gave one; step() sees none
                 if g is None:
                     continue

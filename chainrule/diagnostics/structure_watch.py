@@ -97,8 +97,8 @@ class StructureWatch:
         rows = w._data.reshape(w.shape[0], -1)
         xp = backend_of(rows)
         with np.errstate(all="ignore"):
-            spread = float(xp.max(xp.abs(rows - rows[:1])))
-            scale = float(xp.max(xp.abs(rows)))
+            spread = float((xp.max(xp.abs(rows - rows[:1]))).item())
+            scale = float((xp.max(xp.abs(rows))).item())
         if spread <= 1e-6 * scale or scale == 0.0:
             layer["identical_rows"] = True
         else:
@@ -111,23 +111,23 @@ class StructureWatch:
             row = w[pad].copy()
             start = self.padding_start.setdefault(name, row)
             with np.errstate(all="ignore"):
-                layer["padding_row_change"] = float(np.sqrt(((row - start) ** 2).sum()))
+                layer["padding_row_change"] = float(((row - start) ** 2).sum().item() ** 0.5)
             return
         data = ids._data
         if data.ndim != 2 or data.shape[1] < 4 or data.size == 0:
             return
         xp = backend_of(data)
         values, counts = xp.unique(data, return_counts=True)
-        token = values[int(xp.argmax(counts))]
-        fraction = float(counts.max()) / data.size
+        token = values[int((xp.argmax(counts)).item())]
+        fraction = counts.max().item() / data.size
         is_tok = data == token
         # padding fills each sequence's end (or start): a run reaching the last position
         with_tok = is_tok.any(axis=1)
-        if not bool(with_tok.any()):
+        if not with_tok.any().item():
             return
         first = xp.where(with_tok, xp.argmax(is_tok, axis=1), data.shape[1])
         tail_run = xp.all(is_tok | (xp.arange(data.shape[1])[None, :] < first[:, None]), axis=1)
-        ends = float((tail_run & with_tok).sum()) / float(with_tok.sum())
+        ends = (tail_run & with_tok).sum().item() / with_tok.sum().item()
         if ends >= 0.8 and fraction >= 0.15:
             layer["pad_token"] = int(token)
             layer["pad_fraction"] = fraction

@@ -9,7 +9,9 @@ Then ``all_reduce``, ``broadcast``, ``all_gather``, ``reduce_scatter``, ``gather
 ``scatter``, ``reduce`` and ``barrier`` work as PyTorch's: tensors are changed in place,
 ``async_op=True`` returns a :class:`Work` (``wait()``, ``is_completed()``). An uncaught
 exception on one rank ends all of them, naming the rank (``python -m mpi4py`` does so
-too; a plain ``python`` launch without ``init_process_group`` hangs the other ranks).
+too; a plain ``python`` launch without ``init_process_group`` hangs the other ranks). A rank
+killed by a signal is named by a watchdog process that each host's first rank starts
+(see docs/distributed.md, "Faults").
 mpi4py is imported only by ``init_process_group``: without it chainrule still imports,
 and ``is_available()`` is False.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 from .collectives import (ReduceOp, Work, all_gather, all_gather_into_tensor, all_gather_object,
                           all_reduce, barrier, broadcast, broadcast_object_list, gather,
                           gather_object, reduce, reduce_scatter, reduce_scatter_tensor, scatter)
+from .rank_stats import gather_grad_stats
 from .process_group import (GroupMember, ProcessGroup, destroy_process_group, get_backend,
                             get_rank, get_world_size, group, init_process_group, is_available,
                             is_gloo_available, is_initialized, is_mpi_available,
@@ -35,4 +38,4 @@ __all__ = ["is_available", "is_initialized", "init_process_group", "destroy_proc
            "gather", "scatter", "reduce", "broadcast_object_list", "all_gather_object",
            "gather_object", "ReduceOp", "Work", "ProcessGroup", "GroupMember", "group",
            "is_mpi_available", "is_gloo_available", "is_nccl_available", "launched_by_mpiexec",
-           "not_initialized"]
+           "not_initialized", "gather_grad_stats"]

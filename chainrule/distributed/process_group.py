@@ -5,15 +5,19 @@ communicator, and installs an exception hook: an uncaught exception on one rank 
 its traceback under a line naming the rank, then aborts every rank (``MPI_Abort``).
 Without that a plain ``python`` launch hangs: the other ranks wait in a collective for
 the rank that died. (``python -m mpi4py script.py`` aborts the job by itself as well.)
+With more than one rank it also starts a watchdog process per host (``_watchdog.py``) that
+names a rank killed by a signal, which cannot speak for itself.
 """
 from __future__ import annotations
 
+import atexit
 import sys
 import time
 import traceback
 
 from ..errors import op_error
 from ._mpi import load_mpi, mpi_installed, under_mpiexec
+from ._watchdog_client import start as start_watchdog
 
 __all__ = ["ProcessGroup", "init_process_group", "destroy_process_group", "is_initialized",
            "is_available", "is_mpi_available", "is_gloo_available", "is_nccl_available",
@@ -51,7 +55,7 @@ class GroupMember:
 
 group = GroupMember
 
-_STATE: dict = {"group": None, "excepthook": None}
+_STATE: dict = {"group": None, "excepthook": None, "watchdog": None}
 _ABORT_GRACE_S = 0.5  # seconds between a failed rank's message and MPI_Abort
 
 
@@ -146,6 +150,20 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     if comm.Get_size() > 1 and _STATE["excepthook"] is None:
         _STATE["excepthook"] = sys.excepthook
         sys.excepthook = _abort_all_ranks
+    if comm.Get_size() > 1:
+        _watch(comm)
+
+
+def _watch(comm) -> None:
+    """Have this host's watchdog name this rank if it dies without a word (a signal)."""
+    link = _STATE["watchdog"]
+    if link is not None:  # a second init_process_group after destroy_process_group
+        link.say("H")
+        return
+    link = start_watchdog(comm)
+    if link is not None:
+        _STATE["watchdog"] = link
+        atexit.register(link.say, "B")  # a normal exit (sys.exit included) is no death
 
 
 def _abort_all_ranks(exc_type, exc, tb) -> None:
@@ -159,6 +177,8 @@ def _abort_all_ranks(exc_type, exc, tb) -> None:
     sys.stderr.write(f"chainrule.distributed: rank {rank} of {size} failed with an uncaught "
                      f"exception; aborting all ranks\n{text}")
     sys.stderr.flush()
+    if _STATE["watchdog"] is not None:  # this end is announced: the watchdog stays quiet
+        _STATE["watchdog"].say("A")
     # MPICH's launcher forwards a rank's output through its proxy; an abort that reaches
     # mpiexec first can end the job before that text is passed on (seen on a loaded CI
     # machine: empty stderr). A short pause lets the proxy drain the pipe first.
@@ -173,6 +193,8 @@ def destroy_process_group(group: ProcessGroup | None = None) -> None:
         return
     _STATE["group"] = None
     GroupMember.WORLD = None
+    if _STATE["watchdog"] is not None:
+        _STATE["watchdog"].say("B")
     if _STATE["excepthook"] is not None:
         sys.excepthook = _STATE["excepthook"]
         _STATE["excepthook"] = None

@@ -48,7 +48,7 @@ def _windows(xp, x, kernel, stride, dilation, out_hw, groups=1):
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     s_n, s_c, s_h, s_w = x.strides
     cg = c // groups
-    return xp.lib.stride_tricks.as_strided(
+    return xp.as_strided(
         x, (n, groups, cg, kh, kw, ho, wo),
         (s_n, cg * s_c, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w), writeable=False)
 
@@ -271,7 +271,7 @@ def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel, grid
     cols = _take_cols(x, key)
     # flat columns hold input cells in their junk columns: an inf or NaN there must not meet
     # the zero gradient of a junk cell (PyTorch's NaN are where a real window reads them)
-    if key[0] and bool(xp.isfinite(x).all()):
+    if key[0] and xp.isfinite(x).all().item():
         if cols is None:
             cols = _flat_cols(xp, x, kernel, padding, dilation, groups)
         hs, ws, _, _ = _grid(x.shape, kernel, padding, dilation)
@@ -378,7 +378,7 @@ def _max_pool_argmax_fwd(xp, x, ans, kernel, stride, padding, dilation, out_hw, 
     count = kernel[0] * kernel[1]
     dtype = xp.int8 if count <= 127 else xp.int32
     arg = xp.full(ans.shape, count - 1, dtype=dtype)
-    nan = bool(xp.isnan(ans).any())
+    nan = xp.isnan(ans).any().item()
     # visit offsets last to first, so the earliest match is written last
     for k, index in reversed(list(_offsets(kernel, stride, dilation, out_hw))[:-1]):
         s = xpad[index]
@@ -405,7 +405,7 @@ def _all_finite(xp, a) -> bool:
     which only sends the caller down its slower exact path); no warning either way."""
     errstate = getattr(xp, "errstate", None)  # NumPy's; CuPy does not warn
     with errstate(over="ignore", invalid="ignore") if errstate else contextlib.nullcontext():
-        return bool(xp.isfinite(a.sum()))
+        return xp.isfinite(a.sum()).item()
 
 
 def _place(xp, g, mask, out, finite: bool) -> None:
@@ -465,7 +465,7 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
     """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
-    if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not bool(xp.isnan(ans).any()):
+    if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not xp.isnan(ans).any().item():
         return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], _all_finite(xp, g))
     if not _disjoint(kernel, stride, dilation):  # (pool_place tests g's finiteness itself)
         arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
@@ -476,7 +476,7 @@ def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw)
         s == k and d == 1 and o * k == n
         for k, s, d, o, n in zip(kernel, stride, dilation, out_hw, x.shape[2:]))
     out = (xp.empty if covered else xp.zeros)(xpad.shape, dtype=g.dtype)
-    nan = bool(xp.isnan(ans).any())
+    nan = xp.isnan(ans).any().item()
     free = None  # windows whose maximum no offset has claimed yet
     for k, index in _offsets(kernel, stride, dilation, out_hw):
         s = xpad[index]
@@ -570,7 +570,7 @@ def _adaptive_max_indices_fwd(xp, x, out_hw):
     for size, out in ((h, ho), (w, wo)):
         start = (xp.arange(out) * size) // out
         end = -((-(xp.arange(out) + 1) * size) // out)
-        spans.append((start, end, int((end - start).max())))
+        spans.append((start, end, (end - start).max().item()))
     (h0, h1, lh), (w0, w1, lw) = spans
     best = arg = None
     for a in range(lh):

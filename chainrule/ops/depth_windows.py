@@ -24,7 +24,7 @@ def _unfold_fwd(xp, x, kernel, stride, padding, dilation, in_depth, out_depth, v
     else:
         padded = xp.ascontiguousarray(x)
     s_n, s_c, s_d, s_h, s_w = padded.strides
-    view = xp.lib.stride_tricks.as_strided(
+    view = xp.as_strided(
         padded, (n, out_depth, c, kernel, h, w),
         (s_n, stride * s_d, s_c, dilation * s_d, s_h, s_w), writeable=False)
     return xp.ascontiguousarray(view)

@@ -190,7 +190,7 @@ def _no_bool(a: Tensor, op: str, b: Tensor | None = None) -> None:
     if a._data.dtype.kind == "b":
         raise op_error(DTypeError, op, "not supported for two bool operands; convert with .int() "
                        "or .float() first")
-    if b is not None and b._data.dtype.kind in "iu" and bool((b._data == 0).any()):
+    if b is not None and b._data.dtype.kind in "iu" and (b._data == 0).any().item():
         raise op_error(ZeroDivisionError, op, f"integer division by zero (divisor of shape "
                        f"{tuple(b.shape)} and dtype {b.dtype.name} has zeros)")
 
@@ -829,12 +829,12 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
     """True when every element is ``isclose``."""
-    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+    return isclose(input, other, rtol, atol, equal_nan)._data.all().item()
 
 
 def equal(input: Tensor, other: Tensor) -> bool:
     """True when both have the same shape and values."""
-    return tuple(input.shape) == tuple(other.shape) and bool(eq(input, other)._data.all())
+    return tuple(input.shape) == tuple(other.shape) and eq(input, other)._data.all().item()
 
 
 Tensor.isclose = isclose

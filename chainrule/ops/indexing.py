@@ -216,9 +216,9 @@ def _check_index_shape(input: Tensor, index: Tensor, dim: int, op: str) -> None:
                            f"of shape {tuple(input.shape)} in dim {d}")
     size = input.shape[dim]
     arr = index._data
-    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):  # no negatives, as PyTorch
+    if arr.size and (arr.min().item() < 0 or arr.max().item() >= size):  # no negatives, as PyTorch
         raise op_error(IndexingError, op, f"index values must be in [0, {size}) for dim {dim} of "
-                       f"size {size}, got values from {int(arr.min())} to {int(arr.max())}")
+                       f"size {size}, got values from {arr.min().item()} to {arr.max().item()}")
 
 
 def _crop(x: Tensor, shape, dim) -> Tensor:
@@ -342,9 +342,9 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = wrap_dim(dim, input.ndim, "index_select")
     size = input.shape[d] if input.ndim else 1
     arr = index._data.reshape(-1)
-    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= size):  # no negatives, as PyTorch
+    if arr.size and (arr.min().item() < 0 or arr.max().item() >= size):  # no negatives, as PyTorch
         raise op_error(IndexingError, "index_select", f"index values must be in [0, {size}) for "
-                       f"dim {dim} of size {size}, got values from {int(arr.min())} to {int(arr.max())}")
+                       f"dim {dim} of size {size}, got values from {arr.min().item()} to {arr.max().item()}")
     return input[(slice(None),) * d + (Tensor._make(arr),)]
 
 
@@ -419,14 +419,14 @@ def take(input: Tensor, index: Tensor) -> Tensor:
     from .shape import flatten
     index = _index_array(index, "take")
     n, arr = input.numel(), index._data
-    if arr.size and (int(arr.min()) < -n or int(arr.max()) >= n):
+    if arr.size and (arr.min().item() < -n or arr.max().item() >= n):
         raise op_error(IndexingError, "take", f"index values must be in [{-n}, {n}) for an input of "
-                       f"{n} elements, got values from {int(arr.min())} to {int(arr.max())}")
+                       f"{n} elements, got values from {arr.min().item()} to {arr.max().item()}")
     return flatten(input)[index]
 
 
 nonzero_op = nondifferentiable(defop("nonzero", lambda xp, x: xp.stack(xp.nonzero(x), axis=-1).astype("int64")
-                                     if x.ndim else xp.zeros((int(bool(x)), 0), dtype="int64")),
+                                     if x.ndim else xp.zeros((int(x.item() != 0), 0), dtype="int64")),
                                "indices are integers")
 
 

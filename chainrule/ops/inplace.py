@@ -53,13 +53,24 @@ def _check_graph_inplace(self: Tensor, name: str) -> None:
                        "is not supported; fill the base tensor, or do it under chainrule.no_grad()")
 
 
+def _writeable(array) -> bool:
+    """Whether ``array``'s memory may be written: NumPy's flag (read-only expand views), and
+    no element sharing memory with another (a zero stride over a dim longer than 1: an
+    expand view on CuPy, whose arrays have no such flag; PyTorch refuses those writes)."""
+    flags = getattr(array, "flags", None)
+    if flags is None or not getattr(flags, "writeable", True):
+        return False
+    return 0 not in array.strides or all(n <= 1 for n, s in zip(array.shape, array.strides)
+                                         if s == 0)
+
+
 def _write(self: Tensor, index, value, name: str) -> None:
     """``self._data[index] = value`` with a clear error for read-only (expanded) memory."""
     quiet = fp_quiet()  # a float64 value out of float32's range is written as inf, as PyTorch
     try:
         self._data[index] = value
     except ValueError as e:
-        if not self._data.flags.writeable:
+        if not _writeable(self._data):
             raise op_error(ChainruleError, name,
                            f"cannot write in place into a tensor of shape {tuple(self.shape)} whose "
                            "memory is read-only: it is an expand()/broadcast_to() view in which "
@@ -87,7 +98,7 @@ def inplace(self: Tensor, name: str, compute, others=()) -> Tensor:
             return _inplace_on_view(self, name, compute)
         _check_leaf(self, name)
         old = self._data
-        writable = bool(getattr(getattr(old, "flags", None), "writeable", False))
+        writable = _writeable(old)
         # the op computing the new value keeps the old one for its rule: when the tensor's
         # memory is about to be overwritten, that must be a private copy
         alias = Tensor._make(old.copy() if writable else old, self._requires_grad, self.grad_fn,
@@ -141,7 +152,7 @@ def _inplace_on_view(view: Tensor, name: str, compute) -> Tensor:
     (the base with the view's region replaced), and every view of the base follows."""
     check_view_change(view, name)
     old = view._data
-    if not getattr(getattr(old, "flags", None), "writeable", False):
+    if not _writeable(old):
         _write(view, ..., old, name)  # raises the read-only error
     base = view._base
     alias = Tensor._make(old.copy(), view._requires_grad, view.grad_fn, VersionCounter())
@@ -182,7 +193,7 @@ def _fast(self: Tensor, other, ufunc_name: str, name: str):
         return None
     from ..backends import backend_of
     xp = backend_of(data)
-    if not data.flags.writeable:
+    if not _writeable(data):
         return None  # the general path explains
     quiet = fp_quiet()  # inf/nan as the ops make them: no NumPy warning (chainrule._fp)
     try:
@@ -368,7 +379,7 @@ def _setitem(self: Tensor, index, value) -> None:
     if not _records(self, (value,)):
         idx, _ = normalize_index(index, backend_of(self._data))
         v = value._data if isinstance(value, Tensor) else value
-        if not self._data.flags.writeable:
+        if not _writeable(self._data):
             _write(self, idx, v, "setitem")  # raises the read-only error
         try:
             assign_index(self._data, idx, v)

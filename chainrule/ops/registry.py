@@ -81,6 +81,10 @@ class Op:
             xp = NUMPY
         else:
             xp = first_backend(inputs, op.name)
+            if xp is not NUMPY and _NDARRAY in [type(a) for a in arrays]:  # CPU scalars, as PyTorch:
+                inputs = tuple([Tensor._make(xp.from_host(t._data)) if type(t._data) is _NDARRAY
+                                else t for t in inputs])  # (copied over, for the rules too)
+                arrays = tuple([t._data for t in inputs])
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
         try:
             if BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
@@ -91,7 +95,8 @@ class Op:
             raise forward_error(op, inputs, params, e) from None
         finally:
             fp_loud(quiet)
-        if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray):
+        if type(out) is not _NDARRAY and not isinstance(out, xp.ndarray) and \
+                not backend_of(out).is_array(out):  # (an array of another device: to_device)
             out = xp.asarray(out)  # NumPy returns scalars for full reductions: keep 0-d arrays
         if op.view and (op.view is not MAY_COPY or xp.may_share_memory(out, arrays[0])):
             first = inputs[0]
@@ -197,16 +202,28 @@ def _check_rules(op: Op, inputs, needs) -> None:
 
 
 def first_backend(inputs, op_name: str = "op"):
-    """The backend of the inputs' arrays; a clear error when devices are mixed."""
+    """The backend of the inputs' arrays; a clear error when devices are mixed.
+
+    As in PyTorch, a 0-dim CPU tensor that needs no gradient goes with tensors of any
+    device (a scalar constant: ``x_cuda * cr.tensor(0.5)``); the caller copies it over."""
     kind = type(inputs[0]._data)
     if kind is _NDARRAY and len(inputs) == 1:
         return NUMPY
-    for t in inputs[1:]:
-        if type(t._data) is not kind and not (_is_numpy_like(kind) and _is_numpy_like(type(t._data))):
-            raise op_error(DeviceError, op_name, "expected all tensors on the same device, got "
+    found = None  # the first input that is not such a CPU scalar
+    for t in inputs:
+        data = t._data
+        if _is_numpy_like(type(data)) and data.ndim == 0 and not t._requires_grad:
+            continue
+        if found is None:
+            found = t
+        elif type(data) is not type(found._data) and not (
+                _is_numpy_like(type(found._data)) and _is_numpy_like(type(data))):
+            devices = sorted({str(x.device) for x in inputs}, key=lambda d: d != str(found.device))
+            raise op_error(DeviceError, op_name, "expected all tensors on the same device, but "
+                           f"found at least two devices, {' and '.join(devices)}: got "
                            + ", ".join(f"{describe(x)} on {x.device}" for x in inputs)
                            + "; move them first, e.g. x.to(y.device)")
-    return backend_of(inputs[0]._data)
+    return backend_of((inputs[0] if found is None else found)._data)
 
 
 def _is_numpy_like(kind) -> bool:

@@ -16,6 +16,7 @@ tensor([0., 2., 1., 0.])
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from .._args import ArgumentError, index_value, tensor_value
@@ -87,7 +88,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
                            f"sorted_sequence {tuple(seq.shape)}, got {sorter.dtype.name} of shape "
                            f"{tuple(sorter.shape)}")
         s = sorter._data
-        if s.size and (int(s.min()) < 0 or int(s.max()) >= seq.shape[-1]):
+        if s.size and (s.min().item() < 0 or s.max().item() >= seq.shape[-1]):
             raise op_error(IndexingError, op, f"sorter index out of range for a last dim of size "
                            f"{seq.shape[-1]}")
         seq = xp.take_along_axis(seq, s, axis=-1)
@@ -127,10 +128,10 @@ def histc(input: Tensor, bins: int = 100, min=0, max=0, *, out=None) -> Tensor: 
     dt = data.dtype.type
     lo, hi = dt(min), dt(max)
     if lo == hi and data.size:
-        lo, hi = data.min(), data.max()
+        lo, hi = dt(data.min().item()), dt(data.max().item())
     if lo == hi:
         lo, hi = lo - dt(1), hi + dt(1)
-    if not (xp.isfinite(lo) and xp.isfinite(hi)):
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise op_error(ArgumentError, op, f"range of [{lo}, {hi}] is not finite")
     if lo > hi:
         raise op_error(ArgumentError, op, "max must be larger than min")

@@ -710,7 +710,7 @@ defvjp_raw(pad_op, lambda xp, g, ans, x, widths, value: _unpad(g, widths))  # (i
 def _writable_view(view, source):
     """NumPy hands out diagonals read-only; a write through one must reach ``source`` as
     PyTorch's does, so the flag follows the source's."""
-    if not view.flags.writeable and source.flags.writeable and hasattr(view, "setflags"):
+    if hasattr(view, "setflags") and not view.flags.writeable and source.flags.writeable:
         view.setflags(write=True)
     return view
 
@@ -755,8 +755,7 @@ def _unfold_fwd(xp, x, dim, size, step, in_shape=None):
     shape = x.shape[:dim] + (count,) + x.shape[dim + 1:] + (size,)
     strides = x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + (x.strides[dim],)
     # windows that overlap share memory: writing through them is refused (read-only)
-    return xp.lib.stride_tricks.as_strided(x, shape, strides,
-                                           writeable=bool(x.flags.writeable) and step >= size)
+    return xp.as_strided(x, shape, strides, writeable=xp.writeable(x) and step >= size)
 
 
 def _unfold_backward_fwd(xp, g, in_shape, dim, size, step):

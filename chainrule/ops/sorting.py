@@ -145,7 +145,7 @@ def _median_of(input: Tensor, dim, keepdim: bool):
     result = _pick(input, d, True, lambda n: (n - 1) // 2, "median", median_result)
     if input._data.dtype.kind in "fV" and input.ndim:
         nan_rows = xp.isnan(input._data).any(axis=d, keepdims=True)
-        if nan_rows.any():  # the first NaN of each such row, as PyTorch
+        if nan_rows.any().item():  # the first NaN of each such row, as PyTorch
             first_nan = xp.argmax(xp.isnan(input._data), axis=d)
             indices = xp.where(nan_rows, xp.expand_dims(first_nan, d), result.indices._data)
             result = median_result(_gathered(input, d, _indices_tensor(indices)), _indices_tensor(indices))

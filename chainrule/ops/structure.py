@@ -247,10 +247,10 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     if repeats is None:  # the index form: input holds the counts
         counts = _counts(input, None)
         xp = backend_of(counts)
-        return make(xp.repeat(xp.arange(counts.shape[0]), counts).astype("int64"),
+        return make(xp.repeat(xp.arange(counts.shape[0]), counts.tolist()).astype("int64"),
                     device=input.device)
     if isinstance(repeats, Tensor) and repeats.numel() == 1 and repeats.ndim <= 1:
-        repeats = int(_counts(repeats, None)[0])  # one count: the same for every element
+        repeats = _counts(repeats, None)[0].item()  # one count: the same for every element
     if not isinstance(repeats, Tensor):
         return _repeat_interleave_int(input, repeats, dim)
     if dim is None:
@@ -258,7 +258,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
     d = wrap_dim(dim, input.ndim, "repeat_interleave")
     counts = _counts(repeats, input.shape[d])
     xp = backend_of(counts)
-    index = make(xp.repeat(xp.arange(input.shape[d]), counts).astype("int64"), device=input.device)
+    index = make(xp.repeat(xp.arange(input.shape[d]), counts.tolist()).astype("int64"),
+                 device=input.device)  # (CuPy repeats by a list: the counts come to the host)
     return input.index_select(d, index)
 
 
@@ -277,10 +278,10 @@ def _counts(repeats: Tensor, n: int | None):
         raise op_error(DTypeError, "repeat_interleave", f"repeats must be a 0-d or 1-d integer "
                        f"tensor, got {repeats.dtype.name} of shape {tuple(repeats.shape)}")
     data = data.reshape(-1)
-    if data.size and int(data.min()) < 0:
+    if data.size and data.min().item() < 0:
         raise op_error(ShapeError, "repeat_interleave", "repeats can not be negative")
     if n is not None and data.size == 1:
-        data = backend_of(data).full((n,), int(data[0]), dtype="int64")
+        data = backend_of(data).full((n,), data[0].item(), dtype="int64")
     if n is not None and data.shape[0] != n:
         raise op_error(ShapeError, "repeat_interleave", f"repeats must have the same size as input "
                        f"along dim, got {data.shape[0]} repeats for size {n}")

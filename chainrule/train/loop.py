@@ -22,6 +22,7 @@ from ..random import default_generator
 from ..tensor import Tensor
 from .distributed import combine_sums, start_epoch
 from .history import History
+from .precision import Precision
 
 
 @dataclass
@@ -103,11 +104,13 @@ def _correct(output: Tensor, target: Tensor) -> int | None:
         return None
     if target.dtype.is_floating_point or target.ndim != 1:
         return None
-    return int((output._data.argmax(axis=1) == target._data).sum())
+    return int((output._data.argmax(axis=1) == target._data).sum().item())
 
 
-def evaluate(model, loss_fn, data: Iterable, device=None) -> dict:
-    """Mean loss (and accuracy for classifiers) of ``model`` over ``data``, in eval mode."""
+def evaluate(model, loss_fn, data: Iterable, device=None, precision: str = "fp32") -> dict:
+    """Mean loss (and accuracy for classifiers) of ``model`` over ``data``, in eval mode
+    (the forward in ``precision``, as in training)."""
+    mixed = Precision(precision)
     was_training = model.training
     model.eval()
     total_loss, total_correct, count, acc_ok = 0.0, 0, 0, True
@@ -115,9 +118,11 @@ def evaluate(model, loss_fn, data: Iterable, device=None) -> dict:
         with no_grad():
             for batch in data:
                 x, y = _split_batch(_to_device(batch, device))
-                out = model(x)
+                with mixed.autocast():
+                    out = model(x)
+                    loss = loss_fn(out, y)
                 n = len(y)
-                total_loss += float(loss_fn(out, y).item()) * n
+                total_loss += float(loss.item()) * n
                 c = _correct(out, y)
                 if c is None:
                     acc_ok = False
@@ -178,12 +183,13 @@ def _fmt(v) -> str:
 def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Iterable | None = None,
         epochs: int = 1, scheduler=None, callbacks: list[Callback] | None = None, device=None,
         progress: bool | None = None, resume_from: str | dict | None = None,
-        log_stream=None) -> History:
+        log_stream=None, precision: str = "fp32") -> History:
     """Train ``model`` and return its :class:`History` (one dict of metrics per epoch).
 
     ``train_data``/``val_data`` yield ``(inputs, targets)`` batches (e.g. a DataLoader).
     Progress bars show on a terminal; otherwise one line per epoch is printed to
     ``log_stream`` (stderr by default; pass ``progress=False`` for silence).
+    ``precision``: 'fp32', 'bf16' or 'fp16' (see :mod:`chainrule.train.precision`).
 
     >>> import chainrule as cr
     >>> from chainrule.utils.data import DataLoader, TensorDataset
@@ -196,6 +202,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
     True
     """
     callbacks = list(callbacks or [])
+    mixed = Precision(precision)
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, loss_fn=loss_fn,
                        epochs=epochs)
     loader_gen = getattr(train_data, "generator", None)
@@ -242,10 +249,10 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
         for batch in iterator:
             x, y = _split_batch(_to_device(batch, device))
             optimizer.zero_grad()
-            out = model(x)
-            loss = loss_fn(out, y)
-            loss.backward()
-            optimizer.step()
+            with mixed.autocast():
+                out = model(x)
+                loss = loss_fn(out, y)
+            mixed.backward_and_step(loss, optimizer)
             if scheduler is not None and _is_per_step(scheduler):
                 scheduler.step()
             state.step += 1
@@ -271,7 +278,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
                    "lr": _lr(optimizer),
                    "time": time.perf_counter() - t0}
         if val_data is not None:
-            val = evaluate(model, loss_fn, val_data, device)
+            val = evaluate(model, loss_fn, val_data, device, precision)
             metrics.update({f"val_{k}": v for k, v in val.items()})
         if scheduler is not None and not _is_per_step(scheduler):
             if type(scheduler).__name__ == "ReduceLROnPlateau":

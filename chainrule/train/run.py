@@ -324,10 +324,16 @@ def run_training(args, out=None) -> dict:
                                              monitor="val_accuracy", mode="max"),
                              CSVLogger(os.path.join(run_dir, "metrics.csv"))] if rank == 0 else [],
                   progress=False if (quiet or rank != 0) else None, resume_from=checkpoint,
-                  log_stream=None if (quiet or rank != 0) else out)
+                  log_stream=None if (quiet or rank != 0) else out,
+                  precision=getattr(args, "precision", "fp32"),
+                  device=None if args.device == "cpu" else args.device)
     monitor.remove()
     report = monitor.report()
-    test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader)
+    if ranks > 1:  # each rank's own-shard gradient statistics, into rank 0's report
+        cr.distributed.gather_grad_stats(report)
+    test_metrics = evaluate(model, cr.nn.CrossEntropyLoss(), test_loader,
+                            None if args.device == "cpu" else args.device,
+                            precision=getattr(args, "precision", "fp32"))
     if rank == 0:
         save_diagnostics(run_dir, report, history)
     return {"run_dir": run_dir, "history": history, "test": test_metrics, "report": report,

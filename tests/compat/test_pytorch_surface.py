@@ -51,9 +51,9 @@ def test_modules_import_where_programs_name_them():
     import chainrule.onnx
     with pytest.raises(ValueError):
         DistributedDataParallel(cr.nn.Linear(2, 2))
-    with pytest.raises(NotImplementedError, match="ONNX"):
-        chainrule.onnx.export(cr.nn.Linear(2, 2), cr.zeros(1, 2), "never-written.onnx")
     import importlib.util
+    if importlib.util.find_spec("onnx") is not None:  # the optional extra: export builds a model
+        assert chainrule.onnx.export(cr.nn.Linear(2, 2), cr.zeros(1, 2), None).graph.node
     # True as in PyTorch once the backend's package (mpi4py) is installed
     assert dist.is_available() is (importlib.util.find_spec("mpi4py") is not None)
     wrapped = DataParallel(cr.nn.Linear(2, 3))
@@ -126,8 +126,6 @@ def test_a_disabled_grad_scaler_passes_through_as_pytorch():
     scaler.step(opt)
     scaler.update()
     assert w.tolist() == [-0.5]
-    with pytest.raises(NotImplementedError, match="loss scaling"):
-        cr.amp.GradScaler("cpu", enabled=True)
 
 
 def test_indexing_with_a_python_range_as_pytorch():

@@ -183,6 +183,61 @@ def check_buffers() -> None:
     assert sorted(model.state_dict()) == sorted("module." + k for k in net.state_dict())
 
 
+def check_rank_stats() -> None:
+    """Each rank's monitor sees its own shard's gradients; gather_grad_stats brings them
+    to rank 0, equal to one process computing every shard's gradient at the same weights."""
+    r, n = dist.get_rank(), dist.get_world_size()
+    steps, per = 3, 4
+
+    def shard(q: int, step: int):
+        x, y = data("mlp", per, seed=40 + 10 * q + step)
+        return x * (q + 1), y  # rank q's inputs scaled: its gradients differ
+
+    model = DDP(mlp(seed=4))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    monitor = cr.diagnostics.watch(model.module, opt)
+    for step in range(steps):
+        opt.zero_grad()
+        x, y = shard(r, step)
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    monitor.remove()
+    report = monitor.report()
+    got = dist.gather_grad_stats(report)
+    if r != 0:
+        assert got is None and "ranks" not in report.facts
+        return
+    ref = mlp(seed=4)
+    layers = {name: list(m._parameters.values()) for name, m in ref.named_modules()
+              if m._parameters}
+    norms = {q: {name: [] for name in layers} for q in range(n)}
+    ref_opt = cr.optim.SGD(ref.parameters(), lr=0.1)
+    for step in range(steps):
+        total = [np.zeros(p.shape) for p in ref.parameters()]
+        for q in range(n):
+            ref.zero_grad()
+            nn.functional.cross_entropy(ref(shard(q, step)[0]), shard(q, step)[1]).backward()
+            for name, ps in layers.items():
+                norms[q][name].append(np.sqrt(sum(float((p.grad.numpy() ** 2).sum())
+                                                  for p in ps)))
+            for t, p in zip(total, ref.parameters()):
+                t += p.grad.numpy() / n
+        for t, p in zip(total, ref.parameters()):
+            p.grad = cr.tensor(t)
+        ref_opt.step()
+    assert len(got) == n and report.facts["ranks"] is got
+    for q in range(n):
+        assert sorted(got[q]) == sorted(layers), (got[q], layers)
+        for name in layers:
+            close(got[q][name]["mean"], np.mean(norms[q][name]), f"rank {q} {name} mean")
+            close(got[q][name]["last"], norms[q][name][-1], f"rank {q} {name} last")
+            assert got[q][name]["steps"] == steps
+    for name in layers:
+        means = [np.mean(norms[q][name]) for q in range(n)]
+        close(report.facts["rank_spread"][name], max(means) / min(means), f"spread {name}")
+        assert report.facts["rank_spread"][name] > 1
+
+
 def check_fail() -> None:
     if dist.get_rank() == dist.get_world_size() - 1:
         raise ValueError("this rank fails on purpose")
@@ -190,12 +245,19 @@ def check_fail() -> None:
     dist.barrier()
 
 
-def check_killed() -> None:
+def check_killed(victim: int, pid_dir: str) -> None:
     import os
     import signal
-    if dist.get_rank() == dist.get_world_size() - 1:
-        os.kill(os.getpid(), signal.SIGKILL)  # dies without a word: mpiexec must notice
-    dist.all_reduce(cr.ones(3))
+    from pathlib import Path
+    from chainrule.distributed import process_group
+    watchdog = process_group._STATE["watchdog"].process  # on the host's first rank
+    # a file a rank (not stdout, where mpiexec may splice the ranks' lines)
+    Path(pid_dir, f"rank{dist.get_rank()}").write_text(
+        f"{os.getpid()} {watchdog.pid if watchdog else -1}")
+    dist.all_reduce(cr.ones(3))  # mid-run, not during start-up
+    if dist.get_rank() == victim:
+        os.kill(os.getpid(), signal.SIGKILL)  # dies without a word
+    dist.all_reduce(cr.ones(3))  # the others wait for it here until the job is ended
     dist.barrier()
 
 
@@ -205,7 +267,7 @@ def main() -> None:
     if which == "fail":
         check_fail()
     elif which == "killed":
-        check_killed()
+        check_killed(int(sys.argv[2]), sys.argv[3])
     elif which == "equivalence":
         for kind in ("mlp", "cnn"):
             for opt in ("sgd", "adam"):
@@ -213,7 +275,7 @@ def main() -> None:
         check_equivalence("cnn", "sgd", cap_mb=0.001)  # many small buckets
     else:
         {"overlap": check_overlap, "no_sync": check_no_sync, "unused": check_unused,
-         "buffers": check_buffers}[which]()
+         "buffers": check_buffers, "rank_stats": check_rank_stats}[which]()
     print(f"OK {which} rank {dist.get_rank()} of {dist.get_world_size()}", flush=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ def launch(script: str, *args: str, ranks: int = 2, module_form: bool = True,
 def assert_all_ok(done: subprocess.CompletedProcess, what: str, ranks: int) -> None:
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
+    assert "chainrule.distributed:" not in done.stderr, done.stderr[-4000:]  # no false alarm
     for r in range(ranks):
         assert f"OK {what} rank {r} of {ranks}" in done.stdout, out[-4000:]
 
@@ -57,6 +59,11 @@ def test_ddp_behaviour(check):
     assert_all_ok(launch("mpi_ddp.py", check), check, 2)
 
 
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_diagnostics_gather_each_ranks_gradient_stats(ranks):
+    assert_all_ok(launch("mpi_ddp.py", "rank_stats", ranks=ranks), "rank_stats", ranks)
+
+
 @pytest.mark.parametrize("module_form", [True, False], ids=["python-m-mpi4py", "plain-python"])
 def test_a_failing_rank_ends_every_rank_and_is_named(module_form):
     start = time.monotonic()
@@ -66,16 +73,45 @@ def test_a_failing_rank_ends_every_rank_and_is_named(module_form):
     assert elapsed < 10, f"took {elapsed:.1f} s"
     assert "rank 1 of 2 failed" in done.stderr and "this rank fails on purpose" in done.stderr, \
         f"rc={done.returncode}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-3000:]}"
+    assert "died without a word" not in done.stderr  # the watchdog knows this end
 
 
-def test_a_killed_rank_ends_every_rank():
-    # SIGKILL leaves the rank no time to speak: mpiexec reports the bad termination
-    # (MPICH names the process id and signal) and cleans up the others
+@pytest.mark.parametrize("ranks,victim,module_form", [
+    (2, 1, True), (2, 1, False), (3, 1, True), (3, 1, False), (3, 0, True)],
+    ids=["2-ranks-last-python-m-mpi4py", "2-ranks-last-plain-python",
+         "3-ranks-middle-python-m-mpi4py", "3-ranks-middle-plain-python",
+         "3-ranks-first-python-m-mpi4py"])
+def test_a_killed_rank_is_named_and_ends_every_rank(ranks, victim, module_form, tmp_path):
+    # SIGKILL leaves the rank no time to speak and mpiexec kills the others at once: the
+    # host's watchdog process (outside mpiexec's kill list) names it
     start = time.monotonic()
-    done = launch("mpi_ddp.py", "killed", timeout=30)
-    assert time.monotonic() - start < 10
-    assert done.returncode != 0
-    assert "BAD TERMINATION" in done.stdout + done.stderr
+    done = launch("mpi_ddp.py", "killed", str(victim), str(tmp_path), ranks=ranks,
+                  module_form=module_form, timeout=30)
+    elapsed = time.monotonic() - start
+    shown = f"rc={done.returncode}\nstdout: {done.stdout[-1500:]}\nstderr: {done.stderr[-3000:]}"
+    assert done.returncode != 0, shown
+    assert elapsed < 10, f"took {elapsed:.1f} s\n{shown}"
+    pids = {int(f.name[4:]): tuple(int(w) for w in f.read_text().split())
+            for f in tmp_path.glob("rank*")}  # rank: (pid, watchdog pid or -1)
+    assert sorted(pids) == list(range(ranks)), shown
+    named = (f"chainrule.distributed: rank {victim} of {ranks} (pid {pids[victim][0]} on "
+             f"{socket.gethostname()}) died without a word (killed?); aborting all ranks")
+    assert named in done.stderr, shown
+    assert done.stderr.count("died without a word") == 1, shown  # the others are not blamed
+    # every process is gone once mpiexec returns: the ranks and the watchdog
+    watchdogs = [w for _, w in pids.values() if w != -1]
+    assert len(watchdogs) == 1, shown
+    for pid in [p for p, _ in pids.values()] + watchdogs:
+        assert not alive(pid), f"pid {pid} still runs\n{shown}"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and \
+        Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
 
 
 @pytest.mark.slow
@@ -86,6 +122,7 @@ def test_chainrule_train_under_two_ranks(tmp_path):
                            "train", "--data", "digits", "--runs-dir", str(runs), "--no-report"],
                           capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "died without a word" not in done.stderr, done.stderr[-4000:]
     # rank 0 alone prints: one header, one test line
     assert done.stdout.count("training cnn") == 1 and done.stdout.count("test accuracy") == 1
     acc = float(done.stdout.split("test accuracy: ")[1].split("%")[0]) / 100
@@ -97,6 +134,9 @@ def test_chainrule_train_under_two_ranks(tmp_path):
     assert config["ranks"] == 2
     assert (folders[0] / "metrics.csv").read_text().count("\n") == config["epochs"] + 1
     assert (folders[0] / "checkpoints").is_dir()
+    facts = json.loads((folders[0] / "diagnostics.json").read_text())["facts"]
+    assert len(facts["ranks"]) == 2 and all(facts["ranks"]), facts.get("ranks")
+    assert set(facts["rank_spread"]) == set(facts["ranks"][0])
 
 
 def test_chainrule_train_resumes_with_the_same_ranks(tmp_path):
@@ -108,6 +148,7 @@ def test_chainrule_train_resumes_with_the_same_ranks(tmp_path):
                                *args], capture_output=True, text=True, timeout=300, env=env,
                               cwd=tmp_path)
         assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        assert "died without a word" not in done.stderr, done.stderr[-4000:]
         return [line for line in done.stdout.splitlines() if line.startswith("epoch=")]
 
     common = ["--data", "digits", "--schedule", "none"]

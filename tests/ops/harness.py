@@ -175,13 +175,25 @@ def _draw(rng, domain, shape):
     return rng.uniform(lo, hi, size=shape)
 
 
+# where chainrule's tensors are made: None (the CPU), or "cuda" while a test runs the sweep on
+# the device (the CPU stand-in without a GPU; see tests/ops/test_op_sweep_cuda.py)
+DEVICE = None
+# where PyTorch's tensors are made (None: the CPU; "cuda" when a GPU run compares with PyTorch CUDA)
+TORCH_DEVICE = None
+
+
+def crt(value: np.ndarray, requires_grad: bool = False):
+    """A chainrule tensor of a host array, on :data:`DEVICE`."""
+    return cr.tensor(value.copy(), requires_grad=requires_grad, device=DEVICE)
+
+
 def to_cr(inputs, requires_grad=True):
-    return [cr.tensor(v.copy(), requires_grad=requires_grad and g and v.dtype.kind == "f")
+    return [crt(v, requires_grad=requires_grad and g and v.dtype.kind == "f")
             if k == "t" else v for k, v, g in inputs]
 
 
 def to_torch(inputs, requires_grad=True):
-    return [torch.tensor(v.copy()).requires_grad_(requires_grad and g and v.dtype.kind == "f")
+    return [torch.tensor(v.copy(), device=TORCH_DEVICE).requires_grad_(requires_grad and g and v.dtype.kind == "f")
             if k == "t" else v for k, v, g in inputs]
 
 
@@ -194,7 +206,7 @@ def as_list(out) -> list:
 def host(t) -> np.ndarray:
     if isinstance(t, torch.Tensor):  # (force: torch's double backward may give a ZeroTensor)
         return t.detach().numpy(force=t._is_zerotensor())
-    return t.detach().numpy()
+    return t.detach().cpu().numpy()
 
 
 def dtype_name(t) -> str:
@@ -233,13 +245,13 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
     if not diff or not pairs:
         return
     grads = cr.autograd.grad([o for o, _ in pairs], [xs[i] for i in diff],
-                             [cr.tensor(g.copy()) for g in gos], allow_unused=True)
+                             [crt(g) for g in gos], allow_unused=True)
     tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
-                                 [torch.tensor(g.copy()) for g in gos], allow_unused=True)
+                                 [torch.tensor(g.copy(), device=TORCH_DEVICE) for g in gos], allow_unused=True)
     # the same gradients through backward() (the engine's plain walk, on arrays) on a fresh graph
     xs2 = to_cr(inputs, spec.grad)
     outs2 = [o for o in as_list(spec.fn(*xs2, **case.kwargs)) if o.requires_grad]
-    cr.autograd.backward(outs2, [cr.tensor(g.copy()) for g in gos])
+    cr.autograd.backward(outs2, [crt(g) for g in gos])
     refs = [_reference(tg, inputs[i][1]) for i, tg in zip(diff, tgrads)]
     _compare_grads(grads, refs, diff, tol, "gradient")
     for i, g, ref in zip(diff, grads, refs):
@@ -260,10 +272,10 @@ def check_tensor_rules_against_torch(spec: Spec, case: Case, dtype: str) -> None
     if not diff or not pairs:
         return
     grads = cr.autograd.grad([o for o, _ in pairs], [xs[i] for i in diff],
-                             [cr.tensor(g.copy()) for g in gos], create_graph=True,
+                             [crt(g) for g in gos], create_graph=True,
                              allow_unused=True)
     tgrads = torch.autograd.grad([t for _, t in pairs], [ts[i] for i in diff],
-                                 [torch.tensor(g.copy()) for g in gos], allow_unused=True)
+                                 [torch.tensor(g.copy(), device=TORCH_DEVICE) for g in gos], allow_unused=True)
     refs = [_reference(tg, inputs[i][1]) for i, tg in zip(diff, tgrads)]
     _compare_grads(grads, refs, diff, tolerance(spec, dtype), "create_graph gradient")
 
@@ -277,8 +289,8 @@ def check_second_order_against_torch(spec: Spec, case: Case, dtype: str = "float
     diff, pairs, gos = _differentiable(spec, case, inputs, out, tout)
     if not diff or not pairs:
         return
-    cr_gos = [cr.tensor(g.copy(), requires_grad=True) for g in gos]
-    t_gos = [torch.tensor(g.copy(), requires_grad=True) for g in gos]
+    cr_gos = [crt(g, requires_grad=True) for g in gos]
+    t_gos = [torch.tensor(g.copy(), requires_grad=True, device=TORCH_DEVICE) for g in gos]
     cr_wrt, t_wrt = [xs[i] for i in diff] + cr_gos, [ts[i] for i in diff] + t_gos
     grads = cr.autograd.grad([o for o, _ in pairs], cr_wrt[:len(diff)], cr_gos,
                              create_graph=True, allow_unused=True)
@@ -313,7 +325,7 @@ def torch_second_order_applies(spec: Spec, case: Case) -> bool:
 def _vector_product_grad(m, grads, vs, wrt, create_graph: bool = False) -> list:
     """d<grads, vs>/d wrt in library ``m``; None where nothing depends on an input. The
     first-order graph is kept (``retain_graph``) for another call."""
-    terms = [(g * m.tensor(v.copy())).sum() for g, v in zip(grads, vs)
+    terms = [(g * (crt(v) if m is cr else m.tensor(v.copy(), device=TORCH_DEVICE))).sum() for g, v in zip(grads, vs)
              if g is not None and g.requires_grad]
     if not terms:
         return [None] * len(wrt)
@@ -378,7 +390,7 @@ def _fd_function(spec: Spec, case: Case, inputs):
         for i, t in zip(diff, ts):
             args[i] = t
         return tuple(o for o in as_list(spec.fn(*args, **case.kwargs)))
-    diff_inputs = tuple(cr.tensor(inputs[i][1].copy(), requires_grad=True) for i in diff)
+    diff_inputs = tuple(crt(inputs[i][1], requires_grad=True) for i in diff)
     return f, diff_inputs
 
 

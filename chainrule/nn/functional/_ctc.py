@@ -40,7 +40,7 @@ def _lengths(xp, value, name: str, batch: int):
     if arr.shape[0] != batch:
         raise op_error(ShapeError, _OP, f"Expected {name} to have {batch} entries (the batch "
                        f"size), but got {arr.shape[0]}")
-    if arr.size and int(arr.min()) < 0:
+    if arr.size and arr.min().item() < 0:
         raise op_error(ValueError, _OP, f"{name} must be non-negative, got {arr.tolist()}")
     return arr
 
@@ -48,26 +48,26 @@ def _lengths(xp, value, name: str, batch: int):
 def _padded_targets(xp, targets: Tensor, target_lengths, blank: int, batch: int):
     """(N, max(S, 1)) targets, the blank past each target's end."""
     data = targets._data.astype(xp.int64)
-    longest = max(int(target_lengths.max()) if target_lengths.size else 0, 1)
+    longest = max(target_lengths.max().item() if target_lengths.size else 0, 1)
     out = xp.full((batch, longest), blank, dtype=xp.int64)
     if data.ndim == 2:
         if data.shape[0] != batch:
             raise op_error(ShapeError, _OP, f"targets of shape {tuple(targets.shape)} must have "
                            f"{batch} rows (the batch size)")
-        if batch and data.shape[1] < int(target_lengths.max()):
+        if batch and data.shape[1] < target_lengths.max().item():
             raise op_error(ShapeError, _OP, f"Expected tensor to have size at least "
-                           f"{int(target_lengths.max())} at dimension 1, but got size "
+                           f"{target_lengths.max().item()} at dimension 1, but got size "
                            f"{data.shape[1]} for targets of shape {tuple(targets.shape)}")
-        for n in range(batch):
-            out[n, :target_lengths[n]] = data[n, :target_lengths[n]]
+        for n, length in enumerate(target_lengths.tolist()):
+            out[n, :length] = data[n, :length]
         return out
-    if int(target_lengths.sum()) > data.shape[0]:
-        raise op_error(ShapeError, _OP, f"the target lengths sum to {int(target_lengths.sum())}, "
+    if target_lengths.sum().item() > data.shape[0]:
+        raise op_error(ShapeError, _OP, f"the target lengths sum to {target_lengths.sum().item()}, "
                        f"more than the {data.shape[0]} concatenated targets")
     start = 0
-    for n in range(batch):
-        out[n, :target_lengths[n]] = data[start:start + target_lengths[n]]
-        start += int(target_lengths[n])
+    for n, length in enumerate(target_lengths.tolist()):
+        out[n, :length] = data[start:start + length]
+        start += length
     return out
 
 
@@ -96,16 +96,16 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     xp = backend_of(lp._data)
     in_len = _lengths(xp, input_lengths, "input_lengths", batch)
     tgt_len = _lengths(xp, target_lengths, "target_lengths", batch)
-    if in_len.size and int(in_len.max()) > t_max:
+    if in_len.size and in_len.max().item() > t_max:
         raise op_error(ShapeError, _OP, f"Expected input_lengths to have value at most {t_max}, "
-                       f"but got value {int(in_len.max())}")
+                       f"but got value {in_len.max().item()}")
     if unbatched and targets.ndim == 1:
         padded = _padded_targets(xp, targets.unsqueeze(0), tgt_len, blank, 1)
     else:
         padded = _padded_targets(xp, targets, tgt_len, blank, batch)
-    if padded.size and (int(padded.min()) < 0 or int(padded.max()) >= classes):
+    if padded.size and (padded.min().item() < 0 or padded.max().item() >= classes):
         raise op_error(ValueError, _OP, f"target labels must be in [0, {classes}), got values from "
-                       f"{int(padded.min())} to {int(padded.max())}")
+                       f"{padded.min().item()} to {padded.max().item()}")
     nll = ctc_loss_op(lp, targets=padded, input_lengths=in_len, target_lengths=tgt_len,
                       blank=int(blank), zero_infinity=bool(zero_infinity))
     if reduction == "none":

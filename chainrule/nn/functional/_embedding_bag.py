@@ -50,13 +50,13 @@ def _bag_bounds(xp, input: Tensor, offsets, include_last_offset: bool):
     flat = input._data
     off = offsets._data.astype(xp.int64)
     n = flat.shape[0]
-    if off.shape[0] and int(off[0]) != 0:
+    if off.shape[0] and off[0].item() != 0:
         raise op_error(ValueError, _OP, f"offsets[0] has to be 0, i.e., the first sequence in the "
-                       f"mini-batch has to start from position 0. However, got {int(off[0])}")
-    if off.shape[0] and int(off[-1]) > n:
+                       f"mini-batch has to start from position 0. However, got {off[0].item()}")
+    if off.shape[0] and off[-1].item() > n:
         raise op_error(ValueError, _OP, f"offsets[-1] can not be greater than input's length {n} "
-                       f"but got offsets[-1] of {int(off[-1])}")
-    if off.shape[0] > 1 and bool((off[1:] < off[:-1]).any()):
+                       f"but got offsets[-1] of {off[-1].item()}")
+    if off.shape[0] > 1 and (off[1:] < off[:-1]).any().item():
         raise op_error(ValueError, _OP, f"offsets must be non-decreasing, got {off.tolist()}")
     if include_last_offset:  # the last offset ends the last bag; later entries are unused
         if off.shape[0] == 0:
@@ -108,8 +108,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
                            f"{num} rows of weight")
         padding_idx %= num
     flat, starts, ends = _bag_bounds(xp, input, offsets, include_last_offset)
-    if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= num):
-        bad = int(flat.min()) if int(flat.min()) < 0 else int(flat.max())
+    if flat.size and (flat.min().item() < 0 or flat.max().item() >= num):
+        bad = flat.min().item() if flat.min().item() < 0 else flat.max().item()
         raise op_error(IndexingError, _OP, f"index {bad} is out of range for a weight with {num} "
                        f"rows (expected 0 to {num - 1})")
     if max_norm is not None:
@@ -117,8 +117,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     bags = int(starts.shape[0])
     sizes = ends - starts
     # each used position's bag (bags are contiguous and start at 0), minus padding entries
-    used = int(ends[-1]) if bags else 0
-    bag_of = xp.repeat(xp.arange(bags, dtype=xp.int64), sizes)
+    used = ends[-1].item() if bags else 0
+    bag_of = xp.repeat(xp.arange(bags, dtype=xp.int64), sizes.tolist())  # (CuPy: a list)
     keep = flat[:used] != padding_idx if padding_idx is not None else xp.ones(used, dtype=bool)
     kept = xp.flatnonzero(keep)
     bag_of = bag_of[kept]
@@ -137,7 +137,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
 
 def _bag_max(xp, rows: Tensor, bag_of, counts, bags: int, dim: int) -> Tensor:
     """Per-bag maximum of ``rows`` (sorted by bag): a -inf padded (bags, longest, D) table."""
-    longest = int(counts.max()) if counts.size else 0
+    longest = counts.max().item() if counts.size else 0
     dtype = rows._data.dtype
     if longest == 0:  # every bag empty: zeros that still depend on the weight (zero gradient)
         return rows.sum() * 0 + Tensor._make(xp.zeros((bags, dim), dtype=dtype))
@@ -148,7 +148,7 @@ def _bag_max(xp, rows: Tensor, bag_of, counts, bags: int, dim: int) -> Tensor:
     from ...ops.shape import cat
     table = cat([rows, Tensor._make(xp.full((1, dim), -xp.inf, dtype=dtype))], 0)
     best = table.index_select(0, Tensor._make(slot)).reshape(bags, longest, dim).max(1)[0]
-    if bool((counts == 0).any()):  # an empty bag's maximum is -inf: PyTorch gives zeros
+    if (counts == 0).any().item():  # an empty bag's maximum is -inf: PyTorch gives zeros
         from ...ops.elementwise import where_fn
         best = where_fn(Tensor._make((counts > 0)[:, None]), best, 0.0)
     return best

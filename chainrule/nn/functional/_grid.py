@@ -134,7 +134,7 @@ def _read(flat: Tensor, cells: list, spatial: tuple) -> Tensor:
     n, c, _ = flat.shape
     index = xp.broadcast_to(index[:, None, :], (n, c, index.shape[-1]))
     values = flat.gather(2, Tensor._make(xp.ascontiguousarray(index)))
-    if bool(inside.all()):
+    if inside.all().item():
         return values
     return values * Tensor._make(inside[:, None, :].astype(flat._data.dtype))
 

@@ -251,7 +251,7 @@ def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
     if data.size == 0:
         return
     bad = (data != ignore_index) & ((data < 0) | (data >= c))
-    if bad.any():
+    if bad.any().item():
         raise op_error(IndexError, op, f"target {int(data[bad][0])} is out of bounds for {c} classes "
                        f"(expected 0 to {c - 1}, or ignore_index={ignore_index})")
 
@@ -441,7 +441,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise op_error(ShapeError, "binary_cross_entropy", f"weight of shape {tuple(weight.shape)} "
                        f"cannot be broadcast to the input's shape {tuple(input.shape)}")
     data = input._data
-    if data.size and (bool((data < 0).any()) or bool((data > 1).any())):
+    if data.size and ((data < 0).any().item() or (data > 1).any().item()):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
                        "in [0, 1]; for logits use binary_cross_entropy_with_logits")
     loss = binary_cross_entropy_op(input, target.to(input.dtype))
@@ -572,7 +572,7 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor, full: bool = F
             raise op_error(ValueError, "gaussian_nll_loss", f"var of shape {var_shape} does not fit "
                            f"input of shape {shape}: expected {shape}, {shape[:-1]}, or {shape} "
                            f"with one size made 1")
-    if bool((var._data < 0).any()):
+    if (var._data < 0).any().item():
         raise op_error(ValueError, "gaussian_nll_loss", "var has negative entries")
     # PyTorch clamps under no_grad: the value is clamped, the gradient flows as if it were not
     var = var + (ew.clamp(var.detach(), min=eps) - var.detach())
@@ -644,7 +644,7 @@ def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tens
         raise op_error(DTypeError, op, f"expected an integer target of class indices, got "
                        f"{target.dtype.name}")
     data = t._data
-    if data.size and (int(data.min()) < 0 or int(data.max()) >= x.shape[1]):
+    if data.size and (data.min().item() < 0 or data.max().item() >= x.shape[1]):
         raise op_error(ShapeError, op, f"target out of range: classes must be in [0, "
                        f"{x.shape[1]})")
     return x, t.long()
@@ -712,8 +712,9 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     xp = backend_of(labels)
     n, c = x.shape
     counts = xp.zeros((n, c), dtype="int64")
+    rows = labels.tolist()  # (the class lists are walked on the host: one explicit copy)
     for i in range(n):  # each sample's class list, up to the first -1
-        for j in labels[i]:
+        for j in rows[i]:
             if j < 0:
                 break
             if j >= c:

@@ -44,10 +44,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         if not data.size:
             raise op_error(ValueError, "one_hot", "cannot infer num_classes from an empty tensor; "
                            "pass num_classes")
-        num_classes = int(data.max()) + 1
-    if data.size and (int(data.min()) < 0 or int(data.max()) >= num_classes):
+        num_classes = data.max().item() + 1
+    if data.size and (data.min().item() < 0 or data.max().item() >= num_classes):
         raise op_error(ShapeError, "one_hot", f"class values must be in [0, {num_classes}), got "
-                       f"min {int(data.min())} and max {int(data.max())}")
+                       f"min {data.min().item()} and max {data.max().item()}")
     classes = arange(num_classes, device=tensor.device)
     return (tensor.long().unsqueeze(-1) == classes).long()
 

@@ -152,8 +152,8 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         return undo(summed / float(divisor_override))
     xp = backend_of(x._data)
     div = _divisor(xp, x.shape[2:], kernel, stride, pads, out_hw, count_include_pad, x._data.dtype)
-    if bool((div == div.flat[0]).all()):
-        return undo(summed / float(div.flat[0]))
+    if (div == div.reshape(-1)[0]).all().item():
+        return undo(summed / div.reshape(-1)[0].item())
     return undo(summed * Tensor._make(1 / div))
 
 

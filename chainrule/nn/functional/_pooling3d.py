@@ -143,8 +143,8 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
               for size, k, s, p, o in zip(x.shape[2:], kernel, stride, pads, out)]
     div = (counts[0].reshape(-1, 1, 1) * counts[1].reshape(1, -1, 1) *
            counts[2].reshape(1, 1, -1)).astype(x._data.dtype)
-    if bool((div == div.flat[0]).all()):
-        return undo(total / float(div.flat[0]))
+    if (div == div.reshape(-1)[0]).all().item():
+        return undo(total / div.reshape(-1)[0].item())
     return undo(total * Tensor._make(1 / div))
 
 
@@ -233,8 +233,8 @@ def _max_unpool(input: Tensor, indices: Tensor, kernel_size, stride, padding, ou
     total = 1
     for s in out:
         total *= s
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= total):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+    if idx.size and (idx.min().item() < 0 or idx.max().item() >= total):
+        bad = idx.min().item() if idx.min().item() < 0 else idx.max().item()
         raise op_error(IndexingError, op, f"Found an invalid max index: {bad} (output volumes are "
                        f"of size {'x'.join(str(s) for s in out)})")
     from ...creation import zeros

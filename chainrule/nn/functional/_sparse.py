@@ -92,8 +92,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise op_error(ValueError, op, "scale_grad_by_freq and sparse gradients are not supported")
     num = weight.shape[0]
     idx = input._data
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+    if idx.size and (idx.min().item() < 0 or idx.max().item() >= num):
+        bad = idx.min().item() if idx.min().item() < 0 else idx.max().item()
         raise op_error(IndexingError, op, f"index {bad} is out of range for a weight with {num} "
                        f"rows (expected 0 to {num - 1})")
     if padding_idx is not None:

@@ -1,39 +1,25 @@
-"""Mixed precision: ``autocast`` and ``GradScaler`` (disabled form), as ``torch.amp``.
+"""``autocast``: ops inside it run in the precision PyTorch's autocast gives them.
 
 ``autocast(device_type, dtype)`` runs the matrix products (matmul, mm, bmm, addmm,
-baddbmm, linear, conv and conv_transpose) inside it in ``dtype``, as PyTorch's CPU
-autocast does: their float32 inputs are cast (the casts are recorded, so gradients flow
-back in float32). Only those ops are covered: PyTorch also runs a list of ops (losses,
-norms, ...) in float32 under autocast, which is not done here; values computed from a
-lower-precision product otherwise follow the ordinary promotion rules. CPU autocast takes
-bfloat16 (its default) or float16; ``device_type='cuda'`` without a GPU warns and
-disables itself, as PyTorch does.
+baddbmm, linear, conv, einsum ...) inside it in ``dtype``, as PyTorch's CPU autocast
+does: their float32 inputs are cast (the casts are recorded, so gradients flow back in
+float32). The ops of PyTorch's CPU float32 list (the losses, ``prod``, ``cdist``,
+``trace``, 3-D pooling, reflection/replication padding ...) take lower-precision inputs
+in float32; the others run in the dtype of their inputs (see
+:mod:`chainrule.amp.policy`). CPU autocast takes bfloat16 (its default) or float16;
+``device_type='cuda'`` without a GPU warns and disables itself, as PyTorch does.
 
 >>> import chainrule as cr
 >>> with cr.autocast("cpu", dtype=cr.bfloat16):
 ...     y = cr.ones(2, 3) @ cr.ones(3, 4)
 >>> y.dtype
 chainrule.bfloat16
-
-``GradScaler``: programs make a scaler even when they train in float32
-(``GradScaler(enabled=False)``, or nanoGPT's ``enabled=(dtype == 'float16')``). A
-disabled scaler passes everything through, as PyTorch's: ``scale(loss)`` is the loss, ``step(optimizer)`` calls
-``optimizer.step()``, ``update``/``unscale_`` do nothing. ``chainrule.cuda.amp.GradScaler``
-without a GPU warns and disables itself, as CPU-only PyTorch's does. Dynamic loss scaling
-itself (``enabled=True`` where it would act) is not built yet and raises clearly.
-
->>> import chainrule as cr
->>> scaler = cr.amp.GradScaler(enabled=False)
->>> scaler.scale(cr.tensor(2.0)), scaler.is_enabled()
-(tensor(2.), False)
 """
 from __future__ import annotations
 
 import functools
-import warnings
-from typing import Any
 
-__all__ = ["GradScaler", "autocast", "is_autocast_available"]
+__all__ = ["autocast", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype"]
 
 
 # -- autocast ----------------------------------------------------------------------------
@@ -57,6 +43,21 @@ def is_autocast_available(device_type: str) -> bool:
     return device_type in _DEFAULT_DTYPE
 
 
+class suspended:  # noqa: N801 - a context manager
+    """Autocast off inside (``with suspended():``): an op of a policy list runs its
+    parts in the dtypes it chose, as PyTorch's kernel does (no casts inside it)."""
+
+    __slots__ = ("_prev",)
+
+    def __enter__(self) -> None:
+        self._prev = AUTOCAST.active
+        AUTOCAST.active = False
+
+    def __exit__(self, *exc) -> bool:
+        AUTOCAST.active = self._prev
+        return False
+
+
 def autocast_inputs(*tensors):
     """``tensors`` as a product under autocast takes them: floating ones (but float64, as
     PyTorch) in the autocast dtype of their device; None and others unchanged."""
@@ -76,9 +77,9 @@ class autocast:  # noqa: N801 - PyTorch's name
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True,
                  cache_enabled: bool | None = None) -> None:
-        from .dtypes import bfloat16, dtype_arg, float16, to_dtype
-        from ._args import ArgumentError
-        from .errors import op_error, warn_user
+        from ..dtypes import bfloat16, dtype_arg, float16, to_dtype
+        from .._args import ArgumentError
+        from ..errors import op_error, warn_user
         if not isinstance(device_type, str):
             raise op_error(ArgumentError, "autocast", f"device_type must be a string such as "
                            f"'cpu' or 'cuda', got {type(device_type).__name__} {device_type!r}")
@@ -93,7 +94,7 @@ class autocast:  # noqa: N801 - PyTorch's name
         if not self._enabled:
             return
         if device_type == "cuda":
-            from . import cuda
+            from .. import cuda
             if not cuda.is_available():
                 warn_user("CUDA is not available. Disabling autocast.")
                 self._enabled = False
@@ -133,7 +134,7 @@ def is_autocast_enabled(device_type: str | None = None) -> bool:
 
 def get_autocast_dtype(device_type: str):
     """The dtype autocast uses on ``device_type`` (its default when autocast is off)."""
-    from .dtypes import to_dtype
+    from ..dtypes import to_dtype
     return AUTOCAST.dtypes.get(device_type) or to_dtype(_DEFAULT_DTYPE[device_type])
 
 
@@ -142,61 +143,8 @@ class CudaAutocast(autocast):
     ``autocast('cuda', ...)``."""
 
     def __init__(self, enabled: bool = True, dtype=None, cache_enabled: bool = True) -> None:
-        from .dtypes import float16
-        from .errors import warn_user
+        from ..dtypes import float16
+        from ..errors import warn_user
         warn_user("chainrule.cuda.amp.autocast(args...) is deprecated. Please use "
                   "chainrule.amp.autocast('cuda', args...) instead.", FutureWarning)
         super().__init__("cuda", float16 if dtype is None else dtype, enabled, cache_enabled)
-
-
-# -- GradScaler --------------------------------------------------------------------------
-
-
-class GradScaler:
-    """A loss scaler for float16 training; only the disabled (pass-through) form works yet."""
-
-    def __init__(self, device: str = "cuda", init_scale: float = 2.0 ** 16, growth_factor: float = 2.0,
-                 backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True) -> None:
-        if enabled:
-            raise NotImplementedError("chainrule.amp.GradScaler: dynamic loss scaling is not "
-                                      "implemented yet; train in float32, or pass enabled=False")
-        self._enabled = False
-        self._init_scale = init_scale
-
-    def is_enabled(self) -> bool:
-        return self._enabled
-
-    def scale(self, outputs: Any) -> Any:
-        return outputs
-
-    def unscale_(self, optimizer) -> None:
-        """Nothing to undo when disabled."""
-
-    def step(self, optimizer, *args: Any, **kwargs: Any):
-        return optimizer.step(*args, **kwargs)
-
-    def update(self, new_scale: Any = None) -> None:
-        """Nothing to adjust when disabled."""
-
-    def get_scale(self) -> float:
-        return 1.0
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """A disabled scaler has no state."""
-
-
-class CudaGradScaler(GradScaler):
-    """``chainrule.cuda.amp.GradScaler``: without a GPU it warns and disables itself, as
-    CPU-only PyTorch's does."""
-
-    def __init__(self, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0,
-                 backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True) -> None:
-        from . import cuda
-        if enabled and not cuda.is_available():
-            warnings.warn("chainrule.cuda.amp.GradScaler is enabled, but CUDA is not available. "
-                          "Disabling.", UserWarning, stacklevel=2)
-            enabled = False
-        super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)

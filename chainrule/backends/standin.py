@@ -1,0 +1,534 @@
+"""A CPU stand-in for CuPy: the ``cuda`` device without a GPU, for tests.
+
+``chainrule.backends.standin.module`` is a namespace shaped like the ``cupy`` module
+(``ndarray``, array functions, ufuncs with ``reduce``/``accumulate``/``at``,
+``asnumpy``, ``random``, ``linalg``, ``get_default_memory_pool``, ``cuda.runtime``) and
+``standin.cupyx`` like ``cupyx`` (``scatter_add``, ``scipy.special``). Its arrays hold
+NumPy data on the host but behave as device arrays do, only stricter:
+
+* ``numpy.asarray(arr)`` raises (``__array__``), as CuPy's arrays do: every hidden
+  device-to-host copy fails on any machine;
+* ``bool(arr)``, ``float(arr)``, ``int(arr)``, ``operator.index(arr)`` raise
+  :class:`HostSyncError` (CuPy answers them with a silent device sync): host scalars come
+  from device data through ``.item()``, ``.tolist()`` or ``.get()`` only;
+* array functions and ufuncs refuse NumPy arrays among their operands, as CuPy's do.
+
+The CuPy backend is built on this module exactly as on ``cupy`` itself (see
+``cupy_backend.cupy_modules``), so what passes here is the code path a GPU takes. Turn it
+on with the environment variable ``CHAINRULE_CUDA_STANDIN=1`` or :func:`enable`:
+
+>>> from chainrule.backends import standin
+>>> standin.enable()
+>>> import chainrule as cr
+>>> x = cr.ones(3, device="cuda")
+>>> x.device, (x * 2).sum().item()
+(device(type='cuda', index=0), 6.0)
+>>> float(x._data.sum())       # the device array refuses; chainrule's code calls .item()
+Traceback (most recent call last):
+...
+chainrule.backends.standin.HostSyncError: float() of a cuda array reads device data on the host; use .item() ...
+>>> bool(x.sum() > 0)           # a tensor follows PyTorch: its bool() is an explicit .item()
+True
+>>> standin.disable()
+"""
+from __future__ import annotations
+
+import os
+import types
+import weakref
+
+import numpy as np
+
+ENV = "CHAINRULE_CUDA_STANDIN"
+
+IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
+            "construct a NumPy array explicitly.")  # CuPy's words
+
+
+class HostSyncError(RuntimeError):
+    """A host scalar pulled from device data (``bool(arr)``, ``float(arr)`` …)."""
+
+
+# ------------------------------------------------------------------ wrapping --
+def _wrap(value):
+    """Device arrays for NumPy results (scalars become 0-d arrays, as CuPy returns)."""
+    if isinstance(value, np.ndarray):
+        if not value.flags.writeable:  # NumPy's read-only views (diagonal): CuPy's are writable
+            try:
+                value.setflags(write=True)
+            except ValueError:  # (broadcast views stay read-only: a stricter stand-in)
+                pass
+        return ndarray(value)
+    if isinstance(value, np.generic):
+        return ndarray(np.asarray(value))
+    if isinstance(value, tuple):
+        return tuple(_wrap(v) for v in value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _unwrap(value, host_ok: bool = False, what: str = ""):
+    """The NumPy data of device arrays in ``value``; NumPy arrays refused unless ``host_ok``."""
+    if isinstance(value, ndarray):
+        return value._a
+    if isinstance(value, np.ndarray) and not host_ok:
+        raise TypeError(f"Unsupported type {type(value)}{' in ' + what if what else ''}: the "
+                        "cuda stand-in (as CuPy) takes device arrays, not NumPy arrays")
+    if isinstance(value, (tuple, list)):
+        return type(value)(_unwrap(v, host_ok, what) for v in value)
+    return value
+
+
+def _call(fn, args, kwargs, host_ok: bool = False, name: str = ""):
+    args = _unwrap(args, host_ok, name)
+    kwargs = {k: _unwrap(v, host_ok, name) for k, v in kwargs.items()}
+    return fn(*args, **kwargs)
+
+
+def _wrap_out(result, kwargs):
+    """Keep the caller's ``out=`` array as the result (CuPy returns that very object)."""
+    out = kwargs.get("out")
+    if isinstance(out, ndarray) and result is out._a:
+        return out
+    if isinstance(out, tuple) and isinstance(result, tuple):
+        return tuple(o if isinstance(o, ndarray) and r is o._a else _wrap(r)
+                     for o, r in zip(out, result))
+    return _wrap(result)
+
+
+# ------------------------------------------------------------------- memory --
+class MemoryHook:
+    """``cupy.cuda.memory_hook.MemoryHook``: ``malloc_postprocess`` after each allocation."""
+
+    name = "hook"
+
+    def __enter__(self):
+        _POOL.hooks.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _POOL.hooks.remove(self)
+
+    def malloc_postprocess(self, **kwargs) -> None:
+        pass
+
+
+class MemoryPool:
+    """Bytes of live device buffers (each base buffer counted once, freed with it)."""
+
+    def __init__(self) -> None:
+        self._used = 0
+        self._live: set = set()
+        self.hooks: list = []
+
+    def _track(self, array: np.ndarray) -> None:
+        owner = array
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        key = id(owner)
+        if key in self._live:
+            return
+        self._live.add(key)
+        self._used += owner.nbytes
+        weakref.finalize(owner, self._free, key, owner.nbytes)
+        for hook in self.hooks:
+            hook.malloc_postprocess(size=owner.nbytes)
+
+    def _free(self, key, nbytes) -> None:
+        self._live.discard(key)
+        self._used -= nbytes
+
+    def used_bytes(self) -> int:
+        return self._used
+
+    def total_bytes(self) -> int:
+        return self._used
+
+    def free_all_blocks(self) -> None:
+        pass
+
+
+_POOL = MemoryPool()
+
+
+# -------------------------------------------------------------------- array --
+def _binary(name):
+    ufunc = getattr(np, name)
+
+    def method(self, other):
+        if isinstance(other, np.ndarray):
+            return NotImplemented if ufunc is np.matmul else _refuse_host(other)
+        return _wrap(ufunc(self._a, _unwrap(other)))
+    return method
+
+
+def _reflected(name):
+    ufunc = getattr(np, name)
+
+    def method(self, other):
+        if isinstance(other, np.ndarray):
+            _refuse_host(other)
+        return _wrap(ufunc(_unwrap(other), self._a))
+    return method
+
+
+def _inplace(name):
+    ufunc = getattr(np, name)
+
+    def method(self, other):
+        ufunc(self._a, _unwrap(other), out=self._a)
+        return self
+    return method
+
+
+def _refuse_host(other):
+    raise TypeError(f"Unsupported type {type(other)}: an operator mixes a cuda (stand-in) "
+                    "array with a NumPy array")
+
+
+def _host_sync(what: str):
+    def method(self, *args):
+        import sys
+        caller = sys._getframe(1)  # named in the message: the line that pulled the scalar
+        where = f" (at {caller.f_code.co_filename}:{caller.f_lineno})" if caller else ""
+        raise HostSyncError(f"{what}() of a cuda array reads device data on the host; use "
+                            f".item(){where}")
+    return method
+
+
+class ndarray:  # noqa: N801 - CuPy's name
+    """A device array of the stand-in: NumPy data that refuses to leave implicitly."""
+
+    __slots__ = ("_a", "__weakref__")
+    __array_priority__ = 100  # NumPy defers binary operators to us
+    __hash__ = None
+
+    def __init__(self, array: np.ndarray) -> None:
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"stand-in ndarray wraps a numpy.ndarray, got {type(array).__name__}")
+        self._a = array
+        _POOL._track(array)
+
+    # what CuPy refuses, and what CuPy would answer with a hidden sync
+    def __array__(self, *args, **kwargs):
+        raise TypeError(IMPLICIT)
+
+    __bool__ = _host_sync("bool")
+    __float__ = _host_sync("float")
+    __int__ = _host_sync("int")
+    __index__ = _host_sync("operator.index")
+    __complex__ = _host_sync("complex")
+
+    # the explicit ways out
+    def get(self, stream=None, order="C", out=None, blocking=True) -> np.ndarray:
+        return np.array(self._a, order=order)
+
+    def item(self, *args):
+        return self._a.item(*args)
+
+    def tolist(self):
+        return self._a.tolist()
+
+    # NumPy's protocols: ufuncs and array functions on device arrays, as CuPy
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if any(isinstance(x, np.ndarray) for x in inputs):
+            return NotImplemented
+        result = _call(getattr(ufunc, method), inputs, kwargs, name=ufunc.__name__)
+        return _wrap_out(result, kwargs)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        mirror = getattr(module, func.__name__, None)
+        if mirror is None or not callable(mirror):
+            return NotImplemented
+        return mirror(*args, **kwargs)
+
+    # metadata
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+    itemsize = property(lambda self: self._a.itemsize)
+    nbytes = property(lambda self: self._a.nbytes)
+    strides = property(lambda self: self._a.strides)
+    flags = property(lambda self: _Flags(self._a.flags))
+    T = property(lambda self: ndarray(self._a.T))
+    mT = property(lambda self: ndarray(self._a.mT))
+    real = property(lambda self: ndarray(self._a.real))
+    imag = property(lambda self: ndarray(self._a.imag))
+    base = property(lambda self: None if self._a.base is None else _wrap(self._a.base)
+                    if isinstance(self._a.base, np.ndarray) else None)
+    device = property(lambda self: _DEVICE)
+
+    def __len__(self) -> int:
+        return len(self._a)
+
+    def __iter__(self):
+        return (_wrap(row) for row in self._a)
+
+    def __repr__(self) -> str:
+        return repr(self._a).replace("array(", "array(", 1)
+
+    def __str__(self) -> str:
+        return str(self._a)
+
+    def __getitem__(self, key):
+        return _wrap(self._a[_unwrap(key, host_ok=True)])
+
+    def __setitem__(self, key, value) -> None:
+        self._a[_unwrap(key, host_ok=True)] = _unwrap(value, host_ok=True)
+
+    def __getattr__(self, name):
+        # the rest of the method surface (astype, reshape, sum …), on device arrays; no
+        # dunder (NumPy would read __array_interface__/__array_struct__: a host view)
+        if name.startswith("__") or name in _HOST_METHODS or name == "_a":
+            raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r}")
+        value = getattr(self._a, name)
+        if isinstance(value, np.ndarray):
+            return ndarray(value)
+        if not callable(value):
+            return value
+
+        def method(*args, **kwargs):
+            return _wrap_out(_call(value, args, kwargs, name=f"ndarray.{name}"), kwargs)
+        return method
+
+    def __reduce__(self):
+        return ndarray, (self._a,)
+
+    def __copy__(self):
+        return ndarray(self._a.copy())
+
+    def __deepcopy__(self, memo):
+        return ndarray(self._a.copy())
+
+    def __neg__(self):
+        return _wrap(-self._a)
+
+    def __pos__(self):
+        return _wrap(+self._a)
+
+    def __abs__(self):
+        return _wrap(abs(self._a))
+
+    def __invert__(self):
+        return _wrap(~self._a)
+
+
+class _Flags:
+    """CuPy's ``ndarray.flags``: contiguity and ownership, no ``writeable`` (device memory
+    has no read-only arrays)."""
+
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, flags) -> None:
+        self.c_contiguous, self.f_contiguous = flags.c_contiguous, flags.f_contiguous
+        self.owndata = flags.owndata
+
+
+_OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+              "floordiv": "floor_divide", "mod": "remainder", "pow": "power", "matmul": "matmul",
+              "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+              "lshift": "left_shift", "rshift": "right_shift"}
+for _op, _ufunc in _OPERATORS.items():
+    setattr(ndarray, f"__{_op}__", _binary(_ufunc))
+    setattr(ndarray, f"__r{_op}__", _reflected(_ufunc))
+    setattr(ndarray, f"__i{_op}__", _inplace(_ufunc))
+for _op, _ufunc in {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+                    "eq": "equal", "ne": "not_equal"}.items():
+    setattr(ndarray, f"__{_op}__", _binary(_ufunc))
+ndarray.__divmod__ = lambda self, other: _wrap(np.divmod(self._a, _unwrap(other)))
+
+# NumPy methods that hand host objects out (CuPy's arrays lack them)
+_HOST_METHODS = frozenset({"tobytes", "tofile", "dump", "dumps", "ctypes", "data", "byteswap", "setflags", "getfield", "setfield"})
+
+
+# --------------------------------------------------------------- namespaces --
+class _Ufunc:
+    """A ufunc of the stand-in: call, ``reduce``, ``accumulate``, ``outer``, ``at``."""
+
+    def __init__(self, ufunc) -> None:
+        self._u = ufunc
+        self.__name__ = ufunc.__name__
+        self.nin, self.nout, self.nargs = ufunc.nin, ufunc.nout, ufunc.nargs
+        self.identity = ufunc.identity
+
+    def __call__(self, *args, **kwargs):
+        return _wrap_out(_call(self._u, args, kwargs, name=self.__name__), kwargs)
+
+    def _method(self, name):
+        def method(*args, **kwargs):
+            fn = getattr(self._u, name)
+            return _wrap_out(_call(fn, args, kwargs, name=f"{self.__name__}.{name}"), kwargs)
+        return method
+
+    def __getattr__(self, name):
+        if name in ("reduce", "accumulate", "outer", "at", "reduceat"):
+            return self._method(name)
+        return getattr(self._u, name)
+
+    def __repr__(self) -> str:
+        return f"<stand-in ufunc {self.__name__!r}>"
+
+
+def _function(fn, name: str, host_ok: bool = False):
+    def function(*args, **kwargs):
+        return _wrap_out(_call(fn, args, kwargs, host_ok, name), kwargs)
+    function.__name__ = name
+    function.__doc__ = getattr(fn, "__doc__", None)
+    return function
+
+
+# functions that take host data (a NumPy array becomes a device array: a host-to-device copy)
+_FROM_HOST = frozenset({"asarray", "array", "asanyarray"})
+# NumPy names CuPy does not have (kept out so that code using them fails here as on a GPU)
+_NOT_IN_CUPY = frozenset({"add_docstring", "busday_count", "datetime_as_string", "nditer",
+                          "frompyfunc", "vectorize", "piecewise", "fromfile", "fromstring",
+                          "genfromtxt", "loadtxt", "savetxt", "memmap", "recarray", "chararray",
+                          "matrix", "asmatrix", "bmat", "ma", "char", "rec", "ctypeslib", "testing",
+                          "polynomial", "f2py", "typing", "dtypes", "strings",
+                          "errstate", "seterr", "geterr", "seterrcall"})
+
+
+class _Namespace(types.ModuleType):
+    """A module whose attributes are NumPy's (or a NumPy submodule's), acting on device arrays."""
+
+    def __init__(self, name: str, source) -> None:
+        super().__init__(name)
+        self._source = source
+
+    def __getattr__(self, attr):
+        if attr.startswith("__") or attr in _NOT_IN_CUPY:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
+        value = getattr(self._source, attr)
+        if isinstance(value, np.ufunc):
+            value = _Ufunc(value)
+        elif isinstance(value, (type, np.dtype)) or not callable(value):
+            pass  # dtypes (cupy.float32 is numpy.float32), constants (pi, inf, newaxis)
+        else:
+            value = _function(value, attr, host_ok=attr in _FROM_HOST)
+        setattr(self, attr, value)
+        return value
+
+
+class _Device:
+    """``cupy.cuda.Device``: the stand-in has one, device 0."""
+
+    def __init__(self, index: int = 0) -> None:
+        self.id = int(index)
+
+    def use(self) -> None:
+        if self.id != 0:
+            raise RuntimeError(f"cudaErrorInvalidDevice: invalid device ordinal {self.id}")
+
+    def synchronize(self) -> None:
+        pass
+
+    def __enter__(self):
+        self.use()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+_DEVICE = _Device(0)
+
+
+def _runtime() -> types.SimpleNamespace:
+    props = {"name": b"chainrule CPU stand-in", "totalGlobalMem": 8 * 2 ** 30, "major": 0,
+             "minor": 0, "multiProcessorCount": 1}
+    return types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0,
+                                 deviceSynchronize=lambda: None,
+                                 getDeviceProperties=lambda i: dict(props))
+
+
+def _asnumpy(a, stream=None, order="C", out=None, blocking=True) -> np.ndarray:
+    """``cupy.asnumpy``: the explicit device-to-host copy."""
+    if isinstance(a, ndarray):
+        return a.get(order=order)
+    return np.asarray(a, order=order)
+
+
+def _scatter_add(a, slices, value) -> None:
+    """``cupyx.scatter_add``: ``a[slices] += value`` with repeats accumulated."""
+    np.add.at(_unwrap(a), _unwrap(slices, host_ok=True), _unwrap(value))
+
+
+def _repeat(a, repeats, axis=None):
+    """``cupy.repeat``: ``repeats`` is an int or a list (CuPy refuses arrays)."""
+    if isinstance(repeats, (ndarray, np.ndarray)):
+        raise ValueError("cupy.repeat: repeats must be an int or a list of ints, got an array "
+                         "(the stand-in follows CuPy)")
+    return ndarray(np.repeat(_unwrap(a), repeats, axis))
+
+
+def _as_strided(x, shape=None, strides=None):
+    """``cupy.lib.stride_tricks.as_strided``: CuPy's signature (no ``writeable``)."""
+    return ndarray(np.lib.stride_tricks.as_strided(_unwrap(x), shape, strides))
+
+
+def _special() -> types.ModuleType:
+    special = types.ModuleType("cupyx.scipy.special")
+    try:
+        import scipy.special as host_special
+    except ImportError:
+        return special
+    for name in ("erf", "erfc", "erfinv", "expit", "logit", "gammaln", "digamma", "polygamma",
+                 "i0", "i0e", "i1", "i1e", "ndtr", "ndtri", "log_ndtr", "xlogy", "xlog1py",
+                 "zeta", "gammainc", "gammaincc", "entr", "sinc", "erfcx", "log_expit"):
+        if hasattr(host_special, name):
+            fn = getattr(host_special, name)
+            setattr(special, name, _Ufunc(fn) if isinstance(fn, np.ufunc) else _function(fn, name))
+    return special
+
+
+def _build():
+    cupy = _Namespace("cupy", np)
+    cupy.ndarray = ndarray
+    cupy.asnumpy = _asnumpy
+    cupy.repeat = _repeat
+    cupy.linalg = _Namespace("cupy.linalg", np.linalg)
+    cupy.fft = _Namespace("cupy.fft", np.fft)
+    cupy.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
+        as_strided=_as_strided, sliding_window_view=_function(
+            np.lib.stride_tricks.sliding_window_view, "sliding_window_view")))
+    cupy.random = _Namespace("cupy.random", np.random)
+    cupy.get_default_memory_pool = lambda: _POOL
+    cupy.get_default_pinned_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
+    cupy.cuda = types.SimpleNamespace(
+        runtime=_runtime(), Device=_Device,
+        memory_hook=types.SimpleNamespace(MemoryHook=MemoryHook),
+        get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None))
+    cupy.fuse = lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f))
+    cupy.is_standin = True
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scatter_add = _scatter_add
+    cupyx.scipy = types.SimpleNamespace(special=_special())
+    return cupy, cupyx
+
+
+module, cupyx = _build()
+
+_ENABLED = [os.environ.get(ENV, "") not in ("", "0")]
+
+
+def enabled() -> bool:
+    """Whether the ``cuda`` device is this stand-in (rather than CuPy)."""
+    return _ENABLED[0]
+
+
+def enable() -> None:
+    """Make ``device="cuda"`` use the stand-in (in this process, until :func:`disable`)."""
+    _ENABLED[0] = True
+    _reset_backend()
+
+
+def disable() -> None:
+    _ENABLED[0] = False
+    _reset_backend()
+
+
+def _reset_backend() -> None:
+    from . import cupy_backend
+    cupy_backend.reset()

@@ -1,0 +1,155 @@
+"""The watchdog process: names a rank that died without a word, then ends its host's ranks.
+
+A rank killed by a signal (``kill -9``, the OOM killer) cannot say anything, and the
+launcher kills the other ranks at once (MPICH's mpiexec sends SIGTERM then SIGKILL, back
+to back), so no thread inside a rank lives long enough to report it. This small process
+is outside the launcher's kill list: one per host, started by the host's lowest rank in
+``init_process_group``, it holds a pidfd for each rank of its host (the kernel wakes it the
+moment one exits; no polling) and a datagram socket on which ranks announce a clean end
+(``B``: ``destroy_process_group`` or interpreter exit), a re-start (``H``) or an abort on
+purpose (``A``: the exception hook, which names the rank itself). A rank that vanishes
+while no rank has announced an end is named on stderr, and the host's other ranks are
+killed so that every launcher notices. Once any rank has ended (cleanly or by the hook),
+later deaths may be the launcher's clean-up and are not named.
+
+Run as a script with the standard library only (``python -I -S _watchdog.py SPEC``: it
+imports neither chainrule nor NumPy, so it starts in milliseconds). SPEC is JSON:
+``{"fd": listening socket fd, "size": world size, "host": hostname, "single_host": bool,
+"ranks": [[rank, pid], ...]}``. It writes ``ready`` to stdout once every pidfd is open.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+POLL_S = 0.5  # fallback without pidfds (not Linux ≥ 5.3): how often pids are checked
+
+
+class Watch:
+    """The ranks of this host still running, their pidfds, and what the ranks announced."""
+
+    def __init__(self, ranks: list[tuple[int, int]]) -> None:
+        self.pid = dict(ranks)
+        # ranks that announced a clean end (and no re-start since): once one has, the job is
+        # ending, and the launcher may end the rest (MPICH does for a non-zero exit code);
+        # such deaths are no news
+        self.ended: set[int] = set()
+        self.fd: dict[int, int] = {}
+        self.quiet = False  # the job is ending on purpose: say nothing more
+        for r, pid in ranks:
+            try:
+                self.fd[r] = os.pidfd_open(pid)
+            except ProcessLookupError:
+                self.fd[r] = -1  # already gone: judged at the first look
+            except (AttributeError, OSError):
+                break  # no pidfds here: poll the pids instead
+        else:
+            return
+        for fd in self.fd.values():
+            if fd >= 0:
+                os.close(fd)
+        self.fd = {}
+
+    def gone(self, ready_fds: set[int]) -> list[int]:
+        """The watched ranks that have exited (pidfd readable, or pid no longer there)."""
+        if self.fd:
+            return sorted(r for r in self.pid if self.fd[r] < 0 or self.fd[r] in ready_fds)
+        dead = []
+        for r, pid in self.pid.items():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                dead.append(r)
+            except PermissionError:
+                pass
+        return dead
+
+    def hear(self, sock: socket.socket) -> None:
+        """Apply every announcement waiting on the socket (sent before the sender's exit,
+        so it is queued before the sender's pidfd turns readable)."""
+        while True:
+            try:
+                data = sock.recv(64)
+            except (BlockingIOError, InterruptedError):
+                return
+            kind, _, rank = data.decode("ascii", "replace").partition(" ")
+            r = int(rank) if rank.strip().isdigit() else -1
+            if kind == "A":
+                self.quiet = True
+            elif kind == "B":
+                self.ended.add(r)
+            elif kind == "H":
+                self.ended.discard(r)
+
+    def forget(self, r: int) -> None:
+        if self.fd.get(r, -1) >= 0:
+            os.close(self.fd[r])
+        self.fd.pop(r, None)
+        del self.pid[r]
+
+    def kill_the_rest(self) -> None:
+        for r, pid in self.pid.items():
+            try:
+                if self.fd.get(r, -1) >= 0:
+                    signal.pidfd_send_signal(self.fd[r], signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def report(spec: dict, watch: Watch, ranks: list[int]) -> None:
+    for r in ranks:
+        sys.stderr.write(f"chainrule.distributed: rank {r} of {spec['size']} (pid "
+                         f"{watch.pid[r]} on {spec['host']}) died without a word (killed?); "
+                         "aborting all ranks\n")
+    sys.stderr.flush()
+
+
+def run(spec: dict) -> int:
+    sock = socket.socket(fileno=spec["fd"])
+    sock.setblocking(False)
+    watch = Watch([(int(r), int(p)) for r, p in spec["ranks"]])
+
+    def hush(signum, frame):  # an interrupt sent to its session: the job ends on purpose
+        watch.quiet = True
+    signal.signal(signal.SIGINT, hush)  # (SIGTERM keeps its default: it ends the watchdog)
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    for fd in watch.fd.values():
+        if fd >= 0:
+            poller.register(fd, select.POLLIN)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdout.close()
+    while watch.pid:
+        try:
+            wait = 0 if -1 in watch.fd.values() else None if watch.fd else POLL_S * 1000
+            events = poller.poll(wait)
+        except InterruptedError:
+            events = []
+        watch.hear(sock)
+        dead = watch.gone({fd for fd, _ in events})
+        silent = [] if watch.quiet or watch.ended else dead
+        still_running = len(watch.pid) - len(dead)
+        # ranks spread over hosts: when every rank of this host goes at once, it may be the
+        # launcher ending the job for a rank that died elsewhere; that host names it
+        named = silent and (spec["single_host"] or still_running > 0)
+        if named:
+            report(spec, watch, silent)
+        for r in dead:
+            if watch.fd.get(r, -1) >= 0:
+                poller.unregister(watch.fd[r])
+            watch.forget(r)
+        if named:
+            watch.kill_the_rest()
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(json.loads(sys.argv[1])))
