@@ -310,3 +310,20 @@ def test_saved_tensors_hooks_bad_unpack_is_named():
         y = (x + 1).exp()
     with pytest.raises(cr.errors.BackwardError, match="unpack hook returned a tensor of shape"):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("reentrant", MODES)
+def test_autocast_state_is_replayed(reentrant):
+    # backward runs outside autocast: the recomputation must still run the matmuls in
+    # bfloat16, or the gradients differ from the plain autocast run
+    ours, _, x = _pair()
+    grads = []
+    for use_checkpoint in (False, True):
+        xi = cr.tensor(x, requires_grad=True)
+        with cr.autocast("cpu", dtype=cr.bfloat16):
+            y = checkpoint(ours, xi, use_reentrant=reentrant) if use_checkpoint else ours(xi)
+        assert y.dtype is cr.bfloat16
+        y.float().pow(2).sum().backward()
+        grads.append([xi.grad.numpy()] + [g.numpy() for g in _grads(list(ours.parameters()))])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
