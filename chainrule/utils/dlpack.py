@@ -82,6 +82,12 @@ def export(array, stream=-1, max_version=None, dl_device=None, copy=None):
         raise AssertionError("stream should be None on cpu.")  # (PyTorch's check and type)
     if type(array) is np.ndarray:
         stream = None  # NumPy only takes None; PyTorch reads -1 as None off CUDA
+    if any(st < 0 for st in array.strides):
+        # (only a tensor from a reversed NumPy view has them; PyTorch's importer aborts the
+        # process on one, so refuse as torch.from_numpy does)
+        raise BufferError(f"__dlpack__: cannot export a tensor of shape {tuple(array.shape)} "
+                          f"with negative strides {tuple(array.strides)} (PyTorch does not "
+                          f"support them); export .contiguous() or .clone() instead")
     bf16 = array.dtype.name == "bfloat16"
     if bf16:
         array = array.view(np.uint16)

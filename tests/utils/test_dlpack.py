@@ -212,3 +212,12 @@ def test_imported_tensor_takes_part_in_autograd():
     w = cr.from_dlpack(torch.tensor([1.0, 2.0])).requires_grad_()
     (w * w).sum().backward()
     assert w.grad.tolist() == [2.0, 4.0]
+
+
+def test_negative_strides_are_refused_not_passed_on():
+    # PyTorch's importer aborts the process on negative strides (and torch.from_numpy
+    # refuses them): a tensor made from a reversed NumPy view is refused with its shape
+    t = cr.from_numpy(np.arange(5.0)[::-1])
+    with pytest.raises(BufferError, match=r"negative strides.*\.contiguous\(\)"):
+        torch.from_dlpack(t)
+    assert torch.from_dlpack(t.contiguous()).tolist() == [4.0, 3.0, 2.0, 1.0, 0.0]
