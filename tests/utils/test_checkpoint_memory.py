@@ -4,7 +4,6 @@ its buffers to it), not by timing."""
 import gc
 import tracemalloc
 
-import numpy as np
 import pytest
 
 import chainrule as cr
