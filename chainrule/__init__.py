@@ -55,3 +55,4 @@ from .amp.policy import install as _install_autocast_policy  # noqa: E402
 _install_autocast_policy()  # (PyTorch's autocast op lists: after every function is in place)
 del _install_autocast_policy
 from . import cpu  # noqa: E402,F401  (torch.cpu: is_available, cpu.amp's deprecated spellings)
+from .utils.dlpack import from_dlpack  # noqa: E402,F401  (torch.from_dlpack)

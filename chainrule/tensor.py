@@ -325,6 +325,18 @@ class Tensor:
         array = backend_of(self._data).to_host(self._data)
         return array if dtype is None else array.astype(dtype)
 
+    def __dlpack__(self, *, stream=-1, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor's memory, for ``np.from_dlpack``,
+        ``torch.from_dlpack`` … (a tensor that requires grad is refused, as in PyTorch)."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        from .utils.dlpack import export
+        return export(self._data, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple:
+        """``(DLPack device type, index)``: ``(1, 0)`` on the CPU."""
+        return self._data.__dlpack_device__()
+
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:

@@ -84,6 +84,11 @@ def observe_backward(fn) -> RemovableHandle:
     return RemovableHandle(_BACKWARD_OBSERVERS, fn)
 
 
+# False while autograd.grad() or backward(inputs=...) walks the graph: a reentrant
+# checkpoint cannot recompute there (PyTorch's torch.autograd._is_checkpoint_valid)
+CHECKPOINT_VALID = [True]
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves.
 
@@ -120,11 +125,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         if not inputs:
             raise op_error(BackwardError, "backward", "inputs= was given but is empty")
         targets = {_target_node(t, "backward"): t for t in inputs}
-    if targets is None and not create_graph and not GRAD.anomaly:
-        _backward_plain([(t, g._data, g._grad_owned) for t, g in zip(tensors, grad_tensors)],
-                        retain_graph)
-    else:
-        run_backward(tensors, grad_tensors, retain_graph, create_graph, targets, capture=None)
+    prev_valid, CHECKPOINT_VALID[0] = CHECKPOINT_VALID[0], targets is None
+    try:
+        if targets is None and not create_graph and not GRAD.anomaly:
+            _backward_plain([(t, g._data, g._grad_owned) for t, g in zip(tensors, grad_tensors)],
+                            retain_graph)
+        else:
+            run_backward(tensors, grad_tensors, retain_graph, create_graph, targets, capture=None)
+    finally:
+        CHECKPOINT_VALID[0] = prev_valid
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -145,7 +154,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, t in enumerate(inputs):
         targets.setdefault(_target_node(t, "grad"), []).append(i)
     captured: dict = {}
-    run_backward(outputs, grad_outputs, retain_graph, create_graph, targets, capture=captured)
+    prev_valid, CHECKPOINT_VALID[0] = CHECKPOINT_VALID[0], False
+    try:
+        run_backward(outputs, grad_outputs, retain_graph, create_graph, targets, capture=captured)
+    finally:
+        CHECKPOINT_VALID[0] = prev_valid
     result = []
     for i, t in enumerate(inputs):
         g = captured.get(i)

@@ -71,7 +71,7 @@ class SavedTensor:
     that later rebinds the tensor does not change what this node sees.
     """
 
-    __slots__ = ("data", "grad_fn", "leaf", "counter", "version", "requires_grad")
+    __slots__ = ("data", "grad_fn", "leaf", "counter", "version", "requires_grad", "packed")
 
     def __init__(self, tensor, is_output: bool = False) -> None:
         self.counter = tensor._vc
@@ -87,6 +87,8 @@ class SavedTensor:
         # the op's output is saved before apply() marks it: it requires grad (that is
         # why the node exists), and higher-order gradients must flow through it
         self.requires_grad = True if is_output else tensor._requires_grad
+        if SAVE_HOOKS:
+            _pack(self, tensor)
 
     def unpack(self, owner: "Node", with_graph: bool):
         if self.counter.value != self.version:
@@ -107,12 +109,109 @@ class SavedTensor:
 
     def _modified_error(self, owner: "Node") -> Exception:
         from ..errors import BackwardError
-        shape = tuple(self.leaf.shape) if self.leaf is not None else tuple(self.data.shape)
+        if isinstance(self, _HookedSavedTensor):  # (its data would run the unpack hook)
+            shape = self.packed[2]
+        else:
+            shape = tuple(self.leaf.shape) if self.leaf is not None else tuple(self.data.shape)
         return BackwardError(
             f"{owner.op.name} backward: a tensor it saved (shape {shape}) was modified by an "
             f"in-place operation after it was saved: it is at version {self.counter.value}, "
             f"expected version {self.version}. Use an out-of-place op (x = x + y instead of "
             f"x += y) or clone() the tensor before changing it.")
+
+
+# (pack, unpack) pairs pushed by saved_tensors_hooks; the innermost one applies
+SAVE_HOOKS: list = []
+
+
+class saved_tensors_hooks:  # noqa: N801 - PyTorch's name
+    """Within this context, every tensor an op saves for backward goes through
+    ``pack_hook(tensor)`` at once and through ``unpack_hook(packed)`` when backward needs
+    it (``unpack_hook`` must return a tensor equal to the one saved), as PyTorch's
+    ``torch.autograd.graph.saved_tensors_hooks``.
+
+    Unlike PyTorch, a saved leaf that requires grad (a parameter, an input made with
+    ``requires_grad``) stays referenced as it is: its pack hook runs, its unpack hook does
+    not.
+
+    >>> import chainrule as cr
+    >>> seen = []
+    >>> def pack(t):
+    ...     seen.append(tuple(t.shape))
+    ...     return t.detach().clone()
+    >>> x = cr.ones(2, requires_grad=True)
+    >>> with cr.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    ...     y = (x + 1).exp()
+    >>> y.sum().backward(); seen
+    [(2,)]
+    >>> x.grad
+    tensor([7.3891, 7.3891])
+    """
+
+    def __init__(self, pack_hook, unpack_hook) -> None:
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self) -> "saved_tensors_hooks":
+        SAVE_HOOKS.append((self.pack_hook, self.unpack_hook))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        SAVE_HOOKS.pop()
+
+
+def _pack(saved: SavedTensor, tensor) -> None:
+    """Route ``saved`` through the innermost hooks: a non-leaf keeps only what the pack
+    hook returned, and reads its array back through the unpack hook."""
+    hooks = SAVE_HOOKS[-1]
+    if hooks is None:
+        return
+    pack, unpack = hooks
+    SAVE_HOOKS.append(None)  # ops run inside a hook save nothing through it (no recursion)
+    try:
+        packed = pack(tensor)
+    finally:
+        SAVE_HOOKS.pop()
+    if saved.leaf is None or not tensor._requires_grad:  # (a leaf with grad stays itself)
+        saved.packed = (packed, unpack, tuple(tensor._data.shape), tensor._data.dtype)
+        saved.leaf = saved.data = None
+        saved.__class__ = _HookedSavedTensor
+
+
+class _HookedSavedTensor(SavedTensor):
+    """A SavedTensor whose array comes back through an unpack hook (same layout: the
+    class of a SavedTensor is switched to this one by :func:`_pack`)."""
+
+    __slots__ = ()
+
+    @property
+    def data(self):
+        from ..errors import BackwardError
+        packed, unpack, shape, dtype = self.packed
+        t = unpack(packed)
+        if not isinstance(t, _tensor_class()):
+            raise BackwardError(f"saved_tensors_hooks: the unpack hook must return a Tensor, "
+                                f"got {type(t).__name__}")
+        data = t._data
+        if tuple(data.shape) != shape or data.dtype != dtype:
+            raise BackwardError(f"saved_tensors_hooks: the unpack hook returned a tensor of shape "
+                                f"{tuple(data.shape)} and dtype {data.dtype}, but the saved one "
+                                f"had shape {shape} and dtype {dtype}")
+        return data
+
+    @data.setter
+    def data(self, value) -> None:
+        _SLOT_DATA.__set__(self, value)
+
+    def unpack(self, owner: "Node", with_graph: bool):
+        if not self.requires_grad and self.grad_fn is None:  # a constant (a dropout mask …)
+            if self.counter.value != self.version:
+                raise self._modified_error(owner)
+            return _tensor_class()._make(self.data)
+        return SavedTensor.unpack(self, owner, with_graph)
+
+
+_SLOT_DATA = SavedTensor.data  # the slot itself (the subclass's property hides it)
 
 
 def _reads_for(op, needs_grad: tuple, n_inputs: int) -> tuple:
