@@ -7,7 +7,7 @@ The backend is derived from the arrays themselves, never from a global switch.
 """
 from __future__ import annotations
 
-from . import host_memory  # noqa: F401  (keeps freed host memory for reuse; see there)
+from . import host_memory  # noqa: F401  (opt-in: keeps freed host memory for reuse; see there)
 from .base import Backend, Device, device_of_array
 from .numpy_backend import NUMPY
 

@@ -8,13 +8,15 @@ time. Raising the mmap threshold to glibc's maximum and the trim threshold to
 ``TRIM_BYTES`` keeps up to that much freed memory in the process, where the next
 step reuses it (PyTorch's caching allocators make the same trade on the GPU).
 
-It is a process-wide setting, so it stays out of the way of anyone who chose
-otherwise: nothing is changed when glibc is not the C library, when any of glibc's
-``MALLOC_*_`` tunables is set in the environment, or when ``CHAINRULE_HOST_MALLOC``
-is ``system``.
+It is a process-wide setting, so importing chainrule never applies it: :func:`tune` is
+an explicit opt-in, called by :func:`chainrule.train.fit` and ``chainrule train``, by
+the benchmarks, and at import when ``CHAINRULE_HOST_MALLOC=tuned`` is set (for programs
+run with ``import chainrule as torch``). Even then nothing is changed when glibc is not
+the C library, when any of glibc's ``MALLOC_*_`` tunables is set in the environment, or
+when ``CHAINRULE_HOST_MALLOC`` is ``system``.
 
 >>> from chainrule.backends import host_memory
->>> host_memory.TUNED in (True, False)
+>>> host_memory.tune() in (True, False)
 True
 """
 from __future__ import annotations
@@ -33,7 +35,8 @@ _GLIBC_TUNABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_T
 
 
 def tune() -> bool:
-    """Apply the settings above when it is safe to; True when they were applied."""
+    """Apply the settings above when it is safe to; True when they were applied.
+    Calling it again is harmless."""
     if os.environ.get("CHAINRULE_HOST_MALLOC", "").lower() == "system":
         return False
     if any(name in os.environ for name in _GLIBC_TUNABLES):
@@ -46,7 +49,11 @@ def tune() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
+    global TUNED
+    TUNED = bool(mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_BYTES))
+    return TUNED
 
 
-TUNED = tune()
+TUNED = False  # whether tune() has applied the settings in this process
+if os.environ.get("CHAINRULE_HOST_MALLOC", "").lower() == "tuned":
+    tune()

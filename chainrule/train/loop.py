@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ..backends import host_memory
 from ..autograd.grad_mode import no_grad
 from ..random import default_generator
 from ..tensor import Tensor
@@ -201,6 +202,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
     >>> h.last["accuracy"] > 0.9
     True
     """
+    host_memory.tune()  # a training loop reuses its freed arrays every step (see there)
     callbacks = list(callbacks or [])
     mixed = Precision(precision)
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler, loss_fn=loss_fn,
