@@ -6,11 +6,16 @@ them have, in depth-first order so gradients are freed early. Each node's
 gradient is dropped as soon as it has been passed on, and (unless
 ``retain_graph``) its saved tensors are released right after its rules run.
 
-That is ``run_backward``: it passes Tensors and runs the Tensor rules (any order
-of derivative, ``grad``, ``inputs=``, anomaly mode). The plain ``backward()`` of a
-loss goes through ``_backward_plain`` instead, which skips the counting pass (it
-runs nodes newest first), keeps gradients as raw arrays and runs the ops' array
-twins (``defvjp_raw``) where they have them.
+Each op has one rule per input, written against a namespace ``m`` (see
+rule_namespace.py): a first-order backward runs it on arrays (``m`` the backend), a
+``create_graph`` backward or anomaly mode on Tensors (``m`` = ``TENSORS``), so the same
+rule records a graph for higher orders. Rules written on Tensors only (``defvjp``, and
+custom Functions) get Tensors in both.
+
+That is ``run_backward``: it passes Tensors (any order of derivative, ``grad``,
+``inputs=``, anomaly mode). The plain ``backward()`` of a loss goes through
+``_backward_plain`` instead, which skips the counting pass (it runs nodes newest
+first) and keeps gradients as raw arrays.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from .grad_mode import GRAD
 from .graph import HOOKED_LEAVES, AccumulateGrad, Node, RemovableHandle, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
+from .rule_namespace import TENSORS
 
 _NDARRAY = NUMPY.ndarray
 BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
@@ -28,7 +34,7 @@ _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss 
 
 
 class IndexedGrad:
-    """What an array twin of a read (slice, getitem) may return instead of a padded array:
+    """What the backward op of a read (slice, getitem) gives on arrays instead of a padded array:
     ``zeros(shape)`` with ``values`` at ``index`` (summed where ``accumulate`` and an index
     repeats). The engine adds it into the input's gradient buffer in place, so T slices
     of one tensor cost T slice-sized writes, not T full-sized zero arrays and sums."""
@@ -362,7 +368,7 @@ def _backward_plain(roots, retain_graph: bool) -> None:
                     _store_grad(keeper, _wrap(ga), False)
             if node.freed:
                 _check_not_freed(node)
-            if node.op.raw_vjps is not None:
+            if node.op.array_rules:
                 grads_out = _raw_grads(node, ga, None, dense_reads=False)
             else:
                 g = _wrap(ga)
@@ -524,7 +530,7 @@ def _capture(capture: dict, positions, g, create_graph: bool) -> None:
 def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bool, needed) -> None:
     """Apply ``node``'s VJP rules to its gradient and pass the results on (as Tensors)."""
     _check_not_freed(node)
-    if node.op.raw_vjps is not None and not create_graph and not GRAD.anomaly:
+    if node.op.array_rules and not create_graph and not GRAD.anomaly:
         ga = g._data
         for parent, gi in _raw_grads(node, ga, needed):
             t = _wrap(gi)
@@ -571,20 +577,23 @@ def _tensor_grads(node: Node, g, create_graph: bool, needed) -> list:
     """``[(parent, gradient Tensor)]`` from the node's Tensor rules (any order of derivative)."""
     op = node.op
     inputs, ans = _saved_inputs(node, SavedTensor.unpack, create_graph)
+    rules = op.vjps
+    if op.joint is not None:
+        rules = _joint_results(op, node, needed, TENSORS, g, ans, inputs, node.params)
     out = []
     for i, parent in enumerate(node.next_nodes):
         if parent is None or (needed is not None and parent not in needed):
             continue
         if GRAD.anomaly:
             try:
-                gi = op.vjps[i](g, ans, *inputs, **node.params)
+                gi = rules[i](TENSORS, g, ans, *inputs, **node.params)
             except Exception as e:
                 from .anomaly import forward_trace_note
                 raise BackwardError(f"anomaly: {node.name()} failed computing the gradient of "
                                     f"input {i}: {type(e).__name__}: {e}"
                                     f"{forward_trace_note(node)}") from e
         else:
-            gi = op.vjps[i](g, ans, *inputs, **node.params)
+            gi = rules[i](TENSORS, g, ans, *inputs, **node.params)
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
@@ -629,9 +638,9 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     if BF16_WIDEN is not None:  # bfloat16 rules compute in float32 (see chainrule._mldtypes)
         ga, inputs, ans = BF16_WIDEN(ga, inputs, ans)
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
-    rules = op.raw_vjps
+    rules = op.vjps
     params = node.params
-    if op.raw_joint is not None:  # every needed gradient from one call that shares its work
+    if op.joint is not None:  # every needed gradient from one call that shares its work
         rules = _joint_results(op, node, needed, xp, ga, ans, inputs, params)
     out = []
     i = -1
@@ -659,11 +668,11 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
 
 
 def _joint_results(op, node, needed, xp, ga, ans, inputs, params) -> list:
-    """``op.raw_joint``'s results as rules that return them, for _raw_grads' loop (kept out
+    """``op.joint``'s results as rules that return them, for _raw_grads' loop (kept out
     of that function: a comprehension there would make ``needed`` a cell variable, slower
     on every node)."""
     needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
-    joint = op.raw_joint(xp, ga, ans, *inputs, needs=needs, **params)
+    joint = op.joint(xp, ga, ans, *inputs, needs=needs, **params)
     return [lambda *_, result=result, **__: result for result in joint]
 
 
