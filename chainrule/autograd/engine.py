@@ -265,23 +265,30 @@ def _needed(deps: dict, targets: dict) -> set:
 
 
 class _Walk:
-    """The state of one backward walk, for the helpers off its hot loop."""
+    """The state of one backward walk, for the helpers off its hot loop. The class values
+    are the defaults (a first-order walk to every leaf); the walk sets only what differs, as
+    making this object is part of every ``backward()``'s fixed cost."""
 
-    __slots__ = ("arrays", "create_graph", "targets", "capture", "counts", "pending", "owned",
-                 "heap", "waiting")
+    arrays = True  # gradients are arrays (first order), else Tensors
+    create_graph = False
+    targets = None
+    capture = None
+    # expected gradients per node, counted only where a leaf must wait for all of its
+    # gradients (hooks, targets, Tensors): None, every leaf takes each as it arrives
+    counts = None
+    waiting = None  # with counts: the leaves waiting for the sum of their gradients
+    # set on every walk: pending (node → the sum of its gradients so far), owned (nodes
+    # whose pending array is a fresh buffer of this walk), heap ((seq, node) of the nodes
+    # with a gradient: newest first)
 
-    def __init__(self, arrays: bool, create_graph: bool, targets, capture) -> None:
-        self.arrays = arrays  # gradients are arrays (first order), else Tensors
-        self.create_graph = create_graph
-        self.targets = targets
-        self.capture = capture
-        # expected gradients per node, counted only where a leaf must wait for all of its
-        # gradients (hooks, targets, Tensors): None, every leaf takes each as it arrives
-        self.counts = None
-        self.pending: dict = {}  # node → the sum of its gradients so far
-        self.owned: set = set()  # nodes whose pending array is a fresh buffer of this walk
-        self.heap: list = []  # (seq, node) of the nodes with a gradient, newest first
-        self.waiting: list = []  # leaves that wait for the sum of their gradients
+
+_new_object = object.__new__
+
+
+def _walk_state(pending: dict, owned: set, heap: list) -> _Walk:
+    walk = _new_object(_Walk)
+    walk.pending, walk.owned, walk.heap = pending, owned, heap
+    return walk
 
 
 def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = None,
@@ -303,11 +310,11 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
     if _wrap is None:
         _bind_wrap()
     arrays = not create_graph and not GRAD.anomaly
-    walk = _Walk(arrays, create_graph, targets, capture)
-    pending, owned, heap = walk.pending, walk.owned, walk.heap
-    needed = counts = None
-    if arrays and targets is None and not HOOKED_LEAVES and len(roots) == 1 \
-            and roots[0][0].grad_fn is not None:  # one loss (the usual backward): no sums
+    pending, owned, heap = {}, set(), []
+    needed = counts = walk = None  # (walk: made when a helper first needs it)
+    if arrays and targets is None and capture is None and not HOOKED_LEAVES \
+            and len(roots) == 1 and roots[0][0].grad_fn is not None:
+        # one loss (the usual backward): no sums to make yet
         t, g, ours = roots[0]
         node = t.grad_fn
         pending[node] = g
@@ -315,9 +322,13 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
             owned.add(node)
         heap.append((node.seq, node))
     else:
+        walk = _walk_state(pending, owned, heap)
+        walk.arrays, walk.create_graph, walk.targets, walk.capture = \
+            arrays, create_graph, targets, capture
         nodes = [t.grad_fn if t.grad_fn is not None else t._accumulator() for t, _, _ in roots]
         if not arrays or targets is not None or HOOKED_LEAVES:
             walk.counts = counts = _discover(nodes)
+            walk.waiting = []
             if targets is not None:
                 needed = _needed(counts, targets)
         for node, (_, g, ours) in zip(nodes, roots):
@@ -334,7 +345,7 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
                 g = _run_pre_hooks(node.pre_hooks, g, arrays)
                 owned.discard(node)
             if deliver or node.retained is not None:
-                _deliver(walk, node, g)
+                _deliver(walk or _walk_state(pending, owned, heap), node, g)
             if node.freed:
                 _check_not_freed(node)
             if needed is None or node in needed:
@@ -349,7 +360,7 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
                 for parent, gi in grads_out:
                     if arrays:
                         if type(gi) is IndexedGrad:  # a read's gradient: written into place
-                            _arrive_indexed(walk, parent, gi)
+                            _arrive_indexed(walk or _walk_state(pending, owned, heap), parent, gi)
                             continue
                         # only a fresh array that owns its memory may later be summed into
                         # or taken over (a rule may return g itself or a view of it)
@@ -357,7 +368,13 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
                         ours = gi is not g and flags.owndata and flags.writeable
                     else:
                         ours = False  # Tensors are summed out of place
-                    if parent.op is None or parent in pending:
+                    if parent.op is None and counts is None:  # a leaf that need not wait
+                        leaf = parent._variable()
+                        if leaf is not None:  # (None: the leaf is gone, no one can read it)
+                            _to_leaf(leaf, gi, ours, False)
+                    elif parent.op is None or parent in pending:
+                        if walk is None:
+                            walk = _walk_state(pending, owned, heap)
                         _arrive(walk, parent, gi, ours)
                     else:  # the first gradient for a node (_arrive's commonest case, inline)
                         pending[parent] = gi
@@ -367,11 +384,11 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
             if counts is not None:
                 _count_down(walk, node)
             # drop this node's gradients now: hooks of the next node may check they are gone
-            grads_out = gi = g = t = None
+            grads_out = gi = g = t = leaf = None
             if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                 node.saved = node.saved_ans = None  # Node.release, inline
                 node.freed = True
-        for acc in walk.waiting:  # leaves still waiting for a gradient that never came
+        for acc in (walk and walk.waiting) or ():  # leaves still waiting for a gradient that never came
             if acc in pending:
                 _finish_leaf(walk, acc)
     finally:

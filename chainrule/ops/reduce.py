@@ -15,7 +15,7 @@ from ..dtypes import dtype_arg, get_default_dtype, int64
 from ..errors import DTypeError, ShapeError, op_error, warn_user
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim, wrap_dims
-from ..autograd.rule_namespace import records
+from ..autograd.rule_namespace import TENSORS
 from .registry import defgrad, defop, defvjp, nondifferentiable
 from .shape import broadcast_to, reshape
 
@@ -61,7 +61,7 @@ def _sum_fwd(xp, x, dims, keepdim, in_shape):
 
 def _sum_grad(m, g, ans, x, dims, keepdim, in_shape):
     """sum's rule: the reduced dims restored, then broadcast."""
-    if dims is None and not records(m):  # on arrays, a fresh buffer: later sums go in place
+    if dims is None and m is not TENSORS:  # on arrays, a fresh buffer: later sums go in place
         out = m.empty(in_shape, dtype=g.dtype)
         out[...] = g  # (xp.full is a Python function around these two steps)
         return out
