@@ -149,7 +149,7 @@ def test_second_order_gradient_at_a_singularity_without_warnings():
 
 
 def test_raw_backward_rules_make_inf_and_nan_without_warnings():
-    # the array twins the plain backward uses: log'(0) = inf, sqrt'(0) = inf, (x/0)' = inf/nan
+    # the rules on arrays, as the plain backward runs them: log'(0) = inf, sqrt'(0) = inf, (x/0)' = inf/nan
     x = cr.tensor([0.0, 0.0, -1.0], requires_grad=True)
     tx = torch.tensor([0.0, 0.0, -1.0], requires_grad=True)
     with no_warnings():

@@ -1,16 +1,17 @@
 """Reverse-mode autodiff: walk the graph from the outputs and apply each op's rules.
 
-The walk is iterative (no recursion limit): one pass counts, for every node, how
-many consumers will send it a gradient; a second pass runs each node once all of
-them have, in depth-first order so gradients are freed early. Each node's
-gradient is dropped as soon as it has been passed on, and (unless
-``retain_graph``) its saved tensors are released right after its rules run.
+One walk (:func:`_walk`) serves ``backward`` and ``grad`` at every order. It is
+iterative (no recursion limit) and runs nodes newest first, each once, on the sum of
+its gradients; each node's gradient is dropped as soon as it has been passed on, and
+(unless ``retain_graph``) its saved tensors are released right after its rules run.
 
-That is ``run_backward``: it passes Tensors and runs the Tensor rules (any order
-of derivative, ``grad``, ``inputs=``, anomaly mode). The plain ``backward()`` of a
-loss goes through ``_backward_plain`` instead, which skips the counting pass (it
-runs nodes newest first), keeps gradients as raw arrays and runs the ops' array
-twins (``defvjp_raw``) where they have them.
+Each op has one rule per input, written against a namespace ``m`` (see
+rule_namespace.py). The walk carries arrays for a first-order backward and runs the
+rules on them (``m`` the backend: no Tensor or Node per rule); under ``create_graph``
+or anomaly mode it carries Tensors (``m`` = ``TENSORS``), so the same rules record a
+graph for higher orders. Rules written on Tensors only (``defvjp``) get Tensors in both.
+Leaves get their gradients in one place (:func:`_to_leaf`); a leaf with hooks, or any
+leaf of a walk with ``inputs=`` or Tensors, first waits for all of its gradients.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .grad_mode import GRAD
 from .graph import HOOKED_LEAVES, AccumulateGrad, Node, RemovableHandle, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError, ShapeError, op_error
+from .rule_namespace import TENSORS
 
 _NDARRAY = NUMPY.ndarray
 BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
@@ -28,7 +30,7 @@ _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss 
 
 
 class IndexedGrad:
-    """What an array twin of a read (slice, getitem) may return instead of a padded array:
+    """What the backward op of a read (slice, getitem) gives on arrays instead of a padded array:
     ``zeros(shape)`` with ``values`` at ``index`` (summed where ``accumulate`` and an index
     repeats). The engine adds it into the input's gradient buffer in place, so T slices
     of one tensor cost T slice-sized writes, not T full-sized zero arrays and sums."""
@@ -111,10 +113,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             if ones is None:
                 ones = _ONE[data.dtype] = NUMPY.array(1, dtype=data.dtype)
                 ones.flags.writeable = False
-            _backward_plain([(tensors, ones, False)], bool(retain_graph))  # shared: never ours
+            _walk([(tensors, ones, False)], bool(retain_graph), False)  # shared: never ours
         else:
-            _backward_plain([(tensors, backend_of(data).ones(data.shape, data.dtype), True)],
-                            bool(retain_graph))
+            _walk([(tensors, backend_of(data).ones(data.shape, data.dtype), True)],
+                  bool(retain_graph), False)
         return
     tensors, grad_tensors = _roots(tensors, grad_tensors, "backward")
     if retain_graph is None:
@@ -127,11 +129,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         targets = {_target_node(t, "backward"): t for t in inputs}
     prev_valid, CHECKPOINT_VALID[0] = CHECKPOINT_VALID[0], targets is None
     try:
-        if targets is None and not create_graph and not GRAD.anomaly:
-            _backward_plain([(t, g._data, g._grad_owned) for t, g in zip(tensors, grad_tensors)],
-                            retain_graph)
-        else:
-            run_backward(tensors, grad_tensors, retain_graph, create_graph, targets, capture=None)
+        _walk(_walk_roots(tensors, grad_tensors, create_graph), retain_graph, create_graph, targets)
     finally:
         CHECKPOINT_VALID[0] = prev_valid
 
@@ -156,7 +154,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     captured: dict = {}
     prev_valid, CHECKPOINT_VALID[0] = CHECKPOINT_VALID[0], False
     try:
-        run_backward(outputs, grad_outputs, retain_graph, create_graph, targets, capture=captured)
+        _walk(_walk_roots(outputs, grad_outputs, create_graph), retain_graph, create_graph, targets,
+              capture=captured)
     finally:
         CHECKPOINT_VALID[0] = prev_valid
     result = []
@@ -172,6 +171,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                f"outputs; pass allow_unused=True to get None for it")
         result.append(g)
     return tuple(result)
+
+
+def _walk_roots(tensors, grads, create_graph: bool) -> list:
+    """``(tensor, gradient, ours)`` for :func:`_walk`: arrays for a first-order walk."""
+    if create_graph or GRAD.anomaly:
+        return [(t, g, False) for t, g in zip(tensors, grads)]
+    return [(t, g._data, g._grad_owned) for t, g in zip(tensors, grads)]
 
 
 def _zeros_like(array):
@@ -271,244 +277,259 @@ def _needed(deps: dict, targets: dict) -> set:
     return needed
 
 
-def run_backward(tensors, grads, retain_graph: bool, create_graph: bool,
-                 targets: dict | None, capture: dict | None) -> None:
-    """The graph walk shared by ``backward`` and ``grad``.
+class _Walk:
+    """The state of one backward walk, for the helpers off its hot loop. The class values
+    are the defaults (a first-order walk to every leaf); the walk sets only what differs, as
+    making this object is part of every ``backward()``'s fixed cost."""
 
-    ``targets`` (node → input) limits the walk to what reaches those nodes;
-    with ``capture`` the gradients arriving at targets are stored there by input
-    position instead of being accumulated into ``.grad``.
+    arrays = True  # gradients are arrays (first order), else Tensors
+    create_graph = False
+    targets = None
+    capture = None
+    # expected gradients per node, counted only where a leaf must wait for all of its
+    # gradients (hooks, targets, Tensors): None, every leaf takes each as it arrives
+    counts = None
+    waiting = None  # with counts: the leaves waiting for the sum of their gradients
+    # set on every walk: pending (node → the sum of its gradients so far), owned (nodes
+    # whose pending array is a fresh buffer of this walk), heap ((seq, node) of the nodes
+    # with a gradient: newest first)
+
+
+_new_object = object.__new__
+
+
+def _walk_state(pending: dict, owned: set, heap: list) -> _Walk:
+    walk = _new_object(_Walk)
+    walk.pending, walk.owned, walk.heap = pending, owned, heap
+    return walk
+
+
+def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = None,
+          capture: dict | None = None) -> None:
+    """The backward walk. ``roots`` are ``(tensor, gradient, ours)``: the gradient an array
+    for a first-order walk (no ``create_graph``, no anomaly mode), else a Tensor, and
+    ``ours`` whether it is a fresh buffer of this backward (which may be summed into in
+    place or taken over by a leaf).
+
+    Nodes run newest first (a heap on their creation number): a valid order, because
+    every consumer is newer than its inputs, so when a node comes off the heap nothing
+    left can still send it a gradient. Each node runs its rules once on the sum of its
+    gradients: on arrays (rule namespace: the backend) or on Tensors (``TENSORS``, recorded
+    under ``create_graph``). ``targets`` (node → input) limits the walk to what reaches
+    those nodes; with ``capture`` the gradients arriving at targets are stored there by
+    input position instead of being accumulated into ``.grad``. Leaves get their gradient
+    in one place, :func:`_to_leaf`.
     """
-    _bind_wrap()
-    root_nodes = []
-    pending: dict = {}
-    for t, g in zip(tensors, grads):
-        node = t.grad_fn if t.grad_fn is not None else t._accumulator()
-        root_nodes.append(node)
-        pending[node] = g if node not in pending else _add(pending[node], g, create_graph)
-    deps = _discover(root_nodes)
-    needed = _needed(deps, targets) if targets is not None else None
-    ready = [n for n in dict.fromkeys(root_nodes) if deps[n] == 0]
+    if _wrap is None:
+        _bind_wrap()
+    arrays = not create_graph and not GRAD.anomaly
+    pending, owned, heap = {}, set(), []
+    needed = counts = walk = None  # (walk: made when a helper first needs it)
+    if arrays and targets is None and capture is None and not HOOKED_LEAVES \
+            and len(roots) == 1 and roots[0][0].grad_fn is not None:
+        # one loss (the usual backward): no sums to make yet
+        t, g, ours = roots[0]
+        node = t.grad_fn
+        pending[node] = g
+        if ours:
+            owned.add(node)
+        heap.append((node.seq, node))
+    else:
+        walk = _walk_state(pending, owned, heap)
+        walk.arrays, walk.create_graph, walk.targets, walk.capture = \
+            arrays, create_graph, targets, capture
+        nodes = [t.grad_fn if t.grad_fn is not None else t._accumulator() for t, _, _ in roots]
+        if not arrays or targets is not None or HOOKED_LEAVES:
+            walk.counts = counts = _discover(nodes)
+            walk.waiting = []
+            if targets is not None:
+                needed = _needed(counts, targets)
+        for node, (_, g, ours) in zip(nodes, roots):
+            _arrive(walk, node, g, ours)
+    deliver = targets is not None or capture is not None
     prev_mode = GRAD.enabled
     GRAD.enabled = create_graph
     quiet = fp_quiet()  # rules make inf/nan as PyTorch's do: silently (chainrule._fp)
     try:
-        while ready:
-            node = ready.pop()
-            g = pending.pop(node, None)
-            if g is not None and node.pre_hooks:
-                g._grad_owned = False  # a hook may keep g: never sum into it or hand it to a leaf
-                for hook in list(node.pre_hooks):
-                    out = hook(g)
-                    if out is not None:
-                        g = _checked_hook_result(out, g, "hook")
-            if isinstance(node, AccumulateGrad):
-                if g is not None and (targets is None or node in targets) \
-                        and node.variable is not None:  # None: the leaf is gone, no one can read it
-                    g = _run_leaf_hooks(node.variable, g)
-                    if capture is not None:
-                        _capture(capture, targets[node], g, create_graph)
-                    else:
-                        _store_grad(node.variable, g, create_graph)
-                        _run_post_accumulate_hooks(node.variable)
-                continue
-            if g is not None and capture is None:
-                if node.retained is not None:
-                    owner = node.retained()
-                    if owner is not None and owner.grad_fn is node:
-                        _store_grad(owner, g, create_graph)
-                elif targets is not None and node in targets:  # backward(inputs=[non-leaf])
-                    _store_grad(targets[node], g, create_graph)
-            if capture is not None and node in targets:
-                if g is not None:
-                    _capture(capture, targets[node], g, create_graph)
-            if g is not None and (needed is None or node in needed):
-                _run_node(node, g, pending, create_graph, retain_graph, needed)
-            _count_down(node, deps, ready)
-    finally:
-        fp_loud(quiet)
-        GRAD.enabled = prev_mode
-
-
-def _backward_plain(roots, retain_graph: bool) -> None:
-    """``run_backward`` for the common case: every leaf, first order, no anomaly mode.
-
-    ``roots`` are ``(tensor, gradient array, whether that array is ours)``. Gradients
-    stay raw arrays (Tensors are made only for hooks and ``.grad``); ``owned`` holds
-    the nodes whose pending array is a fresh buffer of this backward, which may be
-    summed into in place or taken over.
-
-    No counting pass: nodes run newest first (a heap on their creation number),
-    which is a valid order because every consumer is newer than its inputs, so
-    when a node comes off the heap nothing left can still send it a gradient. A
-    leaf's gradient is added to its ``.grad`` as it arrives; a leaf with hooks
-    gets the sum of its gradients once, see :class:`_HookedLeaves`.
-    """
-    if _wrap is None:
-        _bind_wrap()
-    if len(roots) == 1 and roots[0][0].grad_fn is not None:  # one loss: no sums to make
-        t, ga, is_ours = roots[0]
-        node = t.grad_fn
-        hooked = _HookedLeaves((node,)) if HOOKED_LEAVES else None  # None: no leaf has hooks
-        pending = {node: ga}
-        owned = {node} if is_ours else set()
-        heap = [(node.seq, node)]
-    else:
-        pending, owned, heap = {}, set(), []
-        nodes = [t.grad_fn if t.grad_fn is not None else t._accumulator() for t, _, _ in roots]
-        hooked = _HookedLeaves(nodes) if HOOKED_LEAVES else None
-        for node, (t, ga, is_ours) in zip(nodes, roots):
-            _arrive(node, ga, is_ours, pending, owned, heap, hooked)
-    prev_mode = GRAD.enabled
-    GRAD.enabled = False
-    quiet = fp_quiet()  # rules make inf/nan as PyTorch's do: silently (chainrule._fp)
-    try:
         while heap:
             node = heappop(heap)[1]
-            ga = pending.pop(node)
+            g = pending.pop(node)
             if node.pre_hooks:
-                ga = _run_hooks_on_array(node.pre_hooks, ga)
+                g = _run_pre_hooks(node.pre_hooks, g, arrays)
                 owned.discard(node)
-            if node.retained is not None:
-                keeper = node.retained()
-                if keeper is not None and keeper.grad_fn is node:
-                    _store_grad(keeper, _wrap(ga), False)
+            if deliver or node.retained is not None:
+                _deliver(walk or _walk_state(pending, owned, heap), node, g)
             if node.freed:
                 _check_not_freed(node)
-            if node.op.raw_vjps is not None:
-                grads_out = _raw_grads(node, ga, None, dense_reads=False)
-            else:
-                g = _wrap(ga)
-                g._grad_owned = node in owned
-                grads_out = [(parent, gi._data) for parent, gi in _tensor_grads(node, g, False, None)]
-            for parent, gi in grads_out:
-                if type(gi) is IndexedGrad:  # a read's gradient: written into place
-                    _arrive_indexed(parent, gi, pending, owned, heap, hooked)
-                    continue
-                # only a fresh array that owns its memory may later be summed into
-                # or taken over (a rule may return ga itself or a view of it): _exclusive
-                flags = gi.flags
-                ours = gi is not ga and flags.owndata and getattr(flags, "writeable", True)  # (CuPy: none)
-                if parent.op is None or parent in pending:
-                    _arrive(parent, gi, ours, pending, owned, heap, hooked)
-                else:  # the first gradient for a node (_arrive's commonest case, inline)
-                    pending[parent] = gi
-                    if ours:
-                        owned.add(parent)
-                    heappush(heap, (parent.seq, parent))
-            # drop this node's arrays now: hooks of the next node may check they are gone
-            grads_out = gi = g = ga = None
+            if needed is None or node in needed:
+                if not arrays:
+                    grads_out = _tensor_grads(node, g, create_graph, needed)
+                elif node.op.array_rules:
+                    grads_out = _raw_grads(node, g, needed, dense_reads=False)
+                else:  # rules written on Tensors only: wrapped, run without recording
+                    t = _wrap(g)
+                    t._grad_owned = node in owned
+                    grads_out = [(p, gi._data) for p, gi in _tensor_grads(node, t, False, needed)]
+                for parent, gi in grads_out:
+                    if arrays:
+                        if type(gi) is IndexedGrad:  # a read's gradient: written into place
+                            _arrive_indexed(walk or _walk_state(pending, owned, heap), parent, gi)
+                            continue
+                        # only a fresh array that owns its memory may later be summed into
+                        # or taken over (a rule may return g itself or a view of it)
+                        flags = gi.flags
+                        ours = gi is not g and flags.owndata and getattr(flags, "writeable", True)  # (CuPy: none)
+                    else:
+                        ours = False  # Tensors are summed out of place
+                    if parent.op is None and counts is None:  # a leaf that need not wait
+                        leaf = parent._variable()
+                        if leaf is not None:  # (None: the leaf is gone, no one can read it)
+                            _to_leaf(leaf, gi, ours, False)
+                    elif parent.op is None or parent in pending:
+                        if walk is None:
+                            walk = _walk_state(pending, owned, heap)
+                        _arrive(walk, parent, gi, ours)
+                    else:  # the first gradient for a node (_arrive's commonest case, inline)
+                        pending[parent] = gi
+                        if ours:
+                            owned.add(parent)
+                        heappush(heap, (parent.seq, parent))
+            if counts is not None:
+                _count_down(walk, node)
+            # drop this node's gradients now: hooks of the next node may check they are gone
+            grads_out = gi = g = t = leaf = None
             if not retain_graph and (node.saved is not None or node.saved_ans is not None):
                 node.saved = node.saved_ans = None  # Node.release, inline
                 node.freed = True
-        if hooked is not None:
-            for acc in hooked.order:  # those still waiting for a gradient that never came
-                _flush_leaf(acc, pending, owned)
+        for acc in (walk and walk.waiting) or ():  # leaves still waiting for a gradient that never came
+            if acc in pending:
+                _finish_leaf(walk, acc)
     finally:
         fp_loud(quiet)
         GRAD.enabled = prev_mode
 
 
-class _HookedLeaves:
-    """The leaves with hooks that a plain backward reaches. Their gradients are summed
-    and handed to the hooks once, when the last expected one has arrived (as PyTorch
-    runs a leaf's hooks as soon as its gradient is complete). The expected counts come
-    from one pass over the graph, made only while some leaf has hooks at all."""
-
-    __slots__ = ("expected", "order")
-
-    def __init__(self, root_nodes) -> None:
-        self.expected = _discover(root_nodes)
-        self.order: list = []  # accumulators, in order of their first gradient
-
-    def complete(self, acc) -> bool:
-        """One more gradient reached ``acc``: True when it was the last one expected."""
-        left = self.expected[acc] = self.expected.get(acc, 1) - 1
-        return left == 0
-
-
-def _flush_leaf(acc, pending: dict, owned: set) -> None:
-    """Hand a hooked leaf its summed gradient: hooks first, then ``.grad``."""
-    ga = pending.pop(acc, None)
-    leaf = acc._variable()
-    if ga is not None and leaf is not None:
-        g = _wrap(ga)
-        g._grad_owned = acc in owned
-        _store_grad(leaf, _run_leaf_hooks(leaf, g), False)
-        _run_post_accumulate_hooks(leaf)
-
-
-def _arrive(node, gi, is_ours: bool, pending: dict, owned: set, heap: list, hooked) -> None:
-    """A gradient array reaches ``node``: summed into what is pending there, or (a leaf
-    without hooks) straight into its ``.grad``."""
+def _arrive(walk: _Walk, node, gi, ours: bool) -> None:
+    """A gradient reaches ``node``: summed into what is pending there, or (a leaf that
+    need not wait) straight into its ``.grad``."""
+    pending = walk.pending
     if node.op is None:  # AccumulateGrad: the end of the graph for a leaf
-        leaf = node._variable()
-        if leaf is None:
-            return  # the leaf is gone: no one can read its gradient
-        if leaf._hooks is None:  # _store_grad's cases, the common ones spelled out
-            grad = leaf._grad
-            if grad is None:  # take over our own buffer, or keep a copy of a shared one
-                leaf._grad = _wrap(gi if is_ours else gi.copy())
-                leaf._grad_owned = True
-            elif leaf._grad_owned and grad.grad_fn is None:
-                grad._data += gi  # a .grad this engine made: accumulated in place
-            else:
-                g = _wrap(gi)
-                g._grad_owned = is_ours
-                _store_grad(leaf, g, False)
+        if walk.counts is None:  # a first-order walk to every leaf, none with hooks
+            leaf = node._variable()
+            if leaf is not None:  # (None: the leaf is gone, no one can read its gradient)
+                _to_leaf(leaf, gi, ours, False)
             return
+        if node not in pending:
+            walk.waiting.append(node)
     prev = pending.get(node)
     if prev is None:
         pending[node] = gi
-        if is_ours:
-            owned.add(node)
+        if ours:
+            walk.owned.add(node)
         if node.op is not None:
-            heappush(heap, (node.seq, node))
-            return
-        hooked.order.append(node)
-    elif node in owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
+            heappush(walk.heap, (node.seq, node))
+    elif not walk.arrays:
+        pending[node] = prev + gi  # (recorded under create_graph)
+    elif node in walk.owned and prev.shape == gi.shape and prev.dtype == gi.dtype:
         prev += gi  # prev is an array (never a NumPy scalar): updated in place
     else:
         pending[node] = _array_sum(prev, gi)
-        owned.add(node)
-    if node.op is None and hooked.complete(node):
-        _flush_leaf(node, pending, owned)
+        walk.owned.add(node)
 
 
-def _arrive_indexed(node, gi: IndexedGrad, pending: dict, owned: set, heap: list, hooked) -> None:
+def _arrive_indexed(walk: _Walk, node, gi: IndexedGrad) -> None:
     """An :class:`IndexedGrad` reaches ``node``: added into place in its pending buffer (or
     the leaf's own ``.grad``), so no full-sized temporary is made per read."""
     xp = backend_of(gi.values)
-    if node.op is None:
-        leaf = node.variable
-        if leaf is None:
-            return
-        if leaf._hooks is None and leaf._grad is not None and leaf._grad_owned \
-                and leaf._grad.grad_fn is None and leaf._grad._data.dtype == gi.values.dtype:
-            gi.add_into(xp, leaf._grad._data)
-            return
-    prev = pending.get(node)
-    if prev is None:
-        _arrive(node, gi.dense(xp), True, pending, owned, heap, hooked)
+    if node.op is None and walk.counts is None:
+        leaf = node._variable()
+        if leaf is not None:
+            _to_leaf(leaf, gi, True, False)
         return
-    if node in owned:
+    prev = walk.pending.get(node)
+    if prev is None:
+        _arrive(walk, node, gi.dense(xp), True)
+    elif node in walk.owned:
         gi.add_into(xp, prev)
     else:
         prev = prev.copy()
         gi.add_into(xp, prev)
-        pending[node] = prev
-        owned.add(node)
-    if node.op is None and hooked.complete(node):
-        _flush_leaf(node, pending, owned)
+        walk.pending[node] = prev
+        walk.owned.add(node)
 
 
-def _count_down(node, deps: dict, ready: list) -> None:
-    """``node`` has run: each parent waits for one gradient fewer (ready at none)."""
+def _count_down(walk: _Walk, node) -> None:
+    """``node`` has run: each leaf it feeds waits for one gradient fewer, and gets the sum
+    of its gradients (hooks first) when it waits for none."""
+    counts = walk.counts
     for parent in node.next_nodes:
-        if parent is not None:
-            deps[parent] -= 1
-            if deps[parent] == 0:
-                ready.append(parent)
+        if parent is not None and parent.op is None:
+            left = counts[parent] = counts[parent] - 1
+            if left == 0 and parent in walk.pending:
+                _finish_leaf(walk, parent)
+
+
+def _finish_leaf(walk: _Walk, acc) -> None:
+    """A leaf's summed gradient: through its hooks, then captured (``grad``) or into
+    ``.grad`` with its post-accumulate hooks."""
+    g = walk.pending.pop(acc)
+    ours = acc in walk.owned
+    walk.owned.discard(acc)
+    leaf = acc._variable()
+    targets = walk.targets
+    if leaf is None or (targets is not None and acc not in targets):
+        return
+    if walk.arrays:
+        g = _wrap(g)
+        g._grad_owned = ours
+    g = _run_leaf_hooks(leaf, g)
+    if walk.capture is not None:
+        _capture(walk.capture, targets[acc], g, walk.create_graph)
+        return
+    _to_leaf(leaf, g, g._grad_owned, walk.create_graph)
+    _run_post_accumulate_hooks(leaf)
+
+
+def _to_leaf(leaf, g, ours: bool, create_graph: bool) -> None:
+    """The one place a gradient (array, IndexedGrad or Tensor) is added to a leaf's
+    ``.grad``; the common array cases spelled out, the rest in :func:`_store_grad`."""
+    if type(g) is IndexedGrad:
+        grad = leaf._grad
+        xp = backend_of(g.values)
+        if grad is not None and leaf._grad_owned and grad.grad_fn is None \
+                and grad._data.dtype == g.values.dtype:
+            g.add_into(xp, grad._data)
+            return
+        g, ours = g.dense(xp), True
+    if type(g) is _NDARRAY or not isinstance(g, _tensor_class()):
+        grad = leaf._grad
+        if grad is None:  # take over our own buffer, or keep a copy of a shared one
+            leaf._grad = _wrap(g if ours else g.copy())
+            leaf._grad_owned = True
+            return
+        if leaf._grad_owned and grad.grad_fn is None:
+            grad._data += g  # a .grad this engine made: accumulated in place
+            return
+        g = _wrap(g)
+        g._grad_owned = ours
+    _store_grad(leaf, g, create_graph)
+
+
+def _deliver(walk: _Walk, node, g) -> None:
+    """A non-leaf's gradient where it is asked for: ``retain_grad()``,
+    ``backward(inputs=[non-leaf])`` or ``grad(…, non-leaf)``."""
+    t = _wrap(g) if walk.arrays else g
+    t._grad_owned = False  # the walk goes on with g: never taken over
+    targets = walk.targets
+    if walk.capture is not None:
+        if node in targets:
+            _capture(walk.capture, targets[node], t, walk.create_graph)
+    elif node.retained is not None:
+        owner = node.retained()
+        if owner is not None and owner.grad_fn is node:
+            _store_grad(owner, t, walk.create_graph)
+    elif targets is not None and node in targets:
+        _store_grad(targets[node], t, walk.create_graph)
 
 
 def _array_sum(a, b):
@@ -519,37 +540,20 @@ def _array_sum(a, b):
     return out
 
 
-def _run_hooks_on_array(hooks, ga):
+def _run_pre_hooks(hooks, g, arrays: bool):
     """A node's gradient after its pre-hooks (each may return a replacement Tensor)."""
-    g = _wrap(ga)
+    t = _wrap(g) if arrays else g
+    t._grad_owned = False  # a hook may keep it
     for hook in list(hooks):
-        out = hook(g)
+        out = hook(t)
         if out is not None:
-            g = _checked_hook_result(out, g, "hook")
-    return g._data
+            t = _checked_hook_result(out, t, "hook")
+    return t._data if arrays else t
 
 
 def _capture(capture: dict, positions, g, create_graph: bool) -> None:
     for pos in positions if isinstance(positions, list) else (positions,):
         capture[pos] = g if create_graph else g.detach()
-
-
-def _run_node(node: Node, g, pending: dict, create_graph: bool, retain_graph: bool, needed) -> None:
-    """Apply ``node``'s VJP rules to its gradient and pass the results on (as Tensors)."""
-    _check_not_freed(node)
-    if node.op.raw_vjps is not None and not create_graph and not GRAD.anomaly:
-        ga = g._data
-        for parent, gi in _raw_grads(node, ga, needed):
-            t = _wrap(gi)
-            t._grad_owned = _exclusive(gi, ga)
-            prev = pending.get(parent)
-            pending[parent] = t if prev is None else _add(prev, t, False)
-    else:
-        for parent, gi in _tensor_grads(node, g, create_graph, needed):
-            prev = pending.get(parent)
-            pending[parent] = gi if prev is None else _add(prev, gi, create_graph)
-    if not retain_graph:
-        node.release()
 
 
 def _check_not_freed(node: Node) -> None:
@@ -584,20 +588,23 @@ def _tensor_grads(node: Node, g, create_graph: bool, needed) -> list:
     """``[(parent, gradient Tensor)]`` from the node's Tensor rules (any order of derivative)."""
     op = node.op
     inputs, ans = _saved_inputs(node, SavedTensor.unpack, create_graph)
+    rules = op.vjps
+    if op.joint is not None:
+        rules = _joint_results(op, node, needed, TENSORS, g, ans, inputs, node.params)
     out = []
     for i, parent in enumerate(node.next_nodes):
         if parent is None or (needed is not None and parent not in needed):
             continue
         if GRAD.anomaly:
             try:
-                gi = op.vjps[i](g, ans, *inputs, **node.params)
+                gi = rules[i](TENSORS, g, ans, *inputs, **node.params)
             except Exception as e:
                 from .anomaly import forward_trace_note
                 raise BackwardError(f"anomaly: {node.name()} failed computing the gradient of "
                                     f"input {i}: {type(e).__name__}: {e}"
                                     f"{forward_trace_note(node)}") from e
         else:
-            gi = op.vjps[i](g, ans, *inputs, **node.params)
+            gi = rules[i](TENSORS, g, ans, *inputs, **node.params)
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
@@ -642,9 +649,9 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     if BF16_WIDEN is not None:  # bfloat16 rules compute in float32 (see chainrule._mldtypes)
         ga, inputs, ans = BF16_WIDEN(ga, inputs, ans)
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
-    rules = op.raw_vjps
+    rules = op.vjps
     params = node.params
-    if op.raw_joint is not None:  # every needed gradient from one call that shares its work
+    if op.joint is not None:  # every needed gradient from one call that shares its work
         rules = _joint_results(op, node, needed, xp, ga, ans, inputs, params)
     out = []
     i = -1
@@ -672,11 +679,11 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
 
 
 def _joint_results(op, node, needed, xp, ga, ans, inputs, params) -> list:
-    """``op.raw_joint``'s results as rules that return them, for _raw_grads' loop (kept out
+    """``op.joint``'s results as rules that return them, for _raw_grads' loop (kept out
     of that function: a comprehension there would make ``needed`` a cell variable, slower
     on every node)."""
     needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
-    joint = op.raw_joint(xp, ga, ans, *inputs, needs=needs, **params)
+    joint = op.joint(xp, ga, ans, *inputs, needs=needs, **params)
     return [lambda *_, result=result, **__: result for result in joint]
 
 
@@ -733,19 +740,6 @@ def _sum_to(g, shape, op_name: str, i: int):
         raise BackwardError(f"{op_name} backward: the rule for input {i} returned a gradient of "
                             f"shape {tuple(g.shape)}, which does not reduce to the input's shape "
                             f"{tuple(shape)}") from e
-
-
-def _add(a, b, create_graph: bool):
-    """Sum two gradients; in place when ``a`` is our own buffer and no graph is recorded."""
-    if create_graph:
-        return a + b
-    if a._grad_owned and a._data.shape == b._data.shape and a._data.dtype == b._data.dtype:
-        a._data += b._data
-        return a
-    Tensor = _tensor_class()
-    out = Tensor._make(_array_sum(a._data, b._data))
-    out._grad_owned = True
-    return out
 
 
 def _run_leaf_hooks(leaf, g):

@@ -22,10 +22,11 @@ How it plugs into the engine (which knows only Nodes with per-input rules): one 
 records one :class:`FunctionBackward` node whose ``op`` is a stand-in :class:`Op` made once
 per Function class. Both backward walks reach the user's ``backward`` through that op:
 
-* the plain walk (``loss.backward()``) calls ``op.raw_joint`` once per node, with arrays: it
+* the engine calls ``op.joint`` once per node: with arrays (a first-order backward) it
   wraps them as Tensors, runs ``backward`` (grad mode is off there) and hands arrays back;
-* the Tensor walk (``create_graph``, ``autograd.grad``, anomaly mode) calls ``op.vjps[i]``
-  once per input: the first call runs ``backward``, the others read its cached results.
+  with Tensors (``create_graph``, anomaly mode) it runs ``backward`` and hands them back;
+* whoever reads one input's rule (``op.vjps[i]``) gets one that runs ``backward`` on the
+  first call and serves the other inputs from its cached results.
 
 The tensors given to ``ctx.save_for_backward`` become the node's ``saved`` tuple, so the
 engine version-checks them, frees them after backward and refuses a second backward exactly
@@ -49,6 +50,7 @@ from .grad_mode import GRAD, no_grad
 from .graph import _SEQUENCE, Node, SavedTensor, _tensor_class, accumulator_of
 from ..backends import backend_of
 from ..errors import BackwardError, ChainruleError, DTypeError, ShapeError, op_error
+from .rule_namespace import TENSORS
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -121,7 +123,7 @@ class _RulesByIndex:
         return self._made[i]
 
 
-def _tensor_rule(i: int, g, ans, *saved, node):
+def _tensor_rule(i: int, m, g, ans, *saved, node):
     """The Tensor walk's rule for input ``i``: runs ``backward`` once per node run (on the
     first input asked for) and serves the other inputs from that result."""
     fn = node()
@@ -138,9 +140,10 @@ def _tensor_rule(i: int, g, ans, *saved, node):
     return result
 
 
-def _joint_rule(xp, ga, ans, *saved, needs, node):
-    """The plain walk's rule: every input's gradient array from one ``backward`` call."""
-    return node()._run_backward(ga, False)
+def _joint_rule(m, g, ans, *saved, needs, node):
+    """Every input's gradient from one ``backward`` call: arrays for arrays (``m`` a
+    backend), Tensors for Tensors."""
+    return node()._run_backward(g, m is TENSORS)
 
 
 class FunctionBackward(Node):
@@ -309,14 +312,11 @@ def _deposit(core: FunctionBackward, index: int, g) -> None:
     arrived[index] = g if prev is None else prev + g
 
 
-def _output_rule(g, ans, *_, node, index):
+def _output_rule(m, g, ans, *_, node, index):
     _deposit(node(), index, g)
-    return _tensor_class()._make(backend_of(g._data).zeros((), dtype=g._data.dtype))
-
-
-def _output_raw_rule(xp, ga, ans, *_, node, index):
-    _deposit(node(), index, ga)
-    return xp.zeros((), dtype=ga.dtype)
+    if m is TENSORS:
+        return _tensor_class()._make(backend_of(g._data).zeros((), dtype=g._data.dtype))
+    return m.zeros((), dtype=g.dtype)
 
 
 def _ops_of(cls: type):
@@ -332,12 +332,12 @@ def _ops_of(cls: type):
         op = Op(cls.__name__, no_forward)
         op.backward_name = name
         op.vjps = _RulesByIndex()
-        op.raw_vjps = op.vjps  # (the plain walk calls raw_joint, which gives all at once)
-        op.raw_joint = _joint_rule
+        op.array_rules = True
+        op.joint = _joint_rule  # (the engine calls it: all inputs' gradients at once)
         out_op = Op(cls.__name__, no_forward)
         out_op.backward_name = name
         out_op.vjps = (_output_rule,)
-        out_op.raw_vjps = (_output_raw_rule,)
+        out_op.array_rules = True
         node_cls = type(name, (FunctionBackward,), {"function": cls, "__module__": cls.__module__})
         made = (op, out_op, node_cls)
         type.__setattr__(cls, "_chainrule_ops", made)

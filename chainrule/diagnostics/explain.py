@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.graph import AccumulateGrad
+from ..autograd.rule_namespace import TENSORS
 from ..backends import backend_of
 from ..tensor import Tensor
 from ._walk import constant_input, forward_order, names_by_node, root_node
@@ -165,7 +166,7 @@ def _vjp(node, i: int, g, values):
            for j, p in enumerate(node.next_nodes)]
     ans = Tensor._make(values[node]) if values.get(node) is not None else None
     with no_grad():
-        gi = node.op.vjps[i](Tensor._make(g), ans, *ins, **node.params)
+        gi = node.op.vjps[i](TENSORS, Tensor._make(g), ans, *ins, **node.params)
         if gi is None:  # the rule sends this input nothing (as the engine skips it)
             return None
         shape, dtype = node.input_meta[i]

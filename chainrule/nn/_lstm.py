@@ -21,7 +21,8 @@ from __future__ import annotations
 from ..autograd.grad_mode import GRAD, enable_grad
 from ..backends import NUMPY
 from ..ops.elementwise import sigmoid, sigmoid_, tanh
-from ..ops.registry import defop, defvjp, defvjp_raw_joint
+from ..autograd.rule_namespace import records
+from ..ops.registry import defgrad_joint, defop
 from ..ops.shape import narrow, stack, unbind
 from ..tensor import Tensor
 
@@ -114,9 +115,21 @@ def _bptt(xp, gy, out, h0, w, reverse, acts, cs, tcs):
     return d_gi, xp.ascontiguousarray(dh_next), dc, d_w
 
 
-def _raw_joint(xp, g, ans, gi, h0, c0, w, *, needs, reverse, cache):
-    """The four array rules share one pass of backpropagation through time."""
-    return _bptt(xp, g, ans, h0, w, reverse, *cache[:3])
+def _lstm_grad(m, g, ans, gi, h0, c0, w, *, needs, reverse, cache):
+    """The layer's derivative, all four inputs at once. On arrays: one pass of
+    backpropagation through time (the kernel, on the forward's saved activations). Under
+    create_graph: the gradient of :func:`reference`, the same layer written with ordinary
+    ops, so that it is differentiable again; no second hand-written derivative."""
+    if not records(m):
+        return _bptt(m, g, ans, h0, w, reverse, *cache[:3])
+    from ..autograd.engine import grad
+    create = GRAD.enabled  # off in anomaly mode without create_graph: a plain result
+    inputs = (gi, h0, c0, w) if create else tuple(t.detach().requires_grad_() for t in (gi, h0, c0, w))
+    with enable_grad():
+        y = reference(*inputs, reverse)
+        wanted = [t for t, need in zip(inputs, needs) if need]
+        got = iter(grad(y, wanted, g, create_graph=create, allow_unused=True))
+    return [next(got) if need else None for need in needs]
 
 
 def reference(gi: Tensor, h0: Tensor, c0: Tensor, w: Tensor, reverse: bool) -> Tensor:
@@ -137,23 +150,8 @@ def reference(gi: Tensor, h0: Tensor, c0: Tensor, w: Tensor, reverse: bool) -> T
     return stack(hs + [c], 0)
 
 
-def _tensor_rule(index: int):
-    def rule(g, ans, gi, h0, c0, w, *, reverse, cache):
-        from ..autograd.engine import grad
-        create = GRAD.enabled  # on under create_graph: keep the result differentiable
-        inputs = (gi, h0, c0, w)
-        if not create:
-            inputs = tuple(t.detach().requires_grad_() for t in inputs)
-            gi, h0, c0, w = inputs
-        with enable_grad():
-            y = reference(gi, h0, c0, w, reverse)
-            return grad(y, inputs[index], g, create_graph=create, allow_unused=True)[0]
-    return rule
-
-
 lstm_layer_op = defop("lstm_layer", _lstm_fwd, saves_ans=True)
-defvjp(lstm_layer_op, *(_tensor_rule(i) for i in range(4)))
-defvjp_raw_joint(lstm_layer_op, _raw_joint)
+defgrad_joint(lstm_layer_op, 4, _lstm_grad)
 
 
 def lstm_layer(gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, reverse: bool = False) -> Tensor:

@@ -23,7 +23,8 @@ import weakref
 
 from ..autograd.grad_mode import GRAD
 from ..tensor import Tensor
-from .registry import defop, defvjp, defvjp_raw, defvjp_raw_joint, nondifferentiable
+from ..autograd.rule_namespace import records
+from .registry import defgrad, defgrad_joint, defop, nondifferentiable
 
 
 # ----------------------------------------------------------------- helpers --
@@ -297,10 +298,22 @@ conv_transpose2d_op = defop("conv_transpose2d", _conv_transpose2d_fwd, explain=_
 conv2d_weight_op = defop("conv2d_weight", _conv2d_weight_fwd, explain=_explain_conv)
 
 
-defvjp(conv2d_op,
-       lambda g, ans, x, w, *b, **p: conv_transpose2d_op(g, w, in_hw=tuple(x.shape[2:]), **p),
-       lambda g, ans, x, w, *b, **p: conv2d_weight_op(x, g, kernel=tuple(w.shape[2:]), **p),
-       lambda g, ans, x, w, *b, **p: g.sum((0, 2, 3)))
+def _conv2d_grad(m, g, ans, x, w, *b, needs, **p):
+    """conv2d's derivative, one multi-output rule told which inputs need a gradient: the
+    input and weight gradients are its backward ops (conv_transpose2d, conv2d_weight),
+    which on arrays share g laid out on the flat grid, made once for this node (and gone
+    with it)."""
+    extra = {} if records(m) else {"grids": {}}
+    dx = conv_transpose2d_op.on(m, g, w, in_hw=tuple(x.shape[2:]), **extra, **p) \
+        if needs[0] else None
+    dw = conv2d_weight_op.on(m, x, g, kernel=tuple(w.shape[2:]), **extra, **p) \
+        if needs[1] else None
+    db = m.sum(m.sum(m.reshape(g, (g.shape[0], g.shape[1], -1)), axis=2), axis=0) \
+        if b and needs[2] else None
+    return dx, dw, db
+
+
+defgrad_joint(conv2d_op, 3, _conv2d_grad)
 
 
 def _crop_to(y, g):
@@ -310,34 +323,12 @@ def _crop_to(y, g):
     return y if tuple(y.shape[2:]) == (h, w) else y[:, :, :h, :w]
 
 
-defvjp(conv_transpose2d_op,
-       lambda c, ans, g, w, in_hw, **p: _crop_to(conv2d_op(c, w, **p), g),
-       lambda c, ans, g, w, in_hw, **p: conv2d_weight_op(c, g, kernel=tuple(w.shape[2:]), **p))
-defvjp(conv2d_weight_op,
-       lambda c, ans, x, g, kernel, **p: conv_transpose2d_op(g, c, in_hw=tuple(x.shape[2:]), **p),
-       lambda c, ans, x, g, kernel, **p: _crop_to(conv2d_op(x, c, **p), g))
-# the same rules on arrays (first-order backward): each is one of the three forwards
-def _conv2d_raw_joint(xp, g, ans, x, w, *b, needs, **p):
-    """conv2d's three array rules in one call: the input and weight gradients share g laid
-    out on the flat grid, made once for this node (and gone with it)."""
-    grids: dict = {}
-    dx = _conv_transpose2d_fwd(xp, g, w, in_hw=tuple(x.shape[2:]), grids=grids, **p) \
-        if needs[0] else None
-    dw = _conv2d_weight_fwd(xp, x, g, kernel=tuple(w.shape[2:]), grids=grids, **p) \
-        if needs[1] else None
-    db = g.reshape(g.shape[0], g.shape[1], -1).sum(2).sum(0) if b and needs[2] else None
-    return dx, dw, db
-
-
-defvjp_raw_joint(conv2d_op, _conv2d_raw_joint)
-defvjp_raw(conv_transpose2d_op,
-           lambda xp, c, ans, g, w, in_hw, **p: _crop_to(_conv2d_fwd(xp, c, w, **p), g),
-           lambda xp, c, ans, g, w, in_hw, **p:
-           _conv2d_weight_fwd(xp, c, g, kernel=tuple(w.shape[2:]), **p))
-defvjp_raw(conv2d_weight_op,
-           lambda xp, c, ans, x, g, kernel, **p:
-           _conv_transpose2d_fwd(xp, g, c, in_hw=tuple(x.shape[2:]), **p),
-           lambda xp, c, ans, x, g, kernel, **p: _crop_to(_conv2d_fwd(xp, x, c, **p), g))
+defgrad(conv_transpose2d_op,
+        lambda m, c, ans, g, w, in_hw, **p: _crop_to(conv2d_op.on(m, c, w, **p), g),
+        lambda m, c, ans, g, w, in_hw, **p: conv2d_weight_op.on(m, c, g, kernel=tuple(w.shape[2:]), **p))
+defgrad(conv2d_weight_op,
+        lambda m, c, ans, x, g, kernel, **p: conv_transpose2d_op.on(m, g, c, in_hw=tuple(x.shape[2:]), **p),
+        lambda m, c, ans, x, g, kernel, **p: _crop_to(conv2d_op.on(m, x, c, **p), g))
 
 
 # ------------------------------------------------------------ max pooling --
@@ -436,7 +427,7 @@ def _pool_place_fwd(xp, g, arg, kernel, stride, padding, dilation, out_hw, in_hw
 
 
 def _pool_select_fwd(xp, c, arg, kernel, stride, padding, dilation, out_hw, in_hw):
-    """Adjoint of ``pool_place``: the value of ``c`` at each window's maximum."""
+    """Adjoint of ``_pool_place_fwd``: the value of ``c`` at each window's maximum."""
     cpad = _pad(xp, c, padding)
     out = None
     for k, index in _offsets(kernel, stride, dilation, out_hw):
@@ -449,20 +440,10 @@ max_pool2d_op = defop("max_pool2d", _max_pool_fwd, saves=(0,), saves_ans=True)
 max_pool_argmax_op = nondifferentiable(
     defop("max_pool2d_argmax", _max_pool_argmax_fwd),
     "the position of a maximum is piecewise constant")
-pool_place_op = defop("max_pool2d_place", _pool_place_fwd, saves=())
-pool_select_op = defop("max_pool2d_select", _pool_select_fwd, saves=())
 
 
-def _max_pool_grad(g, ans, x, **geometry):
-    arg = max_pool_argmax_op(x, ans, flat=False, **geometry)._data
-    return pool_place_op(g, arg=arg, in_hw=tuple(x.shape[2:]), **geometry)
-
-
-defvjp(max_pool2d_op, _max_pool_grad)
-
-
-def _max_pool_grad_raw(xp, g, ans, x, kernel, stride, padding, dilation, out_hw):
-    """The rule on arrays. Disjoint windows skip the argmax: each offset writes its own cells,
+def _max_pool_backward_fwd(xp, g, ans, x, kernel, stride, padding, dilation, out_hw):
+    """max_pool2d's backward op: ``g`` at each window's (first) maximum. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
     if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not xp.isnan(ans).any().item():
@@ -551,9 +532,27 @@ def _max_pool_grad_pairs(xp, g, ans, x, kh, finite: bool):
     return out
 
 
-defvjp_raw(max_pool2d_op, _max_pool_grad_raw)
-defvjp(pool_place_op, lambda c, ans, g, **p: pool_select_op(c, **p))
-defvjp(pool_select_op, lambda g, ans, c, **p: pool_place_op(g, **p))
+def _max_pool_select_fwd(xp, c, ans, x, **geometry):
+    """The adjoint of max_pool2d_backward: ``c`` (input-shaped) read at each window's maximum."""
+    arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
+    return _pool_select_fwd(xp, c, arg, in_hw=tuple(x.shape[2:]), **geometry)
+
+
+# max_pool2d's backward op and its adjoint: each is linear in its first input and the rule
+# of the other. The maxima's positions are piecewise constant in the saved output and
+# input, so no gradient flows to those (as PyTorch's max_pool2d_with_indices_backward)
+max_pool_backward_op = defop("max_pool2d_backward", _max_pool_backward_fwd, saves=(1, 2))
+pool_select_op = defop("max_pool2d_select", _max_pool_select_fwd, saves=(1, 2))
+defgrad(max_pool2d_op, lambda m, g, ans, x, **geometry:
+        max_pool_backward_op.on(m, g, ans, x, **geometry))
+defgrad(max_pool_backward_op,
+        lambda m, c, _, g, ans, x, **geometry: pool_select_op.on(m, c, ans, x, **geometry),
+        lambda m, c, _, g, ans, x, **geometry: None,
+        lambda m, c, _, g, ans, x, **geometry: None)
+defgrad(pool_select_op,
+        lambda m, g, _, c, ans, x, **geometry: max_pool_backward_op.on(m, g, ans, x, **geometry),
+        lambda m, g, _, c, ans, x, **geometry: None,
+        lambda m, g, _, c, ans, x, **geometry: None)
 
 
 # ------------------------------------------------- adaptive max pooling --
@@ -614,10 +613,10 @@ def _pool_scatter_fwd(xp, g, indices, in_shape):
 pool_gather_op = defop("pool_gather", lambda xp, x, indices, in_shape: _pool_gather_fwd(xp, x, indices),
                        saves=())
 pool_scatter_op = defop("pool_scatter", _pool_scatter_fwd, saves=())
-defvjp(pool_gather_op, lambda g, ans, x, indices, in_shape:
-       pool_scatter_op(g, indices=indices, in_shape=in_shape))
-defvjp(pool_scatter_op, lambda c, ans, g, indices, in_shape:
-       pool_gather_op(c, indices=indices, in_shape=tuple(c.shape)))
+defgrad(pool_gather_op, lambda m, g, ans, x, indices, in_shape:
+        pool_scatter_op.on(m, g, indices=indices, in_shape=in_shape))
+defgrad(pool_scatter_op, lambda m, c, ans, g, indices, in_shape:
+        pool_gather_op.on(m, c, indices=indices, in_shape=tuple(c.shape)))
 
 
 # -------------------------------------------------------- average pooling --
@@ -644,14 +643,14 @@ def _window_sum_t_fwd(xp, g, kernel, stride, padding, in_hw, out_hw):
 window_sum_op = defop("window_sum", _window_sum_fwd, saves=())
 window_sum_t_op = defop("window_sum_t", _window_sum_t_fwd, saves=())
 # both directions carry both spatial sizes, so neither rule needs a saved input
-defvjp(window_sum_op, lambda g, ans, x, **p: window_sum_t_op(g, **p))
-defvjp(window_sum_t_op, lambda c, ans, g, **p: window_sum_op(c, **p))
+defgrad(window_sum_op, lambda m, g, ans, x, **p: window_sum_t_op.on(m, g, **p))
+defgrad(window_sum_t_op, lambda m, c, ans, g, **p: window_sum_op.on(m, c, **p))
 
 
 def conv_ops() -> tuple:
     """The ops this family registers (for the op sweep's coverage)."""
     return (conv2d_op, conv_transpose2d_op, conv2d_weight_op, max_pool2d_op, max_pool_argmax_op,
-            pool_place_op, pool_select_op, adaptive_max_indices_op, pool_gather_op, pool_scatter_op,
+            max_pool_backward_op, pool_select_op, adaptive_max_indices_op, pool_gather_op, pool_scatter_op,
             window_sum_op, window_sum_t_op)
 
 

@@ -6,17 +6,15 @@ from ..dtypes import (DType, bfloat16, bool_, float16, float32, float64, int32, 
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 from ._operands import tensor_method
-from .registry import defop, defvjp, defvjp_raw
+from .registry import defgrad, defop, defvjp
 
 # The gradient of a cast is the gradient itself; the engine casts it back to the
 # input's dtype.
 to_dtype_op = defop("to_dtype", lambda xp, x, dtype: x.astype(dtype), saves=())
-defvjp(to_dtype_op, lambda g, ans, x, dtype: g)
-defvjp_raw(to_dtype_op, lambda xp, g, ans, x, dtype: g)  # the engine casts back
+defgrad(to_dtype_op, lambda m, g, ans, x, dtype: g)  # the engine casts back
 
 clone_op = defop("clone", lambda xp, x: x.copy(), saves=())
-defvjp(clone_op, lambda g, ans, x: g)
-defvjp_raw(clone_op, lambda xp, g, ans, x: g)
+defgrad(clone_op, lambda m, g, ans, x: g)
 
 
 def _cast(t: Tensor, dtype: DType, copy: bool = False) -> Tensor:

@@ -1,8 +1,9 @@
 """Elementwise ops: arithmetic, unary math, comparisons. One rule a line.
 
-Each op is declared with ``defop`` (forward on arrays) and ``defvjp`` (one rule per
-input, on Tensors); the public function below it converts arguments. Gradients
-may come back with the broadcast shape: the engine sums them down.
+Each op is declared with ``defop`` (forward on arrays) and ``defgrad`` (one rule per
+input, written once against the namespace ``m``: arrays in a first-order backward,
+Tensors under ``create_graph``); the public function below it converts arguments.
+Gradients may come back with the broadcast shape: the engine sums them down.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, check_fill_value, constant, is_scalar, tensor_method
-from .registry import REGISTRY, defop, defvjp, defvjp_raw, nondifferentiable
+from .registry import REGISTRY, defgrad, defop, nondifferentiable
 
 
 def _broadcast_explain(name):
@@ -35,16 +36,11 @@ mul = _binary("mul", lambda xp, a, b: xp.multiply(a, b), reads=((1,), (0,)))
 div = _binary("div", lambda xp, a, b: xp.true_divide(a, b), saves=(1,), saves_ans=True)
 neg = defop("neg", lambda xp, a: xp.negative(a), saves=())
 
-defvjp(add, lambda g, ans, a, b: g, lambda g, ans, a, b: g)
-defvjp(sub, lambda g, ans, a, b: g, lambda g, ans, a, b: -g)
-defvjp(mul, lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a)
-defvjp(div, lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b)
-defvjp(neg, lambda g, ans, a: -g)
-defvjp_raw(add, lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: g)
-defvjp_raw(sub, lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: -g)
-defvjp_raw(mul, lambda xp, g, ans, a, b: g * b, lambda xp, g, ans, a, b: g * a)
-defvjp_raw(div, lambda xp, g, ans, a, b: g / b, lambda xp, g, ans, a, b: -g * ans / b)
-defvjp_raw(neg, lambda xp, g, ans, a: -g)
+defgrad(add, lambda m, g, ans, a, b: g, lambda m, g, ans, a, b: g)
+defgrad(sub, lambda m, g, ans, a, b: g, lambda m, g, ans, a, b: -g)
+defgrad(mul, lambda m, g, ans, a, b: g * b, lambda m, g, ans, a, b: g * a)
+defgrad(div, lambda m, g, ans, a, b: g / b, lambda m, g, ans, a, b: -g * ans / b)
+defgrad(neg, lambda m, g, ans, a: -g)
 
 
 @tensor_method("add", "__add__")
@@ -152,9 +148,9 @@ Tensor.__pos__ = _pos
 floor_divide_op = _binary("floor_divide", lambda xp, a, b: xp.floor_divide(a, b), saves=())
 remainder = _binary("remainder", lambda xp, a, b: xp.remainder(a, b), saves=(0, 1))
 fmod = _binary("fmod", lambda xp, a, b: xp.fmod(a, b), saves=(0, 1))
-defvjp(floor_divide_op, lambda g, ans, a, b: g * 0, lambda g, ans, a, b: g * 0)
-defvjp(remainder, lambda g, ans, a, b: g, lambda g, ans, a, b: -g * floor_divide_fn(a, b))
-defvjp(fmod, lambda g, ans, a, b: g, lambda g, ans, a, b: -g * trunc(a / b))
+defgrad(floor_divide_op, lambda m, g, ans, a, b: g * 0, lambda m, g, ans, a, b: g * 0)
+defgrad(remainder, lambda m, g, ans, a, b: g, lambda m, g, ans, a, b: -g * m.floor_divide(a, b))
+defgrad(fmod, lambda m, g, ans, a, b: g, lambda m, g, ans, a, b: -g * m.trunc(a / b))
 
 
 @tensor_method("floor_divide", "__floordiv__")
@@ -202,20 +198,20 @@ Tensor.__rmod__ = lambda self, other: remainder_fn(other, self)
 pow_op = _binary("pow", lambda xp, a, b: xp.power(a, b), saves_ans=True)
 
 
-def _pow_grad_base(g, ans, a, b):
+def _pow_grad_base(m, g, ans, a, b):
     # 0 where the exponent is 0, even at a == 0 (PyTorch's convention; not 0 * inf)
-    return where_fn(b == 0, 0.0, g * b * pow_fn(a, b - 1))
+    return m.where(b == 0, 0.0, g * b * m.power(a, b - 1))
 
 
-def _pow_grad_exp(g, ans, a, b):
+def _pow_grad_exp(m, g, ans, a, b):
     # d/db a**b = a**b * log(a); 0 where a == 0 and b >= 0 (PyTorch's convention), but
     # inf * -inf = -inf where a == 0 and b < 0, as PyTorch's. The mask is applied with
     # where, not a product (nan * 0 is nan), and log never sees the masked zeros
     zero = (a == 0) & (b >= 0)
-    return where_fn(zero, 0.0, g * ans * log(where_fn(zero, 1.0, a)))
+    return m.where(zero, 0.0, g * ans * m.log(m.where(zero, 1.0, a)))
 
 
-defvjp(pow_op, _pow_grad_base, _pow_grad_exp)
+defgrad(pow_op, _pow_grad_base, _pow_grad_exp)
 
 
 @tensor_method("pow", "__pow__")
@@ -249,15 +245,15 @@ def _pow_scalar_fwd(xp, a, exponent):
 pow_scalar_op = defop("pow_scalar", _pow_scalar_fwd)
 
 
-def _pow_scalar_grad(g, ans, a, exponent):
+def _pow_scalar_grad(m, g, ans, a, exponent):
     if exponent == 0:
         return g * 0
     if exponent == 1:
         return g
-    return g * exponent * pow_scalar(a, exponent - 1)
+    return g * exponent * m.power(a, exponent - 1)
 
 
-defvjp(pow_scalar_op, _pow_scalar_grad)
+defgrad(pow_scalar_op, _pow_scalar_grad)
 
 
 def pow_scalar(a: Tensor, exponent) -> Tensor:
@@ -280,7 +276,7 @@ Tensor.__rpow__ = lambda self, other: pow_fn(other, self)
 def _unary(name, fwd, rule, *, saves=None, saves_ans=False, method=True, aliases=()):
     """Declare a float unary op, its rule, and its function/method."""
     op = defop(name, fwd, saves=saves, saves_ans=saves_ans)
-    defvjp(op, rule)
+    defgrad(op, rule)
 
     def fn(input: Tensor) -> Tensor:
         return op(_floating(input, name))
@@ -303,34 +299,34 @@ def _floating(t, name):
 
 _NO_INPUT = ()  # the rule needs only ``ans``
 
-exp = _unary("exp", lambda xp, x: xp.exp(x), lambda g, ans, x: g * ans, saves=_NO_INPUT, saves_ans=True)
-expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda g, ans, x: g * (ans + 1),
+exp = _unary("exp", lambda xp, x: xp.exp(x), lambda m, g, ans, x: g * ans, saves=_NO_INPUT, saves_ans=True)
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda m, g, ans, x: g * (ans + 1),
                saves=_NO_INPUT, saves_ans=True)
-exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda g, ans, x: g * ans * math.log(2),
+exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda m, g, ans, x: g * ans * math.log(2),
               saves=_NO_INPUT, saves_ans=True)
-log = _unary("log", lambda xp, x: xp.log(x), lambda g, ans, x: g / x)
-log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda g, ans, x: g / (x * math.log(2)))
-log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda g, ans, x: g / (x * math.log(10)))
-log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda g, ans, x: g / (x + 1))
-sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda g, ans, x: g / (ans * 2),
+log = _unary("log", lambda xp, x: xp.log(x), lambda m, g, ans, x: g / x)
+log2 = _unary("log2", lambda xp, x: xp.log2(x), lambda m, g, ans, x: g / (x * math.log(2)))
+log10 = _unary("log10", lambda xp, x: xp.log10(x), lambda m, g, ans, x: g / (x * math.log(10)))
+log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda m, g, ans, x: g / (x + 1))
+sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda m, g, ans, x: g / (ans * 2),
               saves=_NO_INPUT, saves_ans=True)
-rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda g, ans, x: g * -0.5 * ans * ans * ans,
+rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda m, g, ans, x: g * -0.5 * ans * ans * ans,
                saves=_NO_INPUT, saves_ans=True)
-sin = _unary("sin", lambda xp, x: xp.sin(x), lambda g, ans, x: g * cos(x))
-cos = _unary("cos", lambda xp, x: xp.cos(x), lambda g, ans, x: -g * sin(x))
-tan = _unary("tan", lambda xp, x: xp.tan(x), lambda g, ans, x: g * (ans * ans + 1),
+sin = _unary("sin", lambda xp, x: xp.sin(x), lambda m, g, ans, x: g * m.cos(x))
+cos = _unary("cos", lambda xp, x: xp.cos(x), lambda m, g, ans, x: -g * m.sin(x))
+tan = _unary("tan", lambda xp, x: xp.tan(x), lambda m, g, ans, x: g * (ans * ans + 1),
              saves=_NO_INPUT, saves_ans=True)
-asin = _unary("asin", lambda xp, x: xp.arcsin(x), lambda g, ans, x: g * rsqrt(1 - x * x),
+asin = _unary("asin", lambda xp, x: xp.arcsin(x), lambda m, g, ans, x: g / m.sqrt(1 - x * x),
               aliases=("arcsin",))
-acos = _unary("acos", lambda xp, x: xp.arccos(x), lambda g, ans, x: -g * rsqrt(1 - x * x),
+acos = _unary("acos", lambda xp, x: xp.arccos(x), lambda m, g, ans, x: -g / m.sqrt(1 - x * x),
               aliases=("arccos",))
-atan = _unary("atan", lambda xp, x: xp.arctan(x), lambda g, ans, x: g / (x * x + 1),
+atan = _unary("atan", lambda xp, x: xp.arctan(x), lambda m, g, ans, x: g / (x * x + 1),
               aliases=("arctan",))
-sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda g, ans, x: g * cosh(x))
-cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda g, ans, x: g * sinh(x))
-tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda g, ans, x: g * (1 - ans * ans),
+sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda m, g, ans, x: g * m.cosh(x))
+cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda m, g, ans, x: g * m.sinh(x))
+tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda m, g, ans, x: g * (1 - ans * ans),
               saves=_NO_INPUT, saves_ans=True)
-reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda g, ans, x: -g * ans * ans,
+reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda m, g, ans, x: -g * ans * ans,
                     saves=_NO_INPUT, saves_ans=True)
 
 
@@ -377,8 +373,11 @@ def _sigmoid_general(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans),
+sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda m, g, ans, x: g * ans * (1 - ans),
                  saves=_NO_INPUT, saves_ans=True)
+
+
+sigmoid_op = REGISTRY["sigmoid"]
 
 
 def _special(xp, name: str):
@@ -395,7 +394,10 @@ def _erf_fwd(xp, x):
         xp.asarray(math.erf(float(x)), dtype=x.dtype)
 
 
-erf = _unary("erf", _erf_fwd, lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-x * x))
+erf = _unary("erf", _erf_fwd, lambda m, g, ans, x: g * (2 / math.sqrt(math.pi)) * m.exp(-x * x))
+
+
+erf_op = REGISTRY["erf"]
 
 
 def _erfinv_fwd(xp, x):
@@ -425,7 +427,7 @@ def _erfinv_fwd(xp, x):
 
 
 erfinv = _unary("erfinv", _erfinv_fwd,
-                lambda g, ans, x: g * (math.sqrt(math.pi) / 2) * exp(ans * ans),
+                lambda m, g, ans, x: g * (math.sqrt(math.pi) / 2) * m.exp(ans * ans),
                 saves=_NO_INPUT, saves_ans=True)
 
 def _sign_fwd(xp, x):
@@ -435,7 +437,7 @@ def _sign_fwd(xp, x):
 
 
 abs_op = defop("abs", lambda xp, x: xp.abs(x))
-defvjp(abs_op, lambda g, ans, x: g * sign(x))
+defgrad(abs_op, lambda m, g, ans, x: g * sign_op.on(m, x))
 
 
 @tensor_method("abs", "absolute", "__abs__")
@@ -445,7 +447,7 @@ def abs_fn(input: Tensor) -> Tensor:
 
 
 square_op = defop("square", lambda xp, x: xp.square(x))
-defvjp(square_op, lambda g, ans, x: g * 2 * x)
+defgrad(square_op, lambda m, g, ans, x: g * 2 * x)
 
 
 @tensor_method("square")
@@ -457,13 +459,13 @@ def square(input: Tensor) -> Tensor:
 
 
 # piecewise constant: derivative zero everywhere it exists (as PyTorch)
-def _zero_grad(g, ans, x):
+def _zero_grad(m, g, ans, x):
     return g * 0
 
 
 def _rounding(name, fwd):
     op = defop(name, fwd, saves=())
-    defvjp(op, _zero_grad)
+    defgrad(op, _zero_grad)
 
     def fn(input: Tensor) -> Tensor:
         kind = input._data.dtype.kind
@@ -481,11 +483,11 @@ ceil, _ = _rounding("ceil", lambda xp, x: xp.ceil(x))
 trunc, _ = _rounding("trunc", lambda xp, x: xp.trunc(x))
 tensor_method("fix")(trunc)
 frac_op = defop("frac", lambda xp, x: x - xp.trunc(x), saves=())
-defvjp(frac_op, lambda g, ans, x: g)
+defgrad(frac_op, lambda m, g, ans, x: g)
 frac = tensor_method("frac")(lambda input: frac_op(input))
 
 round_op = defop("round", lambda xp, x, decimals: xp.round(x, decimals), saves=())
-defvjp(round_op, lambda g, ans, x, decimals: g * 0)
+defgrad(round_op, lambda m, g, ans, x, decimals: g * 0)
 
 
 @tensor_method("round")
@@ -503,8 +505,8 @@ def _sign_int(input):
 # ------------------------------------------------------ activations (unary) --
 relu_op = defop("relu", lambda xp, x: xp.relu(x),
                 saves=_NO_INPUT, saves_ans=True)
-# the rule is one op on arrays (not a recorded mask and multiply): its own rule passes
-# gradients through the same mask, and nothing flows into the mask itself
+# the rule is a backward op (a kernel on arrays, not a recorded mask and multiply): its own
+# rule passes gradients through the same mask, and nothing flows into the mask itself
 def _relu_pass(xp, g, ans):
     """``g`` where ``ans`` is not ≤ 0: where relu's output is positive, or NaN (PyTorch lets
     the gradient through a NaN); a mask in g's dtype, then a same-dtype multiply (g × bool is
@@ -516,8 +518,9 @@ def _relu_pass(xp, g, ans):
 
 relu_grad_op = defop("relu_grad", _relu_pass,
                      saves=(1,))
-defvjp(relu_grad_op, lambda gg, _, g, ans: relu_grad_op(gg, ans), lambda gg, _, g, ans: None)
-defvjp(relu_op, lambda g, ans, x: relu_grad_op(g, ans))
+defgrad(relu_grad_op, lambda m, gg, _, g, ans: relu_grad_op.on(m, gg, ans),
+        lambda m, gg, _, g, ans: None)
+defgrad(relu_op, lambda m, g, ans, x: relu_grad_op.on(m, g, ans))
 
 
 @tensor_method("relu")
@@ -528,8 +531,8 @@ def relu(input: Tensor) -> Tensor:
 
 leaky_relu_op = defop("leaky_relu", lambda xp, x, negative_slope:
                       xp.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False))
-defvjp(leaky_relu_op, lambda g, ans, x, negative_slope:
-       g * where_fn(x > 0, 1.0, negative_slope).to(g.dtype))
+defgrad(leaky_relu_op, lambda m, g, ans, x, negative_slope:
+        g * m.astype(m.where(x > 0, 1.0, negative_slope), g.dtype))
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -540,7 +543,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 elu_op = defop("elu", lambda xp, x, alpha:
                xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))).astype(x.dtype, copy=False),
                saves_ans=True)
-defvjp(elu_op, lambda g, ans, x, alpha: g * where_fn(x > 0, 1.0, ans + alpha).to(g.dtype))
+defgrad(elu_op, lambda m, g, ans, x, alpha: g * m.astype(m.where(x > 0, 1.0, ans + alpha), g.dtype))
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -555,8 +558,8 @@ def _softplus_fwd(xp, x, beta, threshold):
 
 
 softplus_op = defop("softplus", _softplus_fwd)
-defvjp(softplus_op, lambda g, ans, x, beta, threshold:
-       g * where_fn(x * beta > threshold, 1.0, sigmoid(x * beta)).to(g.dtype))
+defgrad(softplus_op, lambda m, g, ans, x, beta, threshold:
+        g * m.astype(m.where(x * beta > threshold, 1.0, sigmoid_op.on(m, x * beta)), g.dtype))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -570,7 +573,12 @@ def silu(input: Tensor) -> Tensor:
 
 
 silu_op = defop("silu", lambda xp, x: x * _sigmoid_fwd(xp, x))
-defvjp(silu_op, lambda g, ans, x: g * (sigmoid(x) * (1 + x * (1 - sigmoid(x)))))
+def _silu_grad(m, g, ans, x):
+    s = sigmoid_op.on(m, x)
+    return g * (s * (1 + x * (1 - s)))
+
+
+defgrad(silu_op, _silu_grad)
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
@@ -582,19 +590,18 @@ def _gelu_fwd(xp, x, approximate):
     return (0.5 * x * (1 + _erf_fwd(xp, x / math.sqrt(2)))).astype(x.dtype, copy=False)
 
 
-def _gelu_grad(g, ans, x, approximate):
+def _gelu_grad(m, g, ans, x, approximate):
     if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
-        t = tanh(inner)
+        t = m.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
         d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
         return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
-    cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
-    pdf = exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1 + erf_op.on(m, x / math.sqrt(2)))
+    pdf = m.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
     return g * (cdf + x * pdf)
 
 
 gelu_op = defop("gelu", _gelu_fwd)
-defvjp(gelu_op, _gelu_grad)
+defgrad(gelu_op, _gelu_grad)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -616,15 +623,17 @@ maximum_op = _binary("maximum", lambda xp, a, b: xp.maximum(a, b))
 minimum_op = _binary("minimum", lambda xp, a, b: xp.minimum(a, b))
 
 
-def _share(a, b):
+def _share(m, a, b):
     """The part of the gradient ``maximum(a, b)`` sends to ``a``, as PyTorch: all where
     a > b, half on ties, none where a < b, and all where the pair is unordered (NaN)."""
-    return where_fn(a == b, 0.5, where_fn(a < b, 0.0, 1.0)).to(a.dtype)
+    return m.astype(m.where(a == b, 0.5, m.where(a < b, 0.0, 1.0)), a.dtype)
 
 
 # ties split the gradient evenly, as PyTorch
-defvjp(maximum_op, lambda g, ans, a, b: g * _share(a, b), lambda g, ans, a, b: g * _share(b, a))
-defvjp(minimum_op, lambda g, ans, a, b: g * _share(b, a), lambda g, ans, a, b: g * _share(a, b))
+defgrad(maximum_op, lambda m, g, ans, a, b: g * _share(m, a, b),
+        lambda m, g, ans, a, b: g * _share(m, b, a))
+defgrad(minimum_op, lambda m, g, ans, a, b: g * _share(m, b, a),
+        lambda m, g, ans, a, b: g * _share(m, a, b))
 
 
 @tensor_method("maximum")
@@ -645,24 +654,25 @@ fmax, fmin = maximum, minimum
 
 # ------------------------------------------------------------------- clamp --
 clamp_op = defop("clamp", lambda xp, x, min, max: xp.clip(x, min, max))
-defvjp(clamp_op, lambda g, ans, x, min, max: g * _inside(x, min, max))
+defgrad(clamp_op, lambda m, g, ans, x, min, max: g * m.astype(_inside(x, min, max), g.dtype))
 
 
 def _inside(x, lo, hi):
+    """Where ``lo <= x <= hi`` (a bool mask; a bound of None is no bound)."""
     mask = None
     if lo is not None:
         mask = x >= lo
     if hi is not None:
-        m = x <= hi
-        mask = m if mask is None else mask & m
-    return mask.to(x.dtype)
+        below = x <= hi
+        mask = below if mask is None else mask & below
+    return mask
 
 
 clamp_tensor_op = defop("clamp_tensor", lambda xp, x, lo, hi: xp.minimum(xp.maximum(x, lo), hi))
-defvjp(clamp_tensor_op,
-       lambda g, ans, x, lo, hi: g * ((x >= lo) & (x <= hi)).to(g.dtype),
-       lambda g, ans, x, lo, hi: g * ((x < lo) & (lo <= hi)).to(g.dtype),
-       lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)).to(g.dtype))
+defgrad(clamp_tensor_op,
+        lambda m, g, ans, x, lo, hi: g * m.astype((x >= lo) & (x <= hi), g.dtype),
+        lambda m, g, ans, x, lo, hi: g * m.astype((x < lo) & (lo <= hi), g.dtype),
+        lambda m, g, ans, x, lo, hi: g * m.astype((x > hi) | (lo > hi), g.dtype))
 
 
 @tensor_method("clamp", "clip")
@@ -705,8 +715,8 @@ Tensor.clamp_max = clamp_max
 # -------------------------------------------------------------------- where --
 where_op = defop("where", lambda xp, c, a, b: xp.where(c, a, b), saves=(0,),
                  explain=_broadcast_explain("where"))
-defvjp(where_op, None, lambda g, ans, c, a, b: where_fn(c, g, 0.0),
-       lambda g, ans, c, a, b: where_fn(c, 0.0, g))
+defgrad(where_op, None, lambda m, g, ans, c, a, b: m.where(c, g, 0),
+        lambda m, g, ans, c, a, b: m.where(c, 0, g))
 
 
 @tensor_method("where")
@@ -733,8 +743,8 @@ where = where_fn
 
 # --------------------------------------------------------------------- lerp --
 lerp_op = defop("lerp", lambda xp, a, b, w: a + w * (b - a), explain=_broadcast_explain("lerp"))
-defvjp(lerp_op, lambda g, ans, a, b, w: g * (1 - w), lambda g, ans, a, b, w: g * w,
-       lambda g, ans, a, b, w: g * (b - a))
+defgrad(lerp_op, lambda m, g, ans, a, b, w: g * (1 - w), lambda m, g, ans, a, b, w: g * w,
+        lambda m, g, ans, a, b, w: g * (b - a))
 
 
 @tensor_method("lerp")
@@ -840,79 +850,3 @@ def equal(input: Tensor, other: Tensor) -> bool:
 Tensor.isclose = isclose
 Tensor.allclose = allclose
 Tensor.equal = equal
-
-
-# -------------------------------------------- array twins of the rules above --
-# The same derivatives on raw arrays, for a first-order backward (see defvjp_raw);
-# the Tensor rules above stay the definition, used for higher orders.
-def _twin(name: str, *rules) -> None:
-    defvjp_raw(REGISTRY[name], *rules)
-
-
-def _pow_scalar_raw(xp, g, ans, a, exponent):
-    if exponent == 0:
-        return g * 0
-    if exponent == 1:
-        return g
-    return g * exponent * xp.power(a, exponent - 1)
-
-
-def _silu_raw(xp, g, ans, x):
-    s = _sigmoid_fwd(xp, x)
-    return g * (s * (1 + x * (1 - s)))
-
-
-def _gelu_raw(xp, g, ans, x, approximate):
-    if approximate == "tanh":
-        t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-        d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
-    cdf = 0.5 * (1 + _erf_fwd(xp, x / math.sqrt(2)))
-    pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return g * (cdf + x * pdf)
-
-
-def _share_raw(xp, a, b):
-    return xp.where(a == b, 0.5, xp.where(a < b, 0.0, 1.0)).astype(a.dtype)
-
-
-def _inside_raw(x, lo, hi):
-    mask = None
-    if lo is not None:
-        mask = x >= lo
-    if hi is not None:
-        mask = (x <= hi) if mask is None else mask & (x <= hi)
-    return mask
-
-
-_twin("exp", lambda xp, g, ans, x: g * ans)
-_twin("expm1", lambda xp, g, ans, x: g * (ans + 1))
-_twin("log", lambda xp, g, ans, x: g / x)
-_twin("log1p", lambda xp, g, ans, x: g / (x + 1))
-_twin("sqrt", lambda xp, g, ans, x: g / (ans * 2))
-_twin("rsqrt", lambda xp, g, ans, x: g * -0.5 * ans * ans * ans)
-_twin("sin", lambda xp, g, ans, x: g * xp.cos(x))
-_twin("cos", lambda xp, g, ans, x: -g * xp.sin(x))
-_twin("tanh", lambda xp, g, ans, x: g * (1 - ans * ans))
-_twin("reciprocal", lambda xp, g, ans, x: -g * ans * ans)
-_twin("sigmoid", lambda xp, g, ans, x: g * ans * (1 - ans))
-_twin("abs", lambda xp, g, ans, x: g * _sign_fwd(xp, x))
-_twin("square", lambda xp, g, ans, x: g * 2 * x)
-_twin("pow_scalar", _pow_scalar_raw)
-_twin("relu", lambda xp, g, ans, x: _relu_pass(xp, g, ans))
-_twin("leaky_relu", lambda xp, g, ans, x, negative_slope:
-      g * xp.where(x > 0, 1.0, negative_slope).astype(g.dtype))
-_twin("elu", lambda xp, g, ans, x, alpha: g * xp.where(x > 0, 1.0, ans + alpha).astype(g.dtype))
-_twin("silu", _silu_raw)
-_twin("softplus", lambda xp, g, ans, x, beta, threshold:
-      g * xp.where(x * beta > threshold, 1.0, _sigmoid_fwd(xp, x * beta)).astype(g.dtype))
-_twin("gelu", _gelu_raw)
-_twin("maximum", lambda xp, g, ans, a, b: g * _share_raw(xp, a, b),
-      lambda xp, g, ans, a, b: g * _share_raw(xp, b, a))
-_twin("minimum", lambda xp, g, ans, a, b: g * _share_raw(xp, b, a),
-      lambda xp, g, ans, a, b: g * _share_raw(xp, a, b))
-_twin("clamp", lambda xp, g, ans, x, min, max: xp.multiply(g, _inside_raw(x, min, max), dtype=g.dtype))
-_twin("where", None, lambda xp, g, ans, c, a, b: xp.where(c, g, 0).astype(g.dtype, copy=False),
-      lambda xp, g, ans, c, a, b: xp.where(c, 0, g).astype(g.dtype, copy=False))
-_twin("lerp", lambda xp, g, ans, a, b, w: g * (1 - w), lambda xp, g, ans, a, b, w: g * w,
-      lambda xp, g, ans, a, b, w: g * (b - a))

@@ -11,7 +11,8 @@ from .._args import ArgumentError, number_value, tensor_value
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import check_fill_value, constant, tensor_method, wrap_dim
-from .registry import defop, defvjp, defvjp_raw, nondifferentiable
+from ..autograd.engine import IndexedGrad
+from .registry import defgrad, defop, defvjp, nondifferentiable
 
 
 # -------------------------------------------------------- index normalising --
@@ -69,10 +70,12 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
 # no ``explain``: the registry turns the array library's IndexError (which says which
 # axis and size) into an IndexingError naming the op, the shape and the index
 getitem_op = defop("getitem", lambda xp, x, index, in_shape: x[index], saves=(), view=True)
-defvjp(getitem_op, lambda g, ans, x, index, in_shape: index_put_zeros(g, index, in_shape, False))
+defgrad(getitem_op, lambda m, g, ans, x, index, in_shape:
+        put_zeros_op.on(m, g, index=index, in_shape=tuple(in_shape), accumulate=False))
 
 getitem_adv_op = defop("getitem_advanced", lambda xp, x, index, in_shape: x[index], saves=())
-defvjp(getitem_adv_op, lambda g, ans, x, index, in_shape: index_put_zeros(g, index, in_shape, True))
+defgrad(getitem_adv_op, lambda m, g, ans, x, index, in_shape:
+        put_zeros_op.on(m, g, index=index, in_shape=tuple(in_shape), accumulate=True))
 
 
 def _put_zeros_fwd(xp, g, index, in_shape, accumulate):
@@ -85,8 +88,15 @@ def _put_zeros_fwd(xp, g, index, in_shape, accumulate):
     return out
 
 
-put_zeros_op = defop("index_put_zeros", _put_zeros_fwd, saves=())
-defvjp(put_zeros_op, lambda g, ans, x, index, in_shape, accumulate: _read(g, index, accumulate, in_shape))
+def _put_zeros_lazy(xp, g, index, in_shape, accumulate):
+    """index_put_zeros as a backward op on arrays: ``g`` added into place by the engine
+    (T reads of one tensor cost T read-sized writes, not T full-sized zero arrays)."""
+    return IndexedGrad(index, g, in_shape, accumulate)
+
+
+put_zeros_op = defop("index_put_zeros", _put_zeros_fwd, saves=(), lazy=_put_zeros_lazy)
+defgrad(put_zeros_op, lambda m, g, ans, x, index, in_shape, accumulate:
+        (getitem_adv_op if accumulate else getitem_op).on(m, g, index=index, in_shape=tuple(g.shape)))
 
 
 def _read(x: Tensor, index, advanced: bool, in_shape) -> Tensor:
@@ -193,10 +203,10 @@ def _scatter_add_zeros_fwd(xp, g, index, dim, in_shape):
 gather_op = defop("gather", lambda xp, x, index, dim, in_shape: _gather_fwd(xp, x, index, dim),
                   saves=())
 scatter_add_zeros_op = defop("scatter_add_zeros", _scatter_add_zeros_fwd, saves=())
-defvjp(gather_op, lambda g, ans, x, index, dim, in_shape:
-       scatter_add_zeros_op(g, index=index, dim=dim, in_shape=in_shape))
-defvjp(scatter_add_zeros_op, lambda g, ans, x, index, dim, in_shape:
-       gather_op(g, index=index, dim=dim, in_shape=tuple(g.shape)))
+defgrad(gather_op, lambda m, g, ans, x, index, dim, in_shape:
+        scatter_add_zeros_op.on(m, g, index=index, dim=dim, in_shape=in_shape))
+defgrad(scatter_add_zeros_op, lambda m, g, ans, x, index, dim, in_shape:
+        gather_op.on(m, g, index=index, dim=dim, in_shape=tuple(g.shape)))
 
 
 def _index_array(index, op: str):
@@ -501,17 +511,3 @@ Tensor.index_put = index_put
 def normalize_index(index, xp):
     """Public to the in-place module: the index in array form."""
     return _normalize_index(index, xp)
-
-
-# ------------------------------------------- array twins of the rules above --
-# The same rules on raw arrays, for a first-order backward (see defvjp_raw).
-from ..autograd.engine import IndexedGrad  # noqa: E402  (a read's gradient, added in place)
-
-defvjp_raw(getitem_op, lambda xp, g, ans, x, index, in_shape: IndexedGrad(index, g, in_shape))
-defvjp_raw(getitem_adv_op, lambda xp, g, ans, x, index, in_shape:
-           IndexedGrad(index, g, in_shape, accumulate=True))
-defvjp_raw(put_zeros_op, lambda xp, g, ans, x, index, in_shape, accumulate: g[index])
-defvjp_raw(gather_op, lambda xp, g, ans, x, index, dim, in_shape:
-           _scatter_add_zeros_fwd(xp, g, index, dim, in_shape))
-defvjp_raw(scatter_add_zeros_op, lambda xp, g, ans, x, index, dim, in_shape:
-           _gather_fwd(xp, g, index, dim))

@@ -6,7 +6,7 @@ from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, tensor_method, wrap_dim
 from ..amp import AUTOCAST, autocast_inputs
-from .registry import defop, defvjp, defvjp_raw
+from .registry import defgrad, defop
 from .shape import reshape, transpose, unsqueeze, squeeze
 
 
@@ -27,9 +27,8 @@ def _matmul_explain(inputs, params):
 # squeezed) by the public function, so the rules only see matrices and batches.
 matmul_op = defop("matmul", lambda xp, a, b: xp.matmul(a, b), explain=_matmul_explain,
                   reads=((1,), (0,)))
-defvjp(matmul_op, lambda g, ans, a, b: g @ b.mT, lambda g, ans, a, b: a.mT @ g)
-defvjp_raw(matmul_op, lambda xp, g, ans, a, b: xp.matmul(g, b.swapaxes(-1, -2)),
-           lambda xp, g, ans, a, b: xp.matmul(a.swapaxes(-1, -2), g))
+defgrad(matmul_op, lambda m, g, ans, a, b: m.matmul(g, m.swapaxes(b, -1, -2)),
+        lambda m, g, ans, a, b: m.matmul(m.swapaxes(a, -1, -2), g))
 
 
 @tensor_method("matmul", "__matmul__")

@@ -19,23 +19,23 @@ from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, tensor_method
 from .elementwise import _floating, _unary, erf, exp, log, log1p, maximum, sqrt, where_fn
-from .registry import defop, defvjp
+from .registry import defgrad, defop, defvjp
 
 __all__ = ["asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "erfc", "atan2", "arctan2",
            "hypot", "logit", "logaddexp", "xlogy", "nan_to_num", "deg2rad", "rad2deg", "sgn",
            "signbit", "trace", "diff", "unique", "bincount", "isin", "tril_indices", "triu_indices"]
 
-asinh = _unary("asinh", lambda xp, x: xp.arcsinh(x), lambda g, ans, x: g / sqrt(x * x + 1),
+asinh = _unary("asinh", lambda xp, x: xp.arcsinh(x), lambda m, g, ans, x: g / m.sqrt(x * x + 1),
                aliases=("arcsinh",))
-acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), lambda g, ans, x: g / sqrt(x * x - 1),
+acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), lambda m, g, ans, x: g / m.sqrt(x * x - 1),
                aliases=("arccosh",))
-atanh = _unary("atanh", lambda xp, x: xp.arctanh(x), lambda g, ans, x: g / (1 - x * x),
+atanh = _unary("atanh", lambda xp, x: xp.arctanh(x), lambda m, g, ans, x: g / (1 - x * x),
                aliases=("arctanh",))
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
 _atan2 = defop("atan2", lambda xp, y, x: xp.arctan2(y, x))
-defvjp(_atan2, lambda g, ans, y, x: g * x / (x * x + y * y),
-       lambda g, ans, y, x: -g * y / (x * x + y * y))
+defgrad(_atan2, lambda m, g, ans, y, x: g * x / (x * x + y * y),
+        lambda m, g, ans, y, x: -g * y / (x * x + y * y))
 
 
 @tensor_method("atan2", "arctan2")

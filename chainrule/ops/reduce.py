@@ -15,7 +15,8 @@ from ..dtypes import dtype_arg, get_default_dtype, int64
 from ..errors import DTypeError, ShapeError, op_error, warn_user
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim, wrap_dims
-from .registry import defop, defvjp, defvjp_raw, nondifferentiable
+from ..autograd.rule_namespace import TENSORS
+from .registry import defgrad, defop, defvjp, nondifferentiable
 from .shape import broadcast_to, reshape
 
 
@@ -37,6 +38,11 @@ def _restore(g: Tensor, in_shape, dims, keepdim) -> Tensor:
     return reshape(g, _keep_shape(in_shape, dims))
 
 
+def _restored(m, g, in_shape, dims, keepdim):
+    """:func:`_restore` in a rule's namespace ``m``."""
+    return g if keepdim else m.reshape(g, _keep_shape(in_shape, dims))
+
+
 def _expand_back(g: Tensor, in_shape, dims, keepdim) -> Tensor:
     return broadcast_to(_restore(g, in_shape, dims, keepdim), in_shape)
 
@@ -53,25 +59,17 @@ def _sum_fwd(xp, x, dims, keepdim, in_shape):
     return x.sum(axis=dims, keepdims=keepdim)
 
 
-sum_op = defop("sum", _sum_fwd, saves=())
-defvjp(sum_op, lambda g, ans, x, dims, keepdim, in_shape: _expand_back(g, in_shape, dims, keepdim))
-
-
-def _restore_raw(g, in_shape, dims, keepdim):
-    """Array twin of ``_restore``."""
-    return g if keepdim else g.reshape(_keep_shape(in_shape, dims))
-
-
-def _expand_back_raw(xp, g, ans, x, dims, keepdim, in_shape):
-    """Array twin of ``_expand_back`` (sum's rule): the reduced dims restored, then broadcast."""
-    if dims is None:
-        out = xp.empty(in_shape, dtype=g.dtype)  # a fresh buffer: later sums go in place
+def _sum_grad(m, g, ans, x, dims, keepdim, in_shape):
+    """sum's rule: the reduced dims restored, then broadcast."""
+    if dims is None and m is not TENSORS:  # on arrays, a fresh buffer: later sums go in place
+        out = m.empty(in_shape, dtype=g.dtype)
         out[...] = g  # (xp.full is a Python function around these two steps)
         return out
-    return xp.broadcast_to(_restore_raw(g, in_shape, dims, keepdim), in_shape)
+    return m.broadcast_to(_restored(m, g, in_shape, dims, keepdim), in_shape)
 
 
-defvjp_raw(sum_op, _expand_back_raw)
+sum_op = defop("sum", _sum_fwd, saves=())
+defgrad(sum_op, _sum_grad)
 
 
 def _prepare(input: Tensor, dim, op: str, dtype=None, keepdim=False):
@@ -271,13 +269,15 @@ def _var_scale(n: int, correction) -> float:
     return 2.0 / dof if dof else math.inf
 
 
-def _var_grad(g, ans, x, dims, correction, keepdim, in_shape):
-    centered = x - mean(x, dims, keepdim=True) if dims is not None else x - mean(x)
-    return _restore(g, in_shape, dims, keepdim) * centered * _var_scale(_count(in_shape, dims), correction)
+def _var_grad(m, g, ans, x, dims, correction, keepdim, in_shape):
+    n = _count(in_shape, dims)
+    total = m.sum(x, axis=_axes(dims), keepdims=True)
+    centered = x - (total / n if n else total * math.nan)  # (empty: nothing to center)
+    return _restored(m, g, in_shape, dims, keepdim) * centered * _var_scale(n, correction)
 
 
 var_op = defop("var", _var_fwd)
-defvjp(var_op, _var_grad)
+defgrad(var_op, _var_grad)
 
 
 def _correction(unbiased, correction, op):
@@ -337,21 +337,19 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, c
 
 
 # ------------------------------------------------------------ max/min/amax --
-def _amax_grad(g, ans, x, dims, keepdim, in_shape):
+def _amax_grad(m, g, ans, x, dims, keepdim, in_shape):
     # ties share the gradient evenly (PyTorch's amax convention)
-    a = _restore(ans, in_shape, dims, keepdim)
-    mask = (x == a).to(g.dtype)
-    count = sum(mask, dims, keepdim=True) if dims is not None else sum(mask).reshape(
-        _keep_shape(in_shape, None))
-    return _restore(g, in_shape, dims, keepdim) * mask / count
+    mask = m.astype(x == _restored(m, ans, in_shape, dims, keepdim), g.dtype)
+    count = m.sum(mask, axis=_axes(dims), keepdims=True)
+    return _restored(m, g, in_shape, dims, keepdim) * mask / count
 
 
 amax_op = defop("amax", lambda xp, x, dims, keepdim, in_shape: xp.amax(x, axis=_axes(dims), keepdims=keepdim),
                 saves_ans=True)
 amin_op = defop("amin", lambda xp, x, dims, keepdim, in_shape: xp.amin(x, axis=_axes(dims), keepdims=keepdim),
                 saves_ans=True)
-defvjp(amax_op, _amax_grad)
-defvjp(amin_op, _amax_grad)
+defgrad(amax_op, _amax_grad)
+defgrad(amin_op, _amax_grad)
 
 
 class EmptyReductionError(ShapeError, IndexError):
@@ -417,16 +415,18 @@ max_values = namedtuple("max", ["values", "indices"])
 min_values = namedtuple("min", ["values", "indices"])
 
 
-def _select_grad(g, ans, x, indices, dim, keepdim, in_shape):
+def _select_grad(m, g, ans, x, indices, dim, keepdim, in_shape):
     """The rule of max/min along a dim: the gradient goes to the chosen index only."""
-    from .indexing import scatter_zeros
-    gk = g if keepdim else g.unsqueeze(dim)
-    return scatter_zeros(in_shape, dim, indices.unsqueeze(dim) if not keepdim else indices, gk)
+    from .indexing import scatter_add_zeros_op
+    index = getattr(indices, "_data", indices)  # (an index: an array in either namespace)
+    if not keepdim:
+        index, g = index[(slice(None),) * dim + (None,)], m.expand_dims(g, dim)
+    return scatter_add_zeros_op.on(m, g, index=index, dim=dim, in_shape=tuple(in_shape))
 
 
 take_max_op = defop("max_dim", lambda xp, x, indices, dim, keepdim, in_shape:
                     _take(xp, x, indices, dim, keepdim), saves=(1,))
-defvjp(take_max_op, _select_grad, None)
+defgrad(take_max_op, _select_grad, None)
 
 
 def _take(xp, x, indices, dim, keepdim):
@@ -480,13 +480,12 @@ def _logsumexp_fwd(xp, x, dims, keepdim, in_shape):
     return out if keepdim else (out.reshape(()) if dims is None else xp.squeeze(out, axis=dims))
 
 
-def _logsumexp_grad(g, ans, x, dims, keepdim, in_shape):
-    from .elementwise import exp
-    return _restore(g, in_shape, dims, keepdim) * exp(x - _restore(ans, in_shape, dims, keepdim))
+def _logsumexp_grad(m, g, ans, x, dims, keepdim, in_shape):
+    return _restored(m, g, in_shape, dims, keepdim) * m.exp(x - _restored(m, ans, in_shape, dims, keepdim))
 
 
 logsumexp_op = defop("logsumexp", _logsumexp_fwd, saves_ans=True)
-defvjp(logsumexp_op, _logsumexp_grad)
+defgrad(logsumexp_op, _logsumexp_grad)
 
 
 @tensor_method("logsumexp")
@@ -581,37 +580,6 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
 
 
 Tensor.count_nonzero = count_nonzero
-
-
-# ------------------------------------------- array twins of the rules above --
-# The same rules on raw arrays, for a first-order backward (see defvjp_raw).
-def _var_raw(xp, g, ans, x, dims, correction, keepdim, in_shape):
-    centered = x - _mean_raw(x, dims, _count(in_shape, dims))
-    return _restore_raw(g, in_shape, dims, keepdim) * centered * _var_scale(_count(in_shape, dims), correction)
-
-
-def _amax_raw(xp, g, ans, x, dims, keepdim, in_shape):
-    mask = x == _restore_raw(ans, in_shape, dims, keepdim)
-    count = mask.sum(axis=dims, keepdims=True, dtype=g.dtype)
-    return _restore_raw(g, in_shape, dims, keepdim) * mask / count
-
-
-def _logsumexp_raw(xp, g, ans, x, dims, keepdim, in_shape):
-    return _restore_raw(g, in_shape, dims, keepdim) * xp.exp(x - _restore_raw(ans, in_shape, dims, keepdim))
-
-
-def _max_dim_raw(xp, g, ans, x, indices, dim, keepdim, in_shape):
-    out = xp.zeros(in_shape, dtype=g.dtype)
-    idx = indices if keepdim else xp.expand_dims(indices, dim)
-    xp.put_along_axis(out, idx, g if keepdim else xp.expand_dims(g, dim), axis=dim)
-    return out
-
-
-defvjp_raw(var_op, _var_raw)
-defvjp_raw(amax_op, _amax_raw)
-defvjp_raw(amin_op, _amax_raw)
-defvjp_raw(logsumexp_op, _logsumexp_raw)
-defvjp_raw(take_max_op, _max_dim_raw, None)
 
 
 # ------------------------------------------------ NumPy's argument names --

@@ -1,12 +1,17 @@
 """The op registry: every op is declared once, with its forward and its VJP rules.
 
-An op's forward works on raw arrays through the backend ``xp``; each VJP rule
-works on Tensors (``g``, the op's output ``ans`` and its inputs), so running the
-rules with recording on yields higher-order gradients. Broadcasting and dtype
-casts are undone by the engine, not by the rules.
+An op's forward works on raw arrays through the backend ``xp``. Each derivative is
+one rule per input, written once against a namespace ``m`` (see autograd/rule_namespace.py):
+the engine runs it on arrays (``m`` the backend) for a first-order backward and on
+Tensors (``m`` = ``TENSORS``) under ``create_graph``, where the same line records a
+graph for higher orders. Broadcasting and dtype casts are undone by the engine, not
+by the rules.
 
     exp = defop("exp", lambda xp, x: xp.exp(x), saves=(), saves_ans=True)
-    defvjp(exp, lambda g, ans, x: g * ans)
+    defgrad(exp, lambda m, g, ans, x: g * ans)
+
+A rule whose fast form is a kernel calls a backward op (``relu_grad``,
+``conv2d_weight``) through :meth:`Op.on`; that op has rules of its own.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from ..autograd.grad_mode import GRAD
 from ..autograd.graph import Node, VersionCounter
 from ..backends import NUMPY, backend_of
 from ..tensor import Tensor, wrap_array
+from ..autograd.rule_namespace import TENSORS
 from .view_meta import register_view
 from ..errors import (BackwardError, DeviceError, DTypeError, IndexingError, ShapeError,
                       describe, op_error)
@@ -36,21 +42,24 @@ BF16_FORWARD = None
 class Op:
     """An op: a forward on arrays, one VJP rule per differentiable tensor input."""
 
-    __slots__ = ("name", "forward", "vjps", "rules_complete", "raw_vjps", "raw_joint", "saves",
+    __slots__ = ("name", "forward", "vjps", "rules_complete", "array_rules", "joint", "saves",
                  "saves_ans", "differentiable", "view", "explain", "backward_name", "nondiff_reason",
-                 "reads", "saves_for")
+                 "reads", "saves_for", "lazy")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
                  differentiable: bool = True, view: bool | str = False, explain=None,
-                 nondiff_reason: str | None = None, reads=None) -> None:
+                 nondiff_reason: str | None = None, reads=None, lazy=None) -> None:
         self.name = name
         self.forward = forward
+        # one rule per input: rule(m, g, ans, *inputs, **params) (see defgrad)
         self.vjps: tuple = ()
         # n when all n inputs have a rule, else -1: a call with at most that many inputs
         # skips the check that each input needing grad has one
         self.rules_complete = -1
-        self.raw_vjps: tuple | None = None  # array-level twins of vjps (see defvjp_raw)
-        self.raw_joint = None  # all twins in one call, sharing work (see defvjp_raw_joint)
+        # True when the rules run on arrays too (defgrad); False: written on Tensors only
+        # (defvjp), so even a first-order backward passes them Tensors
+        self.array_rules = False
+        self.joint = None  # all inputs' rules in one call that shares work (see defgrad_joint)
         self.saves = saves  # indices of inputs the rules need; None = all
         # reads[i]: the inputs input i's rule reads. With it, a node saves only what the
         # rules of inputs that need grad will read (x*w with x data saves w only)
@@ -62,6 +71,10 @@ class Op:
         self.explain = explain
         self.nondiff_reason = nondiff_reason
         self.backward_name = "".join(p.capitalize() for p in name.split("_")) + "Backward"
+        # a backward op made of zeros and one placement (pad_dim, index_put_zeros): what
+        # ``on`` returns on arrays instead of running the forward, an IndexedGrad that the
+        # engine adds into place (only ever a rule's returned value, never computed with)
+        self.lazy = lazy
 
     def __call__(self, *inputs, **params):
         """Run the op on tensors and, when grad mode is on, record a Node for backward."""
@@ -124,6 +137,18 @@ class Op:
             OBSERVER(op, inputs, result)
         return result
 
+    def on(self, m, *args, **params):
+        """The op at the level of the rule namespace ``m``: its forward on arrays (``m``
+        a backend: nothing recorded), or the op itself on Tensors (``m`` = ``TENSORS``).
+        How a rule calls a backward op (a kernel with rules of its own)."""
+        if m is TENSORS:
+            return self(*args, **params)
+        if TRACE is not None:
+            TRACE.add(self.name)
+        if self.lazy is not None:
+            return self.lazy(m, *args, **params)
+        return self.forward(m, *args, **params)
+
     def __repr__(self) -> str:
         return f"<op {self.name}>"
 
@@ -137,47 +162,60 @@ def defop(name: str, forward, **options) -> Op:
     return op
 
 
-def defvjp(op: Op, *rules) -> None:
-    """Give ``op`` one VJP rule per tensor input: ``rule(g, ans, *inputs, **params)``.
+def defgrad(op: Op, *rules) -> None:
+    """Give ``op`` its derivative: one rule per tensor input, ``rule(m, g, ans, *inputs,
+    **params)``, written against the namespace ``m`` (see autograd/rule_namespace.py) so that one
+    definition serves a first-order backward (arrays) and ``create_graph`` (Tensors).
 
-    A rule of ``None`` marks that input as not differentiable (its gradient is an
-    error to ask for, never a silent zero).
+    A rule of ``None`` marks that input as not differentiable (its gradient is an error
+    to ask for, never a silent zero); a rule that returns None sends that input nothing.
+    A rule may return ``g`` itself or a view of it; the engine never writes into such a
+    result.
+
+    >>> op = defop("doc_cube", lambda xp, x: x * x * x)
+    >>> defgrad(op, lambda m, g, ans, x: g * 3 * x * x)
+    >>> del REGISTRY["doc_cube"]
     """
     op.vjps = tuple(rules)
     op.rules_complete = -1 if None in op.vjps else len(op.vjps)
+    op.array_rules = True
 
 
-def defvjp_raw(op: Op, *rules) -> None:
-    """Give ``op`` array-level twins of its rules: ``rule(xp, g, ans, *inputs, **params)``.
-
-    The engine uses them for a first-order backward (no ``create_graph``): they see
-    and return raw arrays, so no Tensor or Node is made per rule. The Tensor rules
-    of :func:`defvjp` stay the definition used for higher-order gradients; the op
-    sweep checks both against PyTorch. A twin may return ``g`` itself or a view of
-    it; the engine never writes into such a result.
-    """
-    if len(rules) != len(op.vjps):
-        raise ValueError(f"{op.name}: {len(rules)} raw rules for {len(op.vjps)} inputs")
-    op.raw_vjps = tuple(rules)
-
-
-def defvjp_raw_joint(op: Op, rule) -> None:
-    """Give ``op`` its array twins as one call that can share work between inputs:
-    ``rule(xp, g, ans, *inputs, needs=(bool, …), **params)`` returns one array (or None)
-    per input, and need compute only those whose ``needs`` entry is True. A first-order
-    backward calls it once per node; the per-input twins (``op.raw_vjps``) are made from
-    it, each asking for its own input only.
+def defgrad_joint(op: Op, inputs: int, joint) -> None:
+    """Give ``op`` its derivative as one call for all inputs that can share work between
+    them (at most ``inputs`` of them): ``joint(m, g, ans, *inputs, needs=(bool, …),
+    **params)`` returns one gradient (or None) per input and need compute only those whose ``needs`` entry is True. The
+    engine calls it once per node; ``op.vjps`` are made from it (each asking for its own
+    input only) for whoever reads one input's rule.
 
     Whatever is shared lives in that one call only, so nothing made from ``g`` outlives it
     (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in place).
     """
-    def twin(index: int):
-        def rule_for_one(xp, g, ans, *inputs, **params):
+    def rule(index: int):
+        def rule_for_one(m, g, ans, *inputs, **params):
             needs = tuple([i == index for i in range(len(inputs))])
-            return rule(xp, g, ans, *inputs, needs=needs, **params)[index]
+            return joint(m, g, ans, *inputs, needs=needs, **params)[index]
         return rule_for_one
-    defvjp_raw(op, *map(twin, range(len(op.vjps))))
-    op.raw_joint = rule
+    defgrad(op, *map(rule, range(inputs)))
+    op.joint = joint
+
+
+def defvjp(op: Op, *rules) -> None:
+    """Give ``op`` rules written on Tensors only: ``rule(g, ans, *inputs, **params)``.
+
+    For derivatives that have no array form; the engine passes them Tensors even in a
+    first-order backward (slower than :func:`defgrad`'s rules, which run on arrays).
+    A rule of ``None`` marks that input as not differentiable.
+    """
+    defgrad(op, *[None if r is None else _on_tensors(r) for r in rules])
+    op.array_rules = False
+
+
+def _on_tensors(rule):
+    def on_tensors(m, g, ans, *inputs, **params):
+        return rule(g, ans, *inputs, **params)
+    on_tensors.tensor_rule = rule
+    return on_tensors
 
 
 def nondifferentiable(op: Op, reason: str) -> Op:

@@ -13,7 +13,8 @@ from .._args import index_value, size_args, tensor_value
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, tensor_method, wrap_dim
-from .registry import MAY_COPY, defop, defvjp, defvjp_raw
+from ..autograd.engine import IndexedGrad
+from .registry import MAY_COPY, defgrad, defop
 from .view_meta import mark_refused
 
 # ----------------------------------------------------------------- helpers --
@@ -55,7 +56,7 @@ def _infer_shape(shape: tuple, numel: int, op: str, from_shape: tuple) -> tuple:
 # ----------------------------------------------------------------- reshape --
 # Rules that need the input's shape get it as a parameter (``in_shape``).
 reshape_op = defop("reshape", lambda xp, x, shape, in_shape: x.reshape(shape), saves=(), view=MAY_COPY)
-defvjp(reshape_op, lambda g, ans, x, shape, in_shape: _reshape(g, in_shape, "reshape"))
+defgrad(reshape_op, lambda m, g, ans, x, shape, in_shape: m.reshape(g, in_shape))
 
 
 def _reshape(x: Tensor, shape: tuple, op: str) -> Tensor:
@@ -158,7 +159,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 # ----------------------------------------------------------- permutations --
 permute_op = defop("permute", lambda xp, x, dims: xp.transpose(x, dims), saves=(), view=True)
-defvjp(permute_op, lambda g, ans, x, dims: permute_op(g, dims=_inverse(dims)))
+defgrad(permute_op, lambda m, g, ans, x, dims: permute_op.on(m, g, dims=_inverse(dims)))
 
 
 def _inverse(dims):
@@ -239,7 +240,7 @@ moveaxis = movedim
 # ------------------------------------------------------------- broadcasting --
 broadcast_to_op = defop("broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape),
                         saves=(), view=True)
-defvjp(broadcast_to_op, lambda g, ans, x, shape: g)  # the engine sums g down to x's shape
+defgrad(broadcast_to_op, lambda m, g, ans, x, shape: g)  # the engine sums g down to x's shape
 
 
 def _sum_to_fwd(xp, x, shape):
@@ -251,7 +252,7 @@ def _sum_to_fwd(xp, x, shape):
 
 
 sum_to_op = defop("sum_to_size", lambda xp, x, shape, in_shape: _sum_to_fwd(xp, x, shape), saves=())
-defvjp(sum_to_op, lambda g, ans, x, shape, in_shape: broadcast_to(g, in_shape))
+defgrad(sum_to_op, lambda m, g, ans, x, shape, in_shape: m.broadcast_to(g, in_shape))
 
 
 def sum_to_size(input: Tensor, *size) -> Tensor:
@@ -343,9 +344,9 @@ cat_op = defop("cat", lambda xp, *xs, dim, sizes: xp.concatenate(xs, axis=dim), 
 
 
 def _cat_rule(i):
-    def rule(g, ans, *xs, dim, sizes):
+    def rule(m, g, ans, *xs, dim, sizes):
         start = builtins.sum(sizes[:i])
-        return narrow(g, dim, start, sizes[i])
+        return g[_dim_slice(dim, start, start + sizes[i])]
     return rule
 
 
@@ -391,18 +392,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
     return op(*tensors, dim=d, sizes=sizes)
 
 
-def _cat_raw_rule(i):
-    def rule(xp, g, ans, *xs, dim, sizes):
-        start = builtins.sum(sizes[:i])
-        return g[_dim_slice(dim, start, start + sizes[i])]
-    return rule
-
-
 def _cat_op_for(n: int):
     if len(cat_op.vjps) < n:
         width = max(n, 2 * len(cat_op.vjps))
-        cat_op.vjps = tuple(_cat_rule(i) for i in range(width))
-        cat_op.raw_vjps = tuple(_cat_raw_rule(i) for i in range(width))
+        defgrad(cat_op, *[_cat_rule(i) for i in range(width)])
     return cat_op
 
 
@@ -442,7 +435,8 @@ def _dim_slice(dim: int, start: int, stop: int) -> tuple:
 
 slice_op = defop("slice", lambda xp, x, dim, start, stop, size:
                  x[_dim_slice(dim, start, stop)], saves=(), view=True)
-defvjp(slice_op, lambda g, ans, x, dim, start, stop, size: pad_dim(g, dim, start, size - stop))
+defgrad(slice_op, lambda m, g, ans, x, dim, start, stop, size:
+        pad_dim_op.on(m, g, dim=dim, before=start, after=size - stop))
 
 
 @tensor_method("narrow")
@@ -469,9 +463,16 @@ def _pad_dim_fwd(xp, x, dim, before, after):
     return out
 
 
-pad_dim_op = defop("pad_dim", _pad_dim_fwd, saves=())
-defvjp(pad_dim_op, lambda g, ans, x, dim, before, after:
-       narrow(g, dim, before, g.shape[dim] - before - after))
+def _pad_dim_lazy(xp, x, dim, before, after):
+    """pad_dim as a backward op on arrays: ``x`` placed into zeros by the engine (T slices
+    of one tensor cost T slice-sized writes, not T padded arrays and their sums)."""
+    shape = x.shape[:dim] + (x.shape[dim] + before + after,) + x.shape[dim + 1:]
+    return IndexedGrad(_dim_slice(dim, before, before + x.shape[dim]), x, shape)
+
+
+pad_dim_op = defop("pad_dim", _pad_dim_fwd, saves=(), lazy=_pad_dim_lazy)
+defgrad(pad_dim_op, lambda m, g, ans, x, dim, before, after:
+        g[_dim_slice(dim, before, g.shape[dim] - after)])
 
 
 def pad_dim(x: Tensor, dim: int, before: int, after: int) -> Tensor:
@@ -606,7 +607,7 @@ def repeat_interleave(input: Tensor, repeats: int, dim: int | None = None) -> Te
 
 # xp.flip is a view; PyTorch's flip copies, so a later in-place change of either is independent
 flip_op = defop("flip", lambda xp, x, dims: xp.flip(x, dims).copy(), saves=())
-defvjp(flip_op, lambda g, ans, x, dims: flip_op(g, dims=dims))
+defgrad(flip_op, lambda m, g, ans, x, dims: flip_op.on(m, g, dims=dims))
 
 
 @tensor_method("flip")
@@ -631,8 +632,8 @@ def flipud(input: Tensor) -> Tensor:
 
 
 roll_op = defop("roll", lambda xp, x, shifts, dims: xp.roll(x, shifts, dims), saves=())
-defvjp(roll_op, lambda g, ans, x, shifts, dims: roll_op(g, shifts=tuple(-s for s in shifts) if
-                                                        isinstance(shifts, tuple) else -shifts, dims=dims))
+defgrad(roll_op, lambda m, g, ans, x, shifts, dims: roll_op.on(
+    m, g, shifts=tuple(-s for s in shifts) if isinstance(shifts, tuple) else -shifts, dims=dims))
 
 
 @tensor_method("roll")
@@ -653,11 +654,11 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 # ---------------------------------------------------------------------- pad --
 pad_op = defop("pad", lambda xp, x, widths, value: xp.pad(x, widths, constant_values=value), saves=())
-defvjp(pad_op, lambda g, ans, x, widths, value: _unpad(g, widths))
+defgrad(pad_op, lambda m, g, ans, x, widths, value: _unpad(g, widths))
 
 
 def _unpad(g, widths):
-    """``g`` (a Tensor or an array) without the ``widths`` padding: pad's rule and its twin."""
+    """``g`` (a Tensor or an array) without the ``widths`` padding: pad's rule."""
     index = tuple(slice(b, g.shape[i] - a) for i, (b, a) in enumerate(widths))
     return g[index]
 
@@ -689,23 +690,6 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     return pad_op(x, widths=tuple(widths), value=0 if value is None else value)
 
 
-# ------------------------------------------- array twins of the rules above --
-# The same rules on raw arrays, for a first-order backward (see defvjp_raw).
-from ..autograd.engine import IndexedGrad  # noqa: E402  (a read's gradient, added in place)
-
-
-defvjp_raw(reshape_op, lambda xp, g, ans, x, shape, in_shape: g.reshape(in_shape))
-defvjp_raw(permute_op, lambda xp, g, ans, x, dims: xp.transpose(g, _inverse(dims)))
-defvjp_raw(broadcast_to_op, lambda xp, g, ans, x, shape: g)
-defvjp_raw(sum_to_op, lambda xp, g, ans, x, shape, in_shape: xp.broadcast_to(g, in_shape))
-defvjp_raw(slice_op, lambda xp, g, ans, x, dim, start, stop, size: IndexedGrad(
-    _dim_slice(dim, start, stop), g, g.shape[:dim] + (size,) + g.shape[dim + 1:]))
-defvjp_raw(pad_dim_op, lambda xp, g, ans, x, dim, before, after:
-           g[_dim_slice(dim, before, g.shape[dim] - after)])
-defvjp_raw(flip_op, lambda xp, g, ans, x, dims: xp.flip(g, dims))
-defvjp_raw(pad_op, lambda xp, g, ans, x, widths, value: _unpad(g, widths))  # (it only indexes)
-
-
 # ------------------------------------------------------- diagonal & unfold --
 def _writable_view(view, source):
     """NumPy hands out diagonals read-only; a write through one must reach ``source`` as
@@ -727,10 +711,10 @@ def _diag_embed_fwd(xp, g, in_shape, offset, dim1, dim2):
 
 diagonal_op = defop("diagonal", _diagonal_fwd, saves=(), view=True)
 diag_embed_op = defop("diagonal_backward", _diag_embed_fwd, saves=())
-defvjp(diagonal_op, lambda g, ans, x, offset, dim1, dim2, in_shape:
-       diag_embed_op(g, in_shape=in_shape, offset=offset, dim1=dim1, dim2=dim2))
-defvjp(diag_embed_op, lambda g, ans, x, in_shape, offset, dim1, dim2:
-       diagonal_op(g, offset=offset, dim1=dim1, dim2=dim2, in_shape=in_shape))
+defgrad(diagonal_op, lambda m, g, ans, x, offset, dim1, dim2, in_shape:
+        diag_embed_op.on(m, g, in_shape=in_shape, offset=offset, dim1=dim1, dim2=dim2))
+defgrad(diag_embed_op, lambda m, g, ans, x, in_shape, offset, dim1, dim2:
+        diagonal_op.on(m, g, offset=offset, dim1=dim1, dim2=dim2, in_shape=in_shape))
 
 
 @tensor_method("diagonal")
@@ -769,10 +753,10 @@ def _unfold_backward_fwd(xp, g, in_shape, dim, size, step):
 
 unfold_op = defop("unfold", _unfold_fwd, saves=(), view=True)
 unfold_backward_op = defop("unfold_backward", _unfold_backward_fwd, saves=())
-defvjp(unfold_op, lambda g, ans, x, dim, size, step, in_shape:
-       unfold_backward_op(g, in_shape=in_shape, dim=dim, size=size, step=step))
-defvjp(unfold_backward_op, lambda g, ans, x, in_shape, dim, size, step:
-       unfold_op(g, dim=dim, size=size, step=step, in_shape=in_shape))
+defgrad(unfold_op, lambda m, g, ans, x, dim, size, step, in_shape:
+        unfold_backward_op.on(m, g, in_shape=in_shape, dim=dim, size=size, step=step))
+defgrad(unfold_backward_op, lambda m, g, ans, x, in_shape, dim, size, step:
+        unfold_op.on(m, g, dim=dim, size=size, step=step, in_shape=in_shape))
 
 
 @tensor_method("unfold")
@@ -800,8 +784,7 @@ def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
 def _triangle_op(name: str, kernel: str):
     """tril/triu: the part of the last two dims on and below (above) diagonal ``k``."""
     op = defop(name, lambda xp, x, k: getattr(xp, kernel)(x, k), saves=())
-    defvjp(op, lambda g, ans, x, k: op(g, k=k))
-    defvjp_raw(op, lambda xp, g, ans, x, k: getattr(xp, kernel)(g, k))
+    defgrad(op, lambda m, g, ans, x, k: op.on(m, g, k=k))
     return op
 
 

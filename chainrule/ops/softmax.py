@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..dtypes import to_dtype
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim
-from .registry import defop, defvjp, defvjp_raw
+from .registry import defgrad, defop
 
 
 def _softmax_fwd(xp, x, dim):
@@ -20,10 +20,8 @@ def _log_softmax_fwd(xp, x, dim):
 softmax_op = defop("softmax", _softmax_fwd, saves=(), saves_ans=True)
 log_softmax_op = defop("log_softmax", _log_softmax_fwd, saves=(), saves_ans=True)
 # both rules use only the output (STYLE: rules see ``ans``)
-defvjp(softmax_op, lambda g, ans, x, dim: ans * (g - (g * ans).sum(dim, keepdim=True)))
-defvjp(log_softmax_op, lambda g, ans, x, dim: g - ans.exp() * g.sum(dim, keepdim=True))
-defvjp_raw(softmax_op, lambda xp, g, ans, x, dim: ans * (g - (g * ans).sum(dim, keepdims=True)))
-defvjp_raw(log_softmax_op, lambda xp, g, ans, x, dim: g - xp.exp(ans) * g.sum(dim, keepdims=True))
+defgrad(softmax_op, lambda m, g, ans, x, dim: ans * (g - m.sum(g * ans, axis=dim, keepdims=True)))
+defgrad(log_softmax_op, lambda m, g, ans, x, dim: g - m.exp(ans) * m.sum(g, axis=dim, keepdims=True))
 
 
 def _prep(input: Tensor, dim, dtype, op: str):

@@ -31,7 +31,8 @@ from ..autograd.grad_mode import GRAD
 from ..backends import backend_of
 from ..errors import BackwardError, ChainruleError, op_error
 from ..tensor import Tensor, wrap_array
-from .registry import defop, defvjp, defvjp_raw
+from ..autograd.rule_namespace import records
+from .registry import defgrad, defop
 from .view_meta import NO_GRAD as _NO_GRAD, live_views
 
 
@@ -57,26 +58,25 @@ def _scatter_fwd(xp, base, value, chain):
     return out
 
 
-def _zeros_like_view(g: Tensor, chain) -> Tensor:
-    region = replay_arrays(backend_of(g._data), g._data, chain)
-    return wrap_array(backend_of(g._data).zeros(region.shape, dtype=region.dtype))
+def _region_zeros(m, g, chain):
+    """Zeros shaped as the region ``chain`` selects of ``g`` (a constant in either namespace)."""
+    data = getattr(g, "_data", g)
+    xp = backend_of(data)
+    region = replay_arrays(xp, data, chain)
+    zeros = xp.zeros(region.shape, dtype=region.dtype)
+    return wrap_array(zeros) if records(m) else zeros
 
 
-def _scatter_grad_base(xp, g, ans, base, value, chain):
-    out = g.copy()
-    replay_arrays(xp, out, chain)[...] = 0
-    return out
-
-
-def _scatter_grad_value(xp, g, ans, base, value, chain):
-    return replay_arrays(xp, g, chain)
+def _replayed(m, g, chain):
+    """The region ``chain`` selects of ``g``: recorded view ops on Tensors, views on arrays."""
+    return replay(g, chain) if records(m) else replay_arrays(m, g, chain)
 
 
 view_scatter_op = defop("view_scatter", _scatter_fwd, saves=())
-defvjp(view_scatter_op,
-       lambda g, ans, base, value, chain: view_scatter_op(g, _zeros_like_view(g, chain), chain=chain),
-       lambda g, ans, base, value, chain: replay(g, chain))
-defvjp_raw(view_scatter_op, _scatter_grad_base, _scatter_grad_value)
+defgrad(view_scatter_op,
+        lambda m, g, ans, base, value, chain: view_scatter_op.on(m, g, _region_zeros(m, g, chain),
+                                                                  chain=chain),
+        lambda m, g, ans, base, value, chain: _replayed(m, g, chain))
 
 
 # ------------------------------------------------------------- refused views --
@@ -84,15 +84,13 @@ def _refused_fwd(xp, base, chain, message):
     return replay_arrays(xp, base, chain)
 
 
-def _refused_rule(g, ans, base, chain, message):
+def _refused_rule(m, g, ans, base, chain, message):
     raise BackwardError(message)
 
 
 # the history a view gets when PyTorch would refuse to rebase it: backward through it raises
 refused_view_op = defop("refused_view", _refused_fwd, saves=())
-defvjp(refused_view_op, _refused_rule)
-defvjp_raw(refused_view_op, lambda xp, g, ans, base, chain, message: _refused_rule(g, ans, base, chain,
-                                                                                    message))
+defgrad(refused_view_op, _refused_rule)
 
 def _multi_output_text(view: Tensor, what: str) -> str:
     name, index, why = view._view_meta

@@ -226,7 +226,7 @@ def test_unary_functions_match_torch(name, walk):
     w = np.linspace(-1, 1, X.size).reshape(X.shape)
     lc, lt = (yc * cr.tensor(w)).sum(), (yt * torch.tensor(w)).sum()
     lt.backward()
-    if walk == "backward":  # the plain walk (array twins)
+    if walk == "backward":  # the plain walk (rules on arrays)
         lc.backward()
         gc = xc.grad
     elif walk == "grad":

@@ -226,8 +226,8 @@ def tolerance(spec: Spec, dtype: str) -> dict:
 def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
     """Forward values, output dtypes and gradients (random cotangents) equal PyTorch's.
 
-    The gradients come from a plain first-order walk, which runs the ops' array twins
-    (``defvjp_raw``) where they have them: :func:`check_tensor_rules_against_torch`
+    The gradients come from a plain first-order walk, which runs the ops' rules on
+    arrays (``defgrad``) where they have them: :func:`check_tensor_rules_against_torch`
     checks the Tensor rules."""
     inputs, xs, ts, out, tout = _run_both(spec, case, dtype)
     tol = tolerance(spec, dtype)
@@ -266,7 +266,7 @@ def check_against_torch(spec: Spec, case: Case, dtype: str) -> None:
 def check_tensor_rules_against_torch(spec: Spec, case: Case, dtype: str) -> None:
     """First-order gradients through the ops' Tensor rules (``create_graph=True``, the
     path of every higher-order gradient) equal PyTorch's, with the tolerances of
-    :func:`check_against_torch` (which sees the array twins instead)."""
+    :func:`check_against_torch` (which sees the rules run on arrays instead)."""
     inputs, xs, ts, out, tout = _run_both(spec, case, dtype)
     diff, pairs, gos = _differentiable(spec, case, inputs, out, tout)
     if not diff or not pairs:
@@ -302,7 +302,7 @@ def check_second_order_against_torch(spec: Spec, case: Case, dtype: str = "float
     arrays = [inputs[i][1] for i in diff] + gos
     refs = [_reference(tg, a) for tg, a in zip(tsecond, arrays)]
     # the second step both ways: through the Tensor rules of the ops that the first step
-    # recorded (a backward op's Tensor rule runs only here), then the plain walk on their twins
+    # recorded (a backward op's rule runs on Tensors only here), then the plain walk on arrays
     for create_graph in (True, False):
         second = _vector_product_grad(cr, grads, vs, cr_wrt, create_graph)
         what = f"second-order gradient{' (create_graph)' if create_graph else ''}"

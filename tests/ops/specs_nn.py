@@ -1,10 +1,10 @@
 """Op specs for convolution, pooling, normalization, embedding and dropout.
 
 Covers the registry ops of ``chainrule/ops/conv.py`` (conv2d, conv_transpose2d,
-conv2d_weight, max_pool2d, max_pool2d_argmax, max_pool2d_place, max_pool2d_select,
+conv2d_weight, max_pool2d, max_pool2d_argmax, max_pool2d_backward, max_pool2d_select,
 adaptive_max_pool2d_indices, pool_gather, pool_scatter, window_sum, window_sum_t) and the fused ``standardize``,
 ``embedding`` and ``embedding_backward`` ops of ``chainrule/nn/functional``.
-Backward ops (conv2d_weight, max_pool2d_place/select, pool_scatter, window_sum_t,
+Backward ops (conv2d_weight, max_pool2d_backward/select, pool_scatter, window_sum_t,
 embedding_backward) are
 reached by the gradient and second-order checks of their forward ops.
 """
@@ -58,7 +58,7 @@ add(
 )
 
 # ---------------------------------------------------------------- pooling --
-POOL_OPS = ("max_pool2d", "max_pool2d_argmax", "max_pool2d_place", "max_pool2d_select")
+POOL_OPS = ("max_pool2d", "max_pool2d_argmax", "max_pool2d_backward", "max_pool2d_select")
 add(
     S("nn_max_pool2d", both(lambda m, x, **k: _f(m).max_pool2d(x, **k)),
       [C((2, 2, 6, 5), kw=dict(kernel_size=2)),

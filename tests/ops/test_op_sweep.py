@@ -1,5 +1,5 @@
-"""The op sweep: every spec case against PyTorch (float32, float64) through both kinds of
-rule (the array twins of a plain backward, the Tensor rules of ``create_graph=True``),
+"""The op sweep: every spec case against PyTorch (float32, float64) through both uses of
+each rule (on arrays in a plain backward, on Tensors under ``create_graph=True``),
 finite differences (float64, :func:`chainrule.autograd.gradcheck`) and, for smooth ops,
 second order: against finite differences (gradgradcheck) and, for these and for ops that
 are smooth away from their kinks, against PyTorch's double backward (float32, float64)."""

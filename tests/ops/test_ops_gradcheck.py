@@ -12,19 +12,19 @@ def x64(*values):
     return cr.tensor(list(values), dtype=cr.float64, requires_grad=True)
 
 
-@pytest.fixture(params=["tensor rule", "array twin"])
+@pytest.fixture(params=["tensor rule", "array rule"])
 def broken_rule(request):
     """Make sin's first-order gradient wrong (cos(x) * 1.01) for the duration of a test:
-    through its Tensor rule (no twin), or through its array twin alone."""
+    through a rule written on Tensors only (defvjp), or through one written against the
+    namespace m (defgrad: run on arrays in a first-order backward)."""
     op = registry.REGISTRY["sin"]
-    saved = op.vjps, op.raw_vjps
+    saved = op.vjps, op.array_rules
     if request.param == "tensor rule":
-        op.vjps = (lambda g, ans, x: g * x.cos() * 1.01,)
-        op.raw_vjps = None
+        registry.defvjp(op, lambda g, ans, x: g * x.cos() * 1.01)
     else:
-        op.raw_vjps = (lambda xp, g, ans, x: g * xp.cos(x) * 1.01,)
+        registry.defgrad(op, lambda m, g, ans, x: g * m.cos(x) * 1.01)
     yield
-    op.vjps, op.raw_vjps = saved
+    op.vjps, op.array_rules = saved
 
 
 @pytest.mark.parametrize("fast", [False, True])
@@ -44,15 +44,15 @@ def test_catches_a_wrong_rule(broken_rule, fast):
 
 def test_catches_a_wrong_second_order_rule():
     op = registry.REGISTRY["sin"]
-    saved = op.vjps
+    saved = op.vjps, op.array_rules
     # right first derivative, wrong second: cos written through a detached copy
-    op.vjps = (lambda g, ans, x: g * x.detach().cos(),)
+    registry.defvjp(op, lambda g, ans, x: g * x.detach().cos())
     try:
         assert gradcheck(lambda t: t.sin(), (x64(0.3, 1.1),))
         with pytest.raises(GradcheckError):
             gradgradcheck(lambda t: t.sin(), (x64(0.3, 1.1),))
     finally:
-        op.vjps = saved
+        op.vjps, op.array_rules = saved
 
 
 def test_error_names_input_and_difference(broken_rule):

@@ -1,18 +1,23 @@
 """Mutation tests of the op sweep: one VJP rule made 10% wrong must turn the sweep red.
 
-Each op has Tensor rules (``defvjp``: ``create_graph=True`` and higher orders) and, for
-most ops, array twins (``defvjp_raw``: a plain first-order backward). One rule of one
-input at a time is replaced by a wrong one:
+Each op has one rule per input, written once against a namespace ``m`` (``defgrad``): the
+engine runs it on arrays for a plain first-order backward and on Tensors under
+``create_graph`` (higher orders). A few ops have rules written on Tensors only (``defvjp``),
+which the engine runs on Tensors at every order. One rule of one input at a time is
+replaced by a wrong one:
 
-* ``twin``:        the array twin returns 1.1 × its value;
-* ``tensor``:      the Tensor rule returns 1.1 × its value;
-* ``derivative``:  the Tensor rule returns its value, but its own derivative is 1.1 × too
-                   large (``r + 0.1 (r - r.detach())``): only a second-order check sees it.
+* ``arrays``:      the rule, run on arrays, returns 1.1 × its value;
+* ``tensor``:      the rule, run on Tensors, returns 1.1 × its value;
+* ``derivative``:  the rule, run on Tensors, returns its value, but its own derivative is
+                   1.1 × too large (``r + 0.1 (r - r.detach())``): only a second-order
+                   check sees it.
 
-The sweep's checks (float64) then run in-process on the spec cases that apply the op, and
-one of them must fail. A ``tensor`` mutation must be caught by the checks that the sweep
-added for the Tensor rules (first order through ``create_graph``, and second order against
-PyTorch), not by the twin check: for an op without twins that check would see it anyway.
+The two halves of one definition are mutated apart so that each order is seen to be
+checked. The sweep's checks (float64) then run in-process on the spec cases that apply the
+op, and one of them must fail. A ``tensor`` mutation must be caught by the checks that the
+sweep added for ``create_graph`` (first order through ``create_graph``, and second order
+against PyTorch), not by the plain backward's check: for a Tensor-only rule that check
+would see it anyway.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd.engine import IndexedGrad
+from chainrule.autograd.rule_namespace import TENSORS
 from chainrule.ops import registry
 from harness import (all_specs, case_id, check_against_torch, check_second_order_against_torch,
                      check_tensor_rules_against_torch, run_for_coverage,
@@ -43,16 +49,22 @@ THIRD = "a backward op: this is a third-order term, and the sweep compares up to
 NOT_CAUGHT: dict[tuple[str, int, str], str] = {
     **{(name, i, kind): ZERO for name, inputs in (("ceil", 1), ("floor", 1), ("round", 1),
                                                   ("sign", 1), ("trunc", 1), ("floor_divide", 2))
-       for i in range(inputs) for kind in ("tensor", "derivative")},
+       for i in range(inputs) for kind in ("arrays", "tensor", "derivative")},
+    ("relu_grad", 1, "arrays"): "its rule for the saved output is None (no derivative)",
     ("relu_grad", 1, "tensor"): "its rule for the saved output is None (no derivative)",
     ("relu_grad", 1, "derivative"): "its rule for the saved output is None (no derivative)",
-    # the backward of max_pool2d_place (itself max_pool2d's backward op)
+    # the adjoint of max_pool2d_backward (itself max_pool2d's backward op)
+    ("max_pool2d_select", 0, "arrays"): THIRD,
     ("max_pool2d_select", 0, "tensor"): THIRD,
+    **{(name, i, kind): "its rule for a saved input is None: the positions of the maxima are "
+                        "piecewise constant (no derivative)"
+       for name in ("max_pool2d_backward", "max_pool2d_select") for i in (1, 2)
+       for kind in ("arrays", "tensor", "derivative")},
     **{(name, i, "derivative"): THIRD for name, i in (
         ("conv2d_weight", 0), ("conv2d_weight", 1), ("cross_entropy_grad", 0),
         ("cross_entropy_grad", 1), ("embedding_backward", 0), ("index_put_zeros", 0),
         ("linear_bias_grad", 0), ("linear_weight_grad", 0), ("linear_weight_grad", 1),
-        ("max_pool2d_place", 0), ("max_pool2d_select", 0), ("pad_dim", 0), ("pool_scatter", 0),
+        ("max_pool2d_backward", 0), ("max_pool2d_select", 0), ("pad_dim", 0), ("pool_scatter", 0),
         ("relu_grad", 0), ("scatter_add_zeros", 0), ("unfold_backward", 0), ("window_sum_t", 0))},
     ("ctc_loss", 0, "derivative"): "its rule is ctc_loss_backward, which (as PyTorch's) has "
                                    "no derivative: nothing of second order to compare",
@@ -68,12 +80,12 @@ cr.cat([cr.zeros(1)] * 4)  # cat's rules are made per width on first use: make f
 
 
 def _targets() -> list:
-    """(op name, input index, kind) for every rule of every op with Tensor rules."""
+    """(op name, input index, kind) for every rule of every differentiable op."""
     out = []
     for name, op in sorted(registry.REGISTRY.items()):
         if not op.differentiable or not op.vjps or name in NO_VALUE:
             continue
-        kinds = ("twin", "tensor", "derivative") if op.raw_vjps is not None else ("tensor", "derivative")
+        kinds = ("arrays", "tensor", "derivative") if op.array_rules else ("tensor", "derivative")
         out += [(name, i, kind) for i, rule in enumerate(op.vjps) if rule is not None for kind in kinds]
     return out
 
@@ -117,22 +129,7 @@ def _about(spec, name: str) -> bool:
 
 
 # ------------------------------------------------------------------ mutants --
-def _scaled_tensor(rule):
-    def wrong(*args, **params):
-        r = rule(*args, **params)
-        return None if r is None else r * SCALE
-    return wrong
-
-
-def _wrong_derivative(rule):
-    def wrong(*args, **params):
-        r = rule(*args, **params)
-        # the same value; a derivative (in the inputs and in g) 1.1 times the rule's
-        return None if r is None else r + (r - r.detach()) * (SCALE - 1)
-    return wrong
-
-
-def _scale_array(r):
+def _scale(r):
     if r is None:
         return None
     if isinstance(r, IndexedGrad):
@@ -140,44 +137,58 @@ def _scale_array(r):
     return r * SCALE
 
 
-def _scaled_twin(rule):
-    def wrong(*args, **params):
-        return _scale_array(rule(*args, **params))
-    return wrong
+def _with_wrong_derivative(r):
+    # the same value; a derivative (in the inputs and in g) 1.1 times the rule's
+    return None if r is None else r + (r - r.detach()) * (SCALE - 1)
 
 
-def _scaled_joint(joint, index: int):
-    def wrong(*args, **params):
-        results = list(joint(*args, **params))
-        results[index] = _scale_array(results[index])
+def _wrong(kind: str):
+    """The mutation of one result: applied only where the rule ran in ``kind``'s namespace."""
+    on_tensors = kind != "arrays"
+    change = _with_wrong_derivative if kind == "derivative" else _scale
+
+    def apply(m, r):
+        return change(r) if (m is TENSORS) == on_tensors else r
+    return apply
+
+
+def _mutated_rule(rule, kind: str):
+    wrong = _wrong(kind)
+
+    def mutant(m, *args, **params):
+        return wrong(m, rule(m, *args, **params))
+    return mutant
+
+
+def _mutated_joint(joint, index: int, kind: str):
+    wrong = _wrong(kind)
+
+    def mutant(m, *args, **params):
+        results = list(joint(m, *args, **params))
+        results[index] = wrong(m, results[index])
         return results
-    return wrong
+    return mutant
 
 
 @contextlib.contextmanager
 def mutated(op, index: int, kind: str):
     """``op`` with the rule of input ``index`` made wrong (see the module docstring)."""
-    saved = op.vjps, op.raw_vjps, op.raw_joint
+    saved = op.vjps, op.joint
     try:
-        if kind == "twin":
-            twins = list(op.raw_vjps)
-            twins[index] = _scaled_twin(twins[index])
-            op.raw_vjps = tuple(twins)
-            if op.raw_joint is not None:  # the engine calls the joint rule when there is one
-                op.raw_joint = _scaled_joint(op.raw_joint, index)
-        else:
-            rules = list(op.vjps)
-            rules[index] = (_scaled_tensor if kind == "tensor" else _wrong_derivative)(rules[index])
-            op.vjps = tuple(rules)
+        rules = list(op.vjps)
+        rules[index] = _mutated_rule(rules[index], kind)
+        op.vjps = tuple(rules)
+        if op.joint is not None:  # the engine calls the joint rule when there is one
+            op.joint = _mutated_joint(op.joint, index, kind)
         yield
     finally:
-        op.vjps, op.raw_vjps, op.raw_joint = saved
+        op.vjps, op.joint = saved
 
 
 def _checks(kind: str, spec, case) -> list:
     """The sweep's checks that should see a mutation of this kind on this case."""
     second = [check_second_order_against_torch] if torch_second_order_applies(spec, case) else []
-    if kind == "twin":  # the plain backward; a backward op's twin runs in a double backward
+    if kind == "arrays":  # the plain backward; a backward op's rule runs in a double backward
         return [check_against_torch] + second
     if kind == "tensor":
         return [check_tensor_rules_against_torch] + second
@@ -215,7 +226,7 @@ def test_mutation_is_caught(cases_by_op, op_name, index, kind):
 def test_named_ops_are_mutated():
     mutated_rules = {(name, kind) for name, _, kind in TARGETS}
     for name in NAMED:
-        kinds = ("twin", "tensor") if registry.REGISTRY[name].raw_vjps is not None else ("tensor",)
+        kinds = ("arrays", "tensor") if registry.REGISTRY[name].array_rules else ("tensor",)
         for kind in kinds + ("derivative",):
             assert (name, kind) in mutated_rules, (name, kind)
 
@@ -224,14 +235,14 @@ def test_unmutated_checks_pass(cases_by_op):
     """The mutants' failures are theirs: the same checks pass on the true rules."""
     for name in ("exp", "conv2d", "standardize"):
         for spec, k, case in cases_by_op[name][:2]:
-            for kind in ("twin", "tensor"):
+            for kind in ("arrays", "tensor"):
                 for check in _checks(kind, spec, case):
                     check(spec, case, "float64")
 
 
 def test_mutation_is_undone():
     op = registry.REGISTRY["exp"]
-    before = op.vjps, op.raw_vjps, op.raw_joint
+    before = op.vjps, op.joint
     with mutated(op, 0, "tensor"):
         assert op.vjps != before[0]
-    assert (op.vjps, op.raw_vjps, op.raw_joint) == before
+    assert (op.vjps, op.joint) == before

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...backends import NUMPY
 from ...amp import AUTOCAST, autocast_inputs
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.registry import defop, defvjp, defvjp_raw
+from ...ops.registry import defgrad, defop
 from ...tensor import Tensor
 from .. import _args
 
@@ -19,10 +19,12 @@ __all__ = ["linear", "bilinear"]
 
 def _matmul_rows(xp, x, m):
     """``x @ m`` for ``x`` (..., k) as one 2-D GEMM over all leading dims (``matmul`` of an
-    N-D array would run one small GEMM per leading index)."""
+    N-D array would run one small GEMM per leading index); ``xp`` a backend or a rule's
+    namespace (Tensors: recorded)."""
     if x.ndim <= 2:
         return xp.matmul(x, m)
-    return xp.matmul(x.reshape(-1, x.shape[-1]), m).reshape(*x.shape[:-1], m.shape[-1])
+    return xp.reshape(xp.matmul(xp.reshape(x, (-1, x.shape[-1])), m),
+                      tuple(x.shape[:-1]) + (m.shape[-1],))
 
 
 # Below this many rows, OpenBLAS (0.3.30, AVX-512 kernel) computes (w @ x.T).T about twice
@@ -52,22 +54,18 @@ def _bias_grad_fwd(xp, g, g_shape):
 # Its weight and bias rules are single ops too (gᵀx over all leading dims, and the
 # sum of g over them), each with its own rules so higher orders still work.
 linear_weight_grad = defop("linear_weight_grad", _weight_grad_fwd)
-defvjp(linear_weight_grad,
-       lambda v, ans, g, x: x @ v.mT,          # (..., in) @ (in, out)
-       lambda v, ans, g, x: g @ v)             # (..., out) @ (out, in)
+defgrad(linear_weight_grad,
+        lambda m, v, ans, g, x: m.matmul(x, m.swapaxes(v, -1, -2)),  # (..., in) @ (in, out)
+        lambda m, v, ans, g, x: m.matmul(g, v))                      # (..., out) @ (out, in)
 linear_bias_grad = defop("linear_bias_grad", _bias_grad_fwd, saves=())
-defvjp(linear_bias_grad, lambda v, ans, g, g_shape: v.expand(*g_shape))
+defgrad(linear_bias_grad, lambda m, v, ans, g, g_shape: m.broadcast_to(v, g_shape))
 
 linear_op = defop("linear", _linear_fwd, reads=((1,), (0,), ()))
-defvjp(linear_op,
-       lambda g, ans, x, w, *b: g @ w,
-       lambda g, ans, x, w, *b: linear_weight_grad(g, x),
-       lambda g, ans, x, w, *b: linear_bias_grad(g, g_shape=tuple(g.shape)))
-# first-order backward on arrays: two GEMMs and a column sum, no Tensors made
-defvjp_raw(linear_op,
-           lambda xp, g, ans, x, w, *b: _matmul_rows(xp, g, w),
-           lambda xp, g, ans, x, w, *b: _weight_grad_fwd(xp, g, x),
-           lambda xp, g, ans, x, w, *b: _bias_grad_fwd(xp, g, None))
+# on arrays: two GEMMs and a column sum, no Tensors made
+defgrad(linear_op,
+        lambda m, g, ans, x, w, *b: _matmul_rows(m, g, w),
+        lambda m, g, ans, x, w, *b: linear_weight_grad.on(m, g, x),
+        lambda m, g, ans, x, w, *b: linear_bias_grad.on(m, g, g_shape=tuple(g.shape)))
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

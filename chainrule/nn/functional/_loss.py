@@ -20,7 +20,7 @@ import math
 
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
-from ...ops.registry import defop, defvjp, defvjp_raw
+from ...ops.registry import defgrad, defop, defvjp
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
 from .. import _args
@@ -162,12 +162,10 @@ def _ce_grad_rule_z(v, ans, g, z, target, *weight, ignore_index, label_smoothing
 
 cross_entropy_op = defop("cross_entropy", _ce_fwd, saves=(0, 1, 2))
 cross_entropy_grad_op = defop("cross_entropy_grad", _ce_grad_fwd, saves=(0, 1, 2, 3))
-defvjp(cross_entropy_op,
-       lambda g, ans, z, target, *w, **kw: cross_entropy_grad_op(g, z, target, *w, **kw),
-       None, None)
+defgrad(cross_entropy_op,
+        lambda m, g, ans, z, target, *w, **kw: cross_entropy_grad_op.on(m, g, z, target, *w, **kw),
+        None, None)
 defvjp(cross_entropy_grad_op, _ce_grad_rule_g, _ce_grad_rule_z, None, None)
-defvjp_raw(cross_entropy_op, lambda xp, g, ans, z, target, *w, **kw: _ce_grad_fwd(xp, g, z, target, *w, **kw),
-           None, None)
 
 
 def _soft_ce_fwd(xp, z, q):

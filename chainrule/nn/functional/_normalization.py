@@ -21,7 +21,8 @@ from ..._fp import quiet_calls
 from ...autograd.grad_mode import GRAD, no_grad
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.registry import defop, defvjp, defvjp_raw
+from ...autograd.rule_namespace import records
+from ...ops.registry import defgrad, defop
 from ...tensor import Tensor
 from .. import _args
 
@@ -47,19 +48,18 @@ def _normalize_fwd(xp, x, axes, eps, stats):
     return ((x - mean) * rstd).astype(x.dtype, copy=False)
 
 
-def _normalize_grad(g, ans, x, axes, eps, stats):
-    if GRAD.enabled:  # create_graph: rstd must stay a function of x
+def _normalize_grad(m, g, ans, x, axes, eps, stats):
+    if records(m):  # create_graph: rstd must stay a function of x (stats are constants)
         rstd = (x.var(axes, correction=0, keepdim=True) + eps).rsqrt()
     else:
-        rstd = Tensor._make(stats[1])
-    return rstd * (g - g.mean(axes, keepdim=True) - ans * (g * ans).mean(axes, keepdim=True))
+        rstd = stats[1]
+    return rstd * (g - m.mean(g, axis=axes, keepdims=True)
+                   - ans * m.mean(g * ans, axis=axes, keepdims=True))
 
 
 # registered as "standardize" (F.normalize is the unrelated p-norm scaling)
 normalize_op = defop("standardize", _normalize_fwd, saves_ans=True)
-defvjp(normalize_op, _normalize_grad)
-defvjp_raw(normalize_op, lambda xp, g, ans, x, axes, eps, stats: stats[1] * (
-    g - g.mean(axis=axes, keepdims=True) - ans * (g * ans).mean(axis=axes, keepdims=True)))
+defgrad(normalize_op, _normalize_grad)
 
 
 def _normalize(x: Tensor, axes: tuple, eps: float, stats=None) -> Tensor:

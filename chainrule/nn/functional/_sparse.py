@@ -19,7 +19,7 @@ from __future__ import annotations
 from ...autograd.grad_mode import no_grad
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
-from ...ops.registry import defop, defvjp, defvjp_raw
+from ...ops.registry import defgrad, defop
 from ...tensor import Tensor
 
 __all__ = ["embedding"]
@@ -57,17 +57,11 @@ gather_rows_op = defop("embedding", _gather_rows_fwd, saves=())
 row_sums_op = defop("embedding_backward", _row_sums_fwd, saves=())
 # the padding row's gradient is zero by definition (PyTorch), so embedding's rule is the
 # row sum that skips it; the row sum's adjoint is the lookup with padding entries masked
-defvjp(gather_rows_op, lambda g, ans, w, indices, num_weights, padding_idx, masked:
-       row_sums_op(g, indices=indices, num_weights=num_weights, padding_idx=padding_idx))
-defvjp(row_sums_op, lambda c, ans, g, indices, num_weights, padding_idx:
-       gather_rows_op(c, indices=indices, num_weights=num_weights, padding_idx=padding_idx,
-                      masked=True))
-
-
-defvjp_raw(gather_rows_op, lambda xp, g, ans, w, indices, num_weights, padding_idx, masked:
-           _row_sums_fwd(xp, g, indices, num_weights, padding_idx))
-defvjp_raw(row_sums_op, lambda xp, c, ans, g, indices, num_weights, padding_idx:
-           _gather_rows_fwd(xp, c, indices, num_weights, padding_idx, True))
+defgrad(gather_rows_op, lambda m, g, ans, w, indices, num_weights, padding_idx, masked:
+        row_sums_op.on(m, g, indices=indices, num_weights=num_weights, padding_idx=padding_idx))
+defgrad(row_sums_op, lambda m, c, ans, g, indices, num_weights, padding_idx:
+        gather_rows_op.on(m, c, indices=indices, num_weights=num_weights, padding_idx=padding_idx,
+                          masked=True))
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
