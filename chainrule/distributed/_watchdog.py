@@ -103,10 +103,17 @@ class Watch:
 
 
 def report(spec: dict, watch: Watch, ranks: list[int]) -> None:
-    for r in ranks:
-        sys.stderr.write(f"chainrule.distributed: rank {r} of {spec['size']} (pid "
-                         f"{watch.pid[r]} on {spec['host']}) died without a word (killed?); "
-                         "aborting all ranks\n")
+    """One line naming the rank that died. When several are found gone at one wake-up (a
+    loaded machine can run the launcher's clean-up before this process), which went first is
+    unknowable: the line names them all rather than blame one at random."""
+    if len(ranks) == 1:
+        (r,) = ranks
+        who = f"rank {r} of {spec['size']} (pid {watch.pid[r]} on {spec['host']}) died"
+    else:
+        who = (f"ranks {', '.join(map(str, ranks))} of {spec['size']} (pids "
+               f"{', '.join(str(watch.pid[r]) for r in ranks)} on {spec['host']}) died at one "
+               "moment (one first, the launcher then ending the others?)")
+    sys.stderr.write(f"chainrule.distributed: {who} without a word (killed?); aborting all ranks\n")
     sys.stderr.flush()
 
 

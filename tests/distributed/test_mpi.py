@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -96,8 +97,13 @@ def test_a_killed_rank_is_named_and_ends_every_rank(ranks, victim, module_form, 
     assert sorted(pids) == list(range(ranks)), shown
     named = (f"chainrule.distributed: rank {victim} of {ranks} (pid {pids[victim][0]} on "
              f"{socket.gethostname()}) died without a word (killed?); aborting all ranks")
-    assert named in done.stderr, shown
-    assert done.stderr.count("died without a word") == 1, shown  # the others are not blamed
+    lines = [line for line in done.stderr.splitlines() if "without a word" in line]
+    assert len(lines) == 1, shown  # one report
+    if named not in done.stderr:
+        # a loaded machine may let mpiexec end the others before the watchdog wakes: then it
+        # names every rank it found gone at once, the killed one among them, in one line
+        assert re.search(rf"ranks [0-9, ]*\b{victim}\b[0-9, ]* of {ranks} \(pids .*"
+                         rf"\b{pids[victim][0]}\b.* died at one moment", lines[0]), shown
     # every process is gone once mpiexec returns: the ranks and the watchdog
     watchdogs = [w for _, w in pids.values() if w != -1]
     assert len(watchdogs) == 1, shown

@@ -75,6 +75,22 @@ def test_a_killed_rank_is_named_and_the_others_are_ended(victim):
     assert all(p.returncode == -signal.SIGKILL for p in host.ranks)
 
 
+def test_ranks_found_gone_at_one_wake_up_are_named_together_in_one_line():
+    # the watchdog held still (as on a loaded machine) while two ranks went: which went first
+    # cannot be known, so one line names both rather than blaming one at random
+    host = Host(3)
+    host.watchdog.send_signal(signal.SIGSTOP)
+    host.end(0)
+    host.end(2)
+    host.watchdog.send_signal(signal.SIGCONT)
+    code, err, _ = host.finish()
+    pids = [host.ranks[r].pid for r in (0, 2)]
+    assert code == 1, err
+    assert err == (f"chainrule.distributed: ranks 0, 2 of 3 (pids {pids[0]}, {pids[1]} on node7) "
+                   "died at one moment (one first, the launcher then ending the others?) without "
+                   "a word (killed?); aborting all ranks\n")
+
+
 def test_clean_ends_are_not_reported_and_the_watchdog_leaves_with_the_last_rank():
     host = Host(3)
     for r in (2, 0, 1):
