@@ -25,6 +25,7 @@ from ..errors import BackwardError, ShapeError, op_error
 from .rule_namespace import TENSORS
 
 _NDARRAY = NUMPY.ndarray
+_FLOAT32 = NUMPY.float32
 BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
 _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss with respect to itself
 
@@ -50,6 +51,14 @@ class IndexedGrad:
         return out
 
     def add_into(self, xp, target) -> None:
+        if target.dtype.itemsize == 2 and target.dtype.kind in "fV":
+            # bfloat16/float16: sum in float32 and round once, as PyTorch's CPU kernels (a
+            # repeated index would otherwise round after every addition)
+            wide = target.astype(_FLOAT32)
+            IndexedGrad(self.index, self.values.astype(_FLOAT32), self.shape,
+                        self.accumulate).add_into(xp, wide)
+            target[...] = wide.astype(target.dtype)
+            return
         values = self.values if self.values.dtype == target.dtype else self.values.astype(target.dtype)
         if self.accumulate:
             backend_of(target).scatter_add(target, self.index, values)
