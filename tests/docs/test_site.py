@@ -11,7 +11,6 @@ import importlib.util
 import os
 import threading
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,9 +21,7 @@ import pytest
 from chainrule.diagnostics import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-IN_CI = bool(os.environ.get("CI"))
+from tests.browser import CHROMIUM, DRIVER, IN_CI, headless_chromium
 HAVE_MKDOCS = all(importlib.util.find_spec(m) for m in
                   ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"))
 needs_mkdocs = pytest.mark.skipif(not HAVE_MKDOCS and not IN_CI,
@@ -90,17 +87,6 @@ def test_strict_build_has_every_page_and_figure(site):
     print(f"mkdocs build: {seconds:.1f} s")
 
 
-def _driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
 
 
 @pytest.mark.slow
@@ -115,7 +101,7 @@ def test_pages_render_offline_in_headless_chromium(site, page, expected):
     if not IN_CI:
         pytest.importorskip("selenium")
     out, _, _ = site
-    driver = _driver()
+    driver = headless_chromium()
     try:
         driver.get((out / page).as_uri())
         text = driver.find_element("tag name", "body").text
@@ -153,7 +139,7 @@ def test_links_work_from_disk_and_search_works_when_served(site):
     handler = functools.partial(_QuietHandler, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    driver = _driver()
+    driver = headless_chromium()
     try:
         driver.get((out / "index.html").as_uri())
         driver.find_element(By.LINK_TEXT, "Diagnostics guide").click()

@@ -1,27 +1,12 @@
 """The HTML report in headless Chromium: every image loads and the console stays clean."""
-import os
-import shutil
 
 import pytest
 
 from chainrule.cli import main
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-IN_CI = bool(os.environ.get("CI"))
+from tests.browser import CHROMIUM, DRIVER, IN_CI, headless_chromium
 
 
-def _driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
 
 
 @pytest.mark.skipif(not (CHROMIUM and DRIVER) and not IN_CI,
@@ -31,7 +16,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert main(["train", "--model", "mlp", "--epochs", "2", "--runs-dir", str(tmp_path),
                  "--name", "b", "--quiet"]) == 0
     page = (tmp_path / "b" / "report.html").resolve()
-    driver = _driver()
+    driver = headless_chromium()
     try:
         driver.get(page.as_uri())
         images = driver.execute_script(
