@@ -42,6 +42,15 @@ class CupyBackend(Backend):
     def from_host(self, array):
         return self.module.asarray(array)
 
+    def random_state(self):
+        """A fresh ``cupy.random.RandomState`` on cuRAND's Philox generator: a CUDA
+        generator reseeds it before each draw (see chainrule.random), and Philox reseeds
+        without the state-setup kernel XORWOW (CuPy's default) runs on every new seed."""
+        curand = getattr(self.module.cuda, "curand", None)
+        if curand is None:
+            from cupy.cuda import curand
+        return self.module.random.RandomState(0, method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+
     def is_array(self, obj) -> bool:
         return isinstance(obj, self.module.ndarray)
 
