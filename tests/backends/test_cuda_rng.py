@@ -54,6 +54,8 @@ DRAWS = {
     "randint_like": lambda d: cr.randint_like(cr.zeros(2, 3, device=d), 10, 90),
     "dropout": lambda d: F.dropout(cr.ones(6, 7, device=d), 0.5),
     "alpha_dropout": lambda d: F.alpha_dropout(cr.ones(6, 7, device=d), 0.5, training=True),
+    "rrelu": lambda d: F.rrelu(cr.ones(6, 7, device=d) - 2, training=True),
+    "gumbel_softmax": lambda d: F.gumbel_softmax(cr.zeros(4, 5, device=d)),
     "kaiming_uniform_": lambda d: nn.init.kaiming_uniform_(cr.empty(5, 6, device=d)),
     "xavier_normal_": lambda d: nn.init.xavier_normal_(cr.empty(5, 6, device=d)),
     "orthogonal_": lambda d: nn.init.orthogonal_(cr.empty(4, 6, device=d)),
