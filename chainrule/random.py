@@ -54,7 +54,7 @@ class _DeviceDraws:
 
     def _next(self):
         gen = self._gen
-        self._state.seed(_mix(gen._seed, gen._offset))
+        self._state.seed(np.uint64(_mix(gen._seed, gen._offset)))  # (CuPy takes uint64 seeds)
         gen._offset += 1
         return self._state
 

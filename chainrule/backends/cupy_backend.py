@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy
+
 from .base import Backend, Device
 
 _BACKEND = None
@@ -49,7 +51,9 @@ class CupyBackend(Backend):
         curand = getattr(self.module.cuda, "curand", None)
         if curand is None:
             from cupy.cuda import curand
-        return self.module.random.RandomState(0, method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+        # (seeds as numpy.uint64: CuPy casts seeds to uint64 "safely", which int64 is not)
+        return self.module.random.RandomState(numpy.uint64(0),
+                                              method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
 
     def is_array(self, obj) -> bool:
         return isinstance(obj, self.module.ndarray)

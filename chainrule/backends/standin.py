@@ -498,10 +498,9 @@ class RandomState:
         self.seed(seed)
 
     def seed(self, seed=None) -> None:
-        if seed is not None and (isinstance(seed, (bool, float)) or
-                                 np.asarray(seed).dtype.kind not in "iu"):
-            raise TypeError(f"seed must be an integer, got {seed!r}")
-        self._g = np.random.Generator(np.random.PCG64(None if seed is None else int(seed)))
+        if seed is not None:  # CuPy's cast: a Python int (int64 to NumPy 2) is refused there too
+            seed = int(np.asarray(seed).astype(np.uint64, casting="safe"))
+        self._g = np.random.Generator(np.random.PCG64(seed))
 
     @staticmethod
     def _float(dtype, what: str):

@@ -315,11 +315,13 @@ def test_checkpoint_recomputation_does_not_move_the_outer_cuda_stream(cuda):
 # ---------------------------------------------------------------- stand-in --
 @standin_only
 def test_standin_random_state_mirrors_cupy(cuda):
-    rs = standin.module.random.RandomState(5, method=standin.module.cuda.curand.
+    rs = standin.module.random.RandomState(np.uint64(5), method=standin.module.cuda.curand.
                                            CURAND_RNG_PSEUDO_PHILOX4_32_10)
     a = rs.random_sample(size=(2, 3), dtype=np.float32)
     assert isinstance(a, standin.ndarray) and a.dtype == np.float32 and a.shape == (2, 3)
-    rs.seed(5)
+    with pytest.raises(TypeError, match="safe"):  # CuPy casts seeds to uint64 "safely"
+        rs.seed(5)
+    rs.seed(np.uint64(5))
     np.testing.assert_array_equal(rs.random_sample(size=(2, 3), dtype=np.float32).get(), a.get())
     with pytest.raises(TypeError, match="float32 or float64"):  # cuRAND has no float16 draws
         rs.random_sample(size=3, dtype=np.float16)
