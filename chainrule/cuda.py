@@ -8,9 +8,11 @@ seeding and ``empty_cache()`` do nothing) and the calls that need a GPU raise
 ``RuntimeError``, as CUDA PyTorch without a GPU raises). CuPy is imported on first use
 only, so ``import chainrule`` never needs it.
 
-Random numbers on the GPU come from chainrule's one default generator (drawn on the
-host, then copied), so ``manual_seed``/``manual_seed_all`` here do nothing:
-``chainrule.manual_seed`` already seeds every device.
+Random numbers for CUDA tensors are drawn on the device, from one generator per GPU
+(:data:`default_generators`, see :mod:`chainrule.random`): ``manual_seed`` seeds the
+current GPU's, ``manual_seed_all`` every GPU's, and ``chainrule.manual_seed`` seeds them
+all along with the CPU's, as in PyTorch. Seeding needs no GPU (it is kept for the first
+draw); ``get_rng_state``/``set_rng_state`` save and restore a stream (16 bytes).
 
 >>> import chainrule as cr
 >>> cr.cuda.is_available(), cr.cuda.device_count()   # on a machine without CuPy or GPU
@@ -22,7 +24,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 __all__ = ["CudaUnavailableError", "is_available", "device_count", "current_device", "set_device",
-           "manual_seed", "manual_seed_all", "seed", "seed_all", "synchronize", "get_device_name",
+           "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state",
+           "set_rng_state", "get_rng_state_all", "set_rng_state_all", "synchronize", "get_device_name",
            "get_device_properties", "get_device_capability", "memory_allocated",
            "max_memory_allocated", "memory_reserved", "max_memory_reserved",
            "reset_peak_memory_stats", "empty_cache", "is_bf16_supported", "is_initialized"]
@@ -103,20 +106,70 @@ def set_device(device) -> None:
     cupy.cuda.Device(0).use()
 
 
+def _generator(device, what: str):
+    """The default CUDA generator of ``device`` (None: the current GPU, cuda:0 without one)."""
+    from .random import cuda_generator
+    index = 0 if device is None else _index(device, what)
+    return cuda_generator(index)
+
+
 def manual_seed(seed: int) -> None:
-    """Does nothing: GPU random numbers come from the default generator (chainrule.manual_seed)."""
+    """Seed the current GPU's generator (kept until the first draw where there is no GPU).
+
+    >>> import chainrule as cr
+    >>> cr.cuda.manual_seed(7); cr.cuda.initial_seed()
+    7
+    """
+    _generator(None, "manual_seed").manual_seed(seed)
 
 
 def manual_seed_all(seed: int) -> None:
-    """Does nothing, as :func:`manual_seed`."""
+    """Seed every GPU's generator."""
+    from .random import cuda_generators
+    for gen in cuda_generators():
+        gen.manual_seed(seed)
 
 
 def seed() -> None:
-    """Does nothing, as :func:`manual_seed`."""
+    """Seed the current GPU's generator with a fresh random seed."""
+    _generator(None, "seed").seed()
 
 
 def seed_all() -> None:
-    """Does nothing, as :func:`manual_seed`."""
+    """Seed every GPU's generator with one fresh random seed."""
+    from .random import cuda_generators
+    gens = cuda_generators()
+    s = gens[0].seed()
+    for gen in gens[1:]:
+        gen.manual_seed(s)
+
+
+def initial_seed() -> int:
+    """The seed of the current GPU's generator."""
+    return _generator(None, "initial_seed").initial_seed()
+
+
+def get_rng_state(device="cuda"):
+    """The state of a GPU's generator: a uint8 tensor (seed and offset, 16 bytes)."""
+    return _generator(device, "get_rng_state").get_state()
+
+
+def set_rng_state(new_state, device="cuda") -> None:
+    """Restore a GPU's generator from :func:`get_rng_state`: the draws after it repeat."""
+    _generator(device, "set_rng_state").set_state(new_state)
+
+
+def get_rng_state_all() -> list:
+    """The states of every GPU's generator."""
+    from .random import cuda_generators
+    return [gen.get_state() for gen in cuda_generators()]
+
+
+def set_rng_state_all(new_states) -> None:
+    """Restore every GPU's generator from :func:`get_rng_state_all`."""
+    from .random import cuda_generator
+    for index, state in enumerate(new_states):
+        cuda_generator(index).set_state(state)
 
 
 def synchronize(device=None) -> None:
@@ -218,4 +271,7 @@ def __getattr__(name: str):
         from types import SimpleNamespace
         from .amp import CudaAutocast, CudaGradScaler
         return SimpleNamespace(GradScaler=CudaGradScaler, autocast=CudaAutocast)
+    if name == "default_generators":  # (torch.cuda.default_generators: one a GPU)
+        from .random import cuda_generator
+        return tuple(cuda_generator(i) for i in range(max(device_count(), 1)))
     raise AttributeError(f"module 'chainrule.cuda' has no attribute {name!r}")

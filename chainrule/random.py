@@ -1,5 +1,12 @@
 """Random numbers: a seedable default generator and the sampling functions.
 
+CPU tensors draw from NumPy's PCG64 (``default_generator``). CUDA tensors draw on the
+device, from one CUDA generator per GPU (``chainrule.cuda.manual_seed``); its state is
+``(seed, offset)``, as PyTorch's Philox state: draw number ``offset`` reseeds the backend's
+cuRAND Philox generator (``cupy.random.RandomState``) with a hash of both, so a state
+restored with ``set_rng_state`` replays the stream exactly and CUDA draws never consume
+the CPU stream.
+
 >>> import chainrule as cr
 >>> _ = cr.manual_seed(0); a = cr.rand(3)
 >>> _ = cr.manual_seed(0); bool((cr.rand(3) == a).all())
@@ -13,7 +20,7 @@ from ._args import ArgumentError, UnsupportedDTypeError, index_value, number_val
 from .backends import NUMPY, Device, backend_for_device
 from .creation import _shape, _sizes
 from .dtypes import bool_, dtype_arg, get_default_dtype, int64, uint8
-from .errors import DTypeError, ShapeError, describe, op_error
+from .errors import DeviceError, DTypeError, ShapeError, describe, op_error
 from .tensor import Tensor
 
 __all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state",
@@ -21,12 +28,77 @@ __all__ = ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", 
            "randint_like", "normal", "bernoulli", "multinomial"]
 
 
+_MASK64 = 2 ** 64 - 1
+
+
+def _mix(seed: int, offset: int) -> int:
+    """A 63-bit seed for draw ``offset`` of stream ``seed`` (SplitMix64's finaliser: nearby
+    (seed, offset) pairs give unrelated seeds)."""
+    z = (seed * 0x9E3779B97F4A7C15 + offset + 1) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) >> 1
+
+
+class _DeviceDraws:
+    """A CUDA generator's draws, made on the device: the subset of ``numpy.random.Generator``
+    that chainrule's sampling code calls, returning the backend's (device) arrays."""
+
+    def __init__(self, generator: "Generator") -> None:
+        self._gen = generator
+        self.backend = backend_for_device(generator.device)
+        state = generator._device_state
+        if state is None:  # (one cupy RandomState a generator: made on its first draw)
+            state = generator._device_state = self.backend.random_state()
+        self._state = state
+
+    def _next(self):
+        gen = self._gen
+        self._state.seed(np.uint64(_mix(gen._seed, gen._offset)))  # (CuPy takes uint64 seeds)
+        gen._offset += 1
+        return self._state
+
+    def random(self, size=None, dtype="float64"):
+        return self._next().random_sample(size=size, dtype=dtype)
+
+    def standard_normal(self, size=None, dtype="float64"):
+        return self._next().standard_normal(size=size, dtype=dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self._next().uniform(low, high, size=size)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self._next().normal(loc, scale, size=size)
+
+    def exponential(self, scale=1.0, size=None):
+        return self._next().exponential(scale, size=size)
+
+    def integers(self, low, high=None, size=None):
+        return self._next().randint(low, high, size=size, dtype="int64")
+
+    def permutation(self, n):
+        return self._next().permutation(n)
+
+
 class Generator:
-    """A source of random numbers (NumPy's PCG64), seedable like ``torch.Generator``."""
+    """A source of random numbers, seedable like ``torch.Generator``: NumPy's PCG64 on the
+    CPU; on ``cuda``, draws made on the device (see the module doc).
+
+    >>> import chainrule as cr
+    >>> g = cr.Generator(device="cuda").manual_seed(3)   # needs no GPU until it draws
+    >>> g.device, g.initial_seed(), tuple(g.get_state().shape)
+    (device(type='cuda', index=0), 3, (16,))
+    """
 
     def __init__(self, device="cpu") -> None:
         self.device = Device(device)
         self._seed = 0
+        if self.device.type == "cuda":
+            if self.device.index is None:  # (the current device: chainrule runs on cuda:0)
+                self.device = Device("cuda", 0)
+            self._offset = 0
+            self._device_state = None
+            return
         self._rng = np.random.Generator(np.random.PCG64(0))
 
     def manual_seed(self, seed: int) -> "Generator":
@@ -38,7 +110,10 @@ class Generator:
         if not -2 ** 63 <= seed < 2 ** 64:
             raise op_error(ArgumentError, "manual_seed", f"seed must be in [-2**63, 2**64), got {seed}")
         self._seed = seed % 2 ** 64  # negative seeds wrap, as in PyTorch
-        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        if self.device.type == "cuda":
+            self._offset = 0
+        else:
+            self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
     def seed(self) -> int:
@@ -50,8 +125,11 @@ class Generator:
         return self._seed
 
     def get_state(self) -> Tensor:
-        """The generator's state as a uint8 tensor (for checkpoints; no pickle)."""
+        """The generator's state as a uint8 tensor (for checkpoints; no pickle); on CUDA
+        16 bytes, seed and offset (little-endian uint64s), as PyTorch's."""
         import json
+        if self.device.type == "cuda":
+            return Tensor._make(np.array([self._seed, self._offset], dtype="<u8").view(np.uint8))
         blob = json.dumps(self._rng.bit_generator.state).encode()
         return Tensor._make(np.frombuffer(blob, dtype=np.uint8).copy())
 
@@ -61,6 +139,13 @@ class Generator:
             raise op_error(DTypeError, "Generator.set_state", f"the state must be a uint8 tensor "
                            f"from Generator.get_state(), got {describe(state)}")
         data = state._data
+        if self.device.type == "cuda":
+            if data.ndim != 1 or data.shape[0] != 16:
+                raise op_error(ArgumentError, "Generator.set_state", f"a CUDA generator's state "
+                               f"is 16 bytes (seed, offset) from get_state(), got {describe(state)}")
+            self._seed, self._offset = (int(v) for v in
+                                        np.asarray(data, dtype=np.uint8).view("<u8"))
+            return self
         try:
             self._rng.bit_generator.state = json.loads(bytes(np.asarray(data, dtype=np.uint8)).decode())
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as e:
@@ -74,19 +159,49 @@ class Generator:
     def numpy(self) -> np.random.Generator:
         return self._rng
 
+    def _draws(self):
+        """What draws for this generator: NumPy's generator, or the device's draws."""
+        return self._rng if self.device.type == "cpu" else _DeviceDraws(self)
+
 
 default_generator = Generator()
 # seeded afresh in each process, as PyTorch's: unseeded runs differ; initial_seed() reports it
 default_generator.seed()
 
 
+_CUDA_GENERATORS: dict = {}  # device index → its default CUDA generator (made on first use)
+
+
+def cuda_generator(index: int = 0) -> Generator:
+    """The default generator of GPU ``index`` (``torch.cuda.default_generators[index]``)."""
+    gen = _CUDA_GENERATORS.get(index)
+    if gen is None:
+        gen = _CUDA_GENERATORS[index] = Generator(Device("cuda", index))
+        gen.seed()  # (a fresh seed a process, as the CPU's default generator)
+    return gen
+
+
+def cuda_generators() -> list:
+    """Every CUDA generator made so far, device 0's always among them."""
+    cuda_generator(0)
+    return list(_CUDA_GENERATORS.values())
+
+
 def manual_seed(seed: int) -> Generator:
-    """Seed the default generator (and return it), as ``torch.manual_seed``."""
-    return default_generator.manual_seed(seed)
+    """Seed the default generator and every CUDA generator (and return the default one), as
+    ``torch.manual_seed``."""
+    gen = default_generator.manual_seed(seed)
+    for cuda in cuda_generators():
+        cuda.manual_seed(seed)
+    return gen
 
 
 def seed() -> int:
-    return default_generator.seed()
+    """Seed the default generator and the CUDA ones afresh (one seed, as ``torch.seed``)."""
+    s = default_generator.seed()
+    for cuda in cuda_generators():
+        cuda.manual_seed(s)
+    return s
 
 
 def initial_seed() -> int:
@@ -101,14 +216,30 @@ def set_rng_state(state: Tensor) -> None:
     default_generator.set_state(state)
 
 
-def _rng(generator, op: str = "random"):
-    """The NumPy generator behind ``generator`` (None: the default one)."""
+def _rng(generator, op: str = "random", device=None):
+    """What draws for a tensor on ``device`` (None: the CPU) from ``generator`` (None: the
+    device's default one): NumPy's generator on the CPU, device draws on CUDA."""
+    dev = Device(device if device is not None else "cpu")
     if generator is None:
-        return default_generator._rng
+        if dev.type == "cpu":
+            return default_generator._rng
+        return cuda_generator(dev.index or 0)._draws()
     if not isinstance(generator, Generator):
         raise op_error(DTypeError, op, f"generator must be a chainrule.Generator or None, got "
                        f"{type(generator).__name__} {generator!r}")
-    return generator._rng
+    if generator.device.type != dev.type:  # (PyTorch's words)
+        raise op_error(DeviceError, op, f"Expected a '{dev.type}' device type for generator but "
+                       f"found '{generator.device.type}'")
+    return generator._draws()
+
+
+def _on_device(device) -> bool:
+    return device is not None and Device(device).type != "cpu"
+
+
+def _draw_dtype(dt) -> str:
+    """The float dtype a device draw is made in (cuRAND makes float32 and float64 only)."""
+    return "float64" if dt.np.itemsize > 4 else "float32"
 
 
 def probability(p, op: str, name: str = "p") -> float:
@@ -129,7 +260,7 @@ def floating_input(t: Tensor, op: str) -> Tensor:
 
 
 def _finish(array, dtype, device, requires_grad: bool) -> Tensor:
-    if device is not None:
+    if device is not None and isinstance(array, np.ndarray):  # (device draws are there already)
         array = backend_for_device(device).from_host(array)
     t = Tensor._make(array)
     if requires_grad:
@@ -149,7 +280,12 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, devi
     """Uniform samples on [0, 1)."""
     dt = _float_dtype(dtype, "rand")
     size = _sizes(sizes, size, "rand")
-    array = _rng(generator, "rand").random(_shape(size, "rand"), dtype=np.float64).astype(dt.np)
+    rng = _rng(generator, "rand", device)
+    shape = _shape(size, "rand")
+    if _on_device(device):
+        array = rng.random(shape, dtype=_draw_dtype(dt)).astype(dt.np)
+    else:
+        array = rng.random(shape, dtype=np.float64).astype(dt.np)
     return _finish(array, dt, device, requires_grad)
 
 
@@ -158,8 +294,10 @@ def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, dev
     """Standard normal samples."""
     dt = _float_dtype(dtype, "randn")
     size = _sizes(sizes, size, "randn")
-    array = _rng(generator, "randn").standard_normal(_shape(size, "randn"),
-                                                     dtype=np.float64).astype(dt.np)
+    rng = _rng(generator, "randn", device)
+    shape = _shape(size, "randn")
+    array = rng.standard_normal(shape, dtype=_draw_dtype(dt) if _on_device(device)
+                                else np.float64).astype(dt.np)
     return _finish(array, dt, device, requires_grad)
 
 
@@ -191,7 +329,7 @@ def _integers(low, high, size, generator, dtype, device, requires_grad: bool, op
     if not isinstance(size, (tuple, list)):
         raise op_error(DTypeError, op, f"size must be a tuple of ints, got {size!r}")
     dt = dtype_arg(dtype, op) or int64
-    array = _rng(generator, op).integers(low, high, size=_shape((size,), op))
+    array = _rng(generator, op, device).integers(low, high, size=_shape((size,), op))
     return _finish(array.astype(dt.np), dt, device, requires_grad)
 
 
@@ -203,27 +341,37 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
     dt = dtype_arg(dtype, "randperm") or int64
     if dt is bool_:
         raise op_error(UnsupportedDTypeError, "randperm", "bool is not a supported dtype")
-    return _finish(_rng(generator, "randperm").permutation(n).astype(dt.np), dt, device, False)
+    return _finish(_rng(generator, "randperm", device).permutation(n).astype(dt.np), dt, device,
+                   False)
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     tensor_value(input, "rand_like")
     _float_dtype(dtype or input.dtype, "rand_like")
-    return rand(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return rand(*input.shape, dtype=dtype or input.dtype, device=_like_device(input, device),
+                requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     tensor_value(input, "randn_like")
     _float_dtype(dtype or input.dtype, "randn_like")
-    return randn(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return randn(*input.shape, dtype=dtype or input.dtype, device=_like_device(input, device),
+                 requires_grad=requires_grad)
 
 
 def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None) -> Tensor:
     tensor_value(input, "randint_like")
     if high is None:
         low, high = 0, low
-    return _integers(low, high, tuple(input.shape), None, dtype or input.dtype, device, False,
-                     "randint_like")
+    return _integers(low, high, tuple(input.shape), None, dtype or input.dtype,
+                     _like_device(input, device), False, "randint_like")
+
+
+def _like_device(input: Tensor, device):
+    """A ``*_like`` result's device: ``device``, else the input's (as PyTorch)."""
+    if device is not None:
+        return device
+    return None if input.device.type == "cpu" else input.device
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
@@ -231,8 +379,11 @@ def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, 
     """Normal samples with the given mean and std (numbers or tensors, broadcast)."""
     m = mean._data if isinstance(mean, Tensor) else number_value(mean, "normal", "mean")
     s = std._data if isinstance(std, Tensor) else number_value(std, "normal", "std")
+    if device is None:  # tensors give the device (as PyTorch: the output is where they are)
+        device = next((t.device for t in (mean, std) if isinstance(t, Tensor)
+                       and t.device.type != "cpu"), None)
     if not isinstance(s, (int, float)):
-        if not (NUMPY.to_host(s) >= 0).all():  # NaN fails too
+        if not _all(s >= 0):  # NaN fails too
             raise op_error(ArgumentError, "normal", "every element of std must be >= 0")
     elif not s >= 0:
         raise op_error(ArgumentError, "normal", f"std must be >= 0, got {s}")
@@ -251,21 +402,31 @@ def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, 
             raise op_error(ShapeError, "normal", f"mean of shape {np.shape(m)} and std of shape "
                            f"{np.shape(s)} do not broadcast") from None
     dt = _float_dtype(dtype or (mean.dtype if isinstance(mean, Tensor) else None), "normal")
-    array = (_rng(generator, "normal").standard_normal(shape) * s + m).astype(dt.np)
+    array = (_rng(generator, "normal", device).standard_normal(shape) * s + m).astype(dt.np)
     return _finish(array, dt, device, False)
+
+
+def _all(condition) -> bool:
+    """Whether every element of a (host or device) boolean array holds: one explicit sync."""
+    return bool(condition.all().item())
 
 
 def bernoulli(input: Tensor, p=None, *, generator: Generator | None = None) -> Tensor:
     """1 with probability ``input`` (or ``p``), else 0; same shape and dtype as ``input``."""
     floating_input(input, "bernoulli")
+    device = None if input.device.type == "cpu" else input.device
     if p is None:
-        probs = NUMPY.to_host(input._data)
-        if not ((probs >= 0) & (probs <= 1)).all():  # NaN fails too
+        probs = input._data
+        if not _all((probs >= 0) & (probs <= 1)):  # NaN fails too
             raise op_error(ArgumentError, "bernoulli", "every element of input must be a "
                            "probability in [0, 1]")
     else:
         probs = probability(p, "bernoulli")
-    draw = _rng(generator, "bernoulli").random(input._data.shape) < probs
+    rng = _rng(generator, "bernoulli", device)
+    if device is None:
+        draw = rng.random(input._data.shape) < probs
+    else:
+        draw = rng.random(input._data.shape, dtype=_draw_dtype(input.dtype)) < probs
     return Tensor._make(draw.astype(input._data.dtype))
 
 
@@ -283,6 +444,8 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     if not replacement and num_samples > categories:
         raise op_error(ArgumentError, "multinomial", f"cannot take {num_samples} samples from "
                        f"{categories} categories without replacement")
+    if input.device.type != "cpu":
+        return _multinomial_on_device(input, num_samples, replacement, generator)
     probs = np.atleast_2d(NUMPY.to_host(input._data)).astype(np.float64)
     if not (np.isfinite(probs).all() and (probs >= 0).all()):
         raise op_error(ArgumentError, "multinomial", "weights must be finite and non-negative")
@@ -299,6 +462,32 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
             rest = rng.permutation(np.flatnonzero(row == 0))[:num_samples - nonzero.size]
             rows.append(np.concatenate([drawn, rest]))
     out = np.array(rows, dtype=np.int64)
+    return Tensor._make(out if input._data.ndim == 2 else out[0])
+
+
+def _multinomial_on_device(input: Tensor, num_samples: int, replacement: bool, generator) -> Tensor:
+    """multinomial drawn on the device, all rows at once: inverse CDF with replacement;
+    without, the Gumbel-top-k trick (the k largest ``log(v) / w``, v uniform, are a
+    weighted draw without replacement; zero weights come last, in random order)."""
+    xp = backend_for_device(input.device).module
+    rng = _rng(generator, "multinomial", input.device)
+    w = xp.atleast_2d(input._data).astype("float64")
+    if not _all(xp.isfinite(w) & (w >= 0)):
+        raise op_error(ArgumentError, "multinomial", "weights must be finite and non-negative")
+    total = w.sum(axis=-1, keepdims=True)
+    if not _all(total > 0):
+        raise op_error(ArgumentError, "multinomial", "weights must have a positive sum")
+    rows, categories = w.shape
+    if replacement:
+        cdf = xp.cumsum(w, axis=-1) / total
+        u = rng.random((rows, num_samples))
+        out = (cdf[:, None, :] <= u[:, :, None]).sum(axis=-1).astype("int64")
+        out = xp.minimum(out, categories - 1)  # (u just under 1 past a rounded-down cdf)
+    else:
+        v = 1.0 - rng.random((rows, categories))  # in (0, 1]: log(v) is finite
+        positive = w > 0
+        keys = xp.where(positive, xp.log(v) / xp.where(positive, w, 1.0), -1e300 * (1.0 + v))
+        out = xp.argsort(-keys, axis=-1)[:, :num_samples].astype("int64")
     return Tensor._make(out if input._data.ndim == 2 else out[0])
 
 

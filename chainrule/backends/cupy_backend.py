@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy
+
 from .base import Backend, Device
 
 _BACKEND = None
@@ -41,6 +43,17 @@ class CupyBackend(Backend):
 
     def from_host(self, array):
         return self.module.asarray(array)
+
+    def random_state(self):
+        """A fresh ``cupy.random.RandomState`` on cuRAND's Philox generator: a CUDA
+        generator reseeds it before each draw (see chainrule.random), and Philox reseeds
+        without the state-setup kernel XORWOW (CuPy's default) runs on every new seed."""
+        curand = getattr(self.module.cuda, "curand", None)
+        if curand is None:
+            from cupy.cuda import curand
+        # (seeds as numpy.uint64: CuPy casts seeds to uint64 "safely", which int64 is not)
+        return self.module.random.RandomState(numpy.uint64(0),
+                                              method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
 
     def is_array(self, obj) -> bool:
         return isinstance(obj, self.module.ndarray)

@@ -11,7 +11,10 @@ NumPy data on the host but behave as device arrays do, only stricter:
 * ``bool(arr)``, ``float(arr)``, ``int(arr)``, ``operator.index(arr)`` raise
   :class:`HostSyncError` (CuPy answers them with a silent device sync): host scalars come
   from device data through ``.item()``, ``.tolist()`` or ``.get()`` only;
-* array functions and ufuncs refuse NumPy arrays among their operands, as CuPy's do.
+* array functions and ufuncs refuse NumPy arrays among their operands, as CuPy's do;
+* ``random.RandomState`` draws straight into device arrays (NumPy's PCG64 underneath), and
+  every host-to-device copy is counted (:func:`host_to_device_copies`), so a test can assert
+  that a step draws on the device rather than on the host and copies.
 
 The CuPy backend is built on this module exactly as on ``cupy`` itself (see
 ``cupy_backend.cupy_modules``), so what passes here is the code path a GPU takes. Turn it
@@ -78,6 +81,20 @@ def _unwrap(value, host_ok: bool = False, what: str = ""):
     if isinstance(value, (tuple, list)):
         return type(value)(_unwrap(v, host_ok, what) for v in value)
     return value
+
+
+_COPIES = [0]  # host-to-device copies made so far (asarray of host data, host values set in)
+
+
+def host_to_device_copies() -> int:
+    """How many host-to-device copies the stand-in has made in this process (compare two
+    readings around the code under test)."""
+    return _COPIES[0]
+
+
+def _count_host(value) -> None:
+    if not isinstance(value, ndarray) and isinstance(value, (np.ndarray, list, tuple)):
+        _COPIES[0] += 1
 
 
 def _call(fn, args, kwargs, host_ok: bool = False, name: str = ""):
@@ -276,6 +293,7 @@ class ndarray:  # noqa: N801 - CuPy's name
         return _wrap(self._a[_unwrap(key, host_ok=True)])
 
     def __setitem__(self, key, value) -> None:
+        _count_host(value)
         self._a[_unwrap(key, host_ok=True)] = _unwrap(value, host_ok=True)
 
     def __getattr__(self, name):
@@ -373,6 +391,8 @@ class _Ufunc:
 
 def _function(fn, name: str, host_ok: bool = False):
     def function(*args, **kwargs):
+        if host_ok and args:  # asarray/array of host data: a host-to-device copy
+            _count_host(args[0])
         return _wrap_out(_call(fn, args, kwargs, host_ok, name), kwargs)
     function.__name__ = name
     function.__doc__ = getattr(fn, "__doc__", None)
@@ -468,6 +488,57 @@ def _as_strided(x, shape=None, strides=None):
     return ndarray(np.lib.stride_tricks.as_strided(_unwrap(x), shape, strides))
 
 
+class RandomState:
+    """``cupy.random.RandomState``: draws made on the device, in CuPy's signatures (``size``
+    and ``dtype`` keywords; float32/float64 only where CuPy has only those). NumPy's PCG64
+    makes the numbers: the streams differ from cuRAND's, the interface does not."""
+
+    def __init__(self, seed=None, method=None) -> None:
+        self.method = method
+        self.seed(seed)
+
+    def seed(self, seed=None) -> None:
+        if seed is not None:  # CuPy's cast: a Python int (int64 to NumPy 2) is refused there too
+            seed = int(np.asarray(seed).astype(np.uint64, casting="safe"))
+        self._g = np.random.Generator(np.random.PCG64(seed))
+
+    @staticmethod
+    def _float(dtype, what: str):
+        dtype = np.dtype(float if dtype is None else dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"cupy.random.{what}: dtype must be float32 or float64, got {dtype}")
+        return dtype
+
+    def random_sample(self, size=None, dtype=float):
+        return ndarray(np.asarray(self._g.random(size, dtype=self._float(dtype, "random_sample"))))
+
+    def standard_normal(self, size=None, dtype=float):
+        dtype = self._float(dtype, "standard_normal")
+        return ndarray(np.asarray(self._g.standard_normal(size, dtype=dtype)))
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=float):
+        dtype = self._float(dtype, "uniform")
+        return ndarray(np.asarray(self._g.uniform(low, high, size)).astype(dtype))
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=float):
+        dtype = self._float(dtype, "normal")
+        return ndarray(np.asarray(self._g.normal(loc, scale, size)).astype(dtype))
+
+    def exponential(self, scale=1.0, size=None, dtype=float):
+        dtype = self._float(dtype, "exponential")
+        return ndarray(np.asarray(self._g.exponential(scale, size)).astype(dtype))
+
+    def randint(self, low, high=None, size=None, dtype="l"):
+        if high is None:
+            low, high = 0, low
+        return ndarray(np.asarray(self._g.integers(low, high, size, dtype=np.dtype(dtype))))
+
+    def permutation(self, num):
+        if isinstance(num, ndarray):
+            return ndarray(self._g.permutation(num._a))
+        return ndarray(self._g.permutation(int(num)))
+
+
 def _special() -> types.ModuleType:
     special = types.ModuleType("cupyx.scipy.special")
     try:
@@ -494,10 +565,13 @@ def _build():
         as_strided=_as_strided, sliding_window_view=_function(
             np.lib.stride_tricks.sliding_window_view, "sliding_window_view")))
     cupy.random = _Namespace("cupy.random", np.random)
+    cupy.random.RandomState = RandomState
     cupy.get_default_memory_pool = lambda: _POOL
     cupy.get_default_pinned_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
     cupy.cuda = types.SimpleNamespace(
         runtime=_runtime(), Device=_Device,
+        curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_DEFAULT=100, CURAND_RNG_PSEUDO_XORWOW=101,
+                                     CURAND_RNG_PSEUDO_PHILOX4_32_10=161),
         memory_hook=types.SimpleNamespace(MemoryHook=MemoryHook),
         get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None))
     cupy.fuse = lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f))

@@ -209,19 +209,18 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     from ..random import _rng
     from ..backends import backend_of
-    import numpy as np
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    xp = backend_of(tensor._data).module  # (drawn and factorised on the tensor's device)
+    flat = _rng(generator, "orthogonal_", tensor.device).normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))  # make the decomposition unique (uniform over O(n))
+    q, r = xp.linalg.qr(flat)
+    q = q * xp.sign(xp.diag(r))  # make the decomposition unique (uniform over O(n))
     if rows < cols:
         q = q.T
     with no_grad():
-        tensor._data[...] = backend_of(tensor._data).from_host(
-            (gain * q).reshape(tuple(tensor.shape)).astype(tensor._data.dtype))
+        tensor._data[...] = (gain * q).reshape(tuple(tensor.shape)).astype(tensor._data.dtype)
         tensor._vc.value += 1
     return tensor
 
@@ -236,20 +235,19 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     """
     from ..random import _rng
     from ..backends import backend_of
-    import numpy as np
     if not a < b:
         raise op_error(ValueError, "trunc_normal_", f"expected a < b, got a={a}, b={b}")
-    rng = _rng(generator)
+    rng = _rng(generator, "trunc_normal_", tensor.device)  # (draws on the tensor's device)
     x = rng.normal(mean, std, tuple(tensor.shape))
     for _ in range(100):
         bad = (x < a) | (x > b)
-        n = int(bad.sum())
+        n = int(bad.sum().item())
         if n == 0:
             break
         x[bad] = rng.normal(mean, std, n)
-    x = np.clip(x, a, b)
+    x = backend_of(x).module.clip(x, a, b)
     with no_grad():
-        tensor._data[...] = backend_of(tensor._data).from_host(x.astype(tensor._data.dtype))
+        tensor._data[...] = x.astype(tensor._data.dtype)
         tensor._vc.value += 1
     return tensor
 
@@ -264,7 +262,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     rows, cols = tensor.shape
     zeros = int(math.ceil(sparsity * rows))
     normal_(tensor, 0.0, std, generator)
-    rng = _rng(generator)
+    rng = _rng(generator, "sparse_", tensor.device)
     with no_grad():
         for c in range(cols):
             tensor._data[rng.permutation(rows)[:zeros], c] = 0

@@ -426,7 +426,10 @@ def _random_fill(self: Tensor, sample, name: str) -> Tensor:
         _check_graph_inplace(self, name)
     from ..backends import backend_of
     array = sample(tuple(self.shape))
-    _write(self, ..., backend_of(self._data).from_host(array.astype(self._data.dtype)), name)
+    backend = backend_of(self._data)
+    if not backend.is_array(array):  # (a CUDA tensor's draws are made on its device)
+        array = backend.from_host(array)
+    _write(self, ..., array.astype(self._data.dtype), name)
     self._vc.value += 1
     return self
 
@@ -440,7 +443,7 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) ->
     a, b = finite_value(a, "uniform_", "from"), finite_value(b, "uniform_", "to")
     if a > b:
         raise op_error(ArgumentError, "uniform_", f"from ({a}) must be <= to ({b})")
-    rng = _rng(generator, "uniform_")
+    rng = _rng(generator, "uniform_", self.device)
     return _random_fill(self, lambda shape: rng.uniform(a, b, shape), "uniform_")
 
 
@@ -453,7 +456,7 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
     mean, std = number_value(mean, "normal_", "mean"), number_value(std, "normal_", "std")
     if not std >= 0:  # NaN fails too
         raise op_error(ArgumentError, "normal_", f"std must be >= 0, got {std}")
-    rng = _rng(generator, "normal_")
+    rng = _rng(generator, "normal_", self.device)
     return _random_fill(self, lambda shape: rng.normal(mean, std, shape), "normal_")
 
 
@@ -461,15 +464,14 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
 def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
     """Fill with 1 with probability ``p`` (a number, or a tensor broadcast to ``self``), else 0."""
     from .._args import ArgumentError
-    from ..backends import NUMPY
     from ..random import _rng, probability
     if isinstance(p, Tensor):
-        p = NUMPY.to_host(p._data)
-        if not ((p >= 0) & (p <= 1)).all():  # NaN fails too
+        p = p._data if p.device == self.device else p.to(self.device)._data
+        if not bool(((p >= 0) & (p <= 1)).all().item()):  # NaN fails too
             raise op_error(ArgumentError, "bernoulli_", "every element of p must be in [0, 1]")
     else:
         p = probability(p, "bernoulli_")
-    rng = _rng(generator, "bernoulli_")
+    rng = _rng(generator, "bernoulli_", self.device)
     return _random_fill(self, lambda shape: rng.random(shape) < p, "bernoulli_")
 
 
@@ -483,7 +485,7 @@ def random_(self: Tensor, low: int = 0, high: int | None = None, *, generator=No
     low, high = index_value(low, "random_", "from"), index_value(high, "random_", "to")
     if low >= high:
         raise op_error(ArgumentError, "random_", f"from ({low}) must be less than to ({high})")
-    rng = _rng(generator, "random_")
+    rng = _rng(generator, "random_", self.device)
     return _random_fill(self, lambda shape: rng.integers(low, high, shape), "random_")
 
 
@@ -496,7 +498,7 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
     lambd = number_value(lambd, "exponential_", "lambd")
     if not lambd > 0:
         raise op_error(ArgumentError, "exponential_", f"lambd must be > 0, got {lambd}")
-    rng = _rng(generator, "exponential_")
+    rng = _rng(generator, "exponential_", self.device)
     return _random_fill(self, lambda shape: rng.exponential(1.0 / lambd, shape), "exponential_")
 
 

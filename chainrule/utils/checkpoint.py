@@ -115,11 +115,15 @@ def checkpoint_sequential(functions, segments: int, input, use_reentrant: bool |
 
 # -- the state a recomputation must see again --------------------------------------------
 class _Replay:
-    """The RNG and autocast state at the forward, to restore around the recomputation."""
+    """The RNG and autocast state at the forward, to restore around the recomputation: the
+    CPU generator's and, as PyTorch's, the CUDA generators of the GPUs the inputs are on."""
 
-    def __init__(self, preserve_rng_state: bool) -> None:
+    def __init__(self, preserve_rng_state: bool, inputs=()) -> None:
         from .. import random
         self.rng = random.get_rng_state() if preserve_rng_state else None
+        self.gpus = sorted({a.device.index or 0 for a in inputs
+                            if isinstance(a, Tensor) and a.device.type == "cuda"})
+        self.cuda_rng = _cuda_states(self.gpus) if preserve_rng_state else None
         self.autocast = dict(_autocast_state().dtypes)
 
     @contextlib.contextmanager
@@ -127,9 +131,12 @@ class _Replay:
         from .. import random
         state = _autocast_state()
         outer_rng = random.get_rng_state() if self.rng is not None else None
+        outer_cuda = _cuda_states(self.gpus) if self.cuda_rng is not None else None
         outer_autocast = (state.active, dict(state.dtypes))
         if self.rng is not None:
             random.set_rng_state(self.rng)
+        if self.cuda_rng is not None:
+            _set_cuda_states(self.cuda_rng)
         state.dtypes.update(self.autocast)
         state.active = any(d is not None for d in state.dtypes.values())
         try:
@@ -139,6 +146,19 @@ class _Replay:
             state.dtypes.update(dtypes)
             if outer_rng is not None:  # the recomputation's draws do not move the outer RNG
                 random.set_rng_state(outer_rng)
+            if outer_cuda is not None:
+                _set_cuda_states(outer_cuda)
+
+
+def _cuda_states(gpus) -> dict:
+    from ..random import cuda_generator
+    return {i: cuda_generator(i).get_state() for i in gpus}
+
+
+def _set_cuda_states(states: dict) -> None:
+    from ..random import cuda_generator
+    for i, state in states.items():
+        cuda_generator(i).set_state(state)
 
 
 def _autocast_state():
@@ -167,7 +187,7 @@ class _Frame:
 
     def __init__(self, fn, args, kwargs, preserve: bool, context_fn, check: bool) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.replay = _Replay(preserve)
+        self.replay = _Replay(preserve, (*args, *kwargs.values()))
         self.context_fn = context_fn
         self.check = check
         self.shapes: list = []  # (shape, dtype) of each saved tensor, in save order
@@ -225,7 +245,7 @@ class CheckpointFunction(Function):
         if not any(a.requires_grad for a in args if isinstance(a, Tensor)):
             warn_user("None of the inputs have requires_grad=True. Gradients will be None")
         ctx.run_function = run_function
-        ctx.replay = _Replay(preserve_rng_state)
+        ctx.replay = _Replay(preserve_rng_state, args)
         ctx.inputs = [None if isinstance(a, Tensor) else a for a in args]
         ctx.tensor_indices = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx.save_for_backward(*(a for a in args if isinstance(a, Tensor)))

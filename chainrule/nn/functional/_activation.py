@@ -255,10 +255,11 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     from ...backends import backend_of
-    from ...random import default_generator
+    from ...random import _rng
     dtype = input._data.dtype
-    draws = default_generator.numpy.uniform(lower, upper, tuple(input.shape)).astype(dtype)
-    slopes = Tensor._make(backend_of(input._data).from_host(draws))
+    draws = _rng(None, "rrelu", input.device).uniform(lower, upper, tuple(input.shape)).astype(dtype)
+    xp = backend_of(input._data)  # (the slopes are drawn on the input's device)
+    slopes = Tensor._make(draws if xp.is_array(draws) else xp.from_host(draws))
     return _maybe_inplace(input, inplace, "rrelu",
                           lambda x: ew.where_fn(x >= 0, x, x * slopes))
 

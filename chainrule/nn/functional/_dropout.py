@@ -4,8 +4,8 @@
 In training each element (or, for the channel-wise forms, each whole channel) is
 zeroed with probability ``p`` and the survivors are scaled by ``1/(1-p)``, so the
 expected value is unchanged; in evaluation the input is returned as it is. The
-mask comes from chainrule's default generator, so ``cr.manual_seed`` makes it
-reproducible.
+mask comes from the default generator of the input's device (drawn on that device), so
+``cr.manual_seed`` makes it reproducible.
 
 >>> import chainrule as cr
 >>> import chainrule.nn.functional as F
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error, warn_user
-from ...random import default_generator
+from ...random import _rng
 from ...tensor import Tensor
 from .. import _args
 
@@ -38,9 +38,22 @@ def _check(input, p: float, op: str) -> None:
 def _mask(input: Tensor, shape: tuple, p: float) -> Tensor:
     """Keep-mask of ``shape`` (broadcast against the input), already scaled by 1/(1-p)."""
     dtype = input._data.dtype
-    draws = default_generator.numpy.random(shape, dtype="float64" if dtype.itemsize > 4 else "float32")
+    draws = _draws(input, shape)
     mask = (draws >= p).astype(dtype) * dtype.type(1.0 / (1.0 - p))
-    return Tensor._make(backend_of(input._data).from_host(mask))
+    return Tensor._make(_on(input, mask))
+
+
+def _draws(input: Tensor, shape: tuple):
+    """Uniform draws from the input's device's default generator (made on that device)."""
+    dtype = input._data.dtype
+    return _rng(None, "dropout", input.device).random(
+        shape, dtype="float64" if dtype.itemsize > 4 else "float32")
+
+
+def _on(input: Tensor, array):
+    """``array`` on the input's device (CPU draws are host arrays already there)."""
+    backend = backend_of(input._data)
+    return array if backend.is_array(array) else backend.from_host(array)
 
 
 def _apply(input: Tensor, p: float, training: bool, inplace: bool, shape: tuple) -> Tensor:
@@ -158,12 +171,10 @@ def _alpha(input: Tensor, p: float, training: bool, inplace: bool, shape, op: st
     if shape is None:
         shape = _feature_shape(input, op)
     dtype = input._data.dtype
-    draws = default_generator.numpy.random(shape, dtype="float64" if dtype.itemsize > 4 else "float32")
-    keep = (draws >= p).astype("float64")
+    keep = (_draws(input, shape) >= p).astype("float64")
     a = 1.0 / ((_ALPHA * _ALPHA * p + 1) * (1 - p)) ** 0.5
-    xp = backend_of(input._data)
-    scale = Tensor._make(xp.from_host((keep * a).astype(dtype)))
-    shift = Tensor._make(xp.from_host(((keep - 1) * _ALPHA * a + _ALPHA * a * p).astype(dtype)))
+    scale = Tensor._make(_on(input, (keep * a).astype(dtype)))
+    shift = Tensor._make(_on(input, ((keep - 1) * _ALPHA * a + _ALPHA * a * p).astype(dtype)))
     out = input * scale + shift
     return input.copy_(out) if inplace else out
 

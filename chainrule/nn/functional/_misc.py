@@ -272,12 +272,14 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     from ...backends import backend_of
     from ...errors import warn_user
     from ...ops.softmax import softmax
-    from ...random import default_generator
+    from ...random import _rng
     _args.tensor(logits, "logits", "gumbel_softmax")
     if eps != 1e-10:
         warn_user("`eps` parameter is deprecated and has no effect.")
-    draws = default_generator.numpy.exponential(1.0, tuple(logits.shape)).astype(logits._data.dtype)
-    noise = -Tensor._make(backend_of(logits._data).from_host(draws)).log()
+    draws = _rng(None, "gumbel_softmax", logits.device).exponential(  # (on the logits' device)
+        1.0, tuple(logits.shape)).astype(logits._data.dtype)
+    xp = backend_of(logits._data)
+    noise = -Tensor._make(draws if xp.is_array(draws) else xp.from_host(draws)).log()
     y_soft = softmax((logits + noise) / tau, dim)
     if not hard:
         return y_soft
