@@ -92,7 +92,7 @@ def record():
 
     Ops such as add keep nothing for backward, so a constant they used cannot be read
     back from the graph; ``explain`` needs it to show values. Not thread-safe: it
-    sets the op registry's observer for the duration of the block.
+    observes the op registry (``registry.observe_ops``) for the duration of the block.
 
     >>> import chainrule as cr
     >>> a = cr.tensor(2.0, requires_grad=True)
@@ -102,11 +102,8 @@ def record():
     array(1., dtype=float32)
     """
     from ..ops import registry
-    previous = registry.OBSERVER
 
-    def keep_constants(op, inputs, out):
-        if previous is not None:
-            previous(op, inputs, out)
+    def keep_constants(op, inputs, params, out):
         node = out.grad_fn
         if node is not None and node.op is op:
             consts = {i: t._data for i, (t, nxt) in enumerate(zip(inputs, node.next_nodes))
@@ -114,8 +111,5 @@ def record():
             if consts:
                 _CONSTANTS[node] = consts
 
-    registry.OBSERVER = keep_constants
-    try:
+    with registry.observe_ops(keep_constants):
         yield
-    finally:
-        registry.OBSERVER = previous

@@ -1,18 +1,17 @@
 """Record the ops (and whole recurrent modules) one forward runs, for ONNX export.
 
-The op registry's ``OBSERVER`` sees (op, inputs, result) but not the op's params
-(axes, shapes, strides), which a lowering needs; so while tracing, ``Op.__call__`` is
-wrapped to record them, and put back when the block ends (even on an error).
-Modules with a lowering of their own (LSTM, GRU, RNN) are recorded as one event:
-forward hooks pause op recording inside them. Not thread-safe: ops other threads run
-meanwhile would be recorded too (as with the registry's OBSERVER).
+Ops are seen through the registry's observers (``registry.observe_ops``: each op with its
+inputs, params — axes, shapes, strides, which a lowering needs — and output), removed when
+the block ends, even on an error. Modules with a lowering of their own (LSTM, GRU, RNN) are
+recorded as one event: forward hooks pause op recording inside them. Not thread-safe: ops
+other threads run meanwhile would be recorded too.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..ops.registry import Op
+from ..ops.registry import observe_ops
 from ._table import MODULE_LOWERINGS
 
 
@@ -48,13 +47,10 @@ def trace(model):
     events: list = []
     paths: list[tuple] = [("", type(model).__name__)]
     paused = [0]
-    original = Op.__call__
 
-    def traced_call(op, *inputs, **params):
-        out = original(op, *inputs, **params)
+    def record(op, inputs, params, out):
         if not paused[0]:
             events.append(OpEvent(op.name, inputs, params, out, *paths[-1]))
-        return out
 
     handles = []
     for path, module in model.named_modules():
@@ -79,12 +75,12 @@ def trace(model):
 
         handles.append(module.register_forward_pre_hook(pre, prepend=True, with_kwargs=True))
         handles.append(module.register_forward_hook(post, with_kwargs=True, always_call=True))
-    Op.__call__ = traced_call
+    observing = observe_ops(record)
     STATE.active = True
     try:
         yield events
     finally:
-        Op.__call__ = original
+        observing.remove()
         STATE.active = False
         for handle in handles:
             handle.remove()

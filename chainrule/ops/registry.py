@@ -15,9 +15,11 @@ A rule whose fast form is a kernel calls a backward op (``relu_grad``,
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
-from ..autograd.graph import Node, VersionCounter
+from ..autograd.graph import Node, RemovableHandle, VersionCounter
 from ..backends import NUMPY, backend_of
 from ..tensor import Tensor, wrap_array
 from ..autograd.rule_namespace import TENSORS
@@ -33,8 +35,10 @@ _NDARRAY = NUMPY.ndarray
 MAY_COPY = "may copy"
 # set of op names applied while a test traces coverage (None: not tracing)
 TRACE: set | None = None
-# called as OBSERVER(op, inputs, result) after every op while set (diagnostics.record)
+# _notify_observers while any observer is registered (observe_ops), else None: the hot
+# path tests this one global and pays nothing when no one is watching
 OBSERVER = None
+_OP_OBSERVERS: list = []
 # once a bfloat16 tensor exists, chainrule._mldtypes.forward: ops compute bfloat16 in float32
 BF16_FORWARD = None
 
@@ -134,7 +138,7 @@ class Op:
                 result._requires_grad = True
                 result.grad_fn = node
         if OBSERVER is not None:
-            OBSERVER(op, inputs, result)
+            OBSERVER(op, inputs, params, result)
         return result
 
     def on(self, m, *args, **params):
@@ -151,6 +155,58 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+class _OpObserverHandle(RemovableHandle):
+    def remove(self) -> None:
+        global OBSERVER
+        super().remove()
+        if not _OP_OBSERVERS:
+            OBSERVER = None
+
+
+def _notify_observers(op, inputs, params, result) -> None:
+    for fn in list(_OP_OBSERVERS):
+        fn(op, inputs, params, result)
+
+
+def observe_ops(fn) -> RemovableHandle:
+    """Call ``fn(op, inputs, params, result)`` after every op applied to tensors, until the
+    returned handle is removed (``diagnostics.record`` and ONNX export watch ops this way).
+    Observers run in the order they were registered; not thread-safe.
+
+    >>> import chainrule as cr
+    >>> seen = []
+    >>> with observe_ops(lambda op, inputs, params, out: seen.append(op.name)):
+    ...     _ = cr.ones(2) * 3
+    >>> seen
+    ['mul']
+    """
+    global OBSERVER
+    _OP_OBSERVERS.append(fn)
+    OBSERVER = _notify_observers
+    return _OpObserverHandle(_OP_OBSERVERS, fn)
+
+
+@contextmanager
+def trace_op_names():
+    """Collect the names of the ops applied inside the block (the op-coverage tests use it).
+
+    >>> import chainrule as cr
+    >>> with trace_op_names() as names:
+    ...     _ = cr.ones(2).exp()
+    >>> sorted(names)
+    ['exp']
+    """
+    global TRACE
+    previous, names = TRACE, set()
+    TRACE = names
+    try:
+        yield names
+    finally:
+        if previous is not None:
+            previous.update(names)  # an enclosing block sees these too
+        TRACE = previous
 
 
 def defop(name: str, forward, **options) -> Op:
@@ -223,11 +279,6 @@ def nondifferentiable(op: Op, reason: str) -> Op:
     op.differentiable = False
     op.nondiff_reason = reason
     return op
-
-
-def apply(op: Op, inputs: tuple, params: dict):
-    """``op(*inputs, **params)``: run an op on tensors, recording a Node when grad mode is on."""
-    return op(*inputs, **params)
 
 
 def _check_rules(op: Op, inputs, needs) -> None:

@@ -23,21 +23,15 @@ def traced():
     """Run every spec case (forward, backward, double backward) recording op names
     and how many tensor inputs each application had."""
     applied: dict[str, set[int]] = {}
-    original = registry.apply
 
-    def apply(op, inputs, params):
+    def count_inputs(op, inputs, params, out):
         applied.setdefault(op.name, set()).add(len(inputs))
-        return original(op, inputs, params)
 
-    registry.apply = apply
-    registry.TRACE = names = set()
-    try:
+    with registry.trace_op_names() as names, registry.observe_ops(count_inputs):
         for spec in all_specs():
             for case in spec.cases:
                 run_for_coverage(spec, case)
-    finally:
-        registry.apply = original
-        registry.TRACE = None
+    assert applied, "the op observer saw nothing"
     return names, applied
 
 
@@ -55,12 +49,24 @@ def test_unreachable_list_is_current():
 
 
 def test_trace_records_applied_ops():
-    registry.TRACE = names = set()
-    try:
+    with registry.trace_op_names() as names:
         (cr.ones(2) * 2).exp()
-    finally:
-        registry.TRACE = None
     assert {"mul", "exp"} <= names
+    assert registry.TRACE is None
+
+
+def test_op_observers_see_params_and_are_removed_by_their_handles():
+    seen = []
+    first = registry.observe_ops(lambda op, inputs, params, out: seen.append((op.name, params)))
+    second = registry.observe_ops(lambda op, inputs, params, out: seen.append(len(inputs)))
+    cr.ones(2, 3).sum(1)
+    first.remove()
+    cr.ones(2).exp()
+    second.remove()
+    cr.ones(2).exp()
+    assert seen[0][0] == "sum" and seen[0][1]["dims"] == (1,)
+    assert seen[1:] == [1, 1]  # the second observer, then nothing once both are removed
+    assert registry.OBSERVER is None
 
 
 def test_differentiable_ops_have_rules(traced):

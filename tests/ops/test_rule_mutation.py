@@ -102,18 +102,15 @@ def trace_cases_by_op() -> dict:
     """op name → [(spec, case)] that apply it (forward, backward or double backward), the
     specs about the op first, then those that apply the fewest ops."""
     applied = []
-    try:
-        for spec in all_specs():
-            if not spec.grad:
+    for spec in all_specs():
+        if not spec.grad:
+            continue
+        for k, case in enumerate(spec.cases):
+            if not case.torch:
                 continue
-            for k, case in enumerate(spec.cases):
-                if not case.torch:
-                    continue
-                registry.TRACE = names = set()
+            with registry.trace_op_names() as names:
                 run_for_coverage(spec, case)
-                applied.append((spec, k, case, names))
-    finally:
-        registry.TRACE = None
+            applied.append((spec, k, case, names))
     by_op: dict[str, list] = {}
     for spec, k, case, names in applied:
         for name in names:
