@@ -13,9 +13,9 @@ graph for higher orders. Rules written on Tensors only (``defvjp``) get Tensors 
 Leaves get their gradients in one place (:func:`_to_leaf`); a leaf with hooks, or any
 leaf of a walk with ``inputs=`` or Tensors, first waits for all of its gradients.
 
-How a gradient is stored in ``.grad`` and the hooks it passes are in ``leaf_grads.py``;
-conforming a rule's result to its input (shape, dtype, anomaly check) in ``rule_grads.py``;
-``IndexedGrad`` in ``indexed_grad.py``. All are imported back here.
+Imported back here: ``.grad`` storage and hooks (``leaf_grads.py``), a rule's result
+conformed to its input (``rule_grads.py``), ``IndexedGrad`` (``indexed_grad.py``) and the
+checks that turn ``backward``/``grad``'s arguments into roots (``roots.py``).
 """
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ from .._fp import loud as fp_loud, quiet as fp_quiet
 from .grad_mode import GRAD
 from .graph import HOOKED_LEAVES, AccumulateGrad, Node, RemovableHandle, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
-from ..errors import BackwardError, ShapeError, op_error
+from ..errors import BackwardError, op_error
 from .rule_namespace import TENSORS
 from . import leaf_grads
 from .indexed_grad import IndexedGrad
 from .leaf_grads import (_array_sum, _checked_hook_result, _run_leaf_hooks, _run_post_accumulate_hooks,
                          _store_grad, _to_leaf)
+from .roots import _as_tuple, _ones_like, _roots, _target_node  # noqa: F401
 from .rule_grads import _check_finite, _conform, _dtype, _sum_to, _sum_to_array  # noqa: F401
 
 _NDARRAY = NUMPY.ndarray
@@ -163,59 +164,6 @@ def _walk_roots(tensors, grads, create_graph: bool) -> list:
 
 def _zeros_like(array):
     return backend_of(array).zeros_like(array)
-
-
-def _as_tuple(x) -> tuple:
-    Tensor = _tensor_class()
-    if isinstance(x, Tensor):
-        return (x,)
-    return tuple(x)
-
-
-def _target_node(t, op: str):
-    if not t._requires_grad:
-        raise op_error(BackwardError, op, f"one of the inputs (shape {tuple(t.shape)}) does not "
-                       "require grad")
-    return t.grad_fn if t.grad_fn is not None else t._accumulator()
-
-
-def _roots(tensors, grads, op: str):
-    Tensor = _tensor_class()
-    tensors = _as_tuple(tensors)
-    if grads is None:
-        grads = (None,) * len(tensors)
-    else:
-        grads = _as_tuple(grads) if not isinstance(grads, Tensor) else (grads,)
-    if len(grads) != len(tensors):
-        raise op_error(BackwardError, op, f"got {len(tensors)} outputs but {len(grads)} gradients")
-    out_grads = []
-    for t, g in zip(tensors, grads):
-        if not t._requires_grad:
-            raise op_error(BackwardError, op,
-                           f"the tensor (shape {tuple(t.shape)}) does not require grad and has no "
-                           "grad_fn: nothing it was computed from requires grad, or it was made "
-                           "under no_grad()")
-        if g is None:
-            if t._data.size != 1:
-                raise op_error(BackwardError, op,
-                               f"grad can be implicitly created only for scalar outputs; this "
-                               f"output has shape {tuple(t.shape)}: pass gradient= of that shape")
-            g = Tensor._make(_ones_like(t._data))
-            g._grad_owned = True  # made here: a leaf may take it over
-        elif not isinstance(g, Tensor):
-            from ..creation import tensor as make
-            g = make(g, dtype=t.dtype)
-        if g._data.shape != t._data.shape:
-            raise op_error(ShapeError, op, f"gradient has shape {tuple(g.shape)}, but the output "
-                           f"has shape {tuple(t.shape)}")
-        if g._data.dtype != t._data.dtype:
-            g = g.to(t.dtype)  # gradients take their tensor's dtype, as in PyTorch
-        out_grads.append(g)
-    return tensors, out_grads
-
-
-def _ones_like(array):
-    return backend_of(array).ones_like(array)
 
 
 def _discover(roots) -> dict:
