@@ -12,6 +12,10 @@ or anomaly mode it carries Tensors (``m`` = ``TENSORS``), so the same rules reco
 graph for higher orders. Rules written on Tensors only (``defvjp``) get Tensors in both.
 Leaves get their gradients in one place (:func:`_to_leaf`); a leaf with hooks, or any
 leaf of a walk with ``inputs=`` or Tensors, first waits for all of its gradients.
+
+Imported back here: ``.grad`` storage and hooks (``leaf_grads.py``), a rule's result
+conformed to its input (``rule_grads.py``), ``IndexedGrad`` (``indexed_grad.py``) and the
+checks that turn ``backward``/``grad``'s arguments into roots (``roots.py``).
 """
 from __future__ import annotations
 
@@ -21,49 +25,18 @@ from .._fp import loud as fp_loud, quiet as fp_quiet
 from .grad_mode import GRAD
 from .graph import HOOKED_LEAVES, AccumulateGrad, Node, RemovableHandle, SavedTensor, _tensor_class
 from ..backends import NUMPY, backend_of
-from ..errors import BackwardError, ShapeError, op_error
+from ..errors import BackwardError, op_error
 from .rule_namespace import TENSORS
+from . import leaf_grads
+from .indexed_grad import IndexedGrad
+from .leaf_grads import (_array_sum, _checked_hook_result, _run_leaf_hooks, _run_post_accumulate_hooks,
+                         _store_grad, _to_leaf)
+from .roots import _as_tuple, _ones_like, _roots, _target_node  # noqa: F401
+from .rule_grads import _check_finite, _conform, _dtype, _sum_to, _sum_to_array  # noqa: F401
 
 _NDARRAY = NUMPY.ndarray
-_FLOAT32 = NUMPY.float32
 BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
 _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss with respect to itself
-
-
-class IndexedGrad:
-    """What the backward op of a read (slice, getitem) gives on arrays instead of a padded array:
-    ``zeros(shape)`` with ``values`` at ``index`` (summed where ``accumulate`` and an index
-    repeats). The engine adds it into the input's gradient buffer in place, so T slices
-    of one tensor cost T slice-sized writes, not T full-sized zero arrays and sums."""
-
-    __slots__ = ("index", "values", "shape", "accumulate")
-
-    def __init__(self, index, values, shape, accumulate: bool = False) -> None:
-        self.index = index
-        self.values = values
-        self.shape = tuple(shape)
-        self.accumulate = accumulate
-
-    def dense(self, xp):
-        """The gradient as a fresh array of its own."""
-        out = xp.zeros(self.shape, dtype=self.values.dtype)
-        self.add_into(xp, out)
-        return out
-
-    def add_into(self, xp, target) -> None:
-        if target.dtype.itemsize == 2 and target.dtype.kind in "fV":
-            # bfloat16/float16: sum in float32 and round once, as PyTorch's CPU kernels (a
-            # repeated index would otherwise round after every addition)
-            wide = target.astype(_FLOAT32)
-            IndexedGrad(self.index, self.values.astype(_FLOAT32), self.shape,
-                        self.accumulate).add_into(xp, wide)
-            target[...] = wide.astype(target.dtype)
-            return
-        values = self.values if self.values.dtype == target.dtype else self.values.astype(target.dtype)
-        if self.accumulate:
-            backend_of(target).scatter_add(target, self.index, values)
-        else:
-            target[self.index] += values
 
 
 _wrap = None  # tensor.wrap_array, bound by _bind_wrap (tensor.py imports this package)
@@ -73,7 +46,7 @@ def _bind_wrap() -> None:
     global _wrap
     if _wrap is None:
         from ..tensor import wrap_array
-        _wrap = wrap_array
+        _wrap = leaf_grads._wrap = wrap_array
 
 
 # called with the roots of every ``backward()`` (instruments read the loss here)
@@ -191,59 +164,6 @@ def _walk_roots(tensors, grads, create_graph: bool) -> list:
 
 def _zeros_like(array):
     return backend_of(array).zeros_like(array)
-
-
-def _as_tuple(x) -> tuple:
-    Tensor = _tensor_class()
-    if isinstance(x, Tensor):
-        return (x,)
-    return tuple(x)
-
-
-def _target_node(t, op: str):
-    if not t._requires_grad:
-        raise op_error(BackwardError, op, f"one of the inputs (shape {tuple(t.shape)}) does not "
-                       "require grad")
-    return t.grad_fn if t.grad_fn is not None else t._accumulator()
-
-
-def _roots(tensors, grads, op: str):
-    Tensor = _tensor_class()
-    tensors = _as_tuple(tensors)
-    if grads is None:
-        grads = (None,) * len(tensors)
-    else:
-        grads = _as_tuple(grads) if not isinstance(grads, Tensor) else (grads,)
-    if len(grads) != len(tensors):
-        raise op_error(BackwardError, op, f"got {len(tensors)} outputs but {len(grads)} gradients")
-    out_grads = []
-    for t, g in zip(tensors, grads):
-        if not t._requires_grad:
-            raise op_error(BackwardError, op,
-                           f"the tensor (shape {tuple(t.shape)}) does not require grad and has no "
-                           "grad_fn: nothing it was computed from requires grad, or it was made "
-                           "under no_grad()")
-        if g is None:
-            if t._data.size != 1:
-                raise op_error(BackwardError, op,
-                               f"grad can be implicitly created only for scalar outputs; this "
-                               f"output has shape {tuple(t.shape)}: pass gradient= of that shape")
-            g = Tensor._make(_ones_like(t._data))
-            g._grad_owned = True  # made here: a leaf may take it over
-        elif not isinstance(g, Tensor):
-            from ..creation import tensor as make
-            g = make(g, dtype=t.dtype)
-        if g._data.shape != t._data.shape:
-            raise op_error(ShapeError, op, f"gradient has shape {tuple(g.shape)}, but the output "
-                           f"has shape {tuple(t.shape)}")
-        if g._data.dtype != t._data.dtype:
-            g = g.to(t.dtype)  # gradients take their tensor's dtype, as in PyTorch
-        out_grads.append(g)
-    return tensors, out_grads
-
-
-def _ones_like(array):
-    return backend_of(array).ones_like(array)
 
 
 def _discover(roots) -> dict:
@@ -499,31 +419,6 @@ def _finish_leaf(walk: _Walk, acc) -> None:
     _run_post_accumulate_hooks(leaf)
 
 
-def _to_leaf(leaf, g, ours: bool, create_graph: bool) -> None:
-    """The one place a gradient (array, IndexedGrad or Tensor) is added to a leaf's
-    ``.grad``; the common array cases spelled out, the rest in :func:`_store_grad`."""
-    if type(g) is IndexedGrad:
-        grad = leaf._grad
-        xp = backend_of(g.values)
-        if grad is not None and leaf._grad_owned and grad.grad_fn is None \
-                and grad._data.dtype == g.values.dtype:
-            g.add_into(xp, grad._data)
-            return
-        g, ours = g.dense(xp), True
-    if type(g) is _NDARRAY or not isinstance(g, _tensor_class()):
-        grad = leaf._grad
-        if grad is None:  # take over our own buffer, or keep a copy of a shared one
-            leaf._grad = _wrap(g if ours else g.copy())
-            leaf._grad_owned = True
-            return
-        if leaf._grad_owned and grad.grad_fn is None:
-            grad._data += g  # a .grad this engine made: accumulated in place
-            return
-        g = _wrap(g)
-        g._grad_owned = ours
-    _store_grad(leaf, g, create_graph)
-
-
 def _deliver(walk: _Walk, node, g) -> None:
     """A non-leaf's gradient where it is asked for: ``retain_grad()``,
     ``backward(inputs=[non-leaf])`` or ``grad(…, non-leaf)``."""
@@ -539,14 +434,6 @@ def _deliver(walk: _Walk, node, g) -> None:
             _store_grad(owner, t, walk.create_graph)
     elif targets is not None and node in targets:
         _store_grad(targets[node], t, walk.create_graph)
-
-
-def _array_sum(a, b):
-    """``a + b`` as a fresh array (NumPy gives a scalar for two 0-d arrays)."""
-    out = a + b
-    if type(out) is not _NDARRAY and not isinstance(out, (type(a), type(b))):
-        out = backend_of(a).asarray(out)
-    return out
 
 
 def _run_pre_hooks(hooks, g, arrays: bool):
@@ -696,33 +583,7 @@ def _joint_results(op, node, needed, xp, ga, ans, inputs, params) -> list:
     return [lambda *_, result=result, **__: result for result in joint]
 
 
-def _conform(xp, gi, shape, dtype, op_name: str, i: int):
-    """A raw rule's result as an array of the input's shape and dtype."""
-    if gi.shape != shape:
-        gi = _sum_to_array(gi, shape, op_name, i)
-    if gi.dtype != dtype:
-        gi = gi.astype(dtype)
-    if type(gi) is not _NDARRAY and not isinstance(gi, xp.ndarray):
-        gi = xp.asarray(gi)  # NumPy gives scalars for 0-d arithmetic and full reductions
-    return gi
-
-
 _NO_INPUTS = {1: [None], 2: [None, None], 3: [None, None, None]}
-
-
-def _sum_to_array(g, shape, op_name: str, i: int):
-    """Sum a broadcast gradient array down to ``shape`` (the input's)."""
-    lead = g.ndim - len(shape)
-    if lead < 0 or any(s != 1 and s != gs for s, gs in zip(shape, g.shape[lead:])):
-        raise BackwardError(f"{op_name} backward: the rule for input {i} returned a gradient of "
-                            f"shape {tuple(g.shape)}, which does not reduce to the input's shape "
-                            f"{tuple(shape)}")
-    if lead:
-        g = g.sum(axis=tuple(range(lead)))
-    axes = tuple(k for k, s in enumerate(shape) if s == 1 and g.shape[k] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g
 
 
 def _exclusive(a, b) -> bool:
@@ -736,92 +597,3 @@ def _exclusive(a, b) -> bool:
     return flags.owndata and getattr(flags, "writeable", True)  # (CuPy's flags have none)
 
 
-def _dtype(np_dtype):
-    from ..dtypes import from_numpy_dtype
-    return from_numpy_dtype(np_dtype)
-
-
-def _sum_to(g, shape, op_name: str, i: int):
-    from ..ops.shape import sum_to_size
-    try:
-        return sum_to_size(g, shape)
-    except Exception as e:
-        raise BackwardError(f"{op_name} backward: the rule for input {i} returned a gradient of "
-                            f"shape {tuple(g.shape)}, which does not reduce to the input's shape "
-                            f"{tuple(shape)}") from e
-
-
-def _run_leaf_hooks(leaf, g):
-    """The gradient after the leaf's hooks (each may return a replacement)."""
-    if leaf._hooks:
-        g._grad_owned = False  # a hook may keep g: the leaf must store a copy of its own
-        for hook in list(leaf._hooks):
-            out = hook(g)
-            if out is not None:
-                g = _checked_hook_result(out, g, "hook")
-    return g
-
-
-def _run_post_accumulate_hooks(leaf) -> None:
-    """A leaf's ``.grad`` is complete for this backward: its post-accumulate hooks run."""
-    for hook in list(leaf._post_accumulate_hooks or ()):
-        out = hook(leaf)
-        if out is not None:
-            raise BackwardError("post-accumulate-grad hook: it is called for its effect and "
-                                f"must return None, got {type(out).__name__}")
-
-
-def _checked_hook_result(out, g, what: str):
-    Tensor = _tensor_class()
-    if not isinstance(out, Tensor):
-        raise BackwardError(f"{what}: a gradient hook must return a Tensor or None, got "
-                            f"{type(out).__name__}")
-    if out._data.shape != g._data.shape:
-        raise BackwardError(f"{what}: a gradient hook returned shape {tuple(out.shape)}, but the "
-                            f"gradient has shape {tuple(g.shape)}")
-    return out
-
-
-def _store_grad(t, g, create_graph: bool) -> None:
-    """Put ``g`` into ``t.grad``, so that no two tensors' ``.grad`` ever share memory.
-
-    A gradient buffer made by this backward and reaching only ``t`` is taken over;
-    any other (the root gradient the user passed, one that ``add`` handed to both
-    operands, a hook's result) is copied. A ``.grad`` the engine made is accumulated
-    in place; one the user assigned is replaced, never written to (PyTorch adds into
-    it in place). With ``create_graph`` the gradient keeps its graph.
-    """
-    if t._grad is None:
-        if create_graph:
-            # the same gradient tensor may reach several leaves (a + b): each gets
-            # its own copy, still in the graph, so that none aliases another
-            from ..ops.conversion import clone
-            t._grad = clone(g)
-            t._grad_owned = False
-        elif g._grad_owned:  # an exclusive buffer: take it over
-            g._grad_owned = False
-            t._grad = g if g.grad_fn is None else g.detach()
-            t._grad_owned = True
-        else:  # shared with another tensor: keep a copy of our own
-            t._grad = _wrap(g._data.copy())
-            t._grad_owned = True
-    elif create_graph or t._grad.grad_fn is not None:
-        t._grad = t._grad + g
-        t._grad_owned = False
-    elif t._grad_owned:
-        t._grad._data += g._data
-    else:
-        t._grad = _wrap(_array_sum(t._grad._data, g._data))
-        t._grad_owned = True
-
-
-def _check_finite(node: Node, i: int, gi) -> None:
-    from .anomaly import forward_trace_note
-    xp = backend_of(gi._data)
-    data = gi._data
-    if data.dtype.kind in "fV" and not bool(xp.all(xp.isfinite(data))):
-        kinds = [k for k, bad in (("nan", xp.any(xp.isnan(data))), ("inf", xp.any(xp.isinf(data))))
-                 if bool(bad)]
-        raise BackwardError(f"anomaly: {node.name()} returned non-finite values ({', '.join(kinds)}) "
-                            f"in the gradient of input {i} (shape {tuple(gi.shape)})"
-                            f"{forward_trace_note(node)}")

@@ -1,20 +1,26 @@
-"""Elementwise ops: arithmetic, unary math, comparisons. One rule a line.
+"""Elementwise ops: arithmetic, unary math, rounding, maximum/clamp/where/lerp. One rule a line.
 
 Each op is declared with ``defop`` (forward on arrays) and ``defgrad`` (one rule per
 input, written once against the namespace ``m``: arrays in a first-order backward,
 Tensors under ``create_graph``); the public function below it converts arguments.
 Gradients may come back with the broadcast shape: the engine sums them down.
+
+Activations (``activations.py``), comparisons/logic (``comparison.py``) and the array
+kernels (``numpy_kernels.py``) live in their own files; every name is re-exported here.
 """
 from __future__ import annotations
 
 import math
 
-from ..backends import NUMPY
 from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, check_fill_value, constant, is_scalar, tensor_method
 from .registry import REGISTRY, defgrad, defop, nondifferentiable
+from .numpy_kernels import (  # noqa: F401  (re-exported: nn and tests use ew.<name>)
+    _SIMD_FLOATS, _erf_fwd, _erfinv_fwd, _relu_pass, _sigmoid_fwd, _sigmoid_general, _special,
+    sigmoid_, sigmoid_into,
+)
 
 
 def _broadcast_explain(name):
@@ -330,47 +336,6 @@ reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda m, g, ans, x: -g *
                     saves=_NO_INPUT, saves_ans=True)
 
 
-_SIMD_FLOATS = (NUMPY.dtype("float32"), NUMPY.dtype("float64"))
-
-
-def sigmoid_into(xp, x, out):
-    """``out = 1 / (1 + exp(-x))`` (``out`` may be ``x``) on NumPy float32/float64 arrays:
-    four SIMD passes and no temporaries, about 4x faster than SciPy's ``expit`` loop, within
-    a few ulp of it (PyTorch's CPU kernel uses the same formula). ``exp(-x)`` overflows to
-    inf below x ≈ -88 (float32), where ``1 / inf`` is the exact limit 0, and underflows to
-    0 for large x, where the result is 1: neither warns (nor raises under ``np.seterr``)."""
-    with xp.errstate(over="ignore", under="ignore"):
-        # not negative(x, out=x): NumPy 2.4's float32 negative in place is wrong on (N, 1)
-        # column views (it steps as if contiguous); a multiply by -1 is exact and safe
-        xp.multiply(x, out.dtype.type(-1), out=out)
-        xp.exp(out, out=out)
-        out += 1
-        xp.reciprocal(out, out=out)
-    return out
-
-
-def _sigmoid_fwd(xp, x):
-    if xp is NUMPY and x.dtype in _SIMD_FLOATS and isinstance(x, xp.ndarray):
-        return sigmoid_into(xp, x, xp.empty_like(x))
-    return _sigmoid_general(xp, x)
-
-
-def sigmoid_(xp, a) -> None:
-    """``a = sigmoid(a)`` in place (no temporary on NumPy float32/float64)."""
-    if xp is NUMPY and a.dtype in _SIMD_FLOATS:
-        sigmoid_into(xp, a, a)
-    else:
-        a[...] = _sigmoid_general(xp, a)
-
-
-def _sigmoid_general(xp, x):
-    """Any backend and dtype: SciPy/CuPy's expit when installed, else a stable formula."""
-    fn = _special(xp, "expit")
-    if fn is not None:
-        return fn(x).astype(x.dtype, copy=False)  # (SciPy computes float16 in float64)
-    # exp of a non-positive number only: no overflow for large |x|
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda m, g, ans, x: g * ans * (1 - ans),
@@ -380,18 +345,6 @@ sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda m, g, ans, x: g * ans * (1 - an
 sigmoid_op = REGISTRY["sigmoid"]
 
 
-def _special(xp, name: str):
-    """``erf``/``erfinv`` from the backend when it has them (SciPy's or CuPy's special
-    functions), else None: NumPy itself has no erf, so the callers fall back."""
-    return getattr(xp, name, None)
-
-
-def _erf_fwd(xp, x):
-    fn = _special(xp, "erf")
-    if fn is not None:
-        return fn(x)
-    return xp.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype) if x.ndim else \
-        xp.asarray(math.erf(float(x)), dtype=x.dtype)
 
 
 erf = _unary("erf", _erf_fwd, lambda m, g, ans, x: g * (2 / math.sqrt(math.pi)) * m.exp(-x * x))
@@ -400,30 +353,6 @@ erf = _unary("erf", _erf_fwd, lambda m, g, ans, x: g * (2 / math.sqrt(math.pi)) 
 erf_op = REGISTRY["erf"]
 
 
-def _erfinv_fwd(xp, x):
-    fn = _special(xp, "erfinv")
-    if fn is not None:
-        return fn(x)
-    # Giles' single-precision start, then Newton steps on erf(y) = x (quadratic: 3 suffice)
-    inside = xp.abs(x) < 1
-    x_in = xp.where(inside, x, 0)  # ±1 map to ±inf below, out of range to nan
-    w = -xp.log((1.0 - x_in) * (1.0 + x_in))
-    small = w < 5.0
-    ws = w - 2.5
-    wl = xp.sqrt(xp.maximum(w, 5.0)) - 3.0
-    ps = 2.81022636e-08
-    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
-              -0.00417768164, 0.246640727, 1.50140941):
-        ps = c + ps * ws
-    pl = -0.000200214257
-    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
-              0.00943887047, 1.00167406, 2.83297682):
-        pl = c + pl * wl
-    y = xp.where(small, ps, pl) * x_in
-    for _ in range(3):
-        y = y - (_erf_fwd(xp, y) - x_in) / (2.0 / math.sqrt(math.pi) * xp.exp(-y * y))
-    y = xp.where(inside, y, xp.where(x == 1, xp.inf, xp.where(x == -1, -xp.inf, xp.nan)))
-    return xp.asarray(y, dtype=x.dtype)
 
 
 erfinv = _unary("erfinv", _erfinv_fwd,
@@ -502,121 +431,6 @@ def _sign_int(input):
     return sign_op(input)
 
 
-# ------------------------------------------------------ activations (unary) --
-relu_op = defop("relu", lambda xp, x: xp.relu(x),
-                saves=_NO_INPUT, saves_ans=True)
-# the rule is a backward op (a kernel on arrays, not a recorded mask and multiply): its own
-# rule passes gradients through the same mask, and nothing flows into the mask itself
-def _relu_pass(xp, g, ans):
-    """``g`` where ``ans`` is not ≤ 0: where relu's output is positive, or NaN (PyTorch lets
-    the gradient through a NaN); a mask in g's dtype, then a same-dtype multiply (g × bool is
-    a casting loop, ~15% slower)."""
-    mask = (~(ans <= 0)).astype(g.dtype)
-    mask *= g
-    return mask
-
-
-relu_grad_op = defop("relu_grad", _relu_pass,
-                     saves=(1,))
-defgrad(relu_grad_op, lambda m, gg, _, g, ans: relu_grad_op.on(m, gg, ans),
-        lambda m, gg, _, g, ans: None)
-defgrad(relu_op, lambda m, g, ans, x: relu_grad_op.on(m, g, ans))
-
-
-@tensor_method("relu")
-def relu(input: Tensor) -> Tensor:
-    """``max(input, 0)``; gradient 0 at 0, as PyTorch."""
-    return relu_op(input)
-
-
-leaky_relu_op = defop("leaky_relu", lambda xp, x, negative_slope:
-                      xp.where(x > 0, x, x * negative_slope).astype(x.dtype, copy=False))
-defgrad(leaky_relu_op, lambda m, g, ans, x, negative_slope:
-        g * m.astype(m.where(x > 0, 1.0, negative_slope), g.dtype))
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """``x`` where positive, else ``negative_slope * x``."""
-    return leaky_relu_op(input, negative_slope=float(negative_slope))
-
-
-elu_op = defop("elu", lambda xp, x, alpha:
-               xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))).astype(x.dtype, copy=False),
-               saves_ans=True)
-defgrad(elu_op, lambda m, g, ans, x, alpha: g * m.astype(m.where(x > 0, 1.0, ans + alpha), g.dtype))
-
-
-def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
-    return elu_op(input, alpha=float(alpha))
-
-
-def _softplus_fwd(xp, x, beta, threshold):
-    bx = x * beta
-    soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / beta
-    return xp.where(bx > threshold, x, soft).astype(x.dtype, copy=False)
-
-
-softplus_op = defop("softplus", _softplus_fwd)
-defgrad(softplus_op, lambda m, g, ans, x, beta, threshold:
-        g * m.astype(m.where(x * beta > threshold, 1.0, sigmoid_op.on(m, x * beta)), g.dtype))
-
-
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (as PyTorch)."""
-    return softplus_op(input, beta=float(beta), threshold=float(threshold))
-
-
-def silu(input: Tensor) -> Tensor:
-    """``x * sigmoid(x)`` (swish)."""
-    return silu_op(input)
-
-
-silu_op = defop("silu", lambda xp, x: x * _sigmoid_fwd(xp, x))
-def _silu_grad(m, g, ans, x):
-    s = sigmoid_op.on(m, x)
-    return g * (s * (1 + x * (1 - s)))
-
-
-defgrad(silu_op, _silu_grad)
-
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-
-
-def _gelu_fwd(xp, x, approximate):
-    if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
-        return (0.5 * x * (1 + xp.tanh(inner))).astype(x.dtype, copy=False)
-    return (0.5 * x * (1 + _erf_fwd(xp, x / math.sqrt(2)))).astype(x.dtype, copy=False)
-
-
-def _gelu_grad(m, g, ans, x, approximate):
-    if approximate == "tanh":
-        t = m.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-        d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
-    cdf = 0.5 * (1 + erf_op.on(m, x / math.sqrt(2)))
-    pdf = m.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return g * (cdf + x * pdf)
-
-
-gelu_op = defop("gelu", _gelu_fwd)
-defgrad(gelu_op, _gelu_grad)
-
-
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit: exact (``'none'``) or the ``'tanh'`` approximation."""
-    if approximate not in ("none", "tanh"):
-        raise op_error(ValueError, "gelu", f"approximate must be 'none' or 'tanh', got {approximate!r}")
-    return gelu_op(input, approximate=approximate)
-
-
-def _attach_activations():
-    for fn in (leaky_relu, elu, softplus, silu, gelu):
-        setattr(Tensor, fn.__name__, fn)
-
-
-_attach_activations()
 
 # ------------------------------------------------------- maximum / minimum --
 maximum_op = _binary("maximum", lambda xp, a, b: xp.maximum(a, b))
@@ -755,98 +569,15 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     return lerp_op(a, b, w)
 
 
-# ------------------------------------------------ comparisons and logic --
-# Their outputs are bool: nothing to differentiate.
-
-def _compare(name, fwd, dunder=None, aliases=()):
-    op = nondifferentiable(defop(name, fwd, explain=_broadcast_explain(name)),
-                           "comparisons are piecewise constant with bool output")
-
-    def fn(input, other) -> Tensor:
-        a, b = binary_operands(input, other, name)
-        return op(a, b)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Elementwise ``{name}`` (bool result)."
-    tensor_method(name, *aliases, *((dunder,) if dunder else ()))(fn)
-    return fn
-
-
-eq = _compare("eq", lambda xp, a, b: xp.equal(a, b), "__eq__")
-ne = _compare("ne", lambda xp, a, b: xp.not_equal(a, b), "__ne__", ("not_equal",))
-lt = _compare("lt", lambda xp, a, b: xp.less(a, b), "__lt__", ("less",))
-le = _compare("le", lambda xp, a, b: xp.less_equal(a, b), "__le__", ("less_equal",))
-gt = _compare("gt", lambda xp, a, b: xp.greater(a, b), "__gt__", ("greater",))
-ge = _compare("ge", lambda xp, a, b: xp.greater_equal(a, b), "__ge__", ("greater_equal",))
-logical_and = _compare("logical_and", lambda xp, a, b: xp.logical_and(a, b))
-logical_or = _compare("logical_or", lambda xp, a, b: xp.logical_or(a, b))
-logical_xor = _compare("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
-
-_bitwise_and = nondifferentiable(defop("bitwise_and", lambda xp, a, b: a & b), "bitwise")
-_bitwise_or = nondifferentiable(defop("bitwise_or", lambda xp, a, b: a | b), "bitwise")
-_bitwise_xor = nondifferentiable(defop("bitwise_xor", lambda xp, a, b: a ^ b), "bitwise")
-_logical_not = nondifferentiable(defop("logical_not", lambda xp, a: xp.logical_not(a)), "bool output")
-_bitwise_not = nondifferentiable(defop("bitwise_not", lambda xp, a: ~a), "bitwise")
-_isnan = nondifferentiable(defop("isnan", lambda xp, a: xp.isnan(a)), "bool output")
-_isinf = nondifferentiable(defop("isinf", lambda xp, a: xp.isinf(a)), "bool output")
-_isfinite = nondifferentiable(defop("isfinite", lambda xp, a: xp.isfinite(a)), "bool output")
-
-
-def _bitwise(op, name):
-    def fn(input, other) -> Tensor:
-        a, b = binary_operands(input, other, name)
-        if a._data.dtype.kind in "fV":
-            raise op_error(DTypeError, name, f"expected integer or bool tensors, got {a.dtype.name}")
-        return op(a, b)
-    fn.__name__ = fn.__qualname__ = name
-    return fn
-
-
-bitwise_and = tensor_method("bitwise_and", "__and__")(_bitwise(_bitwise_and, "bitwise_and"))
-bitwise_or = tensor_method("bitwise_or", "__or__")(_bitwise(_bitwise_or, "bitwise_or"))
-bitwise_xor = tensor_method("bitwise_xor", "__xor__")(_bitwise(_bitwise_xor, "bitwise_xor"))
-Tensor.__rand__ = lambda self, other: bitwise_and(other, self)
-Tensor.__ror__ = lambda self, other: bitwise_or(other, self)
-Tensor.__rxor__ = lambda self, other: bitwise_xor(other, self)
-
-
-@tensor_method("logical_not")
-def logical_not(input: Tensor) -> Tensor:
-    return _logical_not(input)
-
-
-@tensor_method("bitwise_not", "__invert__")
-def bitwise_not(input: Tensor) -> Tensor:
-    if input._data.dtype.kind in "fV":
-        raise op_error(DTypeError, "bitwise_not", f"expected an integer or bool tensor, got "
-                       f"{input.dtype.name}")
-    return _bitwise_not(input)
-
-
-isnan = tensor_method("isnan")(lambda input: _isnan(input))
-isinf = tensor_method("isinf")(lambda input: _isinf(input))
-isfinite = tensor_method("isfinite")(lambda input: _isfinite(input))
-
-
-def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
-            equal_nan: bool = False) -> Tensor:
-    """``|input - other| <= atol + rtol * |other|`` elementwise."""
-    from ..backends import backend_of
-    a, b = binary_operands(input, other, "isclose")
-    xp = backend_of(a._data)
-    return Tensor._make(xp.isclose(a._data, b._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
-
-
-def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
-             equal_nan: bool = False) -> bool:
-    """True when every element is ``isclose``."""
-    return isclose(input, other, rtol, atol, equal_nan)._data.all().item()
-
-
-def equal(input: Tensor, other: Tensor) -> bool:
-    """True when both have the same shape and values."""
-    return tuple(input.shape) == tuple(other.shape) and eq(input, other)._data.all().item()
-
-
-Tensor.isclose = isclose
-Tensor.allclose = allclose
-Tensor.equal = equal
+# ---- families in their own files, re-exported here (ew.<name> keeps working) --
+from .activations import (  # noqa: E402,F401
+    _SQRT_2_OVER_PI, _attach_activations, _gelu_fwd, _gelu_grad, _silu_grad, _softplus_fwd,
+    elu, elu_op, gelu, gelu_op, leaky_relu, leaky_relu_op, relu, relu_grad_op, relu_op, silu,
+    silu_op, softplus, softplus_op,
+)
+from .comparison import (  # noqa: E402,F401
+    _bitwise, _bitwise_and, _bitwise_not, _bitwise_or, _bitwise_xor, _compare, _isfinite,
+    _isinf, _isnan, _logical_not, allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
+    eq, equal, ge, gt, isclose, isfinite, isinf, isnan, le, logical_and, logical_not,
+    logical_or, logical_xor, lt, ne,
+)
