@@ -3,7 +3,6 @@ per-GPU generators drawing on the device, seeding and state as ``torch.cuda``'s,
 stream left alone, dropout and checkpoints reproducible, and no host draw copied over."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -15,18 +14,7 @@ from chainrule.backends import standin
 from chainrule.errors import DeviceError
 from chainrule.utils.checkpoint import checkpoint
 
-REAL_CUDA = os.environ.get("CHAINRULE_SWEEP_REAL_CUDA", "") not in ("", "0")
-standin_only = pytest.mark.skipif(REAL_CUDA, reason="about the CPU stand-in itself")
-
-
-@pytest.fixture
-def cuda():
-    was = standin.enabled()
-    if not REAL_CUDA:
-        standin.enable()
-    yield "cuda"
-    if not was:
-        standin.disable()
+from tests.backends.cuda_device import REAL_CUDA, cuda, standin_only  # noqa: F401 (cuda: a fixture)
 
 
 def host(t) -> np.ndarray:

@@ -17,20 +17,7 @@ import chainrule.nn as nn
 from chainrule.backends import standin
 from chainrule.errors import DeviceError
 
-# on a GPU run (benchmarks/gpu_check.py) the tests below run on CuPy, except the stand-in's own
-REAL_CUDA = os.environ.get("CHAINRULE_SWEEP_REAL_CUDA", "") not in ("", "0")
-standin_only = pytest.mark.skipif(REAL_CUDA, reason="about the CPU stand-in itself")
-
-
-@pytest.fixture
-def cuda():
-    """The stand-in on for one test (unless the run has a real GPU); yields the device name."""
-    was = standin.enabled()
-    if not REAL_CUDA:
-        standin.enable()
-    yield "cuda"
-    if not was:
-        standin.disable()
+from tests.backends.cuda_device import REAL_CUDA, cuda, standin_only  # noqa: F401 (cuda: a fixture)
 
 
 # ------------------------------------------------------------ stand-in arrays --
