@@ -163,6 +163,33 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+def transposed_output_size(input, x_shape, weight, w_shape, stride, dilation, pads, out_pad,
+                           groups: int, nd: int, op: str) -> tuple:
+    """The spatial output size of a transposed convolution, after the checks PyTorch makes
+    (groups divide the input channels, the input has them, output_padding below stride or
+    dilation, a non-empty output). ``x_shape``/``w_shape`` are the batched input's and the
+    weight's shapes as the kernel sees them (1-d made 2-d), ``input``/``weight`` the caller's
+    tensors, named in the messages; only the last ``nd`` dims are shown there."""
+    in_ch = w_shape[0]
+    if groups < 1 or in_ch % groups:
+        raise op_error(ShapeError, op, f"in_channels ({in_ch}, weight of shape "
+                       f"{tuple(weight.shape)}) must be divisible by groups={groups}")
+    if x_shape[1] != in_ch:
+        raise op_error(ShapeError, op, f"expected input with {in_ch} channels (weight of shape "
+                       f"{tuple(weight.shape)}), got input of shape {tuple(input.shape)}")
+    for o, s, d in zip(out_pad, stride, dilation):
+        if o >= max(s, d):
+            raise op_error(ValueError, op, f"output_padding {out_pad[-nd:]} must be smaller than "
+                           f"either stride {stride[-nd:]} or dilation {dilation[-nd:]}")
+    out_size = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1
+                     for i, s, p, d, k, o in zip(x_shape[2:], stride, pads, dilation, w_shape[2:],
+                                                 out_pad))
+    if min(out_size) < 1:
+        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} gives an empty output "
+                       f"{out_size[-nd:]} with padding {pads[-nd:]}")
+    return out_size
+
+
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
                     nd: int, op: str) -> Tensor:
     if AUTOCAST.active:  # inside chainrule.autocast: the convolution in its lower precision
@@ -175,23 +202,8 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     if nd == 1:
         stride, dilation, pads, out_pad = (1,) + stride, (1,) + dilation, (0,) + pads, (0,) + out_pad
     groups = int(groups)
-    in_ch = w.shape[0]
-    if groups < 1 or in_ch % groups:
-        raise op_error(ShapeError, op, f"in_channels ({in_ch}, weight of shape "
-                       f"{tuple(weight.shape)}) must be divisible by groups={groups}")
-    if x.shape[1] != in_ch:
-        raise op_error(ShapeError, op, f"expected input with {in_ch} channels (weight of shape "
-                       f"{tuple(weight.shape)}), got input of shape {tuple(input.shape)}")
-    for op_, s, d in zip(out_pad, stride, dilation):
-        if op_ >= max(s, d):
-            raise op_error(ValueError, op, f"output_padding {out_pad[-nd:]} must be smaller than "
-                           f"either stride {stride[-nd:]} or dilation {dilation[-nd:]}")
-    kernel = tuple(w.shape[2:])
-    out_hw = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1
-                   for i, s, p, d, k, o in zip(x.shape[2:], stride, pads, dilation, kernel, out_pad))
-    if min(out_hw) < 1:
-        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} gives an empty output "
-                       f"{out_hw[-nd:]} with padding {pads[-nd:]}")
+    out_hw = transposed_output_size(input, x.shape, weight, w.shape, stride, dilation, pads,
+                                    out_pad, groups, nd, op)
     per_side = tuple((p, p) for p in pads)
     # the transposed conv is the input-gradient of the conv it reverses: (out, in/groups) swapped
     out = _per_batch(lambda t: conv_transpose2d_op(t, w, stride=stride, padding=per_side,

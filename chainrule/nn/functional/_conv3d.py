@@ -22,7 +22,7 @@ from ...ops.conv import conv2d_op, conv_transpose2d_op
 from ...ops.depth_windows import depth_fold_op, depth_unfold_op
 from ...tensor import Tensor
 from .._args import pair
-from ._conv import _check_bias, _check_common, _per_batch, conv_padding
+from ._conv import _check_bias, _check_common, _per_batch, conv_padding, transposed_output_size
 
 __all__ = ["conv3d", "conv_transpose3d"]
 
@@ -106,22 +106,9 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if min(stride) < 1 or min(dilation) < 1 or min(pads) < 0:
         raise op_error(ValueError, op, f"stride and dilation must be positive and padding "
                        f"non-negative, got stride={stride}, dilation={dilation}, padding={pads}")
-    if groups < 1 or in_ch % groups:
-        raise op_error(ShapeError, op, f"in_channels ({in_ch}, weight of shape "
-                       f"{tuple(weight.shape)}) must be divisible by groups={groups}")
-    if x.shape[1] != in_ch:
-        raise op_error(ShapeError, op, f"expected input with {in_ch} channels (weight of shape "
-                       f"{tuple(weight.shape)}), got input of shape {tuple(input.shape)}")
-    for o, s, d in zip(out_pad, stride, dilation):
-        if o >= max(s, d):
-            raise op_error(ValueError, op, f"output_padding {out_pad} must be smaller than "
-                           f"either stride {stride} or dilation {dilation}")
+    out_size = transposed_output_size(input, x.shape, weight, weight.shape, stride, dilation,
+                                      pads, out_pad, groups, 3, op)
     kernel = tuple(weight.shape[2:])
-    out_size = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1
-                     for i, s, p, d, k, o in zip(x.shape[2:], stride, pads, dilation, kernel, out_pad))
-    if min(out_size) < 1:
-        raise op_error(ShapeError, op, f"input of shape {tuple(input.shape)} gives an empty output "
-                       f"{out_size} with padding {pads}")
     out_ch = out_per_group * groups
     if bias is not None:
         _check_bias(bias, out_ch, op)
