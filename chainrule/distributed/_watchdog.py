@@ -5,7 +5,10 @@ launcher kills the other ranks at once (MPICH's mpiexec sends SIGTERM then SIGKI
 to back), so no thread inside a rank lives long enough to report it. This small process
 is outside the launcher's kill list: one per host, started by the host's lowest rank in
 ``init_process_group``, it holds a pidfd for each rank of its host (the kernel wakes it the
-moment one exits; no polling) and a datagram socket on which ranks announce a clean end
+moment one exits; no polling), a *lifeline* per rank (a stream connection the rank holds
+open: the kernel closes it while tearing the rank down, before the rank's pidfd turns
+readable, so the watchdog hears of a death no later than the launcher does) and a
+datagram socket on which ranks announce a clean end
 (``B``: ``destroy_process_group`` or interpreter exit), a re-start (``H``) or an abort on
 purpose (``A``: the exception hook, which names the rank itself). A rank that vanishes
 while no rank has announced an end is named on stderr, and the host's other ranks are
@@ -14,8 +17,10 @@ later deaths may be the launcher's clean-up and are not named.
 
 Run as a script with the standard library only (``python -I -S _watchdog.py SPEC``: it
 imports neither chainrule nor NumPy, so it starts in milliseconds). SPEC is JSON:
-``{"fd": listening socket fd, "size": world size, "host": hostname, "single_host": bool,
-"ranks": [[rank, pid], ...]}``. It writes ``ready`` to stdout once every pidfd is open.
+``{"fd": datagram socket fd, "life": abstract address for lifelines (optional), "size":
+world size, "host": hostname, "single_host": bool, "ranks": [[rank, pid], ...]}``. It writes
+``ready`` to stdout once every pidfd is open and lifelines can connect. A rank's lifeline
+starts with ``L <rank>\n``; its end (EOF or reset) is that rank's death.
 """
 from __future__ import annotations
 
@@ -102,6 +107,64 @@ class Watch:
                 pass
 
 
+class Lifelines:
+    """The ranks' lifeline connections. Why not the pidfd alone: a rank with many threads
+    and a large address space takes a while to tear down, and its pidfd turns readable only
+    at the very end; meanwhile the launcher (which sees the rank's pipes close) may already
+    have killed a smaller rank, whose pidfd then fires first and the wrong rank is blamed
+    (seen on a loaded CI machine). A socket closes early in the teardown, with the pipes."""
+
+    def __init__(self, address: str | None) -> None:
+        self.listener = None
+        self.rank_of: dict[int, int | None] = {}  # connection fd -> rank (None until hello)
+        self.conns: dict[int, socket.socket] = {}
+        if address:
+            try:
+                self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.listener.bind(address)
+                self.listener.listen(256)
+                self.listener.setblocking(False)
+            except OSError:
+                self.listener = None
+
+    def accept(self, poller) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            conn.setblocking(False)
+            self.conns[conn.fileno()] = conn
+            self.rank_of[conn.fileno()] = None
+            poller.register(conn.fileno(), select.POLLIN)
+
+    def closed(self, fd: int, poller) -> int | None:
+        """Read what the connection ``fd`` has; the rank whose lifeline ended, else None."""
+        conn = self.conns[fd]
+        ended = False
+        try:
+            while True:
+                data = conn.recv(64)
+                if not data:
+                    ended = True
+                    break
+                kind, _, rank = data.decode("ascii", "replace").strip().partition(" ")
+                if kind == "L" and rank.isdigit():
+                    self.rank_of[fd] = int(rank)
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            ended = True
+        if not ended:
+            return None
+        poller.unregister(fd)
+        conn.close()
+        del self.conns[fd]
+        return self.rank_of.pop(fd)
+
+
 def report(spec: dict, watch: Watch, ranks: list[int]) -> None:
     """One line naming the rank that died. When several are found gone at one wake-up (a
     loaded machine can run the launcher's clean-up before this process), which went first is
@@ -121,6 +184,7 @@ def run(spec: dict) -> int:
     sock = socket.socket(fileno=spec["fd"])
     sock.setblocking(False)
     watch = Watch([(int(r), int(p)) for r, p in spec["ranks"]])
+    lifelines = Lifelines(spec.get("life"))
 
     def hush(signum, frame):  # an interrupt sent to its session: the job ends on purpose
         watch.quiet = True
@@ -130,6 +194,8 @@ def run(spec: dict) -> int:
     for fd in watch.fd.values():
         if fd >= 0:
             poller.register(fd, select.POLLIN)
+    if lifelines.listener is not None:
+        poller.register(lifelines.listener, select.POLLIN)
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdout.close()
@@ -140,7 +206,14 @@ def run(spec: dict) -> int:
         except InterruptedError:
             events = []
         watch.hear(sock)
-        dead = watch.gone({fd for fd, _ in events})
+        ready = {fd for fd, _ in events}
+        cut = set()  # ranks whose lifeline ended
+        for fd in ready:
+            if lifelines.listener is not None and fd == lifelines.listener.fileno():
+                lifelines.accept(poller)
+            elif fd in lifelines.conns:
+                cut.add(lifelines.closed(fd, poller))
+        dead = sorted(set(watch.gone(ready)) | (cut & set(watch.pid)))
         silent = [] if watch.quiet or watch.ended else dead
         still_running = len(watch.pid) - len(dead)
         # ranks spread over hosts: when every rank of this host goes at once, it may be the

@@ -27,6 +27,17 @@ class WatchdogLink:
         self.address = address
         self.rank = rank
         self.process = process  # the watchdog's Popen, on the rank that started it
+        self.lifeline: socket.socket | None = None
+
+    def hold_lifeline(self) -> None:
+        """Connect this rank's lifeline: held open for the process's life, it is closed by
+        the kernel as the rank dies, the earliest sign the watchdog can get. Best effort."""
+        try:
+            self.lifeline = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.lifeline.connect(lifeline_address(self.address))
+            self.lifeline.sendall(f"L {self.rank}\n".encode("ascii"))
+        except OSError:
+            self.lifeline = None
 
     def say(self, kind: str) -> None:
         """``B``: this rank ends cleanly; ``H``: watch it again; ``A``: aborting on purpose.
@@ -36,6 +47,10 @@ class WatchdogLink:
                 s.sendto(f"{kind} {self.rank}".encode("ascii"), self.address)
         except OSError:
             pass
+
+
+def lifeline_address(address: str) -> str:
+    return address + ".life"
 
 
 def start(comm) -> WatchdogLink | None:
@@ -61,12 +76,15 @@ def start(comm) -> WatchdogLink | None:
     process = None
     if rank == leader and address is not None:
         process = _spawn(sock, {"fd": sock.fileno(), "size": comm.Get_size(), "host": host,
-                                "single_host": len(local) == len(everyone), "ranks": local})
+                                "single_host": len(local) == len(everyone), "ranks": local,
+                                "life": lifeline_address(address)})
     sock.close()  # the watchdog holds the leader's copy; the name lives while it runs
     comm.Barrier()  # no rank runs on before its watchdog watches
     if everyone[leader][2] is None:
         return None
-    return WatchdogLink(everyone[leader][2], rank, process)
+    link = WatchdogLink(everyone[leader][2], rank, process)
+    link.hold_lifeline()
+    return link
 
 
 def _spawn(sock: socket.socket, spec: dict):

@@ -19,13 +19,30 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the watchdog uses Linux's pidfds and abstract sockets")
 
 
+LIFELINED_RANK = """
+import ast, socket, sys, time
+rank, address = sys.stdin.readline().split(" ", 1)
+line = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+line.connect(ast.literal_eval(address))
+line.sendall(f"L {rank}\\n".encode())
+sys.stdin.readline()
+line.close()
+time.sleep(60)
+"""
+
+
 class Host:
     """``n`` stand-in ranks and the watchdog watching them, as ``init_process_group``
     starts it."""
 
     def __init__(self, n: int, size: int | None = None, single_host: bool = True,
-                 gone_before: tuple[int, ...] = ()) -> None:
-        self.ranks = [subprocess.Popen(["sleep", "60"]) for _ in range(n)]
+                 gone_before: tuple[int, ...] = (), lifelines: bool = False) -> None:
+        # with lifelines, a stand-in rank is a Python process holding one, as a real rank
+        # does after init_process_group; "cut" on its stdin closes it while the process
+        # lingers (a rank whose teardown is slow)
+        command = [sys.executable, "-c", LIFELINED_RANK] if lifelines else ["sleep", "60"]
+        self.ranks = [subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+                      for _ in range(n)]
         for r in gone_before:  # dead before the watchdog opens its pidfd
             self.end(r)
         self.address = f"\0chainrule.test.watchdog.{secrets.token_hex(8)}"
@@ -33,13 +50,23 @@ class Host:
         sock.bind(self.address)
         spec = {"fd": sock.fileno(), "size": size or n, "host": "node7",
                 "single_host": single_host, "ranks": [[r, p.pid] for r, p in
-                                                      enumerate(self.ranks)]}
+                                                      enumerate(self.ranks)],
+                "life": _watchdog_client.lifeline_address(self.address)}
         self.watchdog = subprocess.Popen(
             [sys.executable, "-I", "-S", str(_watchdog_client._SCRIPT), json.dumps(spec)],
             pass_fds=(sock.fileno(),), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, text=True)
         assert self.watchdog.stdout.readline() == "ready\n"
         sock.close()
+        if lifelines:
+            for r, p in enumerate(self.ranks):
+                p.stdin.write(f"{r} {_watchdog_client.lifeline_address(self.address)!r}\n")
+                p.stdin.flush()
+
+    def cut(self, rank: int) -> None:
+        """Rank ``rank``'s lifeline ends; its process goes on (its pidfd stays quiet)."""
+        self.ranks[rank].stdin.write("cut\n")
+        self.ranks[rank].stdin.flush()
 
     def say(self, rank: int, kind: str) -> None:
         WatchdogLink(self.address, rank).say(kind)
@@ -89,6 +116,47 @@ def test_ranks_found_gone_at_one_wake_up_are_named_together_in_one_line():
     assert err == (f"chainrule.distributed: ranks 0, 2 of 3 (pids {pids[0]}, {pids[1]} on node7) "
                    "died at one moment (one first, the launcher then ending the others?) without "
                    "a word (killed?); aborting all ranks\n")
+
+
+def test_a_rank_is_named_when_its_lifeline_ends_before_its_process_is_gone():
+    # a big rank's teardown is slow, and its pidfd turns readable only at the end; its
+    # lifeline closes early (as its pipes do, which the launcher sees): named at once
+    host = Host(3, lifelines=True)
+    time.sleep(0.2)  # every lifeline connected
+    host.cut(1)
+    code, err, took = host.finish()
+    assert code == 1 and took < 2, (code, err, took)
+    assert err == (f"chainrule.distributed: rank 1 of 3 (pid {host.ranks[1].pid} on node7) "
+                   "died without a word (killed?); aborting all ranks\n")
+    assert all(p.returncode == -signal.SIGKILL for p in host.ranks)
+
+
+def test_a_dying_rank_is_not_outrun_by_the_launchers_kill_of_another():
+    # the CI failure this guards: rank 1 was dying (lifeline gone, pidfd not yet readable)
+    # when the launcher killed rank 0, which finished dying first; the line blamed rank 0
+    # alone. The watchdog held still through both: rank 1 must be in the line
+    host = Host(3, lifelines=True)
+    time.sleep(0.2)
+    host.watchdog.send_signal(signal.SIGSTOP)
+    host.cut(1)
+    time.sleep(0.1)
+    host.end(0)
+    host.watchdog.send_signal(signal.SIGCONT)
+    code, err, _ = host.finish()
+    pids = [host.ranks[r].pid for r in (0, 1)]
+    assert code == 1, err
+    assert err.startswith(f"chainrule.distributed: ranks 0, 1 of 3 (pids {pids[0]}, {pids[1]} "
+                          "on node7) died at one moment"), err
+
+
+def test_a_lifeline_ending_after_a_clean_end_is_no_news():
+    host = Host(2, lifelines=True)
+    time.sleep(0.2)
+    host.say(1, "B")
+    host.cut(1)
+    host.end(1)
+    host.end(0)
+    assert host.finish()[:2] == (0, "")
 
 
 def test_clean_ends_are_not_reported_and_the_watchdog_leaves_with_the_last_rank():
