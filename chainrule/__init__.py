@@ -34,6 +34,8 @@ from .backends import mps as _mps, openmp as _openmp  # noqa: E402,F401
 from .nn import parallel as _parallel  # noqa: E402,F401
 from .runtime import *  # noqa: F401,F403,E402
 from .legacy import *  # noqa: F401,F403,E402  (x.new_zeros, FloatTensor …)
+from ._late_bindings import connect as _connect_layers  # noqa: E402
+_connect_layers()
 
 __version__ = "0.1.0"
 

@@ -8,23 +8,12 @@ The backend is derived from the arrays themselves, never from a global switch.
 from __future__ import annotations
 
 from . import host_memory  # noqa: F401  (opt-in: keeps freed host memory for reuse; see there)
-from .base import Backend, Device, device_of_array
+from .base import Backend, Device
 from .numpy_backend import NUMPY
+from .registry import REGISTERED as _REGISTERED, register_backend, unregister_backend
 
 __all__ = ["Backend", "Device", "NUMPY", "backend_of", "backend_for_device", "device_of_array",
            "register_backend", "unregister_backend"]
-
-
-_REGISTERED: dict = {}  # array type → Backend, for backends beyond NumPy and CuPy
-
-
-def register_backend(array_type: type, backend: Backend) -> None:
-    """Make arrays of ``array_type`` use ``backend`` (a third array library, or a test double)."""
-    _REGISTERED[array_type] = backend
-
-
-def unregister_backend(array_type: type) -> None:
-    _REGISTERED.pop(array_type, None)
 
 
 def backend_of(array) -> Backend:
@@ -37,6 +26,10 @@ def backend_of(array) -> Backend:
         from .cupy_backend import get_cupy_backend
         return get_cupy_backend()
     return NUMPY
+
+
+def device_of_array(array) -> Device:
+    return backend_of(array).device
 
 
 def backend_for_device(device) -> Backend:

@@ -11,7 +11,9 @@ import contextlib
 
 import numpy
 
+from . import standin
 from .base import Backend, Device
+from .registry import register_backend, unregister_backend
 
 _BACKEND = None
 
@@ -61,7 +63,6 @@ class CupyBackend(Backend):
 
 def cupy_modules():
     """``(cupy, cupyx)``: the stand-in's when it is enabled, else CuPy's (ImportError without)."""
-    from . import standin
     if standin.enabled():
         return standin.module, standin.cupyx
     import cupy
@@ -81,7 +82,6 @@ def get_cupy_backend() -> CupyBackend:
                 "pip install 'chainrule[gpu]' (or a cupy-cudaXXx wheel matching your CUDA)") from e
         _BACKEND = CupyBackend(cupy, cupyx)
         if getattr(cupy, "is_standin", False):  # (CuPy's arrays are found by their module)
-            from . import register_backend
             register_backend(cupy.ndarray, _BACKEND)
     return _BACKEND
 
@@ -89,6 +89,8 @@ def get_cupy_backend() -> CupyBackend:
 def reset() -> None:
     """Forget the backend (the stand-in was switched on or off)."""
     global _BACKEND
-    from . import standin, unregister_backend
     unregister_backend(standin.ndarray)
     _BACKEND = None
+
+
+standin.ON_SWITCH.append(reset)

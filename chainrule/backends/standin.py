@@ -585,6 +585,9 @@ def _build():
 module, cupyx = _build()
 
 _ENABLED = [os.environ.get(ENV, "") not in ("", "0")]
+# called when the stand-in is switched on or off: the CuPy backend (which imports this
+# module) puts its reset here, so that it is rebuilt on the right module pair
+ON_SWITCH: list = []
 
 
 def enabled() -> bool:
@@ -604,5 +607,5 @@ def disable() -> None:
 
 
 def _reset_backend() -> None:
-    from . import cupy_backend
-    cupy_backend.reset()
+    for reset in ON_SWITCH:
+        reset()
