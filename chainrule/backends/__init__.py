@@ -21,10 +21,10 @@ def backend_of(array) -> Backend:
     if _REGISTERED:
         found = _REGISTERED.get(type(array))
         if found is not None:
-            return found
+            return found.of_array(array)  # (a backend of several devices picks the array's)
     if type(array).__module__.startswith("cupy"):
         from .cupy_backend import get_cupy_backend
-        return get_cupy_backend()
+        return get_cupy_backend().of_array(array)
     return NUMPY
 
 
@@ -39,10 +39,7 @@ def backend_for_device(device) -> Backend:
         return NUMPY
     if dev.type == "cuda":
         from .cupy_backend import get_cupy_backend
-        backend = get_cupy_backend()
-        if dev.index not in (None, 0):  # (PyTorch: "invalid device ordinal" past the last GPU)
-            from ..errors import DeviceError, op_error
-            raise op_error(DeviceError, "device", f"{dev}: chainrule's CUDA backend runs on device "
-                           "0 only; choose the GPU with CUDA_VISIBLE_DEVICES (it is then cuda:0)")
+        backend = get_cupy_backend(dev.index)  # (None: the selected GPU, cuda.set_device's)
+        backend.activate()  # (what is made next is made there)
         return backend
     raise AssertionError(f"unknown device type {dev.type!r}")  # Device() refuses those already

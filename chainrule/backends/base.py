@@ -127,5 +127,9 @@ class Backend:
     def is_array(self, obj) -> bool:
         raise NotImplementedError
 
+    def of_array(self, array) -> "Backend":
+        """The backend of ``array``'s own device (itself, unless the backend has several)."""
+        return self
+
     def __repr__(self) -> str:
         return f"<chainrule backend {self.name}>"
