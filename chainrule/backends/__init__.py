@@ -13,7 +13,7 @@ from .numpy_backend import NUMPY
 from .registry import REGISTERED as _REGISTERED, register_backend, unregister_backend
 
 __all__ = ["Backend", "Device", "NUMPY", "backend_of", "backend_for_device", "device_of_array",
-           "register_backend", "unregister_backend"]
+           "on_its_gpu", "register_backend", "unregister_backend"]
 
 
 def backend_of(array) -> Backend:
@@ -26,6 +26,15 @@ def backend_of(array) -> Backend:
         from .cupy_backend import get_cupy_backend
         return get_cupy_backend().of_array(array)
     return NUMPY
+
+
+def on_its_gpu(array):
+    """``array``, its GPU made CuPy's current device (nothing to do for NumPy arrays). Array
+    methods run on the current device: code that computes on a tensor's array outside an op
+    (an index check: ``arr.min().item()``) takes the array through here first, as the user's
+    previous line may have left another GPU current. Ops do this themselves."""
+    backend_of(array)
+    return array
 
 
 def device_of_array(array) -> Device:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 
 from .._args import ArgumentError, number_value, tensor_value
+from ..backends import on_its_gpu
 from ..errors import DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import check_fill_value, constant, tensor_method, wrap_dim
@@ -213,6 +214,7 @@ def _index_array(index, op: str):
     tensor_value(index, op, "index")  # PyTorch takes no lists here
     if index._data.dtype.kind not in "iu":
         raise op_error(DTypeError, op, f"index must be an integer tensor, got dtype {index.dtype.name}")
+    on_its_gpu(index._data)  # (its checks and the index arithmetic below run on its GPU)
     return index
 
 

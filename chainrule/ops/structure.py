@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 
 from .._args import index_value, tensor_value
-from ..backends import backend_of
+from ..backends import backend_of, on_its_gpu
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim
@@ -273,7 +273,7 @@ Tensor.repeat_interleave = _repeat_interleave_method
 
 def _counts(repeats: Tensor, n: int | None):
     """The repeat counts as an int64 array of ``n`` entries (a single count broadcasts)."""
-    data = repeats._data
+    data = on_its_gpu(repeats._data)
     if data.dtype.kind not in "iu" or data.ndim > 1:
         raise op_error(DTypeError, "repeat_interleave", f"repeats must be a 0-d or 1-d integer "
                        f"tensor, got {repeats.dtype.name} of shape {tuple(repeats.shape)}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
 from ...ops.registry import defgrad, defop, defvjp
@@ -243,7 +244,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
 
 def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
-    data = t._data
+    data = on_its_gpu(t._data)
     if data.dtype.name not in ("int64", "uint8"):  # PyTorch's kernels take Long or Byte only
         raise op_error(DTypeError, op, f"class-index target must be int64 (or uint8), got "
                        f"{data.dtype.name}")
@@ -439,7 +440,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if weight is not None and not _broadcasts(weight, input):
         raise op_error(ShapeError, "binary_cross_entropy", f"weight of shape {tuple(weight.shape)} "
                        f"cannot be broadcast to the input's shape {tuple(input.shape)}")
-    data = input._data
+    data = on_its_gpu(input._data)
     if data.size and ((data < 0).any().item() or (data > 1).any().item()):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
                        "in [0, 1]; for logits use binary_cross_entropy_with_logits")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
 from ...tensor import Tensor
@@ -128,7 +129,7 @@ def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tens
     if target.is_floating_point():
         raise op_error(DTypeError, op, f"expected an integer target of class indices, got "
                        f"{target.dtype.name}")
-    data = t._data
+    data = on_its_gpu(t._data)
     if data.size and (data.min().item() < 0 or data.max().item() >= x.shape[1]):
         raise op_error(ShapeError, op, f"target out of range: classes must be in [0, "
                        f"{x.shape[1]})")
@@ -192,7 +193,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
         raise op_error(ShapeError, op, f"inconsistent target size: {tuple(target.shape)} for input "
                        f"of size: {tuple(input.shape)}")
     x = input if input.ndim == 2 else input.unsqueeze(0)
-    labels = target._data.reshape(x.shape)
+    labels = on_its_gpu(target._data).reshape(x.shape)
     from ...backends import backend_of
     xp = backend_of(labels)
     n, c = x.shape
