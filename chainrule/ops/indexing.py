@@ -8,8 +8,8 @@ from __future__ import annotations
 import numbers
 
 from .._args import ArgumentError, number_value, tensor_value
-from ..backends import on_its_gpu
-from ..errors import DTypeError, IndexingError, ShapeError, op_error
+from ..backends import NUMPY, backend_of, on_its_gpu
+from ..errors import DeviceError, DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import check_fill_value, constant, tensor_method, wrap_dim
 from ..autograd.engine import IndexedGrad
@@ -37,6 +37,10 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
             if arr.ndim == 0 and arr.dtype.kind in "iu":
                 out.append(int(arr))
                 continue
+            if xp is not NUMPY and type(arr) is xp.ndarray and backend_of(arr) is not xp:
+                raise op_error(DeviceError, "getitem", f"indices should be either on cpu or on "
+                               f"the same device as the indexed tensor ({xp.device}); got an "
+                               f"index on {backend_of(arr).device}")  # (PyTorch's words)
             out.append(arr)
             advanced = True
         elif isinstance(item, (list, tuple, range)) or (hasattr(item, "dtype") and hasattr(item, "shape")):
@@ -210,10 +214,15 @@ defgrad(scatter_add_zeros_op, lambda m, g, ans, x, index, dim, in_shape:
         gather_op.on(m, g, index=index, dim=dim, in_shape=tuple(g.shape)))
 
 
-def _index_array(index, op: str):
+def _index_array(index, op: str, input: Tensor | None = None):
     tensor_value(index, op, "index")  # PyTorch takes no lists here
     if index._data.dtype.kind not in "iu":
         raise op_error(DTypeError, op, f"index must be an integer tensor, got dtype {index.dtype.name}")
+    if input is not None and type(index._data) is type(input._data) and \
+            index.device != input.device:  # (two GPUs: the index is a parameter, not an input)
+        raise op_error(DeviceError, op, f"expected all tensors on the same device, but found at "
+                       f"least two devices, {input.device} and {index.device}: input on "
+                       f"{input.device}, index on {index.device}")
     on_its_gpu(index._data)  # (its checks and the index arithmetic below run on its GPU)
     return index
 
@@ -243,7 +252,7 @@ def _crop(x: Tensor, shape, dim) -> Tensor:
 @tensor_method("gather")
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
-    index = _index_array(index, "gather")
+    index = _index_array(index, "gather", input)
     d = wrap_dim(dim, input.ndim, "gather")
     if input.ndim <= 1 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
         return gather(input.reshape(-1), 0, index.reshape(1)).reshape(())
@@ -286,7 +295,7 @@ def _scatter_add_fwd(xp, x, src, index, dim):
 
 
 def _scatter_args(input, dim, index, src, op, value=None):
-    index = _index_array(index, op)
+    index = _index_array(index, op, input)
     if index.ndim == 0 and input.ndim == 1:  # PyTorch reads a 0-d index (and src) as 1-element
         index = index.reshape(1)
         if isinstance(src, Tensor) and src.ndim == 0:
@@ -347,7 +356,7 @@ def scatter_zeros(shape, dim: int, index: Tensor, src: Tensor) -> Tensor:
 @tensor_method("index_select")
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
-    index = _index_array(index, "index_select")
+    index = _index_array(index, "index_select", input)
     if index.ndim > 1:
         raise op_error(IndexingError, "index_select", f"index must be 1-D, got shape "
                        f"{tuple(index.shape)}")
@@ -405,7 +414,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 @tensor_method("take_along_dim")
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """Values at ``indices`` along ``dim``; the other dims broadcast (as ``torch.take_along_dim``)."""
-    indices = _index_array(indices, "take_along_dim")
+    indices = _index_array(indices, "take_along_dim", input)
     if dim is None:
         from .shape import flatten
         return gather(flatten(input), 0, flatten(indices))
@@ -429,7 +438,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 def take(input: Tensor, index: Tensor) -> Tensor:
     """Elements of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
     from .shape import flatten
-    index = _index_array(index, "take")
+    index = _index_array(index, "take", input)
     n, arr = input.numel(), index._data
     if arr.size and (arr.min().item() < -n or arr.max().item() >= n):
         raise op_error(IndexingError, "take", f"index values must be in [{-n}, {n}) for an input of "

@@ -376,6 +376,9 @@ def _setitem(self: Tensor, index, value) -> None:
     """``x[index] = value``: in place outside the graph, an index_put inside it."""
     from ..backends import backend_of
     from .indexing import assign_index, index_put, normalize_index
+    if isinstance(value, Tensor) and type(value._data) is type(self._data) and \
+            value.device != self.device:  # another GPU's value: copied over, as PyTorch's copy_
+        value = value.to(self.device)
     if not _records(self, (value,)):
         idx, _ = normalize_index(index, backend_of(self._data))
         v = value._data if isinstance(value, Tensor) else value
