@@ -373,3 +373,12 @@ def test_copies_across_gpus_are_allowed_as_in_pytorch(gpus):
     a.copy_(b)
     a[0] = b[1]  # (x[i] = v copies v over, as copy_)
     assert a.device.index == 0 and a.tolist() == [[2.0, 3.0], [2.0, 3.0]]
+
+
+def test_accelerator_indices_are_the_cuda_ones(gpus):
+    assert cr.accelerator.device_count() == cr.cuda.device_count()
+    cr.accelerator.set_device_index(1)
+    assert cr.accelerator.current_device_index() == 1 == cr.cuda.current_device()
+    with cr.accelerator.device_index(0):
+        assert cr.zeros(1, device="cuda").device.index == 0
+    assert cr.accelerator.current_device_index() == 1
