@@ -12,6 +12,9 @@ NumPy data on the host but behave as device arrays do, only stricter:
   :class:`HostSyncError` (CuPy answers them with a silent device sync): host scalars come
   from device data through ``.item()``, ``.tolist()`` or ``.get()`` only;
 * array functions and ufuncs refuse NumPy arrays among their operands, as CuPy's do;
+* several devices (:mod:`~chainrule.backends.standin_devices`): each array remembers the
+  device it was made on, and a kernel given an array of another device than the current one
+  raises, as CuPy's do where GPUs have no peer access;
 * ``random.RandomState`` draws straight into device arrays (NumPy's PCG64 underneath), and
   every host-to-device copy is counted (:func:`host_to_device_copies`), so a test can assert
   that a step draws on the device rather than on the host and copies.
