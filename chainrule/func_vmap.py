@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .errors import op_error
-from .func import _name, _spec_str, tree_flatten, tree_unflatten
+from .func_trees import _name, _spec_str, tree_flatten, tree_unflatten
 from .tensor import Tensor
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
+from ...ops.pooling import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
                          pool_gather_op, window_sum_op)
 from ...tensor import Tensor
 from .. import _args
