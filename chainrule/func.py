@@ -299,7 +299,7 @@ def jvp(func: Callable[..., Any], primals: Sequence[Tensor], tangents: Sequence[
 def _reverse_jacobians(out: Tensor, wrt: list, nested: bool) -> list:
     """d out / d x for each x of ``wrt``, by one vjp per element of ``out``."""
     from .creation import zeros
-    from .ops.shape import stack
+    from .ops.join import stack
     flat = out.reshape(-1)
     rows: list[list[Tensor]] = [[] for _ in wrt]
     for k in range(flat.shape[0]):
@@ -359,7 +359,7 @@ def jacfwd(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
     """
     def wrapper(*args):
         from .creation import zeros, zeros_like
-        from .ops.shape import stack
+        from .ops.join import stack
         nums = _argnums_tuple(argnums, len(args), "jacfwd")
         jacs = []
         for n in nums:

@@ -142,3 +142,12 @@ def wrap_dims(dim, ndim: int, op: str) -> tuple | None:
             raise op_error(IndexingError, op, f"dim {tuple(dim)} names a dimension twice")
         return tuple(sorted(dims))
     return (wrap_dim(dim, ndim, op),)
+
+
+def _broadcast_explain(name):
+    """The message for operands whose shapes do not broadcast (an op's ``explain``)."""
+    def explain(inputs, params):
+        shapes = [tuple(t.shape) for t in inputs]
+        return (f"cannot broadcast shapes {' and '.join(str(s) for s in shapes)}: from the right, "
+                f"each pair of sizes must be equal or one of them 1")
+    return explain
