@@ -1,13 +1,15 @@
-"""Parsers for plain Python arguments (ints, flags), with no Tensor involved.
+"""Parsers for plain Python arguments (ints, flags, fill values), with no Tensor involved.
 
 Split from ``_args.py`` (which re-exports them) so that ``tensor.py`` and ``backends``,
 which sit below ``Tensor``'s parsers, can use them without importing upward.
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
+from .backends import NUMPY
 from .errors import DTypeError, op_error
 
 
@@ -36,3 +38,18 @@ def bool_value(value, op: str, name: str) -> bool:
     if type(value).__name__ == "bool_" or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
     raise op_error(DTypeError, op, f"{name} must be a bool, got {_what(value)}")
+
+
+_FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32
+
+
+def check_fill_value(value, np_dtype, op: str) -> None:
+    """A float ``value`` written as is into a float32 tensor (a fill value, a ``where`` or
+    ``clamp`` operand) must fit its range: PyTorch raises "value cannot be converted to type
+    float without overflow" there, where arithmetic (``x * 1e300``) makes inf instead."""
+    # float32 only: a Python float always fits float64, and PyTorch's checks for a half are
+    # not consistent (full((1,), 1e5) is inf, full((2,), 1e5) refused): a half gets inf
+    if isinstance(value, float) and not -_FLOAT32_MAX <= value <= _FLOAT32_MAX \
+            and math.isfinite(value) and NUMPY.dtype(np_dtype).name == "float32":
+        raise op_error(DTypeError, op, f"value {value!r} cannot be converted to float32 "
+                       "without overflow")

@@ -332,10 +332,6 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
 
 
 def __getattr__(name: str):
-    if name == "amp":  # chainrule.cuda.amp.GradScaler (imported on first use: amp imports cuda)
-        from types import SimpleNamespace
-        from .amp import CudaAutocast, CudaGradScaler
-        return SimpleNamespace(GradScaler=CudaGradScaler, autocast=CudaAutocast)
     if name == "default_generators":  # (torch.cuda.default_generators: one a GPU)
         from .random import cuda_generator
         return tuple(cuda_generator(i) for i in range(max(device_count(), 1)))

@@ -12,6 +12,7 @@ from ..backends import NUMPY, backend_of, on_its_gpu
 from ..errors import DeviceError, DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import check_fill_value, constant, tensor_method, wrap_dim
+from .elementwise import where_fn, where_op
 from ..autograd.engine import IndexedGrad
 from .registry import defgrad, defop, defvjp, nondifferentiable
 
@@ -372,7 +373,6 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 @tensor_method("masked_fill")
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``value`` where ``mask`` is True, else ``input`` (mask broadcasts)."""
-    from .elementwise import where_op
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise op_error(DTypeError, "masked_fill", f"mask must be a bool tensor, got "
                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
@@ -460,6 +460,22 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
             return (Tensor._make(out._data.reshape(-1)),)
         return tuple(Tensor._make(out._data[:, i].copy()) for i in range(input.ndim))
     return out
+
+
+@tensor_method("where")
+def where(condition, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``; with the condition alone, the
+    indices where it holds (``nonzero(as_tuple=True)``), as ``torch.where``.
+
+    >>> import chainrule as cr
+    >>> cr.where(cr.tensor([True, False]), cr.tensor([1, 2]), 0)
+    tensor([1, 0])
+    >>> cr.where(cr.tensor([False, True]))
+    (tensor([1]),)
+    """
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    return where_fn(condition, input, other)
 
 
 def argwhere(input: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from .. import _mldtypes
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import Node, RemovableHandle, VersionCounter
@@ -41,6 +42,14 @@ OBSERVER = None
 _OP_OBSERVERS: list = []
 # once a bfloat16 tensor exists, chainrule._mldtypes.forward: ops compute bfloat16 in float32
 BF16_FORWARD = None
+
+
+def _compute_low_precision_in_float32() -> None:
+    global BF16_FORWARD
+    BF16_FORWARD = _mldtypes.forward
+
+
+_mldtypes.when_used(_compute_low_precision_in_float32)
 
 
 class Op:

@@ -12,8 +12,8 @@ import math
 
 from ...creation import arange, zeros
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.elementwise import where
-from ...ops.shape import cat, chunk
+from ...ops.indexing import where
+from ...ops.join import cat, chunk
 from ...ops.softmax import softmax
 from ...tensor import Tensor
 from .. import _args

@@ -145,7 +145,7 @@ def _bag_max(xp, rows: Tensor, bag_of, counts, bags: int, dim: int) -> Tensor:
     rank = xp.arange(bag_of.shape[0]) - first[bag_of]
     slot = xp.full(bags * longest, bag_of.shape[0], dtype=xp.int64)  # empty slots: the -inf row
     slot[bag_of * longest + rank] = xp.arange(bag_of.shape[0])
-    from ...ops.shape import cat
+    from ...ops.join import cat
     table = cat([rows, Tensor._make(xp.full((1, dim), -xp.inf, dtype=dtype))], 0)
     best = table.index_select(0, Tensor._make(slot)).reshape(bags, longest, dim).max(1)[0]
     if (counts == 0).any().item():  # an empty bag's maximum is -inf: PyTorch gives zeros

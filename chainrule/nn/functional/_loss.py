@@ -4,7 +4,7 @@
 smoothing + class weights): one node in the graph and a rule of the form
 ``p·Σq − q`` (softmax minus the weighted target distribution), since it sits on
 the hot path of every classifier. The margin losses (ranking, hinge, embedding, triplet,
-multi-class margins) are in ``_loss_margin.py``, re-exported here.
+multi-class margins) are in ``_loss_margin.py``.
 
 >>> import chainrule as cr
 >>> import chainrule.nn.functional as F
@@ -22,17 +22,15 @@ import math
 from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
+from ...ops import activations as act
 from ...ops.registry import defgrad, defop, defvjp
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
 from .. import _args
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
-           "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
-           "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss",
-           "triplet_margin_with_distance_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
-           "multilabel_margin_loss"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+           "poisson_nll_loss", "gaussian_nll_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -460,7 +458,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     target = target.to(input.dtype)
     # softplus with no threshold is max(z, 0) + log1p(exp(-|z|)): exact and never overflows
-    sp = ew.softplus(-input, 1.0, math.inf)
+    sp = act.softplus(-input, 1.0, math.inf)
     if pos_weight is not None:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * sp
     else:
@@ -552,12 +550,3 @@ huber_loss = _observed(huber_loss)
 binary_cross_entropy = _observed(binary_cross_entropy)
 binary_cross_entropy_with_logits = _observed(binary_cross_entropy_with_logits)
 kl_div = _observed(kl_div)
-
-
-# ---- in _loss_margin.py, re-exported here (the old import paths keep working) --
-from ._loss_margin import (  # noqa: E402,F401
-    _class_targets, _triplet_dims, cosine_embedding_loss, hinge_embedding_loss,
-    margin_ranking_loss, multi_margin_loss, multilabel_margin_loss,
-    multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss,
-    triplet_margin_with_distance_loss,
-)

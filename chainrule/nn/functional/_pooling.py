@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
+from ...ops.pooling import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
                          pool_gather_op, window_sum_op)
 from ...tensor import Tensor
 from .. import _args
@@ -264,6 +264,7 @@ def _lp_pool(input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool, nd:
     """PyTorch's composition: ``(sum over the window of x^p)^(1/p)`` through an average pool
     (the window sum is the average times the window size); ±inf norms are max pools of |x|."""
     from ...ops import elementwise as ew
+    from ...ops import activations as act
     op = f"lp_pool{nd}d"
     _args.tensor(input, "input", op)
     avg, mx = (avg_pool1d, max_pool1d) if nd == 1 else (avg_pool2d, max_pool2d)
@@ -275,7 +276,7 @@ def _lp_pool(input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool, nd:
     for k in pair(kernel_size, nd, "kernel_size", op):
         area *= k
     out = avg(input ** norm_type, kernel_size, stride, 0, ceil_mode)
-    return ((ew.sign(out) * ew.relu(out.abs())) * area) ** (1.0 / norm_type)
+    return ((ew.sign(out) * act.relu(out.abs())) * area) ** (1.0 / norm_type)
 
 
 def lp_pool2d(input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:

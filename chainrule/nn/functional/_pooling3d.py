@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
-from ...ops.conv import max_pool2d_op, max_pool_argmax_op, window_sum_op
+from ...ops.pooling import max_pool2d_op, max_pool_argmax_op, window_sum_op
 from ...ops.depth_windows import depth_unfold_op
 from ...tensor import Tensor
 from .. import _args
