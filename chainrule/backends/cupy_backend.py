@@ -12,6 +12,7 @@ import contextlib
 import numpy
 
 from .base import Backend, Device
+from .cupy_fused import FusedKernels
 
 _BACKEND = None
 
@@ -27,6 +28,20 @@ class CupyBackend(Backend):
         special = getattr(getattr(cupyx, "scipy", None), "special", None)
         if special is not None and hasattr(special, "erf"):
             self.erf, self.erfinv, self.expit = special.erf, special.erfinv, special.expit
+        # one kernel for the hot elementwise chains (activation backwards, optimizer steps);
+        # each is built on first use (see cupy_fused.py)
+        self._fused = FusedKernels(cupy, special) if hasattr(cupy, "fuse") else None
+
+    def use_fused_kernels(self, enabled: bool = True) -> bool:
+        """Turn the fused kernels on or off (off: the same steps as separate array
+        operations, e.g. to time one against the other); returns whether they were on."""
+        was = self._fused is not None
+        if enabled and not was and hasattr(self.module, "fuse"):
+            self._fused = FusedKernels(self.module, getattr(getattr(self._cupyx, "scipy", None),
+                                                            "special", None))
+        elif not enabled:
+            self._fused = None
+        return was
 
     @staticmethod
     def errstate(**kwargs):
