@@ -18,7 +18,7 @@ kernels lazily, once each (CuPy then compiles once per dtype and number of dimen
 >>> cp = standin.module
 >>> kernels = FusedKernels(cp, standin.cupyx.scipy.special)
 >>> relu_back = kernels.get("relu_backward")
->>> relu_back(cp.asarray([1.0, 2.0, 3.0]), cp.asarray([0.5, 0.0, -1.0])).tolist()
+>>> relu_back(cp.asarray([1.0, 2.0, -3.0]), cp.asarray([0.5, 0.0, -1.0])).tolist()
 [1.0, 0.0, -0.0]
 >>> kernels.get("relu_backward") is relu_back   # built once
 True
@@ -47,17 +47,18 @@ class FusedKernels:
         self._special = special
         self._built: dict = {}
 
-    def get(self, name: str, *flags):
+    def get(self, name: str, *flags: str):
         """The kernel ``name`` for these options (a ``cupy.fuse`` function), or None when
-        the array module lacks what it needs (then the caller runs the unfused code)."""
+        the array module lacks what it needs (then the caller runs the unfused code).
+        Options are strings, ``""`` for off."""
         key = (name,) + flags
         try:
             return self._built[key]
         except KeyError:
             pass
         kernel = _FACTORIES[name](self._cp, self._special, *flags)
-        if kernel is not None:
-            kernel = self._cp.fuse(kernel_name="chainrule_" + "_".join(map(str, key)))(kernel)
+        if kernel is not None:  # named by its options: chainrule_adam_amsgrad_decoupled …
+            kernel = self._cp.fuse(kernel_name="_".join(("chainrule",) + tuple(f for f in key if f)))(kernel)
         self._built[key] = kernel
         return kernel
 
@@ -125,7 +126,7 @@ def _silu_backward(cp, special):
     return silu_backward
 
 
-def _gelu_backward(cp, special, approximate):
+def _gelu_backward(cp, special, approximate: str):
     if approximate == "tanh":
         def gelu_tanh_backward(g, x):
             t = cp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
@@ -144,7 +145,7 @@ def _gelu_backward(cp, special, approximate):
 
 
 # -------------------------------------------------------- optimizer updates --
-def _decayed_grad(p, grad, wd, decay: str, maximize: bool):
+def _decayed_grad(p, grad, wd, decay: str, maximize: str):
     """``±grad (+ wd·p)``, as optim._kernels.effective_grad (decoupled decay: not here)."""
     if decay == "coupled":
         g = p * wd
@@ -152,10 +153,10 @@ def _decayed_grad(p, grad, wd, decay: str, maximize: bool):
     return -grad if maximize else grad
 
 
-def _adam(cp, special, amsgrad: bool, maximize: bool, decay: str, lerp_high: bool):
-    """Adam/AdamW on one parameter, as optim.adam.adam_update (``decay``: none, coupled
-    (Adam's weight_decay) or decoupled (AdamW's); ``lerp_high``: lerp's form for a
-    weight ≥ 0.5, which lands exactly on the gradient at weight 1, as PyTorch's)."""
+def _adam(cp, special, amsgrad: str, maximize: str, decay: str, lerp_high: str):
+    """Adam/AdamW on one parameter, as optim.adam.adam_update (``decay``: "" (none),
+    "coupled" (Adam's weight_decay) or "decoupled" (AdamW's); ``lerp_high``: lerp's form
+    for a weight ≥ 0.5, which lands exactly on the gradient at weight 1, as PyTorch's)."""
     def adam(p, grad, m, v, v_max, shrink, wd, lerp_w, beta2, one_minus_beta2, bc2_sqrt, eps,
              neg_step_size):
         if decay == "decoupled":
@@ -177,9 +178,9 @@ def _adam(cp, special, amsgrad: bool, maximize: bool, decay: str, lerp_high: boo
     return adam
 
 
-def _sgd(cp, special, maximize: bool, decay: str, momentum: str, nesterov: bool):
-    """SGD on one parameter, as optim.sgd.sgd_update (``momentum``: none, first (the
-    buffer takes the gradient) or running)."""
+def _sgd(cp, special, maximize: str, decay: str, momentum: str, nesterov: str):
+    """SGD on one parameter, as optim.sgd.sgd_update (``momentum``: "" (none), "first"
+    (the buffer takes the gradient) or "running")."""
     def sgd(p, grad, buf, wd, mu, one_minus_dampening, neg_lr):
         g = _decayed_grad(p, grad, wd, decay, maximize)
         if momentum == "first":
@@ -187,7 +188,7 @@ def _sgd(cp, special, maximize: bool, decay: str, momentum: str, nesterov: bool)
         elif momentum == "running":
             buf *= mu
             buf += g * one_minus_dampening
-        if momentum != "none":
+        if momentum:
             g = buf * mu + g if nesterov else buf
         p += g * neg_lr
     return sgd
