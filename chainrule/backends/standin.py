@@ -395,6 +395,8 @@ def _function(fn, name: str, host_ok: bool = False):
     def function(*args, **kwargs):
         if host_ok and args:  # asarray/array of host data: a host-to-device copy
             _count_host(args[0])
+            if isinstance(args[0], np.ndarray):  # (a copy: the host array's later changes
+                args = (args[0].copy(order="K"),) + args[1:]  # do not reach the device)
         return _wrap_out(_call(fn, args, kwargs, host_ok, name), kwargs)
     function.__name__ = name
     function.__doc__ = getattr(fn, "__doc__", None)
