@@ -8,6 +8,7 @@ so the stand-in runs the very code path a GPU runs.
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy
 
@@ -15,6 +16,7 @@ from .base import Backend, Device
 from .cupy_fused import FusedKernels
 
 _BACKEND = None
+FUSED_ENV = "CHAINRULE_CUDA_FUSED"
 
 
 class CupyBackend(Backend):
@@ -29,18 +31,17 @@ class CupyBackend(Backend):
         if special is not None and hasattr(special, "erf"):
             self.erf, self.erfinv, self.expit = special.erf, special.erfinv, special.expit
         # one kernel for the hot elementwise chains (activation backwards, optimizer steps);
-        # each is built on first use (see cupy_fused.py)
-        self._fused = FusedKernels(cupy, special) if hasattr(cupy, "fuse") else None
+        # each is built on first use (see cupy_fused.py). CHAINRULE_CUDA_FUSED=0 turns them
+        # off (a benchmark's baseline: the same steps as separate array operations)
+        self._kernels = FusedKernels(cupy, special) if hasattr(cupy, "fuse") else None
+        self._fused = None  # the kernels in use (fused_kernel reads it), or None: off
+        self.use_fused_kernels(os.environ.get(FUSED_ENV, "1") != "0")
 
     def use_fused_kernels(self, enabled: bool = True) -> bool:
         """Turn the fused kernels on or off (off: the same steps as separate array
         operations, e.g. to time one against the other); returns whether they were on."""
         was = self._fused is not None
-        if enabled and not was and hasattr(self.module, "fuse"):
-            self._fused = FusedKernels(self.module, getattr(getattr(self._cupyx, "scipy", None),
-                                                            "special", None))
-        elif not enabled:
-            self._fused = None
+        self._fused = self._kernels if enabled else None
         return was
 
     @staticmethod
@@ -107,3 +108,4 @@ def reset() -> None:
     from . import standin, unregister_backend
     unregister_backend(standin.ndarray)
     _BACKEND = None
+FUSED_ENV = "CHAINRULE_CUDA_FUSED"

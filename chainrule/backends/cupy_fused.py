@@ -58,7 +58,8 @@ class FusedKernels:
             pass
         kernel = _FACTORIES[name](self._cp, self._special, *flags)
         if kernel is not None:  # named by its options: chainrule_adam_amsgrad_decoupled …
-            kernel = self._cp.fuse(kernel_name="_".join(("chainrule",) + tuple(f for f in key if f)))(kernel)
+            name = "_".join(["chainrule"] + [part for part in key if part])
+            kernel = self._cp.fuse(kernel_name=name)(kernel)
         self._built[key] = kernel
         return kernel
 

@@ -36,7 +36,7 @@ _ALLOWED = frozenset({"astype", "copy"})
 
 
 def fused_launches() -> dict[str, int]:
-    """Launches of each fused kernel (by kernel name) since the last :func:`reset_fused_launches`."""
+    """Launches of each fused kernel (by kernel name) since :func:`reset_fused_launches`."""
     return dict(_LAUNCHES)
 
 

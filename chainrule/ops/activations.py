@@ -116,7 +116,8 @@ def _gelu_fwd(xp, x, approximate):
 
 def _gelu_grad(m, g, ans, x, approximate):
     if m is not NUMPY:  # CuPy: one kernel
-        kernel = fused_kernel(m, "gelu_backward", g, x, flags=("tanh" if approximate == "tanh" else "",))
+        flags = ("tanh" if approximate == "tanh" else "",)
+        kernel = fused_kernel(m, "gelu_backward", g, x, flags=flags)
         if kernel is not None:
             return kernel(g, x)
     if approximate == "tanh":

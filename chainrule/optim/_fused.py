@@ -39,7 +39,8 @@ def fused_adam_step(xp, p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step: floa
     weight = 1 - beta1
     high = abs(weight) >= 0.5  # lerp's other form (see _kernels.lerp_)
     decay = _decay(weight_decay, decoupled_weight_decay)
-    flags = (_flag(amsgrad, "amsgrad"), _flag(maximize, "maximize"), decay, _flag(high, "lerp_high"))
+    flags = (_flag(amsgrad, "amsgrad"), _flag(maximize, "maximize"), decay,
+             _flag(high, "lerp_high"))
     kernel = fused_kernel(xp, "adam", *arrays, flags=flags)
     if kernel is None:
         return False

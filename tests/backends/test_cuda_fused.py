@@ -309,7 +309,8 @@ def test_sgd_steps_are_one_kernel_per_parameter_and_match_the_cpu(cuda, name, dt
 
 
 OPTIMIZERS = {  # optimizer, options, kernels of a run of STEPS steps over a model's 4 parameters
-    "Adam": (dict(lr=0.01, amsgrad=True, weight_decay=0.01), {"chainrule_adam_amsgrad_coupled": 4 * STEPS}),
+    "Adam": (dict(lr=0.01, amsgrad=True, weight_decay=0.01),
+             {"chainrule_adam_amsgrad_coupled": 4 * STEPS}),
     "AdamW": (dict(lr=0.01), {"chainrule_adam_decoupled": 4 * STEPS}),
     "SGD": (dict(lr=0.05, momentum=0.9, nesterov=True),
             {"chainrule_sgd_first_nesterov": 4, "chainrule_sgd_running_nesterov": 4 * (STEPS - 1)}),
@@ -377,3 +378,23 @@ def test_numpy_updates_launch_nothing_and_unfused_cuda_steps_equal_fused_ones(cu
         np.testing.assert_array_equal(xp.to_host(fused), xp.to_host(unfused))
     with launches({}):
         _adam_run(NUMPY, [np.ones(3)], [np.ones(3)], {}, np.float64)
+
+
+@standin_only
+def test_the_environment_variable_turns_fused_kernels_off(cuda, monkeypatch):
+    from chainrule.backends.cupy_backend import FUSED_ENV
+    x0 = np.linspace(-2, 2, 5)
+    monkeypatch.setenv(FUSED_ENV, "0")
+    standin.enable()  # (a fresh backend reads the variable)
+    try:
+        x = cr.tensor(x0, device=cuda, requires_grad=True)
+        with launches({}):
+            cr.tanh(x).sum().backward()
+        assert not backend_for_device(cuda).use_fused_kernels(True)  # it was off
+        y = cr.tensor(x0, device=cuda, requires_grad=True)
+        with launches({"chainrule_tanh_backward": 1}):
+            cr.tanh(y).sum().backward()
+        _close(y.grad.cpu().numpy(), x.grad.cpu().numpy(), np.float64)
+    finally:
+        monkeypatch.delenv(FUSED_ENV)
+        standin.enable()
