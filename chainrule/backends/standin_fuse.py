@@ -10,7 +10,7 @@ What CuPy's tracer refuses is refused here for the function's array arguments (t
 stand-in does not trace, so intermediates are plain device arrays): attributes other
 than ``dtype``, ``ndim``, ``astype`` and ``copy`` (no ``shape``, no reductions, no
 ``.item()``), indexing other than ``[...]``/``[:]``, ``abs()``, ``len()``, iteration, and
-``bool()`` (a data-dependent branch). Arguments are device arrays, Python or NumPy scalars
+``bool()`` (a data-dependent branch), NumPy's functions (CuPy's ufuncs only). Arguments are device arrays, Python or NumPy scalars
 or ``None``; with no device array among them the function is a plain call, as in CuPy.
 
 >>> from chainrule.backends import standin
@@ -51,7 +51,7 @@ def _argument_type() -> type:
     from .standin import ndarray
 
     def refused(what: str):
-        def method(self, *args):
+        def method(self, *args, **kwargs):
             raise TypeError(f"{what} is not supported in cupy.fuse (a fused function sees one "
                             "element at a time): the stand-in refuses it as CuPy's tracer does")
         return method
@@ -66,6 +66,7 @@ def _argument_type() -> type:
         __len__ = refused("len()")
         __iter__ = refused("iteration")
         item = tolist = get = refused("reading an element on the host")
+        __array_ufunc__ = __array_function__ = refused("a NumPy function (call cupy's)")
 
         def __getattr__(self, name):
             if name not in _ALLOWED:

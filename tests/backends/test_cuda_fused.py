@@ -103,6 +103,7 @@ def test_fused_functions_write_arguments_in_place_and_return_fresh_arrays(cuda):
     (lambda x: x.sum(), AttributeError, "no attribute 'sum'"),
     (lambda x: x.item(), TypeError, "host"),
     (lambda x: x if (x > 0) else -x, standin.HostSyncError, "bool"),
+    (lambda x: np.exp(x), TypeError, "NumPy function"),
 ])
 def test_fuse_refuses_what_cupys_tracer_refuses(cuda, body, error, match):
     kernel = standin.module.fuse(kernel_name="refused")(body)
