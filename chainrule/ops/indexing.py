@@ -451,7 +451,6 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     return out
 
 
-@tensor_method("where")
 def where(condition, input=None, other=None) -> Tensor:
     """``input`` where ``condition`` holds, else ``other``; with the condition alone, the
     indices where it holds (``nonzero(as_tuple=True)``), as ``torch.where``.
@@ -465,6 +464,21 @@ def where(condition, input=None, other=None) -> Tensor:
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     return where_fn(condition, input, other)
+
+
+@tensor_method("where")
+def _where_method(self: Tensor, condition, other) -> Tensor:
+    """``x.where(condition, y)``: ``x`` where ``condition`` holds, else ``y`` (PyTorch's method
+    takes the tensor as the values, not as the condition).
+
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0]).where(cr.tensor([True, False]), 5)
+    tensor([1., 5.])
+    """
+    return where_fn(condition, self, other)
+
+
+_where_method.__name__ = _where_method.__qualname__ = "where"  # (named so in errors)
 
 
 def argwhere(input: Tensor) -> Tensor:
