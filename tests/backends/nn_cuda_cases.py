@@ -299,7 +299,7 @@ def covered_classes() -> set[str]:
 # ------------------------------------------------------- functional losses --
 # name -> list of (keyword arguments, inputs); every loss of chainrule.nn.functional
 LOSSES = {
-    "l1_loss": [({}, [(3, 4), (3, 4)]), ({"reduction": "none"}, [(3, 4), (4,)])],
+    "l1_loss": [({}, [(3, 4), (3, 4)]), ({"reduction": "none"}, [(3, 4), (3, 4)])],
     "mse_loss": [({}, [(3, 4), (3, 4)]), ({"reduction": "sum"}, [(2, 3), (2, 3)])],
     "smooth_l1_loss": [({"beta": 0.5}, [(3, 4), (3, 4)]), ({"beta": 0.0}, [(5,), (5,)])],
     "huber_loss": [({"delta": 0.5}, [(3, 4), (3, 4)])],
