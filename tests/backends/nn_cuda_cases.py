@@ -50,6 +50,15 @@ def const(values, dtype=None):
     return lambda rng: (np.asarray(values, dtype=dtype), False)
 
 
+def with_nan(*shape):
+    """Normal numbers with a NaN (max pools propagate it; their NaN paths run)."""
+    def make(rng):
+        a = rng.standard_normal(shape)
+        a.reshape(-1)[1] = np.nan
+        return a, True
+    return make
+
+
 def _as_maker(spec):
     return normal(*spec) if isinstance(spec, tuple) else spec
 
@@ -113,6 +122,9 @@ OWN = [
     Case("MaxPool1d(3, stride=2, padding=1)", "MaxPool1d(3, stride=2, padding=1)", [(2, 3, 7)]),
     Case("MaxPool2d(2, dilation=2, ceil_mode=True)", "MaxPool2d(2, dilation=2, ceil_mode=True)",
          [(2, 3, 7, 6)]),
+    Case("MaxPool2d(3, stride=2, padding=1) over a NaN", "MaxPool2d(3, stride=2, padding=1)",
+         [with_nan(1, 2, 5, 5)]),
+    Case("MaxPool1d(2) over a NaN", "MaxPool1d(2)", [with_nan(2, 2, 6)]),
     Case("AvgPool1d(3, stride=2, padding=1)", "AvgPool1d(3, stride=2, padding=1)", [(2, 3, 7)]),
     Case("AvgPool2d(3, 2, 1, count_include_pad=False, divisor_override=None)",
          "AvgPool2d(3, 2, 1, count_include_pad=False)", [(2, 3, 6, 5)]),
@@ -192,6 +204,9 @@ OWN = [
          "MultiheadAttention(8, 2, batch_first=True)", [(2, 5, 8), (2, 4, 8)],
          call=lambda m, q, kv: m(q, kv, kv, need_weights=False,
                                  attn_mask=cr.ones(5, 4, dtype=cr.bool, device=q.device).triu(1))),
+    Case("MultiheadAttention(8, 2) with every key of a sample masked",
+         "MultiheadAttention(8, 2, batch_first=True)", [(2, 3, 8), const([[False] * 3, [True] * 3])],
+         call=lambda m, x, pad: m(x, x, x, key_padding_mask=pad)),
     Case("TransformerEncoderLayer(8, 2, 16, dropout=0.0, norm_first=True)",
          "TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True, "
          "activation='gelu')", [(2, 5, 8)]),
