@@ -343,6 +343,19 @@ def scatter_zeros(shape, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return scatter_add_zeros_op(src, index=index._data, dim=dim, in_shape=tuple(shape))
 
 
+def select_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``index_select`` along ``dim`` (>= 0) with an index in range by construction (made or
+    already checked by the caller): no check of its values, which would read device data on
+    the host (a GPU sync) at every call."""
+    return input[(slice(None),) * dim + (index,)]
+
+
+def gather_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``gather`` along ``dim`` (>= 0) with an index in range by construction and of
+    ``input``'s size in every other dim: no check of its values (a GPU sync)."""
+    return gather_op(input, index=index._data, dim=dim, in_shape=tuple(input.shape))
+
+
 @tensor_method("index_select")
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
