@@ -273,14 +273,19 @@ def _adam_run(xp, params, grads, options, dtype):
 def test_adam_steps_are_one_kernel_per_parameter_and_match_the_cpu(cuda, name, dtype):
     options, kernel = ADAM[name]
     xp = backend_for_device(cuda)
-    pairs = _arrays(xp, np.random.default_rng(5), dtype, 2)
-    params_h, params_d = [p[0][0] for p in pairs], [p[1][0] for p in pairs]
-    grads_h, grads_d = [p[0][1] for p in pairs], [p[1][1] for p in pairs]
+    params_h, params_d, grads_h, grads_d = _parameters_and_grads(xp, 5, dtype)
     want = _adam_run(NUMPY, params_h, grads_h, options, dtype)
     with launches({kernel: STEPS * len(params_d)}):
         got = _adam_run(xp, params_d, grads_d, options, dtype)
     for g, w in zip(got, want):
         _close(xp.to_host(g), w, dtype)
+
+
+def _parameters_and_grads(xp, seed: int, dtype):
+    """The same parameters and gradients on the host and on the device."""
+    pairs = _arrays(xp, np.random.default_rng(seed), dtype, 2)
+    return ([p[0][0] for p in pairs], [p[1][0] for p in pairs],
+            [p[0][1] for p in pairs], [p[1][1] for p in pairs])
 
 
 def _sgd_run(xp, params, grads, options):
@@ -295,9 +300,7 @@ def _sgd_run(xp, params, grads, options):
 def test_sgd_steps_are_one_kernel_per_parameter_and_match_the_cpu(cuda, name, dtype):
     options, kernel = SGD[name]
     xp = backend_for_device(cuda)
-    pairs = _arrays(xp, np.random.default_rng(6), dtype, 2)
-    params_h, params_d = [p[0][0] for p in pairs], [p[1][0] for p in pairs]
-    grads_h, grads_d = [p[0][1] for p in pairs], [p[1][1] for p in pairs]
+    params_h, params_d, grads_h, grads_d = _parameters_and_grads(xp, 6, dtype)
     want = _sgd_run(NUMPY, params_h, grads_h, options)
     n = len(params_d)
     # a momentum run's first step fills the buffers (its own kernel), later steps run them
