@@ -157,3 +157,56 @@ def test_the_cycle_finder_finds_a_planted_cycle():
     assert cycles(edges) == [["a", "b", "c"]]
     assert one_loop(["a", "b", "c"], edges, lines) == "a:1 → b:2 → c:3 → a"
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# The layers of docs/architecture.md, bottom up (a module belongs to the longest prefix
+# that names it; modules no prefix names are held by the cycle test alone). A module may
+# import from its own layer and those below, never from one above.
+LAYERS = [
+    ("backends", ["chainrule.backends", "chainrule.errors", "chainrule._fp", "chainrule.dtypes",
+                  "chainrule._mldtypes", "chainrule._plain_args", "chainrule.runtime"]),
+    ("graph", ["chainrule.autograd.graph", "chainrule.autograd.grad_mode",
+               "chainrule.autograd.anomaly"]),
+    ("tensor", ["chainrule.tensor", "chainrule._args", "chainrule.creation", "chainrule.random",
+                "chainrule.legacy", "chainrule.utils.dlpack"]),
+    ("registry", ["chainrule.ops.registry", "chainrule.ops.view_meta", "chainrule.ops._operands",
+                  "chainrule.autograd.rule_namespace"]),
+    ("engine", ["chainrule.autograd.engine", "chainrule.autograd.leaf_grads",
+                "chainrule.autograd.rule_grads", "chainrule.autograd.roots",
+                "chainrule.autograd.indexed_grad"]),
+    ("op families", ["chainrule.ops", "chainrule.sparse", "chainrule.amp.autocast_mode",
+                     "chainrule.cuda", "chainrule.autograd.function"]),
+    ("nn", ["chainrule.nn", "chainrule.func", "chainrule.func_trees", "chainrule.func_vmap",
+            "chainrule.func_modules", "chainrule.autograd.functional", "chainrule.distributed"]),
+    ("optim", ["chainrule.optim", "chainrule.amp.grad_scaler"]),
+    ("train, diagnostics", ["chainrule.train", "chainrule.diagnostics"]),
+    ("cli", ["chainrule.cli", "chainrule.doctor", "chainrule.__main__"]),
+]
+
+
+def layer_of(module: str) -> int | None:
+    best, length = None, -1
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > length:
+                best, length = rank, len(prefix)
+    return best
+
+
+def test_no_layer_imports_a_layer_above_it():
+    edges, lines = import_graph()
+    upward = []
+    for source, targets in sorted(edges.items()):
+        for target in sorted(targets):
+            low, high = layer_of(source), layer_of(target)
+            if low is not None and high is not None and high > low:
+                upward.append(f"{source}:{lines[(source, target)]} ({LAYERS[low][0]}) imports "
+                              f"{target} ({LAYERS[high][0]})")
+    assert not upward, "\n".join(upward)
+
+
+def test_every_layer_prefix_names_a_module():
+    modules = module_files()
+    stale = [p for _, prefixes in LAYERS for p in prefixes
+             if not any(m == p or m.startswith(p + ".") for m in modules)]
+    assert not stale, f"LAYERS names modules that no longer exist: {stale}"

@@ -17,15 +17,18 @@ none of this costs anything: there is one backend and no switching.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 
 import numpy
 
 from . import standin
 from .base import Backend, Device
+from .cupy_fused import FusedKernels
 from .registry import register_backend, unregister_backend
 
 _BACKENDS: dict = {}  # device index → its CupyBackend
+FUSED_ENV = "CHAINRULE_CUDA_FUSED"
 
 
 class CupyBackend(Backend):
@@ -42,6 +45,19 @@ class CupyBackend(Backend):
         special = getattr(getattr(cupyx, "scipy", None), "special", None)
         if special is not None and hasattr(special, "erf"):
             self.erf, self.erfinv, self.expit = special.erf, special.erfinv, special.expit
+        # one kernel for the hot elementwise chains (activation backwards, optimizer steps);
+        # each is built on first use (see cupy_fused.py). CHAINRULE_CUDA_FUSED=0 turns them
+        # off (a benchmark's baseline: the same steps as separate array operations)
+        self._kernels = FusedKernels(cupy, special) if hasattr(cupy, "fuse") else None
+        self._fused = None  # the kernels in use (fused_kernel reads it), or None: off
+        self.use_fused_kernels(os.environ.get(FUSED_ENV, "1") != "0")
+
+    def use_fused_kernels(self, enabled: bool = True) -> bool:
+        """Turn the fused kernels on or off (off: the same steps as separate array
+        operations, e.g. to time one against the other); returns whether they were on."""
+        was = self._fused is not None
+        self._fused = self._kernels if enabled else None
+        return was
 
     @staticmethod
     def errstate(**kwargs):

@@ -46,6 +46,8 @@ import weakref
 import numpy as np
 
 from . import standin_devices as _devices
+from . import standin_fuse
+from .standin_fuse import fuse, fused_launches, reset_fused_launches  # noqa: F401 (re-exported)
 
 ENV = "CHAINRULE_CUDA_STANDIN"
 
@@ -342,6 +344,9 @@ class ndarray:  # noqa: N801 - CuPy's name
         return _wrap(~_here(self))
 
 
+standin_fuse.use_array_type(ndarray)  # the type fused functions take (see standin_fuse)
+
+
 class _Flags:
     """CuPy's ``ndarray.flags``: contiguity and ownership, no ``writeable`` (device memory
     has no read-only arrays)."""
@@ -402,6 +407,8 @@ def _function(fn, name: str, host_ok: bool = False):
     def function(*args, **kwargs):
         if host_ok and args:  # asarray/array of host data: a host-to-device copy
             _count_host(args[0])
+            if isinstance(args[0], np.ndarray):  # (a copy: the host array's later changes
+                args = (args[0].copy(order="K"),) + args[1:]  # do not reach the device)
         return _wrap_out(_call(fn, args, kwargs, host_ok, name), kwargs)
     function.__name__ = name
     function.__doc__ = getattr(fn, "__doc__", None)
@@ -551,7 +558,7 @@ def _build():
                                      CURAND_RNG_PSEUDO_PHILOX4_32_10=161),
         memory_hook=types.SimpleNamespace(MemoryHook=MemoryHook),
         get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None))
-    cupy.fuse = lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f))
+    cupy.fuse = fuse  # runs the function op by op, counting launches (see standin_fuse.py)
     cupy.is_standin = True
     cupyx = types.ModuleType("cupyx")
     cupyx.scatter_add = _scatter_add

@@ -18,6 +18,7 @@ from ..tensor import Tensor
 from ._operands import _broadcast_explain, binary_operands, check_fill_value, constant, is_scalar, tensor_method
 from .comparison import logical_and, logical_or
 from .registry import REGISTRY, defgrad, defop, nondifferentiable
+from ..backends.cupy_fused import fused_rule
 from .numpy_kernels import (  # noqa: F401  (re-exported: nn and tests use ew.<name>)
     _SIMD_FLOATS, _erf_fwd, _erfinv_fwd, _relu_pass, _sigmoid_fwd, _sigmoid_general, _special,
     sigmoid_, sigmoid_into,
@@ -323,7 +324,8 @@ atan = _unary("atan", lambda xp, x: xp.arctan(x), lambda m, g, ans, x: g / (x * 
               aliases=("arctan",))
 sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda m, g, ans, x: g * m.cosh(x))
 cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda m, g, ans, x: g * m.sinh(x))
-tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda m, g, ans, x: g * (1 - ans * ans),
+tanh = _unary("tanh", lambda xp, x: xp.tanh(x),
+              fused_rule("tanh_backward", lambda m, g, ans, x: g * (1 - ans * ans)),
               saves=_NO_INPUT, saves_ans=True)
 reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda m, g, ans, x: -g * ans * ans,
                     saves=_NO_INPUT, saves_ans=True)
@@ -331,7 +333,8 @@ reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda m, g, ans, x: -g *
 
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda m, g, ans, x: g * ans * (1 - ans),
+sigmoid = _unary("sigmoid", _sigmoid_fwd,
+                 fused_rule("sigmoid_backward", lambda m, g, ans, x: g * ans * (1 - ans)),
                  saves=_NO_INPUT, saves_ans=True)
 
 

@@ -354,6 +354,19 @@ def scatter_zeros(shape, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return scatter_add_zeros_op(src, index=index._data, dim=dim, in_shape=tuple(shape))
 
 
+def select_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``index_select`` along ``dim`` (>= 0) with an index in range by construction (made or
+    already checked by the caller): no check of its values, which would read device data on
+    the host (a GPU sync) at every call."""
+    return input[(slice(None),) * dim + (index,)]
+
+
+def gather_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``gather`` along ``dim`` (>= 0) with an index in range by construction and of
+    ``input``'s size in every other dim: no check of its values (a GPU sync)."""
+    return gather_op(input, index=index._data, dim=dim, in_shape=tuple(input.shape))
+
+
 @tensor_method("index_select")
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
@@ -462,7 +475,6 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
     return out
 
 
-@tensor_method("where")
 def where(condition, input=None, other=None) -> Tensor:
     """``input`` where ``condition`` holds, else ``other``; with the condition alone, the
     indices where it holds (``nonzero(as_tuple=True)``), as ``torch.where``.
@@ -476,6 +488,21 @@ def where(condition, input=None, other=None) -> Tensor:
     if input is None and other is None:
         return nonzero(condition, as_tuple=True)
     return where_fn(condition, input, other)
+
+
+@tensor_method("where")
+def _where_method(self: Tensor, condition, other) -> Tensor:
+    """``x.where(condition, y)``: ``x`` where ``condition`` holds, else ``y`` (PyTorch's method
+    takes the tensor as the values, not as the condition).
+
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0]).where(cr.tensor([True, False]), 5)
+    tensor([1., 5.])
+    """
+    return where_fn(condition, self, other)
+
+
+_where_method.__name__ = _where_method.__qualname__ = "where"  # (named so in errors)
 
 
 def argwhere(input: Tensor) -> Tensor:

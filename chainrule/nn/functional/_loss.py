@@ -23,6 +23,7 @@ from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
 from ...ops import activations as act
+from ...ops.indexing import gather_in_range
 from ...ops.registry import defgrad, defop, defvjp
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
@@ -138,7 +139,7 @@ def _ce_q(z: Tensor, target: Tensor, weight, ignore_index: int, label_smoothing:
     a = (1 - label_smoothing) * w_t + label_smoothing * (weight[0].sum() / c if weight else 1.0)
 
     def q_dot(v: Tensor) -> Tensor:
-        out = (1 - label_smoothing) * w_t * v.gather(1, safe.unsqueeze(1)).squeeze(1)
+        out = (1 - label_smoothing) * w_t * gather_in_range(v, 1, safe.unsqueeze(1)).squeeze(1)
         if label_smoothing:
             out = out + (label_smoothing / c) * ((v * weight[0]).sum(1) if weight else v.sum(1))
         return out
@@ -305,7 +306,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     _check_targets(t, c, ignore_index, "nll_loss")
     valid = t != ignore_index
     safe = ew.where_fn(valid, t, 0)
-    picked = z.gather(1, safe.unsqueeze(1)).squeeze(1)
+    picked = gather_in_range(z, 1, safe.unsqueeze(1)).squeeze(1)  # (targets checked above)
     scale = valid.to(input.dtype)
     if weight is not None:
         scale = scale * weight.to(input.dtype)[safe]

@@ -19,6 +19,7 @@ from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
 from ...ops import activations as act
+from ...ops.indexing import gather_in_range
 from ...tensor import Tensor
 from .. import _args
 from ._loss import _broadcast_shape, _check_reduction, _legacy, _reduce
@@ -157,11 +158,11 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise op_error(ShapeError, op, f"inconsistent weight size, expected {c} but got "
                        f"{tuple(weight.shape)}")
     from ...creation import arange
-    x_y = x.gather(1, t.unsqueeze(1))
+    x_y = gather_in_range(x, 1, t.unsqueeze(1))  # (t checked by _class_targets)
     z = act.relu(margin - x_y + x)
     h = z if p == 1 else z * z
     if weight is not None:
-        h = h * weight.gather(0, t).unsqueeze(1)
+        h = h * gather_in_range(weight, 0, t).unsqueeze(1)
     others = arange(c, device=x.device).unsqueeze(0) != t.unsqueeze(1)
     loss = ew.where_fn(others, h, 0.0).sum(1) / c
     if input.ndim == 1:

@@ -16,6 +16,8 @@ tensor([[[[ 2.5000,  4.5000],
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.pooling import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
@@ -150,10 +152,12 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         if divisor_override == 0:
             raise op_error(ValueError, op, "divisor_override must be non-zero")
         return undo(summed / float(divisor_override))
+    # the divisors depend on the geometry alone: told uniform on the host (NumPy), no sync
+    div = _divisor(np, x.shape[2:], kernel, stride, pads, out_hw, count_include_pad, np.float64)
+    if (div == div.reshape(-1)[0]).all():
+        return undo(summed / div.reshape(-1)[0].item())
     xp = backend_of(x._data)
     div = _divisor(xp, x.shape[2:], kernel, stride, pads, out_hw, count_include_pad, x._data.dtype)
-    if (div == div.reshape(-1)[0]).all().item():
-        return undo(summed / div.reshape(-1)[0].item())
     return undo(summed * Tensor._make(1 / div))
 
 
