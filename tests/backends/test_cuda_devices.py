@@ -309,6 +309,13 @@ def test_ops_make_their_tensors_gpu_current_themselves(gpus):
     standin_devices.set_current(0)
     cr.optim.SGD([w], lr=0.5).step()
     np.testing.assert_allclose(host(w), ws - 0.5 * host(w.grad), **TOL)
+    for make in (lambda: cr.optim.Adam([w], lr=0.1), lambda: cr.optim.SGD([w], lr=0.1, momentum=0.9)):
+        opt = make()
+        for _ in range(2):  # (the second step reads the state the first made on GPU 1)
+            standin_devices.set_current(0)
+            opt.step()
+        assert all(v.device.index == 1 for v in opt.state[w].values()
+                   if isinstance(v, cr.Tensor) and v.ndim)
     assert w.device.index == 1 and w.grad.device.index == 1
 
 
