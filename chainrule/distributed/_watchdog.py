@@ -232,4 +232,6 @@ def run(spec: dict) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(json.loads(sys.argv[1])))
+    code = run(json.loads(sys.argv[1]))
+    sys.stderr.flush()
+    os._exit(code)  # at once: no interpreter teardown to outlast the ranks it ended
