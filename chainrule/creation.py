@@ -173,7 +173,7 @@ def from_numpy(array) -> Tensor:
 
 
 def scalar_tensor(value, *, dtype=None, device=None) -> Tensor:
-    """A 0-d tensor holding ``s`` (default float dtype; ``torch.scalar_tensor``).
+    """A 0-d tensor holding ``value`` (default float dtype; ``torch.scalar_tensor``).
 
     >>> import chainrule as cr
     >>> cr.scalar_tensor(3)
@@ -374,7 +374,8 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
-    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the exponent (``torch.logspace``).
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the
+    exponent (``torch.logspace``).
 
     >>> import chainrule as cr
     >>> cr.logspace(0, 2, steps=3)

@@ -37,7 +37,8 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
 
     >>> import chainrule as cr
     >>> cr.use_deterministic_algorithms(True, warn_only=True)
-    >>> cr.are_deterministic_algorithms_enabled(), cr.is_deterministic_algorithms_warn_only_enabled()
+    >>> (cr.are_deterministic_algorithms_enabled(),
+    ...  cr.is_deterministic_algorithms_warn_only_enabled())
     (True, True)
     >>> cr.use_deterministic_algorithms(False)
     """
@@ -45,7 +46,8 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
 
 
 def are_deterministic_algorithms_enabled() -> bool:
-    """Whether :func:`use_deterministic_algorithms` is on (``torch.are_deterministic_algorithms_enabled``).
+    """Whether :func:`use_deterministic_algorithms` is on
+    (``torch.are_deterministic_algorithms_enabled``).
 
     >>> import chainrule as cr
     >>> cr.are_deterministic_algorithms_enabled()
@@ -55,7 +57,9 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 
 def is_deterministic_algorithms_warn_only_enabled() -> bool:
-    """Whether deterministic mode only warns (``use_deterministic_algorithms(True, warn_only=True)``; ``torch.is_deterministic_algorithms_warn_only_enabled``).
+    """Whether deterministic mode only warns (set by
+    ``use_deterministic_algorithms(True, warn_only=True)``;
+    ``torch.is_deterministic_algorithms_warn_only_enabled``).
 
     >>> import chainrule as cr
     >>> cr.is_deterministic_algorithms_warn_only_enabled()
@@ -81,7 +85,8 @@ def set_float32_matmul_precision(precision: str) -> None:
 
 
 def get_float32_matmul_precision() -> str:
-    """The float32 matmul precision setting: "highest", "high" or "medium" (``torch.get_float32_matmul_precision``).
+    """The float32 matmul precision setting: "highest", "high" or "medium"
+    (``torch.get_float32_matmul_precision``).
 
     >>> import chainrule as cr
     >>> cr.get_float32_matmul_precision()

@@ -245,7 +245,8 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 @tensor_method("tensor_split")
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
-    """``sections`` nearly equal pieces, or the pieces between ``indices``, along ``dim`` (``torch.tensor_split``).
+    """``sections`` nearly equal pieces along ``dim`` (``torch.tensor_split``; a list of split
+    indices, which PyTorch also takes, is not supported yet).
 
     >>> import chainrule as cr
     >>> cr.tensor_split(cr.arange(5), 2)

@@ -182,7 +182,8 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa:
 
 
 def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
-    """The minimum and the maximum (over ``dim``, or all elements) as ``(min, max)`` (``torch.aminmax``).
+    """The minimum and the maximum (over ``dim``, or all elements) as ``(min, max)``
+    (``torch.aminmax``).
 
     >>> import chainrule as cr
     >>> lo, hi = cr.aminmax(cr.tensor([3, 1, 4]))

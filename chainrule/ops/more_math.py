@@ -32,7 +32,8 @@ acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), lambda m, g, ans, x: g / m.
 atanh = _unary("atanh", lambda xp, x: xp.arctanh(x), lambda m, g, ans, x: g / (1 - x * x),
                aliases=("arctanh",))
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
-for _fn in (asinh, acosh, atanh):  # made by elementwise's factory, but they live here (doctest looks here)
+# made by elementwise's factory, but they live here: doctest looks for their examples here
+for _fn in (asinh, acosh, atanh):
     _fn.__module__ = __name__
 del _fn
 

@@ -274,7 +274,8 @@ def _mT(x: Tensor) -> Tensor:
 
 @tensor_method("movedim", "moveaxis")
 def movedim(input: Tensor, source, destination) -> Tensor:
-    """``input`` with dim(s) ``source`` moved to position(s) ``destination`` (``torch.movedim``; alias ``moveaxis``).
+    """``input`` with dim(s) ``source`` moved to position(s) ``destination``
+    (``torch.movedim``; alias ``moveaxis``).
 
     >>> import chainrule as cr
     >>> cr.movedim(cr.zeros(2, 3, 4), 0, -1).shape

@@ -72,5 +72,6 @@ def test_exempt_names_are_public_functions_without_examples():
 
 
 def test_every_public_function_has_a_docstring():
-    bare = sorted(name for name, fn in _public_functions().items() if not (fn.__doc__ or "").strip())
+    bare = sorted(name for name, fn in _public_functions().items()
+                  if not (fn.__doc__ or "").strip())
     assert not bare, f"public functions without a docstring: {bare}"
