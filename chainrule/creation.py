@@ -145,7 +145,12 @@ def tensor(data: Any, *, dtype=None, device=None, requires_grad: bool = False) -
 
 
 def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
-    """Like :func:`tensor` but shares memory with ``data`` where it can."""
+    """Like :func:`tensor` but shares memory with ``data`` where it can.
+
+    >>> import chainrule as cr
+    >>> cr.as_tensor([1, 2, 3])
+    tensor([1, 2, 3])
+    """
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
     if isinstance(data, str) or data is None:
@@ -155,13 +160,25 @@ def as_tensor(data: Any, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(array) -> Tensor:
-    """A tensor sharing memory with the NumPy array ``array``."""
+    """A tensor sharing memory with the NumPy array ``array``.
+
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> cr.from_numpy(np.array([1.5, 2.5]))
+    tensor([1.5000, 2.5000], dtype=chainrule.float64)
+    """
     if not isinstance(array, np.ndarray):
         raise op_error(DTypeError, "from_numpy", f"expected a numpy.ndarray, got {type(array).__name__}")
     return Tensor._make(_half_seen(_to_array(array, None, None, copy=False)))
 
 
 def scalar_tensor(value, *, dtype=None, device=None) -> Tensor:
+    """A 0-d tensor holding ``value`` (default float dtype; ``torch.scalar_tensor``).
+
+    >>> import chainrule as cr
+    >>> cr.scalar_tensor(3)
+    tensor(3.)
+    """
     return tensor(value, dtype=dtype or get_default_dtype(), device=device)
 
 
@@ -194,22 +211,45 @@ def _filled(fill, size, dtype, device, requires_grad: bool, op: str) -> Tensor:
 
 
 def zeros(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros of the given shape."""
+    """A tensor of zeros of the given shape.
+
+    >>> import chainrule as cr
+    >>> cr.zeros(2, 2)
+    tensor([[0., 0.],
+            [0., 0.]])
+    """
     return _filled(0, _sizes(sizes, size, "zeros"), dtype, device, requires_grad, "zeros")
 
 
 def ones(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones of the given shape."""
+    """A tensor of ones of the given shape.
+
+    >>> import chainrule as cr
+    >>> cr.ones(2, 3)
+    tensor([[1., 1., 1.],
+            [1., 1., 1.]])
+    """
     return _filled(1, _sizes(sizes, size, "ones"), dtype, device, requires_grad, "ones")
 
 
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor (chainrule fills it with zeros: nothing is left undefined)."""
+    """An uninitialised tensor (chainrule fills it with zeros: nothing is left undefined).
+
+    >>> import chainrule as cr
+    >>> cr.empty(2, 3).shape
+    chainrule.Size([2, 3])
+    """
     return _filled(0, _sizes(sizes, size, "empty"), dtype, device, requires_grad, "empty")
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``; the dtype follows the value as in PyTorch."""
+    """A tensor filled with ``fill_value``; the dtype follows the value as in PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.full((2, 2), 7.)
+    tensor([[7., 7.],
+            [7., 7.]])
+    """
     fill_value = number_value(fill_value, "full", "fill_value")
     if dtype is None:
         dtype = bool_ if isinstance(fill_value, (bool, np.bool_)) else \
@@ -228,19 +268,43 @@ def _like(t: Tensor, fill, dtype, device, requires_grad, op):
 
 
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros shaped like ``input`` (``torch.zeros_like``).
+
+    >>> import chainrule as cr
+    >>> cr.zeros_like(cr.ones(3))
+    tensor([0., 0., 0.])
+    """
     return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones shaped like ``input`` (``torch.ones_like``).
+
+    >>> import chainrule as cr
+    >>> cr.ones_like(cr.zeros(2, dtype=cr.int64))
+    tensor([1, 1])
+    """
     return _like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor with the shape, dtype and device of ``input`` (``torch.empty_like``).
+
+    >>> import chainrule as cr
+    >>> cr.empty_like(cr.ones(2, 3)).shape
+    chainrule.Size([2, 3])
+    """
     return _like(input, 0, dtype, device, requires_grad, "empty_like")
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None,
               requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``, shaped like ``input`` (``torch.full_like``).
+
+    >>> import chainrule as cr
+    >>> cr.full_like(cr.zeros(3), 2.5)
+    tensor([2.5000, 2.5000, 2.5000])
+    """
     return _like(input, number_value(fill_value, "full_like", "fill_value"), dtype, device,
                  requires_grad, "full_like")
 
@@ -295,7 +359,12 @@ def _spaced(start, end, steps, device, op: str):
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    >>> import chainrule as cr
+    >>> cr.linspace(0, 1, steps=5)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+    """
     dt = dtype_arg(dtype, "linspace") or get_default_dtype()
     t = Tensor._make(_spaced(start, end, steps, device, "linspace").astype(dt.np))
     if requires_grad:
@@ -305,6 +374,13 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the
+    exponent (``torch.logspace``).
+
+    >>> import chainrule as cr
+    >>> cr.logspace(0, 2, steps=3)
+    tensor([  1.,  10., 100.])
+    """
     dt = dtype_arg(dtype, "logspace") or get_default_dtype()
     base = float(number_value(base, "logspace", "base"))
     t = Tensor._make((base ** _spaced(start, end, steps, device, "logspace")).astype(dt.np))
@@ -314,7 +390,13 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """The identity matrix (``n`` × ``m``)."""
+    """The identity matrix (``n`` × ``m``).
+
+    >>> import chainrule as cr
+    >>> cr.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
     dt = dtype_arg(dtype, "eye") or get_default_dtype()
     rows = index_value(n, "eye", "n")
     cols = rows if m is None else index_value(m, "eye", "m")

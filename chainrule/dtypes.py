@@ -183,12 +183,24 @@ _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int3
 
 
 def get_default_dtype() -> DType:
-    """The dtype of tensors made from Python floats (float32 unless changed)."""
+    """The dtype of tensors made from Python floats (float32 unless changed).
+
+    >>> import chainrule as cr
+    >>> cr.get_default_dtype()
+    chainrule.float32
+    """
     return _default_float
 
 
 def set_default_dtype(dtype) -> None:
-    """Set the dtype for tensors made from Python floats (float32 or float64)."""
+    """Set the dtype for tensors made from Python floats (float32 or float64).
+
+    >>> import chainrule as cr
+    >>> cr.set_default_dtype(cr.float64)
+    >>> cr.tensor([1.5]).dtype
+    chainrule.float64
+    >>> cr.set_default_dtype(cr.float32)
+    """
     global _default_float
     from .errors import DTypeError, op_error
     d = dtype_arg(dtype, "set_default_dtype")
@@ -198,7 +210,12 @@ def set_default_dtype(dtype) -> None:
 
 
 def promote_types(a: DType, b: DType) -> DType:
-    """The smallest dtype both ``a`` and ``b`` convert to without loss (PyTorch's table)."""
+    """The smallest dtype both ``a`` and ``b`` convert to without loss (PyTorch's table).
+
+    >>> import chainrule as cr
+    >>> cr.promote_types(cr.int32, cr.float32)
+    chainrule.float32
+    """
     if not (isinstance(a, DType) and isinstance(b, DType)):
         a, b = dtype_arg(a, "promote_types"), dtype_arg(b, "promote_types")
         if a is None or b is None:

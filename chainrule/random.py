@@ -203,28 +203,67 @@ def cuda_generators() -> list:
 
 def manual_seed(seed: int) -> Generator:
     """Seed the default generator and every CUDA generator (and return the default one), as
-    ``torch.manual_seed``."""
+    ``torch.manual_seed``.
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> a = cr.rand(3)
+    >>> _ = cr.manual_seed(0)
+    >>> cr.equal(cr.rand(3), a)
+    True
+    """
     gen = default_generator.manual_seed(seed)
     seed_cuda_all(gen.initial_seed())
     return gen
 
 
 def seed() -> int:
-    """Seed the default generator and the CUDA ones afresh (one seed, as ``torch.seed``)."""
+    """Seed the default generator and the CUDA ones afresh (one seed, as ``torch.seed``).
+
+    >>> import chainrule as cr
+    >>> s = cr.seed()
+    >>> cr.initial_seed() == s
+    True
+    """
     s = default_generator.seed()
     seed_cuda_all(s)
     return s
 
 
 def initial_seed() -> int:
+    """The seed the default generator was last seeded with (``torch.initial_seed``).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(7)
+    >>> cr.initial_seed()
+    7
+    """
     return default_generator.initial_seed()
 
 
 def get_rng_state() -> Tensor:
+    """The default generator's state, as a uint8 tensor (``torch.get_rng_state``).
+
+    >>> import chainrule as cr
+    >>> state = cr.get_rng_state()
+    >>> a = cr.rand(2)
+    >>> cr.set_rng_state(state)
+    >>> cr.equal(cr.rand(2), a)
+    True
+    """
     return default_generator.get_state()
 
 
 def set_rng_state(state: Tensor) -> None:
+    """Restore the default generator's state from :func:`get_rng_state` (``torch.set_rng_state``).
+
+    >>> import chainrule as cr
+    >>> state = cr.get_rng_state()
+    >>> a = cr.randn(3)
+    >>> cr.set_rng_state(state)
+    >>> cr.equal(cr.randn(3), a)
+    True
+    """
     default_generator.set_state(state)
 
 
@@ -289,7 +328,14 @@ def _float_dtype(dtype, op):
 
 def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
          requires_grad: bool = False) -> Tensor:
-    """Uniform samples on [0, 1)."""
+    """Uniform samples on [0, 1).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.rand(1000)
+    >>> bool(x.min() >= 0), bool(x.max() < 1), x.shape
+    (True, True, chainrule.Size([1000]))
+    """
     dt = _float_dtype(dtype, "rand")
     size = _sizes(sizes, size, "rand")
     rng = _rng(generator, "rand", device)
@@ -303,7 +349,13 @@ def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, devi
 
 def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
           requires_grad: bool = False) -> Tensor:
-    """Standard normal samples."""
+    """Standard normal samples.
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.randn(2, 3).shape
+    chainrule.Size([2, 3])
+    """
     dt = _float_dtype(dtype, "randn")
     size = _sizes(sizes, size, "randn")
     rng = _rng(generator, "randn", device)
@@ -346,7 +398,13 @@ def _integers(low, high, size, generator, dtype, device, requires_grad: bool, op
 
 
 def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
-    """A random permutation of 0..n-1."""
+    """A random permutation of 0..n-1.
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.randperm(5).sort().values
+    tensor([0, 1, 2, 3, 4])
+    """
     n = index_value(n, "randperm", "n")
     if n < 0:
         raise op_error(ArgumentError, "randperm", f"n must be non-negative, got {n}")
@@ -358,6 +416,13 @@ def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=N
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) shaped like ``input`` (``torch.rand_like``).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.rand_like(cr.zeros(2, 3)).shape
+    chainrule.Size([2, 3])
+    """
     tensor_value(input, "rand_like")
     _float_dtype(dtype or input.dtype, "rand_like")
     return rand(*input.shape, dtype=dtype or input.dtype, device=_like_device(input, device),
@@ -365,6 +430,13 @@ def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = F
 
 
 def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples shaped like ``input`` (``torch.randn_like``).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.randn_like(cr.zeros(2, dtype=cr.float64)).dtype
+    chainrule.float64
+    """
     tensor_value(input, "randn_like")
     _float_dtype(dtype or input.dtype, "randn_like")
     return randn(*input.shape, dtype=dtype or input.dtype, device=_like_device(input, device),
@@ -372,6 +444,13 @@ def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = 
 
 
 def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None) -> Tensor:
+    """Random integers in [``low``, ``high``) shaped like ``input`` (``torch.randint_like``).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.randint_like(cr.zeros(5), 3, 4)
+    tensor([3., 3., 3., 3., 3.])
+    """
     tensor_value(input, "randint_like")
     if high is None:
         low, high = 0, low
@@ -388,7 +467,13 @@ def _like_device(input: Tensor, device):
 
 def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, dtype=None,
            device=None) -> Tensor:
-    """Normal samples with the given mean and std (numbers or tensors, broadcast)."""
+    """Normal samples with the given mean and std (numbers or tensors, broadcast).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.normal(2.0, 0.0, size=(3,))
+    tensor([2., 2., 2.])
+    """
     m = mean._data if isinstance(mean, Tensor) else number_value(mean, "normal", "mean")
     s = std._data if isinstance(std, Tensor) else number_value(std, "normal", "std")
     if device is None:  # tensors give the device (as PyTorch: the output is where they are)
@@ -424,7 +509,13 @@ def _all(condition) -> bool:
 
 
 def bernoulli(input: Tensor, p=None, *, generator: Generator | None = None) -> Tensor:
-    """1 with probability ``input`` (or ``p``), else 0; same shape and dtype as ``input``."""
+    """1 with probability ``input`` (or ``p``), else 0; same shape and dtype as ``input``.
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.bernoulli(cr.tensor([0., 1., 1., 0.]))
+    tensor([0., 1., 1., 0.])
+    """
     floating_input(input, "bernoulli")
     device = None if input.device.type == "cpu" else input.device
     if p is None:
@@ -444,7 +535,13 @@ def bernoulli(input: Tensor, p=None, *, generator: Generator | None = None) -> T
 
 def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
                 generator: Generator | None = None) -> Tensor:
-    """Indices sampled from the rows of ``input`` (non-negative weights)."""
+    """Indices sampled from the rows of ``input`` (non-negative weights).
+
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.multinomial(cr.tensor([0., 1., 0.]), 2, replacement=True)
+    tensor([1, 1])
+    """
     floating_input(input, "multinomial")
     if input.ndim not in (1, 2):
         raise op_error(ShapeError, "multinomial", f"input must be 1-D or 2-D, got shape "

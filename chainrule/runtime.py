@@ -33,20 +33,50 @@ _STATE = {"deterministic": False, "warn_only": False, "matmul_precision": "highe
 
 
 def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
-    """Record the switch (chainrule's kernels are deterministic whatever it says)."""
+    """Record the switch (chainrule's kernels are deterministic whatever it says).
+
+    >>> import chainrule as cr
+    >>> cr.use_deterministic_algorithms(True, warn_only=True)
+    >>> (cr.are_deterministic_algorithms_enabled(),
+    ...  cr.is_deterministic_algorithms_warn_only_enabled())
+    (True, True)
+    >>> cr.use_deterministic_algorithms(False)
+    """
     _STATE["deterministic"], _STATE["warn_only"] = bool(mode), bool(warn_only)
 
 
 def are_deterministic_algorithms_enabled() -> bool:
+    """Whether :func:`use_deterministic_algorithms` is on
+    (``torch.are_deterministic_algorithms_enabled``).
+
+    >>> import chainrule as cr
+    >>> cr.are_deterministic_algorithms_enabled()
+    False
+    """
     return _STATE["deterministic"]
 
 
 def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    """Whether deterministic mode only warns (set by
+    ``use_deterministic_algorithms(True, warn_only=True)``;
+    ``torch.is_deterministic_algorithms_warn_only_enabled``).
+
+    >>> import chainrule as cr
+    >>> cr.is_deterministic_algorithms_warn_only_enabled()
+    False
+    """
     return _STATE["warn_only"]
 
 
 def set_float32_matmul_precision(precision: str) -> None:
-    """Record 'highest', 'high' or 'medium'; anything else warns and is ignored, as PyTorch."""
+    """Record 'highest', 'high' or 'medium'; anything else warns and is ignored, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.set_float32_matmul_precision("high")
+    >>> cr.get_float32_matmul_precision()
+    'high'
+    >>> cr.set_float32_matmul_precision("highest")
+    """
     if precision not in ("highest", "high", "medium"):
         warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
                       f"set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
@@ -55,6 +85,13 @@ def set_float32_matmul_precision(precision: str) -> None:
 
 
 def get_float32_matmul_precision() -> str:
+    """The float32 matmul precision setting: "highest", "high" or "medium"
+    (``torch.get_float32_matmul_precision``).
+
+    >>> import chainrule as cr
+    >>> cr.get_float32_matmul_precision()
+    'highest'
+    """
     return _STATE["matmul_precision"]
 
 
@@ -78,7 +115,12 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number last set, else the thread count NumPy's BLAS started with (env or cores)."""
+    """The number last set, else the thread count NumPy's BLAS started with (env or cores).
+
+    >>> import chainrule as cr
+    >>> cr.get_num_threads() >= 1
+    True
+    """
     return _STATE["num_threads"] or _default_threads()
 
 
@@ -88,9 +130,20 @@ def set_num_interop_threads(n: int) -> None:
 
 
 def get_num_interop_threads() -> int:
+    """The number of threads for inter-op parallelism (``torch.get_num_interop_threads``).
+
+    >>> import chainrule as cr
+    >>> cr.get_num_interop_threads() >= 1
+    True
+    """
     return _STATE["num_interop_threads"] or _default_threads()
 
 
 def get_default_device() -> Device:
-    """``device('cpu')``: tensors are made on the CPU unless ``device=`` says otherwise."""
+    """``device('cpu')``: tensors are made on the CPU unless ``device=`` says otherwise.
+
+    >>> import chainrule as cr
+    >>> cr.get_default_device()
+    device(type='cpu')
+    """
     return Device("cpu")

@@ -39,7 +39,12 @@ _DEFAULT_DTYPE = {"cpu": "bfloat16", "cuda": "float16"}
 
 
 def is_autocast_available(device_type: str) -> bool:
-    """Whether ``autocast`` supports ``device_type`` ('cpu' and 'cuda')."""
+    """Whether ``autocast`` supports ``device_type`` ('cpu' and 'cuda').
+
+    >>> import chainrule as cr
+    >>> cr.is_autocast_available("cpu")
+    True
+    """
     return device_type in _DEFAULT_DTYPE
 
 
@@ -128,12 +133,22 @@ class autocast:  # noqa: N801 - PyTorch's name
 
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
-    """Whether autocast is on for ``device_type`` (without one: for 'cuda', as PyTorch)."""
+    """Whether autocast is on for ``device_type`` (without one: for 'cuda', as PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.is_autocast_enabled()
+    False
+    """
     return AUTOCAST.dtypes.get(device_type or "cuda") is not None
 
 
 def get_autocast_dtype(device_type: str):
-    """The dtype autocast uses on ``device_type`` (its default when autocast is off)."""
+    """The dtype autocast uses on ``device_type`` (its default when autocast is off).
+
+    >>> import chainrule as cr
+    >>> cr.get_autocast_dtype("cpu")
+    chainrule.bfloat16
+    """
     from ..dtypes import to_dtype
     return AUTOCAST.dtypes.get(device_type) or to_dtype(_DEFAULT_DTYPE[device_type])
 

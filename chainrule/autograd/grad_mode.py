@@ -29,7 +29,15 @@ GRAD = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    """True while ops record the graph for backward."""
+    """True while ops record the graph for backward.
+
+    >>> import chainrule as cr
+    >>> with cr.no_grad():
+    ...     print(cr.is_grad_enabled())
+    False
+    >>> cr.is_grad_enabled()
+    True
+    """
     return GRAD.enabled
 
 

@@ -6,6 +6,7 @@ that defines one.
 """
 from . import registry  # noqa: F401
 from . import conversion, comparison, elementwise, activations, numpy_kernels  # noqa: F401
+from . import elementwise_examples  # noqa: F401  (attaches elementwise's doctest examples)
 from . import shape, diagonals, join, reduce, minmax, norms, linalg, softmax, indexing  # noqa: F401
 from . import conv, pooling, sorting, search, scans, products, structure  # noqa: F401
 from . import inplace, inplace_views  # noqa: F401  (x.add_(…); unsqueeze_, t_ …)

@@ -45,7 +45,12 @@ defgrad(relu_op, lambda m, g, ans, x: relu_grad_op.on(m, g, ans))
 
 @tensor_method("relu")
 def relu(input: Tensor) -> Tensor:
-    """``max(input, 0)``; gradient 0 at 0, as PyTorch."""
+    """``max(input, 0)``; gradient 0 at 0, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.relu(cr.tensor([-1., 0., 2.]))
+    tensor([0., 0., 2.])
+    """
     return relu_op(input)
 
 
@@ -56,7 +61,12 @@ defgrad(leaky_relu_op, lambda m, g, ans, x, negative_slope:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """``x`` where positive, else ``negative_slope * x``."""
+    """``x`` where positive, else ``negative_slope * x``.
+
+    >>> import chainrule as cr
+    >>> cr.leaky_relu(cr.tensor([-2., 0., 3.]), 0.5)
+    tensor([-1.,  0.,  3.])
+    """
     return leaky_relu_op(input, negative_slope=float(negative_slope))
 
 
@@ -67,7 +77,12 @@ defgrad(elu_op, lambda m, g, ans, x, alpha: g * m.astype(m.where(x > 0, 1.0, ans
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
-    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``.
+
+    >>> import chainrule as cr
+    >>> cr.elu(cr.tensor([-1000., 0., 2.]))
+    tensor([-1.,  0.,  2.])
+    """
     return elu_op(input, alpha=float(alpha))
 
 
@@ -83,12 +98,22 @@ defgrad(softplus_op, lambda m, g, ans, x, beta, threshold:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (as PyTorch)."""
+    """``log(1 + exp(beta x)) / beta``, linear above ``threshold`` (as PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.softplus(cr.tensor([0., 1.]))
+    tensor([0.6931, 1.3133])
+    """
     return softplus_op(input, beta=float(beta), threshold=float(threshold))
 
 
 def silu(input: Tensor) -> Tensor:
-    """``x * sigmoid(x)`` (swish)."""
+    """``x * sigmoid(x)`` (swish).
+
+    >>> import chainrule as cr
+    >>> cr.silu(cr.tensor([0., 1.]))
+    tensor([0.0000, 0.7311])
+    """
     return silu_op(input)
 
 
@@ -134,7 +159,12 @@ defgrad(gelu_op, _gelu_grad)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """Gaussian error linear unit: exact (``'none'``) or the ``'tanh'`` approximation."""
+    """Gaussian error linear unit: exact (``'none'``) or the ``'tanh'`` approximation.
+
+    >>> import chainrule as cr
+    >>> cr.gelu(cr.tensor([-1., 0., 1.]))
+    tensor([-0.1587,  0.0000,  0.8413])
+    """
     if approximate not in ("none", "tanh"):
         raise op_error(ValueError, "gelu", f"approximate must be 'none' or 'tanh', got {approximate!r}")
     return gelu_op(input, approximate=approximate)

@@ -80,13 +80,27 @@ def to(self: Tensor, *args, dtype=None, device=None, non_blocking: bool = False,
 
 @tensor_method("clone")
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """A copy that stays in the graph (its gradient flows back to ``input``)."""
+    """A copy that stays in the graph (its gradient flows back to ``input``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1., 2.])
+    >>> y = cr.clone(x)
+    >>> y[0] = 5.
+    >>> x
+    tensor([1., 2.])
+    """
     return clone_op(input)
 
 
 @tensor_method("contiguous")
 def contiguous(input: Tensor, memory_format=None) -> Tensor:
-    """``input`` itself if its array is C-contiguous, else a contiguous copy."""
+    """``input`` itself if its array is C-contiguous, else a contiguous copy.
+
+    >>> import chainrule as cr
+    >>> x = cr.arange(6).reshape(2, 3).t()
+    >>> x.is_contiguous(), cr.contiguous(x).is_contiguous()
+    (False, True)
+    """
     if input._data.flags.c_contiguous:
         return input
     return clone_op(input)

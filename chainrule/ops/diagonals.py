@@ -136,7 +136,14 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
 
 @tensor_method("triu")
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
-    """The upper triangle of the last two dims (on and above ``diagonal``), zeros elsewhere."""
+    """The upper triangle of the last two dims (on and above ``diagonal``), zeros elsewhere.
+
+    >>> import chainrule as cr
+    >>> cr.triu(cr.ones(3, 3))
+    tensor([[1., 1., 1.],
+            [0., 1., 1.],
+            [0., 0., 1.]])
+    """
     return _triangle(triu_op, input, diagonal, "triu")
 
 

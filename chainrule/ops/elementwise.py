@@ -512,10 +512,12 @@ clip = clamp
 
 
 def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
+    """``input`` limited to at least ``min`` (``torch.clamp_min``)."""
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
+    """``input`` limited to at most ``max`` (``torch.clamp_max``)."""
     return clamp(input, max=max)
 
 

@@ -252,7 +252,13 @@ def _crop(x: Tensor, shape, dim) -> Tensor:
 
 @tensor_method("gather")
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
+    """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``.
+
+    >>> import chainrule as cr
+    >>> cr.gather(cr.tensor([[1, 2], [3, 4]]), 1, cr.tensor([[0, 0], [1, 0]]))
+    tensor([[1, 1],
+            [4, 3]])
+    """
     index = _index_array(index, "gather", input)
     d = wrap_dim(dim, input.ndim, "gather")
     if input.ndim <= 1 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
@@ -320,7 +326,12 @@ def _scatter_args(input, dim, index, src, op, value=None):
 
 @tensor_method("scatter")
 def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
-    """A copy of ``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``."""
+    """A copy of ``input`` with ``src`` (or ``value``) written at ``index`` along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.scatter(cr.zeros(3), 0, cr.tensor([2, 0]), cr.tensor([5., 7.]))
+    tensor([7., 0., 5.])
+    """
     if reduce is not None:
         if reduce == "add":
             return scatter_add(input, dim, index, src if src is not None else value)
@@ -343,7 +354,12 @@ def _crop_all(x: Tensor, shape) -> Tensor:
 
 @tensor_method("scatter_add")
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
+    """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate).
+
+    >>> import chainrule as cr
+    >>> cr.scatter_add(cr.zeros(3), 0, cr.tensor([1, 1]), cr.tensor([5., 7.]))
+    tensor([ 0., 12.,  0.])
+    """
     idx, d, src = _scatter_args(input, dim, index, src, "scatter_add")
     src = _crop_all(src, idx.shape)
     return scatter_add_op(input, src, index=idx, dim=d)
@@ -369,7 +385,13 @@ def gather_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 @tensor_method("index_select")
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
+    """The entries of ``input`` at ``index`` (1-D) along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.index_select(cr.tensor([[1, 2], [3, 4], [5, 6]]), 0, cr.tensor([2, 0]))
+    tensor([[5, 6],
+            [1, 2]])
+    """
     index = _index_array(index, "index_select", input)
     if index.ndim > 1:
         raise op_error(IndexingError, "index_select", f"index must be 1-D, got shape "
@@ -385,7 +407,12 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 @tensor_method("masked_fill")
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
-    """``value`` where ``mask`` is True, else ``input`` (mask broadcasts)."""
+    """``value`` where ``mask`` is True, else ``input`` (mask broadcasts).
+
+    >>> import chainrule as cr
+    >>> cr.masked_fill(cr.zeros(3), cr.tensor([True, False, True]), 9.)
+    tensor([9., 0., 9.])
+    """
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise op_error(DTypeError, "masked_fill", f"mask must be a bool tensor, got "
                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
@@ -411,7 +438,12 @@ def _mask_fits(input: Tensor, mask: Tensor, op: str) -> None:
 
 @tensor_method("masked_select")
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
-    """The elements where ``mask`` (broadcast) is True, as a 1-D tensor."""
+    """The elements where ``mask`` (broadcast) is True, as a 1-D tensor.
+
+    >>> import chainrule as cr
+    >>> cr.masked_select(cr.tensor([1, 2, 3]), cr.tensor([True, False, True]))
+    tensor([1, 3])
+    """
     from .shape import broadcast_tensors
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise op_error(DTypeError, "masked_select", f"mask must be a bool tensor, got "
@@ -426,7 +458,14 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 
 @tensor_method("take_along_dim")
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
-    """Values at ``indices`` along ``dim``; the other dims broadcast (as ``torch.take_along_dim``)."""
+    """Values at ``indices`` along ``dim``; the other dims broadcast (as ``torch.take_along_dim``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[3, 1], [2, 4]])
+    >>> cr.take_along_dim(x, cr.argsort(x, dim=1), dim=1)
+    tensor([[1, 3],
+            [2, 4]])
+    """
     indices = _index_array(indices, "take_along_dim", input)
     if dim is None:
         from .shape import flatten
@@ -449,7 +488,12 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 
 @tensor_method("take")
 def take(input: Tensor, index: Tensor) -> Tensor:
-    """Elements of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
+    """Elements of the flattened ``input`` at ``index``; the result has ``index``'s shape.
+
+    >>> import chainrule as cr
+    >>> cr.take(cr.tensor([[1, 2], [3, 4]]), cr.tensor([0, 3]))
+    tensor([1, 4])
+    """
     from .shape import flatten
     index = _index_array(index, "take", input)
     n, arr = input.numel(), index._data
@@ -466,7 +510,13 @@ nonzero_op = nondifferentiable(defop("nonzero", lambda xp, x: xp.stack(xp.nonzer
 
 @tensor_method("nonzero")
 def nonzero(input: Tensor, *, as_tuple: bool = False):
-    """Indices of the nonzero elements: an (N, ndim) tensor, or one 1-D tensor per dim."""
+    """Indices of the nonzero elements: an (N, ndim) tensor, or one 1-D tensor per dim.
+
+    >>> import chainrule as cr
+    >>> cr.nonzero(cr.tensor([0, 5, 0, 7]))
+    tensor([[1],
+            [3]])
+    """
     out = nonzero_op(input)
     if as_tuple:
         if input.ndim == 0:
@@ -506,6 +556,13 @@ _where_method.__name__ = _where_method.__qualname__ = "where"  # (named so in er
 
 
 def argwhere(input: Tensor) -> Tensor:
+    """The indices of the nonzero elements, one row each (``torch.argwhere``).
+
+    >>> import chainrule as cr
+    >>> cr.argwhere(cr.tensor([[1, 0], [0, 3]]))
+    tensor([[0, 0],
+            [1, 1]])
+    """
     return nonzero(input)
 
 
@@ -541,7 +598,12 @@ def _zero_index(g: Tensor, index) -> Tensor:
 
 
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:
-    """A copy of ``input`` with ``values`` written (or added) at ``indices``."""
+    """A copy of ``input`` with ``values`` written (or added) at ``indices``.
+
+    >>> import chainrule as cr
+    >>> cr.index_put(cr.zeros(3), (cr.tensor([0, 2]),), cr.tensor([5., 7.]))
+    tensor([5., 0., 7.])
+    """
     from ..backends import backend_of
     idx, _ = _normalize_index(indices, backend_of(input._data))
     if not isinstance(values, Tensor):

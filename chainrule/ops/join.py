@@ -55,7 +55,12 @@ def _cat_check(tensors, op: str, dim) -> int:
 
 @tensor_method()
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim."""
+    """Join tensors along an existing dim.
+
+    >>> import chainrule as cr
+    >>> cr.cat([cr.tensor([1, 2]), cr.tensor([3])])
+    tensor([1, 2, 3])
+    """
     _tensor_list(tensors, "cat")
     tensors = [as_tensor_arg(t, "cat") for t in tensors]
     tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
@@ -83,7 +88,13 @@ concat = concatenate = cat
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along a new dim."""
+    """Join tensors along a new dim.
+
+    >>> import chainrule as cr
+    >>> cr.stack([cr.tensor([1, 2]), cr.tensor([3, 4])], dim=1)
+    tensor([[1, 3],
+            [2, 4]])
+    """
     _tensor_list(tensors, "stack")
     tensors = [as_tensor_arg(t, "stack") for t in tensors]
     if not tensors:
@@ -97,12 +108,25 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def hstack(tensors) -> Tensor:
+    """Join tensors along dim 1 (dim 0 for 1-D tensors; ``torch.hstack``).
+
+    >>> import chainrule as cr
+    >>> cr.hstack([cr.tensor([1, 2]), cr.tensor([3])])
+    tensor([1, 2, 3])
+    """
     if not isinstance(tensors, (list, tuple)) or not tensors:
         raise op_error(ShapeError, "hstack", "expected a non-empty list of tensors")
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
 def vstack(tensors) -> Tensor:
+    """Join tensors along dim 0, after making them at least 2-D (``torch.vstack``).
+
+    >>> import chainrule as cr
+    >>> cr.vstack([cr.tensor([1, 2]), cr.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
     if not isinstance(tensors, (list, tuple)) or not tensors:
         raise op_error(ShapeError, "vstack", "expected a non-empty list of tensors")
     return cat([t if t.ndim > 1 else unsqueeze(t, 0) for t in tensors], 0)
@@ -121,7 +145,12 @@ defgrad(slice_op, lambda m, g, ans, x, dim, start, stop, size:
 
 @tensor_method("narrow")
 def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
-    """``length`` elements of dim ``dim`` from ``start`` (a view)."""
+    """``length`` elements of dim ``dim`` from ``start`` (a view).
+
+    >>> import chainrule as cr
+    >>> cr.narrow(cr.arange(5), 0, 1, 3)
+    tensor([1, 2, 3])
+    """
     d = _dim_of(input, dim, "narrow")
     size = input._data.shape[d]
     start, length = index_value(start, "narrow", "start"), index_value(length, "narrow", "length")
@@ -164,7 +193,12 @@ def pad_dim(x: Tensor, dim: int, before: int, after: int) -> Tensor:
 
 @tensor_method("split")
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
-    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes.
+
+    >>> import chainrule as cr
+    >>> cr.split(cr.arange(5), 2)
+    (tensor([0, 1]), tensor([2, 3]), tensor([4]))
+    """
     d = _dim_of(tensor, dim, "split")
     size = tensor._data.shape[d]
     if not isinstance(split_size_or_sections, (tuple, list)):
@@ -196,7 +230,12 @@ def _unmarked(views) -> tuple:
 
 @tensor_method("chunk")
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
-    """At most ``chunks`` pieces of equal size (the last may be smaller)."""
+    """At most ``chunks`` pieces of equal size (the last may be smaller).
+
+    >>> import chainrule as cr
+    >>> cr.chunk(cr.arange(5), 2)
+    (tensor([0, 1, 2]), tensor([3, 4]))
+    """
     if index_value(chunks, "chunk", "chunks") <= 0:
         raise op_error(ShapeError, "chunk", f"chunks must be positive, got {chunks}")
     d = _dim_of(input, dim, "chunk")
@@ -206,6 +245,13 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 @tensor_method("tensor_split")
 def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
+    """``sections`` nearly equal pieces along ``dim`` (``torch.tensor_split``; a list of split
+    indices, which PyTorch also takes, is not supported yet).
+
+    >>> import chainrule as cr
+    >>> cr.tensor_split(cr.arange(5), 2)
+    (tensor([0, 1, 2]), tensor([3, 4]))
+    """
     d = _dim_of(input, dim, "tensor_split")
     size = input._data.shape[d]
     if index_value(sections, "tensor_split", "sections") <= 0:
@@ -217,14 +263,24 @@ def tensor_split(input: Tensor, sections: int, dim: int = 0) -> tuple:
 
 @tensor_method("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple:
-    """The slices along ``dim``, each without that dim."""
+    """The slices along ``dim``, each without that dim.
+
+    >>> import chainrule as cr
+    >>> cr.unbind(cr.tensor([[1, 2], [3, 4]]))
+    (tensor([1, 2]), tensor([3, 4]))
+    """
     d = _dim_of(input, dim, "unbind")
     return mark_refused([select(input, d, i) for i in range(input._data.shape[d])], "unbind")
 
 
 @tensor_method("select")
 def select(input: Tensor, dim: int, index: int) -> Tensor:
-    """The slice at ``index`` of dim ``dim``, without that dim."""
+    """The slice at ``index`` of dim ``dim``, without that dim.
+
+    >>> import chainrule as cr
+    >>> cr.select(cr.tensor([[1, 2], [3, 4]]), 1, 0)
+    tensor([1, 3])
+    """
     d = _dim_of(input, dim, "select")
     size = input._data.shape[d]
     index = index_value(index, "select", "index")

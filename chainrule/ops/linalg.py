@@ -90,7 +90,13 @@ def _matrices(a, b, op: str) -> tuple:
 
 @tensor_method("mm")
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
-    """2-D matrix product."""
+    """2-D matrix product.
+
+    >>> import chainrule as cr
+    >>> cr.mm(cr.tensor([[1., 2.], [3., 4.]]), cr.tensor([[1.], [1.]]))
+    tensor([[3.],
+            [7.]])
+    """
     if getattr(input, "is_sparse", False) or getattr(mat2, "is_sparse", False):
         from ..sparse import sparse_matmul
         return sparse_matmul(input, mat2, "mm")
@@ -103,7 +109,12 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 @tensor_method("bmm")
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    """Batched 3-D matrix product (no broadcasting)."""
+    """Batched 3-D matrix product (no broadcasting).
+
+    >>> import chainrule as cr
+    >>> cr.bmm(cr.ones(2, 1, 3), cr.ones(2, 3, 1)).shape
+    chainrule.Size([2, 1, 1])
+    """
     input, mat2 = _matrices(input, mat2, "bmm")
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise op_error(ShapeError, "bmm", f"expects 3-D tensors with the same batch size, got shapes "
@@ -113,6 +124,12 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 @tensor_method("mv")
 def mv(input: Tensor, vec: Tensor) -> Tensor:
+    """Matrix-vector product (``torch.mv``).
+
+    >>> import chainrule as cr
+    >>> cr.mv(cr.tensor([[1., 2.], [3., 4.]]), cr.tensor([1., 1.]))
+    tensor([3., 7.])
+    """
     input, vec = _matrices(input, vec, "mv")
     if input.ndim != 2 or vec.ndim != 1:
         raise op_error(ShapeError, "mv", f"expects a matrix and a vector, got shapes "
@@ -122,7 +139,12 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 @tensor_method("dot")
 def dot(input: Tensor, other: Tensor) -> Tensor:
-    """Inner product of two 1-D tensors."""
+    """Inner product of two 1-D tensors.
+
+    >>> import chainrule as cr
+    >>> cr.dot(cr.tensor([1., 2.]), cr.tensor([3., 4.]))
+    tensor(11.)
+    """
     input, other = _matrices(input, other, "dot")
     if input.ndim != 1 or other.ndim != 1:
         raise op_error(ShapeError, "dot", f"expects 1-D tensors, got shapes {tuple(input.shape)} and "
@@ -135,7 +157,13 @@ inner = dot
 
 @tensor_method("outer", "ger")
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
-    """Outer product of two 1-D tensors."""
+    """Outer product of two 1-D tensors.
+
+    >>> import chainrule as cr
+    >>> cr.outer(cr.tensor([1, 2]), cr.tensor([1, 10]))
+    tensor([[ 1, 10],
+            [ 2, 20]])
+    """
     input, vec2 = binary_operands(input, vec2, "outer")
     if input.ndim != 1 or vec2.ndim != 1:
         raise op_error(ShapeError, "outer", f"expects 1-D tensors, got shapes {tuple(input.shape)} "
@@ -144,7 +172,13 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * (mat1 @ mat2)``."""
+    """``beta * input + alpha * (mat1 @ mat2)``.
+
+    >>> import chainrule as cr
+    >>> cr.addmm(cr.ones(2, 2), cr.eye(2), cr.tensor([[1., 2.], [3., 4.]]), beta=2)
+    tensor([[3., 4.],
+            [5., 6.]])
+    """
     mat1, mat2 = _matrices(mat1, mat2, "addmm")
     if mat1.ndim != 2 or mat2.ndim != 2:
         raise op_error(ShapeError, "addmm", f"expects 2-D mat1 and mat2, got shapes "
@@ -167,7 +201,12 @@ def _broadcasts_to(input, shape: tuple, op: str) -> None:
 
 
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
-    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or given lists)."""
+    """Contract the last ``dims`` dims of ``a`` with the first of ``b`` (or given lists).
+
+    >>> import chainrule as cr
+    >>> cr.tensordot(cr.ones(2, 3), cr.ones(3, 4), dims=1).shape
+    chainrule.Size([2, 4])
+    """
     if not isinstance(dims, (list, tuple)):
         dims = index_value(dims, "tensordot", "dims")
         if not 0 <= dims <= min(a.ndim, b.ndim):
@@ -193,6 +232,13 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (batch1 @ batch2)`` per batch (``torch.baddbmm``).
+
+    >>> import chainrule as cr
+    >>> cr.baddbmm(cr.ones(1, 2, 2), cr.eye(2).unsqueeze(0), cr.ones(1, 2, 2), alpha=3)
+    tensor([[[4., 4.],
+             [4., 4.]]])
+    """
     batch1, batch2 = _matrices(batch1, batch2, "baddbmm")
     if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0]:
         raise op_error(ShapeError, "baddbmm", f"expects 3-D batches of one size, got shapes "

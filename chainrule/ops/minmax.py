@@ -46,7 +46,12 @@ def _nonempty(input: Tensor, dims, op: str) -> None:
 
 @tensor_method("amax")
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim`` (all dims for ``()``); ties share the gradient."""
+    """Maximum over ``dim`` (all dims for ``()``); ties share the gradient.
+
+    >>> import chainrule as cr
+    >>> cr.amax(cr.tensor([[1, 5], [7, 2]]), dim=1)
+    tensor([5, 7])
+    """
     input, dims = _prepare(input, None if dim == () else dim, "amax", keepdim=keepdim)
     _nonempty(input, dims, "amax")
     return amax_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
@@ -54,7 +59,12 @@ def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 @tensor_method("amin")
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim`` (all dims for ``()``); ties share the gradient."""
+    """Minimum over ``dim`` (all dims for ``()``); ties share the gradient.
+
+    >>> import chainrule as cr
+    >>> cr.amin(cr.tensor([[1, 5], [7, 2]]), dim=1)
+    tensor([1, 2])
+    """
     input, dims = _prepare(input, None if dim == () else dim, "amin", keepdim=keepdim)
     _nonempty(input, dims, "amin")
     return amin_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
@@ -75,7 +85,12 @@ def _arg(fn, x, dim, keepdim):
 
 @tensor_method("argmax")
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the maximum (first one on ties), over all elements or along ``dim``."""
+    """Index of the maximum (first one on ties), over all elements or along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.argmax(cr.tensor([[1, 5], [7, 2]]), dim=1)
+    tensor([1, 0])
+    """
     d = None if dim is None else wrap_dim(dim, input.ndim, "argmax")
     _nonempty(input, None if d is None else (d,), "argmax")
     return argmax_op(input, dim=d, keepdim=bool(keepdim))
@@ -83,7 +98,12 @@ def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 @tensor_method("argmin")
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the minimum (first one on ties)."""
+    """Index of the minimum (first one on ties).
+
+    >>> import chainrule as cr
+    >>> cr.argmin(cr.tensor([[1, 5], [7, 2]]), dim=1)
+    tensor([0, 1])
+    """
     d = None if dim is None else wrap_dim(dim, input.ndim, "argmin")
     _nonempty(input, None if d is None else (d,), "argmin")
     return argmin_op(input, dim=d, keepdim=bool(keepdim))
@@ -135,17 +155,41 @@ def _max_min(input: Tensor, dim, keepdim, other, which: str):
 
 @tensor_method("max")
 def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
-    """``max(x)``: the maximum; ``max(x, dim)``: (values, indices); ``max(x, y)``: elementwise."""
+    """``max(x)``: the maximum; ``max(x, dim)``: (values, indices); ``max(x, y)``: elementwise.
+
+    >>> import chainrule as cr
+    >>> cr.max(cr.tensor([[1, 5], [7, 2]]))
+    tensor(7)
+    >>> values, indices = cr.max(cr.tensor([[1, 5], [7, 2]]), dim=1)
+    >>> values, indices
+    (tensor([5, 7]), tensor([1, 0]))
+    """
     return _max_min(input, dim, keepdim, other, "max")
 
 
 @tensor_method("min")
 def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
-    """``min(x)``: the minimum; ``min(x, dim)``: (values, indices); ``min(x, y)``: elementwise."""
+    """``min(x)``: the minimum; ``min(x, dim)``: (values, indices); ``min(x, y)``: elementwise.
+
+    >>> import chainrule as cr
+    >>> cr.min(cr.tensor([[1, 5], [7, 2]]))
+    tensor(1)
+    >>> values, indices = cr.min(cr.tensor([[1, 5], [7, 2]]), dim=1)
+    >>> values, indices
+    (tensor([1, 2]), tensor([0, 1]))
+    """
     return _max_min(input, dim, keepdim, other, "min")
 
 
 def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+    """The minimum and the maximum (over ``dim``, or all elements) as ``(min, max)``
+    (``torch.aminmax``).
+
+    >>> import chainrule as cr
+    >>> lo, hi = cr.aminmax(cr.tensor([3, 1, 4]))
+    >>> lo, hi
+    (tensor(1), tensor(4))
+    """
     return amin(input, () if dim is None else dim, keepdim), amax(input, () if dim is None else dim, keepdim)
 
 

@@ -32,6 +32,10 @@ acosh = _unary("acosh", lambda xp, x: xp.arccosh(x), lambda m, g, ans, x: g / m.
 atanh = _unary("atanh", lambda xp, x: xp.arctanh(x), lambda m, g, ans, x: g / (1 - x * x),
                aliases=("arctanh",))
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
+# made by elementwise's factory, but they live here: doctest looks for their examples here
+for _fn in (asinh, acosh, atanh):
+    _fn.__module__ = __name__
+del _fn
 
 _atan2 = defop("atan2", lambda xp, y, x: xp.arctan2(y, x))
 defgrad(_atan2, lambda m, g, ans, y, x: g * x / (x * x + y * y),
@@ -40,7 +44,12 @@ defgrad(_atan2, lambda m, g, ans, y, x: g * x / (x * x + y * y),
 
 @tensor_method("atan2", "arctan2")
 def atan2(input: Tensor, other) -> Tensor:
-    """The angle of the point (``other``, ``input``): ``atan(input / other)`` in its quadrant."""
+    """The angle of the point (``other``, ``input``): ``atan(input / other)`` in its quadrant.
+
+    >>> import chainrule as cr
+    >>> cr.atan2(cr.tensor([1., 0.]), cr.tensor([1., 1.]))
+    tensor([0.7854, 0.0000])
+    """
     y, x = binary_operands(input, other, "atan2", float_result=True)
     return _atan2(y, x)
 
@@ -50,20 +59,35 @@ arctan2 = atan2
 
 @tensor_method("erfc")
 def erfc(input: Tensor) -> Tensor:
-    """``1 - erf(input)``."""
+    """``1 - erf(input)``.
+
+    >>> import chainrule as cr
+    >>> cr.erfc(cr.tensor([0., 1.]))
+    tensor([1.0000, 0.1573])
+    """
     return 1 - erf(input)
 
 
 @tensor_method("hypot")
 def hypot(input: Tensor, other) -> Tensor:
-    """``sqrt(input² + other²)``."""
+    """``sqrt(input² + other²)``.
+
+    >>> import chainrule as cr
+    >>> cr.hypot(cr.tensor([3., 5.]), cr.tensor([4., 12.]))
+    tensor([ 5., 13.])
+    """
     a, b = binary_operands(input, other, "hypot", float_result=True)
     return sqrt(a * a + b * b)
 
 
 @tensor_method("logit")
 def logit(input: Tensor, eps: float | None = None) -> Tensor:
-    """``log(p / (1 - p))``, ``p`` clamped to [eps, 1 - eps] when ``eps`` is given."""
+    """``log(p / (1 - p))``, ``p`` clamped to [eps, 1 - eps] when ``eps`` is given.
+
+    >>> import chainrule as cr
+    >>> cr.logit(cr.tensor([0.5, 0.75]))
+    tensor([0.0000, 1.0986])
+    """
     p = _floating(input, "logit")
     if eps is not None:
         p = p.clamp(eps, 1 - eps)
@@ -72,7 +96,12 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
 
 @tensor_method("logaddexp")
 def logaddexp(input: Tensor, other) -> Tensor:
-    """``log(exp(input) + exp(other))`` without overflow."""
+    """``log(exp(input) + exp(other))`` without overflow.
+
+    >>> import chainrule as cr
+    >>> cr.logaddexp(cr.tensor([0., 1000.]), cr.tensor([0., 1000.]))
+    tensor([6.9315e-01, 1.0007e+03])
+    """
     a, b = binary_operands(input, other, "logaddexp", float_result=True)
     return maximum(a, b) + log1p(exp(-(a - b).abs()))
 
@@ -80,7 +109,12 @@ def logaddexp(input: Tensor, other) -> Tensor:
 @tensor_method("xlogy")
 def xlogy(input, other) -> Tensor:
     """``input * log(other)``, 0 where ``input`` is 0 (also where ``other`` is 0) unless
-    ``other`` is NaN, as PyTorch."""
+    ``other`` is NaN, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.xlogy(cr.tensor([0., 2.]), cr.tensor([0., 1.]))
+    tensor([0., 0.])
+    """
     x, y = binary_operands(input, other, "xlogy", float_result=True)
     product = x * log(y)
     return where_fn((x == 0) & ~y.isnan(), 0.0, product)
@@ -89,7 +123,12 @@ def xlogy(input, other) -> Tensor:
 @tensor_method("nan_to_num")
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Tensor:
-    """NaN, +inf and -inf replaced (by 0 and the dtype's largest and lowest values by default)."""
+    """NaN, +inf and -inf replaced (by 0 and the dtype's largest and lowest values by default).
+
+    >>> import chainrule as cr
+    >>> cr.nan_to_num(cr.tensor([float("nan"), 1.5, float("inf")]), posinf=9.)
+    tensor([0.0000, 1.5000, 9.0000])
+    """
     if not input.is_floating_point():
         return input.clone()
     info = backend_of(input._data).finfo(input._data.dtype)
@@ -102,29 +141,56 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None,
 
 @tensor_method("deg2rad")
 def deg2rad(input: Tensor) -> Tensor:
+    """Degrees converted to radians (``torch.deg2rad``).
+
+    >>> import chainrule as cr
+    >>> cr.deg2rad(cr.tensor([0., 180.]))
+    tensor([0.0000, 3.1416])
+    """
     return _floating(input, "deg2rad") * (math.pi / 180)
 
 
 @tensor_method("rad2deg")
 def rad2deg(input: Tensor) -> Tensor:
+    """Radians converted to degrees (``torch.rad2deg``).
+
+    >>> import chainrule as cr
+    >>> cr.rad2deg(cr.tensor([0., 3.141592653589793]))
+    tensor([  0., 180.])
+    """
     return _floating(input, "rad2deg") * (180 / math.pi)
 
 
 @tensor_method("sgn")
 def sgn(input: Tensor) -> Tensor:
-    """``sign`` (chainrule has no complex tensors)."""
+    """``sign`` (chainrule has no complex tensors).
+
+    >>> import chainrule as cr
+    >>> cr.sgn(cr.tensor([-2., 0., 3.]))
+    tensor([-1.,  0.,  1.])
+    """
     return input.sign()
 
 
 @tensor_method("signbit")
 def signbit(input: Tensor) -> Tensor:
-    """Whether the sign bit is set (``-0.0`` included)."""
+    """Whether the sign bit is set (``-0.0`` included).
+
+    >>> import chainrule as cr
+    >>> cr.signbit(cr.tensor([-1., -0., 0., 2.]))
+    tensor([ True,  True, False, False])
+    """
     return Tensor._make(backend_of(input._data).signbit(input._data))
 
 
 @tensor_method("trace")
 def trace(input: Tensor) -> Tensor:
-    """The sum of a matrix's diagonal."""
+    """The sum of a matrix's diagonal.
+
+    >>> import chainrule as cr
+    >>> cr.trace(cr.tensor([[1., 2.], [3., 4.]]))
+    tensor(5.)
+    """
     if input.ndim != 2:
         raise op_error(ShapeError, "trace", f"expected a matrix, got shape {tuple(input.shape)}")
     return input.diagonal().sum()
@@ -132,7 +198,12 @@ def trace(input: Tensor) -> Tensor:
 
 @tensor_method("diff")
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
-    """The ``n``-th forward difference along ``dim`` (after ``prepend``/``append``)."""
+    """The ``n``-th forward difference along ``dim`` (after ``prepend``/``append``).
+
+    >>> import chainrule as cr
+    >>> cr.diff(cr.tensor([1, 4, 9, 16]))
+    tensor([3, 5, 7])
+    """
     from .join import cat
     parts = [p for p in (prepend, input, append) if p is not None]
     x = cat(parts, dim) if len(parts) > 1 else input
@@ -148,7 +219,14 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
 @tensor_method("unique")
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
            return_counts: bool = False, dim: int | None = None):
-    """The distinct values (sorted), with the inverse indices and the counts when asked for."""
+    """The distinct values (sorted), with the inverse indices and the counts when asked for.
+
+    >>> import chainrule as cr
+    >>> cr.unique(cr.tensor([3, 1, 3, 2]))
+    tensor([1, 2, 3])
+    >>> cr.unique(cr.tensor([3, 1, 3, 2]), return_inverse=True)
+    (tensor([1, 2, 3]), tensor([2, 0, 2, 1]))
+    """
     array = input._data
     xp = backend_of(array)
     values, inverse, counts = xp.unique(array, return_inverse=True, return_counts=True, axis=dim)
@@ -164,7 +242,12 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # 
 
 @tensor_method("bincount")
 def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
-    """How often each non-negative int occurs (summing ``weights`` instead, when given)."""
+    """How often each non-negative int occurs (summing ``weights`` instead, when given).
+
+    >>> import chainrule as cr
+    >>> cr.bincount(cr.tensor([0, 2, 2, 3]))
+    tensor([1, 0, 2, 1])
+    """
     from .._args import ArgumentError
     from ..errors import DTypeError
     if input.ndim != 1 or input._data.dtype.kind not in "iu":
@@ -182,7 +265,12 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 
 
 def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
-    """Whether each of ``elements`` is among ``test_elements``."""
+    """Whether each of ``elements`` is among ``test_elements``.
+
+    >>> import chainrule as cr
+    >>> cr.isin(cr.tensor([1, 2, 3]), cr.tensor([2, 5]))
+    tensor([False,  True, False])
+    """
     xp = backend_of(elements._data if isinstance(elements, Tensor) else test_elements._data)
     e = xp.asarray(elements._data if isinstance(elements, Tensor) else elements)
     t = xp.asarray(test_elements._data if isinstance(test_elements, Tensor) else test_elements)
@@ -196,11 +284,47 @@ def _indices(which, row: int, col: int, offset: int, dtype) -> Tensor:
 
 
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
-    """The (2, N) coordinates of the lower triangle of a ``row`` × ``col`` matrix."""
+    """The (2, N) coordinates of the lower triangle of a ``row`` × ``col`` matrix.
+
+    >>> import chainrule as cr
+    >>> cr.tril_indices(3, 3)
+    tensor([[0, 1, 1, 2, 2, 2],
+            [0, 0, 1, 0, 1, 2]])
+    """
     return _indices(NUMPY.tril_indices, row, col, offset, dtype)
 
 
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None) -> Tensor:
-    """The (2, N) coordinates of the upper triangle of a ``row`` × ``col`` matrix."""
+    """The (2, N) coordinates of the upper triangle of a ``row`` × ``col`` matrix.
+
+    >>> import chainrule as cr
+    >>> cr.triu_indices(3, 3)
+    tensor([[0, 0, 0, 1, 1, 2],
+            [0, 1, 2, 1, 2, 2]])
+    """
     return _indices(NUMPY.triu_indices, row, col, offset, dtype)
 
+
+# ---------------------------------------------------------------- examples --
+# The functions above made by factories or lambdas get their docstrings (with a doctest) here.
+
+acosh.__doc__ = """Elementwise ``acosh``.
+
+>>> import chainrule as cr
+>>> cr.acosh(cr.tensor([1., 2.]))
+tensor([0.0000, 1.3170])
+"""
+
+asinh.__doc__ = """Elementwise ``asinh``.
+
+>>> import chainrule as cr
+>>> cr.asinh(cr.tensor([0., 1.]))
+tensor([0.0000, 0.8814])
+"""
+
+atanh.__doc__ = """Elementwise ``atanh``.
+
+>>> import chainrule as cr
+>>> cr.atanh(cr.tensor([0., 0.5]))
+tensor([0.0000, 0.5493])
+"""

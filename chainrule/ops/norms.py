@@ -20,7 +20,12 @@ from .registry import defop, defvjp
 
 @tensor_method("norm")
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-    """Vector p-norm over ``dim`` (all elements when None): 2 ('fro'), 1, inf, -inf, 0 or any p."""
+    """Vector p-norm over ``dim`` (all elements when None): 2 ('fro'), 1, inf, -inf, 0 or any p.
+
+    >>> import chainrule as cr
+    >>> cr.norm(cr.tensor([3., 4.]))
+    tensor(5.)
+    """
     if dtype is not None:
         input = input.to(dtype_arg(dtype, "norm"))
     if isinstance(p, str):

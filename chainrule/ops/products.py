@@ -166,7 +166,12 @@ def einsum(equation, *operands) -> Tensor:
     """Sum of products over the subscripts an equation names: ``einsum('bij,bjk->bik', x, y)``.
 
     Supports '...' broadcasting, repeated subscripts (diagonals), the implicit output, a
-    list of operands and PyTorch's sublist form."""
+    list of operands and PyTorch's sublist form.
+
+    >>> import chainrule as cr
+    >>> cr.einsum("ij,j->i", cr.tensor([[1., 2.], [3., 4.]]), cr.tensor([1., 1.]))
+    tensor([3., 7.])
+    """
     if not isinstance(equation, str):
         equation, operands = _sublist_equation((equation,) + operands)
     elif len(operands) == 1 and isinstance(operands[0], (list, tuple)):
@@ -199,7 +204,13 @@ def einsum(equation, *operands) -> Tensor:
 # -------------------------------------------------------------------- kron --
 @tensor_method()
 def kron(input: Tensor, other: Tensor) -> Tensor:
-    """The Kronecker product: block (i, j, …) is ``input[i, j, …] * other``."""
+    """The Kronecker product: block (i, j, …) is ``input[i, j, …] * other``.
+
+    >>> import chainrule as cr
+    >>> cr.kron(cr.eye(2), cr.tensor([[1., 2.]]))
+    tensor([[1., 2., 0., 0.],
+            [0., 0., 1., 2.]])
+    """
     tensor_value(input, "kron")
     tensor_value(other, "kron", "other")
     nd = max(input.ndim, other.ndim)
@@ -227,7 +238,12 @@ def trace(input: Tensor) -> Tensor:
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
           compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """The p-norm distance between each row of ``x1`` (…, P, M) and each of ``x2`` (…, R, M):
-    a (…, P, R) tensor (leading dims broadcast)."""
+    a (…, P, R) tensor (leading dims broadcast).
+
+    >>> import chainrule as cr
+    >>> cr.cdist(cr.tensor([[0., 0.]]), cr.tensor([[3., 4.], [0., 1.]]))
+    tensor([[5., 1.]])
+    """
     tensor_value(x1, "cdist", "x1")
     tensor_value(x2, "cdist", "x2")
     if x1.ndim < 2 or x2.ndim < 2:
@@ -262,7 +278,13 @@ def _scaled_sum(input, prod: Tensor, beta, alpha) -> Tensor:
 
 @tensor_method()
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    """``beta * input + alpha * sum_b(batch1[b] @ batch2[b])``.
+
+    >>> import chainrule as cr
+    >>> cr.addbmm(cr.zeros(2, 2), cr.ones(3, 2, 1), cr.ones(3, 1, 2))
+    tensor([[3., 3.],
+            [3., 3.]])
+    """
     batch1, batch2 = _matrices(batch1, batch2, "addbmm")
     if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
             or batch1.shape[2] != batch2.shape[1]:
@@ -275,7 +297,12 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
 
 @tensor_method()
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * (mat @ vec)``."""
+    """``beta * input + alpha * (mat @ vec)``.
+
+    >>> import chainrule as cr
+    >>> cr.addmv(cr.ones(2), cr.eye(2), cr.tensor([2., 3.]), alpha=2)
+    tensor([5., 7.])
+    """
     mat, vec = _matrices(mat, vec, "addmv")
     if mat.ndim != 2 or vec.ndim != 1 or mat.shape[1] != vec.shape[0]:
         raise op_error(ShapeError, "addmv", f"expects a matrix and a vector of matching sizes, got "
@@ -287,7 +314,13 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
 
 @tensor_method()
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
-    """``beta * input + alpha * outer(vec1, vec2)``."""
+    """``beta * input + alpha * outer(vec1, vec2)``.
+
+    >>> import chainrule as cr
+    >>> cr.addr(cr.zeros(2, 2), cr.tensor([1., 2.]), cr.tensor([3., 4.]))
+    tensor([[3., 4.],
+            [6., 8.]])
+    """
     vec1, vec2 = _matrices(vec1, vec2, "addr")
     if vec1.ndim != 1 or vec2.ndim != 1:
         raise op_error(ShapeError, "addr", f"expects two vectors, got shapes {tuple(vec1.shape)} "
@@ -299,7 +332,12 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tenso
 
 @tensor_method()
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
-    """``input + value * tensor1 * tensor2`` (broadcast)."""
+    """``input + value * tensor1 * tensor2`` (broadcast).
+
+    >>> import chainrule as cr
+    >>> cr.addcmul(cr.ones(2), cr.tensor([1., 2.]), cr.tensor([3., 4.]), value=0.5)
+    tensor([2.5000, 5.0000])
+    """
     tensor_value(input, "addcmul")
     prod = tensor1 * tensor2
     return input + (prod * value if value != 1 else prod)
@@ -307,7 +345,12 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
 
 @tensor_method()
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
-    """``input + value * tensor1 / tensor2`` (broadcast); integer division is refused."""
+    """``input + value * tensor1 / tensor2`` (broadcast); integer division is refused.
+
+    >>> import chainrule as cr
+    >>> cr.addcdiv(cr.ones(2), cr.tensor([1., 2.]), cr.tensor([2., 8.]), value=2)
+    tensor([2.0000, 1.5000])
+    """
     tensor_value(input, "addcdiv")
     if not tensor1.is_floating_point() and not tensor2.is_floating_point():
         raise op_error(DTypeError, "addcdiv", "integer division with addcdiv is no longer "

@@ -88,7 +88,12 @@ def _prepare(input: Tensor, dim, op: str, dtype=None, keepdim=False):
 
 @tensor_method("sum")
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (all dims when None). Bool and integer sums are int64."""
+    """Sum over ``dim`` (all dims when None). Bool and integer sums are int64.
+
+    >>> import chainrule as cr
+    >>> cr.sum(cr.tensor([[1, 2], [3, 4]]), dim=0)
+    tensor([4, 6])
+    """
     if dim is None and dtype is None and keepdim is False and type(input) is Tensor and \
             input._data.dtype.kind in "fV":
         # the loss.sum() of every training step: nothing to convert or check
@@ -101,14 +106,24 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
 
 @tensor_method("nansum")
 def nansum(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Sum treating NaN as zero."""
+    """Sum treating NaN as zero.
+
+    >>> import chainrule as cr
+    >>> cr.nansum(cr.tensor([1., float("nan"), 3.]))
+    tensor(4.)
+    """
     from .elementwise import where_fn
     return sum(where_fn(input != input, 0.0, input), dim, keepdim)
 
 
 @tensor_method("mean")
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Arithmetic mean over ``dim``; floating inputs only (as PyTorch)."""
+    """Arithmetic mean over ``dim``; floating inputs only (as PyTorch).
+
+    >>> import chainrule as cr
+    >>> cr.mean(cr.tensor([[1., 2.], [3., 5.]]), dim=0)
+    tensor([2.0000, 3.5000])
+    """
     input, dims = _prepare(input, dim, "mean", dtype, keepdim)
     if input._data.dtype.kind not in "fV":
         raise op_error(DTypeError, "mean", f"expected a floating-point tensor, got dtype "
@@ -127,6 +142,12 @@ def _count(shape, dims) -> int:
 
 @tensor_method("nanmean")
 def nanmean(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """The mean over ``dim`` ignoring NaNs (``torch.nanmean``).
+
+    >>> import chainrule as cr
+    >>> cr.nanmean(cr.tensor([1., float("nan"), 3.]))
+    tensor(2.)
+    """
     valid = (input == input)
     return nansum(input, dim, keepdim) / sum(valid, dim, keepdim).to(input.dtype)
 
@@ -175,7 +196,12 @@ defvjp(prod_op, _prod_grad)
 
 @tensor_method("prod")
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Product over all elements, or over one ``dim``."""
+    """Product over all elements, or over one ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.prod(cr.tensor([[1, 2], [3, 4]]), dim=1)
+    tensor([ 2, 12])
+    """
     if isinstance(dim, (tuple, list)):
         raise op_error(DTypeError, "prod", "dim must be a single int (as in PyTorch)")
     input, dims = _prepare(input, dim, "prod", dtype, keepdim)
@@ -196,7 +222,12 @@ def _reverse_cumsum(g: Tensor, dim: int) -> Tensor:
 
 @tensor_method("cumsum")
 def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    """Running sum along ``dim``."""
+    """Running sum along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.cumsum(cr.tensor([1, 2, 3, 4]), dim=0)
+    tensor([ 1,  3,  6, 10])
+    """
     if dtype is not None:
         input = input.to(dtype_arg(dtype, "cumsum"))
     elif input._data.dtype.kind in "bui":
@@ -241,7 +272,12 @@ defvjp(cumprod_op, _cumprod_grad)
 
 @tensor_method("cumprod")
 def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
-    """Running product along ``dim``."""
+    """Running product along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.cumprod(cr.tensor([1, 2, 3, 4]), dim=0)
+    tensor([ 1,  2,  6, 24])
+    """
     if dtype is not None:
         input = input.to(dtype_arg(dtype, "cumprod"))
     d = wrap_dim(dim, input.ndim, "cumprod")
@@ -309,13 +345,25 @@ def _var(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str) -> Te
 @tensor_method("var")
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     """Variance over ``dim`` with Bessel's ``correction`` (default 1); with no degrees of
-    freedom left (elements ≤ correction) it warns and is inf or nan, as PyTorch."""
+    freedom left (elements ≤ correction) it warns and is inf or nan, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.var(cr.tensor([1., 3., 5.]))
+    tensor(4.)
+    >>> cr.var(cr.tensor([1., 3., 5.]), correction=0)
+    tensor(2.6667)
+    """
     return _var(input, dim, unbiased, keepdim, correction, "var")
 
 
 @tensor_method("std")
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    """Standard deviation: ``sqrt(var)``."""
+    """Standard deviation: ``sqrt(var)``.
+
+    >>> import chainrule as cr
+    >>> cr.std(cr.tensor([1., 3., 5.]))
+    tensor(2.)
+    """
     return _sqrt_var(_var(input, dim, unbiased, keepdim, correction, "std"))
 
 
@@ -328,12 +376,22 @@ def _sqrt_var(v: Tensor) -> Tensor:
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """``(var, mean)`` over ``dim``."""
+    """``(var, mean)`` over ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.var_mean(cr.tensor([1., 3., 5.]))
+    (tensor(4.), tensor(3.))
+    """
     return _var(input, dim, unbiased, keepdim, correction, "var_mean"), mean(input, dim, keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-    """``(std, mean)`` over ``dim``."""
+    """``(std, mean)`` over ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.std_mean(cr.tensor([1., 3., 5.]))
+    (tensor(2.), tensor(3.))
+    """
     return _sqrt_var(_var(input, dim, unbiased, keepdim, correction, "std_mean")), mean(input, dim, keepdim)
 
 
@@ -357,7 +415,12 @@ defgrad(logsumexp_op, _logsumexp_grad)
 
 @tensor_method("logsumexp")
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
+    """``log(sum(exp(x)))`` over ``dim``, computed without overflow.
+
+    >>> import chainrule as cr
+    >>> cr.logsumexp(cr.tensor([1000., 1000.]), dim=0) - 1000
+    tensor(0.6932)
+    """
     if dim is None:
         dim = tuple(range(input.ndim))
     input, dims = _prepare(input, dim, "logsumexp", keepdim=keepdim)
@@ -375,19 +438,35 @@ any_op = nondifferentiable(defop("any", lambda xp, x, dims, keepdim: xp.any(x, a
 
 @tensor_method("all")
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """True where every element over ``dim`` is nonzero."""
+    """True where every element over ``dim`` is nonzero.
+
+    >>> import chainrule as cr
+    >>> cr.all(cr.tensor([[True, False], [True, True]]), dim=1)
+    tensor([False,  True])
+    """
     input, dims = _prepare(input, dim, "all", keepdim=keepdim)
     return all_op(input, dims=dims, keepdim=bool(keepdim))
 
 
 @tensor_method("any")
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """True where some element over ``dim`` is nonzero."""
+    """True where some element over ``dim`` is nonzero.
+
+    >>> import chainrule as cr
+    >>> cr.any(cr.tensor([[True, False], [False, False]]), dim=1)
+    tensor([ True, False])
+    """
     input, dims = _prepare(input, dim, "any", keepdim=keepdim)
     return any_op(input, dims=dims, keepdim=bool(keepdim))
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The number of nonzero elements (over ``dim``, or all; ``torch.count_nonzero``).
+
+    >>> import chainrule as cr
+    >>> cr.count_nonzero(cr.tensor([[0, 1], [2, 3]]), dim=0)
+    tensor([1, 2])
+    """
     _prepare(input, dim, "count_nonzero")  # the checks, naming this op
     return sum(input != 0, dim)
 

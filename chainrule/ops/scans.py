@@ -63,13 +63,23 @@ def _cumextreme(input: Tensor, dim, larger: bool, result):
 
 @tensor_method()
 def cummax(input: Tensor, dim: int):
-    """Running maximum along ``dim`` and the index each value came from."""
+    """Running maximum along ``dim`` and the index each value came from.
+
+    >>> import chainrule as cr
+    >>> cr.cummax(cr.tensor([1, 3, 2, 5]), dim=0).values
+    tensor([1, 3, 3, 5])
+    """
     return _cumextreme(input, dim, True, cummax_result)
 
 
 @tensor_method()
 def cummin(input: Tensor, dim: int):
-    """Running minimum along ``dim`` and the index each value came from."""
+    """Running minimum along ``dim`` and the index each value came from.
+
+    >>> import chainrule as cr
+    >>> cr.cummin(cr.tensor([4, 2, 3, 1]), dim=0).indices
+    tensor([0, 1, 1, 3])
+    """
     return _cumextreme(input, dim, False, cummin_result)
 
 
@@ -95,7 +105,12 @@ defvjp(logcumsumexp_op, _logcumsumexp_grad)
 
 @tensor_method()
 def logcumsumexp(input: Tensor, dim: int) -> Tensor:
-    """``log(cumsum(exp(input), dim))``, computed without overflow."""
+    """``log(cumsum(exp(input), dim))``, computed without overflow.
+
+    >>> import chainrule as cr
+    >>> cr.logcumsumexp(cr.tensor([0., 0., 0., 0.]), dim=0).exp()
+    tensor([1., 2., 3., 4.])
+    """
     tensor_value(input, "logcumsumexp")
     if input._data.dtype.kind != "f":
         raise op_error(DTypeError, "logcumsumexp", f"expected a floating-point input, got "

@@ -67,7 +67,12 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
                  side: str | None = None, out=None, sorter: Tensor | None = None) -> Tensor:
     """Indices where ``input``'s values would be inserted into ``sorted_sequence`` (sorted on
     its last dim) to keep it sorted: the first such place, or the last with ``right=True``
-    (``side='right'``). ``sorter`` gives the order of an unsorted sequence."""
+    (``side='right'``). ``sorter`` gives the order of an unsorted sequence.
+
+    >>> import chainrule as cr
+    >>> cr.searchsorted(cr.tensor([1, 3, 5, 7]), cr.tensor([3, 6]))
+    tensor([1, 3])
+    """
     op = "searchsorted"
     tensor_value(sorted_sequence, op, "sorted_sequence")
     values, scalar = _values(input, sorted_sequence, op)
@@ -103,7 +108,12 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
               out=None) -> Tensor:
     """The bucket of each value of ``input`` given 1-D, increasing ``boundaries``:
     ``boundaries[i-1] < x <= boundaries[i]`` (``right=False``) or
-    ``boundaries[i-1] <= x < boundaries[i]`` (``right=True``)."""
+    ``boundaries[i-1] <= x < boundaries[i]`` (``right=True``).
+
+    >>> import chainrule as cr
+    >>> cr.bucketize(cr.tensor([1, 5, 9]), cr.tensor([2, 4, 6, 8]))
+    tensor([0, 2, 4])
+    """
     tensor_value(boundaries, "bucketize", "boundaries")
     if boundaries.ndim != 1:
         raise op_error(ShapeError, "bucketize", f"boundaries tensor must be 1 dimension, but got "
@@ -114,7 +124,12 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
 @tensor_method()
 def histc(input: Tensor, bins: int = 100, min=0, max=0, *, out=None) -> Tensor:  # noqa: A002
     """A histogram of ``input``'s values in ``bins`` equal bins over ``[min, max]`` (the data's
-    range when both are equal); values outside are ignored. A float tensor of counts."""
+    range when both are equal); values outside are ignored. A float tensor of counts.
+
+    >>> import chainrule as cr
+    >>> cr.histc(cr.tensor([1., 2., 1., 4.]), bins=4, min=0, max=4)
+    tensor([0., 2., 1., 1.])
+    """
     op = "histc"
     tensor_value(input, op)
     bins = index_value(bins, op, "bins")

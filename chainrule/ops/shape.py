@@ -69,7 +69,13 @@ def _reshape(x: Tensor, shape: tuple, op: str) -> Tensor:
 
 @tensor_method("reshape")
 def reshape(input: Tensor, *shape) -> Tensor:
-    """The same elements in a new shape (one size may be -1)."""
+    """The same elements in a new shape (one size may be -1).
+
+    >>> import chainrule as cr
+    >>> cr.reshape(cr.arange(6), (2, -1))
+    tensor([[0, 1, 2],
+            [3, 4, 5]])
+    """
     return _reshape(input, _size_args(shape, "reshape"), "reshape")
 
 
@@ -112,7 +118,12 @@ def reshape_as(self: Tensor, other: Tensor) -> Tensor:
 
 @tensor_method("flatten")
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dims ``start_dim..end_dim`` into one."""
+    """Merge dims ``start_dim..end_dim`` into one.
+
+    >>> import chainrule as cr
+    >>> cr.flatten(cr.zeros(2, 3, 4), start_dim=1).shape
+    chainrule.Size([2, 12])
+    """
     nd = input.ndim
     if nd == 0:
         return _reshape(input, (1,), "flatten")
@@ -125,7 +136,12 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 @tensor_method("unflatten")
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
-    """Split dim ``dim`` into ``sizes`` (one may be -1)."""
+    """Split dim ``dim`` into ``sizes`` (one may be -1).
+
+    >>> import chainrule as cr
+    >>> cr.unflatten(cr.zeros(2, 6), 1, (2, 3)).shape
+    chainrule.Size([2, 2, 3])
+    """
     d = wrap_dim(dim, input.ndim, "unflatten")
     shape = input._data.shape
     sizes = _infer_shape(_size_args((sizes,), "unflatten", "sizes"), shape[d], "unflatten", (shape[d],))
@@ -134,12 +150,23 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
 
 @tensor_method("ravel")
 def ravel(input: Tensor) -> Tensor:
+    """``input`` flattened to 1-D (``torch.ravel``).
+
+    >>> import chainrule as cr
+    >>> cr.ravel(cr.tensor([[1, 2], [3, 4]]))
+    tensor([1, 2, 3, 4])
+    """
     return _reshape(input, (-1,), "ravel")
 
 
 @tensor_method("squeeze")
 def squeeze(input: Tensor, dim=None) -> Tensor:
-    """Remove size-1 dims (all, or those in ``dim``; others are left as they are)."""
+    """Remove size-1 dims (all, or those in ``dim``; others are left as they are).
+
+    >>> import chainrule as cr
+    >>> cr.squeeze(cr.zeros(2, 1, 3)).shape
+    chainrule.Size([2, 3])
+    """
     shape = input._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
@@ -152,7 +179,13 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 @tensor_method("unsqueeze")
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
-    """Insert a size-1 dim at ``dim``."""
+    """Insert a size-1 dim at ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.unsqueeze(cr.tensor([1, 2]), 1)
+    tensor([[1],
+            [2]])
+    """
     d = wrap_dim(dim, input.ndim + 1, "unsqueeze")
     shape = input._data.shape
     return _reshape(input, shape[:d] + (1,) + shape[d:], "unsqueeze")
@@ -172,7 +205,12 @@ def _inverse(dims):
 
 @tensor_method("permute")
 def permute(input: Tensor, *dims) -> Tensor:
-    """Reorder the dims: ``x.permute(2, 0, 1)``."""
+    """Reorder the dims: ``x.permute(2, 0, 1)``.
+
+    >>> import chainrule as cr
+    >>> cr.permute(cr.zeros(2, 3, 4), (2, 0, 1)).shape
+    chainrule.Size([4, 2, 3])
+    """
     dims = _size_args(dims, "permute")
     if len(dims) != input.ndim:
         raise op_error(ShapeError, "permute", f"got {len(dims)} dims {dims} for a tensor with "
@@ -187,7 +225,14 @@ def permute(input: Tensor, *dims) -> Tensor:
 
 @tensor_method("transpose", "swapaxes", "swapdims")
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap two dims."""
+    """Swap two dims.
+
+    >>> import chainrule as cr
+    >>> cr.transpose(cr.tensor([[1, 2, 3]]), 0, 1)
+    tensor([[1],
+            [2],
+            [3]])
+    """
     nd = input.ndim
     if nd == 0:
         return input
@@ -202,7 +247,14 @@ swapaxes = swapdims = transpose
 
 @tensor_method("t")
 def t(input: Tensor) -> Tensor:
-    """Transpose of a ≤2-D tensor."""
+    """Transpose of a ≤2-D tensor.
+
+    >>> import chainrule as cr
+    >>> cr.t(cr.tensor([[1, 2, 3]]))
+    tensor([[1],
+            [2],
+            [3]])
+    """
     if input.ndim > 2:
         raise op_error(ShapeError, "t", f"expects a tensor with <= 2 dimensions, got {input.ndim}; "
                        "use transpose(dim0, dim1) or .mT")
@@ -222,6 +274,13 @@ def _mT(x: Tensor) -> Tensor:
 
 @tensor_method("movedim", "moveaxis")
 def movedim(input: Tensor, source, destination) -> Tensor:
+    """``input`` with dim(s) ``source`` moved to position(s) ``destination``
+    (``torch.movedim``; alias ``moveaxis``).
+
+    >>> import chainrule as cr
+    >>> cr.movedim(cr.zeros(2, 3, 4), 0, -1).shape
+    chainrule.Size([3, 4, 2])
+    """
     src = source if isinstance(source, (tuple, list)) else (source,)
     dst = destination if isinstance(destination, (tuple, list)) else (destination,)
     nd = input.ndim
@@ -291,14 +350,25 @@ def _broadcast_shape(shapes, op: str) -> tuple:
 
 
 def broadcast_shapes(*shapes) -> tuple:
-    """The shape that ``shapes`` broadcast to."""
+    """The shape that ``shapes`` broadcast to.
+
+    >>> import chainrule as cr
+    >>> cr.broadcast_shapes((2, 1), (1, 3))
+    chainrule.Size([2, 3])
+    """
     from ..tensor import Size
     return Size(_broadcast_shape([tuple(s) for s in shapes], "broadcast_shapes"))
 
 
 @tensor_method("broadcast_to")
 def broadcast_to(input: Tensor, *shape) -> Tensor:
-    """A view of ``input`` broadcast to ``shape``."""
+    """A view of ``input`` broadcast to ``shape``.
+
+    >>> import chainrule as cr
+    >>> cr.broadcast_to(cr.tensor([1, 2]), (2, 2))
+    tensor([[1, 2],
+            [1, 2]])
+    """
     return _broadcast_to(input, _size_args(shape, "broadcast_to"), "broadcast_to")
 
 
@@ -334,7 +404,14 @@ def expand_as(self: Tensor, other: Tensor) -> Tensor:
 
 
 def broadcast_tensors(*tensors) -> tuple:
-    """The tensors broadcast to one shape."""
+    """The tensors broadcast to one shape.
+
+    >>> import chainrule as cr
+    >>> a, b = cr.broadcast_tensors(cr.tensor([[1], [2]]), cr.tensor([10, 20]))
+    >>> b
+    tensor([[10, 20],
+            [10, 20]])
+    """
     shape = _broadcast_shape([tuple(t.shape) for t in tensors], "broadcast_tensors")
     return tuple(broadcast_to(t, shape) for t in tensors)
 
@@ -367,7 +444,12 @@ def repeat(input: Tensor, *sizes) -> Tensor:
 
 @tensor_method("tile")
 def tile(input: Tensor, dims) -> Tensor:
-    """As :func:`repeat`, padding ``dims`` with leading 1s when short."""
+    """As :func:`repeat`, padding ``dims`` with leading 1s when short.
+
+    >>> import chainrule as cr
+    >>> cr.tile(cr.tensor([1, 2]), (2,))
+    tensor([1, 2, 1, 2])
+    """
     dims = _size_args((dims,) if isinstance(dims, (tuple, list)) else (dims,), "tile", "dims")
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
@@ -395,7 +477,13 @@ defgrad(flip_op, lambda m, g, ans, x, dims: flip_op.on(m, g, dims=dims))
 
 @tensor_method("flip")
 def flip(input: Tensor, dims) -> Tensor:
-    """Reverse the order along ``dims``."""
+    """Reverse the order along ``dims``.
+
+    >>> import chainrule as cr
+    >>> cr.flip(cr.tensor([[1, 2], [3, 4]]), [0])
+    tensor([[3, 4],
+            [1, 2]])
+    """
     dims = dims if isinstance(dims, (tuple, list)) else (dims,)
     dims = tuple(wrap_dim(d, input.ndim, "flip") for d in dims)
     if len(set(dims)) != len(dims):
@@ -407,10 +495,24 @@ def flip(input: Tensor, dims) -> Tensor:
 
 
 def fliplr(input: Tensor) -> Tensor:
+    """``input`` reversed along dim 1 (``torch.fliplr``).
+
+    >>> import chainrule as cr
+    >>> cr.fliplr(cr.tensor([[1, 2], [3, 4]]))
+    tensor([[2, 1],
+            [4, 3]])
+    """
     return flip(input, (1,))
 
 
 def flipud(input: Tensor) -> Tensor:
+    """``input`` reversed along dim 0 (``torch.flipud``).
+
+    >>> import chainrule as cr
+    >>> cr.flipud(cr.tensor([[1, 2], [3, 4]]))
+    tensor([[3, 4],
+            [1, 2]])
+    """
     return flip(input, (0,))
 
 
@@ -421,7 +523,12 @@ defgrad(roll_op, lambda m, g, ans, x, shifts, dims: roll_op.on(
 
 @tensor_method("roll")
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
-    """Shift elements cyclically along ``dims`` (flattened when None)."""
+    """Shift elements cyclically along ``dims`` (flattened when None).
+
+    >>> import chainrule as cr
+    >>> cr.roll(cr.tensor([1, 2, 3, 4]), 1)
+    tensor([4, 1, 2, 3])
+    """
     if dims is None:
         shifts = index_value(shifts, "roll", "shifts")
         return reshape(roll_op(flatten(input), shifts=shifts, dims=0), tuple(input.shape))

@@ -53,7 +53,12 @@ def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
 
 @tensor_method("log_softmax")
 def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
-    """``log(softmax(x))`` along ``dim``, without the loss of precision of taking logs."""
+    """``log(softmax(x))`` along ``dim``, without the loss of precision of taking logs.
+
+    >>> import chainrule as cr
+    >>> cr.log_softmax(cr.tensor([0., 0.]), dim=0).exp()
+    tensor([0.5000, 0.5000])
+    """
     input, d = _prep(input, dim, dtype, "log_softmax")
     if input.ndim == 0:
         return input * 0

@@ -61,7 +61,13 @@ def _gathered(input: Tensor, dim: int, indices: Tensor) -> Tensor:
 
 @tensor_method("sort")
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
-    """Sorted values along ``dim`` and the indices they came from."""
+    """Sorted values along ``dim`` and the indices they came from.
+
+    >>> import chainrule as cr
+    >>> values, indices = cr.sort(cr.tensor([3, 1, 2]), descending=True)
+    >>> values, indices
+    (tensor([3, 2, 1]), tensor([0, 2, 1]))
+    """
     d = _dim(input, dim, "sort")
     if input.ndim == 0:
         return sort_result(_gathered(input, 0, None), Tensor._make(backend_of(input._data).zeros((), "int64")))
@@ -71,19 +77,35 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 
 @tensor_method("argsort")
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    """The indices that sort ``input`` along ``dim``."""
+    """The indices that sort ``input`` along ``dim``.
+
+    >>> import chainrule as cr
+    >>> cr.argsort(cr.tensor([3, 1, 2]))
+    tensor([1, 2, 0])
+    """
     return sort(input, dim, descending, stable).indices
 
 
 @tensor_method("msort")
 def msort(input: Tensor) -> Tensor:
-    """``sort(input, dim=0).values``."""
+    """``sort(input, dim=0).values``.
+
+    >>> import chainrule as cr
+    >>> cr.msort(cr.tensor([[3, 1], [1, 2]]))
+    tensor([[1, 1],
+            [3, 2]])
+    """
     return sort(input, 0).values
 
 
 @tensor_method("topk")
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
-    """The ``k`` largest (or smallest) elements along ``dim``, with their indices."""
+    """The ``k`` largest (or smallest) elements along ``dim``, with their indices.
+
+    >>> import chainrule as cr
+    >>> cr.topk(cr.tensor([1., 5., 3., 4.]), 2).indices
+    tensor([1, 3])
+    """
     d = _dim(input, dim, "topk")
     size = input._data.shape[d] if input.ndim else 1
     if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= size:
@@ -117,7 +139,13 @@ def _pick(input: Tensor, dim, keepdim: bool, position, op: str, result):
 
 @tensor_method("kthvalue")
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
-    """The ``k``-th smallest element along ``dim`` (k counts from 1), with its index."""
+    """The ``k``-th smallest element along ``dim`` (k counts from 1), with its index.
+
+    >>> import chainrule as cr
+    >>> value, index = cr.kthvalue(cr.tensor([3., 1., 2.]), 2)
+    >>> value, index
+    (tensor(2.), tensor(2))
+    """
     size = input._data.shape[_dim(input, dim, "kthvalue")] if input.ndim else 1
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= size:
         raise op_error(IndexingError, "kthvalue", f"k ({k!r}) must be an int between 1 and the size "
@@ -128,7 +156,12 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
 @tensor_method("median")
 def median(input: Tensor, dim=None, keepdim: bool = False):
     """The lower median (of all elements, or along ``dim`` with its index), as PyTorch; NaN
-    wherever a NaN is present."""
+    wherever a NaN is present.
+
+    >>> import chainrule as cr
+    >>> cr.median(cr.tensor([3., 1., 2., 4.]))
+    tensor(2.)
+    """
     if dim is None:
         if input.numel() == 0:  # nan, as PyTorch
             if input._data.dtype.kind not in "fV":

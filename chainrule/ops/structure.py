@@ -37,7 +37,16 @@ __all__ = ["diag_embed", "block_diag", "cartesian_prod", "combinations", "vander
 @tensor_method()
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """A tensor whose diagonals (of dims ``dim1``, ``dim2``, shifted by ``offset``) are the
-    last dim of ``input``; zeros elsewhere. The adjoint of :func:`diagonal`."""
+    last dim of ``input``; zeros elsewhere. The adjoint of :func:`diagonal`.
+
+    >>> import chainrule as cr
+    >>> cr.diag_embed(cr.tensor([[1, 2], [3, 4]]))
+    tensor([[[1, 0],
+             [0, 2]],
+    <BLANKLINE>
+            [[3, 0],
+             [0, 4]]])
+    """
     tensor_value(input, "diag_embed")
     offset = index_value(offset, "diag_embed", "offset")
     nd = input.ndim + 1
@@ -64,7 +73,14 @@ def _promoted(tensors: list, op: str) -> list:
 
 
 def block_diag(*tensors: Tensor) -> Tensor:
-    """The tensors (0-, 1- or 2-D) as blocks on the diagonal of one matrix."""
+    """The tensors (0-, 1- or 2-D) as blocks on the diagonal of one matrix.
+
+    >>> import chainrule as cr
+    >>> cr.block_diag(cr.tensor([[1, 2]]), cr.tensor([[3], [4]]))
+    tensor([[1, 2, 0],
+            [0, 0, 3],
+            [0, 0, 4]])
+    """
     from ..creation import zeros
     from .shape import pad
     from .join import cat
@@ -117,7 +133,14 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
 
 @tensor_method()
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
-    """Length-``r`` combinations of a 1-D tensor's elements, as rows (itertools.combinations)."""
+    """Length-``r`` combinations of a 1-D tensor's elements, as rows (itertools.combinations).
+
+    >>> import chainrule as cr
+    >>> cr.combinations(cr.tensor([1, 2, 3]))
+    tensor([[1, 2],
+            [1, 3],
+            [2, 3]])
+    """
     from ..creation import tensor as make
     from .join import stack
     (input,) = _vectors((input,), "combinations")
@@ -137,7 +160,14 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
 @tensor_method()
 def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     """The Vandermonde matrix of a 1-D tensor: columns ``x**(N-1), …, x, 1`` (reversed with
-    ``increasing=True``); integer inputs give int64, as PyTorch."""
+    ``increasing=True``); integer inputs give int64, as PyTorch.
+
+    >>> import chainrule as cr
+    >>> cr.vander(cr.tensor([1, 2, 3]))
+    tensor([[1, 1, 1],
+            [4, 2, 1],
+            [9, 3, 1]])
+    """
     from ..creation import ones
     from ..dtypes import int64
     from .reduce import cumprod
@@ -162,7 +192,13 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
 
 @tensor_method()
 def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
-    """Rotate by 90° ``k`` times in the plane of ``dims`` (from the first towards the second)."""
+    """Rotate by 90° ``k`` times in the plane of ``dims`` (from the first towards the second).
+
+    >>> import chainrule as cr
+    >>> cr.rot90(cr.tensor([[1, 2], [3, 4]]))
+    tensor([[2, 4],
+            [1, 3]])
+    """
     tensor_value(input, "rot90")
     k = index_value(k, "rot90", "k")
     dims = tuple(dims)
@@ -243,7 +279,12 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
 def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
                       output_size: int | None = None) -> Tensor:
     """Repeat each element (or slice along ``dim``) ``repeats`` times: an int, or a tensor of
-    one count per element. ``repeat_interleave(counts)`` alone gives ``[0]*counts[0] + [1]*…``."""
+    one count per element. ``repeat_interleave(counts)`` alone gives ``[0]*counts[0] + [1]*…``.
+
+    >>> import chainrule as cr
+    >>> cr.repeat_interleave(cr.tensor([1, 2]), 2)
+    tensor([1, 1, 2, 2])
+    """
     from ..creation import tensor as make
     tensor_value(input, "repeat_interleave")
     if repeats is None:  # the index form: input holds the counts

@@ -42,5 +42,11 @@ def mm(mat1: Tensor, mat2: Tensor, reduce: str | None = None) -> Tensor:
 
 
 def spmm(input: Tensor, mat2: Tensor) -> Tensor:
-    """``torch.spmm``: the sparse @ dense product (``torch.sparse.mm``)."""
+    """``torch.spmm``: the sparse @ dense product (``torch.sparse.mm``).
+
+    >>> import chainrule as cr
+    >>> cr.spmm(cr.eye(2).to_sparse(), cr.tensor([[1., 2.], [3., 4.]]))
+    tensor([[1., 2.],
+            [3., 4.]])
+    """
     return sparse_matmul(input, mat2, "spmm")

@@ -157,7 +157,13 @@ def to_dlpack(tensor):
 def from_dlpack(ext_tensor, *, device=None, copy: bool | None = None):
     """A tensor sharing the memory of ``ext_tensor``: an object with ``__dlpack__`` (a
     NumPy array, a PyTorch or CuPy tensor, …) or a DLPack capsule, which can be used once
-    (``torch.from_dlpack``). ``copy=True`` copies; ``device`` moves the result there."""
+    (``torch.from_dlpack``). ``copy=True`` copies; ``device`` moves the result there.
+
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> cr.from_dlpack(np.arange(3.0))
+    tensor([0., 1., 2.], dtype=chainrule.float64)
+    """
     from ..tensor import Tensor
     if _is_capsule(ext_tensor):
         capsule = ext_tensor
