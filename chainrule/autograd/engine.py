@@ -315,8 +315,12 @@ def _walk(roots, retain_graph: bool, create_graph: bool, targets: dict | None = 
                             continue
                         # only a fresh array that owns its memory may later be summed into
                         # or taken over (a rule may return g itself or a view of it)
-                        flags = gi.flags
-                        ours = gi is not g and flags.owndata and getattr(flags, "writeable", True)  # (CuPy: none)
+                        if gi is g:
+                            ours = False
+                        else:
+                            flags = gi.flags
+                            ours = flags.owndata and (flags.writeable if type(gi) is _NDARRAY
+                                                      else getattr(flags, "writeable", True))  # (CuPy: none)
                     else:
                         ours = False  # Tensors are summed out of place
                     if parent.op is None and counts is None:  # a leaf that need not wait
