@@ -460,7 +460,45 @@ def minimum(input, other) -> Tensor:
     return minimum_op(a, b)
 
 
-fmax, fmin = maximum, minimum
+
+# NumPy's fmax/fmin: a NaN loses to a number (maximum/minimum propagate it). PyTorch's rule
+# sends the whole gradient to ``a`` where a wins or ties or ``b`` is NaN, else to ``b``
+fmax_op = _binary("fmax", lambda xp, a, b: xp.fmax(a, b))
+fmin_op = _binary("fmin", lambda xp, a, b: xp.fmin(a, b))
+
+
+def _or_nan(first_wins, b):
+    return first_wins | (b != b)  # (b != b: b is NaN)
+
+
+defgrad(fmax_op, lambda m, g, ans, a, b: m.where(_or_nan(a >= b, b), g, 0),
+        lambda m, g, ans, a, b: m.where(_or_nan(a >= b, b), 0, g))
+defgrad(fmin_op, lambda m, g, ans, a, b: m.where(_or_nan(a <= b, b), g, 0),
+        lambda m, g, ans, a, b: m.where(_or_nan(a <= b, b), 0, g))
+
+
+@tensor_method("fmax")
+def fmax(input, other) -> Tensor:
+    """Elementwise maximum where a NaN loses to a number (``torch.fmax``).
+
+    >>> import chainrule as cr
+    >>> cr.fmax(cr.tensor([1.0, float("nan")]), cr.tensor([2.0, 0.0]))
+    tensor([2., 0.])
+    """
+    a, b = binary_operands(input, other, "fmax")
+    return fmax_op(a, b)
+
+
+@tensor_method("fmin")
+def fmin(input, other) -> Tensor:
+    """Elementwise minimum where a NaN loses to a number (``torch.fmin``).
+
+    >>> import chainrule as cr
+    >>> cr.fmin(cr.tensor([1.0, float("nan")]), cr.tensor([2.0, 0.0]))
+    tensor([1., 0.])
+    """
+    a, b = binary_operands(input, other, "fmin")
+    return fmin_op(a, b)
 
 # ------------------------------------------------------------------- clamp --
 clamp_op = defop("clamp", lambda xp, x, min, max: xp.clip(x, min, max))

@@ -176,6 +176,12 @@ add(
 add(
     S("maximum", both(lambda m, a, b: m.maximum(a, b)), BINARY, smooth=False),
     S("minimum", both(lambda m, a, b: m.minimum(a, b)), BINARY, smooth=False),
+    S("fmax", both(lambda m, a, b: m.fmax(a, b)), BINARY, smooth=False),
+    S("fmin", both(lambda m, a, b: m.fmin(a, b)), BINARY, smooth=False),
+    S("fmax_nan_and_ties", both(lambda m, a, b: (m.fmax(a, b), m.fmin(a, b), m.fmax(b, a))),
+      [C(V([1.0, float("nan"), 2.0, 3.0, float("nan")]), V([2.0, 0.0, 2.0, float("nan"),
+                                                            float("nan")]), fd=False)],
+      smooth=False),
     S("maximum_ties", both(lambda m, a, b: (m.maximum(a, b), m.minimum(a, b))),
       [C(V([1.0, 2.0, 3.0]), V([1.0, 0.0, 3.0]), fd=False)], smooth=False),
     S("max_binary", both(lambda m, a, b: (m.max(a, b), m.min(a, b))), [C((2, 3), (3,))],
