@@ -25,8 +25,10 @@ rank, address = sys.stdin.readline().split(" ", 1)
 line = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 line.connect(ast.literal_eval(address))
 line.sendall(f"L {rank}\\n".encode())
+print("connected", flush=True)
 sys.stdin.readline()
 line.close()
+print("closed", flush=True)
 time.sleep(60)
 """
 
@@ -41,7 +43,8 @@ class Host:
         # does after init_process_group; "cut" on its stdin closes it while the process
         # lingers (a rank whose teardown is slow)
         command = [sys.executable, "-c", LIFELINED_RANK] if lifelines else ["sleep", "60"]
-        self.ranks = [subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+        self.ranks = [subprocess.Popen(command, stdin=subprocess.PIPE, text=True,
+                                       stdout=subprocess.PIPE if lifelines else None)
                       for _ in range(n)]
         for r in gone_before:  # dead before the watchdog opens its pidfd
             self.end(r)
@@ -62,11 +65,14 @@ class Host:
             for r, p in enumerate(self.ranks):
                 p.stdin.write(f"{r} {_watchdog_client.lifeline_address(self.address)!r}\n")
                 p.stdin.flush()
+            for p in self.ranks:  # every lifeline connected before the test goes on
+                assert p.stdout.readline() == "connected\n"
 
     def cut(self, rank: int) -> None:
         """Rank ``rank``'s lifeline ends; its process goes on (its pidfd stays quiet)."""
         self.ranks[rank].stdin.write("cut\n")
         self.ranks[rank].stdin.flush()
+        assert self.ranks[rank].stdout.readline() == "closed\n"  # closed by now, not later
 
     def say(self, rank: int, kind: str) -> None:
         WatchdogLink(self.address, rank).say(kind)
@@ -122,7 +128,6 @@ def test_a_rank_is_named_when_its_lifeline_ends_before_its_process_is_gone():
     # a big rank's teardown is slow, and its pidfd turns readable only at the end; its
     # lifeline closes early (as its pipes do, which the launcher sees): named at once
     host = Host(3, lifelines=True)
-    time.sleep(0.2)  # every lifeline connected
     host.cut(1)
     code, err, took = host.finish()
     assert code == 1 and took < 2, (code, err, took)
@@ -136,7 +141,6 @@ def test_a_dying_rank_is_not_outrun_by_the_launchers_kill_of_another():
     # when the launcher killed rank 0, which finished dying first; the line blamed rank 0
     # alone. The watchdog held still through both: rank 1 must be in the line
     host = Host(3, lifelines=True)
-    time.sleep(0.2)
     host.watchdog.send_signal(signal.SIGSTOP)
     host.cut(1)
     time.sleep(0.1)
@@ -151,7 +155,6 @@ def test_a_dying_rank_is_not_outrun_by_the_launchers_kill_of_another():
 
 def test_a_lifeline_ending_after_a_clean_end_is_no_news():
     host = Host(2, lifelines=True)
-    time.sleep(0.2)
     host.say(1, "B")
     host.cut(1)
     host.end(1)
