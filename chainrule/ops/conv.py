@@ -104,7 +104,8 @@ def _starts(kernel, dilation, ws):
 
 
 def _flat_cols(xp, x, kernel, padding, dilation, groups):
-    """Columns (G, C/G·kh·kw, length) on the grid."""
+    """Columns (G, C/G·kh·kw, length) on the grid. Benchmark row
+    ``conv2d flat-shift grid (stride 1)`` (``python -m benchmarks.numpy_kernels``)."""
     n, c, h, w = x.shape
     (pt, _), (pl, _) = padding
     hs, ws, rows, length = _grid(x.shape, kernel, padding, dilation)
@@ -133,6 +134,8 @@ def _on_grid_last(xp, g, hs, ws, length, grids=None):
 
 
 def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
+    """conv2d on the flat grid: one GEMM per group for the whole batch. Benchmark row
+    ``conv2d flat-shift grid (stride 1)``."""
     n = x.shape[0]
     o = w.shape[0]
     groups, k, length = cols.shape
