@@ -579,6 +579,11 @@ def _joint_results(op, node, needed, xp, ga, ans, inputs, params) -> list:
     of that function: a comprehension there would make ``needed`` a cell variable, slower
     on every node)."""
     needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
+    if op.keeps is not None:  # what the forward kept for this rule: handed over once, then
+        kept = node.kept      # dropped (a second backward through a retained graph recomputes)
+        if kept is not None:
+            del node.kept
+        params = {**params, "kept": kept}
     joint = op.joint(xp, ga, ans, *inputs, needs=needs, **params)
     return [lambda *_, result=result, **__: result for result in joint]
 

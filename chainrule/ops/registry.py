@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
-from ..autograd.graph import Node, RemovableHandle, VersionCounter
+from ..autograd.graph import SAVE_HOOKS, Node, RemovableHandle, VersionCounter
 from ..backends import NUMPY, backend_of
 from ..tensor import Tensor, wrap_array
 from ..autograd.rule_namespace import TENSORS
@@ -48,11 +48,11 @@ class Op:
 
     __slots__ = ("name", "forward", "vjps", "rules_complete", "array_rules", "joint", "saves",
                  "saves_ans", "differentiable", "view", "explain", "backward_name", "nondiff_reason",
-                 "reads", "saves_for", "lazy")
+                 "reads", "saves_for", "lazy", "keeps")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
                  differentiable: bool = True, view: bool | str = False, explain=None,
-                 nondiff_reason: str | None = None, reads=None, lazy=None) -> None:
+                 nondiff_reason: str | None = None, reads=None, lazy=None, keeps=None) -> None:
         self.name = name
         self.forward = forward
         # one rule per input: rule(m, g, ans, *inputs, **params) (see defgrad)
@@ -79,6 +79,11 @@ class Op:
         # ``on`` returns on arrays instead of running the forward, an IndexedGrad that the
         # engine adds into place (only ever a rule's returned value, never computed with)
         self.lazy = lazy
+        # keeps(xp, *arrays, needs=(bool, …), **params) -> (out, kept): the forward run when a
+        # node will be recorded, which also returns work its joint rule can reuse (conv's
+        # columns). The node holds ``kept`` (``node.kept``) and the engine hands it to the
+        # joint rule once, as ``kept=`` (None there: recompute), then drops it
+        self.keeps = keeps
 
     def __call__(self, *inputs, **params):
         """Run the op on tensors and, when grad mode is on, record a Node for backward."""
@@ -103,8 +108,11 @@ class Op:
                                 else t for t in inputs])  # (copied over, for the rules too)
                 arrays = tuple([t._data for t in inputs])
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
+        kept = None
         try:
-            if BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
+            if op.keeps is not None and GRAD.enabled and BF16_FORWARD is None:
+                out, kept = _keeping_forward(op, xp, inputs, arrays, params)
+            elif BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
                 out = op.forward(xp, *arrays, **params)
             else:
                 out = BF16_FORWARD(op, xp, arrays, params)
@@ -132,6 +140,8 @@ class Op:
                 if n > op.rules_complete:
                     _check_rules(op, inputs, needs)
                 node = Node(op, params, inputs, needs, result)
+                if kept is not None:
+                    node.kept = kept
                 if GRAD.anomaly:
                     from ..autograd.anomaly import record_stack
                     node.trace = record_stack()
@@ -155,6 +165,16 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def _keeping_forward(op: Op, xp, inputs, arrays, params):
+    """``(out, kept)``: ``op.keeps`` when a node will hold what it keeps (an input requires
+    grad), else the plain forward. Nothing is kept under saved-tensor hooks: they decide
+    where saved data lives (checkpointing drops it), and kept arrays would bypass them."""
+    needs = tuple([t._requires_grad for t in inputs])
+    if True in needs and not SAVE_HOOKS:
+        return op.keeps(xp, *arrays, needs=needs, **params)
+    return op.forward(xp, *arrays, **params), None
 
 
 class _OpObserverHandle(RemovableHandle):
