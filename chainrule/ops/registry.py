@@ -15,6 +15,7 @@ A rule whose fast form is a kernel calls a backward op (``relu_grad``,
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
@@ -257,23 +258,58 @@ def defgrad(op: Op, *rules) -> None:
     op.array_rules = True
 
 
-def defgrad_joint(op: Op, inputs: int, joint) -> None:
+def defgrad_joint(op: Op, inputs: int | None, joint) -> None:
     """Give ``op`` its derivative as one call for all inputs that can share work between
-    them (at most ``inputs`` of them): ``joint(m, g, ans, *inputs, needs=(bool, …),
-    **params)`` returns one gradient (or None) per input and need compute only those whose ``needs`` entry is True. The
-    engine calls it once per node; ``op.vjps`` are made from it (each asking for its own
-    input only) for whoever reads one input's rule.
+    them (at most ``inputs`` of them; ``None``: any number, as ``cat``): ``joint(m, g, ans,
+    *inputs, needs=(bool, …), **params)`` returns one gradient (or None) per input and need
+    compute only those whose ``needs`` entry is True. The engine calls it once per node;
+    ``op.vjps`` are made from it (each asking for its own input only) for whoever reads one
+    input's rule (for any number of inputs: :class:`RulesOfJoint`, made when asked).
 
     Whatever is shared lives in that one call only, so nothing made from ``g`` outlives it
     (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in place).
     """
-    def rule(index: int):
-        def rule_for_one(m, g, ans, *inputs, **params):
-            needs = tuple([i == index for i in range(len(inputs))])
-            return joint(m, g, ans, *inputs, needs=needs, **params)[index]
-        return rule_for_one
-    defgrad(op, *map(rule, range(inputs)))
+    if inputs is None:
+        op.vjps = RulesOfJoint(joint)
+        op.rules_complete = sys.maxsize  # a rule for every input, however many
+        op.array_rules = True
+    else:
+        defgrad(op, *[_rule_of_joint(joint, i) for i in range(inputs)])
     op.joint = joint
+
+
+def _rule_of_joint(joint, index: int):
+    def rule_for_one(m, g, ans, *inputs, **params):
+        needs = tuple([i == index for i in range(len(inputs))])
+        return joint(m, g, ans, *inputs, needs=needs, **params)[index]
+    return rule_for_one
+
+
+class RulesOfJoint:
+    """``op.vjps`` of an op with any number of inputs whose derivative is one joint rule:
+    input ``i``'s rule, made when asked (nothing grows with the widest call seen). It
+    has no length: index it.
+
+    >>> rules = RulesOfJoint(lambda m, g, ans, *xs, needs: [g if n else None for n in needs])
+    >>> rules[2](None, "g", None, 1, 2, 3)
+    'g'
+    """
+
+    __slots__ = ("joint",)
+
+    def __init__(self, joint) -> None:
+        self.joint = joint
+
+    def __getitem__(self, index: int):
+        if not isinstance(index, int) or index < 0:
+            raise IndexError(f"a rule is asked for by input index (0, 1, …), got {index!r}")
+        return _rule_of_joint(self.joint, index)
+
+    def __iter__(self):
+        raise TypeError("the rules of an op with any number of inputs have no end: index them")
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def defvjp(op: Op, *rules) -> None:

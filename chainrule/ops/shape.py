@@ -483,7 +483,7 @@ from .diagonals import (  # noqa: E402,F401
 
 # ---- in join.py, re-exported here (the old import paths keep working) --
 from .join import (  # noqa: E402,F401
-    _cat_check, _cat_op_for, _cat_rule, _dim_slice, _pad_dim_fwd, _pad_dim_lazy, _tensor_list,
+    _cat_check, _cat_grad, _dim_slice, _pad_dim_fwd, _pad_dim_lazy, _tensor_list,
     _unmarked, cat, cat_op, chunk, concat, concatenate, hstack, narrow, pad_dim, pad_dim_op,
     select, slice_op, split, stack, tensor_split, unbind, vstack,
 )
