@@ -258,13 +258,14 @@ def defgrad(op: Op, *rules) -> None:
     op.array_rules = True
 
 
-def defgrad_joint(op: Op, inputs: int | None, joint) -> None:
+def defgrad_joint(op: Op, inputs: int | None, joint, without: tuple = ()) -> None:
     """Give ``op`` its derivative as one call for all inputs that can share work between
     them (at most ``inputs`` of them; ``None``: any number, as ``cat``): ``joint(m, g, ans,
     *inputs, needs=(bool, …), **params)`` returns one gradient (or None) per input and need
     compute only those whose ``needs`` entry is True. The engine calls it once per node;
     ``op.vjps`` are made from it (each asking for its own input only) for whoever reads one
     input's rule (for any number of inputs: :class:`RulesOfJoint`, made when asked).
+    ``without``: the inputs that have no derivative (a rule of None, as in :func:`defgrad`).
 
     Whatever is shared lives in that one call only, so nothing made from ``g`` outlives it
     (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in place).
@@ -274,7 +275,7 @@ def defgrad_joint(op: Op, inputs: int | None, joint) -> None:
         op.rules_complete = sys.maxsize  # a rule for every input, however many
         op.array_rules = True
     else:
-        defgrad(op, *[_rule_of_joint(joint, i) for i in range(inputs)])
+        defgrad(op, *[None if i in without else _rule_of_joint(joint, i) for i in range(inputs)])
     op.joint = joint
 
 

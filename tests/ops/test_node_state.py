@@ -90,3 +90,34 @@ def test_cat_rule_for_one_input_and_second_order():
     assert ga.tolist() == [10.0, 24.0] and gg.tolist() == [2.0, 4.0, 0.0]
     with pytest.raises(TypeError, match="index them"):
         list(cat_op.vjps)
+
+
+def _node_of(t, op_name: str):
+    """The node of ``op_name`` in ``t``'s history (depth-first)."""
+    stack, seen = [t.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if getattr(getattr(node, "op", None), "name", None) == op_name:
+            return node
+        stack.extend(n for n, _ in node.next_functions)
+    raise AssertionError(f"no {op_name} node")
+
+
+def test_lstm_and_cross_entropy_keep_their_work_on_the_node():
+    cr.manual_seed(0)
+    lstm, head = cr.nn.LSTM(3, 4), cr.nn.Linear(4, 5)
+    x = cr.randn(6, 2, 3)
+    loss = cr.nn.functional.cross_entropy(head(lstm(x)[0][-1]), cr.tensor([1, 3]))
+    nodes = [_node_of(loss, "lstm_layer"), _node_of(loss, "cross_entropy")]
+    assert all(n.kept is not None for n in nodes)
+    grads = []
+    for _ in range(2):  # the second backward recomputes what the first was handed
+        got = cr.autograd.grad(loss, list(lstm.parameters()) + list(head.parameters()),
+                               retain_graph=True)
+        assert all(n.kept is None for n in nodes)
+        grads.append([g.numpy().copy() for g in got])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
