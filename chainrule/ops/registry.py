@@ -111,7 +111,7 @@ class Op:
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
         kept = None
         try:
-            if op.keeps is not None and GRAD.enabled and BF16_FORWARD is None:
+            if op.keeps is not None and GRAD.enabled:
                 out, kept = _keeping_forward(op, xp, inputs, arrays, params)
             elif BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
                 out = op.forward(xp, *arrays, **params)
@@ -171,7 +171,11 @@ class Op:
 def _keeping_forward(op: Op, xp, inputs, arrays, params):
     """``(out, kept)``: ``op.keeps`` when a node will hold what it keeps (an input requires
     grad), else the plain forward. Nothing is kept under saved-tensor hooks: they decide
-    where saved data lives (checkpointing drops it), and kept arrays would bypass them."""
+    where saved data lives (checkpointing drops it), and kept arrays would bypass them;
+    nor for bfloat16/float16 inputs (computed in float32 by BF16_FORWARD)."""
+    if BF16_FORWARD is not None and any(a.dtype.kind == "V" or (a.dtype.itemsize == 2 and
+                                            a.dtype.kind == "f") for a in arrays):
+        return BF16_FORWARD(op, xp, arrays, params), None
     needs = tuple([t._requires_grad for t in inputs])
     if True in needs and not SAVE_HOOKS:
         return op.keeps(xp, *arrays, needs=needs, **params)

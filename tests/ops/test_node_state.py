@@ -121,3 +121,15 @@ def test_lstm_and_cross_entropy_keep_their_work_on_the_node():
         grads.append([g.numpy().copy() for g in got])
     for a, b in zip(*grads):
         np.testing.assert_array_equal(a, b)
+
+
+def test_float32_work_is_kept_after_a_bfloat16_tensor_exists(keeping_op):
+    """bfloat16 switches every op's forward to the widening one: float32 ops keep keeping."""
+    pytest.importorskip("ml_dtypes")
+    cr.zeros(2, dtype=cr.bfloat16)  # (sets the registry's BF16_FORWARD for the process)
+    assert registry.BF16_FORWARD is not None
+    op, _ = keeping_op
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    np.testing.assert_array_equal(op(x).grad_fn.kept, [2.0, 3.0])
+    w = cr.randn(2, 1, 3, 3, requires_grad=True)
+    assert cr.nn.functional.conv2d(cr.randn(1, 1, 5, 5), w).grad_fn.kept is not None
