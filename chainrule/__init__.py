@@ -7,6 +7,8 @@
 >>> x.grad
 tensor([[3., 3.]])
 """
+import sys as _sys
+
 from .dtypes import (DType, bool_ as bool, float16, bfloat16, float32, float64, half, double, int8, int16,  # noqa: A004
                      int32, int64, uint8, short, long, get_default_dtype, set_default_dtype,
                      promote_types)
@@ -34,6 +36,8 @@ from .backends import mps as _mps, openmp as _openmp  # noqa: E402,F401
 from .nn import parallel as _parallel  # noqa: E402,F401
 from .runtime import *  # noqa: F401,F403,E402
 from .legacy import *  # noqa: F401,F403,E402  (x.new_zeros, FloatTensor …)
+from ._late_bindings import connect as _connect_layers  # noqa: E402
+_connect_layers()
 
 __version__ = "0.1.0"
 
@@ -43,7 +47,7 @@ from .more_api import *  # noqa: F401,F403,E402  (pi, finfo, meshgrid, compile �
 from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the functions that take it)
 _install_out(globals())
 del _install_out
-_compat_methods.install_methods()  # (x.fliplr(), x.eq_(y) …: after every op is in place)
+_compat_methods.install_methods(_sys.modules[__name__])  # (x.fliplr(), x.eq_(y) …: after every op is in place)
 from . import multiprocessing  # noqa: E402  (Tensor.share_memory_, spawn; torch.multiprocessing)
 from . import sparse  # noqa: E402  (sparse COO: torch.sparse_coo_tensor, to_sparse, torch.sparse.mm)
 from .sparse import layout, sparse_coo, sparse_coo_tensor, spmm, strided  # noqa: E402,F401

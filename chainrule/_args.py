@@ -13,36 +13,12 @@ import math
 import numbers
 import operator
 
-from .errors import ChainruleError, DTypeError, ShapeError, op_error
+from .errors import (ArgumentError, ChainruleError, DTypeError, ShapeError,  # noqa: F401
+                     UnsupportedDTypeError, op_error)
 from .tensor import Tensor
 
 
-class ArgumentError(ChainruleError, ValueError):
-    """An argument of the right type but outside its range (``std < 0``, ``low >= high``): a
-    RuntimeError as PyTorch raises, and a ValueError as Python code expects."""
-
-
-class UnsupportedDTypeError(DTypeError, NotImplementedError):
-    """A dtype the op has no implementation for (``rand(dtype=int64)``, ``randperm(dtype=bool)``):
-    PyTorch's NotImplementedError, and a DTypeError."""
-
-
-def _what(value) -> str:
-    return f"{type(value).__name__} {value!r}" if not hasattr(value, "shape") else \
-        f"{type(value).__name__} of shape {tuple(value.shape)}"
-
-
-def index_value(value, op: str, name: str) -> int:
-    """``value`` as a Python int: ints, NumPy ints and one-element integer tensors (not bools
-    or floats, which PyTorch refuses where an int is expected)."""
-    if type(value) is int:
-        return value
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise op_error(DTypeError, op, f"{name} must be an int, got {_what(value)}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise op_error(DTypeError, op, f"{name} must be an int, got {_what(value)}") from None
+from ._plain_args import _what, bool_value, index_value  # noqa: F401  (re-exported)
 
 
 def size_args(args: tuple, op: str, *, nonnegative: bool = True, name: str = "size") -> tuple:
@@ -103,12 +79,3 @@ def tensor_first(fn):
             tensor_value(args[0], op)
         return fn(*args, **kwargs)
     return checked
-
-
-def bool_value(value, op: str, name: str) -> bool:
-    """A flag that must be a bool (PyTorch refuses ``keepdim='yes'``); 0 and 1 pass too."""
-    if value is True or value is False:
-        return value
-    if type(value).__name__ == "bool_" or (isinstance(value, numbers.Integral) and value in (0, 1)):
-        return bool(value)
-    raise op_error(DTypeError, op, f"{name} must be a bool, got {_what(value)}")

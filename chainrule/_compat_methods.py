@@ -103,8 +103,7 @@ def _h_error(self: Tensor):
 
 
 # ---- functions that PyTorch also offers as methods ----
-def _as_methods() -> None:
-    import chainrule
+def _as_methods(chainrule) -> None:
     for name in ("fliplr", "flipud", "argwhere", "inner", "aminmax", "fmax", "fmin", "bernoulli",
                  "isin", "numel"):
         if not hasattr(Tensor, name) and hasattr(chainrule, name):
@@ -130,9 +129,10 @@ def _inplace_twin(name: str):
     return twin
 
 
-def install_methods() -> None:
-    """Attach the methods that need the whole namespace (called once chainrule is built)."""
-    _as_methods()
+def install_methods(chainrule) -> None:
+    """Attach the methods that need the whole namespace: ``chainrule``, the package itself,
+    which calls this once it is built (this module sits below it: it never imports it)."""
+    _as_methods(chainrule)
     for name in _INPLACE.split():
         if hasattr(Tensor, name) and not hasattr(Tensor, name + "_"):
             setattr(Tensor, name + "_", _inplace_twin(name))

@@ -70,12 +70,23 @@ def activate_float16() -> None:
         _hook()
 
 
+# the op registry and the engine (above this module) put here how they switch to
+# computing low-precision ops in float32; they are called once, at the first such dtype
+ON_FIRST_USE: list = []
+
+
+def when_used(switch) -> None:
+    """Call ``switch()`` when a low-precision dtype is first used (now, if it has been)."""
+    ON_FIRST_USE.append(switch)
+    if _HOOKED:
+        switch()
+
+
 def _hook() -> None:
     global _HOOKED
-    from .autograd import engine
-    from .ops import registry
-    registry.BF16_FORWARD, engine.BF16_WIDEN = forward, widen
     _HOOKED = True
+    for switch in ON_FIRST_USE:
+        switch()
 
 
 def _is_low(dtype: np.dtype) -> bool:

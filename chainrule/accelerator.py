@@ -10,7 +10,8 @@ from __future__ import annotations
 from . import cuda as _cuda
 from .backends import Device
 
-__all__ = ["is_available", "current_accelerator", "device_count"]
+__all__ = ["is_available", "current_accelerator", "device_count", "current_device_index",
+           "set_device_index", "device_index"]
 
 
 def is_available() -> bool:
@@ -26,3 +27,18 @@ def current_accelerator(check_available: bool = False) -> Device | None:
 def device_count() -> int:
     """The number of GPUs CuPy sees (0 without one)."""
     return _cuda.device_count()
+
+
+def current_device_index() -> int:
+    """The selected GPU's index (``cuda.current_device()``); raises without a GPU, as PyTorch."""
+    return _cuda.current_device()
+
+
+def set_device_index(device) -> None:
+    """Select the GPU that ``device="cuda"`` means (``cuda.set_device``)."""
+    _cuda.set_device(device)
+
+
+def device_index(device):
+    """``with accelerator.device_index(1):`` selects GPU 1 for the block (``cuda.device``)."""
+    return _cuda.device(device)

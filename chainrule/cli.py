@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             from .train.run import train_command
             args.given = given_options(argv)  # --resume refuses options that contradict the run
+            args.option_specs = train_options()  # … and checks the run's saved settings by them
             return train_command(args)
         if args.command == "demo":
             from .train.run import demo_vanishing_command

@@ -14,7 +14,7 @@ import numpy as np
 from ._fp import quiet_calls
 from ._args import (ArgumentError, UnsupportedDTypeError, finite_value, index_value, number_value,
                     size_args, tensor_value)
-from .ops._operands import check_fill_value
+from ._plain_args import check_fill_value
 from .backends import NUMPY, backend_for_device, backend_of
 from .dtypes import DType, bool_, dtype_arg, from_numpy_dtype, get_default_dtype, int64, to_dtype
 from .errors import DTypeError, ShapeError, op_error

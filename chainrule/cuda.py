@@ -14,6 +14,11 @@ current GPU's, ``manual_seed_all`` every GPU's, and ``chainrule.manual_seed`` se
 all along with the CPU's, as in PyTorch. Seeding needs no GPU (it is kept for the first
 draw); ``get_rng_state``/``set_rng_state`` save and restore a stream (16 bytes).
 
+Several GPUs are ``cuda:0`` … ``cuda:{device_count() - 1}``; ``set_device`` and ``with
+cuda.device(n):`` choose the one ``device="cuda"`` means, as in PyTorch (see
+:mod:`chainrule.backends.cupy_backend` for how ops follow their tensors' GPU). Memory
+queries answer per GPU (CuPy keeps one pool a device).
+
 >>> import chainrule as cr
 >>> cr.cuda.is_available(), cr.cuda.device_count()   # on a machine without CuPy or GPU
 (False, 0)
@@ -24,6 +29,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 __all__ = ["CudaUnavailableError", "is_available", "device_count", "current_device", "set_device",
+           "device", "device_of",
            "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state",
            "set_rng_state", "get_rng_state_all", "set_rng_state_all", "synchronize", "get_device_name",
            "get_device_properties", "get_device_capability", "memory_allocated",
@@ -68,7 +74,21 @@ def _index(device, what: str) -> int:
     dev = Device(device)
     if dev.type != "cuda":
         raise ValueError(f"chainrule.cuda.{what}: expected a cuda device, but got: {dev}")
-    return dev.index or 0
+    return _selected() if dev.index is None else dev.index
+
+
+def _selected() -> int:
+    """The selected GPU's index (0 until set_device; needs no GPU: seeding works without)."""
+    from .backends.cupy_backend import selected_device
+    return selected_device()
+
+
+def _backend(index: int):
+    """GPU ``index``'s backend, made current (DeviceError: "invalid device ordinal")."""
+    from .backends.cupy_backend import get_cupy_backend
+    backend = get_cupy_backend(index)
+    backend.activate()
+    return backend
 
 
 def is_available() -> bool:
@@ -89,27 +109,58 @@ def device_count() -> int:
 
 
 def current_device() -> int:
-    """The index of the GPU in use (always 0: chainrule's CuPy backend uses device 0)."""
-    return int(_need_cupy("current_device").cuda.runtime.getDevice())
+    """The index of the selected GPU: what ``device="cuda"`` means (0 until :func:`set_device`)."""
+    _need_cupy("current_device")
+    return _selected()
 
 
 def set_device(device) -> None:
-    """Select the GPU; only device 0 exists for chainrule's CuPy backend (see module doc)."""
+    """Select the GPU that ``device="cuda"`` means, as ``torch.cuda.set_device``; an index past
+    the last GPU raises "CUDA error: invalid device ordinal". A negative index does nothing.
+
+    >>> import chainrule as cr
+    >>> if cr.cuda.device_count() > 1:
+    ...     cr.cuda.set_device(1); assert cr.zeros(1, device="cuda").device.index == 1
+    ...     cr.cuda.set_device(0)
+    """
     index = _index(device, "set_device")
-    cupy = _need_cupy("set_device")
-    if not 0 <= index < device_count():
-        raise RuntimeError(f"chainrule.cuda.set_device: invalid device ordinal {index}; "
-                           f"{device_count()} GPU(s) visible")
-    if index != 0:  # the backend's arrays and device() say cuda:0; switching would mislead
-        raise NotImplementedError("chainrule.cuda.set_device: chainrule's CuPy backend runs on "
-                                  "device 0 only; select the GPU with CUDA_VISIBLE_DEVICES")
-    cupy.cuda.Device(0).use()
+    _need_cupy("set_device")
+    if index >= 0:
+        from .backends.cupy_backend import select_device
+        select_device(index)
+
+
+class device:  # noqa: N801 - PyTorch's name
+    """``with cuda.device(1):`` selects GPU 1 for the block (``device="cuda"`` means it there),
+    then the one selected before; ``None`` or a negative index changes nothing."""
+
+    def __init__(self, device) -> None:
+        self.idx = -1 if device is None else _index(device, "device")
+        self.prev_idx = -1
+
+    def __enter__(self) -> "device":
+        if self.idx >= 0:
+            self.prev_idx = current_device()
+            set_device(self.idx)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.prev_idx >= 0:
+            set_device(self.prev_idx)
+
+
+class device_of(device):  # noqa: N801 - PyTorch's name
+    """``with cuda.device_of(t):`` selects the GPU of tensor ``t`` (nothing for a CPU tensor)."""
+
+    def __init__(self, obj) -> None:
+        dev = obj.device
+        super().__init__(dev.index if dev.type == "cuda" else None)
 
 
 def _generator(device, what: str):
-    """The default CUDA generator of ``device`` (None: the current GPU, cuda:0 without one)."""
+    """The default CUDA generator of ``device`` (None: the selected GPU, cuda:0 without one)."""
     from .random import cuda_generator
-    index = 0 if device is None else _index(device, what)
+    index = _selected() if device is None else _index(device, what)
     return cuda_generator(index)
 
 
@@ -124,10 +175,9 @@ def manual_seed(seed: int) -> None:
 
 
 def manual_seed_all(seed: int) -> None:
-    """Seed every GPU's generator."""
-    from .random import cuda_generators
-    for gen in cuda_generators():
-        gen.manual_seed(seed)
+    """Seed every GPU's generator (those not used yet too)."""
+    from .random import seed_cuda_all
+    seed_cuda_all(seed)
 
 
 def seed() -> None:
@@ -137,11 +187,8 @@ def seed() -> None:
 
 def seed_all() -> None:
     """Seed every GPU's generator with one fresh random seed."""
-    from .random import cuda_generators
-    gens = cuda_generators()
-    s = gens[0].seed()
-    for gen in gens[1:]:
-        gen.manual_seed(s)
+    from .random import cuda_generator, seed_cuda_all
+    seed_cuda_all(cuda_generator(0).seed())
 
 
 def initial_seed() -> int:
@@ -173,14 +220,18 @@ def set_rng_state_all(new_states) -> None:
 
 
 def synchronize(device=None) -> None:
-    """Wait until the GPU has finished all queued work."""
-    _need_cupy("synchronize").cuda.runtime.deviceSynchronize()
+    """Wait until the GPU (the selected one by default) has finished all queued work."""
+    _need_cupy("synchronize")
+    _backend(_index(device, "synchronize")).module.cuda.runtime.deviceSynchronize()
 
 
 def get_device_properties(device=None) -> SimpleNamespace:
     """Name, total memory, compute capability and SM count of a GPU."""
     cupy = _need_cupy("get_device_properties")
-    p = cupy.cuda.runtime.getDeviceProperties(_index(device, "get_device_properties"))
+    index = _index(device, "get_device_properties")
+    if not 0 <= index < device_count():  # (PyTorch's words)
+        raise AssertionError(f"chainrule.cuda.get_device_properties: Invalid device id {index}")
+    p = cupy.cuda.runtime.getDeviceProperties(index)
     name = p["name"].decode() if isinstance(p["name"], bytes) else str(p["name"])
     return SimpleNamespace(name=name, total_memory=int(p["totalGlobalMem"]), major=int(p["major"]),
                            minor=int(p["minor"]), multi_processor_count=int(p["multiProcessorCount"]))
@@ -198,19 +249,21 @@ def get_device_capability(device=None) -> tuple[int, int]:
 
 
 class _PeakHook:
-    """Counts the peak of CuPy's pool usage from the moment it is installed (CuPy keeps no
-    peak of its own); installed by the first max_memory_allocated()/reset_peak_memory_stats()."""
+    """Counts the peak of CuPy's pool usage, a GPU each, from the moment it is installed (CuPy
+    keeps no peak of its own); installed by the first max_memory_allocated() or
+    reset_peak_memory_stats(). An allocation is made on the current device: its peak grows."""
 
     def __init__(self, cupy) -> None:
-        pool = cupy.get_default_memory_pool()
-        self.used = pool.used_bytes
-        self.peak = self.used()
+        self.used = cupy.get_default_memory_pool().used_bytes  # (the current device's)
+        self.current = cupy.cuda.runtime.getDevice
+        self.peaks: dict = {}  # device index → peak bytes
 
         class Hook(cupy.cuda.memory_hook.MemoryHook):
             name = "chainrule_peak"
 
             def malloc_postprocess(hook, **kwargs) -> None:  # noqa: N805
-                self.peak = max(self.peak, self.used())
+                index = self.current()
+                self.peaks[index] = max(self.peaks.get(index, 0), self.used())
 
         self.hook = Hook()
         self.hook.__enter__()  # stays installed (on this thread) for the process's life
@@ -225,22 +278,34 @@ def _peak(cupy) -> _PeakHook:
     return _PEAK[0]
 
 
-def memory_allocated(device=None) -> int:
-    """Bytes held by tensors on the GPU (CuPy's pool in use); 0 without a GPU."""
+def _pool_bytes(device, what: str, total: bool = False) -> int:
+    """Bytes in CuPy's pool of a GPU (in use, or ``total``: held); 0 without a GPU."""
     cupy = _cupy()
-    return 0 if cupy is None else int(cupy.get_default_memory_pool().used_bytes())
+    if cupy is None:
+        return 0
+    _backend(_index(device, what))  # (CuPy's pool answers for the current device)
+    pool = cupy.get_default_memory_pool()
+    return int(pool.total_bytes() if total else pool.used_bytes())
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes held by tensors on a GPU (the selected one by default; CuPy's pool in use); 0
+    without a GPU."""
+    return _pool_bytes(device, "memory_allocated")
 
 
 def max_memory_allocated(device=None) -> int:
     """The peak of :func:`memory_allocated` since it was first asked for or reset; 0 without a GPU."""
     cupy = _cupy()
-    return 0 if cupy is None else int(max(_peak(cupy).peak, memory_allocated()))
+    if cupy is None:
+        return 0
+    now = memory_allocated(device)
+    return int(max(_peak(cupy).peaks.get(_index(device, "max_memory_allocated"), now), now))
 
 
 def memory_reserved(device=None) -> int:
-    """Bytes CuPy's pool holds from the driver (in use or cached); 0 without a GPU."""
-    cupy = _cupy()
-    return 0 if cupy is None else int(cupy.get_default_memory_pool().total_bytes())
+    """Bytes CuPy's pool holds from the driver on a GPU (in use or cached); 0 without a GPU."""
+    return _pool_bytes(device, "memory_reserved", total=True)
 
 
 def max_memory_reserved(device=None) -> int:
@@ -249,9 +314,9 @@ def max_memory_reserved(device=None) -> int:
 
 
 def reset_peak_memory_stats(device=None) -> None:
-    """Start counting :func:`max_memory_allocated` afresh from the current usage."""
+    """Start counting :func:`max_memory_allocated` of a GPU afresh from its current usage."""
     peak = _peak(_need_cupy("reset_peak_memory_stats"))
-    peak.peak = peak.used()
+    peak.peaks[_index(device, "reset_peak_memory_stats")] = memory_allocated(device)
 
 
 def empty_cache() -> None:
@@ -267,10 +332,6 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
 
 
 def __getattr__(name: str):
-    if name == "amp":  # chainrule.cuda.amp.GradScaler (imported on first use: amp imports cuda)
-        from types import SimpleNamespace
-        from .amp import CudaAutocast, CudaGradScaler
-        return SimpleNamespace(GradScaler=CudaGradScaler, autocast=CudaAutocast)
     if name == "default_generators":  # (torch.cuda.default_generators: one a GPU)
         from .random import cuda_generator
         return tuple(cuda_generator(i) for i in range(max(device_count(), 1)))

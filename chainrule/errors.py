@@ -36,6 +36,16 @@ class BackwardError(ChainruleError):
     """A backward pass that cannot run (freed graph, modified saved tensor, no rule…)."""
 
 
+class ArgumentError(ChainruleError, ValueError):
+    """An argument of the right type but outside its range (``std < 0``, ``low >= high``): a
+    RuntimeError as PyTorch raises, and a ValueError as Python code expects."""
+
+
+class UnsupportedDTypeError(DTypeError, NotImplementedError):
+    """A dtype the op has no implementation for (``rand(dtype=int64)``, ``randperm(dtype=bool)``):
+    PyTorch's NotImplementedError, and a DTypeError."""
+
+
 class SerializationError(ChainruleError):
     """A checkpoint file that cannot be read or written."""
 

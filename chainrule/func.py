@@ -25,6 +25,9 @@ from typing import Any, Callable, Sequence
 from .autograd.engine import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
 from .errors import DTypeError, ShapeError, op_error
+from .func_trees import _name, _spec_str, tree_flatten, tree_unflatten  # noqa: F401
+from .func_modules import functional_call, stack_module_state  # noqa: F401  (chainrule.func's API)
+from .func_vmap import vmap  # noqa: F401  (chainrule.func's API)
 from .tensor import Tensor
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
@@ -32,52 +35,6 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian"
            "tree_unflatten"]
 
 
-# ----------------------------------------------------------------- pytrees --
-def tree_flatten(tree: Any) -> tuple[list, Any]:
-    """The leaves of nested tuples / lists / dicts (in order), and the structure to rebuild
-    it with :func:`tree_unflatten`. Anything else (a Tensor, a number, None) is a leaf.
-
-    >>> leaves, spec = tree_flatten({"a": (1, 2), "b": 3})
-    >>> leaves, tree_unflatten(spec, [10, 20, 30])
-    ([1, 2, 3], {'a': (10, 20), 'b': 30})
-    """
-    leaves: list = []
-
-    def walk(t):
-        if isinstance(t, (tuple, list)):
-            return (type(t), None, [walk(c) for c in t])
-        if isinstance(t, dict):
-            return (type(t), list(t.keys()), [walk(v) for v in t.values()])
-        leaves.append(t)
-        return None
-    return leaves, walk(tree)
-
-
-def tree_unflatten(spec: Any, leaves: Sequence) -> Any:
-    """The tree of structure ``spec`` (from :func:`tree_flatten`) with these leaves."""
-    it = iter(leaves)
-
-    def build(sp):
-        if sp is None:
-            return next(it)
-        kind, keys, children = sp
-        made = [build(c) for c in children]
-        if keys is not None:
-            return kind(zip(keys, made))
-        return kind(*made) if hasattr(kind, "_fields") else kind(made)  # (namedtuples)
-    return build(spec)
-
-
-def _spec_str(spec) -> str:
-    if spec is None:
-        return "*"
-    kind, keys, children = spec
-    inner = ", ".join((f"{k!r}: " if keys is not None else "") + _spec_str(c)
-                      for k, c in zip(keys or [None] * len(children), children))
-    return f"{kind.__name__}({inner})"
-
-
-# ----------------------------------------------------------------- helpers --
 def _argnums_tuple(argnums, nargs: int, op: str) -> tuple[int, ...]:
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for n in nums:
@@ -238,11 +195,6 @@ def grad_and_value(func: Callable[..., Any], argnums: int | Sequence[int] = 0,
     return wrapper
 
 
-def _name(wrapper, transform: str, func) -> None:
-    wrapper.__name__ = f"{transform}({getattr(func, '__name__', 'f')})"
-    wrapper.__doc__ = getattr(func, "__doc__", None)
-
-
 # ------------------------------------------------------------- vjp and jvp --
 def _as_outputs(out, op: str) -> tuple[tuple[Tensor, ...], bool]:
     if isinstance(out, Tensor):
@@ -347,7 +299,7 @@ def jvp(func: Callable[..., Any], primals: Sequence[Tensor], tangents: Sequence[
 def _reverse_jacobians(out: Tensor, wrt: list, nested: bool) -> list:
     """d out / d x for each x of ``wrt``, by one vjp per element of ``out``."""
     from .creation import zeros
-    from .ops.shape import stack
+    from .ops.join import stack
     flat = out.reshape(-1)
     rows: list[list[Tensor]] = [[] for _ in wrt]
     for k in range(flat.shape[0]):
@@ -407,7 +359,7 @@ def jacfwd(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
     """
     def wrapper(*args):
         from .creation import zeros, zeros_like
-        from .ops.shape import stack
+        from .ops.join import stack
         nums = _argnums_tuple(argnums, len(args), "jacfwd")
         jacs = []
         for n in nums:
@@ -446,15 +398,3 @@ def hessian(func: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     wrapper = jacrev(jacrev(func, argnums), argnums)
     _name(wrapper, "hessian", func)
     return wrapper
-
-
-# ---- in func_vmap.py, re-exported here (the old import paths keep working) --
-from .func_vmap import (  # noqa: E402,F401
-    _RefuseRandom, _batched_leaves, _count, _stack_outputs, _vmap_where, vmap,
-)
-
-
-# ---- in func_modules.py, re-exported here (the old import paths keep working) --
-from .func_modules import (  # noqa: E402,F401
-    functional_call, stack_module_state,
-)

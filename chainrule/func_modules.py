@@ -112,7 +112,7 @@ def stack_module_state(models) -> tuple[dict, dict]:
     >>> {k: tuple(v.shape) for k, v in params.items()}
     {'weight': (3, 1, 2), 'bias': (3, 1)}
     """
-    from .ops.shape import stack
+    from .ops.join import stack
     models = list(models)
     if not models:
         raise op_error(RuntimeError, "stack_module_state", "Expected at least one model, got 0.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .errors import op_error
-from .func import _name, _spec_str, tree_flatten, tree_unflatten
+from .func_trees import _name, _spec_str, tree_flatten, tree_unflatten
 from .tensor import Tensor
 
 
@@ -155,7 +155,7 @@ def vmap(func: Callable[..., Any], in_dims: Any = 0, out_dims: Any = 0, randomne
 def _stack_outputs(func, results: list, out_dims, size: int):
     """The per-sample results of ``func`` stacked along ``out_dims`` (structure as ``func``'s)."""
     from .creation import zeros
-    from .ops.shape import stack
+    from .ops.join import stack
     name = getattr(func, "__name__", "f")
     first, spec = tree_flatten(results[0])
     per_leaf = [tree_flatten(r)[0] for r in results]

@@ -101,7 +101,7 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
     """Every combination of the elements of 1-d tensors, one a row."""
     if len(tensors) == 1:
         return tensors[0]
-    from .ops.shape import stack
+    from .ops.join import stack
     return stack([g.reshape(-1) for g in meshgrid(*tensors, indexing="ij")], 1)
 
 
@@ -134,17 +134,17 @@ def atleast_3d(*tensors):
 
 def column_stack(tensors) -> Tensor:
     """1-d tensors as columns (others as they are), concatenated along dim 1."""
-    from .ops.shape import cat
+    from .ops.join import cat
     return cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
 
 
 def dstack(tensors) -> Tensor:
-    from .ops.shape import cat
+    from .ops.join import cat
     return cat(list(atleast_3d(*tensors)) if len(tensors) > 1 else [atleast_3d(tensors[0])], 2)
 
 
 def row_stack(tensors) -> Tensor:
-    from .ops.shape import vstack
+    from .ops.join import vstack
     return vstack(tensors)
 
 

@@ -94,8 +94,9 @@ class Generator:
         self.device = Device(device)
         self._seed = 0
         if self.device.type == "cuda":
-            if self.device.index is None:  # (the current device: chainrule runs on cuda:0)
-                self.device = Device("cuda", 0)
+            if self.device.index is None:  # (the current device: cuda.set_device's choice)
+                from .backends.cupy_backend import selected_device
+                self.device = Device("cuda", selected_device())
             self._offset = 0
             self._device_state = None
             return
@@ -170,6 +171,9 @@ default_generator.seed()
 
 
 _CUDA_GENERATORS: dict = {}  # device index → its default CUDA generator (made on first use)
+# the seed of the last seeding of every GPU (manual_seed, cuda.manual_seed_all): a GPU's
+# generator made after it starts from it too, as PyTorch seeds every GPU's
+_SEED_ALL: list = [None]
 
 
 def cuda_generator(index: int = 0) -> Generator:
@@ -177,8 +181,18 @@ def cuda_generator(index: int = 0) -> Generator:
     gen = _CUDA_GENERATORS.get(index)
     if gen is None:
         gen = _CUDA_GENERATORS[index] = Generator(Device("cuda", index))
-        gen.seed()  # (a fresh seed a process, as the CPU's default generator)
+        if _SEED_ALL[0] is None:
+            gen.seed()  # (a fresh seed a process, as the CPU's default generator)
+        else:
+            gen.manual_seed(_SEED_ALL[0])
     return gen
+
+
+def seed_cuda_all(seed: int) -> None:
+    """Seed every GPU's generator, those made later included (``cuda.manual_seed_all``)."""
+    for gen in cuda_generators():
+        gen.manual_seed(seed)
+    _SEED_ALL[0] = seed
 
 
 def cuda_generators() -> list:
@@ -191,16 +205,14 @@ def manual_seed(seed: int) -> Generator:
     """Seed the default generator and every CUDA generator (and return the default one), as
     ``torch.manual_seed``."""
     gen = default_generator.manual_seed(seed)
-    for cuda in cuda_generators():
-        cuda.manual_seed(seed)
+    seed_cuda_all(gen.initial_seed())
     return gen
 
 
 def seed() -> int:
     """Seed the default generator and the CUDA ones afresh (one seed, as ``torch.seed``)."""
     s = default_generator.seed()
-    for cuda in cuda_generators():
-        cuda.manual_seed(s)
+    seed_cuda_all(s)
     return s
 
 

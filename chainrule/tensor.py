@@ -16,7 +16,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
-from .autograd.graph import HOOKED_LEAVES, RemovableHandle, VersionCounter, accumulator_of
+from .autograd.graph import _TENSOR, HOOKED_LEAVES, RemovableHandle, VersionCounter, accumulator_of
 from .backends import backend_of
 from .dtypes import DType, from_numpy_dtype, get_default_dtype
 from .errors import ChainruleError, DTypeError, ShapeError, op_error
@@ -37,6 +37,27 @@ class _LeafHookHandle(RemovableHandle):
         leaf = self._leaf()
         if leaf is not None:
             leaf._unmark_hooked_leaf()
+
+
+class _Late:
+    """What Tensor's methods call in modules above this one (which import ``tensor``): each
+    module sets its entry when it is imported (``chainrule/__init__`` imports them all), so
+    that this file imports nothing above it. The unset entries say who provides them."""
+
+    @staticmethod
+    def backward(*args) -> None:
+        raise RuntimeError("chainrule.autograd.engine is not imported: import chainrule")
+
+    @staticmethod
+    def legacy_array(*args):
+        raise RuntimeError("chainrule.legacy is not imported: import chainrule")
+
+    @staticmethod
+    def dlpack_export(*args):
+        raise RuntimeError("chainrule.utils.dlpack is not imported: import chainrule")
+
+
+LATE = _Late()
 
 
 class Tensor:
@@ -60,9 +81,8 @@ class Tensor:
 
     def __init__(self, *args: Any, requires_grad: bool = False, device=None) -> None:
         # PyTorch's legacy constructor: Tensor(2, 3) sizes, Tensor([1, 2]) float data,
-        # Tensor(t) shares t's memory (see chainrule/legacy.py)
-        from .legacy import legacy_array
-        array, vc = legacy_array("Tensor", tuple(a for a in args if a is not None), None, device)
+        # Tensor(t) shares t's memory (see chainrule/legacy.py, which provides it)
+        array, vc = LATE.legacy_array("Tensor", tuple(a for a in args if a is not None), None, device)
         Tensor._init(self, array, False, None, vc)
         if requires_grad:
             self.requires_grad = True
@@ -147,7 +167,7 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
         if value is not True and value is not False:
-            from ._args import bool_value
+            from ._plain_args import bool_value
             value = bool_value(value, "requires_grad", "requires_grad")
         if self.grad_fn is not None:
             if not value:
@@ -307,7 +327,7 @@ class Tensor:
                  create_graph: bool = False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see autograd.backward)."""
         # one output, one gradient (which may be given as a nested list of numbers)
-        _engine_backward(self, None if gradient is None else (gradient,), retain_graph,
+        LATE.backward(self, None if gradient is None else (gradient,), retain_graph,
                          create_graph, inputs)
 
     # -- conversion --------------------------------------------------------------
@@ -330,8 +350,7 @@ class Tensor:
         ``torch.from_dlpack`` … (a tensor that requires grad is refused, as in PyTorch)."""
         if self._requires_grad:
             raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
-        from .utils.dlpack import export
-        return export(self._data, stream, max_version, dl_device, copy)
+        return LATE.dlpack_export(self._data, stream, max_version, dl_device, copy)
 
     def __dlpack_device__(self) -> tuple:
         """``(DLPack device type, index)``: ``(1, 0)`` on the CPU."""
@@ -414,12 +433,7 @@ def _no_numpy_bfloat16(array) -> None:
                        "bfloat16: convert first, e.g. t.float().numpy()")
 
 
-def _engine_backward(*args) -> None:
-    """autograd.engine.backward, imported on first use (the engine imports this module)."""
-    global _engine_backward
-    from .autograd.engine import backward
-    _engine_backward = backward
-    backward(*args)
+_TENSOR[:] = [Tensor]  # for autograd.graph, below this module
 
 
 def wrap_array(array, vc=None) -> Tensor:

@@ -203,3 +203,18 @@ def test_relu_gradient_passes_through_nan_as_torch():
     (g,) = cr.autograd.grad(cr.relu(x).sum(), x, create_graph=True)
     (tg,) = torch.autograd.grad(torch.relu(tx).sum(), tx, create_graph=True)
     np.testing.assert_array_equal(g.detach().numpy(), tg.detach().numpy())
+
+
+@pytest.mark.parametrize("other", [0.0, 5, "tensor"])
+def test_where_as_a_method_takes_the_tensor_as_its_values(other):
+    # x.where(condition, y) is where(condition, x, y): x was once taken for the condition
+    c, tc = cr.tensor([True, False, True]), torch.tensor([True, False, True])
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    tx = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y, ty = (cr.tensor([7.0, 8.0, 9.0]), torch.tensor([7.0, 8.0, 9.0])) if other == "tensor" \
+        else (other, other)
+    out, tout = x.where(c, y), tx.where(tc, ty)
+    _same(out, tout)
+    out.sum().backward()
+    tout.sum().backward()
+    _same(x.grad, tx.grad)

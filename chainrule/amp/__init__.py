@@ -19,9 +19,16 @@ dtypes and values, not speed.
 >>> loss.backward(); model.weight.grad.dtype
 chainrule.float32
 """
+from types import SimpleNamespace as _SimpleNamespace
+
 from .autocast_mode import (AUTOCAST, CudaAutocast, autocast, autocast_inputs, get_autocast_dtype,
                             is_autocast_available, is_autocast_enabled, suspended)
 from .grad_scaler import CudaGradScaler, GradScaler, OptState
+from .. import cuda as _cuda
+
+# torch.cuda.amp.GradScaler / autocast (PyTorch's older spellings): set here, as chainrule.cuda
+# sits below this package
+_cuda.amp = _SimpleNamespace(GradScaler=CudaGradScaler, autocast=CudaAutocast)
 
 __all__ = ["GradScaler", "autocast", "is_autocast_available", "is_autocast_enabled",
            "get_autocast_dtype"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from .. import _mldtypes
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from .grad_mode import GRAD
 from .graph import HOOKED_LEAVES, AccumulateGrad, Node, RemovableHandle, SavedTensor, _tensor_class
@@ -36,6 +37,14 @@ from .rule_grads import _check_finite, _conform, _dtype, _sum_to, _sum_to_array 
 
 _NDARRAY = NUMPY.ndarray
 BF16_WIDEN = None  # chainrule._mldtypes.widen once a bfloat16 tensor exists
+
+
+def _widen_low_precision_rules() -> None:
+    global BF16_WIDEN
+    BF16_WIDEN = _mldtypes.widen
+
+
+_mldtypes.when_used(_widen_low_precision_rules)
 _ONE: dict = {}  # dtype → a read-only 0-d one: the gradient of a scalar loss with respect to itself
 
 

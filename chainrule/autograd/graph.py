@@ -47,10 +47,8 @@ HOOKED_LEAVES = _WeakIdSet()
 
 
 def _tensor_class():
-    """chainrule.tensor.Tensor, imported once (tensor.py imports this module)."""
-    if not _TENSOR:
-        from ..tensor import Tensor
-        _TENSOR.append(Tensor)
+    """chainrule.tensor.Tensor (tensor.py, which sits above this module, puts it in
+    ``_TENSOR`` once the class exists)."""
     return _TENSOR[0]
 
 

@@ -12,6 +12,7 @@ from ..backends import NUMPY, backend_of
 from ..errors import BackwardError
 from .graph import _tensor_class
 from .indexed_grad import IndexedGrad
+from .rule_namespace import TENSORS
 
 _NDARRAY = NUMPY.ndarray
 _wrap = None  # tensor.wrap_array, bound by engine._bind_wrap (tensor.py imports this package)
@@ -55,8 +56,7 @@ def _store_grad(t, g, create_graph: bool) -> None:
         if create_graph:
             # the same gradient tensor may reach several leaves (a + b): each gets
             # its own copy, still in the graph, so that none aliases another
-            from ..ops.conversion import clone
-            t._grad = clone(g)
+            t._grad = TENSORS.clone(g)
             t._grad_owned = False
         elif g._grad_owned:  # an exclusive buffer: take it over
             g._grad_owned = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..backends import backend_of
 from ..errors import BackwardError, ShapeError, op_error
 from .graph import _tensor_class
+from .rule_namespace import TENSORS
 
 
 def _as_tuple(x) -> tuple:
@@ -49,8 +50,7 @@ def _roots(tensors, grads, op: str):
             g = Tensor._make(_ones_like(t._data))
             g._grad_owned = True  # made here: a leaf may take it over
         elif not isinstance(g, Tensor):
-            from ..creation import tensor as make
-            g = make(g, dtype=t.dtype)
+            g = TENSORS.as_tensor(g, t.dtype)
         if g._data.shape != t._data.shape:
             raise op_error(ShapeError, op, f"gradient has shape {tuple(g.shape)}, but the output "
                            f"has shape {tuple(t.shape)}")

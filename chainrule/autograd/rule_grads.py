@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError
 from .graph import Node
+from .rule_namespace import TENSORS
 
 _NDARRAY = NUMPY.ndarray
 
@@ -41,9 +42,8 @@ def _sum_to_array(g, shape, op_name: str, i: int):
 
 
 def _sum_to(g, shape, op_name: str, i: int):
-    from ..ops.shape import sum_to_size
     try:
-        return sum_to_size(g, shape)
+        return TENSORS.sum_to_size(g, shape)
     except Exception as e:
         raise BackwardError(f"{op_name} backward: the rule for input {i} returned a gradient of "
                             f"shape {tuple(g.shape)}, which does not reduce to the input's shape "

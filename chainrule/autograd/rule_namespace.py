@@ -25,12 +25,16 @@ tensor([1.])
 """
 from __future__ import annotations
 
-import importlib
+from ..dtypes import DType, from_numpy_dtype
+
+# the op modules (by short name: "elementwise", "reduce" …) whose functions the Tensor
+# namespace calls. They sit above this module (they import the registry, which imports
+# it), so chainrule/_late_bindings.py fills this table once everything is imported.
+OP_MODULES: dict = {}
 
 
 def _ops(module: str):
-    # the op modules import the registry, which imports this module: reached at call time
-    return importlib.import_module(f"chainrule.ops.{module}")
+    return OP_MODULES[module]
 
 
 class TensorNamespace:
@@ -86,7 +90,6 @@ class TensorNamespace:
         return _ops("elementwise").where_fn(condition, a, b)
 
     def astype(self, x, dtype, copy: bool = True):
-        from ..dtypes import DType, from_numpy_dtype
         if not isinstance(dtype, DType):
             dtype = from_numpy_dtype(dtype)
         return x.to(dtype)
@@ -124,6 +127,16 @@ class TensorNamespace:
 
     def zeros_like(self, x):
         return _ops("elementwise").mul_fn(x, 0)
+
+    # ------------------------------------------ what the engine does on Tensors --
+    def sum_to_size(self, x, shape):
+        return _ops("shape").sum_to_size(x, shape)
+
+    def clone(self, x):
+        return _ops("conversion").clone(x)
+
+    def as_tensor(self, value, dtype):
+        return _ops("creation").tensor(value, dtype=dtype)
 
 
 TENSORS = TensorNamespace()

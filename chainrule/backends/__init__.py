@@ -8,23 +8,12 @@ The backend is derived from the arrays themselves, never from a global switch.
 from __future__ import annotations
 
 from . import host_memory  # noqa: F401  (opt-in: keeps freed host memory for reuse; see there)
-from .base import Backend, Device, device_of_array
+from .base import Backend, Device
 from .numpy_backend import NUMPY
+from .registry import REGISTERED as _REGISTERED, register_backend, unregister_backend
 
 __all__ = ["Backend", "Device", "NUMPY", "backend_of", "backend_for_device", "device_of_array",
-           "register_backend", "unregister_backend"]
-
-
-_REGISTERED: dict = {}  # array type → Backend, for backends beyond NumPy and CuPy
-
-
-def register_backend(array_type: type, backend: Backend) -> None:
-    """Make arrays of ``array_type`` use ``backend`` (a third array library, or a test double)."""
-    _REGISTERED[array_type] = backend
-
-
-def unregister_backend(array_type: type) -> None:
-    _REGISTERED.pop(array_type, None)
+           "on_its_gpu", "register_backend", "unregister_backend"]
 
 
 def backend_of(array) -> Backend:
@@ -32,11 +21,24 @@ def backend_of(array) -> Backend:
     if _REGISTERED:
         found = _REGISTERED.get(type(array))
         if found is not None:
-            return found
+            return found.of_array(array)  # (a backend of several devices picks the array's)
     if type(array).__module__.startswith("cupy"):
         from .cupy_backend import get_cupy_backend
-        return get_cupy_backend()
+        return get_cupy_backend().of_array(array)
     return NUMPY
+
+
+def on_its_gpu(array):
+    """``array``, its GPU made CuPy's current device (nothing to do for NumPy arrays). Array
+    methods run on the current device: code that computes on a tensor's array outside an op
+    (an index check: ``arr.min().item()``) takes the array through here first, as the user's
+    previous line may have left another GPU current. Ops do this themselves."""
+    backend_of(array)
+    return array
+
+
+def device_of_array(array) -> Device:
+    return backend_of(array).device
 
 
 def backend_for_device(device) -> Backend:
@@ -46,10 +48,7 @@ def backend_for_device(device) -> Backend:
         return NUMPY
     if dev.type == "cuda":
         from .cupy_backend import get_cupy_backend
-        backend = get_cupy_backend()
-        if dev.index not in (None, 0):  # (PyTorch: "invalid device ordinal" past the last GPU)
-            from ..errors import DeviceError, op_error
-            raise op_error(DeviceError, "device", f"{dev}: chainrule's CUDA backend runs on device "
-                           "0 only; choose the GPU with CUDA_VISIBLE_DEVICES (it is then cuda:0)")
+        backend = get_cupy_backend(dev.index)  # (None: the selected GPU, cuda.set_device's)
+        backend.activate()  # (what is made next is made there)
         return backend
     raise AssertionError(f"unknown device type {dev.type!r}")  # Device() refuses those already

@@ -9,8 +9,7 @@ _DEVICE = re.compile(r"(cpu|cuda)(?::(0|[1-9][0-9]*))?")
 
 def _device_error(message: str, type_error: bool = False):
     """The error for a bad device spec (imported late: devices are made while chainrule loads)."""
-    from .._args import ArgumentError
-    from ..errors import DTypeError, op_error
+    from ..errors import ArgumentError, DTypeError, op_error
     return op_error(DTypeError if type_error else ArgumentError, "device", message)
 
 
@@ -128,10 +127,9 @@ class Backend:
     def is_array(self, obj) -> bool:
         raise NotImplementedError
 
+    def of_array(self, array) -> "Backend":
+        """The backend of ``array``'s own device (itself, unless the backend has several)."""
+        return self
+
     def __repr__(self) -> str:
         return f"<chainrule backend {self.name}>"
-
-
-def device_of_array(array) -> Device:
-    from . import backend_of
-    return backend_of(array).device

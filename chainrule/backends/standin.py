@@ -12,6 +12,9 @@ NumPy data on the host but behave as device arrays do, only stricter:
   :class:`HostSyncError` (CuPy answers them with a silent device sync): host scalars come
   from device data through ``.item()``, ``.tolist()`` or ``.get()`` only;
 * array functions and ufuncs refuse NumPy arrays among their operands, as CuPy's do;
+* several devices (:mod:`~chainrule.backends.standin_devices`): each array remembers the
+  device it was made on, and a kernel given an array of another device than the current one
+  raises, as CuPy's do where GPUs have no peer access;
 * ``random.RandomState`` draws straight into device arrays (NumPy's PCG64 underneath), and
   every host-to-device copy is counted (:func:`host_to_device_copies`), so a test can assert
   that a step draws on the device rather than on the host and copies.
@@ -41,6 +44,10 @@ import types
 import weakref
 
 import numpy as np
+
+from . import standin_devices as _devices
+from . import standin_fuse
+from .standin_fuse import fuse, fused_launches, reset_fused_launches  # noqa: F401 (re-exported)
 
 ENV = "CHAINRULE_CUDA_STANDIN"
 
@@ -74,7 +81,7 @@ def _wrap(value):
 def _unwrap(value, host_ok: bool = False, what: str = ""):
     """The NumPy data of device arrays in ``value``; NumPy arrays refused unless ``host_ok``."""
     if isinstance(value, ndarray):
-        return value._a
+        return _here(value)
     if isinstance(value, np.ndarray) and not host_ok:
         raise TypeError(f"Unsupported type {type(value)}{' in ' + what if what else ''}: the "
                         "cuda stand-in (as CuPy) takes device arrays, not NumPy arrays")
@@ -135,11 +142,11 @@ class MemoryPool:
     """Bytes of live device buffers (each base buffer counted once, freed with it)."""
 
     def __init__(self) -> None:
-        self._used = 0
+        self._used: dict = {}  # device → bytes (CuPy's default pool answers for the current device)
         self._live: set = set()
         self.hooks: list = []
 
-    def _track(self, array: np.ndarray) -> None:
+    def _track(self, array: np.ndarray, device: int = 0) -> None:
         owner = array
         while isinstance(owner.base, np.ndarray):
             owner = owner.base
@@ -147,20 +154,20 @@ class MemoryPool:
         if key in self._live:
             return
         self._live.add(key)
-        self._used += owner.nbytes
-        weakref.finalize(owner, self._free, key, owner.nbytes)
+        self._used[device] = self._used.get(device, 0) + owner.nbytes
+        weakref.finalize(owner, self._free, key, owner.nbytes, device)
         for hook in self.hooks:
             hook.malloc_postprocess(size=owner.nbytes)
 
-    def _free(self, key, nbytes) -> None:
+    def _free(self, key, nbytes, device) -> None:
         self._live.discard(key)
-        self._used -= nbytes
+        self._used[device] -= nbytes
 
     def used_bytes(self) -> int:
-        return self._used
+        return self._used.get(_devices.current(), 0)
 
     def total_bytes(self) -> int:
-        return self._used
+        return self.used_bytes()
 
     def free_all_blocks(self) -> None:
         pass
@@ -176,7 +183,7 @@ def _binary(name):
     def method(self, other):
         if isinstance(other, np.ndarray):
             return NotImplemented if ufunc is np.matmul else _refuse_host(other)
-        return _wrap(ufunc(self._a, _unwrap(other)))
+        return _wrap(ufunc(_here(self), _unwrap(other)))
     return method
 
 
@@ -186,7 +193,7 @@ def _reflected(name):
     def method(self, other):
         if isinstance(other, np.ndarray):
             _refuse_host(other)
-        return _wrap(ufunc(_unwrap(other), self._a))
+        return _wrap(ufunc(_unwrap(other), _here(self)))
     return method
 
 
@@ -194,7 +201,7 @@ def _inplace(name):
     ufunc = getattr(np, name)
 
     def method(self, other):
-        ufunc(self._a, _unwrap(other), out=self._a)
+        ufunc(_here(self), _unwrap(other), out=self._a)
         return self
     return method
 
@@ -217,7 +224,7 @@ def _host_sync(what: str):
 class ndarray:  # noqa: N801 - CuPy's name
     """A device array of the stand-in: NumPy data that refuses to leave implicitly."""
 
-    __slots__ = ("_a", "__weakref__")
+    __slots__ = ("_a", "_dev", "__weakref__")
     __array_priority__ = 100  # NumPy defers binary operators to us
     __hash__ = None
 
@@ -225,7 +232,8 @@ class ndarray:  # noqa: N801 - CuPy's name
         if not isinstance(array, np.ndarray):
             raise TypeError(f"stand-in ndarray wraps a numpy.ndarray, got {type(array).__name__}")
         self._a = array
-        _POOL._track(array)
+        self._dev = _devices.current()  # (allocated on the current device, as CuPy's arrays)
+        _POOL._track(array, self._dev)
 
     # what CuPy refuses, and what CuPy would answer with a hidden sync
     def __array__(self, *args, **kwargs):
@@ -269,19 +277,19 @@ class ndarray:  # noqa: N801 - CuPy's name
     nbytes = property(lambda self: self._a.nbytes)
     strides = property(lambda self: self._a.strides)
     flags = property(lambda self: _Flags(self._a.flags))
-    T = property(lambda self: ndarray(self._a.T))
-    mT = property(lambda self: ndarray(self._a.mT))
-    real = property(lambda self: ndarray(self._a.real))
-    imag = property(lambda self: ndarray(self._a.imag))
+    T = property(lambda self: ndarray(_here(self).T))
+    mT = property(lambda self: ndarray(_here(self).mT))
+    real = property(lambda self: ndarray(_here(self).real))
+    imag = property(lambda self: ndarray(_here(self).imag))
     base = property(lambda self: None if self._a.base is None else _wrap(self._a.base)
                     if isinstance(self._a.base, np.ndarray) else None)
-    device = property(lambda self: _DEVICE)
+    device = property(lambda self: _devices.Device(self._dev))
 
     def __len__(self) -> int:
         return len(self._a)
 
     def __iter__(self):
-        return (_wrap(row) for row in self._a)
+        return (_wrap(row) for row in _here(self))
 
     def __repr__(self) -> str:
         return repr(self._a).replace("array(", "array(", 1)
@@ -290,18 +298,20 @@ class ndarray:  # noqa: N801 - CuPy's name
         return str(self._a)
 
     def __getitem__(self, key):
-        return _wrap(self._a[_unwrap(key, host_ok=True)])
+        return _wrap(_here(self)[_unwrap(key, host_ok=True)])
 
     def __setitem__(self, key, value) -> None:
         _count_host(value)
-        self._a[_unwrap(key, host_ok=True)] = _unwrap(value, host_ok=True)
+        _here(self)[_unwrap(key, host_ok=True)] = _unwrap(value, host_ok=True)
 
     def __getattr__(self, name):
         # the rest of the method surface (astype, reshape, sum …), on device arrays; no
         # dunder (NumPy would read __array_interface__/__array_struct__: a host view)
         if name.startswith("__") or name in _HOST_METHODS or name == "_a":
             raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r}")
-        value = getattr(self._a, name)
+        if name == "copy":  # (CuPy copies an array of any device onto the current one)
+            return _copy_to_current(self)
+        value = getattr(_here(self), name)
         if isinstance(value, np.ndarray):
             return ndarray(value)
         if not callable(value):
@@ -314,23 +324,27 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __reduce__(self):
         return ndarray, (self._a,)
 
-    def __copy__(self):
-        return ndarray(self._a.copy())
+    def __copy__(self):  # (on the array's own device, as CuPy's)
+        with _devices.Device(self._dev):
+            return ndarray(self._a.copy())
 
     def __deepcopy__(self, memo):
-        return ndarray(self._a.copy())
+        return self.__copy__()
 
     def __neg__(self):
-        return _wrap(-self._a)
+        return _wrap(-_here(self))
 
     def __pos__(self):
-        return _wrap(+self._a)
+        return _wrap(+_here(self))
 
     def __abs__(self):
-        return _wrap(abs(self._a))
+        return _wrap(abs(_here(self)))
 
     def __invert__(self):
-        return _wrap(~self._a)
+        return _wrap(~_here(self))
+
+
+standin_fuse.use_array_type(ndarray)  # the type fused functions take (see standin_fuse)
 
 
 class _Flags:
@@ -355,7 +369,7 @@ for _op, _ufunc in _OPERATORS.items():
 for _op, _ufunc in {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
                     "eq": "equal", "ne": "not_equal"}.items():
     setattr(ndarray, f"__{_op}__", _binary(_ufunc))
-ndarray.__divmod__ = lambda self, other: _wrap(np.divmod(self._a, _unwrap(other)))
+ndarray.__divmod__ = lambda self, other: _wrap(np.divmod(_here(self), _unwrap(other)))
 
 # NumPy methods that hand host objects out (CuPy's arrays lack them)
 _HOST_METHODS = frozenset({"tobytes", "tofile", "dump", "dumps", "ctypes", "data", "byteswap", "setflags", "getfield", "setfield"})
@@ -393,6 +407,8 @@ def _function(fn, name: str, host_ok: bool = False):
     def function(*args, **kwargs):
         if host_ok and args:  # asarray/array of host data: a host-to-device copy
             _count_host(args[0])
+            if isinstance(args[0], np.ndarray):  # (a copy: the host array's later changes
+                args = (args[0].copy(order="K"),) + args[1:]  # do not reach the device)
         return _wrap_out(_call(fn, args, kwargs, host_ok, name), kwargs)
     function.__name__ = name
     function.__doc__ = getattr(fn, "__doc__", None)
@@ -429,38 +445,6 @@ class _Namespace(types.ModuleType):
             value = _function(value, attr, host_ok=attr in _FROM_HOST)
         setattr(self, attr, value)
         return value
-
-
-class _Device:
-    """``cupy.cuda.Device``: the stand-in has one, device 0."""
-
-    def __init__(self, index: int = 0) -> None:
-        self.id = int(index)
-
-    def use(self) -> None:
-        if self.id != 0:
-            raise RuntimeError(f"cudaErrorInvalidDevice: invalid device ordinal {self.id}")
-
-    def synchronize(self) -> None:
-        pass
-
-    def __enter__(self):
-        self.use()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
-_DEVICE = _Device(0)
-
-
-def _runtime() -> types.SimpleNamespace:
-    props = {"name": b"chainrule CPU stand-in", "totalGlobalMem": 8 * 2 ** 30, "major": 0,
-             "minor": 0, "multiProcessorCount": 1}
-    return types.SimpleNamespace(getDeviceCount=lambda: 1, getDevice=lambda: 0,
-                                 deviceSynchronize=lambda: None,
-                                 getDeviceProperties=lambda i: dict(props))
 
 
 def _asnumpy(a, stream=None, order="C", out=None, blocking=True) -> np.ndarray:
@@ -569,12 +553,12 @@ def _build():
     cupy.get_default_memory_pool = lambda: _POOL
     cupy.get_default_pinned_memory_pool = lambda: types.SimpleNamespace(free_all_blocks=lambda: None)
     cupy.cuda = types.SimpleNamespace(
-        runtime=_runtime(), Device=_Device,
+        runtime=_devices.runtime(), Device=_devices.Device,
         curand=types.SimpleNamespace(CURAND_RNG_PSEUDO_DEFAULT=100, CURAND_RNG_PSEUDO_XORWOW=101,
                                      CURAND_RNG_PSEUDO_PHILOX4_32_10=161),
         memory_hook=types.SimpleNamespace(MemoryHook=MemoryHook),
         get_current_stream=lambda: types.SimpleNamespace(synchronize=lambda: None))
-    cupy.fuse = lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f))
+    cupy.fuse = fuse  # runs the function op by op, counting launches (see standin_fuse.py)
     cupy.is_standin = True
     cupyx = types.ModuleType("cupyx")
     cupyx.scatter_add = _scatter_add
@@ -584,7 +568,42 @@ def _build():
 
 module, cupyx = _build()
 
+
+# ----------------------------------------------------------- several devices --
+# (see standin_devices: each array remembers the device it was made on; a kernel takes
+# arrays of the current device only; asarray and copy() bring arrays over from another)
+def _here(array: ndarray) -> np.ndarray:
+    """The data of ``array`` for a kernel on the current device (CuPy's error for another)."""
+    if array._dev != _devices.current():
+        _devices.check_current(array._dev)
+    return array._a
+
+
+def _copy_to_current(array: ndarray):
+    """``arr.copy``: a copy on the current device, from any device (as CuPy's)."""
+    def copy(order="C"):
+        return ndarray(array._a.copy(order=order))
+    return copy
+
+
+def _onto_current_device(function):
+    """``cupy.asarray``/``array`` of an array on another device: a copy onto the current one
+    (the way CuPy moves arrays between devices), never a view across devices."""
+    def onto_current(obj, *args, **kwargs):
+        if isinstance(obj, ndarray) and obj._dev != _devices.current():
+            obj = ndarray(obj._a.copy())
+        return function(obj, *args, **kwargs)
+    onto_current.__name__ = function.__name__
+    return onto_current
+
+
+for _name in sorted(_FROM_HOST):
+    setattr(module, _name, _onto_current_device(getattr(module, _name)))
+
 _ENABLED = [os.environ.get(ENV, "") not in ("", "0")]
+# called when the stand-in is switched on or off: the CuPy backend (which imports this
+# module) puts its reset here, so that it is rebuilt on the right module pair
+ON_SWITCH: list = []
 
 
 def enabled() -> bool:
@@ -604,5 +623,5 @@ def disable() -> None:
 
 
 def _reset_backend() -> None:
-    from . import cupy_backend
-    cupy_backend.reset()
+    for reset in ON_SWITCH:
+        reset()

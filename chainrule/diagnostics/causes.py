@@ -10,38 +10,23 @@ are listed in the cause's evidence as ``consequences``.
 Each rule is one function returning a list of :class:`Finding`; ``evidence`` holds
 the numbers and the step where the problem began (``first_step``). The optimizer's
 rules (learning rate, gradients not cleared, weight decay …) are in ``causes_optim.py``,
-imported at the end of this file.
+imported from there.
 """
 from __future__ import annotations
 
 import math
 import statistics
 
-from .findings import Finding, Thresholds, depth_ratios, detailed_steps, find, show
+from .causes_optim import (_accumulating, _bad_input, _cleared, _duplicates, _exploding_at_start,
+                           _learning_rate, _not_updated, _too_high, _update_p90, _weight_decay)
+from .findings import (Finding, Thresholds, _layers_with, _losses, _sci, depth_ratios,  # noqa: F401
+                       detailed_steps, find, show)
 
 # kinds in the order they are reported (a cause first, its symptoms after)
 CAUSE_KINDS = ("learning_rate", "loss_reduction", "accumulating_gradients", "not_updated",
                "duplicate_parameters", "weight_decay", "loss_input", "broadcast", "mode",
                "batch_statistics", "symmetry", "padding", "label_noise")
 SYMPTOMS = ("vanishing", "exploding", "dead_units", "saturation")
-
-
-def _sci(x: float) -> str:
-    return f"{x:.1e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e3) else f"{x:.3g}"
-
-
-def _layers_with(steps, key) -> dict[str, list]:
-    """{layer: [(step, value), ...]} for every recorded value of ``key``."""
-    out: dict[str, list] = {}
-    for s in steps:
-        for name, layer in s["layers"].items():
-            if key in layer:
-                out.setdefault(name, []).append((s["step"], layer[key]))
-    return out
-
-
-def _losses(steps) -> list[tuple[int, float]]:
-    return [(s["step"], sum(s["loss"]) / len(s["loss"])) for s in steps if s.get("loss")]
 
 
 # ------------------------------------------------------------------------ loss --
@@ -379,10 +364,3 @@ def _final_layers(report) -> set[str]:
     if leaves:
         final.add(leaves[-1])
     return final
-
-
-# ---- in causes_optim.py, re-exported here (the old import paths keep working) --
-from .causes_optim import (  # noqa: E402,F401
-    _accumulating, _bad_input, _cleared, _duplicates, _exploding_at_start, _largest_updates,
-    _learning_rate, _not_updated, _p90, _too_high, _too_low, _update_p90, _weight_decay,
-)

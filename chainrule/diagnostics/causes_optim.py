@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from .causes import _layers_with, _losses, _sci
-from .findings import Finding, Thresholds, depth_ratios, detailed_steps, show
+from .findings import (Finding, Thresholds, _layers_with, _losses, _sci, depth_ratios,
+                       detailed_steps, show)
 
 
 # ------------------------------------------------------------- learning rate --

@@ -362,3 +362,22 @@ def _no_gradient(missing: list) -> list[Finding]:
                     f"gradient in any backward pass: not used to compute the loss (or used "
                     f"only under no_grad or after detach()). Check forward(), or remove "
                     f"{'them' if len(names) > 1 else 'it'} / set requires_grad=False.")]
+
+
+# ---------------------------------------- step series, shared by the causes --
+def _sci(x: float) -> str:
+    return f"{x:.1e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e3) else f"{x:.3g}"
+
+
+def _layers_with(steps, key) -> dict[str, list]:
+    """{layer: [(step, value), ...]} for every recorded value of ``key``."""
+    out: dict[str, list] = {}
+    for s in steps:
+        for name, layer in s["layers"].items():
+            if key in layer:
+                out.setdefault(name, []).append((s["step"], layer[key]))
+    return out
+
+
+def _losses(steps) -> list[tuple[int, float]]:
+    return [(s["step"], sum(s["loss"]) / len(s["loss"])) for s in steps if s.get("loss")]

@@ -1,4 +1,6 @@
 """Neural-network layers, losses and utilities with PyTorch's names (``chainrule.nn``)."""
+import sys as _sys
+
 from .parameter import Parameter, Buffer  # noqa: F401
 from .module import Module  # noqa: F401
 from .containers import *  # noqa: F401,F403
@@ -21,4 +23,4 @@ from . import modules  # noqa: E402,F401  (PyTorch's torch.nn.modules.<file> pat
 from .embedding_bag import *  # noqa: F401,F403,E402
 from .layers3d import *  # noqa: F401,F403,E402
 from .ctc_loss import *  # noqa: F401,F403,E402
-modules._namespaces()  # again, so that torch.nn.modules.<file> lists the layers imported above
+modules.install(_sys.modules[__name__])  # torch.nn.modules.<file>: the layers imported above

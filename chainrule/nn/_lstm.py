@@ -25,7 +25,7 @@ from ..backends import NUMPY
 from ..ops.elementwise import sigmoid, sigmoid_, tanh
 from ..autograd.rule_namespace import records
 from ..ops.registry import defgrad_joint, defop
-from ..ops.shape import narrow, stack, unbind
+from ..ops.join import narrow, stack, unbind
 from ..tensor import Tensor
 
 __all__ = ["lstm_layer"]

@@ -42,7 +42,8 @@ def _pack(tensors: list[Tensor]) -> Tensor:
     flat concatenation. Built from the registry's reshape and cat ops, so its node's
     incoming gradient is every piece's gradient at once."""
     from ..dtypes import from_numpy_dtype, result_type
-    from ..ops.shape import cat_op, reshape_op
+    from ..ops.shape import reshape_op
+    from ..ops.join import cat_op
     if len(tensors) == 1:
         t = tensors[0]
         shape = tuple(t._data.shape)

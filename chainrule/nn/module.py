@@ -380,7 +380,8 @@ class Module:
         return self.to("cpu")
 
     def cuda(self, device=None) -> "Module":
-        return self.to("cuda" if device is None else f"cuda:{device}")
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int)
+                       else device)  # (a "cuda:1" string or a device, as Tensor.cuda takes)
 
     def type(self, dst_type) -> "Module":
         return self._apply_to_tensors(lambda t: t.to(dst_type))

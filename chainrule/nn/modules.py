@@ -49,8 +49,9 @@ _LAYOUT = {
 }
 
 
-def _namespaces() -> None:
-    from .. import nn
+def install(nn) -> None:
+    """Make ``nn.modules.<file>`` namespaces of ``nn``'s layers (``chainrule.nn`` calls this
+    once its layers exist; this module sits below it and never imports it)."""
     aliases = {"NonDynamicallyQuantizableLinear": "Linear"}  # PyTorch's attention projection
     this = sys.modules[__name__]
     for file, names in _LAYOUT.items():
@@ -62,5 +63,3 @@ def _namespaces() -> None:
         setattr(this, file, space)
         sys.modules[space.__name__] = space
 
-
-_namespaces()

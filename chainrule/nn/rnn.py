@@ -19,8 +19,9 @@ import warnings
 from ..autograd.grad_mode import no_grad
 from ..creation import empty, zeros
 from ..errors import DTypeError, ShapeError, op_error
-from ..ops.elementwise import relu, sigmoid, tanh
-from ..ops.shape import cat, narrow, split, stack, unbind
+from ..ops.elementwise import sigmoid, tanh
+from ..ops.activations import relu
+from ..ops.join import cat, narrow, split, stack, unbind
 from ..tensor import Tensor
 from ._lstm import lstm_layer
 from .functional._dropout import dropout

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..creation import arange, zeros
 from ..errors import ShapeError, op_error
-from ..ops.elementwise import gelu, relu
+from ..ops.activations import gelu, relu
 from ..tensor import Tensor
 from .attention import MultiheadAttention
 from .containers import ModuleList

@@ -6,16 +6,14 @@ to Tensor under their PyTorch names.
 """
 from __future__ import annotations
 
-import math
 import numbers
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
-from ..backends import NUMPY
+from .._plain_args import check_fill_value  # noqa: F401  (re-exported for the op families)
 from ..dtypes import DType, from_numpy_dtype, get_default_dtype, result_type
 from ..errors import DTypeError, IndexingError, op_error
 from ..tensor import Tensor
 
-_FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32
 _FLOAT_OF = {"float16": "float16", "float32": "float32", "float64": "float64"}
 
 
@@ -30,18 +28,6 @@ def tensor_method(*names: str):
 
 def is_scalar(x) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, Tensor)
-
-
-def check_fill_value(value, np_dtype, op: str) -> None:
-    """A float ``value`` written as is into a float32 tensor (a fill value, a ``where`` or
-    ``clamp`` operand) must fit its range: PyTorch raises "value cannot be converted to type
-    float without overflow" there, where arithmetic (``x * 1e300``) makes inf instead."""
-    # float32 only: a Python float always fits float64, and PyTorch's checks for a half are
-    # not consistent (full((1,), 1e5) is inf, full((2,), 1e5) refused): a half gets inf
-    if isinstance(value, float) and not -_FLOAT32_MAX <= value <= _FLOAT32_MAX \
-            and math.isfinite(value) and NUMPY.dtype(np_dtype).name == "float32":
-        raise op_error(DTypeError, op, f"value {value!r} cannot be converted to float32 "
-                       "without overflow")
 
 
 def constant(value, like: Tensor, np_dtype) -> Tensor:
@@ -156,3 +142,12 @@ def wrap_dims(dim, ndim: int, op: str) -> tuple | None:
             raise op_error(IndexingError, op, f"dim {tuple(dim)} names a dimension twice")
         return tuple(sorted(dims))
     return (wrap_dim(dim, ndim, op),)
+
+
+def _broadcast_explain(name):
+    """The message for operands whose shapes do not broadcast (an op's ``explain``)."""
+    def explain(inputs, params):
+        shapes = [tuple(t.shape) for t in inputs]
+        return (f"cannot broadcast shapes {' and '.join(str(s) for s in shapes)}: from the right, "
+                f"each pair of sizes must be equal or one of them 1")
+    return explain

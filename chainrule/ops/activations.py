@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from ..backends import NUMPY
+from ..backends.cupy_fused import fused_kernel
 from ..errors import op_error
 from ..tensor import Tensor
 from ._operands import tensor_method
@@ -26,7 +28,15 @@ relu_op = defop("relu", lambda xp, x: xp.relu(x),
 # rule passes gradients through the same mask, and nothing flows into the mask itself
 
 
-relu_grad_op = defop("relu_grad", _relu_pass,
+def _relu_grad_fwd(xp, g, ans):
+    if xp is not NUMPY:  # CuPy: the mask and the multiply in one kernel
+        kernel = fused_kernel(xp, "relu_backward", g, ans)
+        if kernel is not None:
+            return kernel(g, ans)
+    return _relu_pass(xp, g, ans)
+
+
+relu_grad_op = defop("relu_grad", _relu_grad_fwd,
                      saves=(1,))
 defgrad(relu_grad_op, lambda m, gg, _, g, ans: relu_grad_op.on(m, gg, ans),
         lambda m, gg, _, g, ans: None)
@@ -84,6 +94,10 @@ def silu(input: Tensor) -> Tensor:
 
 silu_op = defop("silu", lambda xp, x: x * _sigmoid_fwd(xp, x))
 def _silu_grad(m, g, ans, x):
+    if m is not NUMPY:  # CuPy: one kernel (m is the backend; Tensors under create_graph)
+        kernel = fused_kernel(m, "silu_backward", g, x)
+        if kernel is not None:
+            return kernel(g, x)
     s = sigmoid_op.on(m, x)
     return g * (s * (1 + x * (1 - s)))
 
@@ -101,6 +115,11 @@ def _gelu_fwd(xp, x, approximate):
 
 
 def _gelu_grad(m, g, ans, x, approximate):
+    if m is not NUMPY:  # CuPy: one kernel
+        flags = ("tanh" if approximate == "tanh" else "",)
+        kernel = fused_kernel(m, "gelu_backward", g, x, flags=flags)
+        if kernel is not None:
+            return kernel(g, x)
     if approximate == "tanh":
         t = m.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
         d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
-from ._operands import binary_operands, tensor_method
-from .elementwise import _broadcast_explain
+from ._operands import _broadcast_explain, binary_operands, tensor_method
 from .registry import defop, nondifferentiable
 
 

@@ -310,22 +310,4 @@ defgrad(conv2d_weight_op,
         lambda m, c, ans, x, g, kernel, **p: _crop_to(conv2d_op.on(m, x, c, **p), g))
 
 
-# ---- pooling, in its own file; re-exported here (ops.conv.<name> keeps working) --
-from .pooling import (  # noqa: E402,F401
-    _adaptive_max_indices_fwd, _all_finite, _disjoint, _max_pool_argmax_fwd,
-    _max_pool_backward_fwd, _max_pool_fwd, _max_pool_fwd_pairs, _max_pool_grad_pairs,
-    _max_pool_select_fwd, _offsets, _pairs_tile, _place, _pool_gather_fwd, _pool_place_fwd,
-    _pool_scatter_fwd, _pool_select_fwd, _upsample_pairs, _window_sum_fwd, _window_sum_t_fwd,
-    adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op, max_pool_backward_op,
-    pool_gather_op, pool_scatter_op, pool_select_op, window_sum_op, window_sum_t_op,
-)
-
-
-def conv_ops() -> tuple:
-    """The ops this family registers (for the op sweep's coverage)."""
-    return (conv2d_op, conv_transpose2d_op, conv2d_weight_op, max_pool2d_op, max_pool_argmax_op,
-            max_pool_backward_op, pool_select_op, adaptive_max_indices_op, pool_gather_op, pool_scatter_op,
-            window_sum_op, window_sum_t_op)
-
-
 __all__ = ["Tensor", "out_size"]

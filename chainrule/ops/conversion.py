@@ -36,7 +36,10 @@ def _to_device(t: Tensor, device) -> Tensor:
 
 def _move(xp, x, device, source):
     from ..backends import backend_for_device, backend_of
-    return backend_for_device(device).from_host(backend_of(x).to_host(x))
+    source_backend, target = backend_of(x), backend_for_device(device)
+    if source_backend.module is target.module:  # GPU to GPU: CuPy copies device to device
+        return target.from_host(x)
+    return target.from_host(source_backend.to_host(x))
 
 
 to_device_op = defop("to_device", _move, saves=())

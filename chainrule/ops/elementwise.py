@@ -6,7 +6,7 @@ Tensors under ``create_graph``); the public function below it converts arguments
 Gradients may come back with the broadcast shape: the engine sums them down.
 
 Activations (``activations.py``), comparisons/logic (``comparison.py``) and the array
-kernels (``numpy_kernels.py``) live in their own files; every name is re-exported here.
+kernels (``numpy_kernels.py``) live in their own files, above this one.
 """
 from __future__ import annotations
 
@@ -15,20 +15,14 @@ import math
 from ..dtypes import get_default_dtype, scalar_dtype
 from ..errors import DTypeError, op_error
 from ..tensor import Tensor
-from ._operands import binary_operands, check_fill_value, constant, is_scalar, tensor_method
+from ._operands import _broadcast_explain, binary_operands, check_fill_value, constant, is_scalar, tensor_method
+from .comparison import logical_and, logical_or
 from .registry import REGISTRY, defgrad, defop, nondifferentiable
+from ..backends.cupy_fused import fused_rule
 from .numpy_kernels import (  # noqa: F401  (re-exported: nn and tests use ew.<name>)
     _SIMD_FLOATS, _erf_fwd, _erfinv_fwd, _relu_pass, _sigmoid_fwd, _sigmoid_general, _special,
     sigmoid_, sigmoid_into,
 )
-
-
-def _broadcast_explain(name):
-    def explain(inputs, params):
-        shapes = [tuple(t.shape) for t in inputs]
-        return (f"cannot broadcast shapes {' and '.join(str(s) for s in shapes)}: from the right, "
-                f"each pair of sizes must be equal or one of them 1")
-    return explain
 
 
 def _binary(name, fwd, **kw):
@@ -330,7 +324,8 @@ atan = _unary("atan", lambda xp, x: xp.arctan(x), lambda m, g, ans, x: g / (x * 
               aliases=("arctan",))
 sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda m, g, ans, x: g * m.cosh(x))
 cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda m, g, ans, x: g * m.sinh(x))
-tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda m, g, ans, x: g * (1 - ans * ans),
+tanh = _unary("tanh", lambda xp, x: xp.tanh(x),
+              fused_rule("tanh_backward", lambda m, g, ans, x: g * (1 - ans * ans)),
               saves=_NO_INPUT, saves_ans=True)
 reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda m, g, ans, x: -g * ans * ans,
                     saves=_NO_INPUT, saves_ans=True)
@@ -338,7 +333,8 @@ reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda m, g, ans, x: -g *
 
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda m, g, ans, x: g * ans * (1 - ans),
+sigmoid = _unary("sigmoid", _sigmoid_fwd,
+                 fused_rule("sigmoid_backward", lambda m, g, ans, x: g * ans * (1 - ans)),
                  saves=_NO_INPUT, saves_ans=True)
 
 
@@ -533,12 +529,9 @@ defgrad(where_op, None, lambda m, g, ans, c, a, b: m.where(c, g, 0),
         lambda m, g, ans, c, a, b: m.where(c, 0, g))
 
 
-@tensor_method("where")
 def where_fn(condition, input=None, other=None) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other``; one argument: ``nonzero`` tuple."""
-    if input is None and other is None:
-        from .indexing import nonzero
-        return nonzero(condition, as_tuple=True)
+    """``input`` where ``condition`` holds, else ``other`` (the public ``where``, in
+    indexing.py, adds the one-argument form)."""
     if not isinstance(condition, Tensor):
         from ._operands import as_tensor_arg
         condition = as_tensor_arg(condition, "where")
@@ -553,7 +546,6 @@ def where_fn(condition, input=None, other=None) -> Tensor:
     return where_op(condition, a, b)
 
 
-where = where_fn
 
 # --------------------------------------------------------------------- lerp --
 lerp_op = defop("lerp", lambda xp, a, b, w: a + w * (b - a), explain=_broadcast_explain("lerp"))
@@ -567,17 +559,3 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     a, b = binary_operands(input, end, "lerp")
     a, w = binary_operands(a, weight, "lerp")
     return lerp_op(a, b, w)
-
-
-# ---- families in their own files, re-exported here (ew.<name> keeps working) --
-from .activations import (  # noqa: E402,F401
-    _SQRT_2_OVER_PI, _attach_activations, _gelu_fwd, _gelu_grad, _silu_grad, _softplus_fwd,
-    elu, elu_op, gelu, gelu_op, leaky_relu, leaky_relu_op, relu, relu_grad_op, relu_op, silu,
-    silu_op, softplus, softplus_op,
-)
-from .comparison import (  # noqa: E402,F401
-    _bitwise, _bitwise_and, _bitwise_not, _bitwise_or, _bitwise_xor, _compare, _isfinite,
-    _isinf, _isnan, _logical_not, allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
-    eq, equal, ge, gt, isclose, isfinite, isinf, isnan, le, logical_and, logical_not,
-    logical_or, logical_xor, lt, ne,
-)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import numbers
 
 from .._args import ArgumentError, number_value, tensor_value
-from ..errors import DTypeError, IndexingError, ShapeError, op_error
+from ..backends import NUMPY, backend_of, on_its_gpu
+from ..errors import DeviceError, DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import check_fill_value, constant, tensor_method, wrap_dim
+from .elementwise import where_fn, where_op
 from ..autograd.engine import IndexedGrad
 from .registry import defgrad, defop, defvjp, nondifferentiable
 
@@ -36,6 +38,10 @@ def _normalize_index(index, xp) -> tuple[tuple, bool]:
             if arr.ndim == 0 and arr.dtype.kind in "iu":
                 out.append(int(arr))
                 continue
+            if xp is not NUMPY and type(arr) is xp.ndarray and backend_of(arr) is not xp:
+                raise op_error(DeviceError, "getitem", f"indices should be either on cpu or on "
+                               f"the same device as the indexed tensor ({xp.device}); got an "
+                               f"index on {backend_of(arr).device}")  # (PyTorch's words)
             out.append(arr)
             advanced = True
         elif isinstance(item, (list, tuple, range)) or (hasattr(item, "dtype") and hasattr(item, "shape")):
@@ -209,10 +215,16 @@ defgrad(scatter_add_zeros_op, lambda m, g, ans, x, index, dim, in_shape:
         gather_op.on(m, g, index=index, dim=dim, in_shape=tuple(g.shape)))
 
 
-def _index_array(index, op: str):
+def _index_array(index, op: str, input: Tensor | None = None):
     tensor_value(index, op, "index")  # PyTorch takes no lists here
     if index._data.dtype.kind not in "iu":
         raise op_error(DTypeError, op, f"index must be an integer tensor, got dtype {index.dtype.name}")
+    if input is not None and type(index._data) is type(input._data) and \
+            index.device != input.device:  # (two GPUs: the index is a parameter, not an input)
+        raise op_error(DeviceError, op, f"expected all tensors on the same device, but found at "
+                       f"least two devices, {input.device} and {index.device}: input on "
+                       f"{input.device}, index on {index.device}")
+    on_its_gpu(index._data)  # (its checks and the index arithmetic below run on its GPU)
     return index
 
 
@@ -241,7 +253,7 @@ def _crop(x: Tensor, shape, dim) -> Tensor:
 @tensor_method("gather")
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` (for dim 0), as ``torch.gather``."""
-    index = _index_array(index, "gather")
+    index = _index_array(index, "gather", input)
     d = wrap_dim(dim, input.ndim, "gather")
     if input.ndim <= 1 and index.ndim == 0:  # PyTorch reads 0-d operands as 1-element vectors
         return gather(input.reshape(-1), 0, index.reshape(1)).reshape(())
@@ -284,7 +296,7 @@ def _scatter_add_fwd(xp, x, src, index, dim):
 
 
 def _scatter_args(input, dim, index, src, op, value=None):
-    index = _index_array(index, op)
+    index = _index_array(index, op, input)
     if index.ndim == 0 and input.ndim == 1:  # PyTorch reads a 0-d index (and src) as 1-element
         index = index.reshape(1)
         if isinstance(src, Tensor) and src.ndim == 0:
@@ -342,10 +354,23 @@ def scatter_zeros(shape, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return scatter_add_zeros_op(src, index=index._data, dim=dim, in_shape=tuple(shape))
 
 
+def select_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``index_select`` along ``dim`` (>= 0) with an index in range by construction (made or
+    already checked by the caller): no check of its values, which would read device data on
+    the host (a GPU sync) at every call."""
+    return input[(slice(None),) * dim + (index,)]
+
+
+def gather_in_range(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``gather`` along ``dim`` (>= 0) with an index in range by construction and of
+    ``input``'s size in every other dim: no check of its values (a GPU sync)."""
+    return gather_op(input, index=index._data, dim=dim, in_shape=tuple(input.shape))
+
+
 @tensor_method("index_select")
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries of ``input`` at ``index`` (1-D) along ``dim``."""
-    index = _index_array(index, "index_select")
+    index = _index_array(index, "index_select", input)
     if index.ndim > 1:
         raise op_error(IndexingError, "index_select", f"index must be 1-D, got shape "
                        f"{tuple(index.shape)}")
@@ -361,7 +386,6 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
 @tensor_method("masked_fill")
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``value`` where ``mask`` is True, else ``input`` (mask broadcasts)."""
-    from .elementwise import where_op
     if not isinstance(mask, Tensor) or mask._data.dtype.kind != "b":
         raise op_error(DTypeError, "masked_fill", f"mask must be a bool tensor, got "
                        f"{getattr(mask, 'dtype', type(mask).__name__)}")
@@ -403,7 +427,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 @tensor_method("take_along_dim")
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """Values at ``indices`` along ``dim``; the other dims broadcast (as ``torch.take_along_dim``)."""
-    indices = _index_array(indices, "take_along_dim")
+    indices = _index_array(indices, "take_along_dim", input)
     if dim is None:
         from .shape import flatten
         return gather(flatten(input), 0, flatten(indices))
@@ -427,7 +451,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 def take(input: Tensor, index: Tensor) -> Tensor:
     """Elements of the flattened ``input`` at ``index``; the result has ``index``'s shape."""
     from .shape import flatten
-    index = _index_array(index, "take")
+    index = _index_array(index, "take", input)
     n, arr = input.numel(), index._data
     if arr.size and (arr.min().item() < -n or arr.max().item() >= n):
         raise op_error(IndexingError, "take", f"index values must be in [{-n}, {n}) for an input of "
@@ -449,6 +473,36 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):
             return (Tensor._make(out._data.reshape(-1)),)
         return tuple(Tensor._make(out._data[:, i].copy()) for i in range(input.ndim))
     return out
+
+
+def where(condition, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``; with the condition alone, the
+    indices where it holds (``nonzero(as_tuple=True)``), as ``torch.where``.
+
+    >>> import chainrule as cr
+    >>> cr.where(cr.tensor([True, False]), cr.tensor([1, 2]), 0)
+    tensor([1, 0])
+    >>> cr.where(cr.tensor([False, True]))
+    (tensor([1]),)
+    """
+    if input is None and other is None:
+        return nonzero(condition, as_tuple=True)
+    return where_fn(condition, input, other)
+
+
+@tensor_method("where")
+def _where_method(self: Tensor, condition, other) -> Tensor:
+    """``x.where(condition, y)``: ``x`` where ``condition`` holds, else ``y`` (PyTorch's method
+    takes the tensor as the values, not as the condition).
+
+    >>> import chainrule as cr
+    >>> cr.tensor([1.0, 2.0]).where(cr.tensor([True, False]), 5)
+    tensor([1., 5.])
+    """
+    return where_fn(condition, self, other)
+
+
+_where_method.__name__ = _where_method.__qualname__ = "where"  # (named so in errors)
 
 
 def argwhere(input: Tensor) -> Tensor:

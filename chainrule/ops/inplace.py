@@ -18,6 +18,7 @@ from ..autograd.graph import VersionCounter
 from ..errors import ChainruleError, DTypeError, IndexingError, ShapeError, op_error
 from ..tensor import Tensor
 from . import elementwise as ew
+from . import comparison as cmp
 from ._operands import check_fill_value, is_scalar, tensor_method
 from .views import check_view_change, refresh_views, view_scatter_op
 
@@ -376,6 +377,9 @@ def _setitem(self: Tensor, index, value) -> None:
     """``x[index] = value``: in place outside the graph, an index_put inside it."""
     from ..backends import backend_of
     from .indexing import assign_index, index_put, normalize_index
+    if isinstance(value, Tensor) and type(value._data) is type(self._data) and \
+            value.device != self.device:  # another GPU's value: copied over, as PyTorch's copy_
+        value = value.to(self.device)
     if not _records(self, (value,)):
         idx, _ = normalize_index(index, backend_of(self._data))
         v = value._data if isinstance(value, Tensor) else value
@@ -414,9 +418,9 @@ Tensor.__ifloordiv__ = lambda self, other: inplace(self, "floor_divide_",
                                                    lambda s: ew.floor_divide_fn(s, other), (other,))
 Tensor.__imod__ = lambda self, other: inplace(self, "remainder_", lambda s: ew.remainder_fn(s, other),
                                               (other,))
-Tensor.__iand__ = lambda self, other: inplace(self, "bitwise_and_", lambda s: ew.bitwise_and(s, other))
-Tensor.__ior__ = lambda self, other: inplace(self, "bitwise_or_", lambda s: ew.bitwise_or(s, other))
-Tensor.__ixor__ = lambda self, other: inplace(self, "bitwise_xor_", lambda s: ew.bitwise_xor(s, other))
+Tensor.__iand__ = lambda self, other: inplace(self, "bitwise_and_", lambda s: cmp.bitwise_and(s, other))
+Tensor.__ior__ = lambda self, other: inplace(self, "bitwise_or_", lambda s: cmp.bitwise_or(s, other))
+Tensor.__ixor__ = lambda self, other: inplace(self, "bitwise_xor_", lambda s: cmp.bitwise_xor(s, other))
 
 # ------------------------------------------------------ random fills (init) --
 

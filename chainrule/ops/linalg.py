@@ -5,7 +5,7 @@ from .._args import index_value, tensor_value
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import binary_operands, tensor_method, wrap_dim
-from ..amp import AUTOCAST, autocast_inputs
+from ..amp.autocast_mode import AUTOCAST, autocast_inputs
 from .registry import defgrad, defop
 from .shape import reshape, transpose, unsqueeze, squeeze
 

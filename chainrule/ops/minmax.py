@@ -15,7 +15,7 @@ from collections import namedtuple
 from ..errors import op_error
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim
-from .reduce import EmptyReductionError, _axes, _prepare, _restored
+from .reduce import EmptyReductionError, _axes, _prepare, _restored, alias_numpy_names
 from .registry import defgrad, defop, nondifferentiable
 
 
@@ -147,3 +147,6 @@ def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):  # noqa:
 
 def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
     return amin(input, () if dim is None else dim, keepdim), amax(input, () if dim is None else dim, keepdim)
+
+
+alias_numpy_names(globals(), __name__)  # x.max(axis=0, keepdims=True), as NumPy spells them

@@ -133,7 +133,7 @@ def trace(input: Tensor) -> Tensor:
 @tensor_method("diff")
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (after ``prepend``/``append``)."""
-    from .shape import cat
+    from .join import cat
     parts = [p for p in (prepend, input, append) if p is not None]
     x = cat(parts, dim) if len(parts) > 1 else input
     for _ in range(n):

@@ -54,7 +54,7 @@ def _max_pool_argmax_fwd(xp, x, ans, kernel, stride, padding, dilation, out_hw, 
     count = kernel[0] * kernel[1]
     dtype = xp.int8 if count <= 127 else xp.int32
     arg = xp.full(ans.shape, count - 1, dtype=dtype)
-    nan = xp.isnan(ans).any().item()
+    nan = _on_device(xp) or xp.isnan(ans).any().item()
     # visit offsets last to first, so the earliest match is written last
     for k, index in reversed(list(_offsets(kernel, stride, dilation, out_hw))[:-1]):
         s = xpad[index]
@@ -72,6 +72,12 @@ def _max_pool_argmax_fwd(xp, x, ans, kernel, stride, padding, dilation, out_hw, 
     return xp.clip(rows, 0, h - 1) * w + xp.clip(cols, 0, w - 1)
 
 
+def _on_device(xp) -> bool:
+    """Whether a question about ``xp``'s data (any NaN? all finite?) costs a host sync, as
+    on a GPU: there the general path runs without asking (NumPy asks, to skip work)."""
+    return xp.name != "numpy"
+
+
 def _disjoint(kernel, stride, dilation) -> bool:
     return all((k - 1) * d < s for k, s, d in zip(kernel, stride, dilation))
 
@@ -79,6 +85,8 @@ def _disjoint(kernel, stride, dilation) -> bool:
 def _all_finite(xp, a) -> bool:
     """Whether ``a`` holds no inf or NaN, from one sum (a sum that overflows says False,
     which only sends the caller down its slower exact path); no warning either way."""
+    if _on_device(xp):  # (False only chooses the exact path)
+        return False
     errstate = getattr(xp, "errstate", None)  # NumPy's; CuPy does not warn
     with errstate(over="ignore", invalid="ignore") if errstate else contextlib.nullcontext():
         return xp.isfinite(a.sum()).item()
@@ -142,7 +150,7 @@ def _max_pool_backward_fwd(xp, g, ans, x, kernel, stride, padding, dilation, out
         s == k and d == 1 and o * k == n
         for k, s, d, o, n in zip(kernel, stride, dilation, out_hw, x.shape[2:]))
     out = (xp.empty if covered else xp.zeros)(xpad.shape, dtype=g.dtype)
-    nan = xp.isnan(ans).any().item()
+    nan = _on_device(xp) or xp.isnan(ans).any().item()
     free = None  # windows whose maximum no offset has claimed yet
     for k, index in _offsets(kernel, stride, dilation, out_hw):
         s = xpad[index]
@@ -255,7 +263,8 @@ def _adaptive_max_indices_fwd(xp, x, out_hw):
     for size, out in ((h, ho), (w, wo)):
         start = (xp.arange(out) * size) // out
         end = -((-(xp.arange(out) + 1) * size) // out)
-        spans.append((start, end, (end - start).max().item()))
+        longest = max(-(-(i + 1) * size // out) - i * size // out for i in range(out))
+        spans.append((start, end, longest))  # (the longest window from Python ints: no sync)
     (h0, h1, lh), (w0, w1, lw) = spans
     best = arg = None
     for a in range(lh):

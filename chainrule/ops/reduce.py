@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, prod, var/std, logsumexp, norm, cumsum, all/any (max/min: minmax.py).
+"""Reductions: sum, mean, prod, var/std, logsumexp, cumsum, all/any (max/min: minmax.py;
+norm: norms.py).
 
 ``dim`` may be None (all dims), an int or a tuple; ``keepdim`` keeps reduced dims
 as size 1. Rules first restore the reduced dims, then broadcast.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import builtins
 import math
 
-from .._args import ArgumentError, bool_value, number_value
+from .._args import bool_value
 from ..backends import NUMPY
 from ..dtypes import dtype_arg, get_default_dtype, int64
 from ..errors import DTypeError, ShapeError, op_error, warn_user
@@ -143,7 +144,8 @@ def _prod_grad(g, ans, x, dims, keepdim, in_shape):
 
 
 def _prod_others(x: Tensor, d: int) -> Tensor:
-    from .shape import flip, narrow, pad_dim
+    from .shape import flip
+    from .join import narrow, pad_dim
     n = x.shape[d]
     if n == 0:
         return x
@@ -214,7 +216,7 @@ def _cumprod_grad(g, ans, x, dim):
 
 def _cumprod_grad_slow(g: Tensor, x: Tensor, dim: int) -> Tensor:
     """The exact gradient for positions whose input is zero (loop over the dim)."""
-    from .shape import narrow, stack
+    from .join import narrow, stack
     n = x.shape[dim]
     cols = []
     for k in range(n):
@@ -229,7 +231,7 @@ def _cumprod_grad_slow(g: Tensor, x: Tensor, dim: int) -> Tensor:
             term = narrow(g, dim, j, 1) * (running if running is not None else 1.0)
             total = term if total is None else total + term
         cols.append(total)
-    from .shape import cat
+    from .join import cat
     return cat(cols, dim)
 
 
@@ -364,60 +366,6 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return logsumexp_op(input, dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
 
 
-# -------------------------------------------------------------------- norm --
-@tensor_method("norm")
-def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
-    """Vector p-norm over ``dim`` (all elements when None): 2 ('fro'), 1, inf, -inf, 0 or any p."""
-    from .elementwise import abs_fn, pow_fn, sqrt
-    if dtype is not None:
-        input = input.to(dtype_arg(dtype, "norm"))
-    if isinstance(p, str):
-        if p not in ("fro", "nuc", "inf", "-inf"):
-            raise op_error(ArgumentError, "norm", f"p must be a number, 'fro' or 'nuc', got {p!r}")
-    elif p is not None:
-        p = number_value(p, "norm", "p")
-    if input._data.dtype.kind not in "fV":
-        raise op_error(DTypeError, "norm", f"expected a floating-point tensor, got {input.dtype.name}")
-    if p in ("fro", 2, 2.0, None):
-        p = 2.0
-    if p == "nuc":
-        raise op_error(ValueError, "norm", "the nuclear norm is not supported")
-    if p in (math.inf, "inf"):
-        return amax(abs_fn(input), () if dim is None else dim, keepdim)
-    if p in (-math.inf, "-inf"):
-        return amin(abs_fn(input), () if dim is None else dim, keepdim)
-    if p == 0:
-        return sum((input != 0).to(input.dtype), dim, keepdim)
-    if p == 1:
-        return sum(abs_fn(input), dim, keepdim)
-    input, dims = _prepare(input, dim, "norm", keepdim=keepdim)
-    return norm_op(input, p=float(p), dims=dims, keepdim=bool(keepdim), in_shape=input._data.shape)
-
-
-def _norm_fwd(xp, x, p, dims, keepdim, in_shape):
-    a = xp.abs(x)
-    if p == 2.0:
-        return xp.sqrt(xp.sum(a * a, axis=_axes(dims), keepdims=keepdim))
-    return xp.sum(a ** p, axis=_axes(dims), keepdims=keepdim) ** (1.0 / p)
-
-
-def _norm_grad(g, ans, x, p, dims, keepdim, in_shape):
-    # d|x|_p/dx = sign(x) |x|^(p-1) / |x|_p^(p-1); 0 where the norm is 0 (PyTorch's subgradient)
-    from .elementwise import abs_fn, pow_fn, sign, where_fn
-    n = _restore(ans, in_shape, dims, keepdim)
-    zero = n == 0
-    safe = where_fn(zero, 1.0, n)
-    if p == 2.0:
-        scale = x / safe
-    else:
-        scale = sign(x) * pow_fn(abs_fn(x), p - 1) / pow_fn(safe, p - 1)
-    return _restore(g, in_shape, dims, keepdim) * where_fn(zero, 0.0, scale)
-
-
-norm_op = defop("norm", _norm_fwd, saves_ans=True)
-defvjp(norm_op, _norm_grad)
-
-
 # ------------------------------------------------------------------ all/any --
 all_op = nondifferentiable(defop("all", lambda xp, x, dims, keepdim: xp.all(x, axis=_axes(dims), keepdims=keepdim)),
                            "bool output")
@@ -451,19 +399,10 @@ class EmptyReductionError(ShapeError, IndexError):
     """A max/min/argmax over an empty dim: PyTorch raises IndexError or RuntimeError."""
 
 
-# ---- max/min in minmax.py, re-exported here (the old import paths keep working) and
-# given NumPy's argument names below with the rest
-from .minmax import (  # noqa: E402,F401
-    ValuesIndices, _amax_grad, _arg, _max_min, _nonempty, _select_grad,
-    _take, amax, amax_op, amin, amin_op, aminmax, argmax, argmax_op, argmin, argmin_op, max,
-    max_values, min, min_values, take_max_op,
-)
-
-
 # ------------------------------------------------ NumPy's argument names --
 # PyTorch's argument parser takes NumPy's names for the reductions' arguments: ``axis`` for
 # ``dim`` and ``keepdims`` for ``keepdim`` (x.sum(axis=0), x.mean(axis=1, keepdims=True),
-# as d2l's code writes them). Wrapped here once, for every reduction above that has them.
+# as d2l's code writes them). Wrapped once, for every reduction here and in minmax.py.
 def _numpy_names(fn):
     import functools
     import inspect
@@ -483,13 +422,12 @@ def _numpy_names(fn):
     return wrapper
 
 
-_MINMAX = __name__.rsplit(".", 1)[0] + ".minmax"  # max/min live there, re-exported here
-
-
-def _alias_reductions() -> None:
-    table = globals()
+def alias_numpy_names(table: dict, module: str) -> None:
+    """Give the reductions defined in ``module`` (whose globals are ``table``) NumPy's argument
+    names, as functions and as the Tensor methods they were attached as (minmax.py calls it
+    for max/min too)."""
     for name, fn in list(table.items()):
-        if name.startswith("_") or not _is_function(fn) or fn.__module__ not in (__name__, _MINMAX):
+        if name.startswith("_") or not _is_function(fn) or fn.__module__ != module:
             continue
         wrapped = _numpy_names(fn)
         if wrapped is fn:
@@ -505,4 +443,4 @@ def _is_function(obj) -> bool:
     return inspect.isfunction(obj)
 
 
-_alias_reductions()
+alias_numpy_names(globals(), __name__)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 
+from .. import _mldtypes
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import SAVE_HOOKS, Node, RemovableHandle, VersionCounter
@@ -42,6 +43,14 @@ OBSERVER = None
 _OP_OBSERVERS: list = []
 # once a bfloat16 tensor exists, chainrule._mldtypes.forward: ops compute bfloat16 in float32
 BF16_FORWARD = None
+
+
+def _compute_low_precision_in_float32() -> None:
+    global BF16_FORWARD
+    BF16_FORWARD = _mldtypes.forward
+
+
+_mldtypes.when_used(_compute_low_precision_in_float32)
 
 
 class Op:
@@ -368,12 +377,23 @@ def first_backend(inputs, op_name: str = "op"):
             found = t
         elif type(data) is not type(found._data) and not (
                 _is_numpy_like(type(found._data)) and _is_numpy_like(type(data))):
-            devices = sorted({str(x.device) for x in inputs}, key=lambda d: d != str(found.device))
-            raise op_error(DeviceError, op_name, "expected all tensors on the same device, but "
-                           f"found at least two devices, {' and '.join(devices)}: got "
-                           + ", ".join(f"{describe(x)} on {x.device}" for x in inputs)
-                           + "; move them first, e.g. x.to(y.device)")
-    return backend_of((inputs[0] if found is None else found)._data)
+            raise _mixed_devices(inputs, found, op_name)
+    backend = backend_of((inputs[0] if found is None else found)._data)
+    if backend is not NUMPY and getattr(backend, "several", False):  # (GPUs: one array type)
+        for t in inputs:
+            if t is not found and not _is_numpy_like(type(t._data)) and \
+                    backend.of_array(t._data) is not backend:
+                raise _mixed_devices(inputs, found, op_name)
+        backend.activate()  # (of_array made the last input's GPU current)
+    return backend
+
+
+def _mixed_devices(inputs, found, op_name: str) -> Exception:
+    devices = sorted({str(x.device) for x in inputs}, key=lambda d: d != str(found.device))
+    return op_error(DeviceError, op_name, "expected all tensors on the same device, but "
+                    f"found at least two devices, {' and '.join(devices)}: got "
+                    + ", ".join(f"{describe(x)} on {x.device}" for x in inputs)
+                    + "; move them first, e.g. x.to(y.device)")
 
 
 def _is_numpy_like(kind) -> bool:

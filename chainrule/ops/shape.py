@@ -4,7 +4,7 @@ Views (reshape, transpose, expand …) share the input's version counter, so an
 in-place change through either is seen by backward's saved-tensor check.
 
 Join and split (``join.py``) and diagonal/unfold/triangle ops (``diagonals.py``) live in
-their own files, imported at the end of this one; every name is re-exported here.
+their own files, above this one.
 """
 from __future__ import annotations
 
@@ -449,11 +449,12 @@ def _unpad(g, widths):
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pad the last dims: ``pad=(left, right, top, bottom, …)`` as ``torch.nn.functional.pad``.
 
-    Negative pads crop. Modes: 'constant' (here), others in ``nn.functional``.
+    Negative pads crop. Only 'constant' here: ``nn.functional.pad`` (above the ops, which
+    calls this) has the other modes.
     """
     if mode != "constant":
-        from ..nn import functional as F
-        return F.pad(input, pad, mode=mode, value=value)
+        raise op_error(ValueError, "pad", f"this is the constant pad; mode={mode!r} is "
+                       "chainrule.nn.functional.pad's")
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise op_error(ShapeError, "pad", f"pad must have an even length of at most 2*ndim "
@@ -471,19 +472,3 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         from .conversion import clone
         return clone(x)
     return pad_op(x, widths=tuple(widths), value=0 if value is None else value)
-
-
-# ---- in diagonals.py, re-exported here (the old import paths keep working) --
-from .diagonals import (  # noqa: E402,F401
-    _diag_embed_fwd, _diagonal_fwd, _triangle, _triangle_op, _unfold_backward_fwd,
-    _unfold_fwd, _writable_view, diag, diag_embed_op, diagonal, diagonal_op, tril, tril_op,
-    triu, triu_op, unfold, unfold_backward_op, unfold_op,
-)
-
-
-# ---- in join.py, re-exported here (the old import paths keep working) --
-from .join import (  # noqa: E402,F401
-    _cat_check, _cat_grad, _dim_slice, _pad_dim_fwd, _pad_dim_lazy, _tensor_list,
-    _unmarked, cat, cat_op, chunk, concat, concatenate, hstack, narrow, pad_dim, pad_dim_op,
-    select, slice_op, split, stack, tensor_split, unbind, vstack,
-)

@@ -23,11 +23,12 @@ from __future__ import annotations
 import itertools
 
 from .._args import index_value, tensor_value
-from ..backends import backend_of
+from ..backends import backend_of, on_its_gpu
 from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import tensor_method, wrap_dim
-from .shape import diag_embed_op, flip, repeat_interleave as _repeat_interleave_int, transpose
+from .shape import flip, repeat_interleave as _repeat_interleave_int, transpose
+from .diagonals import diag_embed_op
 
 __all__ = ["diag_embed", "block_diag", "cartesian_prod", "combinations", "vander", "rot90",
            "nan_to_num", "tril_indices", "triu_indices", "repeat_interleave"]
@@ -65,7 +66,8 @@ def _promoted(tensors: list, op: str) -> list:
 def block_diag(*tensors: Tensor) -> Tensor:
     """The tensors (0-, 1- or 2-D) as blocks on the diagonal of one matrix."""
     from ..creation import zeros
-    from .shape import cat, pad
+    from .shape import pad
+    from .join import cat
     blocks = []
     for k, t in enumerate(tensors):
         tensor_value(t, "block_diag", f"tensor {k}")
@@ -95,7 +97,7 @@ def _vectors(tensors, op: str) -> list:
 
 def cartesian_prod(*tensors: Tensor) -> Tensor:
     """Every combination of one element from each 1-D tensor, as rows (itertools.product)."""
-    from .shape import stack
+    from .join import stack
     tensors = _vectors(tensors, "cartesian_prod")
     if not tensors:
         raise op_error(ShapeError, "cartesian_prod", "expects at least one tensor")
@@ -117,7 +119,7 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
     """Length-``r`` combinations of a 1-D tensor's elements, as rows (itertools.combinations)."""
     from ..creation import tensor as make
-    from .shape import stack
+    from .join import stack
     (input,) = _vectors((input,), "combinations")
     r = index_value(r, "combinations", "r")
     if r < 0:
@@ -139,7 +141,7 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     from ..creation import ones
     from ..dtypes import int64
     from .reduce import cumprod
-    from .shape import cat
+    from .join import cat
     tensor_value(x, "vander", "x")
     if x.ndim != 1:
         raise op_error(ShapeError, "vander", f"x must be a one-dimensional tensor, got shape "
@@ -273,7 +275,7 @@ Tensor.repeat_interleave = _repeat_interleave_method
 
 def _counts(repeats: Tensor, n: int | None):
     """The repeat counts as an int64 array of ``n`` entries (a single count broadcasts)."""
-    data = repeats._data
+    data = on_its_gpu(repeats._data)
     if data.dtype.kind not in "iu" or data.ndim > 1:
         raise op_error(DTypeError, "repeat_interleave", f"repeats must be a 0-d or 1-d integer "
                        f"tensor, got {repeats.dtype.name} of shape {tuple(repeats.shape)}")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..backends import backend_of
+from ..backends import NUMPY, backend_of
 from ..tensor import Tensor
+from ._fused import fused_adam_step
 from ._kernels import Scratch, advance_step, addcdiv_, effective_grad, lerp_, mul_add_sq_
 from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_betas, check_lr,
                         check_non_negative, new_step_tensor, zeros_state)
@@ -33,6 +34,11 @@ def adam_update(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, ma
     for i, (p, grad) in enumerate(zip(params, grads)):
         step = advance_step(state_steps[i])
         xp = backend_of(p)
+        if xp is not NUMPY and fused_adam_step(  # CuPy: the step below as one kernel
+                xp, p, grad, exp_avgs[i], exp_avg_sqs[i], max_exp_avg_sqs[i] if amsgrad else None,
+                step, amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay,
+                eps=eps, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay):
+            continue
         tmp = scratch.get(p, 0)
         if weight_decay != 0 and decoupled_weight_decay:
             p *= 1 - lr * weight_decay

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import op_error
-from ..backends import backend_of
+from ..backends import NUMPY, backend_of
 from ..tensor import Tensor
+from ._fused import fused_sgd_step
 from ._kernels import Scratch, add_scaled_, effective_grad
 from .optimizer import (Optimizer, ParamsT, _no_differentiable, _scalar, check_lr,
                         check_non_negative)
@@ -32,6 +33,10 @@ def sgd_update(params: list, grads: list, momentum_buffers: list, *, lr: float, 
     scratch = Scratch() if scratch is None else scratch
     for i, (p, grad) in enumerate(zip(params, grads)):
         xp = backend_of(p)
+        if xp is not NUMPY and fused_sgd_step(  # CuPy: the step below as one kernel
+                xp, p, grad, momentum_buffers, i, lr=lr, momentum=momentum, dampening=dampening,
+                weight_decay=weight_decay, nesterov=nesterov, maximize=maximize):
+            continue
         tmp = scratch.get(p, 0)
         g = effective_grad(xp, grad, p, weight_decay, maximize, scratch, 1)
         if momentum != 0:

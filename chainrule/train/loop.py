@@ -24,6 +24,7 @@ from ..tensor import Tensor
 from .distributed import combine_sums, start_epoch
 from .history import History
 from .precision import Precision
+from .validate import _scheduler_state, check_checkpoint
 
 
 @dataclass
@@ -70,12 +71,6 @@ class Callback:
     def on_batch_end(self, state: TrainState) -> None: ...
     def on_epoch_end(self, state: TrainState) -> None: ...
     def on_train_end(self, state: TrainState) -> None: ...
-
-
-def _scheduler_state(scheduler) -> dict:
-    state = scheduler.state_dict()
-    # LambdaLR and friends keep functions, which are code: never saved
-    return {k: v for k, v in state.items() if not callable(v) and k not in ("lr_lambdas",)}
 
 
 def _to_device(batch, device):
@@ -310,7 +305,6 @@ def _running(sums: dict) -> dict:
 def _restore(state: TrainState, source) -> int:
     """Load a checkpoint into ``state``; returns the number of batches to skip."""
     from ..serialization import load
-    from .validate import check_checkpoint
     ckpt = load(source) if isinstance(source, str) or hasattr(source, "__fspath__") else source
     # every fault is found before anything changes, not as a traceback inside a step
     check_checkpoint(ckpt, state.model, state.optimizer, state.scheduler, state.steps_per_epoch)

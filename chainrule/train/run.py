@@ -180,8 +180,7 @@ def _apply_run_config(args, run_dir: str, epochs_given: int | None) -> None:
     missing = [k for k in RUN_SETTINGS + ("epochs",) if k not in config]
     if missing:
         raise UserError(f"{path} is damaged: it lacks {', '.join(missing)}")
-    from ..cli import train_options
-    options = train_options()
+    options = args.option_specs  # the train options' types and choices (set by the cli)
     for key in RUN_SETTINGS + ("epochs",):
         _check_config_value(options[key], key, config[key], path)
     given = getattr(args, "given", set())

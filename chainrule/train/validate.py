@@ -33,6 +33,13 @@ class CheckpointError(ValueError):
     """A checkpoint that does not fit the run it should resume; the message is one line."""
 
 
+def _scheduler_state(scheduler) -> dict:
+    """What a checkpoint keeps of a scheduler's state (shared with loop.py)."""
+    state = scheduler.state_dict()
+    # LambdaLR and friends keep functions, which are code: never saved
+    return {k: v for k, v in state.items() if not callable(v) and k not in ("lr_lambdas",)}
+
+
 def _real(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -80,7 +87,6 @@ def check_checkpoint(ckpt: Any, model, optimizer, scheduler=None,
         if "scheduler" not in ckpt:
             raise CheckpointError(f"the run has a {type(scheduler).__name__} schedule but the "
                                   "checkpoint has no scheduler state")
-        from .loop import _scheduler_state
         _check_like(ckpt["scheduler"], _scheduler_state(scheduler), "scheduler")
 
 

@@ -162,7 +162,7 @@ def _set_cuda_states(states: dict) -> None:
 
 
 def _autocast_state():
-    from ..amp import AUTOCAST
+    from ..amp.autocast_mode import AUTOCAST
     return AUTOCAST
 
 

@@ -69,11 +69,15 @@ def test_to_cuda_and_back_keeps_values_and_gradients(cuda):
     assert cr.zeros(2, device="cuda:0").device == cr.device("cuda:0")
 
 
-def test_only_cuda_0_exists(cuda):
-    with pytest.raises(DeviceError, match="cuda:1: .*device 0 only.*CUDA_VISIBLE_DEVICES"):
-        cr.zeros(2, device="cuda:1")
-    with pytest.raises(DeviceError, match="cuda:2"):
-        cr.ones(2).to("cuda:2")
+def test_an_index_past_the_last_gpu_is_an_invalid_ordinal(cuda):
+    # every GPU CuPy sees is a device (tests/backends/test_cuda_devices.py); past the last one
+    # PyTorch's "CUDA error: invalid device ordinal"
+    n = cr.cuda.device_count()
+    assert cr.zeros(2, device=f"cuda:{n - 1}").device == cr.device("cuda", n - 1)
+    with pytest.raises(DeviceError, match=f"cuda:{n}: CUDA error: invalid device ordinal"):
+        cr.zeros(2, device=f"cuda:{n}")
+    with pytest.raises(DeviceError, match=f"cuda:{n + 1}: CUDA error: invalid device ordinal"):
+        cr.ones(2).to(f"cuda:{n + 1}")
 
 
 def test_mixing_devices_names_both(cuda):

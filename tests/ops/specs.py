@@ -13,6 +13,7 @@ import torch.nn.functional as TF
 
 import chainrule as cr
 from chainrule.ops import elementwise as E
+from chainrule.ops import activations as ACT
 from harness import (B, F, I, IV, L, POS, UNIT, V, C, S, away_from, both, distinct)
 
 SPECS = []
@@ -124,17 +125,17 @@ add(
 add(
     S("relu", both(lambda m, a: m.relu(a)), UNARY + [C(V([-1.0, 0.0, 2.0]), id="at0", fd=False)],
       domain=KINK0, smooth=False),
-    S("leaky_relu", (lambda a, s=0.01: E.leaky_relu(a, s), lambda a, s=0.01: TF.leaky_relu(a, s)),
+    S("leaky_relu", (lambda a, s=0.01: ACT.leaky_relu(a, s), lambda a, s=0.01: TF.leaky_relu(a, s)),
       UNARY + [C((2, 3), 0.2), C(V([-1.0, 0.0, 2.0]), 0.1, id="at0", fd=False)], domain=KINK0,
       smooth=False),
-    S("elu", (lambda a, al=1.0: E.elu(a, al), lambda a, al=1.0: TF.elu(a, al)),
+    S("elu", (lambda a, al=1.0: ACT.elu(a, al), lambda a, al=1.0: TF.elu(a, al)),
       UNARY + [C((2, 3), 0.5), C(V([-1.0, 0.0, 2.0]), 1.5, id="at0", fd=False)], domain=KINK0,
       smooth=False),
-    S("gelu", (lambda a: E.gelu(a), lambda a: TF.gelu(a)), UNARY, domain=(-3, 3)),
-    S("gelu_tanh", (lambda a: E.gelu(a, approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh")),
+    S("gelu", (lambda a: ACT.gelu(a), lambda a: TF.gelu(a)), UNARY, domain=(-3, 3)),
+    S("gelu_tanh", (lambda a: ACT.gelu(a, approximate="tanh"), lambda a: TF.gelu(a, approximate="tanh")),
       UNARY, domain=(-3, 3)),
-    S("silu", (E.silu, TF.silu), UNARY, domain=(-4, 4)),
-    S("softplus", (lambda a, **k: E.softplus(a, **k), lambda a, **k: TF.softplus(a, **k)),
+    S("silu", (ACT.silu, TF.silu), UNARY, domain=(-4, 4)),
+    S("softplus", (lambda a, **k: ACT.softplus(a, **k), lambda a, **k: TF.softplus(a, **k)),
       UNARY + [C((2, 3), kw=dict(beta=2.0)), C((2, 3), kw=dict(beta=0.5, threshold=1.0), fd=False,
                                                      second=False),
                C(V([-30.0, -1.0, 0.0, 25.0]), id="extremes")], domain=(-4, 4)),

@@ -55,15 +55,18 @@ def test_tensor_rules_match_torch_on_cuda(spec, case, dtype):
     harness.check_tensor_rules_against_torch(spec, case, dtype)
 
 
-def _outputs_and_grads(spec, case, device):
-    """float64 outputs and first-order gradients (ones as cotangents) as host arrays."""
+def _outputs_and_grads(spec, case, device, between=lambda: None):
+    """float64 outputs and first-order gradients (ones as cotangents) as host arrays;
+    ``between()`` runs before the forward and before the backward."""
     inputs = harness.make_inputs(spec, case, "float64")
     xs = [cr.tensor(v.copy(), device=device,
                     requires_grad=spec.grad and g and v.dtype.kind == "f") if k == "t" else v
           for k, v, g in inputs]
+    between()
     out = harness.as_list(spec.fn(*xs, **case.kwargs))
     live = [o for o in out if o.requires_grad]
     wrt = [x for x in xs if isinstance(x, cr.Tensor) and x.requires_grad]
+    between()
     grads = cr.autograd.grad(live, wrt, [cr.ones_like(o) for o in live],
                              allow_unused=True) if live and wrt else []
     return [harness.host(o) for o in out], [None if g is None else harness.host(g) for g in grads]
@@ -80,3 +83,26 @@ def test_float64_matches_cpu(spec, case):
         assert (a is None) == (b is None), f"gradient {k}: None on one device only"
         if a is not None:
             np.testing.assert_allclose(a, b, **CPU_TOL, err_msg=f"gradient {k} on cuda vs cpu")
+
+
+
+def _gpu_0_current() -> None:
+    """Make GPU 0 CuPy's current device, as an op on ``cuda:0`` tensors on the user's previous
+    line leaves it: what runs next on ``cuda:1`` tensors must make GPU 1 current itself, or
+    it meets device-1 arrays on device 0, which the stand-in (CuPy without peer access)
+    refuses."""
+    from chainrule.backends import standin_devices
+    standin_devices.set_current(0)
+
+
+@pytest.mark.skipif(REAL_CUDA, reason="needs the stand-in's two devices")
+@pytest.mark.parametrize("spec,case", _on_device(FD))
+def test_float64_on_the_second_gpu_matches_cpu(spec, case):
+    out, grads = _outputs_and_grads(spec, case, "cuda:1", between=_gpu_0_current)
+    ref_out, ref_grads = _outputs_and_grads(spec, case, "cpu")
+    for k, (a, b) in enumerate(zip(out, ref_out)):
+        np.testing.assert_allclose(a, b, **CPU_TOL, err_msg=f"output {k} on cuda:1 vs cpu")
+    for k, (a, b) in enumerate(zip(grads, ref_grads)):
+        assert (a is None) == (b is None), f"gradient {k}: None on one device only"
+        if a is not None:
+            np.testing.assert_allclose(a, b, **CPU_TOL, err_msg=f"gradient {k} on cuda:1 vs cpu")

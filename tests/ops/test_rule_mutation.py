@@ -65,7 +65,7 @@ NOT_CAUGHT: dict[tuple[str, int, str], str] = {
         ("cross_entropy_grad", 1), ("embedding_backward", 0), ("index_put_zeros", 0),
         ("linear_bias_grad", 0), ("linear_weight_grad", 0), ("linear_weight_grad", 1),
         ("max_pool2d_backward", 0), ("max_pool2d_select", 0), ("pad_dim", 0), ("pool_scatter", 0),
-        ("relu_grad", 0), ("scatter_add_zeros", 0), ("unfold_backward", 0), ("window_sum_t", 0))},
+        ("relu_grad", 0), ("unfold_backward", 0), ("window_sum_t", 0))},
     ("ctc_loss", 0, "derivative"): "its rule is ctc_loss_backward, which (as PyTorch's) has "
                                    "no derivative: nothing of second order to compare",
     **{(name, 0, "derivative"): "PyTorch's sparse backward has no derivative with respect to "

@@ -2,6 +2,7 @@
 from ._activation import *  # noqa: F401,F403
 from ._linear import *  # noqa: F401,F403
 from ._loss import *  # noqa: F401,F403
+from ._loss_margin import *  # noqa: F401,F403
 from ._conv import *  # noqa: F401,F403
 from ._pooling import *  # noqa: F401,F403
 from ._normalization import *  # noqa: F401,F403

@@ -14,6 +14,7 @@ import math
 
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
+from ...ops import activations as act
 from ...ops._operands import wrap_dim
 from ...ops.inplace import inplace as _inplace
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
@@ -37,7 +38,7 @@ def _maybe_inplace(input: Tensor, inplace: bool, name: str, fn) -> Tensor:
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)``."""
-    return _maybe_inplace(input, inplace, "relu", ew.relu)
+    return _maybe_inplace(input, inplace, "relu", act.relu)
 
 
 def relu_(input: Tensor) -> Tensor:
@@ -46,7 +47,7 @@ def relu_(input: Tensor) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` where positive, else ``negative_slope * x``."""
-    return _maybe_inplace(input, inplace, "leaky_relu", lambda x: ew.leaky_relu(x, negative_slope))
+    return _maybe_inplace(input, inplace, "leaky_relu", lambda x: act.leaky_relu(x, negative_slope))
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -55,7 +56,7 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
-    return _maybe_inplace(input, inplace, "elu", lambda x: ew.elu(x, alpha))
+    return _maybe_inplace(input, inplace, "elu", lambda x: act.elu(x, alpha))
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -68,28 +69,28 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """``scale * elu(x, alpha)`` with the self-normalising constants."""
-    return _maybe_inplace(input, inplace, "selu", lambda x: ew.elu(x, _SELU_ALPHA) * _SELU_SCALE)
+    return _maybe_inplace(input, inplace, "selu", lambda x: act.elu(x, _SELU_ALPHA) * _SELU_SCALE)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
-    return _maybe_inplace(input, inplace, "celu", lambda x: ew.elu(x / alpha, 1.0) * alpha
-                          if alpha != 1.0 else ew.elu(x, 1.0))
+    return _maybe_inplace(input, inplace, "celu", lambda x: act.elu(x / alpha, 1.0) * alpha
+                          if alpha != 1.0 else act.elu(x, 1.0))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit, exact or ``approximate='tanh'``."""
-    return ew.gelu(input, approximate)
+    return act.gelu(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)``."""
-    return _maybe_inplace(input, inplace, "silu", ew.silu)
+    return _maybe_inplace(input, inplace, "silu", act.silu)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``."""
-    return _maybe_inplace(input, inplace, "mish", lambda x: x * ew.tanh(ew.softplus(x)))
+    return _maybe_inplace(input, inplace, "mish", lambda x: x * ew.tanh(act.softplus(x)))
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -102,7 +103,7 @@ def tanh(input: Tensor) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta x)) / beta``, linear above ``threshold``."""
-    return ew.softplus(input, beta, threshold)
+    return act.softplus(input, beta, threshold)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -182,7 +183,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """``log(sigmoid(x)) = -softplus(-x)``, stable for large |x|."""
-    return -ew.softplus(-input, 1.0, math.inf)
+    return -act.softplus(-input, 1.0, math.inf)
 
 
 def tanhshrink(input: Tensor) -> Tensor:

@@ -12,8 +12,8 @@ import math
 
 from ...creation import arange, zeros
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.elementwise import where
-from ...ops.shape import cat, chunk
+from ...ops.indexing import where
+from ...ops.join import cat, chunk
 from ...ops.softmax import softmax
 from ...tensor import Tensor
 from .. import _args
@@ -100,7 +100,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if masked is not None:
         # a row with every key masked would be 0/0; PyTorch gives it zeros
         dead = (scores == float("-inf")).all(-1, keepdim=True)
-        if dead.any().item():
+        if scores.device.type != "cpu" or dead.any().item():  # (asking would sync a GPU)
             weights = where(dead, 0.0, softmax(where(dead, 0.0, scores), -1))
         else:
             weights = softmax(scores, -1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numbers
 
-from ...amp import AUTOCAST, autocast_inputs
+from ...amp.autocast_mode import AUTOCAST, autocast_inputs
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.conv import conv2d_op, conv_transpose2d_op
 from ...tensor import Tensor

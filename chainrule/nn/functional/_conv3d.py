@@ -16,7 +16,7 @@ chainrule.Size([1, 1, 4, 4, 4])
 """
 from __future__ import annotations
 
-from ...amp import AUTOCAST, autocast_inputs
+from ...amp.autocast_mode import AUTOCAST, autocast_inputs
 from ...errors import ShapeError, op_error
 from ...ops.conv import conv2d_op, conv_transpose2d_op
 from ...ops.depth_windows import depth_fold_op, depth_unfold_op

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
+from ...ops.indexing import select_in_range
 from ...tensor import Tensor
 from ._sparse import _renorm_rows, embedding, row_sums_op
 
@@ -124,7 +125,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     bag_of = bag_of[kept]
     rows = embedding(Tensor._make(flat[kept]), weight)  # (kept, D), differentiable in weight
     if per_sample_weights is not None:
-        scale = per_sample_weights.reshape(-1).index_select(0, Tensor._make(kept))
+        scale = select_in_range(per_sample_weights.reshape(-1), 0, Tensor._make(kept))
         rows = rows * scale.unsqueeze(1)
     counts = xp.bincount(bag_of, minlength=bags)[:bags] if bags else xp.zeros(0, dtype=xp.int64)
     if mode != "max":
@@ -145,9 +146,9 @@ def _bag_max(xp, rows: Tensor, bag_of, counts, bags: int, dim: int) -> Tensor:
     rank = xp.arange(bag_of.shape[0]) - first[bag_of]
     slot = xp.full(bags * longest, bag_of.shape[0], dtype=xp.int64)  # empty slots: the -inf row
     slot[bag_of * longest + rank] = xp.arange(bag_of.shape[0])
-    from ...ops.shape import cat
+    from ...ops.join import cat
     table = cat([rows, Tensor._make(xp.full((1, dim), -xp.inf, dtype=dtype))], 0)
-    best = table.index_select(0, Tensor._make(slot)).reshape(bags, longest, dim).max(1)[0]
+    best = select_in_range(table, 0, Tensor._make(slot)).reshape(bags, longest, dim).max(1)[0]
     if (counts == 0).any().item():  # an empty bag's maximum is -inf: PyTorch gives zeros
         from ...ops.elementwise import where_fn
         best = where_fn(Tensor._make((counts > 0)[:, None]), best, 0.0)

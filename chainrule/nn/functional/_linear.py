@@ -8,7 +8,7 @@ chainrule.Size([2, 4])
 from __future__ import annotations
 
 from ...backends import NUMPY
-from ...amp import AUTOCAST, autocast_inputs
+from ...amp.autocast_mode import AUTOCAST, autocast_inputs
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.registry import defgrad, defop
 from ...tensor import Tensor

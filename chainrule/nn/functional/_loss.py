@@ -4,7 +4,7 @@
 smoothing + class weights): one node in the graph and a rule of the form
 ``p·Σq − q`` (softmax minus the weighted target distribution), since it sits on
 the hot path of every classifier. The margin losses (ranking, hinge, embedding, triplet,
-multi-class margins) are in ``_loss_margin.py``, re-exported here.
+multi-class margins) are in ``_loss_margin.py``.
 
 >>> import chainrule as cr
 >>> import chainrule.nn.functional as F
@@ -19,20 +19,20 @@ from __future__ import annotations
 
 import math
 
+from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
 from ...autograd.rule_namespace import records
+from ...ops import activations as act
+from ...ops.indexing import gather_in_range
 from ...ops.registry import defgrad_joint, defop, defvjp
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
 from .. import _args
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
-           "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
-           "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss",
-           "triplet_margin_with_distance_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
-           "multilabel_margin_loss"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+           "poisson_nll_loss", "gaussian_nll_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -146,7 +146,7 @@ def _ce_q(z: Tensor, target: Tensor, weight, ignore_index: int, label_smoothing:
     a = (1 - label_smoothing) * w_t + label_smoothing * (weight[0].sum() / c if weight else 1.0)
 
     def q_dot(v: Tensor) -> Tensor:
-        out = (1 - label_smoothing) * w_t * v.gather(1, safe.unsqueeze(1)).squeeze(1)
+        out = (1 - label_smoothing) * w_t * gather_in_range(v, 1, safe.unsqueeze(1)).squeeze(1)
         if label_smoothing:
             out = out + (label_smoothing / c) * ((v * weight[0]).sum(1) if weight else v.sum(1))
         return out
@@ -255,7 +255,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
 
 def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
-    data = t._data
+    data = on_its_gpu(t._data)
     if data.dtype.name not in ("int64", "uint8"):  # PyTorch's kernels take Long or Byte only
         raise op_error(DTypeError, op, f"class-index target must be int64 (or uint8), got "
                        f"{data.dtype.name}")
@@ -318,7 +318,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     _check_targets(t, c, ignore_index, "nll_loss")
     valid = t != ignore_index
     safe = ew.where_fn(valid, t, 0)
-    picked = z.gather(1, safe.unsqueeze(1)).squeeze(1)
+    picked = gather_in_range(z, 1, safe.unsqueeze(1)).squeeze(1)  # (targets checked above)
     scale = valid.to(input.dtype)
     if weight is not None:
         scale = scale * weight.to(input.dtype)[safe]
@@ -451,7 +451,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if weight is not None and not _broadcasts(weight, input):
         raise op_error(ShapeError, "binary_cross_entropy", f"weight of shape {tuple(weight.shape)} "
                        f"cannot be broadcast to the input's shape {tuple(input.shape)}")
-    data = input._data
+    data = on_its_gpu(input._data)
     if data.size and ((data < 0).any().item() or (data > 1).any().item()):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
                        "in [0, 1]; for logits use binary_cross_entropy_with_logits")
@@ -471,7 +471,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     target = target.to(input.dtype)
     # softplus with no threshold is max(z, 0) + log1p(exp(-|z|)): exact and never overflows
-    sp = ew.softplus(-input, 1.0, math.inf)
+    sp = act.softplus(-input, 1.0, math.inf)
     if pos_weight is not None:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * sp
     else:
@@ -563,12 +563,3 @@ huber_loss = _observed(huber_loss)
 binary_cross_entropy = _observed(binary_cross_entropy)
 binary_cross_entropy_with_logits = _observed(binary_cross_entropy_with_logits)
 kl_div = _observed(kl_div)
-
-
-# ---- in _loss_margin.py, re-exported here (the old import paths keep working) --
-from ._loss_margin import (  # noqa: E402,F401
-    _class_targets, _triplet_dims, cosine_embedding_loss, hinge_embedding_loss,
-    margin_ranking_loss, multi_margin_loss, multilabel_margin_loss,
-    multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss,
-    triplet_margin_with_distance_loss,
-)

@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import math
 
+from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
+from ...ops import activations as act
+from ...ops.indexing import gather_in_range
 from ...tensor import Tensor
 from .. import _args
 from ._loss import _broadcast_shape, _check_reduction, _legacy, _reduce
+
+__all__ = ["soft_margin_loss", "cosine_embedding_loss", "margin_ranking_loss",
+           "hinge_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+           "multi_margin_loss", "multilabel_soft_margin_loss", "multilabel_margin_loss"]
 
 
 # -------------------------------------------------------- margin and misc --
@@ -32,7 +39,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
         # PyTorch writes the loss into an input-shaped output: a target that would grow it is an error
         raise op_error(ShapeError, "soft_margin_loss", f"target of shape {tuple(target.shape)} "
                        f"does not broadcast to the input's shape {tuple(input.shape)}")
-    return _reduce(ew.softplus(-target.to(input.dtype) * input, 1.0, math.inf), reduction)
+    return _reduce(act.softplus(-target.to(input.dtype) * input, 1.0, math.inf), reduction)
 
 
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
@@ -44,7 +51,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
         raise op_error(ShapeError, "margin_ranking_loss", f"input1, input2 and target must have the "
                        f"same number of dims, got shapes {tuple(input1.shape)}, "
                        f"{tuple(input2.shape)} and {tuple(target.shape)}")
-    return _reduce(ew.relu(-target * (input1 - input2) + margin), reduction)
+    return _reduce(act.relu(-target * (input1 - input2) + margin), reduction)
 
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
@@ -52,7 +59,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1``."""
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "hinge_embedding_loss")
-    loss = ew.where_fn(target == 1, input, 0.0) + ew.where_fn(target == -1, ew.relu(margin - input), 0.0)
+    loss = ew.where_fn(target == 1, input, 0.0) + ew.where_fn(target == -1, act.relu(margin - input), 0.0)
     return _reduce(loss, reduction)
 
 
@@ -63,7 +70,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction(reduction, "cosine_embedding_loss")
     cos = cosine_similarity(input1, input2, dim=-1, eps=1e-8)
-    loss = ew.where_fn(target == 1, 1 - cos, 0.0) + ew.where_fn(target == -1, ew.relu(cos - margin), 0.0)
+    loss = ew.where_fn(target == 1, 1 - cos, 0.0) + ew.where_fn(target == -1, act.relu(cos - margin), 0.0)
     return _reduce(loss, reduction)
 
 
@@ -128,7 +135,7 @@ def _class_targets(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tens
     if target.is_floating_point():
         raise op_error(DTypeError, op, f"expected an integer target of class indices, got "
                        f"{target.dtype.name}")
-    data = t._data
+    data = on_its_gpu(t._data)
     if data.size and (data.min().item() < 0 or data.max().item() >= x.shape[1]):
         raise op_error(ShapeError, op, f"target out of range: classes must be in [0, "
                        f"{x.shape[1]})")
@@ -151,11 +158,11 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise op_error(ShapeError, op, f"inconsistent weight size, expected {c} but got "
                        f"{tuple(weight.shape)}")
     from ...creation import arange
-    x_y = x.gather(1, t.unsqueeze(1))
-    z = ew.relu(margin - x_y + x)
+    x_y = gather_in_range(x, 1, t.unsqueeze(1))  # (t checked by _class_targets)
+    z = act.relu(margin - x_y + x)
     h = z if p == 1 else z * z
     if weight is not None:
-        h = h * weight.gather(0, t).unsqueeze(1)
+        h = h * gather_in_range(weight, 0, t).unsqueeze(1)
     others = arange(c, device=x.device).unsqueeze(0) != t.unsqueeze(1)
     loss = ew.where_fn(others, h, 0.0).sum(1) / c
     if input.ndim == 1:
@@ -192,7 +199,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
         raise op_error(ShapeError, op, f"inconsistent target size: {tuple(target.shape)} for input "
                        f"of size: {tuple(input.shape)}")
     x = input if input.ndim == 2 else input.unsqueeze(0)
-    labels = target._data.reshape(x.shape)
+    labels = on_its_gpu(target._data).reshape(x.shape)
     from ...backends import backend_of
     xp = backend_of(labels)
     n, c = x.shape
@@ -207,7 +214,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
             counts[i, j] += 1
     pairs = counts[:, :, None] * (counts == 0)[:, None, :]  # (target j, non-target k)
     weight = Tensor._make(pairs.astype(x._data.dtype))
-    hinge = ew.relu(1 - x.unsqueeze(2) + x.unsqueeze(1))
+    hinge = act.relu(1 - x.unsqueeze(2) + x.unsqueeze(1))
     loss = (hinge * weight).sum((1, 2)) / c
     if input.ndim == 1:
         loss = loss.squeeze(0)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 import numbers
 
+from ...backends import backend_of
 from ...creation import arange
 from ...dtypes import float64
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops import elementwise as ew
+from ...ops.indexing import select_in_range
 from ...ops.shape import pad as _constant_pad
 from ...tensor import Tensor
 from .. import _args
@@ -53,17 +55,20 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------------- pad --
-def _pad_index(n: int, before: int, after: int, mode: str, device) -> Tensor:
-    """Source positions along one dim for ``mode`` padding."""
-    i = arange(-before, n + after, device=device)
+def _pad_index(n: int, before: int, after: int, mode: str, like: Tensor) -> Tensor:
+    """Source positions along one dim for ``mode`` padding, made on ``like``'s device by the
+    array library itself: in range by construction, so no checked op (whose check of
+    device data would sync a GPU) is needed."""
+    xp = backend_of(like._data)
+    i = xp.arange(-before, n + after)
     if mode == "replicate":
-        return ew.clamp(i, 0, n - 1)
+        return Tensor._make(xp.clip(i, 0, n - 1))
     if mode == "circular":
-        return ew.remainder_fn(i, n)
+        return Tensor._make(i % n)
     # reflect: mirror about the edge elements (which are not repeated)
     period = 2 * (n - 1)
-    j = ew.remainder_fn(i, period) if period > 0 else i * 0
-    return ew.where_fn(j >= n, period - j, j)
+    j = i % period if period > 0 else i * 0
+    return Tensor._make(xp.where(j >= n, period - j, j))
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
@@ -102,7 +107,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
             raise op_error(ShapeError, "pad", f"{mode} padding of ({before}, {after}) on dim {dim} of "
                            f"size {n}: pads must be at most {limit} (the input of shape "
                            f"{tuple(input.shape)} is too small)")
-        out = out.index_select(dim, _pad_index(n, before, after, mode, input.device))
+        out = out[(slice(None),) * dim + (_pad_index(n, before, after, mode, input),)]
     return out
 
 
@@ -152,7 +157,7 @@ def _linear_along(x: Tensor, dim: int, n_out: int, scale, align_corners: bool) -
     shape = [1] * x.ndim
     shape[dim] = n_out
     w = w.reshape(shape)
-    return x.index_select(dim, i0) * (1 - w) + x.index_select(dim, i1) * w
+    return select_in_range(x, dim, i0) * (1 - w) + select_in_range(x, dim, i1) * w
 
 
 def _nearest_along(x: Tensor, dim: int, n_out: int, scale, exact: bool) -> Tensor:
@@ -160,7 +165,7 @@ def _nearest_along(x: Tensor, dim: int, n_out: int, scale, exact: bool) -> Tenso
     ratio = 1.0 / scale if scale is not None else n_in / n_out
     dst = arange(n_out, dtype=float64, device=x.device)
     src = ew.floor((dst + 0.5) * ratio) if exact else ew.floor(dst * ratio)
-    return x.index_select(dim, ew.clamp(src, max=n_in - 1).long())
+    return select_in_range(x, dim, ew.clamp(src, max=n_in - 1).long())
 
 
 _MODES = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "trilinear": 3,
@@ -257,7 +262,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:
         raise op_error(ValueError, "pdist", f"only supports non-negative p values, got {p}")
     n = input.shape[0]
     i, j = triu_indices(n, n, 1, device=input.device)
-    diff = input.index_select(0, i) - input.index_select(0, j)
+    diff = select_in_range(input, 0, i) - select_in_range(input, 0, j)
     if p == 0:
         return (diff != 0).to(input.dtype).sum(-1)
     return diff.norm(p, dim=-1)

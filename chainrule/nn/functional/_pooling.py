@@ -16,9 +16,11 @@ tensor([[[[ 2.5000,  4.5000],
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...backends import backend_of
 from ...errors import DTypeError, ShapeError, op_error
-from ...ops.conv import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
+from ...ops.pooling import (adaptive_max_indices_op, max_pool2d_op, max_pool_argmax_op,
                          pool_gather_op, window_sum_op)
 from ...tensor import Tensor
 from .. import _args
@@ -150,10 +152,12 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         if divisor_override == 0:
             raise op_error(ValueError, op, "divisor_override must be non-zero")
         return undo(summed / float(divisor_override))
+    # the divisors depend on the geometry alone: told uniform on the host (NumPy), no sync
+    div = _divisor(np, x.shape[2:], kernel, stride, pads, out_hw, count_include_pad, np.float64)
+    if (div == div.reshape(-1)[0]).all():
+        return undo(summed / div.reshape(-1)[0].item())
     xp = backend_of(x._data)
     div = _divisor(xp, x.shape[2:], kernel, stride, pads, out_hw, count_include_pad, x._data.dtype)
-    if (div == div.reshape(-1)[0]).all().item():
-        return undo(summed / div.reshape(-1)[0].item())
     return undo(summed * Tensor._make(1 / div))
 
 
@@ -264,6 +268,7 @@ def _lp_pool(input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool, nd:
     """PyTorch's composition: ``(sum over the window of x^p)^(1/p)`` through an average pool
     (the window sum is the average times the window size); ±inf norms are max pools of |x|."""
     from ...ops import elementwise as ew
+    from ...ops import activations as act
     op = f"lp_pool{nd}d"
     _args.tensor(input, "input", op)
     avg, mx = (avg_pool1d, max_pool1d) if nd == 1 else (avg_pool2d, max_pool2d)
@@ -275,7 +280,7 @@ def _lp_pool(input: Tensor, norm_type, kernel_size, stride, ceil_mode: bool, nd:
     for k in pair(kernel_size, nd, "kernel_size", op):
         area *= k
     out = avg(input ** norm_type, kernel_size, stride, 0, ceil_mode)
-    return ((ew.sign(out) * ew.relu(out.abs())) * area) ** (1.0 / norm_type)
+    return ((ew.sign(out) * act.relu(out.abs())) * area) ** (1.0 / norm_type)
 
 
 def lp_pool2d(input: Tensor, norm_type, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:

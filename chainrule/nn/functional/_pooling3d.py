@@ -21,9 +21,11 @@ tensor([[[[0., 0.],
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
-from ...ops.conv import max_pool2d_op, max_pool_argmax_op, window_sum_op
+from ...ops.pooling import max_pool2d_op, max_pool_argmax_op, window_sum_op
 from ...ops.depth_windows import depth_unfold_op
 from ...tensor import Tensor
 from .. import _args
@@ -138,14 +140,15 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         if divisor_override == 0:
             raise op_error(ValueError, op, "divisor must be not zero")
         return undo(total / float(divisor_override))
-    xp = backend_of(x._data)
-    counts = [_axis_counts(xp, size, k, s, p, o, count_include_pad)
-              for size, k, s, p, o in zip(x.shape[2:], kernel, stride, pads, out)]
-    div = (counts[0].reshape(-1, 1, 1) * counts[1].reshape(1, -1, 1) *
-           counts[2].reshape(1, 1, -1)).astype(x._data.dtype)
-    if (div == div.reshape(-1)[0]).all().item():
+    def divisors(xp, dtype):  # from the geometry alone
+        counts = [_axis_counts(xp, size, k, s, p, o, count_include_pad)
+                  for size, k, s, p, o in zip(x.shape[2:], kernel, stride, pads, out)]
+        return (counts[0].reshape(-1, 1, 1) * counts[1].reshape(1, -1, 1) *
+                counts[2].reshape(1, 1, -1)).astype(dtype)
+    div = divisors(np, np.float64)  # told uniform on the host: no sync
+    if (div == div.reshape(-1)[0]).all():
         return undo(total / div.reshape(-1)[0].item())
-    return undo(total * Tensor._make(1 / div))
+    return undo(total * Tensor._make(1 / divisors(backend_of(x._data), x._data.dtype)))
 
 
 # ---------------------------------------------------------- adaptive pooling --

@@ -18,6 +18,7 @@ from __future__ import annotations
 from ...creation import arange
 from ...dtypes import float64
 from ...ops import elementwise as ew
+from ...ops.indexing import select_in_range
 from ...tensor import Tensor
 
 __all__: list = []
@@ -52,7 +53,7 @@ def bicubic_along(x: Tensor, dim: int, n_out: int, scale, align_corners: bool) -
     out = None
     for k, w in enumerate(_cubic_weights(t)):
         index = ew.clamp(base + (k - 1), 0, n_in - 1).long()
-        term = x.index_select(dim, index) * w.reshape(shape)
+        term = select_in_range(x, dim, index) * w.reshape(shape)
         out = term if out is None else out + term
     return out
 

@@ -17,7 +17,7 @@ tensor([[0., 0.],
 from __future__ import annotations
 
 from ...autograd.grad_mode import no_grad
-from ...backends import backend_of
+from ...backends import backend_of, on_its_gpu
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
 from ...ops.registry import defgrad, defop
 from ...tensor import Tensor
@@ -85,7 +85,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
     if scale_grad_by_freq or sparse:
         raise op_error(ValueError, op, "scale_grad_by_freq and sparse gradients are not supported")
     num = weight.shape[0]
-    idx = input._data
+    idx = on_its_gpu(input._data)
     if idx.size and (idx.min().item() < 0 or idx.max().item() >= num):
         bad = idx.min().item() if idx.min().item() < 0 else idx.max().item()
         raise op_error(IndexingError, op, f"index {bad} is out of range for a weight with {num} "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ...backends import backend_of
 from ...errors import ShapeError, op_error, warn_user
+from ...ops.indexing import scatter_zeros, select_in_range
 from ...tensor import Tensor
 from .. import _args
 
@@ -141,7 +142,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
         x = pad(x, (p[1], p[1], p[0], p[0]))
     padded = (h + 2 * p[0], w + 2 * p[1])
     index = _patch_index(padded, k, d, s, blocks, x)
-    cols = x.reshape(n, c, padded[0] * padded[1]).index_select(2, index)
+    cols = select_in_range(x.reshape(n, c, padded[0] * padded[1]), 2, index)
     cols = cols.reshape(n, c * k[0] * k[1], blocks[0] * blocks[1])
     return cols if batched else cols.squeeze(0)
 
@@ -172,10 +173,10 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     c = ckk // (k[0] * k[1])
     padded = (size[0] + 2 * p[0], size[1] + 2 * p[1])
     index = _patch_index(padded, k, d, s, blocks, x)
-    from ...creation import zeros
     src = x.reshape(n, c, k[0] * k[1] * length)
-    target = zeros(n, c, padded[0] * padded[1], dtype=x.dtype, device=x.device)
-    image = target.scatter_add(2, index.reshape(1, 1, -1).expand(n, c, index.shape[0]), src)
+    # (the index is in range by construction: scatter_add's check of it would sync a GPU)
+    image = scatter_zeros((n, c, padded[0] * padded[1]), 2,
+                          index.reshape(1, 1, -1).expand(n, c, index.shape[0]), src)
     image = image.reshape(n, c, *padded)[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]]
     return image if batched else image.squeeze(0)
 

@@ -53,7 +53,7 @@ def get_total_norm(tensors: Iterable[Tensor], norm_type: float = 2.0,
                    error_if_nonfinite: bool = False, foreach=None) -> Tensor:
     """The ``norm_type``-norm of all ``tensors`` taken together (as one vector)."""
     from ...creation import tensor
-    from ...ops.shape import stack
+    from ...ops.join import stack
     tensors = _tensors(tensors, "tensors", "get_total_norm")
     norm_type = _norm_type(norm_type, "get_total_norm")
     if not tensors:

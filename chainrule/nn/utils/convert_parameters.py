@@ -21,7 +21,7 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """One 1-D tensor of every parameter, flattened in order (differentiable)."""
-    from ...ops.shape import cat
+    from ...ops.join import cat
     parameters = list(parameters)
     for p in parameters:
         if not isinstance(p, Tensor):

@@ -14,6 +14,7 @@ A block of ``number`` runs of ``stmt`` is one measurement; ``blocked_autorange``
 from __future__ import annotations
 
 import contextlib
+import sys
 import enum
 import textwrap
 import timeit as _timeit
@@ -21,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...runtime import get_num_threads, set_num_threads
 from .measurement import Measurement, TaskSpec
 
 _MAX_BLOCK = 2_147_483_647  # as PyTorch, whose C++ timer takes an int32
@@ -39,13 +41,12 @@ def _clean(code: str) -> str:
 
 @contextlib.contextmanager
 def _threads(n: int):
-    import chainrule
-    before = chainrule.get_num_threads()
-    chainrule.set_num_threads(n)
+    before = get_num_threads()
+    set_num_threads(n)
     try:
         yield
     finally:
-        chainrule.set_num_threads(before)
+        set_num_threads(before)
 
 
 class Timer:
@@ -68,9 +69,10 @@ class Timer:
         if global_setup:
             raise ValueError(f"Timer: global_setup is C++ only, got {global_setup!r}; move the "
                              "code into setup")
-        import chainrule
         self._globals = dict(globals or {})  # a copy: timeit adds __builtins__
-        self._globals.setdefault("torch", chainrule)
+        # PyTorch's Timer gives statements ``torch``: here the chainrule package (loaded
+        # already: it imports this module), found without importing it from below
+        self._globals.setdefault("torch", sys.modules[__name__.partition(".")[0]])
         stmt, setup = _clean(stmt), _clean(setup)
         self._timer = _timeit.Timer(stmt=stmt, setup=setup, timer=timer, globals=self._globals)
         self._task_spec = TaskSpec(stmt=stmt, setup=setup, global_setup=global_setup, label=label,
