@@ -560,15 +560,16 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
     xp = NUMPY if type(ga) is _NDARRAY else backend_of(ga)
     rules = op.vjps
     params = node.params
+    joint = None
     if op.joint is not None:  # every needed gradient from one call that shares its work
-        rules = _joint_results(op, node, needed, xp, ga, ans, inputs, params)
+        joint = _joint_grads(op, node, needed, xp, ga, ans, inputs, params)
     out = []
     i = -1
     for parent in node.next_nodes:
         i += 1
         if parent is None or (needed is not None and parent not in needed):
             continue
-        gi = rules[i](xp, ga, ans, *inputs, **params)
+        gi = rules[i](xp, ga, ans, *inputs, **params) if joint is None else joint[i]
         if gi is None:
             continue
         shape, dtype = node.input_meta[i]
@@ -588,12 +589,21 @@ def _raw_grads(node: Node, ga, needed, dense_reads: bool = True) -> list:
 
 
 def _joint_results(op, node, needed, xp, ga, ans, inputs, params) -> list:
-    """``op.joint``'s results as rules that return them, for _raw_grads' loop (kept out
-    of that function: a comprehension there would make ``needed`` a cell variable, slower
-    on every node)."""
+    """``op.joint``'s results as rules that return them, for _tensor_grads' loop."""
+    return [lambda *_, result=result, **__: result
+            for result in _joint_grads(op, node, needed, xp, ga, ans, inputs, params)]
+
+
+def _joint_grads(op, node, needed, xp, ga, ans, inputs, params):
+    """``op.joint``'s gradients, one per input (kept out of _raw_grads: a comprehension
+    there would make ``needed`` a cell variable, slower on every node)."""
     needs = tuple([p is not None and (needed is None or p in needed) for p in node.next_nodes])
-    joint = op.joint(xp, ga, ans, *inputs, needs=needs, **params)
-    return [lambda *_, result=result, **__: result for result in joint]
+    if op.keeps is not None:  # what the forward kept for this rule: handed over once, then
+        kept = node.kept      # dropped (a second backward through a retained graph recomputes)
+        if kept is not None:
+            del node.kept
+        params = {**params, "kept": kept}
+    return op.joint(xp, ga, ans, *inputs, needs=needs, **params)
 
 
 _NO_INPUTS = {1: [None], 2: [None, None], 3: [None, None, None]}

@@ -232,6 +232,7 @@ class Node:
     pre_hooks = None  # hooks on the gradient of this node's output (register_hook)
     retained = None  # weakref to the tensor whose retain_grad() wants this gradient
     trace = None  # the forward's stack, in anomaly mode
+    kept = None  # what the forward kept for the joint rule (registry's Op.keeps), taken once
 
     def __init__(self, op, params, inputs, needs_grad, ans) -> None:
         self.op = op

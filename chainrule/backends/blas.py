@@ -57,7 +57,8 @@ _AXPY = _find_axpy()
 
 
 def axpy_(y, x, alpha: float) -> bool:
-    """``y += alpha * x`` in place through BLAS; False (``y`` untouched) when it cannot."""
+    """``y += alpha * x`` in place through BLAS; False (``y`` untouched) when it cannot.
+    Benchmark row ``axpy_`` (``python -m benchmarks.numpy_kernels``)."""
     fn = _AXPY.get(y.dtype) if type(y) is np.ndarray and type(x) is np.ndarray else None
     if (fn is None or y.size < MIN_SIZE or x.dtype != y.dtype or x.shape != y.shape
             or not (y.flags.c_contiguous and x.flags.c_contiguous and y.flags.writeable)

@@ -34,7 +34,8 @@ def _horner(z, coefficients, out):
 
 
 def erf32(x: np.ndarray) -> np.ndarray:
-    """``erf`` of a float32 array (NaN stays NaN, ±inf gives ±1)."""
+    """``erf`` of a float32 array (NaN stays NaN, ±inf gives ±1); benchmark row ``erf32``
+    (``python -m benchmarks.numpy_kernels``)."""
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty_like(flat)
     size = min(flat.size, _BLOCK)

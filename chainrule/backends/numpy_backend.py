@@ -26,6 +26,8 @@ class NumpyBackend(Backend):
             self.erf = lambda x: erf32(x) if x.dtype == np.float32 else scipy_erf(x)
 
     def relu(self, x):
+        """``maximum(x, 0)``; float arrays against a row of zeros (see ``_ZERO_ROW``).
+        Benchmark row ``relu (zero row)`` (``python -m benchmarks.numpy_kernels``)."""
         if x.dtype.kind != "f" or x.size < _ZERO_ROW or not x.flags.c_contiguous:
             return np.maximum(x, x.dtype.type(0))
         zeros = _zero_rows.get(x.dtype)

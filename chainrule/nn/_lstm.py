@@ -10,8 +10,10 @@ a single GEMM for ``W_hh``'s gradient over all steps.
 Its output packs what the layer returns: ``Y`` of shape (T+1, B, H) with
 ``Y[t] = h_t`` in time order and ``Y[T] = c`` after the last step processed
 (``reverse`` runs the steps from T-1 down to 0, for a bidirectional layer's
-backward direction). The forward keeps its gate activations and cell states in
-``cache`` (held by the node's params) for the rule.
+backward direction). When a node is recorded the forward also returns its gate
+activations and cell states, which the node keeps for the rule (the registry's
+``keeps``); without them (a retained graph's second backward) the rule reruns the
+forward from the saved inputs.
 
 The Tensor rules (used for higher-order gradients) recompute the layer with the
 ordinary ops and differentiate that, so every order stays exact.
@@ -29,19 +31,22 @@ from ..tensor import Tensor
 __all__ = ["lstm_layer"]
 
 
-class _LstmCache(list):
-    """The forward's gate activations and cell states; prints short in errors and graphs."""
-
-    def __repr__(self) -> str:
-        return "<lstm activations>"
-
-
 def _order(xp, a, reverse: bool):
     """``a`` (T, …) in processing order (a view)."""
     return a[::-1] if reverse else a
 
 
-def _lstm_fwd(xp, gi, h0, c0, w, *, reverse, cache):
+def _lstm_fwd(xp, gi, h0, c0, w, *, reverse):
+    return _lstm_run(xp, gi, h0, c0, w, reverse)[0]
+
+
+def _lstm_keep(xp, gi, h0, c0, w, *, needs, reverse):
+    """The forward for a recorded node: also the activations the rule reuses."""
+    return _lstm_run(xp, gi, h0, c0, w, reverse)
+
+
+def _lstm_run(xp, gi, h0, c0, w, reverse):
+    """``(Y, (acts, cs, tcs))``: the packed output, the gate activations and cell states."""
     t_len, batch, four_h = gi.shape
     n = four_h // 4
     wt = w.T
@@ -74,9 +79,7 @@ def _lstm_fwd(xp, gi, h0, c0, w, *, reverse, cache):
         xp.multiply(a[:, 3 * n:], tcs[k], out=hs[k])
         h = hs[k]
     out[t_len] = cs[t_len]
-    if GRAD.enabled:
-        cache[:] = [acts, cs, tcs]
-    return out
+    return out, (acts, cs, tcs)
 
 
 def _bptt(xp, gy, out, h0, w, reverse, acts, cs, tcs):
@@ -115,13 +118,16 @@ def _bptt(xp, gy, out, h0, w, reverse, acts, cs, tcs):
     return d_gi, xp.ascontiguousarray(dh_next), dc, d_w
 
 
-def _lstm_grad(m, g, ans, gi, h0, c0, w, *, needs, reverse, cache):
+def _lstm_grad(m, g, ans, gi, h0, c0, w, *, needs, reverse, kept=None):
     """The layer's derivative, all four inputs at once. On arrays: one pass of
-    backpropagation through time (the kernel, on the forward's saved activations). Under
+    backpropagation through time (the kernel, on the activations the forward ``kept``
+    for this node, or recomputed). Under
     create_graph: the gradient of :func:`reference`, the same layer written with ordinary
     ops, so that it is differentiable again; no second hand-written derivative."""
     if not records(m):
-        return _bptt(m, g, ans, h0, w, reverse, *cache[:3])
+        if kept is None:
+            kept = _lstm_run(m, gi, h0, c0, w, reverse)[1]
+        return _bptt(m, g, ans, h0, w, reverse, *kept)
     from ..autograd.engine import grad
     create = GRAD.enabled  # off in anomaly mode without create_graph: a plain result
     inputs = (gi, h0, c0, w) if create else tuple(t.detach().requires_grad_() for t in (gi, h0, c0, w))
@@ -150,10 +156,10 @@ def reference(gi: Tensor, h0: Tensor, c0: Tensor, w: Tensor, reverse: bool) -> T
     return stack(hs + [c], 0)
 
 
-lstm_layer_op = defop("lstm_layer", _lstm_fwd, saves_ans=True)
+lstm_layer_op = defop("lstm_layer", _lstm_fwd, saves_ans=True, keeps=_lstm_keep)
 defgrad_joint(lstm_layer_op, 4, _lstm_grad)
 
 
 def lstm_layer(gi: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, reverse: bool = False) -> Tensor:
     """Run one LSTM layer over gate inputs ``gi`` (T, B, 4H): packed (T+1, B, H) output."""
-    return lstm_layer_op(gi, h0, c0, w_hh, reverse=bool(reverse), cache=_LstmCache())
+    return lstm_layer_op(gi, h0, c0, w_hh, reverse=bool(reverse))

@@ -43,7 +43,7 @@ def _pack(tensors: list[Tensor]) -> Tensor:
     incoming gradient is every piece's gradient at once."""
     from ..dtypes import from_numpy_dtype, result_type
     from ..ops.shape import reshape_op
-    from ..ops.join import _cat_op_for
+    from ..ops.join import cat_op
     if len(tensors) == 1:
         t = tensors[0]
         shape = tuple(t._data.shape)
@@ -53,7 +53,7 @@ def _pack(tensors: list[Tensor]) -> Tensor:
     target = result_type([from_numpy_dtype(t._data.dtype) for t in tensors], [], [])
     flat = [t.to(target).reshape(-1) for t in tensors]
     sizes = tuple(t._data.shape[0] for t in flat)
-    return _cat_op_for(len(flat))(*flat, dim=0, sizes=sizes)
+    return cat_op(*flat, dim=0, sizes=sizes)
 
 
 def _unpack(packed: Tensor, like: list[Tensor]) -> list[Tensor]:

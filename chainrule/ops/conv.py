@@ -15,9 +15,6 @@ Padding is always given per side: ``((top, bottom), (left, right))``.
 """
 from __future__ import annotations
 
-import weakref
-
-from ..autograd.grad_mode import GRAD
 from ..tensor import Tensor
 from ..autograd.rule_namespace import records
 from .registry import defgrad, defgrad_joint, defop, nondifferentiable
@@ -104,7 +101,8 @@ def _starts(kernel, dilation, ws):
 
 
 def _flat_cols(xp, x, kernel, padding, dilation, groups):
-    """Columns (G, C/G·kh·kw, length) on the grid."""
+    """Columns (G, C/G·kh·kw, length) on the grid. Benchmark row
+    ``conv2d flat-shift grid (stride 1)`` (``python -m benchmarks.numpy_kernels``)."""
     n, c, h, w = x.shape
     (pt, _), (pl, _) = padding
     hs, ws, rows, length = _grid(x.shape, kernel, padding, dilation)
@@ -133,6 +131,8 @@ def _on_grid_last(xp, g, hs, ws, length, grids=None):
 
 
 def _conv2d_flat(xp, x, w, bias, cols, padding, dilation, out_hw):
+    """conv2d on the flat grid: one GEMM per group for the whole batch. Benchmark row
+    ``conv2d flat-shift grid (stride 1)``."""
     n = x.shape[0]
     o = w.shape[0]
     groups, k, length = cols.shape
@@ -185,36 +185,13 @@ def _conv_transpose2d_flat(xp, g, w, padding, dilation, groups, in_hw, grids=Non
     return xp.ascontiguousarray(out[:, pt:pt + in_hw[0], pl:pl + in_hw[1]].transpose(0, 3, 1, 2))
 
 
-# ------------------------------------------------------ the columns cache --
-# The weight gradient needs the same columns as the forward. While a graph is
-# being recorded the forward keeps them, keyed by the input array (dropped when
-# that array dies), and the weight-gradient op takes them back once; a saved
-# input changed in place is caught by the engine's version check before that.
-_COLS: dict = {}
-COLS_CACHE_LIMIT = 64 << 20  # bytes per entry; bigger columns are recomputed instead
-
-
-def _stash_cols(x, key, cols) -> None:
-    if not GRAD.enabled or cols.nbytes > COLS_CACHE_LIMIT:
-        return
-    ident = id(x)
-
-    def drop(ref, ident=ident, table=_COLS):  # table bound now: safe at interpreter exit
-        entry = table.get(ident)
-        if entry is not None and entry[0] is ref:
-            del table[ident]
-    try:
-        _COLS[ident] = (weakref.ref(x, drop), key, cols)
-    except TypeError:  # an array type without weak references: no caching
-        pass
-
-
-def _take_cols(x, key):
-    entry = _COLS.get(id(x))
-    if entry is None or entry[0]() is not x or entry[1] != key:
-        return None
-    del _COLS[id(x)]
-    return entry[2]
+# ---------------------------------------------------------- kept columns --
+# The weight gradient needs the same columns as the forward. When a node is recorded
+# and the weight needs a gradient, the forward returns them alongside its output
+# (the registry's ``keeps``); the node holds them and the engine hands them to the
+# joint rule once. A saved input changed in place is caught by the engine's version
+# check before that, so kept columns always match the saved input.
+COLS_KEEP_LIMIT = 64 << 20  # bytes; bigger columns are recomputed instead of held
 
 
 # -------------------------------------------------------------- convolution --
@@ -225,29 +202,32 @@ def _flat(x, stride, groups, kernel, out_ch) -> bool:
     return tuple(stride) == (1, 1) and x.size > 0 and k >= out_ch // groups
 
 
-def _cols_key(x, stride, padding, dilation, groups, kernel, out_ch, out_hw):
-    """What the columns depend on, their layout included."""
-    return (_flat(x, stride, groups, kernel, out_ch), stride, padding, dilation, groups,
-            tuple(kernel), tuple(out_hw))
-
-
-def _conv2d_fwd(xp, x, w, *bias, stride, padding, dilation, groups):
+def _conv2d_cols(xp, x, w, bias, stride, padding, dilation, groups):
+    """``(out, cols)``: the convolution and the columns it multiplied."""
     n = x.shape[0]
     o, cg, kh, kw = w.shape
     h_o = out_size(x.shape[2], kh, stride[0], sum(padding[0]), dilation[0])
     w_o = out_size(x.shape[3], kw, stride[1], sum(padding[1]), dilation[1])
-    key = _cols_key(x, stride, padding, dilation, groups, (kh, kw), o, (h_o, w_o))
-    if key[0]:
+    if _flat(x, stride, groups, (kh, kw), o):
         cols = _flat_cols(xp, x, (kh, kw), padding, dilation, groups)
-        _stash_cols(x, key, cols)
-        return _conv2d_flat(xp, x, w, bias, cols, padding, dilation, (h_o, w_o))
+        return _conv2d_flat(xp, x, w, bias, cols, padding, dilation, (h_o, w_o)), cols
     cols = _im2col(xp, x, (kh, kw), stride, padding, dilation, groups, (h_o, w_o))
-    _stash_cols(x, key, cols)
     out = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (N, G, O/G, Ho·Wo)
     out = out.reshape(n, o, h_o, w_o)
     if bias:
         out += bias[0].reshape(1, o, 1, 1)  # out is a fresh array: no other allocation
-    return out
+    return out, cols
+
+
+def _conv2d_fwd(xp, x, w, *bias, stride, padding, dilation, groups):
+    return _conv2d_cols(xp, x, w, bias, stride, padding, dilation, groups)[0]
+
+
+def _conv2d_keep(xp, x, w, *bias, needs, stride, padding, dilation, groups):
+    """conv2d's forward for a recorded node: also its columns, kept for the weight gradient
+    (when the weight needs one and they are not too big)."""
+    out, cols = _conv2d_cols(xp, x, w, bias, stride, padding, dilation, groups)
+    return out, cols if needs[1] and cols.nbytes <= COLS_KEEP_LIMIT else None
 
 
 def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw, grids=None):
@@ -261,19 +241,20 @@ def _conv_transpose2d_fwd(xp, g, w, stride, padding, dilation, groups, in_hw, gr
     return _col2im(xp, cols, (n, groups * cg) + tuple(in_hw), (kh, kw), stride, padding, dilation)
 
 
-def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel, grids=None):
+def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel, grids=None,
+                       cols=None):
     n, o, h_o, w_o = g.shape
-    # kept by the forward, or made again (same values): (G, K, length) flat, else (N, G, K, P)
-    key = _cols_key(x, stride, padding, dilation, groups, kernel, o, (h_o, w_o))
-    cols = _take_cols(x, key)
+    # ``cols``: kept by conv2d's forward (its node's), else made again (same values):
+    # (G, K, length) on the flat grid, else (N, G, K, P)
+    flat = _flat(x, stride, groups, kernel, o)
     # flat columns hold input cells in their junk columns: an inf or NaN there must not meet
     # the zero gradient of a junk cell (PyTorch's NaN are where a real window reads them)
-    if key[0] and xp.isfinite(x).all().item():
+    if flat and xp.isfinite(x).all().item():
         if cols is None:
             cols = _flat_cols(xp, x, kernel, padding, dilation, groups)
         hs, ws, _, _ = _grid(x.shape, kernel, padding, dilation)
         return _conv2d_weight_flat(xp, cols, g, hs, ws, x.shape[1] // groups, kernel, grids)
-    if cols is None or key[0]:  # none kept, or kept in the flat layout
+    if cols is None or flat:  # none kept, or kept in the flat layout
         cols = _im2col(xp, x, kernel, stride, padding, dilation, groups, (h_o, w_o))
     gg = g.reshape(n, groups, o // groups, h_o * w_o)
     # per-sample GEMMs summed over the batch: one formulation, so every backward is bitwise equal
@@ -289,19 +270,21 @@ def _explain_conv(inputs, params):
 
 
 # conv2d takes an optional bias (added in place into its fresh output)
-conv2d_op = defop("conv2d", _conv2d_fwd, explain=_explain_conv, saves=(0, 1))
+conv2d_op = defop("conv2d", _conv2d_fwd, explain=_explain_conv, saves=(0, 1), keeps=_conv2d_keep)
 conv_transpose2d_op = defop("conv_transpose2d", _conv_transpose2d_fwd, explain=_explain_conv)
 conv2d_weight_op = defop("conv2d_weight", _conv2d_weight_fwd, explain=_explain_conv)
 
 
-def _conv2d_grad(m, g, ans, x, w, *b, needs, **p):
+def _conv2d_grad(m, g, ans, x, w, *b, needs, kept=None, **p):
     """conv2d's derivative, one multi-output rule told which inputs need a gradient: the
     input and weight gradients are its backward ops (conv_transpose2d, conv2d_weight),
     which on arrays share g laid out on the flat grid, made once for this node (and gone
-    with it)."""
+    with it); the weight gradient reuses the columns the forward ``kept`` for this node."""
     extra = {} if records(m) else {"grids": {}}
     dx = conv_transpose2d_op.on(m, g, w, in_hw=tuple(x.shape[2:]), **extra, **p) \
         if needs[0] else None
+    if needs[1] and not records(m):
+        extra["cols"] = kept
     dw = conv2d_weight_op.on(m, x, g, kernel=tuple(w.shape[2:]), **extra, **p) \
         if needs[1] else None
     db = m.sum(m.sum(m.reshape(g, (g.shape[0], g.shape[1], -1)), axis=2), axis=0) \

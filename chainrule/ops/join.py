@@ -13,21 +13,26 @@ from ..errors import DTypeError, ShapeError, op_error
 from ..tensor import Tensor
 from ._operands import as_tensor_arg, tensor_method, wrap_dim
 from ..autograd.engine import IndexedGrad
-from .registry import defgrad, defop
+from .registry import defgrad, defgrad_joint, defop
 from .shape import _dim_of, _size_args, squeeze, unsqueeze
 from .view_meta import mark_refused
 
 
 # ------------------------------------------------------------ join & split --
-# cat takes any number of inputs: its rule table grows to the widest call seen
+# cat takes any number of inputs: one joint rule slices g for those that need a gradient
 cat_op = defop("cat", lambda xp, *xs, dim, sizes: xp.concatenate(xs, axis=dim), saves=())
 
 
-def _cat_rule(i):
-    def rule(m, g, ans, *xs, dim, sizes):
-        start = builtins.sum(sizes[:i])
-        return g[_dim_slice(dim, start, start + sizes[i])]
-    return rule
+def _cat_grad(m, g, ans, *xs, needs, dim, sizes):
+    """Each input's part of ``g`` (a view), for the inputs that need a gradient."""
+    out, start = [], 0
+    for need, size in zip(needs, sizes):
+        out.append(g[_dim_slice(dim, start, start + size)] if need else None)
+        start += size
+    return out
+
+
+defgrad_joint(cat_op, None, _cat_grad)
 
 
 def _tensor_list(tensors, op: str) -> None:
@@ -73,15 +78,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if len(tensors) == 1:
         return tensors[0].clone()  # cat always returns new memory, as in PyTorch
     sizes = tuple(t._data.shape[d] for t in tensors)
-    op = _cat_op_for(len(tensors))
-    return op(*tensors, dim=d, sizes=sizes)
-
-
-def _cat_op_for(n: int):
-    if len(cat_op.vjps) < n:
-        width = max(n, 2 * len(cat_op.vjps))
-        defgrad(cat_op, *[_cat_rule(i) for i in range(width)])
-    return cat_op
+    return cat_op(*tensors, dim=d, sizes=sizes)
 
 
 concat = concatenate = cat

@@ -20,7 +20,8 @@ def sigmoid_into(xp, x, out):
     four SIMD passes and no temporaries, about 4x faster than SciPy's ``expit`` loop, within
     a few ulp of it (PyTorch's CPU kernel uses the same formula). ``exp(-x)`` overflows to
     inf below x ≈ -88 (float32), where ``1 / inf`` is the exact limit 0, and underflows to
-    0 for large x, where the result is 1: neither warns (nor raises under ``np.seterr``)."""
+    0 for large x, where the result is 1: neither warns (nor raises under ``np.seterr``).
+    Measured by benchmark row ``sigmoid_into`` (``python -m benchmarks.numpy_kernels``)."""
     with xp.errstate(over="ignore", under="ignore"):
         # not negative(x, out=x): NumPy 2.4's float32 negative in place is wrong on (N, 1)
         # column views (it steps as if contiguous); a multiply by -1 is exact and safe
@@ -32,13 +33,16 @@ def sigmoid_into(xp, x, out):
 
 
 def _sigmoid_fwd(xp, x):
+    """sigmoid's forward: :func:`sigmoid_into` where it applies (benchmark row
+    ``sigmoid_into``), else the portable :func:`_sigmoid_general`."""
     if xp is NUMPY and x.dtype in _SIMD_FLOATS and isinstance(x, xp.ndarray):
         return sigmoid_into(xp, x, xp.empty_like(x))
     return _sigmoid_general(xp, x)
 
 
 def sigmoid_(xp, a) -> None:
-    """``a = sigmoid(a)`` in place (no temporary on NumPy float32/float64)."""
+    """``a = sigmoid(a)`` in place (no temporary on NumPy float32/float64); benchmark row
+    ``sigmoid_ (in place)``."""
     if xp is NUMPY and a.dtype in _SIMD_FLOATS:
         sigmoid_into(xp, a, a)
     else:
@@ -99,7 +103,7 @@ def _erfinv_fwd(xp, x):
 def _relu_pass(xp, g, ans):
     """``g`` where ``ans`` is not ≤ 0: where relu's output is positive, or NaN (PyTorch lets
     the gradient through a NaN); a mask in g's dtype, then a same-dtype multiply (g × bool is
-    a casting loop, ~15% slower)."""
+    a casting loop, ~15% slower). Benchmark row ``relu_pass``."""
     mask = (~(ans <= 0)).astype(g.dtype)
     mask *= g
     return mask

@@ -193,7 +193,8 @@ def _upsample_pairs(xp, a, kh):
 
 def _max_pool_fwd_pairs(xp, x, kh):
     """The maximum over each window's rows, then over its two columns read as the halves of
-    one uint64 (two contiguous passes instead of two strided ones)."""
+    one uint64 (two contiguous passes instead of two strided ones). Benchmark row
+    ``max_pool 2x2 as uint64 pairs`` (``python -m benchmarks.numpy_kernels``)."""
     n, c, h, w = x.shape
     runs = x.reshape(n * c * (h // kh), kh, w)
     best = xp.maximum(runs[:, 0], runs[:, 1])

@@ -15,12 +15,13 @@ A rule whose fast form is a kernel calls a backward op (``relu_grad``,
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 from .. import _mldtypes
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
-from ..autograd.graph import Node, RemovableHandle, VersionCounter
+from ..autograd.graph import SAVE_HOOKS, Node, RemovableHandle, VersionCounter
 from ..backends import NUMPY, backend_of
 from ..tensor import Tensor, wrap_array
 from ..autograd.rule_namespace import TENSORS
@@ -57,11 +58,11 @@ class Op:
 
     __slots__ = ("name", "forward", "vjps", "rules_complete", "array_rules", "joint", "saves",
                  "saves_ans", "differentiable", "view", "explain", "backward_name", "nondiff_reason",
-                 "reads", "saves_for", "lazy")
+                 "reads", "saves_for", "lazy", "keeps")
 
     def __init__(self, name: str, forward, *, saves=None, saves_ans: bool = False,
                  differentiable: bool = True, view: bool | str = False, explain=None,
-                 nondiff_reason: str | None = None, reads=None, lazy=None) -> None:
+                 nondiff_reason: str | None = None, reads=None, lazy=None, keeps=None) -> None:
         self.name = name
         self.forward = forward
         # one rule per input: rule(m, g, ans, *inputs, **params) (see defgrad)
@@ -88,6 +89,11 @@ class Op:
         # ``on`` returns on arrays instead of running the forward, an IndexedGrad that the
         # engine adds into place (only ever a rule's returned value, never computed with)
         self.lazy = lazy
+        # keeps(xp, *arrays, needs=(bool, …), **params) -> (out, kept): the forward run when a
+        # node will be recorded, which also returns work its joint rule can reuse (conv's
+        # columns). The node holds ``kept`` (``node.kept``) and the engine hands it to the
+        # joint rule once, as ``kept=`` (None there: recompute), then drops it
+        self.keeps = keeps
 
     def __call__(self, *inputs, **params):
         """Run the op on tensors and, when grad mode is on, record a Node for backward."""
@@ -112,8 +118,11 @@ class Op:
                                 else t for t in inputs])  # (copied over, for the rules too)
                 arrays = tuple([t._data for t in inputs])
         quiet = fp_quiet()  # inf/nan without NumPy's warnings, as PyTorch (see chainrule._fp)
+        kept = None
         try:
-            if BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
+            if op.keeps is not None and GRAD.enabled:
+                out, kept = _keeping_forward(op, xp, inputs, arrays, params)
+            elif BF16_FORWARD is None or op.view:  # (a view only reinterprets memory: any dtype)
                 out = op.forward(xp, *arrays, **params)
             else:
                 out = BF16_FORWARD(op, xp, arrays, params)
@@ -141,6 +150,8 @@ class Op:
                 if n > op.rules_complete:
                     _check_rules(op, inputs, needs)
                 node = Node(op, params, inputs, needs, result)
+                if kept is not None:
+                    node.kept = kept
                 if GRAD.anomaly:
                     from ..autograd.anomaly import record_stack
                     node.trace = record_stack()
@@ -164,6 +175,20 @@ class Op:
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
+
+
+def _keeping_forward(op: Op, xp, inputs, arrays, params):
+    """``(out, kept)``: ``op.keeps`` when a node will hold what it keeps (an input requires
+    grad), else the plain forward. Nothing is kept under saved-tensor hooks: they decide
+    where saved data lives (checkpointing drops it), and kept arrays would bypass them;
+    nor for bfloat16/float16 inputs (computed in float32 by BF16_FORWARD)."""
+    if BF16_FORWARD is not None and any(a.dtype.kind == "V" or (a.dtype.itemsize == 2 and
+                                            a.dtype.kind == "f") for a in arrays):
+        return BF16_FORWARD(op, xp, arrays, params), None
+    needs = tuple([t._requires_grad for t in inputs])
+    if True in needs and not SAVE_HOOKS:
+        return op.keeps(xp, *arrays, needs=needs, **params)
+    return op.forward(xp, *arrays, **params), None
 
 
 class _OpObserverHandle(RemovableHandle):
@@ -246,23 +271,59 @@ def defgrad(op: Op, *rules) -> None:
     op.array_rules = True
 
 
-def defgrad_joint(op: Op, inputs: int, joint) -> None:
+def defgrad_joint(op: Op, inputs: int | None, joint, without: tuple = ()) -> None:
     """Give ``op`` its derivative as one call for all inputs that can share work between
-    them (at most ``inputs`` of them): ``joint(m, g, ans, *inputs, needs=(bool, …),
-    **params)`` returns one gradient (or None) per input and need compute only those whose ``needs`` entry is True. The
-    engine calls it once per node; ``op.vjps`` are made from it (each asking for its own
-    input only) for whoever reads one input's rule.
+    them (at most ``inputs`` of them; ``None``: any number, as ``cat``): ``joint(m, g, ans,
+    *inputs, needs=(bool, …), **params)`` returns one gradient (or None) per input and need
+    compute only those whose ``needs`` entry is True. The engine calls it once per node;
+    ``op.vjps`` are made from it (each asking for its own input only) for whoever reads one
+    input's rule (for any number of inputs: :class:`RulesOfJoint`, made when asked).
+    ``without``: the inputs that have no derivative (a rule of None, as in :func:`defgrad`).
 
     Whatever is shared lives in that one call only, so nothing made from ``g`` outlives it
     (a cache keyed by ``g``'s identity would serve stale values once ``g`` changed in place).
     """
-    def rule(index: int):
-        def rule_for_one(m, g, ans, *inputs, **params):
-            needs = tuple([i == index for i in range(len(inputs))])
-            return joint(m, g, ans, *inputs, needs=needs, **params)[index]
-        return rule_for_one
-    defgrad(op, *map(rule, range(inputs)))
+    if inputs is None:
+        op.vjps = RulesOfJoint(joint)
+        op.rules_complete = sys.maxsize  # a rule for every input, however many
+        op.array_rules = True
+    else:
+        defgrad(op, *[None if i in without else _rule_of_joint(joint, i) for i in range(inputs)])
     op.joint = joint
+
+
+def _rule_of_joint(joint, index: int):
+    def rule_for_one(m, g, ans, *inputs, **params):
+        needs = tuple([i == index for i in range(len(inputs))])
+        return joint(m, g, ans, *inputs, needs=needs, **params)[index]
+    return rule_for_one
+
+
+class RulesOfJoint:
+    """``op.vjps`` of an op with any number of inputs whose derivative is one joint rule:
+    input ``i``'s rule, made when asked (nothing grows with the widest call seen). It
+    has no length: index it.
+
+    >>> rules = RulesOfJoint(lambda m, g, ans, *xs, needs: [g if n else None for n in needs])
+    >>> rules[2](None, "g", None, 1, 2, 3)
+    'g'
+    """
+
+    __slots__ = ("joint",)
+
+    def __init__(self, joint) -> None:
+        self.joint = joint
+
+    def __getitem__(self, index: int):
+        if not isinstance(index, int) or index < 0:
+            raise IndexError(f"a rule is asked for by input index (0, 1, …), got {index!r}")
+        return _rule_of_joint(self.joint, index)
+
+    def __iter__(self):
+        raise TypeError("the rules of an op with any number of inputs have no end: index them")
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def defvjp(op: Op, *rules) -> None:

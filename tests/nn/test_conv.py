@@ -260,34 +260,52 @@ def test_cnn_trains_like_torch():
 
 
 # ------------------------------------------------------------ columns cache --
-def test_forward_columns_are_reused_once_and_freed():
-    import gc
-    from chainrule.ops import conv as conv_ops
-    gc.collect()
-    conv_ops._COLS.clear()  # entries of other tests' inputs that are still alive
+def test_forward_columns_are_kept_by_the_node_and_taken_once():
     rng = np.random.default_rng(12)
     x = cr.tensor(rng.normal(size=(2, 3, 6, 5)))
     w = cr.tensor(rng.normal(size=(4, 3, 3, 3)), requires_grad=True)
-    with cr.no_grad():
-        F.conv2d(x, w, padding=1)
-    assert not conv_ops._COLS  # nothing kept when no graph is recorded
     y = F.conv2d(x, w, padding=1, stride=(1, 2))
-    assert len(conv_ops._COLS) == 1
+    assert y.grad_fn.kept is not None and y.grad_fn.kept.dtype == x.numpy().dtype  # its columns
     y.backward(cr.ones_like(y))
-    assert not conv_ops._COLS  # taken by the weight gradient
+    assert y.grad_fn.kept is None  # taken by the weight gradient, not held after it
     cached = w.grad.numpy().copy()
     w.grad = None
-    # the same gradient when the columns are recomputed (cache bypassed)
+    # the same gradient when the columns are recomputed (nothing kept)
     y = F.conv2d(x, w, padding=1, stride=(1, 2))
-    conv_ops._COLS.clear()
+    del y.grad_fn.kept
     y.backward(cr.ones_like(y))
     np.testing.assert_allclose(w.grad.numpy(), cached, rtol=1e-12)
-    # an input that dies takes its entry with it
-    z = F.conv2d(cr.tensor(rng.normal(size=(1, 3, 4, 4))), w)
-    del z
-    import gc
-    gc.collect()
-    assert not conv_ops._COLS
+
+
+def test_columns_are_kept_only_for_a_weight_gradient():
+    rng = np.random.default_rng(13)
+    x = cr.tensor(rng.normal(size=(2, 3, 6, 5)), requires_grad=True)
+    w = cr.tensor(rng.normal(size=(4, 3, 3, 3)))
+    assert F.conv2d(x, w, padding=1).grad_fn.kept is None  # frozen weight: nothing to reuse
+    w.requires_grad_()
+    with cr.no_grad():
+        assert F.conv2d(x, w, padding=1).grad_fn is None
+    # under saved-tensor hooks (checkpointing) the hooks decide what is held: nothing kept
+    with cr.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        y = F.conv2d(x, w, padding=1)
+    assert y.grad_fn.kept is None
+    y.sum().backward()
+    tx = torch.tensor(x.detach().numpy(), requires_grad=True)
+    tw = torch.tensor(w.detach().numpy(), requires_grad=True)
+    torch.nn.functional.conv2d(tx, tw, padding=1).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
+
+
+def test_a_retained_graph_recomputes_the_columns_for_its_second_backward():
+    rng = np.random.default_rng(14)
+    x = cr.tensor(rng.normal(size=(2, 3, 6, 5)))
+    w = cr.tensor(rng.normal(size=(4, 3, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    (first,) = cr.autograd.grad(y.sum(), w, retain_graph=True)
+    assert y.grad_fn.kept is None
+    (second,) = cr.autograd.grad(y.sum(), w)
+    np.testing.assert_array_equal(first.numpy(), second.numpy())
 
 
 def test_input_changed_in_place_after_forward_is_an_error():

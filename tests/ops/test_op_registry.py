@@ -80,6 +80,10 @@ def test_differentiable_ops_have_rules(traced):
         if not op.vjps:
             problems.append(f"{name}: differentiable, but has no VJP rules at all")
             continue
+        if isinstance(op.vjps, registry.RulesOfJoint):  # any number of inputs: one joint rule
+            if not callable(op.joint) or op.rules_complete < max(applied.get(name, [0])):
+                problems.append(f"{name}: rules for any number of inputs without a joint rule")
+            continue
         for n in applied.get(name, ()):
             if len(op.vjps) < n:
                 problems.append(f"{name}: applied to {n} tensor inputs but has rules for only "

@@ -22,9 +22,10 @@ import math
 from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
+from ...autograd.rule_namespace import records
 from ...ops import activations as act
 from ...ops.indexing import gather_in_range
-from ...ops.registry import defgrad, defop, defvjp
+from ...ops.registry import defgrad_joint, defop, defvjp
 from ...ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ...tensor import Tensor
 from .. import _args
@@ -71,16 +72,10 @@ def _legacy(size_average, reduce, reduction: str) -> str:
 # in a few in-place passes (p from the forward's saved log-sum-exp); that op has its
 # own rules, so higher-order gradients still work.
 #
-# The forward leaves its per-row log-sum-exp (M floats) in ``lse_cache``, a list
-# held by the node's params, so the rule rebuilds softmax with one subtract and one
-# exp. The logits themselves are a saved input (version-checked as usual).
-
-
-class _LseCache(list):
-    """Holds the forward's per-row log-sum-exp for the rule; prints short in errors/graphs."""
-
-    def __repr__(self) -> str:
-        return "<log-sum-exp cache>"
+# When a node is recorded the forward also returns its per-row log-sum-exp (M floats),
+# which the node keeps (the registry's ``keeps``) and hands to the rule, so the rule
+# rebuilds softmax with one subtract and one exp. The logits themselves are a saved
+# input (version-checked as usual).
 
 
 def _ce_rows(xp, target, weight, ignore_index):
@@ -90,7 +85,21 @@ def _ce_rows(xp, target, weight, ignore_index):
     return valid, safe, w_t
 
 
-def _ce_fwd(xp, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+def _ce_fwd(xp, z, target, *weight, ignore_index, label_smoothing):
+    return _ce_lse(xp, z, target, *weight, ignore_index=ignore_index,
+                   label_smoothing=label_smoothing)[0]
+
+
+def _ce_keep(xp, z, target, *weight, needs, ignore_index, label_smoothing):
+    """The forward for a recorded node: the losses and the per-row log-sum-exp, kept for
+    the rule when the logits need a gradient."""
+    loss, lse = _ce_lse(xp, z, target, *weight, ignore_index=ignore_index,
+                        label_smoothing=label_smoothing)
+    return loss, lse if needs[0] else None
+
+
+def _ce_lse(xp, z, target, *weight, ignore_index, label_smoothing):
+    """``(loss per row, log-sum-exp per row)``."""
     m, c = z.shape
     valid, safe, w_t = _ce_rows(xp, target, weight, ignore_index)
     top = xp.amax(z, axis=1, keepdims=True) if c else xp.zeros((m, 1), z.dtype)
@@ -99,21 +108,19 @@ def _ce_fwd(xp, z, target, *weight, ignore_index, label_smoothing, lse_cache):
     xp.exp(e, out=e)
     lse_shift = xp.log(e.sum(axis=1))
     lse = top[:, 0] + lse_shift
-    lse_cache[:] = [lse]
     logp_t = picked - lse_shift
     loss = -(1 - label_smoothing) * (logp_t if w_t is None else w_t * logp_t)
     if label_smoothing:
         # Σ_c w_c log p_c = z·w - lse Σw  (or Σz - C lse without weights)
         smooth = (z @ weight[0] - lse * weight[0].sum()) if weight else (z.sum(axis=1) - c * lse)
         loss = loss - (label_smoothing / c) * smooth
-    return xp.where(valid, loss, 0).astype(z.dtype, copy=False)
+    return xp.where(valid, loss, 0).astype(z.dtype, copy=False), lse
 
 
-def _ce_grad_fwd(xp, g, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+def _ce_grad_fwd(xp, g, z, target, *weight, ignore_index, label_smoothing, lse=None):
     m, c = z.shape
     valid, safe, w_t = _ce_rows(xp, target, weight, ignore_index)
-    lse = lse_cache[0] if lse_cache and lse_cache[0].shape == (m,) else None
-    if lse is None:  # recompute (e.g. the node was built by another path)
+    if lse is None:  # none kept by the forward's node: recompute
         top = xp.amax(z, axis=1, keepdims=True)
         lse = top[:, 0] + xp.log(xp.exp(z - top).sum(axis=1))
     p = z - lse[:, None]
@@ -146,14 +153,14 @@ def _ce_q(z: Tensor, target: Tensor, weight, ignore_index: int, label_smoothing:
     return valid, a, q_dot
 
 
-def _ce_grad_rule_g(v, ans, g, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+def _ce_grad_rule_g(v, ans, g, z, target, *weight, ignore_index, label_smoothing, lse=None):
     # ∂G_n/∂g_n = valid_n (a_n p_n - q_n)
     valid, a, q_dot = _ce_q(z, target, weight, ignore_index, label_smoothing)
     p = _softmax(z, 1)
     return ew.where_fn(valid, (v * p).sum(1) * a - q_dot(v), 0.0)
 
 
-def _ce_grad_rule_z(v, ans, g, z, target, *weight, ignore_index, label_smoothing, lse_cache):
+def _ce_grad_rule_z(v, ans, g, z, target, *weight, ignore_index, label_smoothing, lse=None):
     # G_n = g_n (a_n p_n - q_n) depends on z through p only: the softmax VJP, scaled
     valid, a, _ = _ce_q(z, target, weight, ignore_index, label_smoothing)
     p = _softmax(z, 1)
@@ -161,11 +168,16 @@ def _ce_grad_rule_z(v, ans, g, z, target, *weight, ignore_index, label_smoothing
     return p * (v - (v * p).sum(1, keepdim=True)) * scale.unsqueeze(1)
 
 
-cross_entropy_op = defop("cross_entropy", _ce_fwd, saves=(0, 1, 2))
+def _ce_grad(m, g, ans, z, target, *w, needs, kept=None, **kw):
+    """The logits' gradient (the only one): the backward op, on arrays with the
+    log-sum-exp the forward ``kept`` for this node."""
+    lse = {} if records(m) or kept is None else {"lse": kept}
+    return [cross_entropy_grad_op.on(m, g, z, target, *w, **lse, **kw), None, None]
+
+
+cross_entropy_op = defop("cross_entropy", _ce_fwd, saves=(0, 1, 2), keeps=_ce_keep)
 cross_entropy_grad_op = defop("cross_entropy_grad", _ce_grad_fwd, saves=(0, 1, 2, 3))
-defgrad(cross_entropy_op,
-        lambda m, g, ans, z, target, *w, **kw: cross_entropy_grad_op.on(m, g, z, target, *w, **kw),
-        None, None)
+defgrad_joint(cross_entropy_op, 3, _ce_grad, without=(1, 2))
 defvjp(cross_entropy_grad_op, _ce_grad_rule_g, _ce_grad_rule_z, None, None)
 
 
@@ -234,7 +246,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     _check_targets(t, c, ignore_index, "cross_entropy")
     w = () if weight is None else (weight.to(input.dtype),)
     rows = cross_entropy_op(z, t, *w, ignore_index=int(ignore_index),
-                            label_smoothing=float(label_smoothing), lse_cache=_LseCache())
+                            label_smoothing=float(label_smoothing))
     if reduction == "none":
         return rows.reshape(batch)
     if reduction == "sum":
