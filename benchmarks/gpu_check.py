@@ -6,8 +6,9 @@ it runs, each stage under its own time limit (about 8 minutes in all):
 1. the environment: ``nvidia-smi``, CuPy's and PyTorch's versions and devices;
 2. the op sweep on CuPy (tests/ops/test_op_sweep_cuda.py with CHAINRULE_SWEEP_REAL_CUDA=1):
    forward and gradients against PyTorch CUDA, float64 against chainrule on the CPU to
-   1e-10; then the device tests of tests/backends/test_cuda_standin.py and
-   test_cuda_fused.py (the cupy.fuse kernels against the CPU) on the GPU;
+   1e-10; then the device tests of tests/backends/test_cuda_standin.py,
+   test_cuda_fused.py (the cupy.fuse kernels against the CPU) and test_nn_on_cuda.py (every
+   nn module and loss against the CPU, float64) on the GPU;
 3. ``chainrule train --device cuda`` (digits, CNN, one epoch);
 4. ``python -m benchmarks --device cuda``: the five GPU workloads against PyTorch CUDA.
 
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sweep = [sys.executable, "-m", "pytest", "tests/ops/test_op_sweep_cuda.py",
              "tests/backends/test_cuda_standin.py", "tests/backends/test_cuda_fused.py",
+             "tests/backends/test_nn_on_cuda.py",  # every nn module and loss against the CPU
              "-p", "no:randomly",
              "--maxfail=200", "-W", "ignore::UserWarning"]
     if args.dry_run:
