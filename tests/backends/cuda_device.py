@@ -4,8 +4,11 @@ CHAINRULE_SWEEP_REAL_CUDA=1 (benchmarks/gpu_check.py does), where the tests abou
 stand-in itself are skipped."""
 import os
 
+import numpy as np
 import pytest
 
+import chainrule as cr
+from chainrule import nn
 from chainrule.backends import standin
 
 REAL_CUDA = os.environ.get("CHAINRULE_SWEEP_REAL_CUDA", "") not in ("", "0")
@@ -21,3 +24,20 @@ def cuda():
     yield "cuda"
     if not was:
         standin.disable()
+
+
+def train_steps(device: str, layers, optimizer: str, options: dict, steps: int = 3):
+    """A small float64 classifier (``layers()`` made from seed 0) trained ``steps`` steps on
+    ``device`` with clipped gradients: the same run on two devices must end the same."""
+    cr.manual_seed(0)
+    model = nn.Sequential(*layers()).double().to(device)
+    opt = getattr(cr.optim, optimizer)(model.parameters(), **options)
+    rng = np.random.default_rng(3)
+    x = cr.tensor(rng.standard_normal((16, 5)), device=device)
+    y = cr.tensor(rng.integers(0, 3, 16), device=device)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    return model, opt

@@ -20,7 +20,7 @@ import chainrule.nn as nn
 from chainrule.backends import standin, standin_devices
 from chainrule.errors import DeviceError
 
-from tests.backends.cuda_device import REAL_CUDA, standin_only
+from tests.backends.cuda_device import REAL_CUDA, standin_only, train_steps
 
 TOL = dict(rtol=1e-9, atol=1e-12)
 
@@ -255,20 +255,9 @@ def test_seeding_every_gpu_reaches_generators_made_later(monkeypatch):
 
 
 # ------------------------------------------------------------------ training --
-def _train(device: str, optimizer: str, steps: int = 3):
-    cr.manual_seed(0)
-    model = nn.Sequential(nn.Linear(5, 8), nn.LayerNorm(8), nn.ReLU(), nn.Linear(8, 3))
-    model = model.double().to(device)
-    opt = getattr(cr.optim, optimizer)(model.parameters(), lr=0.05)
-    rng = np.random.default_rng(3)
-    x = cr.tensor(rng.standard_normal((16, 5)), device=device)
-    y = cr.tensor(rng.integers(0, 3, 16), device=device)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-    return model, opt
+def _train(device: str, optimizer: str):
+    return train_steps(device, lambda: (nn.Linear(5, 8), nn.LayerNorm(8), nn.ReLU(),
+                                        nn.Linear(8, 3)), optimizer, {"lr": 0.05})
 
 
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW", "RMSprop"])

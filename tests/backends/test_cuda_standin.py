@@ -17,7 +17,7 @@ import chainrule.nn as nn
 from chainrule.backends import standin
 from chainrule.errors import DeviceError
 
-from tests.backends.cuda_device import REAL_CUDA, cuda, standin_only  # noqa: F401 (cuda: a fixture)
+from tests.backends.cuda_device import REAL_CUDA, cuda, standin_only, train_steps  # noqa: F401 (cuda: a fixture)
 
 
 # ------------------------------------------------------------ stand-in arrays --
@@ -226,20 +226,9 @@ OPTIMIZERS = {"SGD": dict(lr=0.1, momentum=0.9, nesterov=True), "Adam": dict(lr=
               "ASGD": dict(lr=0.01)}
 
 
-def _train(device: str, optimizer: str, steps: int = 3):
-    cr.manual_seed(0)
-    model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Dropout(0.0), nn.Linear(8, 3))
-    model = model.double().to(device)
-    opt = getattr(cr.optim, optimizer)(model.parameters(), **OPTIMIZERS[optimizer])
-    rng = np.random.default_rng(3)
-    x = cr.tensor(rng.standard_normal((16, 5)), device=device)
-    y = cr.tensor(rng.integers(0, 3, 16), device=device)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-    return model, opt
+def _train(device: str, optimizer: str):
+    return train_steps(device, lambda: (nn.Linear(5, 8), nn.ReLU(), nn.Dropout(0.0),
+                                        nn.Linear(8, 3)), optimizer, OPTIMIZERS[optimizer])
 
 
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
