@@ -104,7 +104,7 @@ def _h_error(self: Tensor):
 
 # ---- functions that PyTorch also offers as methods ----
 def _as_methods(chainrule) -> None:
-    for name in ("fliplr", "flipud", "argwhere", "inner", "aminmax", "fmax", "fmin", "bernoulli",
+    for name in ("fliplr", "flipud", "argwhere", "inner", "aminmax", "bernoulli",
                  "isin", "numel"):
         if not hasattr(Tensor, name) and hasattr(chainrule, name):
             setattr(Tensor, name, getattr(chainrule.ops.functions, name, None) or getattr(chainrule, name))

@@ -131,9 +131,7 @@ class Lifelines:
         while True:
             try:
                 conn, _ = self.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
+            except OSError:  # none waiting (BlockingIOError), or the listener is gone
                 return
             conn.setblocking(False)
             self.conns[conn.fileno()] = conn

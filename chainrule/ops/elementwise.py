@@ -569,7 +569,7 @@ defgrad(where_op, None, lambda m, g, ans, c, a, b: m.where(c, g, 0),
         lambda m, g, ans, c, a, b: m.where(c, 0, g))
 
 
-def where_fn(condition, input=None, other=None) -> Tensor:
+def where_fn(condition, input, other) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (the public ``where``, in
     indexing.py, adds the one-argument form)."""
     if not isinstance(condition, Tensor):
