@@ -197,12 +197,9 @@ def run(spec: dict) -> int:
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     sys.stdout.close()
-    while watch.pid:
-        try:
-            wait = 0 if -1 in watch.fd.values() else None if watch.fd else POLL_S * 1000
-            events = poller.poll(wait)
-        except InterruptedError:
-            events = []
+
+    def gone_in(events) -> set:
+        """The ranks these poll events show gone (pidfd readable or lifeline ended)."""
         watch.hear(sock)
         ready = {fd for fd, _ in events}
         cut = set()  # ranks whose lifeline ended
@@ -211,7 +208,23 @@ def run(spec: dict) -> int:
                 lifelines.accept(poller)
             elif fd in lifelines.conns:
                 cut.add(lifelines.closed(fd, poller))
-        dead = sorted(set(watch.gone(ready)) | (cut & set(watch.pid)))
+        return set(watch.gone(ready)) | (cut & set(watch.pid))
+
+    while watch.pid:
+        try:
+            wait = 0 if -1 in watch.fd.values() else None if watch.fd else POLL_S * 1000
+            events = poller.poll(wait)
+        except InterruptedError:
+            events = []
+        dead = gone_in(events)
+        # a wake-up's events may be stale (this process held still between its poll and
+        # here, as on a loaded machine): before judging, look again at once until no more
+        # deaths (or lifelines just accepted) show, so every death already evident is seen
+        looked = (set(), -1)
+        while dead and looked != (dead, len(lifelines.conns)):
+            looked = (set(dead), len(lifelines.conns))
+            dead |= gone_in(poller.poll(0))
+        dead = sorted(dead)
         silent = [] if watch.quiet or watch.ended else dead
         still_running = len(watch.pid) - len(dead)
         # ranks spread over hosts: when every rank of this host goes at once, it may be the
