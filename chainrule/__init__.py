@@ -43,7 +43,9 @@ __version__ = "0.1.0"
 
 from . import _compat_methods  # noqa: E402,F401  (x == None is False, as PyTorch)
 from .ops.more_math import *  # noqa: F401,F403,E402  (asinh, atan2, unique, trace …)
-from .more_api import *  # noqa: F401,F403,E402  (pi, finfo, meshgrid, compile …)
+from .more_api import *  # noqa: F401,F403,E402  (pi, finfo, meshgrid …)
+from . import compiler  # noqa: E402  (torch.compiler)
+from .compiler import compile  # noqa: E402,F401,A001  (torch.compile: capture a step, replay it)
 from ._out import install as _install_out  # noqa: E402  (PyTorch's out= on the functions that take it)
 _install_out(globals())
 del _install_out

@@ -23,7 +23,7 @@ from .tensor import Tensor
 __all__ = ["pi", "e", "inf", "nan", "newaxis", "is_tensor", "is_floating_point",
            "is_complex", "is_nonzero", "is_signed", "numel", "result_type", "can_cast", "meshgrid",
            "cartesian_prod", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "dstack",
-           "row_stack", "hsplit", "vsplit", "dsplit", "compile"]
+           "row_stack", "hsplit", "vsplit", "dsplit"]
 
 pi, e, inf, nan = math.pi, math.e, math.inf, math.nan
 newaxis = None
@@ -285,20 +285,6 @@ def dsplit(input: Tensor, sections) -> tuple:
     [chainrule.Size([1, 2, 2]), chainrule.Size([1, 2, 2])]
     """
     return _split("dsplit", 2, input, sections)
-
-
-def compile(model=None, **options):  # noqa: A001 - PyTorch's name
-    """``torch.compile``: chainrule runs eagerly, so the model (or function) comes back as it
-    is; used as a decorator (``@compile`` or ``@compile(mode=...)``) too.
-
-    >>> import chainrule as cr
-    >>> f = cr.compile(lambda x: x * 2)
-    >>> f(cr.tensor([1., 2.]))
-    tensor([2., 4.])
-    """
-    if model is None:
-        return lambda fn: fn
-    return model
 
 
 for _name in ("hsplit", "vsplit", "dsplit"):

@@ -267,9 +267,20 @@ def set_rng_state(state: Tensor) -> None:
     default_generator.set_state(state)
 
 
+# While ``chainrule.compile`` captures a step, this wraps what ``_rng`` hands out, so that
+# each draw is recorded as a call to replay (the same stream as eager), never as a constant;
+# it is given how to find the generator again (a reseeding may replace NumPy's generator).
+DRAW_HOOK = None
+
+
 def _rng(generator, op: str = "random", device=None):
     """What draws for a tensor on ``device`` (None: the CPU) from ``generator`` (None: the
     device's default one): NumPy's generator on the CPU, device draws on CUDA."""
+    rng = _rng_unhooked(generator, op, device)
+    return rng if DRAW_HOOK is None else DRAW_HOOK(rng, lambda: _rng_unhooked(generator, op, device))
+
+
+def _rng_unhooked(generator, op: str, device):
     dev = Device(device if device is not None else "cpu")
     if generator is None:
         if dev.type == "cpu":

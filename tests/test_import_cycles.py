@@ -164,6 +164,7 @@ def test_the_cycle_finder_finds_a_planted_cycle():
 # import from its own layer and those below, never from one above.
 LAYERS = [
     ("backends", ["chainrule.backends", "chainrule.errors", "chainrule._fp", "chainrule.dtypes",
+                  "chainrule._host_calls",
                   "chainrule._mldtypes", "chainrule._plain_args", "chainrule.runtime"]),
     ("graph", ["chainrule.autograd.graph", "chainrule.autograd.grad_mode",
                "chainrule.autograd.anomaly"]),
@@ -179,7 +180,7 @@ LAYERS = [
     ("nn", ["chainrule.nn", "chainrule.func", "chainrule.func_trees", "chainrule.func_vmap",
             "chainrule.func_modules", "chainrule.autograd.functional", "chainrule.distributed"]),
     ("optim", ["chainrule.optim", "chainrule.amp.grad_scaler"]),
-    ("train, diagnostics", ["chainrule.train", "chainrule.diagnostics"]),
+    ("train, diagnostics", ["chainrule.train", "chainrule.diagnostics", "chainrule.compiler"]),
     ("cli", ["chainrule.cli", "chainrule.doctor", "chainrule.__main__"]),
 ]
 

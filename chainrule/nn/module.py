@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ..autograd.graph import RemovableHandle
+from .._host_calls import host_call
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
@@ -290,6 +291,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @host_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (to None by default, as PyTorch;
         ``set_to_none=False`` zeroes them in place)."""

@@ -397,7 +397,8 @@ def _mixed_devices(inputs, found, op_name: str) -> Exception:
 
 
 def _is_numpy_like(kind) -> bool:
-    return kind.__module__ == "numpy"
+    # (NumPy's arrays and scalars, and subclasses of ndarray: a capture's traced arrays)
+    return kind.__module__ == "numpy" or issubclass(kind, _NDARRAY)
 
 
 # what an array library raises for operands that do not fit an op: ValueError (shapes that

@@ -25,6 +25,7 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 from .._fp import loud as fp_loud, quiet as fp_quiet
+from .._host_calls import host_call
 from ..errors import op_error, warn_user
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import RemovableHandle
@@ -133,6 +134,7 @@ def _wrap_step(step: Callable) -> Callable:
             return out
         finally:
             self._in_step = False
+    wrapper = host_call(wrapper)  # (a compiled step replays it as itself)
     wrapper._optimizer_step_wrapper = True  # type: ignore[attr-defined]
     return wrapper
 
@@ -263,6 +265,7 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     # -- gradients ------------------------------------------------------------------
+    @host_call
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's ``.grad``: to None (default) or to zeros in place."""
         for group in self.param_groups:

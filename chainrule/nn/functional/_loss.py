@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from ..._host_calls import any_bad
 from ...backends import on_its_gpu
 from ...errors import DTypeError, ShapeError, op_error, warn_user
 from ...ops import elementwise as ew
@@ -262,7 +263,7 @@ def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
     if data.size == 0:
         return
     bad = (data != ignore_index) & ((data < 0) | (data >= c))
-    if bad.any().item():
+    if any_bad(bad):
         raise op_error(IndexError, op, f"target {int(data[bad][0])} is out of bounds for {c} classes "
                        f"(expected 0 to {c - 1}, or ignore_index={ignore_index})")
 

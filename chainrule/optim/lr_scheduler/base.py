@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from ..._host_calls import host_call
 from ...tensor import Tensor
 from ...errors import op_error
 from ..optimizer import Optimizer, _scalar
@@ -81,6 +82,13 @@ class LRScheduler:
     ([0.5], 1)
     """
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_host_call", False):
+            cls.step = host_call(step)  # (a compiled step replays it as itself)
+
+
     _get_lr_called_within_step: bool = False
     _is_initial: bool = False
 
@@ -133,6 +141,7 @@ class LRScheduler:
         raise NotImplementedError
 
     # -- stepping ------------------------------------------------------------------------
+    @host_call
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (call it after ``optimizer.step()``) and set the new rates."""
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):

@@ -1,0 +1,370 @@
+"""``chainrule.compile``: capture a step twice, then replay it.
+
+For each *signature* (the arguments' tensor shapes, dtypes and ``requires_grad``, their
+other values, grad mode and the modules' training flags) a compiled function:
+
+1. runs the first call eagerly while recording it (:mod:`.capture`);
+2. runs the second call the same way and compares the two tapes: the same calls, wiring,
+   constants and bindings. Anything that differs from call to call without passing through
+   the recorded arrays (a random mask drawn outside the generators, data read from the
+   host, a Python value that changed) shows here, and the function stays eager for that
+   signature;
+3. replays from the third call on (:mod:`.codegen`): only array calls, no Tensor or Node.
+
+A capture that *breaks* (``.item()`` or ``bool()`` of data, a shape that depends on data, a
+result that carries a graph out) leaves that signature eager, with one
+:class:`CompileWarning` that names the reason and the line. ``fullgraph=True`` raises
+:class:`CompileError` there instead. A guard that fails at replay (a parameter of another
+shape, a tensor gone, a module attribute changed) captures again; after ``cache_size_limit``
+signatures the function runs eagerly, with a warning.
+"""
+from __future__ import annotations
+
+import functools
+import types
+import warnings
+
+import numpy as np
+
+from ..errors import ArgumentError, op_error
+from ..nn.module import Module
+from ..tensor import Tensor
+from ..autograd.grad_mode import GRAD
+from .capture import run_captured, tensor_paths
+from .codegen import MISS, Compiled
+from .traced import CheckFailed
+
+CACHE_SIZE_LIMIT = 8  # signatures per function (PyTorch's torch._dynamo cache_size_limit)
+_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_SIMPLE = (bool, int, float, str, type(None))
+
+
+class CompileWarning(UserWarning):
+    """A compiled function (or one signature of it) runs eagerly; the message says why."""
+
+
+class CompileError(RuntimeError):
+    """``fullgraph=True`` and the function could not be captured whole."""
+
+
+class _Entry:
+    """One signature: its captures so far, its replay, or the reason it stays eager."""
+    __slots__ = ("previous", "compiled", "eager", "guards", "captures")
+
+    def __init__(self, guards) -> None:
+        self.previous = None
+        self.compiled: Compiled | None = None
+        self.eager: tuple | None = None
+        self.guards = guards
+        self.captures = 0
+
+
+class CompiledFunction:
+    """What :func:`compile` returns: call it as the function (or module) it wraps.
+
+    >>> import chainrule as cr
+    >>> double = cr.compile(lambda x: x * 2)
+    >>> [double(cr.tensor([1., 2.])) for _ in range(3)][-1]
+    tensor([2., 4.])
+    >>> double.stats()["replays"]
+    1
+    """
+
+    def __init__(self, fn, fullgraph: bool = False, dynamic=None, mode=None, backend="inductor",
+                 options=None, disable: bool = False) -> None:
+        if mode not in _MODES:
+            raise op_error(ArgumentError, "compile", f"unknown mode {mode!r}; expected one of "
+                           + ", ".join(repr(m) for m in _MODES))
+        self._fn = fn
+        self._fullgraph = fullgraph
+        self._disable = disable
+        self._cache: dict = {}
+        self._warned: set = set()
+        self._counts = {"captures": 0, "replays": 0, "eager": 0, "recompiles": 0}
+        self._closure = _closure_objects(fn)
+        functools.update_wrapper(self, fn, updated=())
+        if isinstance(fn, Module):
+            self._module = fn
+
+    # -- calling ---------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if self._disable:
+            return self._fn(*args, **kwargs)
+        key = self._key(args, kwargs)
+        if key is None:
+            return self._eager(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is not None and not _guards_hold(entry.guards):
+            self._counts["recompiles"] += 1
+            entry = self._cache[key] = _Entry(self._guards())
+        if entry is None:
+            if len(self._cache) >= CACHE_SIZE_LIMIT:
+                self._warn("limit", f"more than {CACHE_SIZE_LIMIT} signatures (shapes, dtypes, "
+                           "argument values, training flags) were seen; new ones run eagerly "
+                           "(mark varying sizes as constant, or pad them)")
+                return self._eager(args, kwargs)
+            if self._cache:
+                self._counts["recompiles"] += 1
+            entry = self._cache[key] = _Entry(self._guards())
+        if entry.compiled is not None:
+            try:
+                result = entry.compiled.run(args, kwargs)
+            except CheckFailed:  # bad data (a target out of range): eager raises the error
+                return self._eager(args, kwargs)
+            if result is not MISS:
+                self._counts["replays"] += 1
+                return result
+            self._counts["recompiles"] += 1  # a tensor it reads is gone or changed shape
+            entry.compiled, entry.previous = None, None
+        if entry.eager is not None:
+            return self._eager(args, kwargs)
+        return self._capture(entry, args, kwargs)
+
+    def _eager(self, args, kwargs):
+        self._counts["eager"] += 1
+        return self._fn(*args, **kwargs)
+
+    def _capture(self, entry: _Entry, args, kwargs):
+        self._counts["captures"] += 1
+        entry.captures += 1
+        result, capture = run_captured(self._fn, args, kwargs)
+        if capture.broken is not None:
+            reason, line = capture.broken
+            entry.eager = capture.broken
+            self._break(f"{reason} (at {line})")
+            return result
+        if entry.previous is None:
+            entry.previous = capture
+            return result
+        difference = _difference(entry.previous, capture)
+        if difference is not None:
+            entry.eager = (difference, "")
+            self._break(difference)
+            return result
+        entry.compiled = Compiled(capture)
+        entry.previous = None
+        return result
+
+    def _break(self, why: str) -> None:
+        name = getattr(self._fn, "__qualname__", type(self._fn).__name__)
+        message = f"chainrule.compile: {name} runs eagerly for this signature: {why}"
+        if self._fullgraph:
+            raise CompileError(message + " (fullgraph=True)")
+        self._warn(why, message)
+
+    def _warn(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, CompileWarning, stacklevel=4)
+
+    # -- signatures and guards -------------------------------------------------------------
+    def _key(self, args, kwargs):
+        """The signature of a call, or None when an argument cannot be part of one."""
+        parts = [GRAD.enabled]
+        for path, t in tensor_paths(args, kwargs):
+            data = t._data
+            if type(data) is not np.ndarray:  # (CUDA tensors, traced leftovers): eager
+                return None
+            parts.append((path, data.shape, data.dtype.str, t._requires_grad))
+        try:
+            parts.append(_value_key((args, kwargs)))
+        except TypeError:
+            return None
+        for module in self._modules():
+            parts.append(module.training)
+        return tuple(parts)
+
+    def _modules(self) -> list:
+        found = []
+        for obj in self._closure:
+            if isinstance(obj, Module):
+                found.extend(obj.modules())
+        return found
+
+    def _guards(self) -> list:
+        """``(namespace dict, name, value)`` of the simple values the step may read: the
+        function's globals and closure cells, and each module's plain attributes."""
+        guards = []
+        fn = _code_owner(self._fn)
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            globs = getattr(fn, "__globals__", {})
+            for name in code.co_names:
+                if name in globs and isinstance(globs[name], _SIMPLE):
+                    guards.append((globs, name, globs[name]))
+            for cell in getattr(fn, "__closure__", None) or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                if isinstance(value, _SIMPLE):
+                    guards.append((cell, None, value))
+        for module in self._modules():
+            for name, value in vars(module).items():
+                if isinstance(value, _SIMPLE):
+                    guards.append((vars(module), name, value))
+        return guards
+
+    # -- reporting -------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Counts so far: ``captures``, ``replays``, ``eager`` calls, ``recompiles``."""
+        return dict(self._counts)
+
+    def replay_source(self) -> list[str]:
+        """The generated replay of each compiled signature (Python source)."""
+        return [e.compiled.source for e in self._cache.values() if e.compiled is not None]
+
+    def __get__(self, obj, objtype=None):  # as a decorator on a method
+        if obj is None:
+            return self
+        return types.MethodType(self, obj)
+
+    def __getattr__(self, name):  # a compiled module still answers as the module
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._fn, name)
+
+
+def _guards_hold(guards) -> bool:
+    for space, name, value in guards:
+        if name is None:
+            try:
+                now = space.cell_contents
+            except ValueError:
+                return False
+        else:
+            now = space.get(name, _GONE)
+        if now is not value and not (type(now) is type(value) and now == value):
+            return False
+    return True
+
+
+_GONE = object()
+
+
+def _value_key(value):
+    """A hashable stand-in for the non-tensor arguments (tensors by position only)."""
+    if isinstance(value, Tensor):
+        return "T"
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_value_key(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple((k, _value_key(v)) for k, v in value.items())
+    if isinstance(value, _SIMPLE):
+        return (type(value).__name__, value)
+    if isinstance(value, np.ndarray):
+        raise TypeError("a NumPy array argument")  # (its contents would be a constant)
+    return ("id", id(value))  # a module, an optimizer, any other object: by identity
+
+
+def _code_owner(fn):
+    """The Python function whose code a call runs (a module's ``forward``, a method's
+    function)."""
+    if isinstance(fn, Module):
+        return type(fn).forward
+    return getattr(fn, "__func__", fn)
+
+
+def _closure_objects(fn) -> list:
+    """The objects a step reaches by name: the callable, its ``self``, closure cells and the
+    globals its code names (where its modules are)."""
+    objs = [fn, getattr(fn, "__self__", None)]
+    owner = _code_owner(fn)
+    for cell in getattr(owner, "__closure__", None) or ():
+        try:
+            objs.append(cell.cell_contents)
+        except ValueError:
+            pass
+    code = getattr(owner, "__code__", None)
+    if code is not None:
+        globs = getattr(owner, "__globals__", {})
+        objs.extend(globs[n] for n in code.co_names if n in globs)
+    return [o for o in objs if o is not None]
+
+
+def _difference(first, second) -> str | None:
+    """Why two captures of one signature differ, or None when a replay may stand for both."""
+    a, b = first.recorder, second.recorder
+    if a.slot_meta != b.slot_meta:
+        return "two calls made arrays of different shapes or dtypes (shapes that depend on data?)"
+    if [_binding_key(x) for x in a.inputs] != [_binding_key(x) for x in b.inputs]:
+        return "two calls read different tensors (a tensor replaced between calls)"
+    if len(a.steps) != len(b.steps):
+        return f"two calls ran different numbers of array calls ({len(a.steps)} and " \
+               f"{len(b.steps)}): Python control flow that depends on something that changed"
+    for sa, sb in zip(a.steps, b.steps):
+        if _step_key(sa, a) != _step_key(sb, b):
+            where = f" at {sb.line}" if sb.line else ""
+            return (f"two calls differed at {sb.name}{where}: a value that changes from call to "
+                    "call without passing through tensors (a NumPy array or Python number made "
+                    "in the step, a draw outside chainrule's generators)")
+    return None
+
+
+def _binding_key(binding):
+    if binding[0] == "arg":
+        return binding
+    target = binding[1]()
+    return ("tensor", id(target))
+
+
+def _step_key(step, rec):
+    def const_key(i):
+        c = rec.consts[i]
+        if isinstance(c, np.ndarray):
+            return (c.shape, c.dtype.str, c.tobytes())
+        if isinstance(c, _SIMPLE):
+            return (type(c).__name__, c)
+        return ("id", id(c))
+    from .traced import _template_key
+    fn = step.fn
+    if step.kind == "host":
+        who = id(fn)
+    elif step.kind == "state":
+        who = (id(fn.tensor()), fn.field)
+    else:
+        who = (getattr(fn, "__module__", None), type(getattr(fn, "__self__", None)).__name__)
+    return (step.kind, step.name, who, _template_key(step.args, const_key),
+            _template_key(step.kwargs, const_key), _template_key(step.outs, const_key),
+            tuple(step.writes))
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor",  # noqa: A001
+            mode=None, options=None, disable: bool = False):
+    """Capture ``model`` (a function, a module or a whole training step) and replay it.
+
+    PyTorch's ``torch.compile``: use it as a call, or as a decorator (``@compile`` or
+    ``@compile(fullgraph=True)``). The first two calls of each signature run eagerly while
+    they are recorded; from the third, the recorded array calls run alone, without
+    Tensors, Nodes or dispatch. ``optimizer.step()``, ``zero_grad()`` and a scheduler's
+    ``step()`` inside the step run as themselves. What cannot be replayed runs eagerly with
+    one :class:`CompileWarning` that names the line (``fullgraph=True``: an error);
+    :func:`explain` says what happened. ``backend``, ``dynamic`` and ``options`` are accepted
+    for PyTorch's programs and not used.
+
+    Python side effects in the step (appending to a list, printing, changing an attribute)
+    happen in the two recorded calls only, as in ``jax.jit``.
+
+    >>> import chainrule as cr
+    >>> model = cr.nn.Linear(3, 1)
+    >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    >>> @cr.compile
+    ... def step(x, y):
+    ...     opt.zero_grad()
+    ...     loss = ((model(x) - y) ** 2).mean()
+    ...     loss.backward()
+    ...     opt.step()
+    ...     return loss
+    >>> x, y = cr.randn(8, 3), cr.randn(8, 1)
+    >>> losses = [step(x, y).item() for _ in range(5)]
+    >>> losses[-1] < losses[0], step.stats()["replays"]
+    (True, 3)
+    """
+    if model is None:
+        return lambda fn: CompiledFunction(fn, fullgraph=fullgraph, dynamic=dynamic, mode=mode,
+                                           backend=backend, options=options, disable=disable)
+    if not callable(model):
+        raise op_error(ArgumentError, "compile", f"expected a function or a module, got "
+                       f"{type(model).__name__}")
+    return CompiledFunction(model, fullgraph=fullgraph, dynamic=dynamic, mode=mode,
+                            backend=backend, options=options, disable=disable)

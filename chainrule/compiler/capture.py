@@ -1,0 +1,352 @@
+"""One capture: run a step eagerly, for real, with every tensor's array traced.
+
+Before the step runs, the arrays of the live tensors (found by the garbage collector's list
+of objects: parameters, buffers, ``.grad``, optimizer state, the arguments) are swapped for
+:class:`~.traced.TracedArray` views of themselves; afterwards they are swapped back. A
+replay finds each array again through its *binding*: ``("arg", i, key)`` for the step's
+arguments, ``("tensor", weakref)`` for everything else.
+
+Besides array calls the capture records:
+
+* generator draws (``random.DRAW_HOOK``): replayed as draws, so dropout gets fresh masks
+  from the same stream as eager;
+* host calls (``_host_calls.HOOK``: ``optimizer.step()``, ``zero_grad()``, a scheduler's
+  ``step()``): replayed as themselves;
+* state: where a tensor's ``.grad`` or array was replaced by one the tape made (the first
+  backward of a parameter), a step that does the same at replay, placed before the next
+  host call (which may read it) or at the end.
+"""
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+
+from .. import _host_calls
+from ..backends import NUMPY
+from .. import random as cr_random
+from ..tensor import Tensor, wrap_array
+from .traced import Broken, Const, Recorder, Ref, TracedArray, _as_plain, user_line
+
+
+def tensor_paths(args: tuple, kwargs: dict):
+    """``(path, tensor)`` for every tensor in the arguments, in tuples, lists and dicts too;
+    a path starts with the position or keyword, then the indices and keys inside."""
+    def walk(value, path):
+        if isinstance(value, Tensor):
+            yield path, value
+        elif isinstance(value, (tuple, list)):
+            for i, v in enumerate(value):
+                yield from walk(v, path + (i,))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                yield from walk(v, path + (k,))
+    for i, a in enumerate(args):
+        yield from walk(a, (i,))
+    for k, a in kwargs.items():
+        yield from walk(a, (k,))
+
+
+class Capture:
+    """What one capture saw: its recorder (the tape), the template of the step's result and
+    whether (and why) it broke."""
+
+    def __init__(self, recorder: Recorder, result_template, broken) -> None:
+        self.recorder = recorder
+        self.result_template = result_template
+        self.broken = broken  # None, or (reason, "file:line")
+
+
+class _Draws:
+    """Stands in for NumPy's generator during a capture: each draw is recorded."""
+
+    def __init__(self, recorder: Recorder, rng, refind) -> None:
+        self._recorder, self._rng, self._refind = recorder, rng, refind
+
+    def __getattr__(self, name: str):
+        method = getattr(self._rng, name)
+        if not callable(method):
+            return method
+
+        def draw(*args, **kwargs):
+            result = method(*args, **kwargs)
+            if not self._recorder.recording:
+                return result
+            return self._recorder.record("draw", _Redraw(self._refind, name), name, args,
+                                         kwargs, result)
+        return draw
+
+
+class _Redraw:
+    """A replayed draw: the generator found afresh (a reseed replaces it), then drawn from."""
+    __slots__ = ("refind", "name")
+
+    def __init__(self, refind, name: str) -> None:
+        self.refind, self.name = refind, name
+
+    def __call__(self, *args, **kwargs):
+        return getattr(self.refind(), self.name)(*args, **kwargs)
+
+
+class _StateWrite:
+    """A replayed state change: ``tensor.grad`` (or its array) set to a value the tape made."""
+    __slots__ = ("tensor", "field", "requires_grad")
+
+    def __init__(self, tensor: Tensor, field: str, requires_grad: bool) -> None:
+        self.tensor, self.field, self.requires_grad = weakref.ref(tensor), field, requires_grad
+
+    def __call__(self, array) -> None:
+        t = self.tensor()
+        if t is None:
+            return
+        if self.field == "_data":
+            t._data = array
+        elif array is None:
+            t._grad = None
+        else:
+            g = wrap_array(array)
+            g._requires_grad = self.requires_grad
+            t._grad = g
+            t._grad_owned = True
+
+
+class _Lifted:
+    """The live tensors whose arrays are traced during a capture, and what they held."""
+
+    def __init__(self, recorder: Recorder, args: tuple, kwargs: dict) -> None:
+        self.recorder = recorder
+        self.tensors: list[Tensor] = []
+        self.originals: list = []
+        self.seen_data: list = []
+        self.seen_grad: list = []
+        arg_ids = {}
+        for path, t in tensor_paths(args, kwargs):
+            arg_ids.setdefault(id(t), ("arg", path))
+        for obj in gc.get_objects():
+            if isinstance(obj, Tensor) and type(obj._data) is np.ndarray:
+                self._lift(obj, arg_ids.get(id(obj)))
+        for path, t in tensor_paths(args, kwargs):  # (one made by a C call is not gc-tracked)
+            if type(t._data) is np.ndarray:
+                self._lift(t, arg_ids[id(t)])
+
+    def _lift(self, t: Tensor, arg_binding) -> None:
+        plain = t._data
+        binding = arg_binding if arg_binding is not None else ("tensor", weakref.ref(t))
+        t._data = self.recorder.lift(plain, binding)
+        self.tensors.append(t)
+        self.originals.append(plain)
+        self.seen_data.append(t._data)
+        self.seen_grad.append(t.__dict__.get("_grad"))
+
+    def sync(self, record: bool) -> None:
+        """Note where a tensor's array or ``.grad`` changed since the last look; with
+        ``record``, as state steps (changes made by the tape), else silently (a host call's).
+        Steps are ordered by the slot they set (the order the tape made them), so that two
+        captures agree whatever order the garbage collector listed the tensors in."""
+        changes = []
+        for i, t in enumerate(self.tensors):
+            data = t._data
+            if data is not self.seen_data[i]:
+                self.seen_data[i] = data
+                changes.append((t, "_data", data, False))
+            grad = t.__dict__.get("_grad")
+            if grad is not self.seen_grad[i]:
+                self.seen_grad[i] = grad
+                changes.append((t, "_grad", None if grad is None else grad._data,
+                                grad is not None and grad._requires_grad))
+        if not (record and self.recorder.recording):
+            return
+        changes.sort(key=self._order)
+        for change in changes:
+            self._record_write(*change)
+
+    def _order(self, change) -> tuple:
+        t, field, array, _ = change
+        try:
+            slot = self.recorder.slot_for(array) if array is not None else -1
+        except Broken:
+            slot = -1
+        own = getattr(t._data, "_slot", None)
+        return (slot, -1 if own is None else own, field)
+
+    def _record_write(self, t: Tensor, field: str, array, requires_grad: bool) -> None:
+        rec = self.recorder
+        try:
+            args = (Ref(rec.slot_for(array)),) if array is not None else (None,)
+        except Broken as e:
+            rec.break_(f"a tensor's {'array' if field == '_data' else '.grad'} was replaced: {e}")
+            return
+        from .traced import Step
+        rec.steps.append(Step("state", _StateWrite(t, field, requires_grad), args, {}, None, [],
+                              f"set {field.strip('_')}", user_line()))
+
+    def restore(self, new_tensors) -> None:
+        """Give every tensor a plain array again (its own, or the one the step put there)."""
+        for i, t in enumerate(self.tensors):
+            data = t._data
+            if data is self.seen_data[i] and isinstance(data, TracedArray) and \
+                    getattr(data, "_binding", None) is not None:
+                t._data = self.originals[i]
+            elif isinstance(data, TracedArray):
+                t._data = _as_plain(data)
+            grad = t.__dict__.get("_grad")
+            if grad is not None and isinstance(grad._data, TracedArray):
+                grad._data = _as_plain(grad._data)
+        for t in new_tensors:
+            if isinstance(t._data, TracedArray):
+                t._data = _as_plain(t._data)
+
+
+def run_captured(fn, args: tuple, kwargs: dict) -> tuple:
+    """Run ``fn(*args, **kwargs)`` eagerly while recording it: ``(result, Capture)``."""
+    rec = Recorder()
+    gc_was = gc.isenabled()
+    gc.disable()  # (a collection inside the step must not run finalizers on traced arrays)
+    try:
+        lifted = _Lifted(rec, args, kwargs)
+    finally:
+        if gc_was:
+            gc.enable()
+
+    def on_host_call(fn_, a, k):
+        if not rec.recording:
+            return fn_(*a, **k)
+        lifted.sync(record=True)
+        if not rec.recording:
+            return fn_(*a, **k)
+        if _has_arrays((a[1:], k)):  # (a[0] is the optimizer, module or scheduler)
+            rec.break_(f"{fn_.__qualname__} was given tensors or a closure; it cannot be "
+                       "replayed as a plain call")
+            return fn_(*a, **k)
+        rec.recording = False
+        _host_calls.HOOK = None
+        try:
+            result = fn_(*a, **k)
+        finally:
+            _host_calls.HOOK = on_host_call
+            rec.recording = rec.broken is None
+        lifted.sync(record=False)
+        if result is not None:
+            rec.break_(f"{fn_.__qualname__} returned a value; a replay could not return it")
+            return result
+        from .traced import Step
+        a_tpl = tuple(_constant(rec, v) for v in a)
+        k_tpl = {key: _constant(rec, v) for key, v in k.items()}
+        rec.steps.append(Step("host", fn_, a_tpl, k_tpl, None, [], fn_.__qualname__, user_line()))
+        return None
+
+    def on_draw(rng, refind):
+        return _Draws(rec, rng, refind) if rec.recording else rng
+
+    _host_calls.HOOK, cr_random.DRAW_HOOK = on_host_call, on_draw
+    _record_backend_makers(rec)
+    rec.start()
+    result = None
+    try:
+        result = fn(*args, **kwargs)
+        lifted.sync(record=True)
+        template, new_tensors = _result_template(rec, result)
+    except BaseException:
+        rec.break_("the step raised")
+        template, new_tensors = None, []
+        raise
+    finally:
+        rec.stop()
+        _host_calls.HOOK, cr_random.DRAW_HOOK = None, None
+        _restore_backend_makers()
+        lifted.restore(new_tensors if result is not None else [])
+    return result, Capture(rec, template, rec.broken)
+
+
+# NumPy functions that make arrays from shapes or host data: not dispatched to traced arrays,
+# so the NumPy backend hands out recording ones while a capture runs (``xp.empty`` in a rule
+# becomes a recorded call, not a plain array the tape cannot follow).
+_MAKERS = ("empty", "zeros", "ones", "full", "arange", "eye", "identity", "linspace", "tri",
+           "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "frombuffer")
+
+
+def _record_backend_makers(rec: Recorder) -> None:
+    from .traced import active
+
+    def recording(name):
+        fn = getattr(np, name)
+
+        def maker(*args, **kwargs):
+            if active() is not rec:
+                return _plain_maker(fn, args, kwargs)
+            return rec.call(fn, f"np.{name}", args, kwargs)
+        return maker
+    for name in _MAKERS:
+        setattr(NUMPY, name, recording(name))
+
+
+def _plain_maker(fn, args, kwargs):
+    from .traced import _plain
+    return fn(*_plain(args), **_plain(kwargs))
+
+
+def _restore_backend_makers() -> None:
+    for name in _MAKERS:
+        setattr(NUMPY, name, getattr(np, name))
+
+
+def _constant(rec: Recorder, value):
+    """A host call's argument, held as it was given (the same object at each replay)."""
+    rec.consts.append(value)
+    return Const(len(rec.consts) - 1)
+
+
+def _has_arrays(value) -> bool:
+    if isinstance(value, (Tensor, np.ndarray)) or callable(value) and not isinstance(value, type):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_has_arrays(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_arrays(v) for v in value.values())
+    return False
+
+
+class TensorOut:
+    """In a result template: a Tensor made at replay from ``slot``."""
+    __slots__ = ("slot", "requires_grad")
+
+    def __init__(self, slot: int, requires_grad: bool) -> None:
+        self.slot, self.requires_grad = slot, requires_grad
+
+
+def _result_template(rec: Recorder, result) -> tuple:
+    """The step's result with each Tensor as a :class:`TensorOut` (and those Tensors, to give
+    them plain arrays back). A Tensor still holding a graph breaks the capture: its
+    backward would run outside the compiled step."""
+    new_tensors = []
+
+    def walk(value):
+        if isinstance(value, Tensor):
+            data = value._data
+            if value.grad_fn is not None and not getattr(value.grad_fn, "freed", False) \
+                    and rec.recording:
+                rec.break_("the result carries an autograd graph out of the compiled function "
+                           "(backward() runs outside it): compile the whole training step "
+                           "(forward, backward, optimizer step) instead")
+            new_tensors.append(value)
+            try:
+                slot = rec.slot_for(data)
+            except Broken as e:
+                rec.break_(f"the result holds a tensor: {e}")
+                return None
+            return TensorOut(slot, value._requires_grad)
+        if isinstance(value, tuple) and not hasattr(value, "_fields"):
+            return tuple(walk(v) for v in value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray):
+            rec.break_("the result holds a NumPy array")
+            return None
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return Const(_constant(rec, value).index)
+        rec.break_(f"the result holds a {type(value).__name__}, which a replay cannot rebuild")
+        return None
+    return walk(result), new_tensors
