@@ -34,6 +34,7 @@ def host_call(fn: Callable) -> Callable:
 # ``CHECK_HOOK(bad)`` records a validity check that a replay repeats.
 CAPTURING: Callable[[], bool] | None = None
 CHECK_HOOK: Callable | None = None
+FAST_PATH_HOOK: Callable | None = None
 
 
 def capturing() -> bool:
@@ -50,3 +51,14 @@ def any_bad(bad) -> bool:
     if CHECK_HOOK is not None and capturing():
         return CHECK_HOOK(bad)
     return bool(bad.any().item())
+
+
+def fast_path(ok) -> bool:
+    """``bool(ok)`` where ``ok`` (a 0-d array) allows a fast path, the other path being right
+    for all data (``isfinite(x).all()`` before a kernel that NaN would upset). While a
+    capture records, the fast path is taken with a guard that a replay checks (a replay
+    whose data fails it runs the step eagerly), as long as nothing could not be undone by
+    then; else the path for all data, with no guard."""
+    if FAST_PATH_HOOK is not None and capturing():
+        return FAST_PATH_HOOK(ok)
+    return bool(ok.item())

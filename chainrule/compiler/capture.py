@@ -18,6 +18,7 @@ Besides array calls the capture records:
 """
 from __future__ import annotations
 
+import functools
 import gc
 import weakref
 
@@ -157,6 +158,8 @@ class _Lifted:
                                 grad is not None and grad._requires_grad))
         if not (record and self.recorder.recording):
             return
+        if any(change[1] == "_grad" for change in changes):
+            self.recorder.grads_written = True  # (a backward ran: a result's graph is spent)
         changes.sort(key=self._order)
         for change in changes:
             self._record_write(*change)
@@ -178,6 +181,7 @@ class _Lifted:
             rec.break_(f"a tensor's {'array' if field == '_data' else '.grad'} was replaced: {e}")
             return
         from .traced import Step
+        rec.dirty = True  # (a replay that stopped after this could not run the step again)
         rec.steps.append(Step("state", _StateWrite(t, field, requires_grad), args, {}, None, [],
                               f"set {field.strip('_')}", user_line()))
 
@@ -234,6 +238,8 @@ def run_captured(fn, args: tuple, kwargs: dict) -> tuple:
         a_tpl = tuple(_constant(rec, v) for v in a)
         k_tpl = {key: _constant(rec, v) for key, v in k.items()}
         rec.steps.append(Step("host", fn_, a_tpl, k_tpl, None, [], fn_.__qualname__, user_line()))
+        if fn_.__name__ != "zero_grad":  # (zeroing twice is zeroing once)
+            rec.dirty = True
         return None
 
     def on_draw(rng, refind):
@@ -256,29 +262,78 @@ def run_captured(fn, args: tuple, kwargs: dict) -> tuple:
         _host_calls.HOOK, cr_random.DRAW_HOOK = None, None
         _restore_backend_makers()
         lifted.restore(new_tensors if result is not None else [])
+        _plain_again(rec)
     return result, Capture(rec, template, rec.broken)
 
 
-# NumPy functions that make arrays from shapes or host data: not dispatched to traced arrays,
-# so the NumPy backend hands out recording ones while a capture runs (``xp.empty`` in a rule
-# becomes a recorded call, not a plain array the tape cannot follow).
+# NumPy functions that make arrays from shapes or host data: not dispatched to traced arrays
+# (``np.asarray(traced)`` would hand back a plain view the tape cannot follow), so while a
+# capture runs, both the NumPy backend and the ``numpy`` module hand out recording ones.
+# Other threads see them too and get NumPy's own behaviour (the recorder is per thread).
 _MAKERS = ("empty", "zeros", "ones", "full", "arange", "eye", "identity", "linspace", "tri",
-           "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "frombuffer")
+           "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "frombuffer",
+           "require")
+_NUMPY_OWN = {name: getattr(np, name) for name in _MAKERS}
 
 
 def _record_backend_makers(rec: Recorder) -> None:
     from .traced import active
 
     def recording(name):
-        fn = getattr(np, name)
+        fn = _NUMPY_OWN[name]
 
         def maker(*args, **kwargs):
             if active() is not rec:
                 return _plain_maker(fn, args, kwargs)
-            return rec.call(fn, f"np.{name}", args, kwargs)
+            result = rec.call(fn, f"np.{name}", args, kwargs)
+            if isinstance(result, TracedArray):
+                rec.made.append(weakref.ref(result))
+            return result
         return maker
     for name in _MAKERS:
-        setattr(NUMPY, name, recording(name))
+        maker = recording(name)
+        setattr(NUMPY, name, maker)
+        setattr(np, name, maker)
+    as_strided = type(NUMPY).as_strided  # (a view NumPy makes through __array_interface__)
+
+    def strided(x, shape, strides, writeable=True):
+        if active() is not rec:
+            return as_strided(NUMPY, _plain_maker(lambda a: a, (x,), {}), shape, strides,
+                              writeable)
+        return rec.call(functools.partial(as_strided, NUMPY), "as_strided",
+                        (x, shape, strides, writeable), {})
+    NUMPY.as_strided = strided
+
+
+def _plain_again(rec: Recorder) -> None:
+    """Arrays made during the capture and kept beyond it (a module-level cache of zeros, an
+    attribute) become plain arrays again, so that eager code after it runs at full speed."""
+    for ref in rec.made:
+        traced = ref()
+        if traced is None:
+            continue
+        plain = _as_plain(traced)
+        for holder in gc.get_referrers(traced):
+            if isinstance(holder, dict):
+                for key, value in list(holder.items()):
+                    if value is traced:
+                        holder[key] = plain
+            elif isinstance(holder, list):
+                for i, value in enumerate(holder):
+                    if value is traced:
+                        holder[i] = plain
+            elif isinstance(holder, Tensor) and holder._data is traced:
+                holder._data = plain
+
+
+def _has_traced(value) -> bool:
+    if isinstance(value, TracedArray):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_has_traced(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_traced(v) for v in value.values())
+    return False
 
 
 def _plain_maker(fn, args, kwargs):
@@ -288,7 +343,9 @@ def _plain_maker(fn, args, kwargs):
 
 def _restore_backend_makers() -> None:
     for name in _MAKERS:
-        setattr(NUMPY, name, getattr(np, name))
+        setattr(NUMPY, name, _NUMPY_OWN[name])
+        setattr(np, name, _NUMPY_OWN[name])
+    del NUMPY.as_strided
 
 
 def _constant(rec: Recorder, value):
@@ -325,7 +382,7 @@ def _result_template(rec: Recorder, result) -> tuple:
         if isinstance(value, Tensor):
             data = value._data
             if value.grad_fn is not None and not getattr(value.grad_fn, "freed", False) \
-                    and rec.recording:
+                    and rec.recording and not rec.grads_written:
                 rec.break_("the result carries an autograd graph out of the compiled function "
                            "(backward() runs outside it): compile the whole training step "
                            "(forward, backward, optimizer step) instead")

@@ -59,13 +59,26 @@ class Compiled:
         lines = ["def replay(A, K):"]
         for slot, binding in zip(rec.input_slots, rec.inputs):
             lines += self._fetch(slot, binding, rec.slot_meta[slot])
+        keep = set()
+        _slots_of(capture.result_template, keep)
+        last_use = {}  # slot → the last step that reads it (then it is deleted: freed early)
+        for n, step in enumerate(self.steps):
+            used = set()
+            _slots_of(step.args, used)
+            _slots_of(step.kwargs, used)
+            for slot in used:
+                last_use[slot] = n
+        self._read = set(last_use) | keep
         for n, step in enumerate(self.steps):
             names[f"f{n}"] = step.fn
             args = ", ".join([self._expr(a, rec) for a in step.args] +
                              [f"{k}={self._expr(v, rec)}" for k, v in step.kwargs.items()])
             call = f"f{n}({args})"
             target = self._target(step.outs)
-            lines.append(f"    {target} = {call}" if target else f"    {call}")
+            lines.append(f"    {target} = {call}" if target and target != "_" else f"    {call}")
+            dead = sorted(slot for slot, last in last_use.items() if last == n and slot not in keep)
+            if dead:
+                lines.append("    del " + ", ".join(f"v{slot}" for slot in dead))
         lines.append(f"    return {self._result(capture.result_template, rec)}")
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, "<chainrule.compile replay>", "exec"), names)
@@ -108,7 +121,7 @@ class Compiled:
         if outs is None:
             return ""
         if isinstance(outs, Ref):
-            return f"v{outs.slot}"
+            return f"v{outs.slot}" if outs.slot in self._read else "_"
         if isinstance(outs, (tuple, list)):
             if not outs:
                 return "_"

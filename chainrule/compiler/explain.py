@@ -44,8 +44,6 @@ def explain(fn, *args, **kwargs) -> ExplainOutput:
     """Run ``fn(*args, **kwargs)`` once (for real: parameters and optimizer state change as
     in any call) while recording it, and say whether a compiled ``fn`` would replay it.
 
-    Usable as PyTorch's ``torch._dynamo.explain(fn)(*args)`` too, when given no arguments.
-
     >>> import chainrule as cr
     >>> def f(x):
     ...     y = x * 2
@@ -56,8 +54,6 @@ def explain(fn, *args, **kwargs) -> ExplainOutput:
     >>> out.graph_break_count, out.break_reasons[0][0].split(" (")[0]
     (1, 'bool() reads array data on the host')
     """
-    if not args and not kwargs:
-        return lambda *a, **k: explain(fn, *a, **k)
     target = fn._fn if hasattr(fn, "_fn") and hasattr(fn, "stats") else fn
     _, capture = run_captured(target, args, kwargs)
     rec = capture.recorder

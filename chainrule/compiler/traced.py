@@ -118,6 +118,15 @@ def _template_key(tpl, const_key):
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# NumPy's own makers, taken before a capture swaps the module's for recording ones
+_ASARRAY = np.asarray
+
+
+def _copy_plain(array: np.ndarray) -> np.ndarray:
+    """A plain copy (the recorder's own work: never recorded)."""
+    return np.ndarray.copy(_as_plain(array))
+
+
 def _as_plain(array: np.ndarray) -> np.ndarray:
     """The same memory as a plain ndarray (never through TracedArray.view, which records)."""
     return np.ndarray.view(array, np.ndarray)
@@ -149,10 +158,16 @@ class Recorder:
         self.consts: list = []            # index → value (arrays snapshotted)
         self.const_ids: dict = {}         # id(plain array) → (index, the array, its snapshot)
         self.scratch: dict = {}           # id(plain array written by a call) → (slot, array)
+        self.made: list = []              # weakrefs to the arrays np.empty/zeros… made
         self.recording = True
         self.paused = 0
         self.broken: tuple | None = None  # (reason, user line)
         self.broken_inside: list = []
+        self.grads_written = False  # a backward stored .grad (a result's graph is spent)
+        # something a replay could not do twice has been recorded (a write into a tensor's
+        # memory, a draw, an optimizer step): a failing guard after it could not rerun the
+        # step eagerly, so fast paths are no longer taken with guards
+        self.dirty = False
         self.thread = threading.get_ident()
         self.lifted_originals: set = set()  # ids of the plain arrays the lifted tensors held
 
@@ -221,15 +236,16 @@ class Recorder:
     def template(self, value, written: bool = False):
         """``(template, plain)`` for an argument: traced arrays and scratch → Ref, other plain
         arrays → Const."""
-        if isinstance(value, TracedArray):
+        if isinstance(value, TracedArray) and value._rec is self:
             return Ref(self.slot_of(value)), _as_plain(value)
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray):  # (an earlier capture's leftover counts as plain)
+            plain = _as_plain(value) if isinstance(value, TracedArray) else value
             scratch = self.scratch.get(id(value))
             if scratch is not None:
-                return Ref(scratch[0]), value
+                return Ref(scratch[0]), plain
             if written:
-                return Ref(self.scratch_slot(value)), value
-            return Const(self.constant_array(value)), value
+                return Ref(self.scratch_slot(value)), plain
+            return Const(self.constant_array(value)), plain
         if isinstance(value, tuple):
             pairs = [self.template(v, written) for v in value]
             return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
@@ -242,6 +258,15 @@ class Recorder:
         if type(value).__name__ == "Tensor":
             raise Broken("a Tensor reached NumPy directly")
         return value, value
+
+    def _reaches_lifted(self, array) -> bool:
+        """Whether ``array``'s memory is (a view of) a tensor's array from before the step."""
+        base = array
+        while base is not None:
+            if id(base) in self.lifted_originals:
+                return True
+            base = base.base
+        return False
 
     def _check_not_leaked(self, value: np.ndarray) -> None:
         base = value
@@ -260,7 +285,7 @@ class Recorder:
                              "outside the recorded calls)")
             return index
         self._check_not_leaked(value)
-        snapshot = value.copy()
+        snapshot = _copy_plain(value)
         self.consts.append(snapshot)
         index = len(self.consts) - 1
         self.const_ids[id(value)] = (index, value, snapshot)
@@ -274,8 +299,8 @@ class Recorder:
             if not _same(value, snapshot):
                 raise Broken("a plain array changed outside the recorded calls")
         self._check_not_leaked(value)
-        self.consts.append(value.copy())
         slot = self.new_slot(value)
+        self.consts.append(_copy_plain(value))  # (what it held)
         self.steps.append(Step("call", np.ndarray.copy, (Const(len(self.consts) - 1),), {},
                                Ref(slot), [], "scratch", None))
         self.scratch[id(value)] = (slot, value)
@@ -290,7 +315,7 @@ class Recorder:
             traced = self.traced(value)
             return Ref(traced._slot), traced
         if isinstance(value, np.generic):
-            traced = self.traced(np.asarray(value))
+            traced = self.traced(_ASARRAY(value))
             return Ref(traced._slot), traced
         if isinstance(value, tuple):
             pairs = [self.wrap_result(v, aliases) for v in value]
@@ -308,7 +333,7 @@ class Recorder:
         """Run ``fn`` on the plain arrays, record it, and return traced results."""
         try:
             arg_tpl, plain_args = [], []
-            writes = []
+            writes, written_plain = [], []
             for i, a in enumerate(args):
                 written = i in written_args
                 tpl, plain = self.template(a, written)
@@ -316,6 +341,7 @@ class Recorder:
                 plain_args.append(plain)
                 if written:
                     writes.extend(_slots(tpl))
+                    written_plain.append(plain)
             out = kwargs.get("out")
             kw_tpl, plain_kwargs = self.template({k: v for k, v in kwargs.items() if k != "out"})
             if out is not None:
@@ -323,15 +349,20 @@ class Recorder:
                 out_tpl, _ = self.template(out, True)
                 kw_tpl["out"] = out_tpl
                 writes.extend(_slots(out_tpl))
+                written_plain.append(plain_kwargs["out"])
+            if written_plain and not self.dirty:
+                self.dirty = any(self._reaches_lifted(p) for p in _arrays(written_plain))
             aliases = _aliases(args, plain_args, kwargs, plain_kwargs)
             for scratch_slot, scratch in self.scratch.values():
                 aliases.setdefault(id(scratch), scratch)
         except Broken as e:
             self.break_(str(e))
             return _plain_call(fn, args, kwargs)
-        result = fn(*plain_args, **plain_kwargs)
-        if not self.recording:  # (the call itself may have broken the capture: a host read)
-            return result
+        self.recording = False  # (NumPy's own Python inside the call is not recorded again)
+        try:
+            result = fn(*plain_args, **plain_kwargs)
+        finally:
+            self.recording = self.broken is None
         try:
             outs, traced = self.wrap_result(result, aliases)
         except Broken as e:
@@ -351,6 +382,7 @@ class Recorder:
             self.break_(str(e))
             return result
         self.steps.append(Step(kind, fn, arg_tpl, kw_tpl, outs, [], name, user_line()))
+        self.dirty = True  # (a draw: a second run would draw other numbers)
         return traced
 
 
@@ -377,8 +409,48 @@ def _record_check(bad) -> bool:
     return value
 
 
+def _require(ok) -> None:
+    if not ok:
+        raise CheckFailed
+
+
+def _record_fast_path(ok) -> bool:
+    """``_host_calls.FAST_PATH_HOOK``: the fast path with a guard while nothing the replay did
+    so far would be wrong to do again (``Recorder.dirty``), else the path for all data."""
+    rec = active()
+    if rec is None:
+        return bool(np.ndarray.item(_as_plain(ok)) if isinstance(ok, np.ndarray) else ok)
+    if rec.dirty:
+        return False
+    value = bool(np.ndarray.item(_as_plain(ok)) if isinstance(ok, np.ndarray) else ok)
+    if value:
+        try:
+            tpl = rec.template(ok)[0]
+        except Broken as e:
+            rec.break_(str(e))
+            return value
+        rec.steps.append(Step("check", _require, (tpl,), {}, None, [], "guard", user_line()))
+    return value
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+
+
+def _arrays(*values) -> list:
+    found = []
+
+    def walk(v):
+        if isinstance(v, np.ndarray):
+            found.append(v)
+        elif isinstance(v, (tuple, list)):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+    walk(values)
+    return found
 
 
 def _slots(tpl) -> list:
@@ -545,3 +617,4 @@ del _name
 
 _host_calls.CAPTURING = lambda: active() is not None
 _host_calls.CHECK_HOOK = _record_check
+_host_calls.FAST_PATH_HOOK = _record_fast_path

@@ -15,6 +15,7 @@ Padding is always given per side: ``((top, bottom), (left, right))``.
 """
 from __future__ import annotations
 
+from .._host_calls import fast_path  # (a capture guards the choice, or takes the path for all data)
 from ..tensor import Tensor
 from ..autograd.rule_namespace import records
 from .registry import defgrad, defgrad_joint, defop, nondifferentiable
@@ -249,7 +250,7 @@ def _conv2d_weight_fwd(xp, x, g, stride, padding, dilation, groups, kernel, grid
     flat = _flat(x, stride, groups, kernel, o)
     # flat columns hold input cells in their junk columns: an inf or NaN there must not meet
     # the zero gradient of a junk cell (PyTorch's NaN are where a real window reads them)
-    if flat and xp.isfinite(x).all().item():
+    if flat and fast_path(xp.isfinite(x).all()):
         if cols is None:
             cols = _flat_cols(xp, x, kernel, padding, dilation, groups)
         hs, ws, _, _ = _grid(x.shape, kernel, padding, dilation)

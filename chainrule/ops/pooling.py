@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .._host_calls import fast_path  # (a capture guards the choice, or takes the path for all data)
 from .conv import _col2im, _pad
 from .registry import defgrad, defop, nondifferentiable
 
@@ -54,7 +55,7 @@ def _max_pool_argmax_fwd(xp, x, ans, kernel, stride, padding, dilation, out_hw, 
     count = kernel[0] * kernel[1]
     dtype = xp.int8 if count <= 127 else xp.int32
     arg = xp.full(ans.shape, count - 1, dtype=dtype)
-    nan = _on_device(xp) or xp.isnan(ans).any().item()
+    nan = _on_device(xp) or not fast_path(~xp.isnan(ans).any())
     # visit offsets last to first, so the earliest match is written last
     for k, index in reversed(list(_offsets(kernel, stride, dilation, out_hw))[:-1]):
         s = xpad[index]
@@ -89,7 +90,7 @@ def _all_finite(xp, a) -> bool:
         return False
     errstate = getattr(xp, "errstate", None)  # NumPy's; CuPy does not warn
     with errstate(over="ignore", invalid="ignore") if errstate else contextlib.nullcontext():
-        return xp.isfinite(a.sum()).item()
+        return fast_path(xp.isfinite(a.sum()))
 
 
 def _place(xp, g, mask, out, finite: bool) -> None:
@@ -139,7 +140,7 @@ def _max_pool_backward_fwd(xp, g, ans, x, kernel, stride, padding, dilation, out
     """max_pool2d's backward op: ``g`` at each window's (first) maximum. Disjoint windows skip the argmax: each offset writes its own cells,
     a hit counting only in windows that no earlier offset took (the first on ties, as argmax)."""
     geometry = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
-    if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and not xp.isnan(ans).any().item():
+    if _pairs_tile(x, out_hw, kernel, stride, padding, dilation) and fast_path(~xp.isnan(ans).any()):
         return _max_pool_grad_pairs(xp, g, ans, x, kernel[0], _all_finite(xp, g))
     if not _disjoint(kernel, stride, dilation):  # (pool_place tests g's finiteness itself)
         arg = _max_pool_argmax_fwd(xp, x, ans, flat=False, **geometry)
@@ -150,7 +151,7 @@ def _max_pool_backward_fwd(xp, g, ans, x, kernel, stride, padding, dilation, out
         s == k and d == 1 and o * k == n
         for k, s, d, o, n in zip(kernel, stride, dilation, out_hw, x.shape[2:]))
     out = (xp.empty if covered else xp.zeros)(xpad.shape, dtype=g.dtype)
-    nan = _on_device(xp) or xp.isnan(ans).any().item()
+    nan = _on_device(xp) or not fast_path(~xp.isnan(ans).any())
     free = None  # windows whose maximum no offset has claimed yet
     for k, index in _offsets(kernel, stride, dilation, out_hw):
         s = xpad[index]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..._host_calls import fast_path
 from ...creation import arange, zeros
 from ...errors import DTypeError, ShapeError, op_error
 from ...ops.indexing import where
@@ -100,7 +101,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if masked is not None:
         # a row with every key masked would be 0/0; PyTorch gives it zeros
         dead = (scores == float("-inf")).all(-1, keepdim=True)
-        if scores.device.type != "cpu" or dead.any().item():  # (asking would sync a GPU)
+        if scores.device.type != "cpu" or not fast_path(~dead.any()):  # (asking would sync
+            # a GPU; a capture guards the choice, or takes the path for all data)
             weights = where(dead, 0.0, softmax(where(dead, 0.0, scores), -1))
         else:
             weights = softmax(scores, -1)

@@ -16,6 +16,7 @@ tensor([[0., 0.],
 """
 from __future__ import annotations
 
+from ..._host_calls import any_bad, capturing
 from ...autograd.grad_mode import no_grad
 from ...backends import backend_of, on_its_gpu
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
@@ -41,7 +42,8 @@ def _row_sums_fwd(xp, g, indices, num_weights, padding_idx):
     out = xp.zeros((num_weights, d), dtype=g.dtype)
     if flat_idx.size:
         reduceat = getattr(xp.add, "reduceat", None)
-        if reduceat is not None:  # sort once, then one segment sum per distinct index
+        if reduceat is not None and not capturing():  # sort once, then one segment sum per
+            # distinct index (how many: data; a capture scatters, shapes fixed by the input)
             order = xp.argsort(flat_idx, kind="stable")
             ordered = flat_idx[order]
             first = xp.flatnonzero(xp.concatenate([ordered[:1] + 1, ordered[:-1]]) != ordered)
@@ -86,7 +88,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise op_error(ValueError, op, "scale_grad_by_freq and sparse gradients are not supported")
     num = weight.shape[0]
     idx = on_its_gpu(input._data)
-    if idx.size and (idx.min().item() < 0 or idx.max().item() >= num):
+    if idx.size and any_bad((idx < 0) | (idx >= num)):
         bad = idx.min().item() if idx.min().item() < 0 else idx.max().item()
         raise op_error(IndexingError, op, f"index {bad} is out of range for a weight with {num} "
                        f"rows (expected 0 to {num - 1})")
