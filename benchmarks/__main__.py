@@ -36,28 +36,41 @@ class Case:
     flops: float                                   # 0: no matrix products to speak of
     target: float | None                           # chainrule/torch time ratio goal
     peers: tuple | None = None                     # the peers' workload: (name, kwargs)
+    compiled_target: float | None = None           # chainrule.compile'd step / torch goal
 
 
 def cases() -> list[Case]:
     out = []
-    for shape in ((1,), (10, 10)):
+    for shape, compiled in (((1,), None), ((10, 10), 0.25)):
         out.append(Case(f"(a*b+a).sum().backward() {'x'.join(map(str, shape))}",
                         lambda lib, s=shape: W.overhead_step(lib, s), 0.0, 0.5,
-                        ("overhead", {"shape": shape})))
-    for batch, target in ((16, 1.0), (128, 0.9), (512, 0.9)):
+                        ("overhead", {"shape": shape}), compiled))
+    for batch, target, compiled in ((16, 1.0, 0.7), (128, 0.9, 0.85), (512, 0.9, 0.95)):
         out.append(Case(f"MLP 784-512-512-10 step, batch {batch}",
                         lambda lib, b=batch: W.mlp_step(lib, batch=b),
-                        W.mlp_flops((784, 512, 512, 10), batch), target, ("mlp", {"batch": batch})))
-    out.append(Case("small CNN step, batch 64", W.cnn_step, W.cnn_flops(64), 1.5, ("cnn", {})))
-    out.append(Case("LSTM 256->256 step, seq 32, batch 32", W.lstm_step, W.lstm_flops(), 1.5))
+                        W.mlp_flops((784, 512, 512, 10), batch), target, ("mlp", {"batch": batch}),
+                        compiled))
+    out.append(Case("small CNN step, batch 64", W.cnn_step, W.cnn_flops(64), 1.5, ("cnn", {}), 1.0))
+    out.append(Case("LSTM 256->256 step, seq 32, batch 32", W.lstm_step, W.lstm_flops(), 1.5,
+                    None, 1.0))
     out.append(Case("transformer encoder layer step, seq 64, batch 16, d 256",
-                    W.transformer_step, W.transformer_flops(), 1.5))
+                    W.transformer_step, W.transformer_flops(), 1.5, None, 0.95))
     out.append(Case("char GPT 2 layers, 4 heads, d 64 step (AdamW), seq 64, batch 16",
-                    W.gpt_step, W.gpt_flops(), 1.3))
+                    W.gpt_step, W.gpt_flops(), 1.3, None, 0.8))
     out.append(Case("deep MLP 20x1024 step, batch 256",
                     lambda lib: W.mlp_step(lib, W.DEEP_MLP, 256), W.mlp_flops(W.DEEP_MLP, 256), None,
                     ("mlp", {"sizes": W.DEEP_MLP, "batch": 256})))
     return out
+
+
+def compiled_step(case: Case):
+    """The case's chainrule step through ``chainrule.compile``, past its two captures (a
+    CompileWarning, if it stays eager, is printed: the column then times eager work)."""
+    import chainrule
+    step = chainrule.compile(case.make("chainrule"))
+    step()
+    step()
+    return step
 
 
 MEMORY_NAME = "deep MLP 20x1024 step, batch 256 (peak memory)"
@@ -100,17 +113,21 @@ def _time(step, flops: float, repeats: int, max_time: float) -> float:
 
 
 def _paired(case: Case, repeats: int, max_time: float, rounds: int):
-    """``({lib: median seconds}, median ratio, (lowest, highest) ratio)`` over ``rounds``
-    rounds, each timing chainrule then PyTorch (the ratio is taken within a round)."""
+    """``({lib: median seconds}, {lib: median ratio}, {lib: (lowest, highest) ratio})`` over
+    ``rounds`` rounds, each timing chainrule, PyTorch and the compiled chainrule step (ratios
+    to PyTorch are taken within a round)."""
     steps = {lib: case.make(lib) for lib in ("chainrule", "torch")}
+    steps["compiled"] = compiled_step(case)
     samples: dict = {lib: [] for lib in steps}
-    ratios = []
+    ratios: dict = {"chainrule": [], "compiled": []}
     for _ in range(rounds):
         for lib, step in steps.items():
             samples[lib].append(_time(step, case.flops, repeats, max_time))
-        ratios.append(samples["chainrule"][-1] / samples["torch"][-1])
+        for lib in ratios:
+            ratios[lib].append(samples[lib][-1] / samples["torch"][-1])
     medians = {lib: float(np.median(v)) for lib, v in samples.items()}
-    return medians, float(np.median(ratios)), (min(ratios), max(ratios))
+    return medians, {lib: float(np.median(r)) for lib, r in ratios.items()}, \
+        {lib: (min(r), max(r)) for lib, r in ratios.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,12 +163,20 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     torch.set_num_threads(os.cpu_count() or 1)
     for case in chosen:
-        times, ratio, spread = _paired(case, repeats, max_time, rounds)
+        times, ratios, spreads = _paired(case, repeats, max_time, rounds)
+        ratio, spread = ratios["chainrule"], spreads["chainrule"]
+        c_ratio, c_spread = ratios["compiled"], spreads["compiled"]
         rows.append({"workload": case.name, "chainrule_ms": f"{times['chainrule'] * 1e3:.3f}",
                      "torch_ms": f"{times['torch'] * 1e3:.3f}", "ratio": f"{ratio:.2f}",
                      "ratio_range": f"{spread[0]:.2f}-{spread[1]:.2f}",
                      "target": f"<= {case.target}" if case.target else "-",
                      "met": ("yes" if ratio <= case.target else "no") if case.target else "-",
+                     "compiled_ms": f"{times['compiled'] * 1e3:.3f}",
+                     "compiled_ratio": f"{c_ratio:.2f}",
+                     "compiled_range": f"{c_spread[0]:.2f}-{c_spread[1]:.2f}",
+                     "compiled_target": f"<= {case.compiled_target}" if case.compiled_target else "-",
+                     "compiled_met": ("yes" if c_ratio <= case.compiled_target else "no")
+                     if case.compiled_target else "-",
                      "flop_bound_ms": f"{case.flops / rate * 1e3:.3f}" if case.flops else "-"})
 
     # 2. The peers, after all of that.
@@ -188,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{peer}: {_version(peer) if why is None else why}")
     if rows:
         columns = ["workload", "chainrule_ms", "torch_ms", "ratio", "ratio_range", "target", "met",
-                   "flop_bound_ms"] + [f"{p}_ms" for p in status]
+                   "compiled_ms", "compiled_ratio", "compiled_range", "compiled_target",
+                   "compiled_met", "flop_bound_ms"] + [f"{p}_ms" for p in status]
         print(format_table(rows, columns))
         if status:
             print("peer '-': cannot run here, or no reasonable API for that workload (README)")

@@ -35,6 +35,7 @@ def host_call(fn: Callable) -> Callable:
 CAPTURING: Callable[[], bool] | None = None
 CHECK_HOOK: Callable | None = None
 FAST_PATH_HOOK: Callable | None = None
+CALLBACK_HOOK: Callable | None = None
 
 
 def capturing() -> bool:
@@ -62,3 +63,10 @@ def fast_path(ok) -> bool:
     if FAST_PATH_HOOK is not None and capturing():
         return FAST_PATH_HOOK(ok)
     return bool(ok.item())
+
+
+def user_callback(what: str) -> None:
+    """Say that user Python (a hook, a loss observer) is about to run inside the library. A
+    capture cannot replay Python, so it breaks there: the step stays eager, hooks and all."""
+    if CALLBACK_HOOK is not None and capturing():
+        CALLBACK_HOOK(what)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
+from .._host_calls import user_callback
 from .. import _mldtypes
 from .._fp import loud as fp_loud, quiet as fp_quiet
 from .grad_mode import GRAD
@@ -92,6 +93,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     tensor([2., 4.])
     """
     if _BACKWARD_OBSERVERS:
+        user_callback("a backward observer (a training monitor)")
         for fn in list(_BACKWARD_OBSERVERS):
             fn(tensors)
     if grad_tensors is None and inputs is None and not create_graph and not GRAD.anomaly \
@@ -451,6 +453,7 @@ def _deliver(walk: _Walk, node, g) -> None:
 
 def _run_pre_hooks(hooks, g, arrays: bool):
     """A node's gradient after its pre-hooks (each may return a replacement Tensor)."""
+    user_callback("a gradient hook")
     t = _wrap(g) if arrays else g
     t._grad_owned = False  # a hook may keep it
     for hook in list(hooks):

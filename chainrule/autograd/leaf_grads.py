@@ -8,6 +8,7 @@ hooks. ``_wrap`` is bound by the engine's ``_bind_wrap`` before the first walk.
 """
 from __future__ import annotations
 
+from .._host_calls import user_callback
 from ..backends import NUMPY, backend_of
 from ..errors import BackwardError
 from .graph import _tensor_class
@@ -86,6 +87,7 @@ def _array_sum(a, b):
 def _run_leaf_hooks(leaf, g):
     """The gradient after the leaf's hooks (each may return a replacement)."""
     if leaf._hooks:
+        user_callback("a tensor's gradient hook")
         g._grad_owned = False  # a hook may keep g: the leaf must store a copy of its own
         for hook in list(leaf._hooks):
             out = hook(g)
@@ -96,6 +98,8 @@ def _run_leaf_hooks(leaf, g):
 
 def _run_post_accumulate_hooks(leaf) -> None:
     """A leaf's ``.grad`` is complete for this backward: its post-accumulate hooks run."""
+    if leaf._post_accumulate_hooks:
+        user_callback("a post-accumulate-grad hook")
     for hook in list(leaf._post_accumulate_hooks or ()):
         out = hook(leaf)
         if out is not None:

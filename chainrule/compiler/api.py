@@ -29,7 +29,9 @@ import numpy as np
 from ..errors import ArgumentError, op_error
 from ..nn.module import Module
 from ..tensor import Tensor
+from ..autograd import engine
 from ..autograd.grad_mode import GRAD
+from ..nn.functional import _loss_observers
 from .capture import run_captured, tensor_paths
 from .codegen import MISS, Compiled
 from .traced import CheckFailed
@@ -82,6 +84,8 @@ class CompiledFunction:
         self._warned: set = set()
         self._counts = {"captures": 0, "replays": 0, "eager": 0, "recompiles": 0}
         self._closure = _closure_objects(fn)
+        self._param_list = None
+        self._module_list = None
         functools.update_wrapper(self, fn, updated=())
         if isinstance(fn, Module):
             self._module = fn
@@ -161,25 +165,41 @@ class CompiledFunction:
     def _key(self, args, kwargs):
         """The signature of a call, or None when an argument cannot be part of one."""
         parts = [GRAD.enabled]
-        for path, t in tensor_paths(args, kwargs):
-            data = t._data
-            if type(data) is not np.ndarray:  # (CUDA tensors, traced leftovers): eager
+        if args or kwargs:
+            for path, t in tensor_paths(args, kwargs):
+                data = t._data
+                if type(data) is not np.ndarray:  # (CUDA tensors, traced leftovers): eager
+                    return None
+                parts.append((path, data.shape, data.dtype.str, t._requires_grad))
+            try:
+                parts.append(_value_key((args, kwargs)))
+            except TypeError:
                 return None
-            parts.append((path, data.shape, data.dtype.str, t._requires_grad))
-        try:
-            parts.append(_value_key((args, kwargs)))
-        except TypeError:
-            return None
-        for module in self._modules():
-            parts.append(module.training)
+        for module in self._modules():  # (hooks come and go: a training monitor's, sampled)
+            parts.append((module.training, bool(module._forward_hooks or module._forward_pre_hooks
+                                                or module._backward_hooks
+                                                or module._backward_pre_hooks)))
+        parts.append((len(_loss_observers._OBSERVERS), len(engine._BACKWARD_OBSERVERS),
+                      any(getattr(p, "_hooks", None) or getattr(p, "_post_accumulate_hooks", None)
+                          for p in self._params())))
         return tuple(parts)
 
     def _modules(self) -> list:
-        found = []
-        for obj in self._closure:
-            if isinstance(obj, Module):
-                found.extend(obj.modules())
-        return found
+        """The modules the step reaches by name, and theirs (listed once: a module added to a
+        model after compiling is not watched)."""
+        if self._module_list is None:
+            found = {}
+            for obj in self._closure:
+                if isinstance(obj, Module):
+                    found.update((id(m), m) for m in obj.modules())
+            self._module_list = list(found.values())
+        return self._module_list
+
+    def _params(self) -> list:
+        if self._param_list is None:
+            self._param_list = [p for m in self._modules() for p in m._parameters.values()
+                                if p is not None]
+        return self._param_list
 
     def _guards(self) -> list:
         """``(namespace dict, name, value)`` of the simple values the step may read: the

@@ -47,15 +47,70 @@ def _slots_of(tpl, into: set) -> None:
             _slots_of(t, into)
 
 
+# array makers whose result, never written, is the same at every replay (constant folding)
+_FOLDABLE = {"np.ones", "np.zeros", "np.full", "np.arange", "np.eye", "np.identity",
+             "np.linspace", "np.tri"}
+# calls whose result shares the memory of an operand (writing it would write the operand)
+_VIEWS = {".reshape", ".T", ".mT", ".transpose", ".view", ".__getitem__", ".swapaxes",
+          ".squeeze", ".ravel", ".diagonal", ".real", ".imag", "np.reshape", "np.transpose",
+          "np.swapaxes", "np.squeeze", "np.ravel", "np.broadcast_to", "np.expand_dims",
+          "np.moveaxis", "np.asarray", "np.asanyarray", "np.ascontiguousarray", "as_strided",
+          "np.diagonal", "np.atleast_1d", "np.atleast_2d", "np.atleast_3d"}
+
+
+def fold_constants(capture: Capture, steps: list) -> tuple:
+    """``(steps, {slot: value})``: makers from constants (``ones``, ``arange``) whose results
+    are never written, viewed, stored or returned become constants made once."""
+    unsafe = set()
+    _slots_of(capture.result_template, unsafe)
+    for step in steps:
+        unsafe.update(step.writes)
+        if step.kind != "call" or step.name in _VIEWS or step.name not in _FOLDABLE and \
+                step.name.startswith("."):
+            _slots_of(step.args, unsafe)  # (viewed, or given to Python that may keep it)
+            _slots_of(step.kwargs, unsafe)
+    folded, kept = {}, []
+    for step in steps:
+        if step.kind == "call" and step.name in _FOLDABLE and isinstance(step.outs, Ref) \
+                and step.outs.slot not in unsafe and not _has_refs((step.args, step.kwargs)):
+            value = step.fn(*_consts(step.args, capture), **_consts(step.kwargs, capture))
+            value.flags.writeable = False  # (a write would be a bug: fail loudly)
+            folded[step.outs.slot] = value
+        else:
+            kept.append(step)
+    return kept, folded
+
+
+def _has_refs(tpl) -> bool:
+    found = set()
+    _slots_of(tpl, found)
+    return bool(found)
+
+
+def _consts(tpl, capture):
+    if isinstance(tpl, Const):
+        return capture.recorder.consts[tpl.index]
+    if isinstance(tpl, tuple):
+        return tuple(_consts(t, capture) for t in tpl)
+    if isinstance(tpl, list):
+        return [_consts(t, capture) for t in tpl]
+    if isinstance(tpl, dict):
+        return {k: _consts(v, capture) for k, v in tpl.items()}
+    return tpl
+
+
 class Compiled:
     """A replayable step: ``run(args, kwargs)`` gives the step's result, or MISS."""
 
     def __init__(self, capture: Capture) -> None:
         rec = capture.recorder
-        self.steps = live_steps(capture)
+        self.steps, folded = fold_constants(capture, live_steps(capture))
         self.recorded = len(rec.steps)
         names: dict = {"MISS": MISS, "_tensor": _tensor_out}
         self._names = names
+        self._folded = folded
+        for slot, value in folded.items():
+            names[f"F{slot}"] = value
         lines = ["def replay(A, K):"]
         for slot, binding in zip(rec.input_slots, rec.inputs):
             lines += self._fetch(slot, binding, rec.slot_meta[slot])
@@ -66,7 +121,7 @@ class Compiled:
             used = set()
             _slots_of(step.args, used)
             _slots_of(step.kwargs, used)
-            for slot in used:
+            for slot in used - folded.keys():
                 last_use[slot] = n
         self._read = set(last_use) | keep
         for n, step in enumerate(self.steps):
@@ -100,7 +155,7 @@ class Compiled:
 
     def _expr(self, tpl, rec) -> str:
         if isinstance(tpl, Ref):
-            return f"v{tpl.slot}"
+            return f"F{tpl.slot}" if tpl.slot in self._folded else f"v{tpl.slot}"
         if isinstance(tpl, Const):
             self._names[f"c{tpl.index}"] = rec.consts[tpl.index]
             return f"c{tpl.index}"

@@ -196,6 +196,7 @@ class Recorder:
 
     def traced(self, plain: np.ndarray) -> "TracedArray":
         out = plain.view(TracedArray)
+        out._owndata = plain.flags.owndata  # (the engine takes over buffers that own theirs)
         out._slot = self.new_slot(plain)
         out._rec = self
         return out
@@ -207,6 +208,7 @@ class Recorder:
         out._slot = None
         out._rec = self
         out._binding = binding
+        out._owndata = plain.flags.owndata
         self.lifted_originals.add(id(plain))
         return out
 
@@ -512,17 +514,38 @@ def _out_pairs(kwargs, plain_kwargs):
     return []
 
 
+class _Flags:
+    """A traced array's flags: its own memory's (it is a view of the array it traces, and the
+    engine decides from ``owndata`` whether a gradient buffer may be taken over)."""
+    __slots__ = ("_flags", "owndata")
+
+    def __init__(self, flags, owndata: bool) -> None:
+        self._flags, self.owndata = flags, owndata
+
+    def __getattr__(self, name):
+        return getattr(self._flags, name)
+
+    def __getitem__(self, key):
+        return self.owndata if key in ("OWNDATA", "O") else self._flags[key]
+
+
 class TracedArray(np.ndarray):
     """A view of an array whose NumPy calls reach the capturing :class:`Recorder`."""
 
     _slot = None
     _rec = None
+    _owndata = False
+
+    @property
+    def flags(self):
+        return _Flags(np.ndarray.flags.__get__(self), self._owndata)
 
     def __array_finalize__(self, obj) -> None:
         # made by NumPy itself (a view from an unrecorded method): unknown until a recorder
         # names it; using it in a recorded call breaks the capture
         self._slot = None
         self._rec = None
+        self._owndata = False
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         rec = active()
@@ -618,3 +641,5 @@ del _name
 _host_calls.CAPTURING = lambda: active() is not None
 _host_calls.CHECK_HOOK = _record_check
 _host_calls.FAST_PATH_HOOK = _record_fast_path
+_host_calls.CALLBACK_HOOK = lambda what: active().break_(
+    f"{what} ran: user Python inside the step is not replayed")

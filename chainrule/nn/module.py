@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Iterator
 
 from ..autograd.graph import RemovableHandle
-from .._host_calls import host_call
+from .._host_calls import host_call, user_callback
 from ..errors import ShapeError, op_error
 from ..tensor import Tensor
 from .parameter import Buffer, Parameter
@@ -63,6 +63,7 @@ class Module:
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)  # the common case: no hooks at all
+        user_callback(f"a hook of {type(self).__name__}")
         for hook in list(self._forward_pre_hooks):
             fn, with_kwargs = hook
             if with_kwargs:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ..compiler.api import compile as compile_step
 from ..backends import host_memory
 from ..autograd.grad_mode import no_grad
 from ..random import default_generator
@@ -179,13 +180,15 @@ def _fmt(v) -> str:
 def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Iterable | None = None,
         epochs: int = 1, scheduler=None, callbacks: list[Callback] | None = None, device=None,
         progress: bool | None = None, resume_from: str | dict | None = None,
-        log_stream=None, precision: str = "fp32") -> History:
+        log_stream=None, precision: str = "fp32", compile: bool = False) -> History:  # noqa: A002
     """Train ``model`` and return its :class:`History` (one dict of metrics per epoch).
 
     ``train_data``/``val_data`` yield ``(inputs, targets)`` batches (e.g. a DataLoader).
     Progress bars show on a terminal; otherwise one line per epoch is printed to
     ``log_stream`` (stderr by default; pass ``progress=False`` for silence).
     ``precision``: 'fp32', 'bf16' or 'fp16' (see :mod:`chainrule.train.precision`).
+    ``compile=True`` runs each training step through :func:`chainrule.compile` (captured
+    on its first two batches, replayed after; a last smaller batch is a signature of its own).
 
     >>> import chainrule as cr
     >>> from chainrule.utils.data import DataLoader, TensorDataset
@@ -210,6 +213,9 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
         skip = _restore(state, resume_from)
     if device is not None:
         model.to(device)
+    train_step = _train_step(model, loss_fn, optimizer, scheduler, mixed)
+    if compile:
+        train_step = compile_step(train_step)
     bar = _Progress(progress)
     line_stream = log_stream if log_stream is not None else (None if progress is False else sys.stderr)
     for cb in callbacks:
@@ -245,13 +251,7 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
         bar.start(state.epoch, epochs, total, state.step_in_epoch)
         for batch in iterator:
             x, y = _split_batch(_to_device(batch, device))
-            optimizer.zero_grad()
-            with mixed.autocast():
-                out = model(x)
-                loss = loss_fn(out, y)
-            mixed.backward_and_step(loss, optimizer)
-            if scheduler is not None and _is_per_step(scheduler):
-                scheduler.step()
+            loss, out = train_step(x, y)
             state.step += 1
             state.step_in_epoch += 1
             state.batch_loss = float(loss.item())
@@ -293,6 +293,23 @@ def fit(model, loss_fn: Callable, optimizer, train_data: Iterable, val_data: Ite
     for cb in callbacks:
         cb.on_train_end(state)
     return state.history
+
+
+def _train_step(model, loss_fn, optimizer, scheduler, mixed: Precision) -> Callable:
+    """One optimisation step on a batch: ``(loss, output)``. A function of its own, so that
+    ``fit(compile=True)`` can capture it whole (forward, backward, optimizer step)."""
+    per_step = scheduler is not None and _is_per_step(scheduler)
+
+    def train_step(x, y):
+        optimizer.zero_grad()
+        with mixed.autocast():
+            out = model(x)
+            loss = loss_fn(out, y)
+        mixed.backward_and_step(loss, optimizer)
+        if per_step:
+            scheduler.step()
+        return loss, out
+    return train_step
 
 
 def _running(sums: dict) -> dict:

@@ -21,6 +21,7 @@ import inspect
 import threading
 from typing import Callable
 
+from ..._host_calls import user_callback
 from ...autograd.graph import RemovableHandle
 
 _OBSERVERS: list[Callable] = []
@@ -44,6 +45,7 @@ def observed(loss_fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if not _OBSERVERS:
             return loss_fn(*args, **kwargs)
+        user_callback("a loss observer (a training monitor)")
         depth = getattr(_DEPTH, "value", 0)
         _DEPTH.value = depth + 1
         try:
