@@ -46,6 +46,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
                    help="bf16/fp16: forward and loss under autocast (fp16 with a GradScaler); "
                         "emulated on NumPy, so slower than fp32")
+    p.add_argument("--compile", action="store_true",
+                   help="capture the training step once and replay it (chainrule.compile); the "
+                        "diagnostics watch the first steps and one in 25 (eagerly)")
     p.add_argument("--name", type=_run_name, default=None,
                    help="run name, a folder inside --runs-dir (default: <data>-<model>-<time>)")
     p.add_argument("--runs-dir", default="runs")

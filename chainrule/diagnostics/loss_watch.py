@@ -96,7 +96,13 @@ class LossWatch:
 
     def __init__(self, monitor) -> None:
         self.monitor = monitor
-        self._handles = [observe_losses(self._loss_called), engine.observe_backward(self._backward)]
+        self._handles: list = []
+        self.attach()
+
+    def attach(self) -> None:
+        if not self._handles:
+            self._handles = [observe_losses(self._loss_called),
+                             engine.observe_backward(self._backward)]
 
     def _loss_called(self, fn, input, target, reduction, loss) -> None:
         record = self.monitor.current_record()

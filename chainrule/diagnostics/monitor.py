@@ -109,13 +109,47 @@ class Monitor:
                 self.param_count[name] = sum(int(p._data.size) for _, p in own)
         self._mode_sensitive = [n for n, m in self.modules.items() if family(m, MODE_KINDS)]
         self.structure = StructureWatch(self)
+        self._attach()
+        self.optimizer_watch = OptimizerWatch(self, optimizer) if optimizer is not None else None
+        self.loss_watch = LossWatch(self)
+        self.paused = False
+
+    def _attach(self) -> None:
         for name, mod in self.modules.items():
             if family(mod, RECURRENT_KINDS) and hasattr(mod, "batch_first"):
                 self._handles.append(mod.register_forward_pre_hook(self._recurrent_hook(name)))
             self._handles.append(mod.register_forward_hook(self._forward_hook(name)))
-        self._handles.append(model.register_forward_pre_hook(self._start_step))
-        self.optimizer_watch = OptimizerWatch(self, optimizer) if optimizer is not None else None
-        self.loss_watch = LossWatch(self)
+        self._handles.append(self.model.register_forward_pre_hook(self._start_step))
+
+    def _detach(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        self._param_hooks(False)
+
+    # -- sampling -----------------------------------------------------------------
+    def pause(self) -> None:
+        """Take the model's hooks and the loss listeners off until :meth:`resume`: steps in
+        between are not watched, and run as if no monitor were there (a compiled step
+        replays them). The optimizer's hooks stay (they run inside ``step()``)."""
+        if self.paused or not self._active:
+            return
+        self._detach()
+        self.loss_watch.remove()
+        self._record = None
+        self.paused = True
+
+    def resume(self, step: int | None = None) -> None:
+        """Watch again from the next step; ``step``: that step's number (the steps run while
+        paused were not counted)."""
+        if not self.paused or not self._active:
+            return
+        if step is not None:
+            self._step = step - 1
+            self._stepped = True
+        self._attach()
+        self.loss_watch.attach()
+        self.paused = False
 
     # -- steps ------------------------------------------------------------------
     def _start_step(self, module, args) -> None:
@@ -312,10 +346,7 @@ class Monitor:
     def remove(self) -> None:
         """Detach every hook (optimizer and loss listeners too); the numbers are kept."""
         self._active = False
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        self._param_hooks(False)
+        self._detach()
         if self.optimizer_watch is not None:
             self.optimizer_watch.remove()
         self.loss_watch.remove()

@@ -168,3 +168,33 @@ class LambdaCallback(Callback):
             if not name.startswith("on_"):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+class SampledWatch(Callback):
+    """Let a diagnostics monitor watch some steps only: the first ``first`` and then one in
+    ``every``. Between them its hooks are off, so a compiled step
+    (``fit(compile=True)``) replays; the watched steps run eagerly, hooks and all.
+
+    >>> import chainrule as cr
+    >>> model = cr.nn.Linear(2, 2)
+    >>> opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    >>> monitor = cr.diagnostics.watch(model, opt)
+    >>> sampler = SampledWatch(monitor, every=4, first=2)
+    >>> sampler.watches(1), sampler.watches(3), sampler.watches(8)
+    (True, False, True)
+    """
+
+    def __init__(self, monitor, every: int = 25, first: int = 10) -> None:
+        self.monitor, self.every, self.first = monitor, every, first
+
+    def watches(self, step: int) -> bool:
+        return step < self.first or step % self.every == 0
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if self.watches(state.step):  # (state.step: steps done, the next one's number)
+            self.monitor.resume(step=state.step)
+        else:
+            self.monitor.pause()
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.monitor.resume(step=state.step)

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from types import SimpleNamespace
 
 from .distributed import start_if_launched
@@ -223,7 +224,8 @@ def run_training(args, out=None) -> dict:
     import chainrule as cr
     from .. import diagnostics, models
     from ..utils.data import DataLoader
-    from .callbacks import CSVLogger, ModelCheckpoint
+    from .callbacks import CSVLogger, ModelCheckpoint, SampledWatch
+    from ..compiler.api import CompileWarning
     from .loop import evaluate, fit
 
     resume, resume_dir = _resolve_resume(getattr(args, "resume", None))
@@ -317,15 +319,22 @@ def run_training(args, out=None) -> dict:
     print(f"training {model_name} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
           f"{args.data} ({len(train)} train / {len(test)} test), {epochs} epochs → {run_dir}",
           file=out)
-    history = fit(model, cr.nn.CrossEntropyLoss(), optimizer, loader, val_data=test_loader,
-                  epochs=epochs, scheduler=scheduler,
-                  callbacks=[ModelCheckpoint(os.path.join(run_dir, "checkpoints"),
-                                             monitor="val_accuracy", mode="max"),
-                             CSVLogger(os.path.join(run_dir, "metrics.csv"))] if rank == 0 else [],
-                  progress=False if (quiet or rank != 0) else None, resume_from=checkpoint,
-                  log_stream=None if (quiet or rank != 0) else out,
-                  precision=getattr(args, "precision", "fp32"),
-                  device=None if args.device == "cpu" else args.device)
+    callbacks = [ModelCheckpoint(os.path.join(run_dir, "checkpoints"), monitor="val_accuracy",
+                                 mode="max"),
+                 CSVLogger(os.path.join(run_dir, "metrics.csv"))] if rank == 0 else []
+    compiled = bool(getattr(args, "compile", False))
+    if compiled:  # the monitor watches some steps (eagerly); the others are replayed
+        callbacks.append(SampledWatch(monitor))
+    with warnings.catch_warnings():
+        if compiled:  # (the watched steps run eagerly by design: not worth a warning)
+            warnings.filterwarnings("ignore", message=r".*(hook|observer).* ran: user Python",
+                                    category=CompileWarning)
+        history = fit(model, cr.nn.CrossEntropyLoss(), optimizer, loader, val_data=test_loader,
+                      epochs=epochs, scheduler=scheduler, callbacks=callbacks,
+                      progress=False if (quiet or rank != 0) else None, resume_from=checkpoint,
+                      log_stream=None if (quiet or rank != 0) else out,
+                      precision=getattr(args, "precision", "fp32"),
+                      device=None if args.device == "cpu" else args.device, compile=compiled)
     monitor.remove()
     report = monitor.report()
     if ranks > 1:  # each rank's own-shard gradient statistics, into rank 0's report
