@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import functools
 import types
-import warnings
 
 import numpy as np
 
-from ..errors import ArgumentError, op_error
+from .._fp import loud as fp_loud, quiet as fp_quiet
+from ..errors import ArgumentError, op_error, warn_user
 from ..nn.module import Module
 from ..tensor import Tensor
 from ..autograd import engine
@@ -111,10 +111,13 @@ class CompiledFunction:
                 self._counts["recompiles"] += 1
             entry = self._cache[key] = _Entry(self._guards())
         if entry.compiled is not None:
+            token = fp_quiet()  # (inf/nan made silently, as the eager ops make them)
             try:
                 result = entry.compiled.run(args, kwargs)
             except CheckFailed:  # bad data (a target out of range): eager raises the error
                 return self._eager(args, kwargs)
+            finally:
+                fp_loud(token)
             if result is not MISS:
                 self._counts["replays"] += 1
                 return result
@@ -159,7 +162,7 @@ class CompiledFunction:
     def _warn(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            warnings.warn(message, CompileWarning, stacklevel=4)
+            warn_user(message, CompileWarning)
 
     # -- signatures and guards -------------------------------------------------------------
     def _key(self, args, kwargs):
@@ -341,7 +344,7 @@ def _step_key(step, rec):
     if step.kind == "host":
         who = id(fn)
     elif step.kind == "state":
-        who = (id(fn.tensor()), fn.field)
+        who = (fn.path if fn.path is not None else id(fn.tensor()), fn.field)
     else:
         who = (getattr(fn, "__module__", None), type(getattr(fn, "__self__", None)).__name__)
     return (step.kind, step.name, who, _template_key(step.args, const_key),

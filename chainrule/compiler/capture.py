@@ -71,9 +71,14 @@ class _Draws:
             return method
 
         def draw(*args, **kwargs):
-            result = method(*args, **kwargs)
-            if not self._recorder.recording:
-                return result
+            rec = self._recorder
+            if not rec.recording:
+                return method(*args, **kwargs)
+            rec.recording = False  # (NumPy's generator calls np.empty itself: not recorded)
+            try:
+                result = method(*args, **kwargs)
+            finally:
+                rec.recording = rec.broken is None
             return self._recorder.record("draw", _Redraw(self._refind, name), name, args,
                                          kwargs, result)
         return draw
@@ -91,16 +96,22 @@ class _Redraw:
 
 
 class _StateWrite:
-    """A replayed state change: ``tensor.grad`` (or its array) set to a value the tape made."""
-    __slots__ = ("tensor", "field", "requires_grad")
+    """A replayed state change: ``tensor.grad`` (or its array) set to a value the tape made.
+    The tensor is an argument of the step (``path``: found in each call's arguments, the
+    replay passes it) or a tensor kept by weak reference."""
+    __slots__ = ("tensor", "path", "field", "requires_grad")
 
-    def __init__(self, tensor: Tensor, field: str, requires_grad: bool) -> None:
-        self.tensor, self.field, self.requires_grad = weakref.ref(tensor), field, requires_grad
+    def __init__(self, tensor: Tensor, path, field: str, requires_grad: bool) -> None:
+        self.tensor = None if path is not None else weakref.ref(tensor)
+        self.path, self.field, self.requires_grad = path, field, requires_grad
 
-    def __call__(self, array) -> None:
-        t = self.tensor()
-        if t is None:
-            return
+    def __call__(self, *target_and_array) -> None:
+        if self.path is None:
+            t, (array,) = self.tensor(), target_and_array
+            if t is None:
+                return
+        else:
+            t, array = target_and_array
         if self.field == "_data":
             t._data = array
         elif array is None:
@@ -112,6 +123,14 @@ class _StateWrite:
             t._grad_owned = True
 
 
+class ArgTensor:
+    """In a step's arguments: the tensor at ``path`` in the call's arguments."""
+    __slots__ = ("path",)
+
+    def __init__(self, path: tuple) -> None:
+        self.path = path
+
+
 class _Lifted:
     """The live tensors whose arrays are traced during a capture, and what they held."""
 
@@ -121,6 +140,7 @@ class _Lifted:
         self.originals: list = []
         self.seen_data: list = []
         self.seen_grad: list = []
+        self.arg_paths: list = []  # a lifted argument's path, or None
         arg_ids = {}
         for path, t in tensor_paths(args, kwargs):
             arg_ids.setdefault(id(t), ("arg", path))
@@ -139,6 +159,7 @@ class _Lifted:
         self.originals.append(plain)
         self.seen_data.append(t._data)
         self.seen_grad.append(t.__dict__.get("_grad"))
+        self.arg_paths.append(arg_binding[1] if arg_binding is not None else None)
 
     def sync(self, record: bool) -> None:
         """Note where a tensor's array or ``.grad`` changed since the last look; with
@@ -150,12 +171,12 @@ class _Lifted:
             data = t._data
             if data is not self.seen_data[i]:
                 self.seen_data[i] = data
-                changes.append((t, "_data", data, False))
+                changes.append((t, "_data", data, False, self.arg_paths[i]))
             grad = t.__dict__.get("_grad")
             if grad is not self.seen_grad[i]:
                 self.seen_grad[i] = grad
                 changes.append((t, "_grad", None if grad is None else grad._data,
-                                grad is not None and grad._requires_grad))
+                                grad is not None and grad._requires_grad, self.arg_paths[i]))
         if not (record and self.recorder.recording):
             return
         if any(change[1] == "_grad" for change in changes):
@@ -165,7 +186,7 @@ class _Lifted:
             self._record_write(*change)
 
     def _order(self, change) -> tuple:
-        t, field, array, _ = change
+        t, field, array = change[:3]
         try:
             slot = self.recorder.slot_for(array) if array is not None else -1
         except Broken:
@@ -173,16 +194,18 @@ class _Lifted:
         own = getattr(t._data, "_slot", None)
         return (slot, -1 if own is None else own, field)
 
-    def _record_write(self, t: Tensor, field: str, array, requires_grad: bool) -> None:
+    def _record_write(self, t: Tensor, field: str, array, requires_grad: bool, path) -> None:
         rec = self.recorder
         try:
             args = (Ref(rec.slot_for(array)),) if array is not None else (None,)
+            if path is not None:
+                args = (ArgTensor(path),) + args
         except Broken as e:
             rec.break_(f"a tensor's {'array' if field == '_data' else '.grad'} was replaced: {e}")
             return
         from .traced import Step
         rec.dirty = True  # (a replay that stopped after this could not run the step again)
-        rec.steps.append(Step("state", _StateWrite(t, field, requires_grad), args, {}, None, [],
+        rec.steps.append(Step("state", _StateWrite(t, path, field, requires_grad), args, {}, None, [],
                               f"set {field.strip('_')}", user_line()))
 
     def restore(self, new_tensors) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import wrap_array
-from .capture import Capture, TensorOut
+from .capture import ArgTensor, Capture, TensorOut
 from .traced import Const, Ref
 
 MISS = object()  # what a replay returns when a guard fails before it did anything
@@ -144,9 +144,7 @@ class Compiled:
         shape, dtype = meta
         self._names[f"S{slot}"], self._names[f"D{slot}"] = shape, dtype
         if binding[0] == "arg":
-            path = binding[1]
-            expr = ("A" if isinstance(path[0], int) else "K") + "".join(f"[{p!r}]" for p in path)
-            return [f"    v{slot} = {expr}._data"]
+            return [f"    v{slot} = {_arg_expr(binding[1])}._data"]
         self._names[f"W{slot}"] = binding[1]
         return [f"    t = W{slot}()",
                 "    if t is None: return MISS",
@@ -156,6 +154,8 @@ class Compiled:
     def _expr(self, tpl, rec) -> str:
         if isinstance(tpl, Ref):
             return f"F{tpl.slot}" if tpl.slot in self._folded else f"v{tpl.slot}"
+        if isinstance(tpl, ArgTensor):
+            return _arg_expr(tpl.path)
         if isinstance(tpl, Const):
             self._names[f"c{tpl.index}"] = rec.consts[tpl.index]
             return f"c{tpl.index}"
@@ -196,6 +196,11 @@ class Compiled:
         if isinstance(tpl, dict):
             return "{" + ", ".join(f"{k!r}: {self._result(v, rec)}" for k, v in tpl.items()) + "}"
         return "None"
+
+
+def _arg_expr(path: tuple) -> str:
+    """Source for the argument at ``path``: ``A[0][1]`` (positional), ``K['x']`` (keyword)."""
+    return ("A" if isinstance(path[0], int) else "K") + "".join(f"[{p!r}]" for p in path)
 
 
 def _tensor_out(array, requires_grad: bool):

@@ -52,7 +52,7 @@ def explain(fn, *args, **kwargs) -> ExplainOutput:
     ...     return y
     >>> out = cr.compile.explain(f, cr.ones(3))
     >>> out.graph_break_count, out.break_reasons[0][0].split(" (")[0]
-    (1, 'bool() reads array data on the host')
+    (1, 'item() reads array data on the host')
     """
     target = fn._fn if hasattr(fn, "_fn") and hasattr(fn, "stats") else fn
     _, capture = run_captured(target, args, kwargs)

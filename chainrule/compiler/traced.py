@@ -112,6 +112,8 @@ def _template_key(tpl, const_key):
         return (type(tpl).__name__,) + tuple(_template_key(t, const_key) for t in tpl)
     if isinstance(tpl, dict):
         return ("d",) + tuple((k, _template_key(v, const_key)) for k, v in tpl.items())
+    if hasattr(tpl, "path"):  # (capture.ArgTensor)
+        return ("arg", tpl.path)
     return ("=", repr(tpl))
 
 
