@@ -52,10 +52,12 @@ def _reset_hwm() -> None:
 
 
 def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
-            traced: bool = False, in_backward: bool = False) -> dict:
+            traced: bool = False, in_backward: bool = False, compiled: bool = False) -> dict:
     """Runs in the child: the numbers for one library, in bytes. ``in_backward``: each
     parameter's SGD step runs from its post-accumulate-grad hook and drops its gradient,
-    so gradients never all exist at once (the same code for both libraries)."""
+    so gradients never all exist at once (the same code for both libraries). ``compiled``:
+    the step through ``chainrule.compile`` (warmed up past its two captures: a replay is
+    measured)."""
     model, opt, xt, yt, F = W.mlp_parts(lib, sizes, batch)
 
     if in_backward:
@@ -72,7 +74,10 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
         if not in_backward:  # (else each parameter stepped inside backward)
             opt.step()
 
-    for _ in range(2):
+    if compiled:
+        import chainrule
+        train = chainrule.compile(train)
+    for _ in range(3 if compiled else 2):
         opt.zero_grad(set_to_none=set_to_none)
         train()
     opt.zero_grad(set_to_none=set_to_none)
@@ -83,6 +88,7 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
     peak = _status("VmHWM") - before
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     out = {"lib": lib, "set_to_none": set_to_none, "in_backward": in_backward, "peak": peak,
+           "compiled": compiled,
            "params": params,
            "data": xt.numel() * xt.element_size() + yt.numel() * yt.element_size(),
            "rss_before": before}
@@ -102,11 +108,11 @@ def measure(lib: str, set_to_none: bool, sizes=W.DEEP_MLP, batch: int = 256,
 
 
 def run_child(lib: str, set_to_none: bool, traced: bool = False, timeout: float = 300,
-              in_backward: bool = False) -> dict:
+              in_backward: bool = False, compiled: bool = False) -> dict:
     """``measure`` in a fresh interpreter with the same environment for every library."""
     cmd = [sys.executable, "-m", "benchmarks.memory", "--child", "--lib", lib,
            "--set-to-none", str(int(set_to_none))] + (["--traced"] if traced else []) \
-        + (["--in-backward"] if in_backward else [])
+        + (["--in-backward"] if in_backward else []) + (["--compiled"] if compiled else [])
     env = {**os.environ, **MALLOC_ENV}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     res = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=timeout)
@@ -135,11 +141,18 @@ def rows(target: float = 0.8) -> list[dict]:
             "chainrule_tracemalloc_MB": f"{ours['tracemalloc_peak'] / MB:.1f}",
             "params_MB": f"{ours['params'] / MB:.1f}",
         })
+        if in_backward:  # (hooks: a compiled step would run eagerly)
+            out[-1].update(compiled_MB="-", compiled_ratio="-", compiled_met="-")
+            continue
+        replayed = run_child("chainrule", set_to_none, compiled=True)
+        c_ratio = replayed["peak"] / theirs["peak"]
+        out[-1].update(compiled_MB=f"{replayed['peak'] / MB:.1f}", compiled_ratio=f"{c_ratio:.2f}",
+                       compiled_met=("yes" if c_ratio <= target else "no") if target_row else "-")
     return out
 
 
-COLUMNS = ["workload", "chainrule_MB", "torch_MB", "ratio", "target", "met",
-           "chainrule_tracemalloc_MB", "params_MB"]
+COLUMNS = ["workload", "chainrule_MB", "torch_MB", "ratio", "target", "met", "compiled_MB",
+           "compiled_ratio", "compiled_met", "chainrule_tracemalloc_MB", "params_MB"]
 
 
 def main() -> None:
@@ -148,16 +161,18 @@ def main() -> None:
     parser.add_argument("--lib", choices=("chainrule", "torch"))
     parser.add_argument("--set-to-none", type=int, choices=(0, 1), default=1)
     parser.add_argument("--traced", action="store_true")
+    parser.add_argument("--compiled", action="store_true",
+                        help="chainrule: the step through chainrule.compile (a replay measured)")
     parser.add_argument("--in-backward", action="store_true",
                         help="the SGD step runs inside backward (post-accumulate-grad hooks)")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.lib, bool(args.set_to_none), traced=args.traced,
-                                 in_backward=args.in_backward)))
+                                 in_backward=args.in_backward, compiled=args.compiled)))
         return
     if args.lib:
         r = run_child(args.lib, bool(args.set_to_none), traced=args.traced or args.lib == "chainrule",
-                      in_backward=args.in_backward)
+                      in_backward=args.in_backward, compiled=args.compiled)
         print(json.dumps({k: (v / MB if isinstance(v, int) and not isinstance(v, bool) else v)
                           for k, v in r.items()}, indent=1))
         return

@@ -59,11 +59,13 @@ HOST_READS = {
 
 
 def _site(frame) -> str | None:
-    """``file::function`` of the innermost chainrule frame (the stand-in and Tensor's own
-    ``item``/``tolist`` left out), or None when chainrule did not ask."""
+    """``file::function`` of the innermost chainrule frame (the stand-in, Tensor's own
+    ``item``/``tolist`` and the helpers of ``_host_calls`` that read for their caller left
+    out), or None when chainrule did not ask."""
     while frame is not None:
         name = frame.f_code.co_filename.replace("\\", "/")
-        if "/chainrule/" in name and not name.endswith(("/backends/standin.py", "/tensor.py")):
+        if "/chainrule/" in name and not name.endswith(("/backends/standin.py", "/tensor.py",
+                                                        "/_host_calls.py")):
             return f"{name.split('/chainrule/', 1)[1]}::{frame.f_code.co_name}"
         frame = frame.f_back
     return None
