@@ -34,6 +34,7 @@ from ..autograd.grad_mode import GRAD
 from ..nn.functional import _loss_observers
 from .capture import run_captured, tensor_paths
 from .codegen import MISS, Compiled
+from .reach import Reach, guards_hold
 from .traced import CheckFailed
 
 CACHE_SIZE_LIMIT = 8  # signatures per function (PyTorch's torch._dynamo cache_size_limit)
@@ -83,9 +84,8 @@ class CompiledFunction:
         self._cache: dict = {}
         self._warned: set = set()
         self._counts = {"captures": 0, "replays": 0, "eager": 0, "recompiles": 0}
-        self._closure = _closure_objects(fn)
+        self._reached: Reach | None = None
         self._param_list = None
-        self._module_list = None
         functools.update_wrapper(self, fn, updated=())
         if isinstance(fn, Module):
             self._module = fn
@@ -96,9 +96,13 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         key = self._key(args, kwargs)
         if key is None:
+            self._warn("unkeyed", f"chainrule.compile: {self._name()} runs eagerly for these "
+                       "arguments: a tensor not on the CPU (the replay runs NumPy arrays only, "
+                       "for now), or a NumPy array argument (pass a tensor: an array's values "
+                       "would be frozen into the replay)")
             return self._eager(args, kwargs)
         entry = self._cache.get(key)
-        if entry is not None and not _guards_hold(entry.guards):
+        if entry is not None and not guards_hold(entry.guards):
             self._counts["recompiles"] += 1
             entry = self._cache[key] = _Entry(self._guards())
         if entry is None:
@@ -152,9 +156,11 @@ class CompiledFunction:
         entry.previous = None
         return result
 
+    def _name(self) -> str:
+        return getattr(self._fn, "__qualname__", type(self._fn).__name__)
+
     def _break(self, why: str) -> None:
-        name = getattr(self._fn, "__qualname__", type(self._fn).__name__)
-        message = f"chainrule.compile: {name} runs eagerly for this signature: {why}"
+        message = f"chainrule.compile: {self._name()} runs eagerly for this signature: {why}"
         if self._fullgraph:
             raise CompileError(message + " (fullgraph=True)")
         self._warn(why, message)
@@ -187,16 +193,15 @@ class CompiledFunction:
                           for p in self._params())))
         return tuple(parts)
 
+    def _reach(self) -> Reach:
+        """What the step reaches by name (scanned once: a module added to a model after
+        compiling is not watched)."""
+        if self._reached is None:
+            self._reached = Reach(self._fn)
+        return self._reached
+
     def _modules(self) -> list:
-        """The modules the step reaches by name, and theirs (listed once: a module added to a
-        model after compiling is not watched)."""
-        if self._module_list is None:
-            found = {}
-            for obj in self._closure:
-                if isinstance(obj, Module):
-                    found.update((id(m), m) for m in obj.modules())
-            self._module_list = list(found.values())
-        return self._module_list
+        return list(self._reach().modules.values())
 
     def _params(self) -> list:
         if self._param_list is None:
@@ -205,28 +210,11 @@ class CompiledFunction:
         return self._param_list
 
     def _guards(self) -> list:
-        """``(namespace dict, name, value)`` of the simple values the step may read: the
-        function's globals and closure cells, and each module's plain attributes."""
-        guards = []
-        fn = _code_owner(self._fn)
-        code = getattr(fn, "__code__", None)
-        if code is not None:
-            globs = getattr(fn, "__globals__", {})
-            for name in code.co_names:
-                if name in globs and isinstance(globs[name], _SIMPLE):
-                    guards.append((globs, name, globs[name]))
-            for cell in getattr(fn, "__closure__", None) or ():
-                try:
-                    value = cell.cell_contents
-                except ValueError:
-                    continue
-                if isinstance(value, _SIMPLE):
-                    guards.append((cell, None, value))
-        for module in self._modules():
-            for name, value in vars(module).items():
-                if isinstance(value, _SIMPLE):
-                    guards.append((vars(module), name, value))
-        return guards
+        """``(namespace, name, value)`` of the simple values the step may read
+        (:mod:`.reach`); fresh values, read when a signature is captured."""
+        return [(space, name, space.cell_contents if name is None else space[name])
+                for space, name, _ in self._reach().guards
+                if name is not None and name in space or name is None and _has_cell(space)]
 
     # -- reporting -------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -248,21 +236,12 @@ class CompiledFunction:
         return getattr(self._fn, name)
 
 
-def _guards_hold(guards) -> bool:
-    for space, name, value in guards:
-        if name is None:
-            try:
-                now = space.cell_contents
-            except ValueError:
-                return False
-        else:
-            now = space.get(name, _GONE)
-        if now is not value and not (type(now) is type(value) and now == value):
-            return False
+def _has_cell(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
     return True
-
-
-_GONE = object()
 
 
 def _value_key(value):
@@ -275,34 +254,12 @@ def _value_key(value):
         return ("dict",) + tuple((k, _value_key(v)) for k, v in value.items())
     if isinstance(value, _SIMPLE):
         return (type(value).__name__, value)
+    if isinstance(value, Module):  # (a model passed in: its mode and hooks matter too)
+        return ("module", id(value), value.training,
+                bool(value._forward_hooks or value._forward_pre_hooks))
     if isinstance(value, np.ndarray):
         raise TypeError("a NumPy array argument")  # (its contents would be a constant)
     return ("id", id(value))  # a module, an optimizer, any other object: by identity
-
-
-def _code_owner(fn):
-    """The Python function whose code a call runs (a module's ``forward``, a method's
-    function)."""
-    if isinstance(fn, Module):
-        return type(fn).forward
-    return getattr(fn, "__func__", fn)
-
-
-def _closure_objects(fn) -> list:
-    """The objects a step reaches by name: the callable, its ``self``, closure cells and the
-    globals its code names (where its modules are)."""
-    objs = [fn, getattr(fn, "__self__", None)]
-    owner = _code_owner(fn)
-    for cell in getattr(owner, "__closure__", None) or ():
-        try:
-            objs.append(cell.cell_contents)
-        except ValueError:
-            pass
-    code = getattr(owner, "__code__", None)
-    if code is not None:
-        globs = getattr(owner, "__globals__", {})
-        objs.extend(globs[n] for n in code.co_names if n in globs)
-    return [o for o in objs if o is not None]
 
 
 def _difference(first, second) -> str | None:

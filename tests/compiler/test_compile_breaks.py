@@ -158,6 +158,15 @@ def test_a_numpy_constant_that_changes_between_calls_is_caught():
     assert [o.tolist()[0] for o in outs] == [1.0, 2.0, 3.0, 4.0]
 
 
+def test_a_numpy_argument_runs_eagerly_and_says_why():
+    f = cr.compile(lambda x, a: x * cr.from_numpy(a))
+    a = np.arange(3, dtype=np.float32)
+    with pytest.warns(CompileWarning, match="NumPy array argument"):
+        outs = [f(cr.ones(3), a + i) for i in range(3)]
+    assert [o.tolist()[0] for o in outs] == [0.0, 1.0, 2.0]
+    assert f.stats()["replays"] == 0
+
+
 def test_the_cache_is_bounded():
     f = cr.compile(lambda x: x + 1)
     with pytest.warns(CompileWarning, match="signatures"):
@@ -279,3 +288,69 @@ def test_explain_counts_calls_and_host_calls():
     assert out.host_calls == ["Optimizer.zero_grad", "SGD.step"]
     assert 0 < out.replayed_calls <= out.recorded_calls
     assert "def replay" in out.source
+
+
+# -- what the step reaches: guards beyond its own globals -------------------------------------
+MULTIPLIER = 2.0
+
+
+def _helper(x):
+    return x * MULTIPLIER
+
+
+def test_a_global_read_by_a_helper_is_a_guard():
+    global MULTIPLIER
+    f = cr.compile(lambda x: _helper(x) + 1)
+    x = cr.ones(2)
+    _run(f, x)
+    MULTIPLIER = 5.0
+    try:
+        assert f(x).tolist() == [6.0, 6.0]
+    finally:
+        MULTIPLIER = 2.0
+
+
+def test_a_config_object_attribute_is_a_guard():
+    class Config:
+        scale = None
+
+    cfg = Config()
+    cfg.scale = 2.0
+    f = cr.compile(lambda x: x * cfg.scale)
+    _run(f, cr.ones(1))
+    cfg.scale = 7.0
+    assert f(cr.ones(1)).item() == 7.0
+
+
+def test_a_model_passed_as_an_argument_keys_on_its_mode():
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(3, 3), cr.nn.Dropout(0.9))
+    f = cr.compile(lambda m, x: m(x))
+    x = cr.ones(4, 3)
+    with cr.no_grad():
+        _run(f, model, x)
+        model.eval()
+        assert _same(f(model, x), model(x))
+
+
+def test_a_bound_method_and_a_partial_see_their_objects():
+    import functools
+
+    class Trainer:
+        def __init__(self):
+            self.model = cr.nn.Sequential(cr.nn.Linear(3, 3), cr.nn.Dropout(0.9))
+            self.scale = 1.0
+
+        def forward(self, x):
+            return self.model(x) * self.scale
+    t = Trainer()
+    bound = cr.compile(t.forward)
+    part = cr.compile(functools.partial(lambda tr, x: tr.forward(x), t))
+    x = cr.ones(2, 3)
+    with cr.no_grad():
+        _run(bound, x)
+        _run(part, x)
+        t.model.eval()
+        t.scale = 3.0
+        want = t.forward(x)
+        assert _same(bound(x), want) and _same(part(x), want)
