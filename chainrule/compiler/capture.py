@@ -144,8 +144,8 @@ class _Lifted:
         arg_ids = {}
         for path, t in tensor_paths(args, kwargs):
             arg_ids.setdefault(id(t), ("arg", path))
-        for obj in gc.get_objects():
-            if isinstance(obj, Tensor) and type(obj._data) is np.ndarray:
+        for obj in gc.get_objects():  # (type(): isinstance would ask odd objects' __class__)
+            if issubclass(type(obj), Tensor) and type(obj._data) is np.ndarray:
                 self._lift(obj, arg_ids.get(id(obj)))
         for path, t in tensor_paths(args, kwargs):  # (one made by a C call is not gc-tracked)
             if type(t._data) is np.ndarray:

@@ -23,6 +23,7 @@ from .._fp import loud as fp_loud, quiet as fp_quiet
 from ..autograd.grad_mode import GRAD
 from ..autograd.graph import SAVE_HOOKS, Node, RemovableHandle, VersionCounter
 from ..backends import NUMPY, backend_of
+from ..backends.registry import REGISTERED
 from ..tensor import Tensor, wrap_array
 from ..autograd.rule_namespace import TENSORS
 from .view_meta import register_view
@@ -397,8 +398,9 @@ def _mixed_devices(inputs, found, op_name: str) -> Exception:
 
 
 def _is_numpy_like(kind) -> bool:
-    # (NumPy's arrays and scalars, and subclasses of ndarray: a capture's traced arrays)
-    return kind.__module__ == "numpy" or issubclass(kind, _NDARRAY)
+    # (NumPy's arrays and scalars, and subclasses of ndarray that no backend claims: a
+    # capture's traced arrays)
+    return kind.__module__ == "numpy" or issubclass(kind, _NDARRAY) and kind not in REGISTERED
 
 
 # what an array library raises for operands that do not fit an op: ValueError (shapes that

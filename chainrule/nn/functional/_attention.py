@@ -101,7 +101,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if masked is not None:
         # a row with every key masked would be 0/0; PyTorch gives it zeros
         dead = (scores == float("-inf")).all(-1, keepdim=True)
-        if scores.device.type != "cpu" or not fast_path(~dead.any()):  # (asking would sync
+        if scores.device.type != "cpu" or not fast_path(~dead._data.any()):  # (asking would sync
             # a GPU; a capture guards the choice, or takes the path for all data)
             weights = where(dead, 0.0, softmax(where(dead, 0.0, scores), -1))
         else:

@@ -14,6 +14,7 @@ from typing import Iterable
 
 import numpy as np
 
+from ..._host_calls import capturing
 from ...autograd.grad_mode import no_grad
 from ...errors import op_error
 from ...tensor import Tensor
@@ -86,8 +87,8 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor, forea
         total_norm = tensor(float(total_norm))
     with no_grad():
         coef = (float(max_norm) / (total_norm + 1e-6)).clamp(max=1.0)
-        if coef.item() == 1.0:  # multiplying by one changes nothing
-            return
+        if not capturing() and coef.item() == 1.0:  # multiplying by one changes nothing (a
+            return  # compiled step multiplies: x * 1.0 is x, and no data is read on the host)
         with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 is nan, as in PyTorch
             for g in grads:
                 g.mul_(coef)
