@@ -45,12 +45,14 @@ def capturing() -> bool:
     return CAPTURING is not None and CAPTURING()
 
 
-def any_bad(bad) -> bool:
+def any_bad(bad, error: type = ValueError, what: str = "") -> bool:
     """``bool(bad.any())`` for a check whose True raises an error. While a capture records,
     the check is recorded too: a replay that finds a bad element runs the step eagerly,
-    which raises the error with its message."""
+    which raises the error with its message; where the replay has already done what cannot
+    be done twice (a BatchNorm update, a draw), it raises ``error(what)`` there instead, as
+    the eager step would have at that point."""
     if CHECK_HOOK is not None and capturing():
-        return CHECK_HOOK(bad)
+        return CHECK_HOOK(bad, error, what)
     return bool(bad.any().item())
 
 

@@ -1,7 +1,9 @@
 """``chainrule.compile``: capture a step twice, then replay it.
 
-For each *signature* (the arguments' tensor shapes, dtypes and ``requires_grad``, their
-other values, grad mode and the modules' training flags) a compiled function:
+For each *signature* (the arguments' tensor shapes, strides, dtypes, ``requires_grad`` and
+aliasing, their other values, grad mode, autocast, the default dtype, the modules' training
+flags and hooks, each parameter's ``requires_grad`` and whether it has a ``.grad``) a
+compiled function:
 
 1. runs the first call eagerly while recording it (:mod:`.capture`);
 2. runs the second call the same way and compares the two tapes: the same calls, wiring,
@@ -30,11 +32,14 @@ from ..errors import ArgumentError, op_error, warn_user
 from ..nn.module import Module
 from ..tensor import Tensor
 from ..autograd import engine
+from ..amp.autocast_mode import AUTOCAST
 from ..autograd.grad_mode import GRAD
+from ..dtypes import get_default_dtype
 from ..nn.functional import _loss_observers
 from .capture import run_captured, tensor_paths
 from .codegen import MISS, Compiled
 from .reach import Reach, guards_hold
+from .._host_calls import capturing
 from .traced import CheckFailed
 
 CACHE_SIZE_LIMIT = 8  # signatures per function (PyTorch's torch._dynamo cache_size_limit)
@@ -52,7 +57,7 @@ class CompileError(RuntimeError):
 
 class _Entry:
     """One signature: its captures so far, its replay, or the reason it stays eager."""
-    __slots__ = ("previous", "compiled", "eager", "guards", "captures")
+    __slots__ = ("previous", "compiled", "eager", "guards", "captures", "changes")
 
     def __init__(self, guards) -> None:
         self.previous = None
@@ -60,6 +65,7 @@ class _Entry:
         self.eager: tuple | None = None
         self.guards = guards
         self.captures = 0
+        self.changes = 0  # times a guard failed (a value the step reads changed)
 
 
 class CompiledFunction:
@@ -92,8 +98,8 @@ class CompiledFunction:
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self._disable:
-            return self._fn(*args, **kwargs)
+        if self._disable or capturing():  # (inside another capture: its calls are recorded
+            return self._fn(*args, **kwargs)  # there, as part of the outer step)
         key = self._key(args, kwargs)
         if key is None:
             self._warn("unkeyed", f"chainrule.compile: {self._name()} runs eagerly for these "
@@ -102,9 +108,15 @@ class CompiledFunction:
                        "would be frozen into the replay)")
             return self._eager(args, kwargs)
         entry = self._cache.get(key)
-        if entry is not None and not guards_hold(entry.guards):
+        if entry is not None and entry.eager is None and not guards_hold(entry.guards):
             self._counts["recompiles"] += 1
+            changes, what = entry.changes + 1, _changed(entry.guards)
             entry = self._cache[key] = _Entry(self._guards())
+            entry.changes = changes
+            if changes > CACHE_SIZE_LIMIT:  # a value the step reads changes at every call
+                entry.eager = ("guards", "")
+                self._break(f"a value it reads changed {changes} times ({what}): it is read as a constant by a replay; make it a tensor, or "
+                            "keep it out of the compiled function")
         if entry is None:
             if len(self._cache) >= CACHE_SIZE_LIMIT:
                 self._warn("limit", f"more than {CACHE_SIZE_LIMIT} signatures (shapes, dtypes, "
@@ -139,6 +151,8 @@ class CompiledFunction:
         self._counts["captures"] += 1
         entry.captures += 1
         result, capture = run_captured(self._fn, args, kwargs)
+        if capture is None:  # (another thread was capturing: this call ran eagerly)
+            return result
         if capture.broken is not None:
             reason, line = capture.broken
             entry.eager = capture.broken
@@ -173,13 +187,18 @@ class CompiledFunction:
     # -- signatures and guards -------------------------------------------------------------
     def _key(self, args, kwargs):
         """The signature of a call, or None when an argument cannot be part of one."""
-        parts = [GRAD.enabled]
+        # process-wide modes the step's ops read: grad mode, autocast, the default dtype
+        parts = [GRAD.enabled, AUTOCAST.active and tuple(AUTOCAST.dtypes.values()),
+                 get_default_dtype()]
         if args or kwargs:
+            seen: dict = {}
             for path, t in tensor_paths(args, kwargs):
                 data = t._data
                 if type(data) is not np.ndarray:  # (CUDA tensors, traced leftovers): eager
                     return None
-                parts.append((path, data.shape, data.dtype.str, t._requires_grad))
+                # (the same tensor twice is another signature: the replay reads it once)
+                parts.append((path, data.shape, data.strides, data.dtype.str, t._requires_grad,
+                              seen.setdefault(id(t), len(seen))))
             try:
                 parts.append(_value_key((args, kwargs)))
             except TypeError:
@@ -188,9 +207,11 @@ class CompiledFunction:
             parts.append((module.training, bool(module._forward_hooks or module._forward_pre_hooks
                                                 or module._backward_hooks
                                                 or module._backward_pre_hooks)))
-        parts.append((len(_loss_observers._OBSERVERS), len(engine._BACKWARD_OBSERVERS),
-                      any(getattr(p, "_hooks", None) or getattr(p, "_post_accumulate_hooks", None)
-                          for p in self._params())))
+        # which parameters take gradients, which have a .grad already (a frozen layer, a
+        # gradient accumulated over calls), and whether any has a hook
+        parts.append(tuple((p._requires_grad, p.__dict__.get("_grad") is None,
+                            bool(p._hooks or p._post_accumulate_hooks)) for p in self._params()))
+        parts.append((len(_loss_observers._OBSERVERS), len(engine._BACKWARD_OBSERVERS)))
         return tuple(parts)
 
     def _reach(self) -> Reach:
@@ -236,6 +257,12 @@ class CompiledFunction:
         return getattr(self._fn, name)
 
 
+def _changed(guards) -> str:
+    names = [name or "a closure variable" for space, name, value in guards
+             if not guards_hold([(space, name, value)])]
+    return ", ".join(names[:3]) or "?"
+
+
 def _has_cell(cell) -> bool:
     try:
         cell.cell_contents
@@ -259,7 +286,11 @@ def _value_key(value):
                 bool(value._forward_hooks or value._forward_pre_hooks))
     if isinstance(value, np.ndarray):
         raise TypeError("a NumPy array argument")  # (its contents would be a constant)
-    return ("id", id(value))  # a module, an optimizer, any other object: by identity
+    if hasattr(value, "__dict__") and not hasattr(value, "param_groups") and \
+            not callable(value):  # a config object passed in: its simple attributes too
+        return ("obj", id(value), tuple((k, v) for k, v in vars(value).items()
+                                        if isinstance(v, _SIMPLE)))
+    return ("id", id(value))  # an optimizer, any other object: by identity
 
 
 def _difference(first, second) -> str | None:
@@ -337,8 +368,8 @@ def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="induc
     ...     return loss
     >>> x, y = cr.randn(8, 3), cr.randn(8, 1)
     >>> losses = [step(x, y).item() for _ in range(5)]
-    >>> losses[-1] < losses[0], step.stats()["replays"]
-    (True, 3)
+    >>> losses[-1] < losses[0], step.stats()["replays"]  # (call 1 had no .grad yet)
+    (True, 2)
     """
     if model is None:
         return lambda fn: CompiledFunction(fn, fullgraph=fullgraph, dynamic=dynamic, mode=mode,

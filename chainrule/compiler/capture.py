@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 import weakref
 
 import numpy as np
@@ -225,8 +226,23 @@ class _Lifted:
                 t._data = _as_plain(t._data)
 
 
+# One capture at a time in a process: while one runs, NumPy's makers and the draw and
+# host-call hooks are swapped process-wide (other threads see NumPy's own behaviour).
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def run_captured(fn, args: tuple, kwargs: dict) -> tuple:
-    """Run ``fn(*args, **kwargs)`` eagerly while recording it: ``(result, Capture)``."""
+    """Run ``fn(*args, **kwargs)`` eagerly while recording it: ``(result, Capture)``; the
+    Capture is None when another thread was capturing (the call ran eagerly, unrecorded)."""
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        return fn(*args, **kwargs), None
+    try:
+        return _run_captured(fn, args, kwargs)
+    finally:
+        _ONE_AT_A_TIME.release()
+
+
+def _run_captured(fn, args: tuple, kwargs: dict) -> tuple:
     rec = Recorder()
     gc_was = gc.isenabled()
     gc.disable()  # (a collection inside the step must not run finalizers on traced arrays)
@@ -425,8 +441,12 @@ def _result_template(rec: Recorder, result) -> tuple:
         if isinstance(value, np.ndarray):
             rec.break_("the result holds a NumPy array")
             return None
-        if value is None or isinstance(value, (bool, int, float, str)):
+        if value is None:
             return Const(_constant(rec, value).index)
+        if isinstance(value, (bool, int, float, str)):  # (made by Python: a replay runs none)
+            rec.break_(f"the result holds a Python {type(value).__name__}, which a replay would "
+                       "return unchanged: return tensors (or compute it outside)")
+            return None
         rec.break_(f"the result holds a {type(value).__name__}, which a replay cannot rebuild")
         return None
     return walk(result), new_tensors

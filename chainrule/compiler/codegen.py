@@ -141,15 +141,17 @@ class Compiled:
 
     # -- source pieces ---------------------------------------------------------------------
     def _fetch(self, slot: int, binding: tuple, meta: tuple) -> list:
-        shape, dtype = meta
+        shape, dtype, strides = meta
         self._names[f"S{slot}"], self._names[f"D{slot}"] = shape, dtype
+        self._names[f"T{slot}"] = strides
         if binding[0] == "arg":
             return [f"    v{slot} = {_arg_expr(binding[1])}._data"]
         self._names[f"W{slot}"] = binding[1]
         return [f"    t = W{slot}()",
                 "    if t is None: return MISS",
                 f"    v{slot} = t._data",
-                f"    if v{slot}.shape != S{slot} or v{slot}.dtype != D{slot}: return MISS"]
+                f"    if v{slot}.shape != S{slot} or v{slot}.dtype != D{slot} "
+                f"or v{slot}.strides != T{slot}: return MISS"]
 
     def _expr(self, tpl, rec) -> str:
         if isinstance(tpl, Ref):

@@ -156,7 +156,7 @@ class Recorder:
         self.steps: list[Step] = []
         self.inputs: list[tuple] = []     # slot → binding (how a replay finds the array)
         self.input_slots: list[int] = []
-        self.slot_meta: list[tuple] = []  # slot → (shape, dtype)
+        self.slot_meta: list[tuple] = []  # slot → (shape, dtype, strides)
         self.consts: list = []            # index → value (arrays snapshotted)
         self.const_ids: dict = {}         # id(plain array) → (index, the array, its snapshot)
         self.scratch: dict = {}           # id(plain array written by a call) → (slot, array)
@@ -193,7 +193,7 @@ class Recorder:
 
     # -- slots -----------------------------------------------------------------------------
     def new_slot(self, array: np.ndarray) -> int:
-        self.slot_meta.append((array.shape, array.dtype))
+        self.slot_meta.append((array.shape, array.dtype, array.strides))
         return len(self.slot_meta) - 1
 
     def traced(self, plain: np.ndarray) -> "TracedArray":
@@ -399,7 +399,21 @@ def _fail_if_any(bad) -> None:
         raise CheckFailed
 
 
-def _record_check(bad) -> bool:
+class _RaiseIfAny:
+    """A check after irreversible work: bad data raises the eager error's type here (the
+    eager step would have raised at this point, after the same work)."""
+    __slots__ = ("error", "what")
+
+    def __init__(self, error: type, what: str) -> None:
+        self.error, self.what = error, what
+
+    def __call__(self, bad) -> None:
+        if bad.any():
+            raise self.error(f"{self.what} (found by a compiled step's replay; the same "
+                             "call run eagerly says which element)")
+
+
+def _record_check(bad, error: type = ValueError, what: str = "") -> bool:
     """``_host_calls.CHECK_HOOK``: record ``bad`` as a check a replay repeats."""
     rec = active()
     value = bool(np.ndarray.any(_as_plain(bad)) if isinstance(bad, np.ndarray) else bad)
@@ -409,7 +423,8 @@ def _record_check(bad) -> bool:
         except Broken as e:
             rec.break_(str(e))
             return value
-        rec.steps.append(Step("check", _fail_if_any, (tpl,), {}, None, [], "check", user_line()))
+        fn = _RaiseIfAny(error, what or "invalid data") if rec.dirty else _fail_if_any
+        rec.steps.append(Step("check", fn, (tpl,), {}, None, [], "check", user_line()))
     return value
 
 
@@ -571,8 +586,22 @@ class TracedArray(np.ndarray):
         return rec.call(func, f"np.{func.__name__}", args, kwargs, written)
 
 
+class MethodCall:
+    """``obj.name(*args)`` as a recorded function: at replay ``obj`` may be a NumPy scalar
+    where the capture had a 0-d array (a ufunc of 0-d arrays returns a scalar), and a
+    scalar has the array methods too, where ``np.ndarray.name`` would refuse it."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, obj, *args, **kwargs):
+        return getattr(obj, self.name)(*args, **kwargs)
+
+
 def _method(name: str, writes: bool):
     unbound = getattr(np.ndarray, name)
+    call = MethodCall(name)
 
     def method(self, *args, **kwargs):
         rec = active()
@@ -581,7 +610,7 @@ def _method(name: str, writes: bool):
         if name == "__getitem__" and _has_bool_index(args[0]):
             rec.break_("a boolean mask index makes a shape that depends on the data")
             return _plain_call(unbound, (self,) + args, kwargs)
-        return rec.call(unbound, f".{name}", (self,) + args, kwargs, (0,) if writes else ())
+        return rec.call(call, f".{name}", (self,) + args, kwargs, (0,) if writes else ())
     method.__name__ = name
     return method
 

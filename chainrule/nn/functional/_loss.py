@@ -263,7 +263,7 @@ def _check_targets(t: Tensor, c: int, ignore_index: int, op: str) -> None:
     if data.size == 0:
         return
     bad = (data != ignore_index) & ((data < 0) | (data >= c))
-    if any_bad(bad):
+    if any_bad(bad, IndexError, f"{op}: a target is out of bounds for {c} classes"):
         raise op_error(IndexError, op, f"target {int(data[bad][0])} is out of bounds for {c} classes "
                        f"(expected 0 to {c - 1}, or ignore_index={ignore_index})")
 

@@ -88,7 +88,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise op_error(ValueError, op, "scale_grad_by_freq and sparse gradients are not supported")
     num = weight.shape[0]
     idx = on_its_gpu(input._data)
-    if idx.size and any_bad((idx < 0) | (idx >= num)):
+    if idx.size and any_bad((idx < 0) | (idx >= num), IndexingError,
+                            f"{op}: an index is out of range for a weight with {num} rows"):
         bad = idx.min().item() if idx.min().item() < 0 else idx.max().item()
         raise op_error(IndexingError, op, f"index {bad} is out of range for a weight with {num} "
                        f"rows (expected 0 to {num - 1})")
