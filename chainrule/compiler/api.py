@@ -38,7 +38,7 @@ from ..dtypes import get_default_dtype
 from ..nn.functional import _loss_observers
 from .capture import run_captured, tensor_paths
 from .codegen import MISS, Compiled
-from .reach import Reach, guards_hold
+from .reach import Reach, changed, guards_hold, snapshot
 from .._host_calls import capturing
 from .traced import CheckFailed
 
@@ -110,7 +110,7 @@ class CompiledFunction:
         entry = self._cache.get(key)
         if entry is not None and entry.eager is None and not guards_hold(entry.guards):
             self._counts["recompiles"] += 1
-            changes, what = entry.changes + 1, _changed(entry.guards)
+            changes, what = entry.changes + 1, changed(entry.guards)
             entry = self._cache[key] = _Entry(self._guards())
             entry.changes = changes
             if changes > CACHE_SIZE_LIMIT:  # a value the step reads changes at every call
@@ -231,11 +231,8 @@ class CompiledFunction:
         return self._param_list
 
     def _guards(self) -> list:
-        """``(namespace, name, value)`` of the simple values the step may read
-        (:mod:`.reach`); fresh values, read when a signature is captured."""
-        return [(space, name, space.cell_contents if name is None else space[name])
-                for space, name, _ in self._reach().guards
-                if name is not None and name in space or name is None and _has_cell(space)]
+        """Guards on the values the step may read (:mod:`.reach`), as they are now."""
+        return snapshot(self._reach().places)
 
     # -- reporting -------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -255,20 +252,6 @@ class CompiledFunction:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self._fn, name)
-
-
-def _changed(guards) -> str:
-    names = [name or "a closure variable" for space, name, value in guards
-             if not guards_hold([(space, name, value)])]
-    return ", ".join(names[:3]) or "?"
-
-
-def _has_cell(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
 
 
 def _value_key(value):

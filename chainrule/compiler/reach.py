@@ -43,7 +43,7 @@ class Reach:
 
     def __init__(self, fn) -> None:
         self.modules: dict[int, Module] = {}
-        self.guards: list = []
+        self.places: list = []  # (namespace, name): where a value the step reads lives
         self._seen: set = set()
         self._objects: list = []
         self._visit(fn, _DEPTH)
@@ -51,7 +51,9 @@ class Reach:
             self._attributes(obj)
         for module in list(self.modules.values()):
             self._function(type(module).forward, 1)
-            self.guards.extend(_module_guards(module))
+            for space in (module._parameters, module._buffers, module._modules):
+                self.places.extend((space, name) for name in space)
+            self._attributes(module)
 
     def _visit(self, obj, depth: int) -> None:
         if obj is None or isinstance(obj, SIMPLE) or id(obj) in self._seen:
@@ -84,7 +86,7 @@ class Reach:
             return
         if isinstance(obj, (type, types.ModuleType)) or callable(obj) and not hasattr(obj, "__dict__"):
             return
-        if hasattr(obj, "__dict__"):
+        if _plain_object(obj) or hasattr(obj, "param_groups"):
             self._objects.append(obj)
         if callable(obj) and hasattr(type(obj), "__call__"):  # a callable object (a compiled fn)
             inner = getattr(obj, "_fn", None)
@@ -100,8 +102,7 @@ class Reach:
             if name not in globs:
                 continue
             value = globs[name]
-            if isinstance(value, SIMPLE) or _held(value):
-                self.guards.append((globs, name, value))  # (held objects: by identity)
+            self.places.append((globs, name))
             if not isinstance(value, SIMPLE):
                 self._visit(value, depth - 1)
         for cell in getattr(fn, "__closure__", None) or ():
@@ -109,8 +110,7 @@ class Reach:
                 value = cell.cell_contents
             except ValueError:
                 continue
-            if isinstance(value, SIMPLE) or _held(value):
-                self.guards.append((cell, None, value))
+            self.places.append((cell, None))
             if not isinstance(value, SIMPLE):
                 self._visit(value, depth - 1)
 
@@ -119,8 +119,9 @@ class Reach:
         or config swapped for another), its modules (a trainer's model) and its plain
         objects' attributes in turn (``self.config.temperature``). An optimizer's or a
         scheduler's are not guarded: their steps run at every replay."""
-        if any(getattr(getattr(type(obj), n, None), "_host_call", False)
-               for n in ("step", "zero_grad")):
+        if not isinstance(obj, Module) and any(
+                getattr(getattr(type(obj), n, None), "_host_call", False)
+                for n in ("step", "zero_grad")):
             return
         try:
             items = list(vars(obj).items())
@@ -128,8 +129,7 @@ class Reach:
             return
         space = vars(obj)
         for name, value in items:
-            if isinstance(value, SIMPLE) or _held(value):
-                self.guards.append((space, name, value))
+            self.places.append((space, name))
             if isinstance(value, Module):
                 self._visit(value, 0)
             elif depth > 1 and _plain_object(value) and id(value) not in self._seen:
@@ -149,39 +149,93 @@ def _held(value) -> bool:
 
 
 def _plain_object(value) -> bool:
+    """A user's object (a config, a trainer): not a module, class, function, nor one of
+    chainrule's own (a compiled function's caches change at every call)."""
     return hasattr(value, "__dict__") and not isinstance(
-        value, (type, types.ModuleType, types.FunctionType, types.MethodType, Module))
-
-
-def _module_guards(module: Module) -> list:
-    """A module's parameters, buffers and children by identity (a head replaced, a weight
-    assigned), and its simple attributes by value."""
-    guards = []
-    for space in (module._parameters, module._buffers, module._modules):
-        guards.extend((space, name, value) for name, value in space.items())
-    guards.extend((vars(module), name, value) for name, value in vars(module).items()
-                  if isinstance(value, SIMPLE))
-    return guards
+        value, (type, types.ModuleType, types.FunctionType, types.MethodType, Module)) \
+        and not type(value).__module__.startswith("chainrule.")
 
 
 _GONE = object()
 
 
-def guards_hold(guards) -> bool:
-    """Whether every guarded value is still what it was."""
-    for space, name, value in guards:
-        if name is None:
-            try:
-                now = space.cell_contents
-            except ValueError:
-                return False
-        else:
-            now = space.get(name, _GONE)
-        if now is value:
+def snapshot(places) -> list:
+    """Guards for the places, with what they hold now: ``(space, name, kind, value)``.
+    Simple values (and tuples of them) by value; a small list, tuple or dict of simple
+    values by its contents, of objects by their identities; modules, tensors, optimizers
+    and plain objects by identity; anything else (functions, classes) not at all."""
+    guards = []
+    for space, name in places:
+        now = _read(space, name)
+        if now is _GONE:
             continue
-        if type(value) not in _SIMPLE_TYPES or type(now) is not type(value) or now != value:
-            return False  # (objects: by identity; simple values: by value)
+        kind = _kind(now)
+        if kind == "contents":
+            guards.append((space, name, kind, _contents(now)))
+        elif kind == "ids":
+            guards.append((space, name, kind, _ids(now)))
+        elif kind is not None:
+            guards.append((space, name, kind, now))
+    return guards
+
+
+def guards_hold(guards) -> bool:
+    """Whether every place still holds what its guard saw."""
+    for space, name, kind, value in guards:
+        now = _read(space, name)
+        if kind == "identity":
+            if now is not value:
+                return False
+        elif kind == "value":
+            if now is not value and (type(now) is not type(value) or now != value):
+                return False
+        elif kind == "contents":
+            if _kind(now) != "contents" or _contents(now) != value:
+                return False
+        elif _kind(now) != "ids" or _ids(now) != value:
+            return False
     return True
 
 
-_SIMPLE_TYPES = frozenset(SIMPLE)
+def changed(guards) -> str:
+    """The names of the places whose guard fails (for a warning)."""
+    names = [name or "a closure variable" for space, name, kind, value in guards
+             if not guards_hold([(space, name, kind, value)])]
+    return ", ".join(names[:3]) or "?"
+
+
+def _read(space, name):
+    if name is None:
+        try:
+            return space.cell_contents
+        except ValueError:
+            return _GONE
+    return space.get(name, _GONE)
+
+
+def _simple(value) -> bool:
+    return isinstance(value, SIMPLE) or type(value) is tuple and len(value) <= _CONTAINER \
+        and all(isinstance(v, SIMPLE) for v in value)
+
+
+def _kind(value):
+    if _simple(value):
+        return "value"
+    if isinstance(value, (list, tuple, dict)) and len(value) <= _CONTAINER:
+        items = list(value.values()) if isinstance(value, dict) else value
+        if all(_simple(v) for v in items):
+            return "contents"
+        if all(_held(v) or _simple(v) for v in items):
+            return "ids"
+        return None
+    return "identity" if _held(value) else None
+
+
+def _contents(value):
+    return tuple(value.items()) if isinstance(value, dict) else (type(value), tuple(value))
+
+
+def _ids(value):
+    if isinstance(value, dict):
+        return tuple((k, id(v)) for k, v in value.items())
+    return tuple(id(v) for v in value)
