@@ -36,7 +36,7 @@ from ..amp.autocast_mode import AUTOCAST
 from ..autograd.grad_mode import GRAD
 from ..dtypes import get_default_dtype
 from ..nn.functional import _loss_observers
-from .capture import run_captured, tensor_paths
+from .capture import SideEffects, run_captured, tensor_paths
 from .codegen import MISS, Compiled
 from .reach import Reach, changed, guards_hold, snapshot
 from .._host_calls import capturing
@@ -150,7 +150,9 @@ class CompiledFunction:
     def _capture(self, entry: _Entry, args, kwargs):
         self._counts["captures"] += 1
         entry.captures += 1
-        result, capture = run_captured(self._fn, args, kwargs)
+        reach = self._reach()
+        result, capture = run_captured(self._fn, args, kwargs,
+                                       SideEffects(reach.places, reach.optimizers))
         if capture is None:  # (another thread was capturing: this call ran eagerly)
             return result
         if capture.broken is not None:

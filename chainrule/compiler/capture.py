@@ -231,19 +231,74 @@ class _Lifted:
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def run_captured(fn, args: tuple, kwargs: dict) -> tuple:
+def run_captured(fn, args: tuple, kwargs: dict, watch=None) -> tuple:
     """Run ``fn(*args, **kwargs)`` eagerly while recording it: ``(result, Capture)``; the
-    Capture is None when another thread was capturing (the call ran eagerly, unrecorded)."""
+    Capture is None when another thread was capturing (the call ran eagerly, unrecorded).
+    ``watch``: a :class:`SideEffects` that says whether the step changed Python state."""
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         return fn(*args, **kwargs), None
     try:
-        return _run_captured(fn, args, kwargs)
+        return _run_captured(fn, args, kwargs, watch or SideEffects(()))
     finally:
         _ONE_AT_A_TIME.release()
 
 
-def _run_captured(fn, args: tuple, kwargs: dict) -> tuple:
+class SideEffects:
+    """Python state a step may change that a replay would not change again: the values at
+    the step's guarded places, the optimizers' hyperparameters, and the states of Python's
+    and NumPy's global random generators. Changes made inside host calls (a scheduler
+    setting the learning rate) are replayed, so they do not count."""
+
+    def __init__(self, places, optimizers=()) -> None:
+        self.places, self.optimizers = list(places), list(optimizers)
+        self._before = None
+
+    def look(self) -> None:
+        self._before = self._now()
+
+    def changed(self) -> str | None:
+        """What changed since :meth:`look`, in words, or None."""
+        now = self._now()
+        before = self._before
+        if before is None or now == before:
+            return None
+        if now[0] != before[0]:
+            return "the step draws from Python's random module (its numbers would be frozen)"
+        if now[1] != before[1]:
+            return "the step draws from NumPy's global random state (np.random.*)"
+        if now[3] != before[3]:
+            return "the step changes an optimizer's param_groups in Python"
+        return "the step changes Python state it reads (" + ", ".join(
+            str(p[1]) for p, a, b in zip(self.places, now[2], before[2]) if a != b)[:80] + \
+            "): a replay would not change it again"
+
+    def _now(self):
+        import random
+        from .reach import snapshot_values
+        return (random.getstate(), _np_random_state(), snapshot_values(self.places),
+                [[tuple((k, v) for k, v in g.items() if k != "params") for g in o.param_groups]
+                 for o in self.optimizers])
+
+
+def _unrecorded(rec: Recorder, fn):
+    """``fn()`` with recording paused (the capture's own reading, not the step's work)."""
+    was = rec.recording
+    rec.recording = False
+    try:
+        return fn()
+    finally:
+        rec.recording = was and rec.broken is None
+
+
+def _np_random_state():
+    state = np.random.get_state(legacy=False)
+    return (state["state"]["state"], state["state"]["inc"]) if "state" in state.get("state", {}) \
+        else repr(state)
+
+
+def _run_captured(fn, args: tuple, kwargs: dict, watch: SideEffects) -> tuple:
     rec = Recorder()
+    watch.look()
     gc_was = gc.isenabled()
     gc.disable()  # (a collection inside the step must not run finalizers on traced arrays)
     try:
@@ -256,6 +311,9 @@ def _run_captured(fn, args: tuple, kwargs: dict) -> tuple:
         if not rec.recording:
             return fn_(*a, **k)
         lifted.sync(record=True)
+        side_effect = _unrecorded(rec, watch.changed)
+        if side_effect is not None:
+            rec.break_(side_effect)
         if not rec.recording:
             return fn_(*a, **k)
         if _has_arrays((a[1:], k)):  # (a[0] is the optimizer, module or scheduler)
@@ -270,6 +328,7 @@ def _run_captured(fn, args: tuple, kwargs: dict) -> tuple:
             _host_calls.HOOK = on_host_call
             rec.recording = rec.broken is None
         lifted.sync(record=False)
+        _unrecorded(rec, watch.look)  # (what the host call changed, it changes at each replay)
         if result is not None:
             rec.break_(f"{fn_.__qualname__} returned a value; a replay could not return it")
             return result
@@ -291,6 +350,9 @@ def _run_captured(fn, args: tuple, kwargs: dict) -> tuple:
     try:
         result = fn(*args, **kwargs)
         lifted.sync(record=True)
+        side_effect = _unrecorded(rec, watch.changed)
+        if side_effect is not None and rec.recording:
+            rec.break_(side_effect)
         template, new_tensors = _result_template(rec, result)
     except BaseException:
         rec.break_("the step raised")

@@ -44,6 +44,7 @@ class Reach:
     def __init__(self, fn) -> None:
         self.modules: dict[int, Module] = {}
         self.places: list = []  # (namespace, name): where a value the step reads lives
+        self.optimizers: list = []  # (their hyperparameters: changed by the step itself?)
         self._seen: set = set()
         self._objects: list = []
         self._visit(fn, _DEPTH)
@@ -86,8 +87,10 @@ class Reach:
             return
         if isinstance(obj, (type, types.ModuleType)) or callable(obj) and not hasattr(obj, "__dict__"):
             return
-        if _plain_object(obj) or hasattr(obj, "param_groups"):
+        if _plain_object(obj):
             self._objects.append(obj)
+        if hasattr(obj, "param_groups"):
+            self.optimizers.append(obj)
         if callable(obj) and hasattr(type(obj), "__call__"):  # a callable object (a compiled fn)
             inner = getattr(obj, "_fn", None)
             if inner is not None:
@@ -177,6 +180,17 @@ def snapshot(places) -> list:
         elif kind is not None:
             guards.append((space, name, kind, now))
     return guards
+
+
+def snapshot_values(places) -> list:
+    """What the places hold now, comparable with ``==`` (for side-effect detection)."""
+    out = []
+    for space, name in places:
+        now = _read(space, name)
+        kind = _kind(now) if now is not _GONE else None
+        out.append(_contents(now) if kind == "contents" else _ids(now) if kind == "ids"
+                   else now if kind == "value" else id(now))
+    return out
 
 
 def guards_hold(guards) -> bool:

@@ -153,9 +153,13 @@ def test_a_python_number_in_the_result_breaks():
         sched_lr[0] *= 0.5
         return x * 2, sched_lr[0]
     cf = cr.compile(f)
-    with pytest.warns(CompileWarning, match="Python float"):
+    with pytest.warns(CompileWarning, match="changes Python state"):
         outs = [cf(cr.ones(1))[1] for _ in range(4)]
     assert outs == [0.05, 0.025, 0.0125, 0.00625]
+    # a number the step only returns (no Python state changed): still not frozen
+    g = cr.compile(lambda x: (x * 2, 0.5))
+    with pytest.warns(CompileWarning, match="Python float"):
+        g(cr.ones(1))
 
 
 def test_zero_d_results_replay():
@@ -197,10 +201,33 @@ def test_a_value_that_changes_every_call_ends_eager_with_a_warning():
             return x * 2
     m = Counting()
     f = cr.compile(m)
-    with pytest.warns(CompileWarning, match="changed"):
+    with pytest.warns(CompileWarning, match="changes Python state it reads \\(calls"):
         for _ in range(20):
             f(cr.ones(1))
     assert m.calls == 20
+
+
+def test_python_random_and_param_group_writes_in_the_step_break():
+    import random
+    model = cr.nn.Linear(2, 1)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def augment(x):
+        return x * (2.0 if random.random() < 0.5 else 1.0)
+    f = cr.compile(augment)
+    with pytest.warns(CompileWarning, match="Python's random"):
+        f(cr.ones(2))
+
+    @cr.compile
+    def step(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+        opt.param_groups[0]["lr"] *= 0.5  # (a schedule written by hand, in the step)
+    with pytest.warns(CompileWarning, match="param_groups"):
+        for _ in range(4):
+            step(cr.ones(3, 2))
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.5 ** 4
 
 
 def test_clip_grad_norm_in_the_step_replays():
