@@ -338,8 +338,10 @@ def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="induc
     :func:`explain` says what happened. ``backend``, ``dynamic`` and ``options`` are accepted
     for PyTorch's programs and not used.
 
-    Python side effects in the step (appending to a list, printing, changing an attribute)
-    happen in the two recorded calls only, as in ``jax.jit``.
+    Values the step reads by name are guarded (a change captures again); a step that
+    changes them, or draws from Python's ``random``, breaks. Other Python side effects
+    (appending to a list, printing) happen in the recorded calls only, as in ``jax.jit``
+    (``docs/compile.md``).
 
     >>> import chainrule as cr
     >>> model = cr.nn.Linear(3, 1)
