@@ -40,7 +40,7 @@ from .capture import SideEffects, run_captured, tensor_paths
 from .codegen import MISS, Compiled
 from .reach import Reach, changed, guards_hold, snapshot
 from .._host_calls import capturing
-from .traced import CheckFailed
+from .checks import CheckFailed  # (imported: installs the hooks of _host_calls)
 
 CACHE_SIZE_LIMIT = 8  # signatures per function (PyTorch's torch._dynamo cache_size_limit)
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -249,6 +249,11 @@ class CompiledFunction:
         if obj is None:
             return self
         return types.MethodType(self, obj)
+
+    @property
+    def _orig_mod(self):
+        """The function or module compiled (PyTorch's ``OptimizedModule._orig_mod``)."""
+        return self._fn
 
     def __getattr__(self, name):  # a compiled module still answers as the module
         if name.startswith("_"):

@@ -182,9 +182,11 @@ def test_errors_as_pytorch(call):
         isinstance(theirs.value, RuntimeError), (ours.value, theirs.value)
 
 
-def test_compile_returns_the_model_and_cpu_device_index():
+def test_compile_wraps_the_model_and_cpu_device_index():
     model = cr.nn.Linear(2, 2)
-    assert cr.compile(model) is model and cr.compile(mode="max-autotune")(model) is model
+    compiled = cr.compile(model)
+    assert compiled._orig_mod is model and compiled.weight is model.weight  # (as PyTorch's)
+    assert cr.compile(mode="max-autotune")(model)._orig_mod is model
     x = cr.zeros(1)
     assert x.get_device() == -1  # (PyTorch's documented answer for a CPU tensor)
     assert x.pin_memory() is x and not x.is_pinned()  # (CPU-only PyTorch refuses both)
