@@ -209,6 +209,31 @@ class _Lifted:
         rec.steps.append(Step("state", _StateWrite(t, path, field, requires_grad), args, {}, None, [],
                               f"set {field.strip('_')}", user_line()))
 
+    def plain_for_host_call(self) -> list:
+        """Give the tensors (and their ``.grad``) plain arrays while a host call runs: an
+        optimizer's kernels check for exact NumPy arrays, and at replay they get them; the
+        capture must run the same code. Returns what :meth:`traced_again` puts back."""
+        swapped = []
+        for i, t in enumerate(self.tensors):
+            data = t._data
+            if isinstance(data, TracedArray):
+                plain = self.originals[i] if getattr(data, "_binding", None) is not None \
+                    else _as_plain(data)
+                t._data = plain
+                swapped.append((t, data, plain))
+            grad = t.__dict__.get("_grad")
+            if grad is not None and isinstance(grad._data, TracedArray):
+                old = grad._data
+                grad._data = _as_plain(old)
+                swapped.append((grad, old, grad._data))
+        return swapped
+
+    @staticmethod
+    def traced_again(swapped: list) -> None:
+        for t, traced, plain in swapped:
+            if t._data is plain:  # (else the host call replaced it: keep its array)
+                t._data = traced
+
     def restore(self, new_tensors) -> None:
         """Give every tensor a plain array again (its own, or the one the step put there)."""
         for i, t in enumerate(self.tensors):
@@ -322,9 +347,11 @@ def _run_captured(fn, args: tuple, kwargs: dict, watch: SideEffects) -> tuple:
             return fn_(*a, **k)
         rec.recording = False
         _host_calls.HOOK = None
+        swapped = lifted.plain_for_host_call()  # (it runs on plain arrays, as at replay)
         try:
             result = fn_(*a, **k)
         finally:
+            lifted.traced_again(swapped)
             _host_calls.HOOK = on_host_call
             rec.recording = rec.broken is None
         lifted.sync(record=False)
