@@ -12,6 +12,7 @@ import numpy as np
 
 from ..tensor import wrap_array
 from .capture import ArgTensor, Capture, TensorOut
+from .checks import CheckFailed, _RaiseIfAny
 from .traced import Const, Ref
 
 MISS = object()  # what a replay returns when a guard fails before it did anything
@@ -124,16 +125,37 @@ class Compiled:
             for slot in used - folded.keys():
                 last_use[slot] = n
         self._read = set(last_use) | keep
+        # a check or guard that fails sends the call to eager: what the replay did before it
+        # to tensors' memory, or to a generator, is undone first (saved as it goes)
+        reruns = [n for n, step in enumerate(self.steps)
+                  if step.kind == "check" and not isinstance(step.fn, _RaiseIfAny)]
+        last_rerun = reruns[-1] if reruns else -1
+        body = []
         for n, step in enumerate(self.steps):
             names[f"f{n}"] = step.fn
+            if n < last_rerun:
+                body += [f"undo.append((_put_back, v{slot}, v{slot}.copy()))"
+                         for slot in step.undo]
+                if step.kind == "draw":
+                    body.append(f"undo.append((_set_rng, f{n}.refind, "
+                                f"f{n}.refind().bit_generator.state))")
             args = ", ".join([self._expr(a, rec) for a in step.args] +
                              [f"{k}={self._expr(v, rec)}" for k, v in step.kwargs.items()])
             call = f"f{n}({args})"
             target = self._target(step.outs)
-            lines.append(f"    {target} = {call}" if target and target != "_" else f"    {call}")
+            body.append(f"{target} = {call}" if target and target != "_" else call)
             dead = sorted(slot for slot, last in last_use.items() if last == n and slot not in keep)
             if dead:
-                lines.append("    del " + ", ".join(f"v{slot}" for slot in dead))
+                body.append("del " + ", ".join(f"v{slot}" for slot in dead))
+        if any(line.startswith("undo.") for line in body):
+            names.update(_put_back=_put_back, _set_rng=_set_rng, CheckFailed=CheckFailed)
+            lines += ["    undo = []", "    try:"] + [f"        {line}" for line in body] + [
+                "    except CheckFailed:",
+                "        for put, where, what in reversed(undo):",
+                "            put(where, what)",
+                "        raise"]
+        else:
+            lines += [f"    {line}" for line in body]
         lines.append(f"    return {self._result(capture.result_template, rec)}")
         self.source = "\n".join(lines) + "\n"
         exec(compile(self.source, "<chainrule.compile replay>", "exec"), names)
@@ -198,6 +220,14 @@ class Compiled:
         if isinstance(tpl, dict):
             return "{" + ", ".join(f"{k!r}: {self._result(v, rec)}" for k, v in tpl.items()) + "}"
         return "None"
+
+
+def _put_back(target, saved) -> None:
+    target[...] = saved
+
+
+def _set_rng(refind, state) -> None:
+    refind().bit_generator.state = state
 
 
 def _arg_expr(path: tuple) -> str:

@@ -86,13 +86,16 @@ class Step:
 
     ``kind``: ``"call"`` (array work), ``"draw"`` (a generator draw, replayed to draw
     afresh), ``"host"`` (a Python call replayed as itself), ``"state"`` (a tensor's
-    ``.grad``/``._data`` set to a slot). ``writes``: slots written in place.
+    ``.grad``/``._data`` set to a slot), ``"check"``. ``writes``: slots written in place;
+    ``undo``: those of them that are (views of) a tensor's memory from before the step,
+    which a replay stopped by a failing check puts back before running eagerly.
     """
-    __slots__ = ("kind", "fn", "args", "kwargs", "outs", "writes", "name", "line")
+    __slots__ = ("kind", "fn", "args", "kwargs", "outs", "writes", "name", "line", "undo")
 
-    def __init__(self, kind, fn, args, kwargs, outs, writes, name, line) -> None:
+    def __init__(self, kind, fn, args, kwargs, outs, writes, name, line, undo=()) -> None:
         self.kind, self.fn, self.args, self.kwargs = kind, fn, args, kwargs
         self.outs, self.writes, self.name, self.line = outs, writes, name, line
+        self.undo = undo  # written slots whose memory is a tensor's from before the step
 
     def key(self, const_key) -> tuple:
         """What two captures must agree on for this step (functions, wiring, constants)."""
@@ -164,9 +167,9 @@ class Recorder:
         self.broken: tuple | None = None  # (reason, user line)
         self.broken_inside: list = []
         self.grads_written = False  # a backward stored .grad (a result's graph is spent)
-        # something a replay could not do twice has been recorded (a write into a tensor's
-        # memory, a draw, an optimizer step): a failing guard after it could not rerun the
-        # step eagerly, so fast paths are no longer taken with guards
+        # something a replay cannot undo has been recorded (an optimizer step, a .grad set):
+        # a failing guard after it could not rerun the step eagerly, so fast paths are no
+        # longer taken with guards. (Writes into tensors' memory and draws are undone.)
         self.dirty = False
         self.thread = threading.get_ident()
         self.lifted_originals: set = set()  # ids of the plain arrays the lifted tensors held
@@ -343,7 +346,7 @@ class Recorder:
                 plain_args.append(plain)
                 if written:
                     writes.extend(_slots(tpl))
-                    written_plain.append(plain)
+                    written_plain.append((tpl, plain))
             out = kwargs.get("out")
             kw_tpl, plain_kwargs = self.template({k: v for k, v in kwargs.items() if k != "out"})
             if out is not None:
@@ -351,9 +354,9 @@ class Recorder:
                 out_tpl, _ = self.template(out, True)
                 kw_tpl["out"] = out_tpl
                 writes.extend(_slots(out_tpl))
-                written_plain.append(plain_kwargs["out"])
-            if written_plain and not self.dirty:
-                self.dirty = any(self._reaches_lifted(p) for p in _arrays(written_plain))
+                written_plain.append((out_tpl, plain_kwargs["out"]))
+            undo = [slot for tpl, plain in written_plain for slot, array in _pairs(tpl, plain)
+                    if self._reaches_lifted(array)]
             aliases = _aliases(args, plain_args, kwargs, plain_kwargs)
             for scratch_slot, scratch in self.scratch.values():
                 aliases.setdefault(id(scratch), scratch)
@@ -370,7 +373,7 @@ class Recorder:
         except Broken as e:
             self.break_(str(e))
             return result
-        self.steps.append(Step("call", fn, tuple(arg_tpl), kw_tpl, outs, writes, name, None))
+        self.steps.append(Step("call", fn, tuple(arg_tpl), kw_tpl, outs, writes, name, None, undo))
         return traced
 
     def record(self, kind: str, fn, name: str, args: tuple, kwargs: dict, result) -> object:
@@ -384,7 +387,6 @@ class Recorder:
             self.break_(str(e))
             return result
         self.steps.append(Step(kind, fn, arg_tpl, kw_tpl, outs, [], name, user_line()))
-        self.dirty = True  # (a draw: a second run would draw other numbers)
         return traced
 
 
@@ -406,6 +408,15 @@ def _arrays(*values) -> list:
                 walk(x)
     walk(values)
     return found
+
+
+def _pairs(tpl, plain):
+    """``(slot, array)`` for the slots of a template and the arrays in the same places."""
+    if isinstance(tpl, Ref):
+        yield tpl.slot, plain
+    elif isinstance(tpl, (tuple, list)):
+        for t, p in zip(tpl, plain):
+            yield from _pairs(t, p)
 
 
 def _slots(tpl) -> list:
