@@ -114,23 +114,25 @@ def assert_same(eager: dict, compiled: dict, where: str, rtol: float | None = No
 
 
 def agree(make: Callable[[], Setup], calls: int = 6, rtol: float | None = None,
-          seed: int = 1234, reseed_each_call: bool = False, compile_kwargs=None):
+          seed: int = 1234, reseed_each_call: bool = False, signatures: int | None = 1):
     """Build the set-up twice from ``seed``; run the eager twin ``calls`` times, then the
     compiled twin (its generator reseeded the same way, so dropout draws the same stream);
     compare after every call. Returns the compiled function (for its ``stats()``).
 
-    Calls 1 and 2 are the captures and calls 3… the replays: the compiled twin must have
-    replayed at least ``calls - 2`` times, so a test cannot pass by running eagerly; and no
-    :class:`CompileWarning` may be raised (one says a signature fell back to eager)."""
+    Calls 1 and 2 of each signature are its captures and the later ones replays: the
+    compiled twin must have replayed ``calls - 2 * signatures`` times, so a test cannot pass
+    by running eagerly; and no :class:`CompileWarning` may be raised (one says a signature
+    fell back to eager). ``signatures=None`` (a test that changes something between calls,
+    where recompiling and running eagerly are both right): only that some call replayed."""
     assert calls >= 5
     photos = []
     for compiled in (False, True):
         cr.manual_seed(seed)
         setup = make()
-        fn = cr.compile(setup.step, **(compile_kwargs or {})) if compiled else setup.step
+        fn = cr.compile(setup.step) if compiled else setup.step
         run = []
         with warnings.catch_warnings():
-            warnings.simplefilter("error", CompileWarning)
+            warnings.simplefilter("error" if signatures else "ignore", CompileWarning)
             for k in range(calls):
                 if reseed_each_call:
                     cr.manual_seed(seed + 1 + k)
@@ -139,6 +141,10 @@ def agree(make: Callable[[], Setup], calls: int = 6, rtol: float | None = None,
     for k, (e, c) in enumerate(zip(*photos)):
         assert_same(e, c, f"call {k + 1}", rtol)
     stats = fn.stats()
-    assert stats["replays"] >= calls - 2, stats
+    if signatures is None:
+        assert stats["replays"] >= 1, stats
+        return fn
+    assert stats["captures"] == 2 * signatures, stats
+    assert stats["replays"] == calls - 2 * signatures, stats
     assert stats["eager"] == 0, stats
     return fn

@@ -262,8 +262,7 @@ def _trained(model_cls, x_shape, dropout=True, optimizer=cr.optim.SGD, **kwargs)
 def test_batchnorm_in_training_agrees_exactly():
     """BatchNorm's running statistics and ``num_batches_tracked`` move at every replay as in
     eager (compared after each call, with the batch statistics' effect on the output)."""
-    fn = agree(_trained(_MLP, (8, 6), dropout=False, lr=0.05, momentum=0.9), calls=CALLS)
-    assert fn.stats()["captures"] == 2
+    agree(_trained(_MLP, (8, 6), dropout=False, lr=0.05, momentum=0.9), calls=CALLS)
 
 
 @DRAWS_BREAK
