@@ -130,16 +130,21 @@ def agree(make: Callable[[], Setup], calls: int = 6, rtol: float | None = None,
         cr.manual_seed(seed)
         setup = make()
         fn = cr.compile(setup.step) if compiled else setup.step
-        run = []
+        run, results = [], []
         with warnings.catch_warnings():
             warnings.simplefilter("error" if signatures else "ignore", CompileWarning)
             for k in range(calls):
                 if reseed_each_call:
                     cr.manual_seed(seed + 1 + k)
-                run.append(snapshot(setup.call(fn, k, setup), setup))
+                results.append(setup.call(fn, k, setup))
+                run.append(snapshot(results[-1], setup))
+        # the results kept until the end: a replay must not hand out memory that a later
+        # call overwrites (where eager's results are fresh tensors, or views that change)
+        run.append(snapshot(results, setup))
         photos.append(run)
     for k, (e, c) in enumerate(zip(*photos)):
-        assert_same(e, c, f"call {k + 1}", rtol)
+        assert_same(e, c, f"call {k + 1}" if k < calls else "the results, kept to the end",
+                    rtol)
     stats = fn.stats()
     if signatures is None:
         assert stats["replays"] >= 1, stats

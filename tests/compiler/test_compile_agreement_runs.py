@@ -246,6 +246,84 @@ def test_compiled_inference_toggled_between_train_and_eval_agrees_exactly():
     agree(make, calls=12, signatures=2)
 
 
+def test_a_compiled_train_step_and_a_compiled_eval_step_over_one_model_agree_exactly():
+    """Two compiled functions share a model: a training step, then validation under
+    ``no_grad`` in eval mode, in turn (each function has its own signatures)."""
+    def make():
+        model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+        opt = cr.optim.Adam(model.parameters(), lr=1e-2)
+        x, y, x_val = cr.randn(8, 4), cr.randint(0, 2, (8,)), cr.randn(5, 4)
+
+        def train_step():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def eval_step():
+            with cr.no_grad():
+                return model(x_val)
+        evaluate = {}
+
+        def call(fn, k, setup):
+            if fn is not train_step and not evaluate:  # the compiled twin: compile both
+                evaluate["fn"] = cr.compile(eval_step)
+            model.train()
+            loss = fn()
+            model.eval()
+            out = evaluate.get("fn", eval_step)()
+            if k == CALLS - 1 and evaluate:
+                assert evaluate["fn"].stats()["replays"] == CALLS - 2
+            return loss, out
+        return Setup(train_step, list(model.parameters()), opt, (model,), call)
+    agree(make, calls=CALLS)
+
+
+def test_data_copied_into_a_preallocated_buffer_each_call_agrees_exactly():
+    """The step reads tensors from its closure that the loop refills in place."""
+    def make():
+        model = nn.Linear(4, 2)
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        xb, yb = cr.zeros(8, 4), cr.zeros(8, 2)
+        data = [(cr.randn(8, 4), cr.randn(8, 2)) for _ in range(3)]
+
+        def step():
+            opt.zero_grad()
+            loss = F.mse_loss(model(xb), yb)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def call(fn, k, setup):
+            xb.copy_(data[k % 3][0])
+            yb.copy_(data[k % 3][1])
+            return fn()
+        return Setup(step, list(model.parameters()), opt, (model,), call)
+    agree(make, calls=CALLS)
+
+
+def test_python_arguments_are_part_of_the_signature_and_agree_exactly():
+    """A float and a flag that steer Python: each combination is its own signature."""
+    def make():
+        model = nn.Linear(4, 2)
+        opt = cr.optim.SGD(model.parameters(), lr=0.1)
+        x = cr.randn(3, 4)
+
+        def step(scale, l1=False):
+            opt.zero_grad()
+            out = model(x) * scale
+            loss = out.abs().mean() if l1 else out.pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        def call(fn, k, setup):
+            return fn(1.0 if k < 4 else 2.0, l1=k >= 8)
+        return Setup(step, list(model.parameters()), opt, (model,), call)
+    agree(make, calls=11, signatures=3)
+
+
 # ------------------------------------------------------- twins called in turn --
 def _state(photo: dict) -> dict:
     return {k: v for k, v in photo.items() if not k.startswith("result")}
