@@ -10,7 +10,11 @@ See compile_agree.py for how twins are built and compared; equality is exact.
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +27,9 @@ from chainrule.compiler import CompileWarning
 from chainrule.train import Callback, fit
 from chainrule.train.run import build_optimizer, build_scheduler
 from chainrule.utils.data import DataLoader
-from compile_agree import Setup, agree, assert_same, snapshot
+from compile_agree import IGNORE_TORCH_REDUCE_OP, Setup, agree, assert_same, snapshot
+
+pytestmark = IGNORE_TORCH_REDUCE_OP
 
 CALLS = 6
 
@@ -482,3 +488,48 @@ def test_a_bad_batch_raises_as_eager_and_leaves_the_same_state():
             return None
         return Setup(step, list(model.parameters()), opt, (model,), call)
     agree(make, calls=7, signatures=None)
+
+
+# ------------------------------------------------- the objects a capture walks past --
+_ODD_OBJECT = '''
+import chainrule as cr
+
+class Odd:  # an object whose __class__ raises (a proxy, a lazy module stand-in)
+    @property
+    def __class__(self):
+        raise RuntimeError("__class__ read")
+
+t = cr.ones(3)  # a live tensor the capture lifts before it meets Odd
+odd = Odd()
+f = cr.compile(lambda x: x * 2)
+for _ in range(3):
+    f(cr.ones(2))
+print(type(t._data).__name__, f.stats()["replays"])
+'''
+_TORCH_IMPORTED = '''
+import warnings
+import torch  # torch.distributed.reduce_op: an object whose __class__ warns
+import chainrule as cr
+
+warnings.simplefilter("error")
+f = cr.compile(lambda x: x * 2)
+for _ in range(3):
+    f(cr.ones(2))
+print("ndarray", f.stats()["replays"])
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="the capture walks gc.get_objects() with "
+                   "isinstance(obj, Tensor), which reads obj.__class__ of every object: one that "
+                   "raises makes the capture raise half-way (the tensors lifted so far keep "
+                   "their TracedArray for good); with torch imported, reduce_op's FutureWarning "
+                   "is located in chainrule (an error under the suite's filterwarnings)")
+@pytest.mark.parametrize("script", [_ODD_OBJECT, _TORCH_IMPORTED], ids=["odd", "torch"])
+def test_a_capture_reads_nothing_of_unrelated_objects(script):
+    # (in a fresh interpreter: a capture that raises half-way would leave this process's
+    # tensors traced)
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["ndarray", "1"]
