@@ -524,6 +524,7 @@ print("ndarray", f.stats()["replays"])
                    "raises makes the capture raise half-way (the tensors lifted so far keep "
                    "their TracedArray for good); with torch imported, reduce_op's FutureWarning "
                    "is located in chainrule (an error under the suite's filterwarnings)")
+@pytest.mark.slow  # (a fresh interpreter importing torch: seconds)
 @pytest.mark.parametrize("script", [_ODD_OBJECT, _TORCH_IMPORTED], ids=["odd", "torch"])
 def test_a_capture_reads_nothing_of_unrelated_objects(script):
     # (in a fresh interpreter: a capture that raises half-way would leave this process's
