@@ -26,20 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import pytest
 
 import chainrule as cr
 from chainrule.compiler import CompileWarning
-
-
-# A capture walks every object the garbage collector knows and asks isinstance(obj, Tensor),
-# which reads obj.__class__; once the suite has imported torch, torch.distributed's deprecated
-# reduce_op object warns there (a FutureWarning located in chainrule, so an error under the
-# suite's filters). test_compile_agreement_runs.py::test_a_capture_reads_nothing_of_unrelated_
-# objects shows it; until it is fixed the agreement tests ignore that one warning (remove this
-# when that test passes).
-IGNORE_TORCH_REDUCE_OP = pytest.mark.filterwarnings(
-    "ignore:`torch.distributed.reduce_op` is deprecated:FutureWarning")
 
 
 def _default_call(fn, k: int, setup: "Setup"):

@@ -20,9 +20,7 @@ import chainrule as cr
 import chainrule.nn as nn
 import chainrule.nn.functional as F
 from benchmarks import workloads as W
-from compile_agree import IGNORE_TORCH_REDUCE_OP, Setup, agree
-
-pytestmark = IGNORE_TORCH_REDUCE_OP
+from compile_agree import Setup, agree
 
 CALLS = 6
 
@@ -138,9 +136,8 @@ def test_scheduler_step_inside_the_compiled_step_agrees():
 
 @pytest.mark.xfail(strict=True, reason="zero_grad(set_to_none=False): call 1 finds no .grad "
                    "(backward makes them), call 2 finds them and accumulates into them, so the "
-                   "two captures differ ('two calls read different tensors') and the signature "
-                   "stays eager for good (CompileWarning), where a third capture would match "
-                   "the second")
+                   "two captures differ and the signature stays eager for good "
+                   "(CompileWarning), where a third capture would match the second")
 def test_set_to_none_false_keeps_grads_and_agrees():
     """``zero_grad(set_to_none=False)`` zeroes the kept ``.grad`` arrays in place."""
     def make():
@@ -199,14 +196,6 @@ def test_sgd_update_through_blas_is_exact_in_the_captured_calls():
 
 
 # ----------------------------------------------------------- dropout and BatchNorm --
-DRAWS_BREAK = pytest.mark.xfail(strict=True, reason=(
-    "since 376cc79 a capture swaps numpy.empty for a recording maker, and NumPy's Generator "
-    "(Cython) makes its output with np.empty through the numpy module: a draw's result is "
-    "already a TracedArray when _Draws records it, and the capture breaks ('data of a traced "
-    "array reached NumPy as a plain array'); every step that draws (dropout, randn) runs "
-    "eagerly"))
-
-
 class _MLP(nn.Module):
     """Linear → BatchNorm1d → ReLU → Dropout → Linear (optionally without the dropout)."""
 
@@ -267,14 +256,12 @@ def test_batchnorm_in_training_agrees_exactly():
     agree(_trained(_MLP, (8, 6), dropout=False, lr=0.05, momentum=0.9), calls=CALLS)
 
 
-@DRAWS_BREAK
 def test_dropout_and_batchnorm_in_training_agree_exactly():
     """Dropout masks come from the same generator stream: the replay draws afresh at each
     call, from the generator eager draws from."""
     agree(_trained(_MLP, (8, 6), lr=0.05, momentum=0.9), calls=CALLS)
 
 
-@DRAWS_BREAK
 def test_dropout_with_a_reseed_before_every_call_agrees_exactly():
     """``manual_seed`` before each call: a replay draws from the reseeded generator (found
     afresh at every draw), not from the one it captured."""
@@ -300,12 +287,10 @@ def test_cnn_with_batchnorm_in_the_flat_conv_layout_agrees_exactly():
                    lr=0.05, momentum=0.9), calls=CALLS)
 
 
-@DRAWS_BREAK
 def test_cnn_with_dropout_and_batchnorm_agrees_exactly():
     agree(_trained(_ConvNet, (5, 1, 6, 6), lr=0.05, momentum=0.9), calls=CALLS)
 
 
-@DRAWS_BREAK
 def test_dropout_masks_differ_from_call_to_call_in_the_replay():
     """The replay draws afresh: two replayed calls on the same input give different outputs
     (a mask recorded once and reused would give the same), as eager does."""

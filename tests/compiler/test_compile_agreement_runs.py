@@ -27,9 +27,7 @@ from chainrule.compiler import CompileWarning
 from chainrule.train import Callback, fit
 from chainrule.train.run import build_optimizer, build_scheduler
 from chainrule.utils.data import DataLoader
-from compile_agree import IGNORE_TORCH_REDUCE_OP, Setup, agree, assert_same, snapshot
-
-pytestmark = IGNORE_TORCH_REDUCE_OP
+from compile_agree import Setup, agree, assert_same, snapshot
 
 CALLS = 6
 
@@ -138,8 +136,6 @@ def test_compiled_module_under_no_grad_in_training_mode_agrees_exactly():
     agree(_inference(training=True, dropout=False), calls=CALLS)
 
 
-@pytest.mark.xfail(strict=True, reason="a generator draw inside a capture breaks it since "
-                   "376cc79 (see test_compile_agreement.DRAWS_BREAK)")
 def test_compiled_module_under_no_grad_with_dropout_agrees_exactly():
     agree(_inference(training=True, dropout=True), calls=CALLS)
 
@@ -230,8 +226,6 @@ def test_train_eval_toggling_gives_separate_signatures_and_agrees_exactly():
                           "recompiles": 1}, fn.stats()
 
 
-@pytest.mark.xfail(strict=True, reason="a generator draw inside a capture breaks it since "
-                   "376cc79 (see test_compile_agreement.DRAWS_BREAK)")
 def test_train_eval_toggling_with_dropout_agrees_exactly():
     """Dropout draws in training mode only: the eval signature has no draws at all."""
     agree(_toggled(PHASES, dropout=True), calls=len(PHASES), signatures=2)
@@ -415,24 +409,24 @@ def _replace_data(model, opt):
     model[0].weight.data = model[0].weight.data * 0.5
 
 
-@pytest.mark.parametrize("change", [_set_lr, _reload_optimizer, _reload_model, _scale_in_place,
-                                    _replace_data],
-                         ids=["lr", "optimizer.load_state_dict", "model.load_state_dict",
-                              "in-place", ".data="])
-def test_a_change_between_calls_is_seen_by_the_replay(change):
-    agree(_changed_at(4, change), calls=7, signatures=None)
-
-
-def _freeze_first_layer(model, opt):
-    model[0].requires_grad_(False)
-
-
 def _add_forward_hook(model, opt):
     model[0].register_forward_hook(lambda module, args, out: out * 2)
 
 
 def _add_grad_hook(model, opt):
     model[0].weight.register_hook(lambda g: g * 0)
+
+
+@pytest.mark.parametrize("change", [_set_lr, _reload_optimizer, _reload_model, _scale_in_place,
+                                    _replace_data, _add_forward_hook, _add_grad_hook],
+                         ids=["lr", "optimizer.load_state_dict", "model.load_state_dict",
+                              "in-place", ".data=", "forward-hook", "tensor-hook"])
+def test_a_change_between_calls_is_seen_by_the_replay(change):
+    agree(_changed_at(4, change), calls=7, signatures=None)
+
+
+def _freeze_first_layer(model, opt):
+    model[0].requires_grad_(False)
 
 
 def _replace_submodule(model, opt):
@@ -444,12 +438,6 @@ def _replace_submodule(model, opt):
         strict=True, reason="a parameter's requires_grad is neither in the signature nor "
         "guarded: after freezing, the replay still computes the frozen weight's gradient, "
         "sets its .grad, and the optimizer updates it (eager leaves it alone)")),
-    pytest.param(_add_forward_hook, id="forward-hook", marks=pytest.mark.xfail(
-        strict=True, reason="a module's hooks are not guarded: a forward hook registered "
-        "after the captures is never called by the replay")),
-    pytest.param(_add_grad_hook, id="tensor-hook", marks=pytest.mark.xfail(
-        strict=True, reason="a tensor's hooks are not guarded: a gradient hook registered "
-        "after the captures is never called by the replay")),
     pytest.param(_replace_submodule, id="submodule-replaced", marks=pytest.mark.xfail(
         strict=True, reason="a module's submodules are not guarded (only its plain "
         "attributes): the replay still runs the Tanh that was replaced by a ReLU")),
@@ -519,11 +507,6 @@ print("ndarray", f.stats()["replays"])
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="the capture walks gc.get_objects() with "
-                   "isinstance(obj, Tensor), which reads obj.__class__ of every object: one that "
-                   "raises makes the capture raise half-way (the tensors lifted so far keep "
-                   "their TracedArray for good); with torch imported, reduce_op's FutureWarning "
-                   "is located in chainrule (an error under the suite's filterwarnings)")
 @pytest.mark.slow  # (a fresh interpreter importing torch: seconds)
 @pytest.mark.parametrize("script", [_ODD_OBJECT, _TORCH_IMPORTED], ids=["odd", "torch"])
 def test_a_capture_reads_nothing_of_unrelated_objects(script):
