@@ -267,3 +267,80 @@ def test_dqn_step_with_gather_and_a_soft_target_update_agrees_exactly():
             return loss
         return Setup(step, [*q.parameters(), *target.parameters()], opt, (q, target))
     agree(make, calls=CALLS)
+
+
+# ------------------------------------------------------------ draws inside the step --
+def _drawing_model(kind: str):
+    """A step that draws from the default generator somewhere: the replay draws the same
+    numbers as eager (the twins start from the same seed)."""
+    def make():
+        if kind == "lstm-dropout":
+            model = nn.LSTM(3, 5, num_layers=2, dropout=0.3)
+            head = nn.Linear(5, 2)
+            x, y = cr.randn(4, 3, 3), cr.randn(3, 2)
+            forward = lambda: F.mse_loss(head(model(x)[0][-1]), y)  # noqa: E731
+        elif kind == "transformer-dropout":
+            model = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.2,
+                                               batch_first=True)
+            head = nn.Linear(8, 3)
+            x, y = cr.randn(2, 5, 8), cr.randint(0, 3, (10,))
+            forward = lambda: F.cross_entropy(head(model(x)).reshape(10, 3), y)  # noqa: E731
+        elif kind == "alpha-dropout":
+            model = nn.Sequential(nn.Linear(4, 6), nn.SELU(), nn.AlphaDropout(0.2))
+            head = nn.Linear(6, 1)
+            x, y = cr.randn(5, 4), cr.randn(5, 1)
+            forward = lambda: F.mse_loss(head(model(x)), y)  # noqa: E731
+        elif kind == "input-noise-and-randperm":
+            model, head = nn.Linear(4, 3), nn.Linear(3, 1)
+            x, y = cr.randn(8, 4), cr.randn(8, 1)
+
+            def forward():
+                idx = cr.randperm(8)[:4]
+                return F.mse_loss(head(model(x[idx] + 0.1 * cr.randn_like(x[idx]))), y[idx])
+        else:  # a VAE's reparameterisation: z = mu + sigma * eps
+            model, head = nn.Linear(6, 4), nn.Linear(2, 6)
+            x = cr.randn(5, 6)
+
+            def forward():
+                mu, logvar = model(x).chunk(2, -1)
+                z = mu + (0.5 * logvar).exp() * cr.randn_like(mu)
+                kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1).mean()
+                return F.mse_loss(head(z), x) + kl
+        params = [*model.parameters(), *head.parameters()]
+        opt = cr.optim.Adam(params, lr=1e-2)
+
+        def step():
+            opt.zero_grad()
+            loss = forward()
+            loss.backward()
+            opt.step()
+            return loss
+        return Setup(step, params, opt, (model, head))
+    return make
+
+
+@pytest.mark.parametrize("kind", ["lstm-dropout", "transformer-dropout", "alpha-dropout",
+                                  "input-noise-and-randperm", "vae"])
+def test_steps_that_draw_agree_exactly(kind):
+    agree(_drawing_model(kind), calls=CALLS)
+
+
+@pytest.mark.xfail(strict=True, reason="multinomial validates its probabilities with "
+                   "np.isfinite(probs).all() in an if (random.py), a host read that breaks the "
+                   "capture: a policy-gradient step runs eagerly")
+def test_policy_gradient_step_with_multinomial_agrees_exactly():
+    def make():
+        policy = nn.Linear(4, 3)
+        opt = cr.optim.SGD(policy.parameters(), lr=0.1)
+        x = cr.randn(5, 4)
+
+        def step():
+            opt.zero_grad()
+            logits = policy(x)
+            actions = cr.multinomial(F.softmax(logits, -1).detach(), 1).squeeze(1)
+            loss = F.cross_entropy(logits, actions)
+            loss.backward()
+            opt.step()
+            return loss, actions
+        return Setup(step, list(policy.parameters()), opt, (policy,))
+    agree(make, calls=CALLS)
