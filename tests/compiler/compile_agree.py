@@ -119,11 +119,14 @@ def agree(make: Callable[[], Setup], calls: int = 6, rtol: float | None = None,
     compiled twin (its generator reseeded the same way, so dropout draws the same stream);
     compare after every call. Returns the compiled function (for its ``stats()``).
 
-    Calls 1 and 2 of each signature are its captures and the later ones replays: the
-    compiled twin must have replayed ``calls - 2 * signatures`` times, so a test cannot pass
-    by running eagerly; and no :class:`CompileWarning` may be raised (one says a signature
-    fell back to eager). ``signatures=None`` (a test that changes something between calls,
-    where recompiling and running eagerly are both right): only that some call replayed."""
+    Calls 1 and 2 of each signature are its captures and the later ones replays. Whether
+    the parameters have a ``.grad`` is part of the signature, so the first call of a
+    training step (no ``.grad`` yet) is a signature of its own, captured once: at most
+    ``2 * signatures + 1`` captures, every other call a replay and none eager, so a test
+    cannot pass by running eagerly; and no :class:`CompileWarning` may be raised (one says
+    a signature fell back to eager). ``signatures=None`` (a test that changes something
+    between calls, where recompiling and running eagerly are both right): only that some
+    call replayed."""
     assert calls >= 5
     photos = []
     for compiled in (False, True):
@@ -149,7 +152,7 @@ def agree(make: Callable[[], Setup], calls: int = 6, rtol: float | None = None,
     if signatures is None:
         assert stats["replays"] >= 1, stats
         return fn
-    assert stats["captures"] == 2 * signatures, stats
-    assert stats["replays"] == calls - 2 * signatures, stats
+    assert 2 * signatures <= stats["captures"] <= 2 * signatures + 1, stats
+    assert stats["replays"] == calls - stats["captures"], stats
     assert stats["eager"] == 0, stats
     return fn

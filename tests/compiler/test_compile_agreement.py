@@ -134,12 +134,9 @@ def test_scheduler_step_inside_the_compiled_step_agrees():
     agree(make, calls=7)
 
 
-@pytest.mark.xfail(strict=True, reason="zero_grad(set_to_none=False): call 1 finds no .grad "
-                   "(backward makes them), call 2 finds them and accumulates into them, so the "
-                   "two captures differ and the signature stays eager for good "
-                   "(CompileWarning), where a third capture would match the second")
 def test_set_to_none_false_keeps_grads_and_agrees():
-    """``zero_grad(set_to_none=False)`` zeroes the kept ``.grad`` arrays in place."""
+    """``zero_grad(set_to_none=False)`` zeroes the kept ``.grad`` arrays in place: call 1
+    finds no ``.grad`` (a signature of its own), the later calls accumulate into them."""
     def make():
         model = nn.Linear(5, 2)
         opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
