@@ -72,3 +72,11 @@ def user_callback(what: str) -> None:
     capture cannot replay Python, so it breaks there: the step stays eager, hooks and all."""
     if CALLBACK_HOOK is not None and capturing():
         CALLBACK_HOOK(what)
+
+
+def out_of_range(values, low, high, error: type = IndexError, what: str = "") -> bool:
+    """Whether any of ``values`` lies outside ``[low, high)``: two reductions eagerly; while
+    a capture records, the same check as :func:`any_bad` (repeated by each replay)."""
+    if CHECK_HOOK is not None and capturing():
+        return CHECK_HOOK((values < low) | (values >= high), error, what)
+    return bool(values.min().item() < low or values.max().item() >= high)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 
+from .._host_calls import out_of_range
 from .._args import ArgumentError, number_value, tensor_value
 from ..backends import NUMPY, backend_of, on_its_gpu
 from ..errors import DeviceError, DTypeError, IndexingError, ShapeError, op_error
@@ -238,7 +239,8 @@ def _check_index_shape(input: Tensor, index: Tensor, dim: int, op: str) -> None:
                            f"of shape {tuple(input.shape)} in dim {d}")
     size = input.shape[dim]
     arr = index._data
-    if arr.size and (arr.min().item() < 0 or arr.max().item() >= size):  # no negatives, as PyTorch
+    if arr.size and out_of_range(arr, 0, size, IndexingError, f"{op}: an index is out of range "
+                                 f"for dim {dim} of size {size}"):  # no negatives, as PyTorch
         raise op_error(IndexingError, op, f"index values must be in [0, {size}) for dim {dim} of "
                        f"size {size}, got values from {arr.min().item()} to {arr.max().item()}")
 
@@ -399,7 +401,8 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = wrap_dim(dim, input.ndim, "index_select")
     size = input.shape[d] if input.ndim else 1
     arr = index._data.reshape(-1)
-    if arr.size and (arr.min().item() < 0 or arr.max().item() >= size):  # no negatives, as PyTorch
+    if arr.size and out_of_range(arr, 0, size, IndexingError, "index_select: an index is out of "
+                                 f"range for dim {dim} of size {size}"):  # no negatives, as PyTorch
         raise op_error(IndexingError, "index_select", f"index values must be in [0, {size}) for "
                        f"dim {dim} of size {size}, got values from {arr.min().item()} to {arr.max().item()}")
     return input[(slice(None),) * d + (Tensor._make(arr),)]

@@ -172,10 +172,6 @@ def test_sgd_update_through_blas_agrees_exactly():
     agree(make, calls=CALLS, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="a capture runs optimizer.step() with the parameters' "
-                   "arrays still traced (TracedArray), so backends.blas.axpy_ (type(y) is "
-                   "np.ndarray) declines and the update rounds twice (multiply, then add), "
-                   "unlike eager's BLAS axpy: calls 1-2 differ in the last bit")
 def test_sgd_update_through_blas_is_exact_in_the_captured_calls():
     def make():
         model = nn.Linear(256, 128)
@@ -272,13 +268,6 @@ def test_cnn_with_batchnorm_agrees_exactly():
     agree(_trained(_ConvNet, (5, 1, 6, 6), dropout=False, lr=0.05, momentum=0.9), calls=CALLS)
 
 
-@pytest.mark.xfail(strict=True, reason="once a capture has done what a replay could not undo "
-                   "(BatchNorm's running-statistics write, a dropout draw), fast_path() answers "
-                   "False with no guard: conv2d's weight gradient (2 → 4 channels, the flat-grid "
-                   "layout in eager) goes through im2col and a batched matmul summed over the "
-                   "batch instead, so the conv weight's gradient differs from eager's in the "
-                   "last bits at every call; the trajectories then drift apart beyond 1e-6 "
-                   "within a few momentum steps (BatchNorm's backward cancels)")
 def test_cnn_with_batchnorm_in_the_flat_conv_layout_agrees_exactly():
     agree(_trained(functools.partial(_ConvNet, channels=(2, 4)), (5, 2, 6, 6), dropout=False,
                    lr=0.05, momentum=0.9), calls=CALLS)
@@ -424,10 +413,9 @@ def test_embedding_with_repeated_indices_agrees(padding_idx):
     agree(_bag_of_words(padding_idx), calls=CALLS, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="embedding_bag checks its indices' range with "
-                   "flat.min().item() / flat.max().item() (_embedding_bag.py) instead of "
-                   "_host_calls.any_bad as embedding does: the capture breaks, the step runs "
-                   "eagerly")
+@pytest.mark.xfail(strict=True, reason="embedding_bag's max mode pads its bags to "
+                   "counts.max().item() rows (_embedding_bag.py: a shape that depends on the "
+                   "data): the capture breaks, the step runs eagerly")
 def test_embedding_bag_agrees():
     def make():
         bag = nn.EmbeddingBag(20, 4, mode="mean")

@@ -203,9 +203,6 @@ def test_losses_with_ignore_index_and_label_smoothing_agree_exactly():
     agree(make, calls=CALLS)
 
 
-@pytest.mark.xfail(strict=True, reason="binary_cross_entropy checks its input's range with "
-                   "(data < 0).any().item() (_loss.py) instead of _host_calls.any_bad: the "
-                   "capture breaks, the step runs eagerly")
 def test_binary_cross_entropy_agrees_exactly():
     def make():
         model = nn.Linear(4, 3)
@@ -238,10 +235,6 @@ def test_binary_cross_entropy_with_logits_agrees_exactly():
     agree(make, calls=CALLS)
 
 
-@pytest.mark.xfail(strict=True, reason="gather (and index_select, take_along_dim) check their "
-                   "indices with arr.min().item() / arr.max().item() (ops/indexing.py "
-                   "_check_index_shape, index_select) instead of _host_calls.any_bad: the "
-                   "capture breaks, the step runs eagerly")
 def test_dqn_step_with_gather_and_a_soft_target_update_agrees_exactly():
     def make():
         q, target = nn.Linear(4, 2), nn.Linear(4, 2)

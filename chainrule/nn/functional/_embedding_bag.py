@@ -18,6 +18,7 @@ tensor([[ 6.,  8.],
 """
 from __future__ import annotations
 
+from ..._host_calls import out_of_range
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
 from ...ops.indexing import select_in_range
@@ -109,7 +110,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
                            f"{num} rows of weight")
         padding_idx %= num
     flat, starts, ends = _bag_bounds(xp, input, offsets, include_last_offset)
-    if flat.size and (flat.min().item() < 0 or flat.max().item() >= num):
+    if flat.size and out_of_range(flat, 0, num, IndexingError,
+                                  f"embedding_bag: an index is out of range for {num} rows"):
         bad = flat.min().item() if flat.min().item() < 0 else flat.max().item()
         raise op_error(IndexingError, _OP, f"index {bad} is out of range for a weight with {num} "
                        f"rows (expected 0 to {num - 1})")

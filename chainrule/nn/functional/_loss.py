@@ -453,7 +453,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise op_error(ShapeError, "binary_cross_entropy", f"weight of shape {tuple(weight.shape)} "
                        f"cannot be broadcast to the input's shape {tuple(input.shape)}")
     data = on_its_gpu(input._data)
-    if data.size and ((data < 0).any().item() or (data > 1).any().item()):
+    if data.size and any_bad((data < 0) | (data > 1), ValueError, "binary_cross_entropy: an "
+                             "input value is not a probability in [0, 1]"):
         raise op_error(ValueError, "binary_cross_entropy", "all input values must be probabilities "
                        "in [0, 1]; for logits use binary_cross_entropy_with_logits")
     loss = binary_cross_entropy_op(input, target.to(input.dtype))
