@@ -413,9 +413,9 @@ def test_embedding_with_repeated_indices_agrees(padding_idx):
     agree(_bag_of_words(padding_idx), calls=CALLS, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="embedding_bag's max mode pads its bags to "
-                   "counts.max().item() rows (_embedding_bag.py: a shape that depends on the "
-                   "data): the capture breaks, the step runs eagerly")
+@pytest.mark.xfail(strict=True, reason="embedding_bag sizes its arrays from the offsets' "
+                   "values (ends[-1].item(), sizes.tolist() in _embedding_bag.py: shapes that "
+                   "depend on the data): the capture breaks, the step runs eagerly")
 def test_embedding_bag_agrees():
     def make():
         bag = nn.EmbeddingBag(20, 4, mode="mean")

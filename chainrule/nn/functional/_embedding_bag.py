@@ -18,7 +18,7 @@ tensor([[ 6.,  8.],
 """
 from __future__ import annotations
 
-from ..._host_calls import out_of_range
+from ..._host_calls import any_bad, out_of_range
 from ...backends import backend_of
 from ...errors import DTypeError, IndexingError, ShapeError, op_error
 from ...ops.indexing import select_in_range
@@ -52,13 +52,15 @@ def _bag_bounds(xp, input: Tensor, offsets, include_last_offset: bool):
     flat = input._data
     off = offsets._data.astype(xp.int64)
     n = flat.shape[0]
-    if off.shape[0] and off[0].item() != 0:
+    if off.shape[0] and any_bad(off[:1] != 0, ValueError, f"{_OP}: offsets[0] has to be 0"):
         raise op_error(ValueError, _OP, f"offsets[0] has to be 0, i.e., the first sequence in the "
                        f"mini-batch has to start from position 0. However, got {off[0].item()}")
-    if off.shape[0] and off[-1].item() > n:
+    if off.shape[0] and any_bad(off[-1:] > n, ValueError,
+                                f"{_OP}: offsets[-1] can not be greater than input's length {n}"):
         raise op_error(ValueError, _OP, f"offsets[-1] can not be greater than input's length {n} "
                        f"but got offsets[-1] of {off[-1].item()}")
-    if off.shape[0] > 1 and (off[1:] < off[:-1]).any().item():
+    if off.shape[0] > 1 and any_bad(off[1:] < off[:-1], ValueError,
+                                    f"{_OP}: offsets must be non-decreasing"):
         raise op_error(ValueError, _OP, f"offsets must be non-decreasing, got {off.tolist()}")
     if include_last_offset:  # the last offset ends the last bag; later entries are unused
         if off.shape[0] == 0:
