@@ -333,7 +333,7 @@ def _run_captured(fn, args: tuple, kwargs: dict, watch: SideEffects) -> tuple:
             gc.enable()
 
     def on_host_call(fn_, a, k):
-        if not rec.recording:
+        if not rec.recording or threading.get_ident() != rec.thread:  # (another thread's)
             return fn_(*a, **k)
         lifted.sync(record=True)
         side_effect = _unrecorded(rec, watch.changed)
@@ -368,7 +368,8 @@ def _run_captured(fn, args: tuple, kwargs: dict, watch: SideEffects) -> tuple:
         return None
 
     def on_draw(rng, refind):
-        return _Draws(rec, rng, refind) if rec.recording else rng
+        mine = rec.recording and threading.get_ident() == rec.thread
+        return _Draws(rec, rng, refind) if mine else rng
 
     _host_calls.HOOK, cr_random.DRAW_HOOK = on_host_call, on_draw
     _record_backend_makers(rec)
