@@ -93,8 +93,6 @@ class CompiledFunction:
         self._reached: Reach | None = None
         self._param_list = None
         functools.update_wrapper(self, fn, updated=())
-        if isinstance(fn, Module):
-            self._module = fn
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -115,8 +113,9 @@ class CompiledFunction:
             entry.changes = changes
             if changes > CACHE_SIZE_LIMIT:  # a value the step reads changes at every call
                 entry.eager = ("guards", "")
-                self._break(f"a value it reads changed {changes} times ({what}): it is read as a constant by a replay; make it a tensor, or "
-                            "keep it out of the compiled function")
+                self._break(f"a value it reads changed {changes} times ({what}): a replay reads "
+                            "it as a constant; make it a tensor, or keep it out of the "
+                            "compiled function")
         if entry is None:
             if len(self._cache) >= CACHE_SIZE_LIMIT:
                 self._warn("limit", f"more than {CACHE_SIZE_LIMIT} signatures (shapes, dtypes, "

@@ -206,8 +206,9 @@ class _Lifted:
             return
         from .traced import Step
         rec.dirty = True  # (a replay that stopped after this could not run the step again)
-        rec.steps.append(Step("state", _StateWrite(t, path, field, requires_grad), args, {}, None, [],
-                              f"set {field.strip('_')}", user_line()))
+        write = _StateWrite(t, path, field, requires_grad)
+        rec.steps.append(Step("state", write, args, {}, None, [], f"set {field.strip('_')}",
+                              user_line()))
 
     def plain_for_host_call(self) -> list:
         """Give the tensors (and their ``.grad``) plain arrays while a host call runs: an

@@ -14,8 +14,8 @@ captures again):
 
 Simple values (numbers, strings, booleans, None) are guarded by value; modules, tensors,
 optimizers and plain objects by identity (a model or a config swapped for another); a
-value inside a list or a dict is not (``docs/compile.md``). The modules found also give the training flags and the
-hooks that are part of a signature.
+value inside a list or a dict is not (``docs/compile.md``). The modules found also give
+the training flags and the hooks that are part of a signature.
 """
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ class Reach:
             for value in list(obj.values())[:_CONTAINER]:
                 self._visit(value, depth)
             return
-        if isinstance(obj, (type, types.ModuleType)) or callable(obj) and not hasattr(obj, "__dict__"):
+        if isinstance(obj, (type, types.ModuleType)) or \
+                callable(obj) and not hasattr(obj, "__dict__"):
             return
         if _plain_object(obj):
             self._objects.append(obj)

@@ -517,8 +517,8 @@ class TracedArray(np.ndarray):
         if rec is None:
             return _plain_call(fn, inputs, kwargs)
         written = (0,) if method == "at" else ()
-        return rec.call(fn, f"{ufunc.__name__}.{method}" if method != "__call__" else ufunc.__name__,
-                        inputs, kwargs, written)
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        return rec.call(fn, name, inputs, kwargs, written)
 
     def __array_function__(self, func, types, args, kwargs):
         rec = active()
