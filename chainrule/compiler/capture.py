@@ -3,8 +3,10 @@
 Before the step runs, the arrays of the live tensors (found by the garbage collector's list
 of objects: parameters, buffers, ``.grad``, optimizer state, the arguments) are swapped for
 :class:`~.traced.TracedArray` views of themselves; afterwards they are swapped back. A
-replay finds each array again through its *binding*: ``("arg", i, key)`` for the step's
-arguments, ``("tensor", weakref)`` for everything else.
+replay finds each array again through its *binding*: ``("arg", path)`` for the step's
+arguments (a position or keyword, then indices and keys into tuples, lists and dicts),
+``("tensor", weakref)`` for everything else. While a host call runs, the tensors hold their
+plain arrays again (the optimizer's kernels take exact NumPy arrays, as at replay).
 
 Besides array calls the capture records:
 
@@ -14,7 +16,12 @@ Besides array calls the capture records:
   ``step()``): replayed as themselves;
 * state: where a tensor's ``.grad`` or array was replaced by one the tape made (the first
   backward of a parameter), a step that does the same at replay, placed before the next
-  host call (which may read it) or at the end.
+  host call (which may read it) or at the end;
+* Python side effects (:class:`SideEffects`): a step that changes what it reads, or draws
+  from Python's or NumPy's global random state, breaks the capture.
+
+One capture runs at a time in a process (NumPy's makers and the hooks are swapped
+process-wide; other threads get NumPy's own behaviour and are not recorded).
 """
 from __future__ import annotations
 
