@@ -38,13 +38,12 @@ from ..dtypes import get_default_dtype
 from ..nn.functional import _loss_observers
 from .capture import SideEffects, run_captured, tensor_paths
 from .codegen import MISS, Compiled
-from .reach import Reach, changed, guards_hold, snapshot
+from .reach import SIMPLE, Reach, changed, guards_hold, snapshot
 from .._host_calls import capturing
 from .checks import CheckFailed  # (imported: installs the hooks of _host_calls)
 
 CACHE_SIZE_LIMIT = 8  # signatures per function (PyTorch's torch._dynamo cache_size_limit)
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-_SIMPLE = (bool, int, float, str, type(None))
 
 
 class CompileWarning(UserWarning):
@@ -57,14 +56,13 @@ class CompileError(RuntimeError):
 
 class _Entry:
     """One signature: its captures so far, its replay, or the reason it stays eager."""
-    __slots__ = ("previous", "compiled", "eager", "guards", "captures", "changes")
+    __slots__ = ("previous", "compiled", "eager", "guards", "changes")
 
     def __init__(self, guards) -> None:
         self.previous = None
         self.compiled: Compiled | None = None
         self.eager: tuple | None = None
         self.guards = guards
-        self.captures = 0
         self.changes = 0  # times a guard failed (a value the step reads changed)
 
 
@@ -148,10 +146,7 @@ class CompiledFunction:
 
     def _capture(self, entry: _Entry, args, kwargs):
         self._counts["captures"] += 1
-        entry.captures += 1
-        reach = self._reach()
-        result, capture = run_captured(self._fn, args, kwargs,
-                                       SideEffects(reach.places, reach.optimizers))
+        result, capture = run_captured(self._fn, args, kwargs, SideEffects.of(self._reach()))
         if capture is None:  # (another thread was capturing: this call ran eagerly)
             return result
         if capture.broken is not None:
@@ -268,7 +263,7 @@ def _value_key(value):
         return (type(value).__name__,) + tuple(_value_key(v) for v in value)
     if isinstance(value, dict):
         return ("dict",) + tuple((k, _value_key(v)) for k, v in value.items())
-    if isinstance(value, _SIMPLE):
+    if isinstance(value, SIMPLE):
         return (type(value).__name__, value)
     if isinstance(value, Module):  # (a model passed in: its mode and hooks matter too)
         return ("module", id(value), value.training,
@@ -278,7 +273,7 @@ def _value_key(value):
     if hasattr(value, "__dict__") and not hasattr(value, "param_groups") and \
             not callable(value):  # a config object passed in: its simple attributes too
         return ("obj", id(value), tuple((k, v) for k, v in vars(value).items()
-                                        if isinstance(v, _SIMPLE)))
+                                        if isinstance(v, SIMPLE)))
     return ("id", id(value))  # an optimizer, any other object: by identity
 
 
@@ -313,20 +308,10 @@ def _step_key(step, rec):
         c = rec.consts[i]
         if isinstance(c, np.ndarray):
             return (c.shape, c.dtype.str, c.tobytes())
-        if isinstance(c, _SIMPLE):
+        if isinstance(c, SIMPLE):
             return (type(c).__name__, c)
         return ("id", id(c))
-    from .traced import _template_key
-    fn = step.fn
-    if step.kind == "host":
-        who = id(fn)
-    elif step.kind == "state":
-        who = (fn.path if fn.path is not None else id(fn.tensor()), fn.field)
-    else:
-        who = (getattr(fn, "__module__", None), type(getattr(fn, "__self__", None)).__name__)
-    return (step.kind, step.name, who, _template_key(step.args, const_key),
-            _template_key(step.kwargs, const_key), _template_key(step.outs, const_key),
-            tuple(step.writes))
+    return step.key(const_key)
 
 
 def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor",  # noqa: A001

@@ -36,7 +36,9 @@ from .. import _host_calls
 from ..backends import NUMPY
 from .. import random as cr_random
 from ..tensor import Tensor, wrap_array
-from .traced import Broken, Const, Recorder, Ref, TracedArray, _as_plain, user_line
+from .reach import Reach, snapshot_values
+from .traced import (Broken, Const, Recorder, Ref, Step, TracedArray, _as_plain, _plain,
+                     _plain_call, active, user_line)
 
 
 def tensor_paths(args: tuple, kwargs: dict):
@@ -211,7 +213,6 @@ class _Lifted:
         except Broken as e:
             rec.break_(f"a tensor's {'array' if field == '_data' else '.grad'} was replaced: {e}")
             return
-        from .traced import Step
         rec.dirty = True  # (a replay that stopped after this could not run the step again)
         write = _StateWrite(t, path, field, requires_grad)
         rec.steps.append(Step("state", write, args, {}, None, [], f"set {field.strip('_')}",
@@ -267,11 +268,12 @@ _ONE_AT_A_TIME = threading.Lock()
 def run_captured(fn, args: tuple, kwargs: dict, watch=None) -> tuple:
     """Run ``fn(*args, **kwargs)`` eagerly while recording it: ``(result, Capture)``; the
     Capture is None when another thread was capturing (the call ran eagerly, unrecorded).
-    ``watch``: a :class:`SideEffects` that says whether the step changed Python state."""
+    ``watch``: a :class:`SideEffects` that says whether the step changed Python state (by
+    default, over what ``fn`` reaches by name)."""
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         return fn(*args, **kwargs), None
     try:
-        return _run_captured(fn, args, kwargs, watch or SideEffects(()))
+        return _run_captured(fn, args, kwargs, watch or SideEffects.of(Reach(fn)))
     finally:
         _ONE_AT_A_TIME.release()
 
@@ -285,6 +287,10 @@ class SideEffects:
     def __init__(self, places, optimizers=()) -> None:
         self.places, self.optimizers = list(places), list(optimizers)
         self._before = None
+
+    @classmethod
+    def of(cls, reach: Reach) -> "SideEffects":
+        return cls(reach.places, reach.optimizers)
 
     def look(self) -> None:
         self._before = self._now()
@@ -307,7 +313,6 @@ class SideEffects:
 
     def _now(self):
         import random
-        from .reach import snapshot_values
         return (random.getstate(), _np_random_state(), snapshot_values(self.places),
                 [[tuple((k, v) for k, v in g.items() if k != "params") for g in o.param_groups]
                  for o in self.optimizers])
@@ -367,7 +372,6 @@ def _run_captured(fn, args: tuple, kwargs: dict, watch: SideEffects) -> tuple:
         if result is not None:
             rec.break_(f"{fn_.__qualname__} returned a value; a replay could not return it")
             return result
-        from .traced import Step
         a_tpl = tuple(_constant(rec, v) for v in a)
         k_tpl = {key: _constant(rec, v) for key, v in k.items()}
         rec.steps.append(Step("host", fn_, a_tpl, k_tpl, None, [], fn_.__qualname__, user_line()))
@@ -414,14 +418,13 @@ _NUMPY_OWN = {name: getattr(np, name) for name in _MAKERS}
 
 
 def _record_backend_makers(rec: Recorder) -> None:
-    from .traced import active
 
     def recording(name):
         fn = _NUMPY_OWN[name]
 
         def maker(*args, **kwargs):
             if active() is not rec:
-                return _plain_maker(fn, args, kwargs)
+                return _plain_call(fn, args, kwargs)
             result = rec.call(fn, f"np.{name}", args, kwargs)
             if isinstance(result, TracedArray):
                 rec.made.append(weakref.ref(result))
@@ -435,8 +438,7 @@ def _record_backend_makers(rec: Recorder) -> None:
 
     def strided(x, shape, strides, writeable=True):
         if active() is not rec:
-            return as_strided(NUMPY, _plain_maker(lambda a: a, (x,), {}), shape, strides,
-                              writeable)
+            return as_strided(NUMPY, _plain(x), shape, strides, writeable)
         return rec.call(functools.partial(as_strided, NUMPY), "as_strided",
                         (x, shape, strides, writeable), {})
     NUMPY.as_strided = strided
@@ -461,21 +463,6 @@ def _plain_again(rec: Recorder) -> None:
                         holder[i] = plain
             elif isinstance(holder, Tensor) and holder._data is traced:
                 holder._data = plain
-
-
-def _has_traced(value) -> bool:
-    if isinstance(value, TracedArray):
-        return True
-    if isinstance(value, (tuple, list)):
-        return any(_has_traced(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_traced(v) for v in value.values())
-    return False
-
-
-def _plain_maker(fn, args, kwargs):
-    from .traced import _plain
-    return fn(*_plain(args), **_plain(kwargs))
 
 
 def _restore_backend_makers() -> None:

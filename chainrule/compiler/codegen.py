@@ -106,7 +106,6 @@ class Compiled:
     def __init__(self, capture: Capture) -> None:
         rec = capture.recorder
         self.steps, folded = fold_constants(capture, live_steps(capture))
-        self.recorded = len(rec.steps)
         names: dict = {"MISS": MISS, "_tensor": _tensor_out}
         self._names = names
         self._folded = folded

@@ -98,10 +98,19 @@ class Step:
         self.undo = undo  # written slots whose memory is a tensor's from before the step
 
     def key(self, const_key) -> tuple:
-        """What two captures must agree on for this step (functions, wiring, constants)."""
-        return (self.kind, self.name, id(self.fn) if self.kind == "call" else self.name,
-                _template_key(self.args, const_key), _template_key(self.kwargs, const_key),
-                _template_key(self.outs, const_key), tuple(self.writes))
+        """What two captures must agree on for this step: the function (a host call's and a
+        state write's own target; a call's by name and library), the wiring, the constants
+        (``const_key(index)``) and the writes."""
+        fn = self.fn
+        if self.kind == "host":
+            who = id(fn)
+        elif self.kind == "state":
+            who = (fn.path if fn.path is not None else id(fn.tensor()), fn.field)
+        else:
+            who = (getattr(fn, "__module__", None), type(getattr(fn, "__self__", None)).__name__)
+        return (self.kind, self.name, who, _template_key(self.args, const_key),
+                _template_key(self.kwargs, const_key), _template_key(self.outs, const_key),
+                tuple(self.writes))
 
 
 def _template_key(tpl, const_key):
@@ -392,22 +401,6 @@ class Recorder:
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-
-
-def _arrays(*values) -> list:
-    found = []
-
-    def walk(v):
-        if isinstance(v, np.ndarray):
-            found.append(v)
-        elif isinstance(v, (tuple, list)):
-            for x in v:
-                walk(x)
-        elif isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-    walk(values)
-    return found
 
 
 def _pairs(tpl, plain):
